@@ -1,0 +1,113 @@
+# expensed - build, test, install.
+#
+#   make              build ./build/expensed
+#   make run          install missing packages, build, run the daemon on ./run/
+#   make test         install missing packages, build, run every test and check
+#   make test SANITIZE=1   the same under AddressSanitizer + UBSan (build-san/)
+#   make install      PREFIX=/usr/local DESTDIR=
+
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+SYSCONFDIR ?= /etc
+UNITDIR   ?= /lib/systemd/system
+SYSUSERSDIR ?= /usr/lib/sysusers.d
+TMPFILESDIR ?= /usr/lib/tmpfiles.d
+CC        ?= cc
+PYTHON    := /usr/bin/python3
+
+ifeq ($(SANITIZE),1)
+BUILD     ?= build-san
+SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+OPT       := -O1
+else
+BUILD     ?= build
+SANFLAGS  :=
+OPT       := -O2
+endif
+
+CFLAGS    ?= $(OPT) -g
+CFLAGS    += -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -DEXPENSED_VERSION=\"$(VERSION)\" $(SANFLAGS)
+LDFLAGS   += $(SANFLAGS)
+LIBS      := -linih -ljansson -lcurl -lcrypto -lm
+
+RULES_SRC  := $(wildcard rules/*.c)
+DAEMON_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+RULES_OBJ  := $(RULES_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/builtin_rules.o
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BUILTIN_RULES := config/rules.d/mission-report.rules
+
+.PHONY: all deps run test unit e2e lint fuzz bench install clean format valgrind
+
+all: $(BUILD)/expensed
+
+$(BUILD)/expensed: $(BUILD)/daemon/main.o $(DAEMON_OBJ) $(RULES_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/%.o: %.c $(wildcard rules/*.h daemon/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The default rule set is built into the binary from the shipped file.
+$(BUILD)/gen/builtin_rules.c: $(BUILTIN_RULES) scripts/embed.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed.sh expensed_builtin_rules $< > $@
+
+$(BUILD)/gen/builtin_rules.o: $(BUILD)/gen/builtin_rules.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(DAEMON_OBJ) $(RULES_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+
+deps:
+	@sh scripts/deps.sh
+
+run: deps $(BUILD)/expensed
+	@sh scripts/run-dev.sh $(BUILD)/expensed
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+e2e: $(BUILD)/expensed
+	EXPENSED=$(CURDIR)/$(BUILD)/expensed $(PYTHON) -m pytest -q tests
+
+test: deps
+	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory e2e
+	@$(MAKE) --no-print-directory lint
+
+lint:
+	@sh scripts/lint.sh
+
+fuzz:
+	@sh scripts/fuzz.sh $(FUZZ_SECONDS)
+
+valgrind: $(BUILD)/expensed $(UNIT_BIN)
+	@sh scripts/valgrind.sh $(BUILD)
+
+$(BUILD)/bench/bench_engine: bench/bench_engine.c $(RULES_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+bench: deps $(BUILD)/expensed
+	@sh bench/run.sh $(BUILD)
+
+format:
+	clang-format -i rules/*.[ch] daemon/*.[ch] tests/unit/*.c fuzz/*.c bench/*.c
+
+install: $(BUILD)/expensed
+	install -D -m 0755 $(BUILD)/expensed $(DESTDIR)$(PREFIX)/bin/expensed
+	install -d $(DESTDIR)$(SYSCONFDIR)/expensed/rules.d
+	test -e $(DESTDIR)$(SYSCONFDIR)/expensed/expensed.conf || \
+		install -m 0644 config/expensed.conf $(DESTDIR)$(SYSCONFDIR)/expensed/expensed.conf
+	test -e $(DESTDIR)$(SYSCONFDIR)/expensed/rules.d/mission-report.rules || \
+		install -m 0644 $(BUILTIN_RULES) $(DESTDIR)$(SYSCONFDIR)/expensed/rules.d/mission-report.rules
+	install -D -m 0644 systemd/expensed.service $(DESTDIR)$(UNITDIR)/expensed.service
+	install -D -m 0644 systemd/expensed.sysusers $(DESTDIR)$(SYSUSERSDIR)/expensed.conf
+	install -D -m 0644 systemd/expensed.tmpfiles $(DESTDIR)$(TMPFILESDIR)/expensed.conf
+
+clean:
+	rm -rf build build-san build-fuzz run

@@ -1,0 +1,295 @@
+/*
+ * check.c - `expensed check`: the engine's verdicts on the command line,
+ * for people (compiler-like text) and scripts (JSON Lines). Reads what its
+ * user names, as cat would: symbolic links, pipes, "-" for stdin.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../rules/engine.h"
+#include "commands.h"
+#include "config.h"
+#include "log.h"
+
+struct check_opts {
+	bool json;
+	bool fail_on_warning;
+	bool colour;
+	struct judge_opts judge;
+};
+
+static void check_usage(FILE *out)
+{
+	fputs("usage: expensed check [-r RULES] [--format text|json] "
+	      "[--fail-on error|warning] FILE... | -\n",
+	      out);
+}
+
+/* Read at most max + 1 bytes of fd. -1 with errno on error. */
+static int read_bounded(int fd, size_t max, char **buf, size_t *len)
+{
+	size_t cap = 65536, n = 0;
+	char *b = malloc(cap);
+
+	if (b == NULL)
+		return -1;
+	for (;;) {
+		if (n == cap) {
+			if (cap > max)
+				break;
+			cap *= 2;
+			char *nb = realloc(b, cap);
+			if (nb == NULL) {
+				free(b);
+				return -1;
+			}
+			b = nb;
+		}
+		size_t want = cap - n;
+		if (n + want > max + 1)
+			want = max + 1 - n;
+		if (want == 0)
+			break;
+		ssize_t r = read(fd, b + n, want);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1) {
+			int e = errno;
+			free(b);
+			errno = e;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+static void print_text(const struct check_opts *o, const struct judgement *j)
+{
+	char file[512], path[1024], msg[2048];
+	const char *red = o->colour ? "\033[1;31m" : "";
+	const char *yellow = o->colour ? "\033[1;33m" : "";
+	const char *cyan = o->colour ? "\033[1;36m" : "";
+	const char *green = o->colour ? "\033[1;32m" : "";
+	const char *bold = o->colour ? "\033[1m" : "";
+	const char *reset = o->colour ? "\033[0m" : "";
+	size_t i;
+	json_t *f;
+
+	log_escape(json_string_value(json_object_get(j->doc, "file")), file,
+		   sizeof(file));
+	json_array_foreach(json_object_get(j->doc, "findings"), i, f)
+	{
+		const char *sev = json_string_value(json_object_get(f, "severity"));
+		const char *col = strcmp(sev, "error") == 0	 ? red
+				  : strcmp(sev, "warning") == 0 ? yellow
+								: cyan;
+		log_escape(json_string_value(json_object_get(f, "path")), path,
+			   sizeof(path));
+		log_escape(json_string_value(json_object_get(f, "message")), msg,
+			   sizeof(msg));
+		printf("%s%s:%s ", bold, file, reset);
+		if (path[0] != '\0')
+			printf("%s: ", path);
+		printf("%s%s:%s %s [%s]\n", col, sev, reset, msg,
+		       json_string_value(json_object_get(f, "rule")));
+	}
+	printf("%s%s:%s %s%s%s: %d error%s, %d warning%s\n", bold, file, reset,
+	       j->verdict == VERDICT_ACCEPTED ? green : red,
+	       verdict_name(j->verdict), reset, j->errors,
+	       j->errors == 1 ? "" : "s", j->warnings,
+	       j->warnings == 1 ? "" : "s");
+}
+
+static void print_json(const struct judgement *j)
+{
+	char *s = json_dumps(j->doc, JSON_COMPACT);
+
+	if (s != NULL)
+		puts(s);
+	free(s);
+}
+
+/* Judge one named file. Returns 0 judged, -1 system error (reported). */
+static int check_one(const struct ruleset *rs, const struct check_opts *o,
+		     const char *arg, struct judgement *j)
+{
+	bool is_stdin = strcmp(arg, "-") == 0;
+	int fd = is_stdin ? STDIN_FILENO : open(arg, O_RDONLY | O_CLOEXEC);
+	const char *name = arg;
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc = -1;
+
+	if (fd == -1) {
+		fprintf(stderr, "expensed: cannot open '%s': %s\n", arg,
+			strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1) {
+		fprintf(stderr, "expensed: cannot stat '%s': %s\n", arg,
+			strerror(errno));
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		rc = judge_invalid(rs, &o->judge, name, "input.file",
+				   "is a directory, not a file", NULL, -1, j);
+		goto out;
+	}
+	if (read_bounded(fd, o->judge.max_file_size, &buf, &len) == -1) {
+		fprintf(stderr, "expensed: cannot read '%s': %s\n", arg,
+			strerror(errno));
+		goto out;
+	}
+	if (len > o->judge.max_file_size) {
+		char msg[160];
+		long long size = S_ISREG(st.st_mode) ? (long long)st.st_size : -1;
+		snprintf(msg, sizeof(msg),
+			 "file is larger than the limit of %zu bytes",
+			 o->judge.max_file_size);
+		rc = judge_invalid(rs, &o->judge, name, "input.size", msg,
+				   NULL, size, j);
+		goto out;
+	}
+	rc = judge_bytes(rs, &o->judge, name, buf, len, j);
+	if (rc == -1)
+		fprintf(stderr, "expensed: out of memory judging '%s'\n", arg);
+out:
+	free(buf);
+	if (!is_stdin)
+		close(fd);
+	return rc;
+}
+
+static int load_rules(const char *rules_arg, const struct config *cfg,
+		      struct ruleset **rs)
+{
+	struct diag d = DIAG_INIT;
+	const char *path = rules_arg ? rules_arg : cfg ? cfg->rules_path : NULL;
+	int rc = path ? ruleset_load_path(path, rs, &d)
+		      : ruleset_load_builtin(rs, &d);
+
+	for (size_t i = 0; i < d.n; i++)
+		fprintf(stderr, "%s\n", d.lines[i]);
+	diag_clear(&d);
+	return rc;
+}
+
+/* The configuration, when one is found (EXPENSED_CONFIG or the default
+ * path): its rule set and size limit apply. */
+static int load_config(struct config *cfg, bool *have)
+{
+	const char *path = config_path(NULL);
+	struct diag d = DIAG_INIT, w = DIAG_INIT;
+	int rc = 0;
+
+	*have = false;
+	if (access(path, F_OK) == -1 && getenv("EXPENSED_CONFIG") == NULL)
+		return 0;
+	if (config_load(path, cfg, &d, &w) == -1)
+		rc = -1;
+	else
+		*have = true;
+	for (size_t i = 0; i < d.n; i++)
+		fprintf(stderr, "%s\n", d.lines[i]);
+	diag_clear(&d);
+	diag_clear(&w);
+	return rc;
+}
+
+int cmd_check(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"rules", required_argument, NULL, 'r'},
+		{"format", required_argument, NULL, 'f'},
+		{"fail-on", required_argument, NULL, 'F'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct check_opts o = {false, false, false, {0, 0}};
+	const char *rules_arg = NULL;
+	struct config cfg;
+	bool have_cfg = false;
+	struct ruleset *rs = NULL;
+	int c, status = 0;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "r:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			rules_arg = optarg;
+			break;
+		case 'f':
+			if (strcmp(optarg, "json") == 0)
+				o.json = true;
+			else if (strcmp(optarg, "text") != 0) {
+				fprintf(stderr, "expensed: unknown format '%s' (text or json)\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'F':
+			if (strcmp(optarg, "warning") == 0)
+				o.fail_on_warning = true;
+			else if (strcmp(optarg, "error") != 0) {
+				fprintf(stderr, "expensed: unknown --fail-on '%s' (error or warning)\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			check_usage(stdout);
+			return 0;
+		default:
+			check_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		check_usage(stderr);
+		return 2;
+	}
+	if (load_config(&cfg, &have_cfg) == -1)
+		return 2;
+	o.judge.max_file_size = have_cfg ? cfg.max_file_size
+					 : EXPENSED_DEFAULT_MAX_FILE_SIZE;
+	if (load_rules(rules_arg, have_cfg ? &cfg : NULL, &rs) == -1) {
+		if (have_cfg)
+			config_free(&cfg);
+		return 2;
+	}
+	const char *term = getenv("TERM");
+	o.colour = !o.json && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL &&
+		   term != NULL && strcmp(term, "dumb") != 0;
+	for (int i = optind; i < argc; i++) {
+		struct judgement j;
+		if (check_one(rs, &o, argv[i], &j) == -1) {
+			status = 2;
+			continue;
+		}
+		if (o.json)
+			print_json(&j);
+		else
+			print_text(&o, &j);
+		if (status == 0 && (j.verdict != VERDICT_ACCEPTED ||
+				    (o.fail_on_warning && j.warnings > 0)))
+			status = 1;
+		judgement_release(&j);
+	}
+	fflush(stdout);
+	ruleset_free(rs);
+	if (have_cfg)
+		config_free(&cfg);
+	return status;
+}

@@ -1,0 +1,76 @@
+/*
+ * config.h - the daemon's configuration file (SPEC §5 "Configuration").
+ *
+ * INI, read with libinih. Every bad key or value is reported as
+ * "FILE:LINE: reason" in a struct diag; loading fails if there is any.
+ */
+#ifndef EXPENSED_CONFIG_H
+#define EXPENSED_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../rules/diag.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/expensed/expensed.conf"
+
+enum webhook_format { WEBHOOK_STANDARD, WEBHOOK_SLACK, WEBHOOK_TEAMS };
+
+/* Bits of webhook_conf.events. */
+#define EVENT_ACCEPTED 0x1
+#define EVENT_REJECTED 0x2
+#define EVENT_INVALID 0x4
+
+struct webhook_conf {
+	char *name; /* from [webhook NAME] */
+	char *url;
+	enum webhook_format format;
+	unsigned events;     /* EVENT_* bits; default rejected|invalid */
+	char *secret_file;   /* NULL if none */
+	char *secret;	     /* the whsec_... text read from secret_file */
+	long timeout_ms;     /* default 15s */
+	long *retry_ms;	     /* delay before each try; default SPEC list */
+	size_t nretry;
+	char *ca_file;	     /* NULL if none */
+};
+
+struct config {
+	char *path;	     /* the file read, or NULL for built-in defaults */
+	char *spool_dir;     /* default /var/spool/expensed */
+	char *inbox;	     /* default SPOOL/inbox */
+	size_t max_file_size; /* default 16M */
+	long settle_ms;	     /* default 2s */
+	long rescan_ms;	     /* default 60s; 0 = off */
+	char *rules_path;    /* NULL = built-in set */
+	int log_facility;    /* LOG_DAEMON ... */
+	int log_level;	     /* LOG_INFO ... (syslog priority, inclusive) */
+	struct webhook_conf *hooks;
+	size_t nhooks;
+};
+
+/* Fill cfg with the built-in defaults (no file). */
+int config_defaults(struct config *cfg);
+
+/*
+ * Read path into cfg (defaults first, then the file). Secret files are read
+ * too; a secret file readable by others adds a warning line to warn (which
+ * may be NULL). Returns 0, or -1 with diag filled (cfg then freed).
+ */
+int config_load(const char *path, struct config *cfg, struct diag *diag,
+		struct diag *warn);
+
+/* The path to use: -c argument if not NULL, else $EXPENSED_CONFIG, else
+ * CONFIG_DEFAULT_PATH. */
+const char *config_path(const char *arg);
+
+void config_free(struct config *cfg);
+
+/* "15s" -> 15000; units ms, s, m, h, d; a bare number is seconds. -1 on
+ * error. */
+long parse_duration_ms(const char *s);
+
+/* "16M" -> 16777216; units K, M, G (powers of 1024); bare = bytes. -1 on
+ * error. */
+long long parse_size(const char *s);
+
+#endif

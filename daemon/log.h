@@ -1,0 +1,32 @@
+/*
+ * log.h - the daemon's diagnostics: syslog (LOG_PID, configured facility and
+ * level), and stderr too when it is a terminal or -v was given.
+ *
+ * Every string that comes from a file or its name must go through
+ * log_escape() first: control characters become \n, \t, \xNN, so that a
+ * file name can never forge or colour a log line.
+ */
+#ifndef EXPENSED_LOG_H
+#define EXPENSED_LOG_H
+
+#include <stddef.h>
+#include <syslog.h>
+
+/* Open syslog with ident "expensed"; also_stderr forces the stderr copy. */
+void log_open(int facility, int level, int also_stderr);
+/* Change facility/level after a reload. */
+void log_setup(int facility, int level);
+void log_close(void);
+
+/* priority is LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG ... */
+void log_msg(int priority, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Escape s into buf (always NUL-terminated, truncated with "..." if it does
+ * not fit): bytes < 0x20, 0x7f, backslash and invalid UTF-8 are written as
+ * \n \r \t \\ \xNN. Returns buf.
+ */
+char *log_escape(const char *s, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * outbox.h - durable webhook deliveries (SPEC §6).
+ *
+ * For each judged file, outbox_queue() writes one delivery file per webhook
+ * whose events include the verdict into SPOOL/outbox/ (temporary name,
+ * written, renamed; the caller makes the batch durable with one
+ * outbox_sync() before the input leaves work/). Deliveries are then posted
+ * with libcurl's multi interface from the daemon's event loop, retried on
+ * the webhook's schedule, and moved to SPOOL/dead/ when out of tries.
+ */
+#ifndef EXPENSED_OUTBOX_H
+#define EXPENSED_OUTBOX_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "../rules/diag.h"
+#include "../rules/engine.h"
+#include "config.h"
+
+struct outbox;
+
+/*
+ * Open SPOOL/outbox and SPOOL/dead (created if missing), load pending
+ * deliveries, register with the epoll fd epfd (epfd < 0: no sending, for
+ * tests of queueing alone). -1 with diag on error.
+ */
+struct outbox *outbox_open(const char *spool_dir, const struct config *cfg,
+			   int epfd, struct diag *diag);
+
+/*
+ * Queue the deliveries of one judged file. claim is the file's unique name
+ * in work/ (stable across re-judging after a crash): with the webhook name
+ * and the document's sha256 it derives the webhook-id, so judging the same
+ * claimed file again yields the same ids (and an existing delivery file of
+ * that id is kept, not duplicated). Returns the number queued, or -1.
+ */
+int outbox_queue(struct outbox *ob, const char *claim, enum verdict verdict,
+		 const json_t *result_doc);
+
+/* Make every delivery queued so far durable (one sync for the batch). */
+int outbox_sync(struct outbox *ob);
+
+/* Deliveries pending (not yet 2xx, not dead). */
+size_t outbox_backlog(const struct outbox *ob);
+
+/* New webhook configuration after SIGHUP (cfg must outlive the outbox or
+ * the next reconfigure). */
+void outbox_reconfigure(struct outbox *ob, const struct config *cfg);
+
+void outbox_close(struct outbox *ob);
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * value.h - the kinds of SPEC §1 read from JSON nodes: amounts (int64
+ * cents), dates (day numbers), integers; and their text forms.
+ *
+ * Conversion happens once, here, at the edge of the JSON: the rest of the
+ * engine never sees a double.
+ */
+#ifndef EXPENSED_VALUE_H
+#define EXPENSED_VALUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define AMOUNT_MAX_CENTS ((int64_t)100000000000000) /* 10^12 units */
+
+/* The amount a node denotes: a string matching -?[0-9]+(\.[0-9]{1,2})? or
+ * a JSON number that is a whole number of cents, magnitude <= 10^12.
+ * 0 and *cents set, or -1 when the node is not an amount. */
+int amount_from_json(const json_t *node, int64_t *cents);
+
+/* The same for text (rule literals): the string grammar only. */
+int amount_parse(const char *s, int64_t *cents);
+
+/* "-1177.87": always two decimals. buf of at least 32 bytes. */
+char *amount_format(int64_t cents, char *buf, size_t size);
+
+/* YYYY-MM-DD, a real calendar day of 0001..9999 -> day number (days since
+ * 1970-01-01, may be negative). 0 or -1. */
+int date_parse(const char *s, int64_t *day);
+int date_from_json(const json_t *node, int64_t *day);
+/* Inverse of date_parse; buf of at least 11 bytes. */
+char *date_format(int64_t day, char *buf, size_t size);
+
+/* A JSON integer (not 4.0, not "4"). 0 or -1. */
+int integer_from_json(const json_t *node, int64_t *value);
+
+/* A short, human description of a node for messages: "string \"abc\"",
+ * "number 10.005", "null", "object", "array" (long strings cut with
+ * "..."). */
+char *json_describe(const json_t *node, char *buf, size_t size);
+
+/* Equality for `unique`: two values that both read as amounts compare by
+ * amount; other values as JSON values (numbers by value, objects regardless
+ * of member order). value_hash is consistent with value_equal. */
+bool value_equal(const json_t *a, const json_t *b);
+uint64_t value_hash(const json_t *v);
+
+#endif
