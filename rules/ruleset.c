@@ -367,7 +367,8 @@ static int compile_operand(struct compiler *c, const struct entry *e,
 		op->literal = true;
 		if (parse_literal(text, kind, &op->value) == -1) {
 			perr(c->p, e->line, "bad literal '%s' in '%s' (expected %s %s)",
-			     text, e->key, kind == KIND_INTEGER ? "an" : "a",
+			     text, e->key,
+			     kind == KIND_INTEGER || kind == KIND_AMOUNT ? "an" : "a",
 			     kind_name(kind));
 			return -1;
 		}

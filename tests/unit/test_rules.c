@@ -1,0 +1,272 @@
+/*
+ * test_rules.c - unit tests of the engine's building blocks: amounts, dates,
+ * paths, and every error the rules parser reports (FILE:LINE: reason).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../rules/engine.h"
+#include "../../rules/path.h"
+#include "../../rules/value.h"
+
+static int64_t amt(const char *s)
+{
+	int64_t c = -999;
+	assert_int_equal(amount_parse(s, &c), 0);
+	return c;
+}
+
+static void test_amount_strings(void **state)
+{
+	(void)state;
+	assert_int_equal(amt("1177.87"), 117787);
+	assert_int_equal(amt("-5.00"), -500);
+	assert_int_equal(amt("12"), 1200);
+	assert_int_equal(amt("12.5"), 1250);
+	assert_int_equal(amt("-0.00"), 0);
+	assert_int_equal(amt("0.1") + amt("0.2"), amt("0.30"));
+	assert_int_equal(amt("1000000000000"), 100000000000000LL);
+	assert_int_equal(amt("-1000000000000.00"), -100000000000000LL);
+	int64_t c;
+	const char *bad[] = {"10.005", "1 177,87", "+5",   "1e2",  "",
+			     "-",      ".5",	   "5.",   "1,00", "€5",
+			     " 5",     "5 ",	   "1000000000000.01",
+			     "99999999999999999999999", "0x10", "--5"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(amount_parse(bad[i], &c), -1);
+}
+
+static void test_amount_json(void **state)
+{
+	(void)state;
+	int64_t c;
+	json_t *v;
+
+	v = json_real(1177.87);
+	assert_int_equal(amount_from_json(v, &c), 0);
+	assert_int_equal(c, 117787);
+	json_decref(v);
+	v = json_real(10.005);
+	assert_int_equal(amount_from_json(v, &c), -1);
+	json_decref(v);
+	v = json_real(1e2);
+	assert_int_equal(amount_from_json(v, &c), 0);
+	assert_int_equal(c, 10000);
+	json_decref(v);
+	v = json_integer(4);
+	assert_int_equal(amount_from_json(v, &c), 0);
+	assert_int_equal(c, 400);
+	json_decref(v);
+	v = json_integer(1000000000001LL);
+	assert_int_equal(amount_from_json(v, &c), -1);
+	json_decref(v);
+	v = json_true();
+	assert_int_equal(amount_from_json(v, &c), -1);
+	v = json_null();
+	assert_int_equal(amount_from_json(v, &c), -1);
+	char buf[32];
+	assert_string_equal(amount_format(-500, buf, sizeof(buf)), "-5.00");
+	assert_string_equal(amount_format(7, buf, sizeof(buf)), "0.07");
+	assert_string_equal(amount_format(13910894, buf, sizeof(buf)),
+			    "139108.94");
+}
+
+static void test_dates(void **state)
+{
+	(void)state;
+	int64_t d, e;
+	char buf[16];
+
+	assert_int_equal(date_parse("1970-01-01", &d), 0);
+	assert_int_equal(d, 0);
+	assert_int_equal(date_parse("2016-02-29", &d), 0);
+	assert_int_equal(date_parse("2016-03-01", &e), 0);
+	assert_int_equal(e - d, 1);
+	assert_int_equal(date_parse("2017-02-29", &d), -1);
+	assert_int_equal(date_parse("2017-13-01", &d), -1);
+	assert_int_equal(date_parse("2017-1-01", &d), -1);
+	assert_int_equal(date_parse("0000-01-01", &d), -1);
+	assert_int_equal(date_parse("1900-02-29", &d), -1);
+	assert_int_equal(date_parse("2000-02-29", &d), 0);
+	assert_int_equal(date_parse("2017-04-31", &d), -1);
+	assert_int_equal(date_parse("2017-10-19 ", &d), -1);
+	assert_int_equal(date_parse("0001-01-01", &d), 0);
+	assert_string_equal(date_format(d, buf, sizeof(buf)), "0001-01-01");
+	assert_int_equal(date_parse("9999-12-31", &d), 0);
+	assert_string_equal(date_format(d, buf, sizeof(buf)), "9999-12-31");
+	assert_int_equal(date_parse("2017-11-10", &e), 0);
+	assert_int_equal(date_parse("2017-11-04", &d), 0);
+	assert_int_equal(e - d + 1, 7);
+}
+
+static void test_paths(void **state)
+{
+	(void)state;
+	struct path p;
+	const char *why;
+
+	assert_int_equal(path_compile("/missions/*/cost", &p, &why), 0);
+	assert_true(p.absolute);
+	assert_int_equal(p.nseg, 3);
+	assert_string_equal(p.seg[0].key, "missions");
+	assert_null(p.seg[1].key);
+	assert_int_equal(p.first_wild, 1);
+	path_free(&p);
+	assert_int_equal(path_compile("a~1b/c~0d", &p, &why), 0);
+	assert_false(p.absolute);
+	assert_string_equal(p.seg[0].key, "a/b");
+	assert_string_equal(p.seg[1].key, "c~d");
+	assert_false(path_has_wildcard(&p));
+	path_free(&p);
+	assert_int_equal(path_compile("/", &p, &why), 0);
+	assert_int_equal(p.nseg, 1);
+	assert_string_equal(p.seg[0].key, "");
+	path_free(&p);
+	assert_int_equal(path_compile("", &p, &why), -1);
+	assert_int_equal(path_compile("/a~2", &p, &why), -1);
+	assert_int_equal(path_compile("/a~", &p, &why), -1);
+}
+
+/* Load text as a rule set and expect exactly the one diagnostic line. */
+static void expect_error(const char *text, const char *line)
+{
+	struct ruleset *rs = NULL;
+	struct diag d = DIAG_INIT;
+
+	assert_int_equal(ruleset_load_text("t.rules", text, &rs, &d), -1);
+	assert_null(rs);
+	if (d.n < 1 || strcmp(d.lines[0], line) != 0) {
+		for (size_t i = 0; i < d.n; i++)
+			print_message("got: %s\n", d.lines[i]);
+		fail_msg("expected: %s", line);
+	}
+	diag_clear(&d);
+}
+
+static void test_parser_errors(void **state)
+{
+	(void)state;
+	expect_error("[a]\ntype = summ\n",
+		     "t.rules:2: unknown type 'summ' (expected sum, count, "
+		     "within, order, limit, required, unique or enum)");
+	expect_error("[a]\ntype = sum\nitems = /x\nequals = /y\nfoo = 1\n",
+		     "t.rules:5: unknown key 'foo' in rule 'a'");
+	expect_error("[a]\ntype = order\nfirst = /x\nsecond = /y\nitems = /z\n",
+		     "t.rules:5: key 'items' does not apply to type 'order' "
+		     "(rule 'a')");
+	expect_error("# c\n[a]\ntype = sum\nitems = /x\n",
+		     "t.rules:2: rule 'a' (sum) is missing operand 'equals'");
+	expect_error("[a]\ntype = limit\nvalue = /x\n",
+		     "t.rules:1: rule 'a' (limit) is missing operand 'min' or "
+		     "'max'");
+	expect_error("[a]\nseverity = warning\n", "t.rules:1: rule 'a' has no 'type'");
+	expect_error("[a]\ntype = sum\nitems = /x/~2\nequals = /y\n",
+		     "t.rules:3: bad path '/x/~2' in 'items': '~' must be "
+		     "followed by 0 or 1");
+	expect_error("[a]\ntype = sum\nitems = /x\nequals = /y/*\n",
+		     "t.rules:4: bad path '/y/*' in 'equals': it takes a single "
+		     "node, no '*'");
+	expect_error("[a]\ntype = sum\nitems = /x\nequals = 10.005\n",
+		     "t.rules:4: bad literal '10.005' in 'equals' (expected an "
+		     "amount)");
+	expect_error("[a]\ntype = order\nfirst = 2017-02-29\nsecond = /y\n",
+		     "t.rules:3: bad literal '2017-02-29' in 'first' (expected "
+		     "a date)");
+	expect_error("[a]\ntype = count\nitems = /x/*\nequals = 1.5\n",
+		     "t.rules:4: bad literal '1.5' in 'equals' (expected an "
+		     "integer)");
+	expect_error("[a]\ntype = limit\nvalue = /x\nmax = abc\n",
+		     "t.rules:4: bad literal 'abc' in 'max' (expected an "
+		     "amount)");
+	expect_error("[a]\ntype = enum\nitems = /x\nvalues = a\n\n[a]\ntype = "
+		     "enum\nitems = /y\nvalues = b\n",
+		     "t.rules:6: duplicate rule id 'a' (first at line 1)");
+	expect_error("[a]\ntype = count\nitems = /x/*\nequals = 1\nwhere = "
+		     "role\n",
+		     "t.rules:5: bad where 'role' (expected field=value)");
+	expect_error("[a]\ntype = count\nitems = /x/*\nequals = 1\nwhere = "
+		     "=x\n",
+		     "t.rules:5: bad where '=x' (expected field=value)");
+	expect_error("[a]\ntype = required\nfields = a:str\n",
+		     "t.rules:3: bad field 'a:str': unknown kind (expected "
+		     "string, integer, amount, date, array, object or boolean)");
+	expect_error("[a]\ntype = required\nfields = a\n",
+		     "t.rules:3: bad field 'a' (expected path:kind)");
+	expect_error("[a]\ntype = enum\nitems = /x\nvalues = a,,b\n",
+		     "t.rules:4: bad list in 'values': empty element or more "
+		     "than 256");
+	expect_error("[a]\ntype = enum\nitems = /x\nvalues = a\nseverity = "
+		     "fatal\n",
+		     "t.rules:5: bad severity 'fatal' (expected error, warning "
+		     "or info)");
+	expect_error("[a]\ntype = enum\nitems = /x\nvalues = a\nenabled = "
+		     "maybe\n",
+		     "t.rules:5: bad enabled 'maybe' (expected yes or no)");
+	expect_error("[a]\ntype = enum\nitems = /x\nvalues = a\ntype = sum\n",
+		     "t.rules:5: duplicate key 'type' in rule 'a' (first at "
+		     "line 2)");
+	expect_error("type = sum\n",
+		     "t.rules:1: 'key = value' before any [rule.id] section");
+	expect_error("[a]\ntype enum\n", "t.rules:2: expected 'key = value'");
+	expect_error("[a\n", "t.rules:1: expected '[rule.id]'");
+	expect_error("[a]\ntype = within\nitems = d\nfrom = /a\nto = /b\n"
+		     "slack = -1\n",
+		     "t.rules:6: bad literal '-1' in 'slack' (expected a "
+		     "number of days, 0 or more)");
+	expect_error("[a]\ntype = sum\nitems = 12\nequals = /y\n",
+		     "t.rules:3: bad path '12' in 'items': a path is expected, "
+		     "not a literal");
+	expect_error("[a]\ntype = limit\nvalue = /x\nmax = 1\nper_days = /a\n",
+		     "t.rules:5: bad per_days '/a' (expected 'start, end')");
+	expect_error("", "t.rules: no rules");
+	char longline[400];
+	memset(longline, 'x', sizeof(longline));
+	memcpy(longline, "[a]\nk = ", 8);
+	longline[sizeof(longline) - 1] = '\0';
+	expect_error(longline, "t.rules:2: line too long (at most 198 characters)");
+}
+
+static void test_parser_ok(void **state)
+{
+	(void)state;
+	struct ruleset *rs = NULL;
+	struct diag d = DIAG_INIT;
+
+	assert_int_equal(ruleset_load_builtin(&rs, &d), 0);
+	assert_int_equal(d.n, 0);
+	assert_int_equal(ruleset_count(rs), 26);
+	assert_int_equal(strlen(ruleset_sha256(rs)), 64);
+	ruleset_free(rs);
+	/* comments, inline comments and every type */
+	assert_int_equal(
+		ruleset_load_text("ok.rules",
+				  "; a comment\n[s]\ntype = sum # why\nitems = "
+				  "a, b\nequals = 0\ntolerance = 0.05\n"
+				  "[l]\ntype = limit\nvalue = x/*\nper = 2\n"
+				  "per_days = 2017-01-01, end\nmin = -1\n"
+				  "[u]\ntype = unique\nitems = /m/*\nkey = a, "
+				  "b/c\nmessage = hello\nenabled = no\n",
+				  &rs, &d),
+		0);
+	assert_int_equal(ruleset_count(rs), 3);
+	ruleset_free(rs);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_amount_strings),
+		cmocka_unit_test(test_amount_json),
+		cmocka_unit_test(test_dates),
+		cmocka_unit_test(test_paths),
+		cmocka_unit_test(test_parser_errors),
+		cmocka_unit_test(test_parser_ok),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
