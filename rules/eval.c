@@ -32,12 +32,21 @@ struct ptrset {
 	size_t n;
 };
 
+/* null, true and false are shared singletons in Jansson: they are told
+ * apart by their concrete pointer instead */
+struct strset {
+	char **slot;
+	size_t cap; /* power of two, or 0 */
+	size_t n;
+};
+
 struct eval {
 	const struct rule *rule;
 	json_t *findings;
 	int errors, warnings;
 	int oom;
 	struct ptrset reported;
+	struct strset reported_at;
 	struct seg *st;
 	size_t nst, capst;
 };
@@ -51,7 +60,7 @@ static size_t ptr_hash(const json_t *p)
 	return (size_t)x;
 }
 
-static bool reported(const struct eval *ev, const json_t *node)
+static bool reported_node(const struct eval *ev, const json_t *node)
 {
 	const struct ptrset *s = &ev->reported;
 
@@ -65,7 +74,7 @@ static bool reported(const struct eval *ev, const json_t *node)
 	}
 }
 
-static void mark_reported(struct eval *ev, const json_t *node)
+static void mark_node(struct eval *ev, const json_t *node)
 {
 	struct ptrset *s = &ev->reported;
 
@@ -113,6 +122,70 @@ static void push_key(struct eval *ev, const char *key, size_t index)
 	ev->st[ev->nst].key = key;
 	ev->st[ev->nst].index = index;
 	ev->nst++;
+}
+
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static bool strset_has(const struct strset *s, const char *key)
+{
+	if (s->n == 0)
+		return false;
+	for (size_t i = str_hash(key) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+		if (s->slot[i] == NULL)
+			return false;
+		if (strcmp(s->slot[i], key) == 0)
+			return true;
+	}
+}
+
+static int strset_add(struct strset *s, const char *key)
+{
+	if ((s->n + 1) * 2 > s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		char **slot = calloc(cap, sizeof(*slot));
+		if (slot == NULL)
+			return -1;
+		for (size_t i = 0; i < s->cap; i++) {
+			if (s->slot[i] == NULL)
+				continue;
+			size_t j = str_hash(s->slot[i]) & (cap - 1);
+			while (slot[j] != NULL)
+				j = (j + 1) & (cap - 1);
+			slot[j] = s->slot[i];
+		}
+		free(s->slot);
+		s->slot = slot;
+		s->cap = cap;
+	}
+	size_t i = str_hash(key) & (s->cap - 1);
+	while (s->slot[i] != NULL) {
+		if (strcmp(s->slot[i], key) == 0)
+			return 0;
+		i = (i + 1) & (s->cap - 1);
+	}
+	s->slot[i] = strdup(key);
+	if (s->slot[i] == NULL)
+		return -1;
+	s->n++;
+	return 0;
+}
+
+static void strset_free(struct strset *s)
+{
+	for (size_t i = 0; i < s->cap; i++)
+		free(s->slot[i]);
+	free(s->slot);
+}
+
+static bool is_singleton(const json_t *node)
+{
+	return json_is_null(node) || json_is_boolean(node);
 }
 
 /* ---- building pointers and findings ---- */
@@ -172,6 +245,20 @@ static char *pointer(const struct eval *ev, size_t lo, const struct path *p)
 	return sb.buf;
 }
 
+/* Was node, at stack [lo, nst) + p, reported as ill-kinded already? */
+static bool reported(const struct eval *ev, const json_t *node, size_t lo,
+		     const struct path *p)
+{
+	if (!is_singleton(node))
+		return reported_node(ev, node);
+	if (ev->reported_at.n == 0)
+		return false;
+	char *ptr = pointer(ev, lo, p);
+	bool r = ptr != NULL && strset_has(&ev->reported_at, ptr);
+	free(ptr);
+	return r;
+}
+
 static void add_finding(struct eval *ev, const char *path,
 			const char *expected, const char *actual,
 			const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -229,9 +316,16 @@ static void report_ill(struct eval *ev, const json_t *node, const char *path,
 {
 	char desc[128];
 
-	if (reported(ev, node))
-		return;
-	mark_reported(ev, node);
+	if (is_singleton(node)) {
+		if (strset_has(&ev->reported_at, path))
+			return;
+		if (strset_add(&ev->reported_at, path) == -1)
+			ev->oom = 1;
+	} else {
+		if (reported_node(ev, node))
+			return;
+		mark_node(ev, node);
+	}
 	json_describe(node, desc, sizeof(desc));
 	add_finding(ev, path, NULL, NULL, "expected %s, found %s", what, desc);
 }
@@ -284,7 +378,7 @@ static int check_kind(struct eval *ev, const json_t *node, enum kind k,
 {
 	char what[32];
 
-	if (reported(ev, node))
+	if (reported(ev, node, lo, p))
 		return -1;
 	if (read_kind(node, k, v) == 0)
 		return 0;
@@ -350,7 +444,7 @@ struct walk {
 static void walk_rec(struct eval *ev, const struct path *p, size_t i,
 		     json_t *node, struct walk *w)
 {
-	if (reported(ev, node)) {
+	if (reported(ev, node, w->lo, NULL)) {
 		w->bad = true;
 		return;
 	}
@@ -563,7 +657,7 @@ static void count_visit(struct eval *ev, json_t *node, size_t lo, void *ud)
 		s->missing = true;
 		return;
 	}
-	if (reported(ev, f)) {
+	if (reported(ev, f, lo, &r->where_field)) {
 		s->bad = true;
 		return;
 	}
@@ -797,7 +891,7 @@ static void eval_required(struct eval *ev, json_t *root, json_t *ctx,
 
 		for (size_t i = 0; i < p->nseg && !skip; i++) {
 			size_t index = 0;
-			if (reported(ev, node)) {
+			if (reported(ev, node, plo, NULL)) {
 				skip = true;
 				break;
 			}
@@ -966,7 +1060,7 @@ static void enum_visit(struct eval *ev, json_t *node, size_t lo, void *ud)
 {
 	const struct rule *r = ud;
 
-	if (reported(ev, node))
+	if (reported(ev, node, lo, NULL))
 		return;
 	if (!json_is_string(node)) {
 		char *ptr = pointer(ev, lo, NULL);
@@ -1062,6 +1156,7 @@ int eval_ruleset(const struct ruleset *rs, json_t *root, json_t *findings,
 		walk(&ev, root, root, 0, &r->each, &w);
 	}
 	free(ev.reported.slot);
+	strset_free(&ev.reported_at);
 	free(ev.st);
 	*errors = ev.errors;
 	*warnings = ev.warnings;

@@ -217,13 +217,11 @@ static bool number_value(const json_t *v, double *d)
 	return true;
 }
 
-bool value_equal(const json_t *a, const json_t *b)
+/* JSON equality with numbers by value and objects regardless of order. */
+static bool json_value_equal(const json_t *a, const json_t *b)
 {
-	int64_t ca, cb;
 	double da, db;
 
-	if (amount_from_json(a, &ca) == 0 && amount_from_json(b, &cb) == 0)
-		return ca == cb;
 	if (number_value(a, &da) && number_value(b, &db)) {
 		if (json_is_integer(a) && json_is_integer(b))
 			return json_integer_value(a) == json_integer_value(b);
@@ -239,7 +237,7 @@ bool value_equal(const json_t *a, const json_t *b)
 		json_object_foreach((json_t *)a, key, va)
 		{
 			json_t *vb = json_object_get(b, key);
-			if (vb == NULL || !value_equal(va, vb))
+			if (vb == NULL || !json_value_equal(va, vb))
 				return false;
 		}
 		return true;
@@ -248,12 +246,21 @@ bool value_equal(const json_t *a, const json_t *b)
 		if (json_array_size(a) != json_array_size(b))
 			return false;
 		for (size_t i = 0; i < json_array_size(a); i++)
-			if (!value_equal(json_array_get(a, i),
-					 json_array_get(b, i)))
+			if (!json_value_equal(json_array_get(a, i),
+					      json_array_get(b, i)))
 				return false;
 		return true;
 	}
 	return json_equal(a, b);
+}
+
+bool value_equal(const json_t *a, const json_t *b)
+{
+	int64_t ca, cb;
+
+	if (amount_from_json(a, &ca) == 0 && amount_from_json(b, &cb) == 0)
+		return ca == cb;
+	return json_value_equal(a, b);
 }
 
 static uint64_t mix(uint64_t h, uint64_t v)
@@ -270,19 +277,17 @@ static uint64_t bytes_hash(const char *s, size_t n)
 	return h;
 }
 
-uint64_t value_hash(const json_t *v)
+/* Consistent with json_value_equal. */
+static uint64_t json_value_hash(const json_t *v)
 {
-	int64_t c;
 	double d;
 
-	/* everything that reads as an amount hashes as its cents, and so does
-	 * a number equal to one, so that equal values hash alike */
-	if (amount_from_json(v, &c) == 0)
-		return mix(1, (uint64_t)c);
 	if (number_value(v, &d)) {
-		if (d == floor(d) && fabs(d) < 9e18)
-			return mix(1, (uint64_t)((int64_t)d * 100));
-		return mix(2, 0); /* rare: equal non-amount numbers */
+		uint64_t bits;
+		if (d == 0)
+			d = 0; /* -0.0 == 0.0 */
+		memcpy(&bits, &d, sizeof(bits));
+		return mix(1, bits);
 	}
 	switch (json_typeof(v)) {
 	case JSON_STRING:
@@ -295,17 +300,28 @@ uint64_t value_hash(const json_t *v)
 		json_object_foreach((json_t *)v, key, m)
 		{
 			/* order-independent: sum of member hashes */
-			h += mix(bytes_hash(key, strlen(key)), value_hash(m));
+			h += mix(bytes_hash(key, strlen(key)),
+				 json_value_hash(m));
 		}
 		return h;
 	}
 	case JSON_ARRAY: {
 		uint64_t h = 5;
 		for (size_t i = 0; i < json_array_size(v); i++)
-			h = mix(h, value_hash(json_array_get(v, i)));
+			h = mix(h, json_value_hash(json_array_get(v, i)));
 		return h;
 	}
 	default:
 		return mix(6, (uint64_t)json_typeof(v));
 	}
+}
+
+uint64_t value_hash(const json_t *v)
+{
+	int64_t c;
+
+	/* whatever reads as an amount hashes as its cents */
+	if (amount_from_json(v, &c) == 0)
+		return mix(2, (uint64_t)c);
+	return json_value_hash(v);
 }
