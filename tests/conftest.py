@@ -1,0 +1,35 @@
+"""Shared pytest fixtures: where the expensed binary and the examples are.
+
+EXPENSED (absolute path) overrides the binary, default <repo>/build/expensed;
+EXPENSED_EXAMPLES overrides the examples folder, default ../shared/examples
+from the repository root.
+"""
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def expensed_path():
+    """Absolute path of the binary under test (no existence check)."""
+    return str(Path(os.environ.get("EXPENSED",
+                                   REPO / "build" / "expensed")).resolve())
+
+
+@pytest.fixture(scope="session")
+def expensed_bin():
+    path = expensed_path()
+    if not os.access(path, os.X_OK):
+        pytest.fail("expensed binary not found or not executable: %s "
+                    "(build it with make, or set EXPENSED)" % path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def examples_dir():
+    env = os.environ.get("EXPENSED_EXAMPLES")
+    if env:
+        return Path(env).resolve()
+    return Path(__file__).resolve().parents[2] / "shared" / "examples"

@@ -1,0 +1,436 @@
+"""Command-line tests of `expensed check` (SPEC section 4), on the real binary.
+
+Text and JSON output, exit statuses, standard input, symbolic links,
+directories, the size limit from a configuration file, and the "FILE:LINE:"
+diagnostics of rule sets that do not parse.
+"""
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+SEED = "cd13-cp-2019-02-08-r36.json"
+GENES = "genes-2017-detail.json"
+
+SEED_FINDINGS = [
+    ("/missions/0/start", "warning", "ratification.retroactive"),
+    ("/missions/1/start", "warning", "ratification.retroactive"),
+    ("/missions/2/start", "warning", "ratification.retroactive"),
+    ("/missions/1/cost", "warning", "cost.per_participant"),
+    ("/missions/1/cost", "warning", "cost.per_participant_day"),
+]
+
+
+def env_without_config(extra=None):
+    env = dict(os.environ)
+    env.pop("EXPENSED_CONFIG", None)
+    env["LC_ALL"] = "C.UTF-8"
+    env["TERM"] = "xterm-256color"  # colour must still be off: not a tty
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run(binary, args, cwd, stdin=b"", env=None):
+    return subprocess.run([binary] + list(args), cwd=cwd,
+                          input=stdin, capture_output=True, timeout=30,
+                          env=env if env is not None else env_without_config())
+
+
+def out_lines(proc):
+    return proc.stdout.decode("utf-8").splitlines()
+
+
+def json_docs(proc):
+    return [json.loads(line) for line in out_lines(proc)]
+
+
+@pytest.fixture
+def work(tmp_path, examples_dir):
+    """A folder holding seed.json (accepted, 5 warnings), genes.json
+    (accepted, clean), rejected.json (1 error, 1 warning), broken.json."""
+    shutil.copyfile(examples_dir / SEED, tmp_path / "seed.json")
+    shutil.copyfile(examples_dir / GENES, tmp_path / "genes.json")
+    doc = json.loads((examples_dir / GENES).read_text("utf-8"))
+    doc["currency"] = "USD"
+    doc["meeting"]["date"] = "2017-10-20"
+    (tmp_path / "rejected.json").write_text(json.dumps(doc, indent=2))
+    (tmp_path / "broken.json").write_bytes(b'{\n  "format": \n')
+    return tmp_path
+
+
+# ------------------------------------------------------------- text format
+
+FINDING_RE = re.compile(r"^(?P<file>[^:]+): (?P<path>/[^:]*): "
+                        r"(?P<sev>error|warning|info): (?P<msg>.+) "
+                        r"\[(?P<rule>[^\]]+)\]$")
+
+
+def test_text_format_seed(expensed_bin, work):
+    proc = run(expensed_bin, ["check", "seed.json"], work)
+    assert proc.returncode == 0, proc.stderr
+    assert b"\x1b" not in proc.stdout, "colour on a pipe"
+    lines = out_lines(proc)
+    assert len(lines) == 6, lines
+    got = []
+    for line in lines[:5]:
+        m = FINDING_RE.match(line)
+        assert m, "bad finding line %r" % line
+        assert m.group("file") == "seed.json"
+        got.append((m.group("path"), m.group("sev"), m.group("rule")))
+    assert got == SEED_FINDINGS
+    assert lines[5] == "seed.json: accepted: 0 errors, 5 warnings"
+
+
+def test_text_format_singular_counts(expensed_bin, work):
+    proc = run(expensed_bin, ["check", "rejected.json"], work)
+    assert proc.returncode == 1
+    lines = out_lines(proc)
+    assert len(lines) == 3, lines
+    m0, m1 = FINDING_RE.match(lines[0]), FINDING_RE.match(lines[1])
+    assert m0 and m1, lines
+    assert (m0.group("path"), m0.group("sev"), m0.group("rule")) == (
+        "/currency", "error", "currency.allowed")
+    assert (m1.group("path"), m1.group("sev"), m1.group("rule")) == (
+        "/missions/0/start", "warning", "ratification.retroactive")
+    assert lines[2] == "rejected.json: rejected: 1 error, 1 warning"
+
+
+def test_text_format_clean_file(expensed_bin, work):
+    proc = run(expensed_bin, ["check", "genes.json"], work)
+    assert proc.returncode == 0
+    assert out_lines(proc) == ["genes.json: accepted: 0 errors, 0 warnings"]
+
+
+def test_text_format_invalid_has_no_path(expensed_bin, work):
+    proc = run(expensed_bin, ["check", "broken.json"], work)
+    assert proc.returncode == 1
+    lines = out_lines(proc)
+    assert len(lines) == 2, lines
+    assert re.fullmatch(r"broken\.json: error: .+ \[input\.json\]",
+                        lines[0]), lines[0]
+    assert lines[1] == "broken.json: invalid: 1 error, 0 warnings"
+
+
+def test_text_format_several_files(expensed_bin, work):
+    proc = run(expensed_bin, ["check", "genes.json", "rejected.json",
+                              "seed.json"], work)
+    assert proc.returncode == 1
+    summaries = [ln for ln in out_lines(proc) if not FINDING_RE.match(ln)]
+    assert summaries == ["genes.json: accepted: 0 errors, 0 warnings",
+                         "rejected.json: rejected: 1 error, 1 warning",
+                         "seed.json: accepted: 0 errors, 5 warnings"]
+
+
+# ------------------------------------------------------------- json format
+
+def test_json_lines_several_files(expensed_bin, work):
+    proc = run(expensed_bin, ["check", "--format", "json", "seed.json",
+                              "genes.json", "broken.json", "rejected.json"],
+               work)
+    assert proc.returncode == 1
+    docs = json_docs(proc)
+    assert [d["file"] for d in docs] == ["seed.json", "genes.json",
+                                         "broken.json", "rejected.json"]
+    assert [d["verdict"] for d in docs] == ["accepted", "accepted",
+                                            "invalid", "rejected"]
+    seed = docs[0]
+    assert seed["report_id"] == "CD13-CP-2019-02-08-R36"
+    assert seed["sha256"] == hashlib.sha256(
+        (work / "seed.json").read_bytes()).hexdigest()
+    assert [(f["path"], f["severity"], f["rule"])
+            for f in seed["findings"]] == SEED_FINDINGS
+    assert docs[2]["findings"][0]["rule"] == "input.json"
+    assert docs[2]["findings"][0]["path"] == ""
+    # the same built-in set for every file
+    assert len({d["rules"] for d in docs}) == 1
+
+
+def test_json_format_option_after_file(expensed_bin, work):
+    proc = run(expensed_bin, ["check", "genes.json", "--format", "json"],
+               work)
+    assert proc.returncode == 0
+    assert [d["verdict"] for d in json_docs(proc)] == ["accepted"]
+
+
+# ------------------------------------------------------------- exit status
+
+def test_exit_zero_when_all_accepted(expensed_bin, work):
+    proc = run(expensed_bin, ["check", "seed.json", "genes.json"], work)
+    assert proc.returncode == 0
+
+
+def test_exit_one_when_invalid(expensed_bin, work):
+    proc = run(expensed_bin, ["check", "genes.json", "broken.json"], work)
+    assert proc.returncode == 1
+
+
+def test_fail_on_warning(expensed_bin, work):
+    proc = run(expensed_bin, ["check", "--fail-on", "warning", "seed.json"],
+               work)
+    assert proc.returncode == 1
+    proc = run(expensed_bin, ["check", "--fail-on", "warning", "genes.json"],
+               work)
+    assert proc.returncode == 0
+    proc = run(expensed_bin, ["check", "--fail-on", "error", "seed.json"],
+               work)
+    assert proc.returncode == 0
+
+
+@pytest.mark.parametrize("args", [
+    ["check"],
+    ["check", "--format", "xml", "genes.json"],
+    ["check", "--fail-on", "info", "genes.json"],
+    ["check", "--no-such-option", "genes.json"],
+    ["check", "-r"],
+    ["no-such-command"],
+    [],
+])
+def test_usage_errors_exit_two(expensed_bin, work, args):
+    proc = run(expensed_bin, args, work)
+    assert proc.returncode == 2, (args, proc.returncode, proc.stdout)
+    assert proc.stderr.strip(), "usage error without a message"
+    assert not re.search(rb"(accepted|rejected|invalid):", proc.stdout)
+
+
+def test_nonexistent_file_is_an_error_not_a_verdict(expensed_bin, work):
+    proc = run(expensed_bin, ["check", "--format", "json", "genes.json",
+                              "missing.json"], work)
+    assert proc.returncode == 2
+    assert b"missing.json" in proc.stderr
+    docs = json_docs(proc)
+    assert [d["file"] for d in docs] == ["genes.json"]
+
+
+def test_nonexistent_file_text(expensed_bin, work):
+    proc = run(expensed_bin, ["check", "missing.json"], work)
+    assert proc.returncode == 2
+    assert b"missing.json" in proc.stderr
+    assert proc.stdout == b""
+
+
+def test_version_and_help(expensed_bin, work):
+    proc = run(expensed_bin, ["--version"], work)
+    assert proc.returncode == 0
+    assert b"expensed" in proc.stdout.splitlines()[0]
+    proc = run(expensed_bin, ["--help"], work)
+    assert proc.returncode == 0
+    assert b"check" in proc.stdout
+
+
+# ------------------------------------------------------ what check reads
+
+def test_stdin_dash(expensed_bin, work):
+    data = (work / "seed.json").read_bytes()
+    proc = run(expensed_bin, ["check", "--format", "json", "-"], work,
+               stdin=data)
+    assert proc.returncode == 0, proc.stderr
+    (doc,) = json_docs(proc)
+    assert doc["file"] == "-"
+    assert doc["verdict"] == "accepted"
+    assert doc["size"] == len(data)
+    assert doc["sha256"] == hashlib.sha256(data).hexdigest()
+    assert doc["warnings"] == 5
+
+
+def test_stdin_dash_text(expensed_bin, work):
+    data = (work / "rejected.json").read_bytes()
+    proc = run(expensed_bin, ["check", "-"], work, stdin=data)
+    assert proc.returncode == 1
+    assert out_lines(proc)[-1] == "-: rejected: 1 error, 1 warning"
+
+
+def test_symlink_is_followed(expensed_bin, work):
+    os.symlink("seed.json", work / "link.json")
+    proc = run(expensed_bin, ["check", "--format", "json", "link.json"], work)
+    assert proc.returncode == 0, proc.stderr
+    (doc,) = json_docs(proc)
+    data = (work / "seed.json").read_bytes()
+    assert doc["file"] == "link.json"
+    assert doc["verdict"] == "accepted"
+    assert doc["sha256"] == hashlib.sha256(data).hexdigest()
+    assert doc["size"] == len(data)
+
+
+def test_pipe_is_read(expensed_bin, work):
+    data = (work / "genes.json").read_bytes()
+    fifo = work / "fifo.json"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen([expensed_bin, "check", "--format", "json",
+                             "fifo.json"], cwd=work, env=env_without_config(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        with open(fifo, "wb") as f:  # blocks until check opens the FIFO
+            f.write(data)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    (doc,) = [json.loads(x) for x in out.decode().splitlines()]
+    assert doc["verdict"] == "accepted"
+    assert doc["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_directory_is_invalid_input_file(expensed_bin, work):
+    (work / "adir.json").mkdir()
+    proc = run(expensed_bin, ["check", "--format", "json", "adir.json"], work)
+    assert proc.returncode == 1
+    (doc,) = json_docs(proc)
+    assert doc["verdict"] == "invalid"
+    assert doc["errors"] == 1 and doc["warnings"] == 0
+    assert [(f["rule"], f["severity"], f["path"])
+            for f in doc["findings"]] == [("input.file", "error", "")]
+
+
+def test_size_limit_from_config(expensed_bin, work):
+    conf = work / "expensed.conf"
+    conf.write_text("[spool]\nmax_file_size = 1K\n")
+    env = env_without_config({"EXPENSED_CONFIG": str(conf)})
+    # 2 KiB: a valid report padded with spaces, and 2 KiB of garbage
+    # (input.size comes before input.json)
+    genes = (work / "genes.json").read_bytes()
+    (work / "big.json").write_bytes(genes + b" " * (2048 - len(genes)))
+    (work / "garbage.json").write_bytes(b"x" * 2048)
+    # exactly 1024 bytes is not larger than the limit
+    small = b'{"format": "mission-report/1"}'
+    (work / "edge.json").write_bytes(small + b" " * (1024 - len(small)))
+    proc = run(expensed_bin, ["check", "--format", "json", "big.json",
+                              "garbage.json", "edge.json"], work, env=env)
+    assert proc.returncode == 1, proc.stderr
+    docs = json_docs(proc)
+    assert len(docs) == 3
+    for doc in docs[:2]:
+        assert doc["verdict"] == "invalid"
+        assert [(f["rule"], f["path"]) for f in doc["findings"]] == [
+            ("input.size", "")]
+        assert doc["size"] == 2048
+    assert docs[2]["verdict"] == "rejected"
+    assert "input.size" not in {f["rule"] for f in docs[2]["findings"]}
+    # without the configuration file the default limit (16M) applies
+    proc = run(expensed_bin, ["check", "--format", "json", "big.json"], work)
+    assert proc.returncode == 0
+    assert json_docs(proc)[0]["verdict"] == "accepted"
+
+
+# ------------------------------------------------------------- rule sets
+
+CUSTOM = """# a custom set replaces the default one
+[expense.cap]
+type = limit
+value = /missions/*/expenses/*/amount
+max = 400.00
+severity = warning
+"""
+
+
+def test_custom_rules_file(expensed_bin, work):
+    (work / "cap.rules").write_text(CUSTOM)
+    proc = run(expensed_bin, ["check", "--format", "json", "-r", "cap.rules",
+                              "genes.json", "seed.json"], work)
+    assert proc.returncode == 0, proc.stderr
+    docs = json_docs(proc)
+    assert [(f["rule"], f["path"]) for f in docs[0]["findings"]] == [
+        ("expense.cap", "/missions/0/expenses/1/amount")]
+    assert docs[1]["findings"] == []
+    builtin = json_docs(run(expensed_bin, ["check", "--format", "json",
+                                           "genes.json"], work))[0]
+    assert docs[0]["rules"] != builtin["rules"]
+    proc = run(expensed_bin, ["check", "--fail-on", "warning", "-r",
+                              "cap.rules", "genes.json"], work)
+    assert proc.returncode == 1
+
+
+def test_rules_directory_in_name_order(expensed_bin, work):
+    rd = work / "rules.d"
+    rd.mkdir()
+    (rd / "20-a.rules").write_text(
+        "[aa.second]\ntype = enum\nitems = /currency\nvalues = USD\n")
+    (rd / "10-b.rules").write_text(
+        "[zz.first]\ntype = enum\nitems = /format\nvalues = other\n")
+    (rd / "README").write_text("not a rules file [\n")
+    proc = run(expensed_bin, ["check", "--format", "json", "-r", "rules.d",
+                              "genes.json"], work)
+    assert proc.returncode == 1, proc.stderr
+    (doc,) = json_docs(proc)
+    assert [(f["rule"], f["path"]) for f in doc["findings"]] == [
+        ("zz.first", "/format"), ("aa.second", "/currency")]
+
+
+def test_rules_directory_duplicate_id_across_files(expensed_bin, work):
+    rd = work / "rules.d"
+    rd.mkdir()
+    (rd / "a.rules").write_text("[same]\ntype = enum\nitems = /x\n"
+                                "values = a\n")
+    (rd / "b.rules").write_text("# b\n\n[same]\ntype = enum\nitems = /y\n"
+                                "values = a\n")
+    proc = run(expensed_bin, ["check", "-r", "rules.d", "genes.json"], work)
+    assert proc.returncode == 2
+    assert re.search(r"b\.rules:3:", proc.stderr.decode()), proc.stderr
+    assert proc.stdout == b""
+
+
+def test_rules_file_missing(expensed_bin, work):
+    proc = run(expensed_bin, ["check", "-r", "nope.rules", "genes.json"],
+               work)
+    assert proc.returncode == 2
+    assert b"nope.rules" in proc.stderr
+    assert proc.stdout == b""
+
+
+# Each: (name, text, line of the problem). Missing keys are reported at the
+# rule's section line.
+BAD_RULES = [
+    ("unknown_type",
+     "# bad\n[r1]\ntype = average\nitems = /x\nequals = /y\n", 3),
+    ("unknown_key",
+     "[r1]\ntype = sum\nitems = /x\nequals = /y\ncolour = red\n", 5),
+    ("missing_operand",
+     "# sum without equals\n\n[r1]\ntype = sum\nitems = /x\n", 3),
+    ("missing_type",
+     "[ok]\ntype = enum\nitems = /x\nvalues = a\n[r2]\nitems = /x\n", 5),
+    ("limit_without_bounds",
+     "[r1]\ntype = limit\nvalue = /x\n", 1),
+    ("bad_path_escape",
+     "[r1]\ntype = sum\nitems = /missions/~2/cost\nequals = /total\n", 3),
+    ("bad_literal_tolerance",
+     "[r1]\ntype = sum\nitems = /x\nequals = /y\ntolerance = abc\n", 5),
+    ("bad_literal_max",
+     "[r1]\ntype = limit\nvalue = /x\n\nmax = 12.345\n", 5),
+    ("bad_literal_slack",
+     "[r1]\ntype = within\nitems = /d\nfrom = 2020-01-01\n"
+     "to = 2020-12-31\nslack = soon\n", 6),
+    ("duplicate_id",
+     "[r1]\ntype = enum\nitems = /x\nvalues = a\n\n[r1]\ntype = enum\n"
+     "items = /y\nvalues = b\n", 6),
+    ("bad_where",
+     "[r1]\ntype = count\nitems = /m/*\nequals = 1\n\nwhere = role\n", 6),
+    ("bad_severity",
+     "[r1]\ntype = enum\nitems = /x\nvalues = a\nseverity = fatal\n", 5),
+    ("bad_enabled",
+     "[r1]\ntype = enum\nitems = /x\nvalues = a\nenabled = maybe\n", 5),
+    ("bad_required_kind",
+     "[r1]\ntype = required\nfields = name:string, age:number\n", 3),
+    ("key_outside_section",
+     "# leading\ntype = sum\n[r1]\ntype = enum\nitems = /x\nvalues = a\n", 2),
+    ("not_key_value",
+     "[r1]\ntype = enum\nitems = /x\nvalues = a\nthis is not ini\n", 5),
+]
+
+
+@pytest.mark.parametrize("name,text,line", BAD_RULES,
+                         ids=[b[0] for b in BAD_RULES])
+def test_bad_rules_file(expensed_bin, work, name, text, line):
+    (work / "bad.rules").write_text(text)
+    proc = run(expensed_bin, ["check", "-r", "bad.rules", "genes.json"],
+               work)
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 2, (proc.returncode, err)
+    assert re.search(r"(^|[\s/])bad\.rules:%d: \S" % line, err,
+                     re.MULTILINE), err
+    assert proc.stdout == b"", "no verdict on a bad rule set"
