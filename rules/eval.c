@@ -623,17 +623,22 @@ static void eval_sum(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
 	fmt_value((int64_t)s.sum, as_int, sum, sizeof(sum));
 	fmt_value(eq.v, as_int, act, sizeof(act));
 	fmt_value((int64_t)diff, as_int, d, sizeof(d));
-	char items[256];
+	char items[320];
 	size_t len = 0;
 	items[0] = '\0';
-	for (size_t i = 0; i < r->nitems; i++)
-		len += (size_t)snprintf(items + len, len < sizeof(items) ? sizeof(items) - len : 0,
-				"%s%s", i ? " + " : "", r->items[i].text);
+	if (r->nitems == 1 && path_has_wildcard(&r->items[0]))
+		snprintf(items, sizeof(items), "the %zu value%s of %s", s.n,
+			 s.n == 1 ? "" : "s", r->items[0].text);
+	else
+		for (size_t i = 0; i < r->nitems && len < sizeof(items); i++)
+			len += (size_t)snprintf(items + len, sizeof(items) - len,
+						"%s%s", i ? " + " : "",
+						r->items[i].text);
 	char *ptr = operand_pointer(ev, lo, &r->equals);
 	add_finding(ev, ptr, sum, act,
-		    "%s %s does not equal the sum of %zu %s %s %s (difference %s)",
-		    operand_name(&r->equals), act, s.n,
-		    s.n == 1 ? "value of" : "values of", items, sum, d);
+		    "%s is %s but %s add%s up to %s (difference %s)",
+		    operand_name(&r->equals), act, items,
+		    r->nitems == 1 && s.n == 1 ? "s" : "", sum, d);
 	free(ptr);
 }
 
