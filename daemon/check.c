@@ -90,14 +90,15 @@ static void print_text(const struct check_opts *o, const struct judgement *j)
 		   sizeof(file));
 	json_array_foreach(json_object_get(j->doc, "findings"), i, f)
 	{
-		const char *sev = json_string_value(json_object_get(f, "severity"));
-		const char *col = strcmp(sev, "error") == 0	 ? red
+		const char *sev =
+		    json_string_value(json_object_get(f, "severity"));
+		const char *col = strcmp(sev, "error") == 0	? red
 				  : strcmp(sev, "warning") == 0 ? yellow
 								: cyan;
 		log_escape(json_string_value(json_object_get(f, "path")), path,
 			   sizeof(path));
-		log_escape(json_string_value(json_object_get(f, "message")), msg,
-			   sizeof(msg));
+		log_escape(json_string_value(json_object_get(f, "message")),
+			   msg, sizeof(msg));
 		printf("%s%s:%s ", bold, file, reset);
 		if (path[0] != '\0')
 			printf("%s: ", path);
@@ -154,12 +155,13 @@ static int check_one(const struct ruleset *rs, const struct check_opts *o,
 	}
 	if (len > o->judge.max_file_size) {
 		char msg[160];
-		long long size = S_ISREG(st.st_mode) ? (long long)st.st_size : -1;
+		long long size =
+		    S_ISREG(st.st_mode) ? (long long)st.st_size : -1;
 		snprintf(msg, sizeof(msg),
 			 "file is larger than the limit of %zu bytes",
 			 o->judge.max_file_size);
-		rc = judge_invalid(rs, &o->judge, name, "input.size", msg,
-				   NULL, size, j);
+		rc = judge_invalid(rs, &o->judge, name, "input.size", msg, NULL,
+				   size, j);
 		goto out;
 	}
 	rc = judge_bytes(rs, &o->judge, name, buf, len, j);
@@ -211,11 +213,11 @@ static int load_config(struct config *cfg, bool *have)
 int cmd_check(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"rules", required_argument, NULL, 'r'},
-		{"format", required_argument, NULL, 'f'},
-		{"fail-on", required_argument, NULL, 'F'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"rules", required_argument, NULL, 'r'},
+	    {"format", required_argument, NULL, 'f'},
+	    {"fail-on", required_argument, NULL, 'F'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct check_opts o = {false, false, false, {0, 0}};
 	const char *rules_arg = NULL;
@@ -234,7 +236,9 @@ int cmd_check(int argc, char **argv)
 			if (strcmp(optarg, "json") == 0)
 				o.json = true;
 			else if (strcmp(optarg, "text") != 0) {
-				fprintf(stderr, "expensed: unknown format '%s' (text or json)\n",
+				fprintf(stderr,
+					"expensed: unknown format '%s' (text "
+					"or json)\n",
 					optarg);
 				return 2;
 			}
@@ -243,7 +247,9 @@ int cmd_check(int argc, char **argv)
 			if (strcmp(optarg, "warning") == 0)
 				o.fail_on_warning = true;
 			else if (strcmp(optarg, "error") != 0) {
-				fprintf(stderr, "expensed: unknown --fail-on '%s' (error or warning)\n",
+				fprintf(stderr,
+					"expensed: unknown --fail-on '%s' "
+					"(error or warning)\n",
 					optarg);
 				return 2;
 			}
@@ -262,16 +268,17 @@ int cmd_check(int argc, char **argv)
 	}
 	if (load_config(&cfg, &have_cfg) == -1)
 		return 2;
-	o.judge.max_file_size = have_cfg ? cfg.max_file_size
-					 : EXPENSED_DEFAULT_MAX_FILE_SIZE;
+	o.judge.max_file_size =
+	    have_cfg ? cfg.max_file_size : EXPENSED_DEFAULT_MAX_FILE_SIZE;
 	if (load_rules(rules_arg, have_cfg ? &cfg : NULL, &rs) == -1) {
 		if (have_cfg)
 			config_free(&cfg);
 		return 2;
 	}
 	const char *term = getenv("TERM");
-	o.colour = !o.json && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL &&
-		   term != NULL && strcmp(term, "dumb") != 0;
+	o.colour = !o.json && isatty(STDOUT_FILENO) &&
+		   getenv("NO_COLOR") == NULL && term != NULL &&
+		   strcmp(term, "dumb") != 0;
 	for (int i = optind; i < argc; i++) {
 		struct judgement j;
 		if (check_one(rs, &o, argv[i], &j) == -1) {

@@ -25,25 +25,25 @@ struct webhook_conf {
 	char *name; /* from [webhook NAME] */
 	char *url;
 	enum webhook_format format;
-	unsigned events;     /* EVENT_* bits; default rejected|invalid */
-	char *secret_file;   /* NULL if none */
-	char *secret;	     /* the whsec_... text read from secret_file */
-	long timeout_ms;     /* default 15s */
-	long *retry_ms;	     /* delay before each try; default SPEC list */
+	unsigned events;   /* EVENT_* bits; default rejected|invalid */
+	char *secret_file; /* NULL if none */
+	char *secret;	   /* the whsec_... text read from secret_file */
+	long timeout_ms;   /* default 15s */
+	long *retry_ms;	   /* delay before each try; default SPEC list */
 	size_t nretry;
-	char *ca_file;	     /* NULL if none */
+	char *ca_file; /* NULL if none */
 };
 
 struct config {
-	char *path;	     /* the file read, or NULL for built-in defaults */
-	char *spool_dir;     /* default /var/spool/expensed */
-	char *inbox;	     /* default SPOOL/inbox */
+	char *path;	      /* the file read, or NULL for built-in defaults */
+	char *spool_dir;      /* default /var/spool/expensed */
+	char *inbox;	      /* default SPOOL/inbox */
 	size_t max_file_size; /* default 16M */
-	long settle_ms;	     /* default 2s */
-	long rescan_ms;	     /* default 60s; 0 = off */
-	char *rules_path;    /* NULL = built-in set */
-	int log_facility;    /* LOG_DAEMON ... */
-	int log_level;	     /* LOG_INFO ... (syslog priority, inclusive) */
+	long settle_ms;	      /* default 2s */
+	long rescan_ms;	      /* default 60s; 0 = off */
+	char *rules_path;     /* NULL = built-in set */
+	int log_facility;     /* LOG_DAEMON ... */
+	int log_level;	      /* LOG_INFO ... (syslog priority, inclusive) */
 	struct webhook_conf *hooks;
 	size_t nhooks;
 };

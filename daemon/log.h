@@ -20,7 +20,7 @@ void log_close(void);
 
 /* priority is LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG ... */
 void log_msg(int priority, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /*
  * Escape s into buf (always NUL-terminated, truncated with "..." if it does

@@ -16,15 +16,18 @@ struct diag {
 	size_t cap;
 };
 
-#define DIAG_INIT {NULL, 0, 0}
+#define DIAG_INIT                                                              \
+	{                                                                      \
+		NULL, 0, 0                                                     \
+	}
 
 /* Append a formatted line; on allocation failure the line is dropped. */
 void diag_add(struct diag *d, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* Append "FILE:LINE: reason" (LINE omitted when 0). */
 void diag_at(struct diag *d, const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* Free every line; the struct is reusable afterwards. */
 void diag_clear(struct diag *d);

@@ -34,7 +34,8 @@ struct ruleset; /* opaque, immutable once loaded; share it freely */
  * name order; other names are ignored). On error, appends one
  * "FILE:LINE: reason" per problem to diag and returns -1 (*out untouched).
  */
-int ruleset_load_path(const char *path, struct ruleset **out, struct diag *diag);
+int ruleset_load_path(const char *path, struct ruleset **out,
+		      struct diag *diag);
 
 /* Load the built-in default set (config/rules.d/mission-report.rules). */
 int ruleset_load_builtin(struct ruleset **out, struct diag *diag);

@@ -66,7 +66,8 @@ static bool reported_node(const struct eval *ev, const json_t *node)
 
 	if (s->n == 0)
 		return false;
-	for (size_t i = ptr_hash(node) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+	for (size_t i = ptr_hash(node) & (s->cap - 1);;
+	     i = (i + 1) & (s->cap - 1)) {
 		if (s->slot[i] == node)
 			return true;
 		if (s->slot[i] == NULL)
@@ -113,8 +114,8 @@ static void push_key(struct eval *ev, const char *key, size_t index)
 		struct seg *st = realloc(ev->st, cap * sizeof(*st));
 		if (st == NULL) {
 			ev->oom = 1;
-			abort(); /* the stack is bounded by depth 64: cannot fail
-				    after the first growth */
+			abort(); /* the stack is bounded by depth 64: cannot
+				    fail after the first growth */
 		}
 		ev->st = st;
 		ev->capst = cap;
@@ -136,7 +137,8 @@ static bool strset_has(const struct strset *s, const char *key)
 {
 	if (s->n == 0)
 		return false;
-	for (size_t i = str_hash(key) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+	for (size_t i = str_hash(key) & (s->cap - 1);;
+	     i = (i + 1) & (s->cap - 1)) {
 		if (s->slot[i] == NULL)
 			return false;
 		if (strcmp(s->slot[i], key) == 0)
@@ -235,8 +237,8 @@ static char *pointer(const struct eval *ev, size_t lo, const struct path *p)
 			sb_key(&sb, ev->st[i].key);
 		} else {
 			char num[32];
-			int n = snprintf(num, sizeof(num), "/%zu",
-					 ev->st[i].index);
+			int n =
+			    snprintf(num, sizeof(num), "/%zu", ev->st[i].index);
 			sb_add(&sb, num, (size_t)n);
 		}
 	}
@@ -259,13 +261,12 @@ static bool reported(const struct eval *ev, const json_t *node, size_t lo,
 	return r;
 }
 
-static void add_finding(struct eval *ev, const char *path,
-			const char *expected, const char *actual,
-			const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void add_finding(struct eval *ev, const char *path, const char *expected,
+			const char *actual, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
-static void add_finding(struct eval *ev, const char *path,
-			const char *expected, const char *actual,
-			const char *fmt, ...)
+static void add_finding(struct eval *ev, const char *path, const char *expected,
+			const char *actual, const char *fmt, ...)
 {
 	const struct rule *r = ev->rule;
 	char msg[1024];
@@ -306,8 +307,8 @@ static const char *article(enum kind k)
 {
 	return (k == KIND_INTEGER || k == KIND_AMOUNT || k == KIND_ARRAY ||
 		k == KIND_OBJECT)
-		       ? "an "
-		       : "a ";
+		   ? "an "
+		   : "a ";
 }
 
 /* Report node (at pointer path) as ill-kinded, once per document. */
@@ -339,8 +340,8 @@ static int read_kind(const json_t *node, enum kind k, int64_t *v)
 	switch (k) {
 	case KIND_STRING:
 		return json_is_string(node) && json_string_length(node) > 0
-			       ? 0
-			       : -1;
+			   ? 0
+			   : -1;
 	case KIND_INTEGER:
 		return integer_from_json(node, v);
 	case KIND_AMOUNT:
@@ -521,13 +522,12 @@ static struct opval operand(struct eval *ev, json_t *root, json_t *ctx,
 		o.v = op->value;
 		return o;
 	}
-	o.node = follow(origin(root, ctx, &op->path), &op->path,
-			op->path.nseg);
+	o.node = follow(origin(root, ctx, &op->path), &op->path, op->path.nseg);
 	if (o.node == NULL)
 		return o;
 	size_t lo = op->path.absolute ? ev->nst : ctx_lo;
 	o.state = check_kind(ev, o.node, k, &o.v, lo, &op->path) == 0 ? OP_OK
-								       : OP_BAD;
+								      : OP_BAD;
 	return o;
 }
 
@@ -548,8 +548,8 @@ static const char *operand_name(const struct operand *op)
 static bool operand_absent(json_t *root, json_t *ctx, const struct operand *op)
 {
 	return op->present && !op->literal &&
-	       follow(origin(root, ctx, &op->path), &op->path,
-		      op->path.nseg) == NULL;
+	       follow(origin(root, ctx, &op->path), &op->path, op->path.nseg) ==
+		   NULL;
 }
 
 /* ---- the rule types ---- */
@@ -617,7 +617,8 @@ static void eval_sum(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
 		diff = INT64_MAX;
 	if (diff < -INT64_MAX)
 		diff = -INT64_MAX;
-	bool as_int = s.all_int && (eq.node == NULL || json_is_integer(eq.node)) &&
+	bool as_int = s.all_int &&
+		      (eq.node == NULL || json_is_integer(eq.node)) &&
 		      r->tolerance == 0;
 	char sum[40], act[40], d[40];
 	fmt_value((int64_t)s.sum, as_int, sum, sizeof(sum));
@@ -631,9 +632,9 @@ static void eval_sum(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
 			 s.n == 1 ? "" : "s", r->items[0].text);
 	else
 		for (size_t i = 0; i < r->nitems && len < sizeof(items); i++)
-			len += (size_t)snprintf(items + len, sizeof(items) - len,
-						"%s%s", i ? " + " : "",
-						r->items[i].text);
+			len += (size_t)snprintf(
+			    items + len, sizeof(items) - len, "%s%s",
+			    i ? " + " : "", r->items[i].text);
 	char *ptr = operand_pointer(ev, lo, &r->equals);
 	add_finding(ev, ptr, sum, act,
 		    "%s is %s but %s add%s up to %s (difference %s)",
@@ -704,13 +705,12 @@ static void eval_count(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
 	snprintf(exp, sizeof(exp), "%lld", (long long)s.n);
 	snprintf(act, sizeof(act), "%lld", (long long)eq.v);
 	if (r->has_where)
-		snprintf(cond, sizeof(cond), " with %s=%s",
-			 r->where_field.text, r->where_value);
+		snprintf(cond, sizeof(cond), " with %s=%s", r->where_field.text,
+			 r->where_value);
 	char *ptr = operand_pointer(ev, lo, &r->equals);
-	add_finding(ev, ptr, exp, act,
-		    "%s %s does not equal the number of %s%s: %s",
-		    operand_name(&r->equals), act, last_key(&r->items[0]),
-		    cond, exp);
+	add_finding(
+	    ev, ptr, exp, act, "%s %s does not equal the number of %s%s: %s",
+	    operand_name(&r->equals), act, last_key(&r->items[0]), cond, exp);
 	free(ptr);
 }
 
@@ -755,8 +755,8 @@ static void within_visit(struct eval *ev, json_t *node, size_t lo, void *ud)
 static void eval_within(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
 {
 	const struct rule *r = ev->rule;
-	struct within_state s = {r, false, {OP_ABSENT, 0, NULL},
-				 {OP_ABSENT, 0, NULL}, NULL};
+	struct within_state s = {
+	    r, false, {OP_ABSENT, 0, NULL}, {OP_ABSENT, 0, NULL}, NULL};
 
 	if (operand_absent(root, ctx, &r->from) ||
 	    operand_absent(root, ctx, &r->to))
@@ -841,9 +841,8 @@ static void limit_visit(struct eval *ev, json_t *node, size_t lo, void *ud)
 		snprintf(how, sizeof(how), " is");
 	char *ptr = pointer(ev, lo, NULL);
 	add_finding(ev, ptr, exp, q, "%s %s%s %s the %s %s",
-		    last_key(&r->items[0]), val, how,
-		    low ? "below" : "above", low ? "minimum" : "maximum",
-		    bound);
+		    last_key(&r->items[0]), val, how, low ? "below" : "above",
+		    low ? "minimum" : "maximum", bound);
 	free(ptr);
 }
 
@@ -858,8 +857,8 @@ static void eval_limit(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
 	    operand_absent(root, ctx, &r->days_end))
 		return;
 	if (r->per.present) {
-		struct opval per = operand(ev, root, ctx, lo, &r->per,
-					   KIND_INTEGER);
+		struct opval per =
+		    operand(ev, root, ctx, lo, &r->per, KIND_INTEGER);
 		if (per.state != OP_OK)
 			s.divisor_ok = false;
 		else if (per.v <= 0)
@@ -867,10 +866,10 @@ static void eval_limit(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
 		s.per = per.v;
 	}
 	if (r->days_start.present) {
-		struct opval a = operand(ev, root, ctx, lo, &r->days_start,
-					 KIND_DATE);
-		struct opval b = operand(ev, root, ctx, lo, &r->days_end,
-					 KIND_DATE);
+		struct opval a =
+		    operand(ev, root, ctx, lo, &r->days_start, KIND_DATE);
+		struct opval b =
+		    operand(ev, root, ctx, lo, &r->days_end, KIND_DATE);
 		if (a.state != OP_OK || b.state != OP_OK)
 			s.divisor_ok = false;
 		else if (b.v - a.v + 1 <= 0)
@@ -881,8 +880,7 @@ static void eval_limit(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
 	walk(ev, root, ctx, lo, &r->items[0], &w);
 }
 
-static void eval_required(struct eval *ev, json_t *root, json_t *ctx,
-			  size_t lo)
+static void eval_required(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
 {
 	const struct rule *r = ev->rule;
 	char what[32];
@@ -914,12 +912,12 @@ static void eval_required(struct eval *ev, json_t *root, json_t *ctx,
 				sb_add(&sb, ptr, strlen(ptr));
 				for (size_t k = i; k < p->nseg; k++)
 					sb_key(&sb, p->seg[k].key);
-				add_finding(ev, sb.buf, kind_name(r->fields[f].kind),
-					    "missing",
-					    "missing required field %s (%s)",
-					    p->text,
-					    kind_text(r->fields[f].kind, what,
-						      sizeof(what)));
+				add_finding(
+				    ev, sb.buf, kind_name(r->fields[f].kind),
+				    "missing", "missing required field %s (%s)",
+				    p->text,
+				    kind_text(r->fields[f].kind, what,
+					      sizeof(what)));
 				free(sb.buf);
 				free(ptr);
 				skip = true;
@@ -930,7 +928,8 @@ static void eval_required(struct eval *ev, json_t *root, json_t *ctx,
 			node = child;
 		}
 		if (!skip)
-			check_kind(ev, node, r->fields[f].kind, NULL, plo, NULL);
+			check_kind(ev, node, r->fields[f].kind, NULL, plo,
+				   NULL);
 		ev->nst = base;
 	}
 }
@@ -949,8 +948,7 @@ struct unique_state {
 	json_t **keyvals; /* scratch: nkeys values of the item in hand */
 };
 
-static uint64_t key_hash(const struct unique_state *s, json_t **kv,
-			 size_t nk)
+static uint64_t key_hash(const struct unique_state *s, json_t **kv, size_t nk)
 {
 	uint64_t h = 7;
 	for (size_t i = 0; i < nk; i++)
@@ -1018,24 +1016,25 @@ static void unique_visit(struct eval *ev, json_t *node, size_t lo, void *ud)
 	uint64_t h = key_hash(s, kv, nk);
 	size_t i = h & (s->cap - 1);
 	for (; s->slot[i].item != NULL; i = (i + 1) & (s->cap - 1)) {
-		if (s->slot[i].hash != h || !key_equal(s, s->slot[i].item, node))
+		if (s->slot[i].hash != h ||
+		    !key_equal(s, s->slot[i].item, node))
 			continue;
 		char *ptr = pointer(ev, lo, NULL);
 		char desc[128], keys[256];
 		size_t len = 0;
 		if (r->nkeys == 0) {
 			json_describe(node, desc, sizeof(desc));
-			add_finding(ev, ptr, NULL, NULL, "%s repeats %s",
-				    desc, s->slot[i].ptr);
+			add_finding(ev, ptr, NULL, NULL, "%s repeats %s", desc,
+				    s->slot[i].ptr);
 		} else {
 			keys[0] = '\0';
 			for (size_t k = 0; k < r->nkeys; k++)
-				len += (size_t)snprintf(keys + len,
-					len < sizeof(keys) ? sizeof(keys) - len : 0,
-					"%s%s", k ? ", " : "", r->keys[k].text);
-			add_finding(ev, ptr, NULL, NULL,
-				    "repeats %s (same %s)", s->slot[i].ptr,
-				    keys);
+				len += (size_t)snprintf(
+				    keys + len,
+				    len < sizeof(keys) ? sizeof(keys) - len : 0,
+				    "%s%s", k ? ", " : "", r->keys[k].text);
+			add_finding(ev, ptr, NULL, NULL, "repeats %s (same %s)",
+				    s->slot[i].ptr, keys);
 		}
 		free(ptr);
 		return;
@@ -1080,9 +1079,9 @@ static void enum_visit(struct eval *ev, json_t *node, size_t lo, void *ud)
 	size_t len = 0;
 	list[0] = '\0';
 	for (size_t i = 0; i < r->nvalues; i++)
-		len += (size_t)snprintf(list + len,
-				len < sizeof(list) ? sizeof(list) - len : 0,
-				"%s%s", i ? ", " : "", r->values[i]);
+		len += (size_t)snprintf(
+		    list + len, len < sizeof(list) ? sizeof(list) - len : 0,
+		    "%s%s", i ? ", " : "", r->values[i]);
 	json_describe(node, desc, sizeof(desc));
 	char *ptr = pointer(ev, lo, NULL);
 	add_finding(ev, ptr, list, json_string_value(node),

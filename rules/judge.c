@@ -205,17 +205,19 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 		struct judgement *out)
 {
 	const unsigned char *s = data;
-	size_t max = opts && opts->max_file_size ? opts->max_file_size
-						 : EXPENSED_DEFAULT_MAX_FILE_SIZE;
+	size_t max = opts && opts->max_file_size
+			 ? opts->max_file_size
+			 : EXPENSED_DEFAULT_MAX_FILE_SIZE;
 	char msg[512];
 	json_error_t err;
 	int line, col;
 
 	if (len > max) {
 		/* an oversize file is not hashed: it is not judged */
-		snprintf(msg, sizeof(msg),
-			 "file is %zu bytes, larger than the limit of %zu bytes",
-			 len, max);
+		snprintf(
+		    msg, sizeof(msg),
+		    "file is %zu bytes, larger than the limit of %zu bytes",
+		    len, max);
 		return judge_invalid(rs, opts, name, "input.size", msg, NULL,
 				     (long long)len, out);
 	}
@@ -237,34 +239,36 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 		return make_invalid(out, "input.encoding", msg);
 	}
 	size_t deep = too_deep(s, len);
-	json_t *root = json_loadb((const char *)s, len,
-				  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
-				  &err);
-	if (root == NULL && (deep == (size_t)-1 || (size_t)err.position <= deep)) {
+	json_t *root =
+	    json_loadb((const char *)s, len,
+		       JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+	if (root == NULL &&
+	    (deep == (size_t)-1 || (size_t)err.position <= deep)) {
 		/* Jansson names its own flag here; users need not know it */
 		const char *text = strstr(err.text, "JSON_ALLOW_NUL")
-					   ? "\\u0000 is not allowed"
-					   : err.text;
-		snprintf(msg, sizeof(msg), "invalid JSON at line %d, column %d: %s",
-			 err.line, err.column, text);
+				       ? "\\u0000 is not allowed"
+				       : err.text;
+		snprintf(msg, sizeof(msg),
+			 "invalid JSON at line %d, column %d: %s", err.line,
+			 err.column, text);
 		return make_invalid(out, "input.json", msg);
 	}
 	if (deep != (size_t)-1) {
 		json_decref(root);
 		line_col(s, deep, &line, &col);
 		snprintf(msg, sizeof(msg),
-			 "invalid JSON at line %d, column %d: nested deeper than %d levels",
+			 "invalid JSON at line %d, column %d: nested deeper "
+			 "than %d levels",
 			 line, col, JSON_MAX_DEPTH);
 		return make_invalid(out, "input.json", msg);
 	}
 	if (!json_is_object(root)) {
-		snprintf(msg, sizeof(msg),
-			 "the top level is %s, not an object",
-			 json_is_array(root)	 ? "an array"
+		snprintf(msg, sizeof(msg), "the top level is %s, not an object",
+			 json_is_array(root)	? "an array"
 			 : json_is_string(root) ? "a string"
 			 : json_is_number(root) ? "a number"
-			 : json_is_null(root)	 ? "null"
-						 : "a boolean");
+			 : json_is_null(root)	? "null"
+						: "a boolean");
 		json_decref(root);
 		return make_invalid(out, "input.type", msg);
 	}

@@ -67,13 +67,13 @@ const char *severity_name(enum severity s)
 
 const char *kind_name(enum kind k)
 {
-	static const char *names[] = {"string", "integer", "amount", "date",
+	static const char *names[] = {"string", "integer", "amount",  "date",
 				      "array",	"object",  "boolean", "value"};
 	return names[k];
 }
 
 static void perr(struct parser *p, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void perr(struct parser *p, int line, const char *fmt, ...)
 {
@@ -147,7 +147,8 @@ static char *read_line(char *str, int num, void *stream)
 		goto comment;
 	/* a comment after a value: whitespace then '#' or ';' */
 	for (char *c = s + 1; *c; c++) {
-		if ((*c == '#' || *c == ';') && (c[-1] == ' ' || c[-1] == '\t')) {
+		if ((*c == '#' || *c == ';') &&
+		    (c[-1] == ' ' || c[-1] == '\t')) {
 			*c = '\0';
 			s = trim(s);
 			break;
@@ -167,9 +168,10 @@ static char *read_line(char *str, int num, void *stream)
 		}
 		for (size_t i = 0; i < p->nsec; i++) {
 			if (strcmp(p->sec[i].id, id) == 0) {
-				perr(p, p->line,
-				     "duplicate rule id '%s' (first at line %d)",
-				     id, p->sec[i].line);
+				perr(
+				    p, p->line,
+				    "duplicate rule id '%s' (first at line %d)",
+				    id, p->sec[i].line);
 				/* keys that follow go to a throwaway section */
 				break;
 			}
@@ -250,31 +252,31 @@ struct keyspec {
 
 #define T(x) (1u << RULE_##x)
 static const struct keyspec keyspecs[] = {
-	{"type", ~0u},
-	{"each", ~0u},
-	{"severity", ~0u},
-	{"message", ~0u},
-	{"enabled", ~0u},
-	{"items", T(SUM) | T(COUNT) | T(WITHIN) | T(UNIQUE) | T(ENUM)},
-	{"equals", T(SUM) | T(COUNT)},
-	{"tolerance", T(SUM)},
-	{"where", T(COUNT)},
-	{"from", T(WITHIN)},
-	{"to", T(WITHIN)},
-	{"slack", T(WITHIN)},
-	{"first", T(ORDER)},
-	{"second", T(ORDER)},
-	{"value", T(LIMIT)},
-	{"per", T(LIMIT)},
-	{"per_days", T(LIMIT)},
-	{"min", T(LIMIT)},
-	{"max", T(LIMIT)},
-	{"fields", T(REQUIRED)},
-	{"key", T(UNIQUE)},
-	{"values", T(ENUM)},
+    {"type", ~0u},
+    {"each", ~0u},
+    {"severity", ~0u},
+    {"message", ~0u},
+    {"enabled", ~0u},
+    {"items", T(SUM) | T(COUNT) | T(WITHIN) | T(UNIQUE) | T(ENUM)},
+    {"equals", T(SUM) | T(COUNT)},
+    {"tolerance", T(SUM)},
+    {"where", T(COUNT)},
+    {"from", T(WITHIN)},
+    {"to", T(WITHIN)},
+    {"slack", T(WITHIN)},
+    {"first", T(ORDER)},
+    {"second", T(ORDER)},
+    {"value", T(LIMIT)},
+    {"per", T(LIMIT)},
+    {"per_days", T(LIMIT)},
+    {"min", T(LIMIT)},
+    {"max", T(LIMIT)},
+    {"fields", T(REQUIRED)},
+    {"key", T(UNIQUE)},
+    {"values", T(ENUM)},
 };
 
-static const char *type_names[] = {"sum",   "count",    "within", "order",
+static const char *type_names[] = {"sum",   "count",	"within", "order",
 				   "limit", "required", "unique", "enum"};
 
 struct compiler {
@@ -366,9 +368,11 @@ static int compile_operand(struct compiler *c, const struct entry *e,
 	if (looks_literal(text)) {
 		op->literal = true;
 		if (parse_literal(text, kind, &op->value) == -1) {
-			perr(c->p, e->line, "bad literal '%s' in '%s' (expected %s %s)",
-			     text, e->key,
-			     kind == KIND_INTEGER || kind == KIND_AMOUNT ? "an" : "a",
+			perr(c->p, e->line,
+			     "bad literal '%s' in '%s' (expected %s %s)", text,
+			     e->key,
+			     kind == KIND_INTEGER || kind == KIND_AMOUNT ? "an"
+									 : "a",
 			     kind_name(kind));
 			return -1;
 		}
@@ -399,7 +403,9 @@ static int compile_paths(struct compiler *c, const struct entry *e,
 		goto out;
 	for (int i = 0; i < cnt; i++) {
 		if (looks_literal(list[i])) {
-			perr(c->p, e->line, "bad path '%s' in '%s': a path is expected, not a literal",
+			perr(c->p, e->line,
+			     "bad path '%s' in '%s': a path is expected, not a "
+			     "literal",
 			     list[i], e->key);
 			goto out;
 		}
@@ -418,9 +424,9 @@ static int compile_fields(struct compiler *c, const struct entry *e)
 	static const struct {
 		const char *name;
 		enum kind kind;
-	} kinds[] = {{"string", KIND_STRING}, {"integer", KIND_INTEGER},
-		     {"amount", KIND_AMOUNT}, {"date", KIND_DATE},
-		     {"array", KIND_ARRAY},   {"object", KIND_OBJECT},
+	} kinds[] = {{"string", KIND_STRING},  {"integer", KIND_INTEGER},
+		     {"amount", KIND_AMOUNT},  {"date", KIND_DATE},
+		     {"array", KIND_ARRAY},    {"object", KIND_OBJECT},
 		     {"boolean", KIND_BOOLEAN}};
 	struct rule *r = c->r;
 	char *buf = strdup(e->value);
@@ -431,7 +437,8 @@ static int compile_fields(struct compiler *c, const struct entry *e)
 		return -1;
 	int cnt = split_list(buf, list, 64);
 	if (cnt < 0) {
-		perr(c->p, e->line, "bad list in 'fields': empty element or more than 64");
+		perr(c->p, e->line,
+		     "bad list in 'fields': empty element or more than 64");
 		goto out;
 	}
 	r->fields = calloc((size_t)cnt, sizeof(*r->fields));
@@ -441,8 +448,8 @@ static int compile_fields(struct compiler *c, const struct entry *e)
 		char *colon = strrchr(list[i], ':');
 		size_t k;
 		if (colon == NULL) {
-			perr(c->p, e->line, "bad field '%s' (expected path:kind)",
-			     list[i]);
+			perr(c->p, e->line,
+			     "bad field '%s' (expected path:kind)", list[i]);
 			goto out;
 		}
 		*colon = '\0';
@@ -451,9 +458,11 @@ static int compile_fields(struct compiler *c, const struct entry *e)
 			if (strcmp(kinds[k].name, kind) == 0)
 				break;
 		if (k == sizeof(kinds) / sizeof(kinds[0])) {
-			perr(c->p, e->line,
-			     "bad field '%s:%s': unknown kind (expected string, integer, amount, date, array, object or boolean)",
-			     trim(list[i]), kind);
+			perr(
+			    c->p, e->line,
+			    "bad field '%s:%s': unknown kind (expected string, "
+			    "integer, amount, date, array, object or boolean)",
+			    trim(list[i]), kind);
 			goto out;
 		}
 		if (compile_path(c, e, trim(list[i]), false,
@@ -479,7 +488,8 @@ static int compile_values(struct compiler *c, const struct entry *e)
 		return -1;
 	int cnt = split_list(buf, list, 256);
 	if (cnt < 0) {
-		perr(c->p, e->line, "bad list in 'values': empty element or more than 256");
+		perr(c->p, e->line,
+		     "bad list in 'values': empty element or more than 256");
 		goto out;
 	}
 	r->values = calloc((size_t)cnt, sizeof(*r->values));
@@ -541,7 +551,8 @@ static int compile_per_days(struct compiler *c, const struct entry *e)
 		     e->value);
 		goto out;
 	}
-	if (compile_operand(c, e, list[0], KIND_DATE, &c->r->days_start) == -1 ||
+	if (compile_operand(c, e, list[0], KIND_DATE, &c->r->days_start) ==
+		-1 ||
 	    compile_operand(c, e, list[1], KIND_DATE, &c->r->days_end) == -1)
 		goto out;
 	rc = 0;
@@ -554,7 +565,8 @@ static int compile_amount_key(struct compiler *c, const struct entry *e,
 			      int64_t *v, bool non_negative)
 {
 	if (amount_parse(e->value, v) == -1 || (non_negative && *v < 0)) {
-		perr(c->p, e->line, "bad literal '%s' in '%s' (expected %san amount)",
+		perr(c->p, e->line,
+		     "bad literal '%s' in '%s' (expected %san amount)",
 		     e->value, e->key, non_negative ? "a non-negative " : "");
 		return -1;
 	}
@@ -582,7 +594,9 @@ static int compile_entry(struct compiler *c, const struct entry *e)
 		else if (strcmp(e->value, "info") == 0)
 			r->severity = SEV_INFO;
 		else {
-			perr(c->p, e->line, "bad severity '%s' (expected error, warning or info)",
+			perr(c->p, e->line,
+			     "bad severity '%s' (expected error, warning or "
+			     "info)",
 			     e->value);
 			return -1;
 		}
@@ -594,8 +608,8 @@ static int compile_entry(struct compiler *c, const struct entry *e)
 		else if (strcmp(e->value, "no") == 0)
 			r->enabled = false;
 		else {
-			perr(c->p, e->line, "bad enabled '%s' (expected yes or no)",
-			     e->value);
+			perr(c->p, e->line,
+			     "bad enabled '%s' (expected yes or no)", e->value);
 			return -1;
 		}
 		return 0;
@@ -606,15 +620,15 @@ static int compile_entry(struct compiler *c, const struct entry *e)
 		return r->message ? 0 : -1;
 	}
 	if (strcmp(e->key, "items") == 0) {
-		int max = (r->type == RULE_SUM || r->type == RULE_WITHIN) ? 64 : 1;
+		int max =
+		    (r->type == RULE_SUM || r->type == RULE_WITHIN) ? 64 : 1;
 		return compile_paths(c, e, &r->items, &r->nitems, max);
 	}
 	if (strcmp(e->key, "value") == 0)
 		return compile_paths(c, e, &r->items, &r->nitems, 1);
 	if (strcmp(e->key, "key") == 0)
-		return compile_paths(c, e, &r->keys, &r->nkeys, 64) == -1
-			       ? -1
-			       : 0;
+		return compile_paths(c, e, &r->keys, &r->nkeys, 64) == -1 ? -1
+									  : 0;
 	if (strcmp(e->key, "equals") == 0)
 		return compile_operand(c, e, e->value,
 				       r->type == RULE_SUM ? KIND_AMOUNT
@@ -631,7 +645,9 @@ static int compile_entry(struct compiler *c, const struct entry *e)
 	if (strcmp(e->key, "slack") == 0) {
 		if (parse_literal(e->value, KIND_INTEGER, &v) == -1 || v < 0 ||
 		    v > 3660000) {
-			perr(c->p, e->line, "bad literal '%s' in 'slack' (expected a number of days, 0 or more)",
+			perr(c->p, e->line,
+			     "bad literal '%s' in 'slack' (expected a number "
+			     "of days, 0 or more)",
 			     e->value);
 			return -1;
 		}
@@ -665,14 +681,14 @@ static void rule_free(struct rule *r);
 
 /* Which operands each type cannot do without. */
 static const char *const required_keys[][3] = {
-	[RULE_SUM] = {"items", "equals", NULL},
-	[RULE_COUNT] = {"items", "equals", NULL},
-	[RULE_WITHIN] = {"items", "from", "to"},
-	[RULE_ORDER] = {"first", "second", NULL},
-	[RULE_LIMIT] = {"value", NULL, NULL},
-	[RULE_REQUIRED] = {"fields", NULL, NULL},
-	[RULE_UNIQUE] = {"items", NULL, NULL},
-	[RULE_ENUM] = {"items", "values", NULL},
+    [RULE_SUM] = {"items", "equals", NULL},
+    [RULE_COUNT] = {"items", "equals", NULL},
+    [RULE_WITHIN] = {"items", "from", "to"},
+    [RULE_ORDER] = {"first", "second", NULL},
+    [RULE_LIMIT] = {"value", NULL, NULL},
+    [RULE_REQUIRED] = {"fields", NULL, NULL},
+    [RULE_UNIQUE] = {"items", NULL, NULL},
+    [RULE_ENUM] = {"items", "values", NULL},
 };
 
 static int compile_section(struct parser *p, struct section *sec,
@@ -694,7 +710,8 @@ static int compile_section(struct parser *p, struct section *sec,
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(sec->e[i].key, sec->e[j].key) == 0)
 				perr(p, sec->e[i].line,
-				     "duplicate key '%s' in rule '%s' (first at line %d)",
+				     "duplicate key '%s' in rule '%s' (first "
+				     "at line %d)",
 				     sec->e[i].key, sec->id, sec->e[j].line);
 	if (type == NULL) {
 		perr(p, sec->line, "rule '%s' has no 'type'", sec->id);
@@ -705,7 +722,8 @@ static int compile_section(struct parser *p, struct section *sec,
 			break;
 	if (t == sizeof(type_names) / sizeof(type_names[0])) {
 		perr(p, type->line,
-		     "unknown type '%s' (expected sum, count, within, order, limit, required, unique or enum)",
+		     "unknown type '%s' (expected sum, count, within, order, "
+		     "limit, required, unique or enum)",
 		     type->value);
 		return -1;
 	}
@@ -733,11 +751,13 @@ static int compile_section(struct parser *p, struct section *sec,
 	}
 	for (int k = 0; k < 3 && required_keys[t][k]; k++)
 		if (find(sec, required_keys[t][k]) == NULL)
-			perr(p, sec->line, "rule '%s' (%s) is missing operand '%s'",
-			     sec->id, type_names[t], required_keys[t][k]);
+			perr(p, sec->line,
+			     "rule '%s' (%s) is missing operand '%s'", sec->id,
+			     type_names[t], required_keys[t][k]);
 	if (r->type == RULE_LIMIT && !r->has_min && !r->has_max &&
 	    find(sec, "min") == NULL && find(sec, "max") == NULL)
-		perr(p, sec->line, "rule '%s' (limit) is missing operand 'min' or 'max'",
+		perr(p, sec->line,
+		     "rule '%s' (limit) is missing operand 'min' or 'max'",
 		     sec->id);
 	return p->errors == before ? 0 : -1;
 }
@@ -752,8 +772,8 @@ static void rule_free(struct rule *r)
 	for (size_t i = 0; i < r->nitems; i++)
 		path_free(&r->items[i]);
 	free(r->items);
-	struct operand *ops[] = {&r->equals, &r->from,	    &r->to,
-				 &r->first,  &r->second,    &r->per,
+	struct operand *ops[] = {&r->equals,	 &r->from,    &r->to,
+				 &r->first,	 &r->second,  &r->per,
 				 &r->days_start, &r->days_end};
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (ops[i]->present && !ops[i]->literal)
@@ -794,8 +814,8 @@ static int parse_text(struct ruleset *rs, const char *file, const char *text,
 		diag_at(diag, file, 0, "out of memory");
 		p.errors++;
 	}
-	struct rule *rules = realloc(rs->rules, (rs->n + p.nsec) *
-							sizeof(*rules));
+	struct rule *rules =
+	    realloc(rs->rules, (rs->n + p.nsec) * sizeof(*rules));
 	if (rules == NULL && p.nsec > 0) {
 		free_sections(&p);
 		return -1;
@@ -855,8 +875,8 @@ static int finish(struct ruleset *rs, EVP_MD_CTX *md, int errors,
 	return 0;
 }
 
-int ruleset_load_text(const char *name, const char *text,
-		      struct ruleset **out, struct diag *diag)
+int ruleset_load_text(const char *name, const char *text, struct ruleset **out,
+		      struct diag *diag)
 {
 	struct ruleset *rs = ruleset_new();
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -932,8 +952,7 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int ruleset_load_path(const char *path, struct ruleset **out,
-		      struct diag *diag)
+int ruleset_load_path(const char *path, struct ruleset **out, struct diag *diag)
 {
 	struct ruleset *rs = ruleset_new();
 	EVP_MD_CTX *md = EVP_MD_CTX_new();

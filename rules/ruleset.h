@@ -63,23 +63,23 @@ struct rule {
 
 	struct path *items; /* sum, count, within, unique, enum; limit value */
 	size_t nitems;
-	struct operand equals;		      /* sum, count */
-	int64_t tolerance;		      /* sum, cents */
-	bool has_where;			      /* count */
+	struct operand equals; /* sum, count */
+	int64_t tolerance;     /* sum, cents */
+	bool has_where;	       /* count */
 	struct path where_field;
 	char *where_value;
-	struct operand from, to;	      /* within */
-	int64_t slack;			      /* within, days */
-	struct operand first, second;	      /* order */
-	struct operand per;		      /* limit */
-	struct operand days_start, days_end;  /* limit per_days */
-	bool has_min, has_max;		      /* limit */
-	int64_t min, max;		      /* limit, cents */
-	struct field *fields;		      /* required */
+	struct operand from, to;	     /* within */
+	int64_t slack;			     /* within, days */
+	struct operand first, second;	     /* order */
+	struct operand per;		     /* limit */
+	struct operand days_start, days_end; /* limit per_days */
+	bool has_min, has_max;		     /* limit */
+	int64_t min, max;		     /* limit, cents */
+	struct field *fields;		     /* required */
 	size_t nfields;
-	struct path *keys;		      /* unique */
+	struct path *keys; /* unique */
 	size_t nkeys;
-	char **values;			      /* enum */
+	char **values; /* enum */
 	size_t nvalues;
 };
 

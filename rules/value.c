@@ -80,8 +80,8 @@ int amount_from_json(const json_t *node, int64_t *cents)
 
 char *amount_format(int64_t cents, char *buf, size_t size)
 {
-	uint64_t mag = cents < 0 ? (uint64_t)0 - (uint64_t)cents
-				 : (uint64_t)cents;
+	uint64_t mag =
+	    cents < 0 ? (uint64_t)0 - (uint64_t)cents : (uint64_t)cents;
 
 	snprintf(buf, size, "%s%llu.%02llu", cents < 0 ? "-" : "",
 		 (unsigned long long)(mag / 100),
@@ -177,7 +177,8 @@ char *json_describe(const json_t *node, char *buf, size_t size)
 		if (len > 40) {
 			/* cut on a UTF-8 boundary */
 			size_t cut = 40;
-			while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+			while (cut > 0 &&
+			       ((unsigned char)s[cut] & 0xC0) == 0x80)
 				cut--;
 			snprintf(buf, size, "the string \"%.*s...\"", (int)cut,
 				 s);
@@ -291,8 +292,8 @@ static uint64_t json_value_hash(const json_t *v)
 	}
 	switch (json_typeof(v)) {
 	case JSON_STRING:
-		return mix(3, bytes_hash(json_string_value(v),
-					 json_string_length(v)));
+		return mix(
+		    3, bytes_hash(json_string_value(v), json_string_length(v)));
 	case JSON_OBJECT: {
 		uint64_t h = 4;
 		const char *key;

@@ -34,10 +34,22 @@ static void test_amount_strings(void **state)
 	assert_int_equal(amt("1000000000000"), 100000000000000LL);
 	assert_int_equal(amt("-1000000000000.00"), -100000000000000LL);
 	int64_t c;
-	const char *bad[] = {"10.005", "1 177,87", "+5",   "1e2",  "",
-			     "-",      ".5",	   "5.",   "1,00", "€5",
-			     " 5",     "5 ",	   "1000000000000.01",
-			     "99999999999999999999999", "0x10", "--5"};
+	const char *bad[] = {"10.005",
+			     "1 177,87",
+			     "+5",
+			     "1e2",
+			     "",
+			     "-",
+			     ".5",
+			     "5.",
+			     "1,00",
+			     "€5",
+			     " 5",
+			     "5 ",
+			     "1000000000000.01",
+			     "99999999999999999999999",
+			     "0x10",
+			     "--5"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(amount_parse(bad[i], &c), -1);
 }
@@ -165,13 +177,15 @@ static void test_parser_errors(void **state)
 	expect_error("[a]\ntype = limit\nvalue = /x\n",
 		     "t.rules:1: rule 'a' (limit) is missing operand 'min' or "
 		     "'max'");
-	expect_error("[a]\nseverity = warning\n", "t.rules:1: rule 'a' has no 'type'");
+	expect_error("[a]\nseverity = warning\n",
+		     "t.rules:1: rule 'a' has no 'type'");
 	expect_error("[a]\ntype = sum\nitems = /x/~2\nequals = /y\n",
 		     "t.rules:3: bad path '/x/~2' in 'items': '~' must be "
 		     "followed by 0 or 1");
-	expect_error("[a]\ntype = sum\nitems = /x\nequals = /y/*\n",
-		     "t.rules:4: bad path '/y/*' in 'equals': it takes a single "
-		     "node, no '*'");
+	expect_error(
+	    "[a]\ntype = sum\nitems = /x\nequals = /y/*\n",
+	    "t.rules:4: bad path '/y/*' in 'equals': it takes a single "
+	    "node, no '*'");
 	expect_error("[a]\ntype = sum\nitems = /x\nequals = 10.005\n",
 		     "t.rules:4: bad literal '10.005' in 'equals' (expected an "
 		     "amount)");
@@ -193,9 +207,10 @@ static void test_parser_errors(void **state)
 	expect_error("[a]\ntype = count\nitems = /x/*\nequals = 1\nwhere = "
 		     "=x\n",
 		     "t.rules:5: bad where '=x' (expected field=value)");
-	expect_error("[a]\ntype = required\nfields = a:str\n",
-		     "t.rules:3: bad field 'a:str': unknown kind (expected "
-		     "string, integer, amount, date, array, object or boolean)");
+	expect_error(
+	    "[a]\ntype = required\nfields = a:str\n",
+	    "t.rules:3: bad field 'a:str': unknown kind (expected "
+	    "string, integer, amount, date, array, object or boolean)");
 	expect_error("[a]\ntype = required\nfields = a\n",
 		     "t.rules:3: bad field 'a' (expected path:kind)");
 	expect_error("[a]\ntype = enum\nitems = /x\nvalues = a,,b\n",
@@ -229,7 +244,8 @@ static void test_parser_errors(void **state)
 	memset(longline, 'x', sizeof(longline));
 	memcpy(longline, "[a]\nk = ", 8);
 	longline[sizeof(longline) - 1] = '\0';
-	expect_error(longline, "t.rules:2: line too long (at most 198 characters)");
+	expect_error(longline,
+		     "t.rules:2: line too long (at most 198 characters)");
 }
 
 static void test_parser_ok(void **state)
@@ -245,15 +261,15 @@ static void test_parser_ok(void **state)
 	ruleset_free(rs);
 	/* comments, inline comments and every type */
 	assert_int_equal(
-		ruleset_load_text("ok.rules",
-				  "; a comment\n[s]\ntype = sum # why\nitems = "
-				  "a, b\nequals = 0\ntolerance = 0.05\n"
-				  "[l]\ntype = limit\nvalue = x/*\nper = 2\n"
-				  "per_days = 2017-01-01, end\nmin = -1\n"
-				  "[u]\ntype = unique\nitems = /m/*\nkey = a, "
-				  "b/c\nmessage = hello\nenabled = no\n",
-				  &rs, &d),
-		0);
+	    ruleset_load_text("ok.rules",
+			      "; a comment\n[s]\ntype = sum # why\nitems = "
+			      "a, b\nequals = 0\ntolerance = 0.05\n"
+			      "[l]\ntype = limit\nvalue = x/*\nper = 2\n"
+			      "per_days = 2017-01-01, end\nmin = -1\n"
+			      "[u]\ntype = unique\nitems = /m/*\nkey = a, "
+			      "b/c\nmessage = hello\nenabled = no\n",
+			      &rs, &d),
+	    0);
 	assert_int_equal(ruleset_count(rs), 3);
 	ruleset_free(rs);
 }
@@ -261,12 +277,12 @@ static void test_parser_ok(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_amount_strings),
-		cmocka_unit_test(test_amount_json),
-		cmocka_unit_test(test_dates),
-		cmocka_unit_test(test_paths),
-		cmocka_unit_test(test_parser_errors),
-		cmocka_unit_test(test_parser_ok),
+	    cmocka_unit_test(test_amount_strings),
+	    cmocka_unit_test(test_amount_json),
+	    cmocka_unit_test(test_dates),
+	    cmocka_unit_test(test_paths),
+	    cmocka_unit_test(test_parser_errors),
+	    cmocka_unit_test(test_parser_ok),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

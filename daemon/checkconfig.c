@@ -1,0 +1,247 @@
+/*
+ * checkconfig.c - `expensed check-config [-c FILE]`: load the configuration
+ * and the rule set as the daemon would, and print a summary (like nginx -t).
+ * Exit 0 when both load, 2 with every error on stderr otherwise. Webhook
+ * urls are shown as scheme://host/... only: their paths carry tokens.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+
+#include "../rules/engine.h"
+#include "commands.h"
+#include "config.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: expensed check-config [-c FILE]\n");
+}
+
+static void print_duration(FILE *f, long ms)
+{
+	static const struct {
+		long ms;
+		const char *unit;
+	} units[] = {
+	    {86400000, "d"},
+	    {3600000, "h"},
+	    {60000, "m"},
+	    {1000, "s"},
+	};
+
+	if (ms == 0) {
+		fputs("0s", f);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (ms % units[i].ms == 0) {
+			fprintf(f, "%ld%s", ms / units[i].ms, units[i].unit);
+			return;
+		}
+	}
+	fprintf(f, "%ldms", ms);
+}
+
+static void print_size(FILE *f, size_t n)
+{
+	static const char units[] = "GMK";
+
+	fprintf(f, "%zu bytes", n);
+	for (int i = 0; i < 3; i++) {
+		size_t u = (size_t)1 << (10 * (3 - i));
+
+		if (n >= u && n % u == 0) {
+			fprintf(f, " (%zu%c)", n / u, units[i]);
+			return;
+		}
+	}
+}
+
+/*
+ * Print url as scheme://host[:port], then "/..." if anything follows: no
+ * userinfo, path, query or fragment (Slack and Teams put tokens in paths).
+ */
+static void print_redacted_url(FILE *f, const char *url)
+{
+	const char *host = strstr(url, "://");
+	const char *end, *at;
+
+	if (host == NULL) {
+		fputs("(invalid url)", f);
+		return;
+	}
+	for (const char *p = url; p < host; p++)
+		fputc(tolower((unsigned char)*p), f);
+	fputs("://", f);
+	host += 3;
+	end = host + strcspn(host, "/?#");
+	at = memchr(host, '@', (size_t)(end - host));
+	if (at != NULL)
+		host = at + 1;
+	fwrite(host, 1, (size_t)(end - host), f);
+	if (*end != '\0' && strcmp(end, "/") != 0)
+		fputs("/...", f);
+}
+
+static const char *facility_name(int facility)
+{
+	static const struct {
+		int value;
+		const char *name;
+	} names[] = {
+	    {LOG_DAEMON, "daemon"}, {LOG_USER, "user"},
+	    {LOG_LOCAL0, "local0"}, {LOG_LOCAL1, "local1"},
+	    {LOG_LOCAL2, "local2"}, {LOG_LOCAL3, "local3"},
+	    {LOG_LOCAL4, "local4"}, {LOG_LOCAL5, "local5"},
+	    {LOG_LOCAL6, "local6"}, {LOG_LOCAL7, "local7"},
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (names[i].value == facility)
+			return names[i].name;
+	}
+	return "?";
+}
+
+static const char *level_name(int level)
+{
+	static const char *const names[] = {
+	    "emerg",   "alert",	 "crit", "err",
+	    "warning", "notice", "info", "debug",
+	};
+
+	return level >= 0 && level < 8 ? names[level] : "?";
+}
+
+static void print_webhook(FILE *f, const struct webhook_conf *h)
+{
+	static const char *const formats[] = {"standard", "slack", "teams"};
+	const char *sep = "";
+
+	fprintf(f, "webhook %s: format %s, events ", h->name,
+		formats[h->format]);
+	if (h->events & EVENT_ACCEPTED) {
+		fputs("accepted", f);
+		sep = ", ";
+	}
+	if (h->events & EVENT_REJECTED) {
+		fprintf(f, "%srejected", sep);
+		sep = ", ";
+	}
+	if (h->events & EVENT_INVALID)
+		fprintf(f, "%sinvalid", sep);
+	fputs("\n", f);
+	fputs("  url: ", f);
+	print_redacted_url(f, h->url);
+	fputs("\n", f);
+	if (h->secret_file != NULL)
+		fprintf(f, "  secret: from %s\n", h->secret_file);
+	else
+		fputs("  secret: none (deliveries are not signed)\n", f);
+	fputs("  timeout: ", f);
+	print_duration(f, h->timeout_ms);
+	fprintf(f, ", %zu tries:", h->nretry);
+	for (size_t i = 0; i < h->nretry; i++) {
+		fputs(i == 0 ? " " : ", ", f);
+		print_duration(f, h->retry_ms[i]);
+	}
+	fputs("\n", f);
+	if (h->ca_file != NULL)
+		fprintf(f, "  ca_file: %s\n", h->ca_file);
+}
+
+static void print_summary(FILE *f, const struct config *cfg,
+			  const struct ruleset *rs)
+{
+	fprintf(f, "config file: %s\n", cfg->path);
+	fprintf(f, "spool directory: %s\n", cfg->spool_dir);
+	fprintf(f, "inbox: %s\n", cfg->inbox);
+	fputs("max_file_size: ", f);
+	print_size(f, cfg->max_file_size);
+	fputs("\nsettle: ", f);
+	print_duration(f, cfg->settle_ms);
+	fputs("\nrescan: ", f);
+	if (cfg->rescan_ms == 0)
+		fputs("off", f);
+	else
+		print_duration(f, cfg->rescan_ms);
+	fprintf(f, "\nlog: facility %s, level %s\n",
+		facility_name(cfg->log_facility), level_name(cfg->log_level));
+	fprintf(f, "rules: %s\n",
+		cfg->rules_path != NULL ? cfg->rules_path : "built-in");
+	fprintf(f, "rule count: %zu\n", ruleset_count(rs));
+	fprintf(f, "rules sha256: %s\n", ruleset_sha256(rs));
+	if (cfg->nhooks == 0)
+		fputs("webhooks: none\n", f);
+	for (size_t i = 0; i < cfg->nhooks; i++)
+		print_webhook(f, &cfg->hooks[i]);
+	fputs("configuration OK\n", f);
+}
+
+static void print_lines(const struct diag *d, const char *prefix)
+{
+	for (size_t i = 0; i < d->n; i++)
+		fprintf(stderr, "%s%s\n", prefix, d->lines[i]);
+}
+
+int cmd_check_config(int argc, char **argv)
+{
+	struct config cfg;
+	struct diag errors = DIAG_INIT, warnings = DIAG_INIT;
+	struct ruleset *rs = NULL;
+	const char *arg = NULL;
+	int status = 2;
+	int rc;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else if ((strcmp(argv[i], "-c") == 0 ||
+			    strcmp(argv[i], "--config") == 0) &&
+			   i + 1 < argc) {
+			arg = argv[++i];
+		} else if (strncmp(argv[i], "--config=", 9) == 0) {
+			arg = argv[i] + 9;
+		} else if (strncmp(argv[i], "-c", 2) == 0 &&
+			   argv[i][2] != '\0') {
+			arg = argv[i] + 2;
+		} else {
+			fprintf(stderr,
+				"expensed check-config: bad argument "
+				"'%s'\n",
+				argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+
+	if (config_load(config_path(arg), &cfg, &errors, &warnings) == -1) {
+		print_lines(&warnings, "warning: ");
+		print_lines(&errors, "");
+		fputs("configuration has errors\n", stderr);
+		goto out;
+	}
+	print_lines(&warnings, "warning: ");
+	if (cfg.rules_path != NULL)
+		rc = ruleset_load_path(cfg.rules_path, &rs, &errors);
+	else
+		rc = ruleset_load_builtin(&rs, &errors);
+	if (rc == -1) {
+		print_lines(&errors, "");
+		fputs("configuration has errors\n", stderr);
+		config_free(&cfg);
+		goto out;
+	}
+	print_summary(stdout, &cfg, rs);
+	ruleset_free(rs);
+	config_free(&cfg);
+	status = fflush(stdout) == 0 ? 0 : 2;
+out:
+	diag_clear(&errors);
+	diag_clear(&warnings);
+	return status;
+}

@@ -1,0 +1,196 @@
+/*
+ * log.c - the daemon's diagnostics: syslog with the configured facility and
+ * level, plus a copy on stderr for a terminal or -v, and log_escape(), which
+ * makes any string from a file or its name safe to put in a log line.
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static int log_level = LOG_INFO;
+static bool log_stderr;
+static bool log_forced;
+
+static const char *level_name(int priority)
+{
+	static const char *const names[] = {
+	    "emerg",   "alert",	 "crit", "err",
+	    "warning", "notice", "info", "debug",
+	};
+
+	return names[LOG_PRI(priority)];
+}
+
+void log_open(int facility, int level, int also_stderr)
+{
+	log_forced = also_stderr != 0;
+	log_stderr = log_forced || isatty(STDERR_FILENO);
+	log_level = level;
+	openlog("expensed", LOG_PID, facility);
+	setlogmask(LOG_UPTO(level));
+}
+
+void log_setup(int facility, int level)
+{
+	closelog();
+	log_level = level;
+	openlog("expensed", LOG_PID, facility);
+	setlogmask(LOG_UPTO(level));
+}
+
+void log_close(void)
+{
+	closelog();
+}
+
+void log_msg(int priority, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	if (LOG_PRI(priority) > log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	syslog(priority, "%s", msg);
+	if (log_stderr)
+		fprintf(stderr, "expensed[%ld]: %s: %s\n", (long)getpid(),
+			level_name(priority), msg);
+}
+
+/*
+ * Length of the valid UTF-8 sequence at s (at most n bytes), or 0. Overlong
+ * forms, surrogates and code points above U+10FFFF are invalid.
+ */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	unsigned lo = 0x80, hi = 0xbf;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++) {
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	}
+	return len;
+}
+
+/*
+ * The escaped form of the unit (one byte, or one UTF-8 character) at s into
+ * out (at least 9 bytes); returns the input bytes consumed, *outlen the
+ * output length. C1 controls (U+0080..U+009F) are escaped too: some
+ * terminals act on them as on ESC.
+ */
+static size_t escape_unit(const unsigned char *s, size_t n, char *out,
+			  size_t *outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t len;
+
+	switch (s[0]) {
+	case '\n':
+		memcpy(out, "\\n", 2);
+		*outlen = 2;
+		return 1;
+	case '\r':
+		memcpy(out, "\\r", 2);
+		*outlen = 2;
+		return 1;
+	case '\t':
+		memcpy(out, "\\t", 2);
+		*outlen = 2;
+		return 1;
+	case '\\':
+		memcpy(out, "\\\\", 2);
+		*outlen = 2;
+		return 1;
+	default:
+		break;
+	}
+	if (s[0] >= 0x20 && s[0] < 0x7f) {
+		out[0] = (char)s[0];
+		*outlen = 1;
+		return 1;
+	}
+	len = s[0] >= 0x80 ? utf8_len(s, n) : 0;
+	if (len == 2 && s[0] == 0xc2 && s[1] < 0xa0) {
+		for (size_t i = 0; i < 2; i++) {
+			out[4 * i] = '\\';
+			out[4 * i + 1] = 'x';
+			out[4 * i + 2] = hex[s[i] >> 4];
+			out[4 * i + 3] = hex[s[i] & 0xf];
+		}
+		*outlen = 8;
+		return 2;
+	}
+	if (len > 0) {
+		memcpy(out, s, len);
+		*outlen = len;
+		return len;
+	}
+	out[0] = '\\';
+	out[1] = 'x';
+	out[2] = hex[s[0] >> 4];
+	out[3] = hex[s[0] & 0xf];
+	*outlen = 4;
+	return 1;
+}
+
+char *log_escape(const char *s, char *buf, size_t size)
+{
+	const unsigned char *in = (const unsigned char *)(s ? s : "(null)");
+	size_t n = strlen((const char *)in);
+	size_t pos = 0, i = 0;
+	size_t mark = 0; /* output length that still leaves room for "..." */
+	bool fits = true;
+
+	if (size == 0)
+		return buf;
+	while (i < n) {
+		char unit[9];
+		size_t ulen;
+		size_t used = escape_unit(in + i, n - i, unit, &ulen);
+
+		if (pos + ulen > size - 1) {
+			fits = false;
+			break;
+		}
+		memcpy(buf + pos, unit, ulen);
+		pos += ulen;
+		i += used;
+		if (size >= 4 && pos <= size - 4)
+			mark = pos;
+	}
+	if (fits) {
+		buf[pos] = '\0';
+		return buf;
+	}
+	pos = mark;
+	for (int k = 0; k < 3 && pos < size - 1; k++)
+		buf[pos++] = '.';
+	buf[pos] = '\0';
+	return buf;
+}

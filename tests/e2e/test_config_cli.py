@@ -1,0 +1,305 @@
+"""Command-line tests of `expensed check-config [-c FILE]` (SPEC sections 4, 5).
+
+The summary of a good configuration, every error with its FILE:LINE and exit
+status 2, the secret-file warning, and that no webhook token, url password,
+query string or secret ever reaches the output.
+"""
+import os
+import re
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED_RULES = REPO / "config" / "rules.d" / "mission-report.rules"
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+SLACK_TOKEN = "XyZ1sEcReTtOkEn42"
+
+
+def run(binary, args, env_extra=None, cwd=None):
+    env = dict(os.environ)
+    env.pop("EXPENSED_CONFIG", None)
+    env.update(env_extra or {})
+    return subprocess.run([binary, "check-config"] + args, env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=30)
+
+
+def rule_count(path):
+    return sum(1 for line in path.read_text().splitlines()
+               if line.startswith("["))
+
+
+def test_good_config_summary(expensed_bin, tmp_path):
+    secret = tmp_path / "audit.secret"
+    secret.write_text(SECRET + "\n")
+    secret.chmod(0o640)
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "mission-report.rules").write_text(
+        SHIPPED_RULES.read_text())
+    conf = tmp_path / "expensed.conf"
+    conf.write_text(
+        "[spool]\n"
+        "directory = spool   # relative to this file\n"
+        "max_file_size = 512K\n"
+        "settle = 500ms\n"
+        "rescan = 0\n"
+        "[rules]\n"
+        "path = rules\n"
+        "[log]\n"
+        "facility = local2\n"
+        "level = warning\n"
+        "[webhook audit]\n"
+        "url = https://audit.example.org:8443/hooks/expensed?key=QS123\n"
+        "events = accepted, invalid\n"
+        "secret_file = audit.secret\n"
+        "timeout = 5s\n"
+        "retry = 0s, 90s, 1h\n"
+        "[webhook chat]\n"
+        "url = https://hooks.slack.com/services/T0/B0/%s\n"
+        "format = slack\n" % SLACK_TOKEN)
+    r = run(expensed_bin, ["-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""
+    n = rule_count(SHIPPED_RULES)
+    lines = r.stdout.splitlines()
+    sha = [l for l in lines if l.startswith("rules sha256: ")]
+    assert len(sha) == 1 and re.fullmatch(r"rules sha256: [0-9a-f]{64}",
+                                          sha[0])
+    assert [l for l in lines if not l.startswith("rules sha256: ")] == [
+        "config file: %s" % conf,
+        "spool directory: %s/spool" % tmp_path,
+        "inbox: %s/spool/inbox" % tmp_path,
+        "max_file_size: 524288 bytes (512K)",
+        "settle: 500ms",
+        "rescan: off",
+        "log: facility local2, level warning",
+        "rules: %s/rules" % tmp_path,
+        "rule count: %d" % n,
+        "webhook audit: format standard, events accepted, invalid",
+        "  url: https://audit.example.org:8443/...",
+        "  secret: from %s" % secret,
+        "  timeout: 5s, 3 tries: 0s, 90s, 1h",
+        "webhook chat: format slack, events rejected, invalid",
+        "  url: https://hooks.slack.com/...",
+        "  secret: none (deliveries are not signed)",
+        "  timeout: 15s, 10 tries: 0s, 5s, 5m, 30m, 2h, 5h, 10h, 14h, 20h, 1d",
+        "configuration OK",
+    ]
+    for text in (r.stdout, r.stderr):
+        assert SECRET not in text
+        assert SLACK_TOKEN not in text
+        assert "QS123" not in text
+        assert "hooks/expensed" not in text
+
+
+def test_defaults_and_builtin_rules_via_environment(expensed_bin, tmp_path):
+    conf = tmp_path / "empty.conf"
+    conf.write_text("# all defaults\n")
+    r = run(expensed_bin, [], env_extra={"EXPENSED_CONFIG": str(conf)})
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "config file: %s" % conf
+    assert "spool directory: /var/spool/expensed" in lines
+    assert "inbox: /var/spool/expensed/inbox" in lines
+    assert "max_file_size: 16777216 bytes (16M)" in lines
+    assert "settle: 2s" in lines
+    assert "rules: built-in" in lines
+    assert "rule count: %d" % rule_count(SHIPPED_RULES) in lines
+    assert "webhooks: none" in lines
+    assert lines[-1] == "configuration OK"
+
+
+def test_c_option_wins_over_environment(expensed_bin, tmp_path):
+    good = tmp_path / "good.conf"
+    good.write_text("[spool]\ndirectory = /srv/x\n")
+    r = run(expensed_bin, ["-c", str(good)],
+            env_extra={"EXPENSED_CONFIG": str(tmp_path / "missing.conf")})
+    assert r.returncode == 0, r.stderr
+    assert "spool directory: /srv/x" in r.stdout.splitlines()
+
+
+def test_errors_with_line_numbers(expensed_bin, tmp_path):
+    conf = tmp_path / "bad.conf"
+    conf.write_text(
+        "[spool]\n"                                  # 1
+        "settle = 2 seconds\n"                       # 2
+        "max_file_size = 16Q\n"                      # 3
+        "\n"                                         # 4
+        "[log]\n"                                    # 5
+        "level = loud\n"                             # 6
+        "[webhook x]\n"                              # 7
+        "url = ftp://example.org/%s\n"               # 8
+        "colour = red\n"                             # 9
+        "[webhook y]\n"                              # 10
+        "format = slack\n"                           # 11
+        "[webhook x]\n"                              # 12
+        % SLACK_TOKEN)
+    r = run(expensed_bin, ["-c", str(conf)])
+    assert r.returncode == 2
+    assert r.stdout == ""
+    c = str(conf)
+    assert r.stderr.splitlines() == [
+        c + ":2: bad duration '2 seconds' for settle "
+        "(e.g. 500ms, 2s, 5m, 1h, 1d)",
+        c + ":3: bad size '16Q' for max_file_size (e.g. 512K, 16M, 1G)",
+        c + ":6: unknown level 'loud' (debug, info, notice, warning, err, "
+        "crit)",
+        c + ":8: bad url for webhook 'x': only http:// and https:// urls "
+        "with a host are allowed",
+        c + ":9: unknown key 'colour' in [webhook x]",
+        c + ":10: webhook 'y' has no url",
+        c + ":12: duplicate webhook 'x' (first on line 7)",
+        "configuration has errors",
+    ]
+    assert SLACK_TOKEN not in r.stderr
+
+
+def test_missing_config_file(expensed_bin, tmp_path):
+    missing = tmp_path / "nope.conf"
+    r = run(expensed_bin, ["-c", str(missing)])
+    assert r.returncode == 2
+    assert r.stdout == ""
+    assert r.stderr.splitlines()[0] == (
+        "cannot open '%s': No such file or directory" % missing)
+
+
+def test_bad_rules_exit_2(expensed_bin, tmp_path):
+    rules = tmp_path / "bad.rules"
+    rules.write_text("[x]\ntype = nonsense\n")
+    conf = tmp_path / "expensed.conf"
+    conf.write_text("[rules]\npath = bad.rules\n")
+    r = run(expensed_bin, ["-c", str(conf)])
+    assert r.returncode == 2
+    assert r.stdout == ""
+    assert str(rules) in r.stderr
+    assert "configuration OK" not in r.stderr
+
+
+def test_secret_readable_by_others_is_a_warning(expensed_bin, tmp_path):
+    secret = tmp_path / "s.secret"
+    secret.write_text(SECRET + "\n")
+    secret.chmod(0o644)
+    conf = tmp_path / "expensed.conf"
+    conf.write_text("[webhook a]\nurl = http://127.0.0.1:9/h\n"
+                    "secret_file = s.secret\n")
+    r = run(expensed_bin, ["-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines() == [
+        "warning: %s:3: secret_file '%s' is readable by others (chmod o-r)"
+        % (conf, secret)]
+    assert r.stdout.splitlines()[-1] == "configuration OK"
+    assert SECRET not in r.stdout + r.stderr
+
+
+def test_bad_secret_is_not_printed(expensed_bin, tmp_path):
+    secret = tmp_path / "s.secret"
+    secret.write_text("hunter2-TopSecretValue\n")
+    secret.chmod(0o600)
+    conf = tmp_path / "expensed.conf"
+    conf.write_text("[webhook a]\nurl = http://127.0.0.1:9/h\n"
+                    "secret_file = s.secret\n")
+    r = run(expensed_bin, ["-c", str(conf)])
+    assert r.returncode == 2
+    assert r.stderr.splitlines()[0] == (
+        "%s:3: secret_file '%s' does not hold a secret of the form "
+        "whsec_BASE64" % (conf, secret))
+    assert "TopSecretValue" not in r.stdout + r.stderr
+
+
+def test_url_userinfo_and_teams_token_redacted(expensed_bin, tmp_path):
+    conf = tmp_path / "expensed.conf"
+    conf.write_text(
+        "[webhook t]\n"
+        "format = teams\n"
+        "url = https://prod-01.westeurope.logic.azure.com:443/workflows/"
+        "0123456789abcdef/triggers/manual/paths/invoke?api-version=2016-06-01"
+        "&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=SiGnAtUrE0123456789"
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\n"
+        "[webhook u]\n"
+        "url = http://alice:PaSsWoRd@127.0.0.1:8080\n")
+    r = run(expensed_bin, ["-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.splitlines()
+    assert "  url: https://prod-01.westeurope.logic.azure.com:443/..." in out
+    assert "  url: http://127.0.0.1:8080" in out
+    for word in ("SiGnAtUrE", "0123456789abcdef", "alice", "PaSsWoRd",
+                 "workflows"):
+        assert word not in r.stdout + r.stderr
+
+
+def test_usage_error(expensed_bin):
+    r = run(expensed_bin, ["--frobnicate"])
+    assert r.returncode == 2
+    assert "usage: expensed check-config [-c FILE]" in r.stderr
+
+
+def test_shipped_config_is_valid_and_states_the_defaults(expensed_bin,
+                                                         tmp_path):
+    text = (REPO / "config" / "expensed.conf").read_text()
+    assert "path = /etc/expensed/rules.d\n" in text
+    conf = tmp_path / "expensed.conf"
+    conf.write_text(text.replace("/etc/expensed/rules.d",
+                                 str(SHIPPED_RULES.parent)))
+    r = run(expensed_bin, ["-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    for want in ("spool directory: /var/spool/expensed",
+                 "inbox: /var/spool/expensed/inbox",
+                 "max_file_size: 16777216 bytes (16M)",
+                 "settle: 2s", "rescan: 1m",
+                 "log: facility daemon, level info",
+                 "rules: %s" % SHIPPED_RULES.parent,
+                 "webhooks: none", "configuration OK"):
+        assert want in lines
+
+    # The commented webhook examples are valid once uncommented.
+    secret = tmp_path / "audit.secret"
+    secret.write_text(SECRET + "\n")
+    secret.chmod(0o600)
+    hooks = [l[1:] for l in text.splitlines()
+             if l.startswith("#") and not l.startswith("##")
+             and ("=" in l or l.startswith("#["))]
+    hooks = [l for l in hooks if not l.startswith(" ")]
+    assert hooks[0] == "[webhook audit]"
+    body = (conf.read_text() + "\n".join(hooks) + "\n").replace(
+        "/etc/expensed/audit.secret", str(secret))
+    conf.write_text(body)
+    r = run(expensed_bin, ["-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert "webhook audit: format standard, events rejected, invalid" in lines
+    assert "webhook chat: format slack, events rejected, invalid" in lines
+    assert "  url: https://hooks.slack.com/..." in lines
+
+
+def test_run_dev_script(expensed_bin, tmp_path):
+    """scripts/run-dev.sh on a copy of the checkout, with a stand-in binary
+    that records its arguments: the spool, the config, the exec line."""
+    top = tmp_path / "checkout with space"
+    (top / "scripts").mkdir(parents=True)
+    (top / "config" / "rules.d").mkdir(parents=True)
+    for rel in ("scripts/run-dev.sh", "config/dev.conf.in",
+                "config/rules.d/mission-report.rules"):
+        (top / rel).write_bytes((REPO / rel).read_bytes())
+    fake = tmp_path / "fake-expensed"
+    fake.write_text("#!/bin/sh\nprintf '%s\\n' \"$PWD\" \"$@\" > \"$0.args\"\n")
+    fake.chmod(0o755)
+    r = subprocess.run(["sh", "scripts/run-dev.sh", str(fake)], cwd=top,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    run_dir = top / "run"
+    assert "drop reports into %s/inbox/" % run_dir in r.stdout
+    assert "Ctrl-C stops" in r.stdout
+    args = (tmp_path / "fake-expensed.args").read_text().splitlines()
+    assert args == [str(top), "run", "-v", "-c", "run/expensed.conf"]
+    for d in ("inbox", "work", "accepted", "rejected", "outbox", "dead",
+              "state"):
+        assert (run_dir / d).is_dir(), d
+    c = run(expensed_bin, ["-c", "run/expensed.conf"], cwd=top)
+    assert c.returncode == 0, c.stderr
+    lines = c.stdout.splitlines()
+    assert "spool directory: %s" % run_dir in lines
+    assert "inbox: %s/inbox" % run_dir in lines
+    assert "settle: 1s" in lines
+    assert "rescan: 1m" in lines
+    assert "rules: %s/config/rules.d" % top in lines
+    assert "webhooks: none" in lines
