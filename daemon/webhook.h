@@ -1,0 +1,100 @@
+/*
+ * webhook.h - what goes over the wire to a webhook (SPEC §6): the payload
+ * of each format, Standard Webhooks signing, the setup of one curl easy
+ * handle per attempt, and the parsing of an answer's Retry-After.
+ *
+ * Nothing here touches the spool or the event loop: outbox.c does the
+ * queueing and scheduling, sendtest.c the one-shot `send-test`.
+ */
+#ifndef EXPENSED_WEBHOOK_H
+#define EXPENSED_WEBHOOK_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "../rules/engine.h"
+#include "config.h"
+
+/* Largest payload posted; bigger ones lose findings until they fit. */
+#define WEBHOOK_MAX_PAYLOAD (64 * 1024)
+
+/* Deliveries posted at once to one endpoint. */
+#define WEBHOOK_MAX_INFLIGHT 4
+
+/* "report.accepted", "report.rejected", "report.invalid". */
+const char *webhook_event_type(enum verdict v);
+
+/* The EVENT_* bit of a verdict. */
+unsigned webhook_event_bit(enum verdict v);
+
+/* "standard", "slack", "teams". */
+const char *webhook_format_name(enum webhook_format f);
+
+/*
+ * The body to post for one judged file: type is webhook_event_type(), doc
+ * the result document (SPEC §3), now the event's time.
+ *   standard: {"type":..., "timestamp":"...Z", "data": doc}
+ *   slack:    {"text": "..."} with verdict, file, report id, counts and one
+ *             line "• rule path: message" per error finding
+ *   teams:    a Workflows message with one Adaptive Card of the same content
+ * A body longer than WEBHOOK_MAX_PAYLOAD keeps only the first findings that
+ * fit, and says how many were left out ("N more findings left out"; in the
+ * standard format "findings_left_out": N in data). Returns a malloc'ed,
+ * NUL-terminated compact JSON text (length in *len), or NULL.
+ */
+char *webhook_build_body(enum webhook_format f, const char *type,
+			 const json_t *doc, time_t now, size_t *len);
+
+/* The body of a `ping` event (send-test) through webhook name. */
+char *webhook_build_ping(enum webhook_format f, const char *name, time_t now,
+			 size_t *len);
+
+/*
+ * The Standard Webhooks signature "v1,<base64>" of id.timestamp.body with
+ * the key base64-decoded from secret (after an optional "whsec_" prefix),
+ * into out (at least 64 bytes). 0, or -1 if the secret is not base64.
+ */
+int webhook_sign(const char *secret, const char *id, long long timestamp,
+		 const void *body, size_t len, char *out, size_t size);
+
+/*
+ * A Retry-After value (delay-seconds or an HTTP-date) as a delay in
+ * milliseconds from now (0 for a date in the past), or -1 if it is neither.
+ */
+long long webhook_parse_retry_after(const char *value, time_t now);
+
+/* One HTTP attempt: an easy handle and what it needs while it runs. */
+struct webhook_attempt {
+	CURL *easy;
+	struct curl_slist *headers;
+	char *body; /* owned copy of the bytes posted */
+	char errbuf[CURL_ERROR_SIZE];
+	char retry_after[64]; /* the last answer's Retry-After, or "" */
+};
+
+/*
+ * Set up a POST of body to the webhook's url: id names the delivery
+ * (webhook-id), timestamp is the attempt's (webhook-timestamp and the
+ * signature when the webhook has a secret). Only http and https, no
+ * redirect followed, TLS verified (ca_file if set), timeout_ms, no signals,
+ * the answer's body discarded. 0, or -1 (nothing to clean up).
+ */
+int webhook_attempt_init(struct webhook_attempt *a,
+			 const struct webhook_conf *wh, const char *id,
+			 long long timestamp, const char *body, size_t len);
+
+void webhook_attempt_cleanup(struct webhook_attempt *a);
+
+/*
+ * Describe a finished attempt in err (for logs and dead/ files): "HTTP 500"
+ * or curl's error text, never the URL. *status gets the HTTP status (0 if
+ * none). Returns 1 if it succeeded (2xx), else 0.
+ */
+int webhook_attempt_outcome(struct webhook_attempt *a, CURLcode rc,
+			    const char *url, long *status, char *err,
+			    size_t size);
+
+#endif

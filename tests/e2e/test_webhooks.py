@@ -1,0 +1,521 @@
+"""End-to-end tests of webhook deliveries (SPEC §6).
+
+The real daemon (`expensed run -c CONF`, binary from $EXPENSED) runs on a
+temporary spool; alerts go to a real HTTP receiver on 127.0.0.1 (receiver.py)
+that verifies every Standard Webhooks signature and answers from a script.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+from receiver import Receiver
+
+EXPENSED = os.environ.get("EXPENSED", "")
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+FAST_RETRY = "0s, 200ms, 200ms, 500ms, 1s"
+
+pytestmark = pytest.mark.skipif(
+    not os.access(EXPENSED, os.X_OK), reason="EXPENSED is not set")
+
+
+def wait_until(pred, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        val = pred()
+        if val:
+            return val
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(0.02)
+
+
+def report(rid, total="300.00"):
+    """A report that the default rules accept (total 300.00) or reject."""
+    return json.dumps({
+        "format": "mission-report/1",
+        "id": rid,
+        "authority": "Departement des Bouches-du-Rhone",
+        "meeting": {"body": "Commission permanente", "date": "2017-01-10"},
+        "subject": "missions 2017",
+        "period": {"start": "2017-01-01", "end": "2017-12-31"},
+        "currency": "EUR",
+        "total": total,
+        "missions": [{
+            "id": "m1", "destination": "Genoa", "country": "IT",
+            "start": "2017-03-01", "end": "2017-03-03",
+            "delegation": {"size": 1, "councillors": 1, "guests": 0,
+                           "staff": 0},
+            "cost": "300.00",
+        }],
+    }).encode()
+
+
+class Env:
+    """A spool, a config file, a receiver, and the daemon on them."""
+
+    def __init__(self, tmp_path):
+        self.dir = tmp_path
+        self.spool = tmp_path / "spool"
+        self.inbox = self.spool / "inbox"
+        self.inbox.mkdir(parents=True)
+        self.receiver = Receiver(secret=SECRET)
+        secret = tmp_path / "audit.secret"
+        secret.write_text(SECRET + "\n")
+        secret.chmod(0o600)
+        self.secret_file = secret
+        self.conf = tmp_path / "expensed.conf"
+        self.proc = None
+        self.log = None
+
+    def configure(self, hooks):
+        """hooks: list of dicts NAME -> {key: value}, written in order."""
+        text = ("[spool]\ndirectory = %s\ninbox = %s\nsettle = 200ms\n\n"
+                "[log]\nlevel = debug\n\n" % (self.spool, self.inbox))
+        for name, keys in hooks:
+            text += "[webhook %s]\n" % name
+            for k, v in keys.items():
+                text += "%s = %s\n" % (k, v)
+            text += "\n"
+        self.conf.write_text(text)
+
+    def standard(self, path="/hook", events="accepted, rejected, invalid",
+                 retry=FAST_RETRY, timeout="2s"):
+        return {"url": self.receiver.url(path), "format": "standard",
+                "events": events, "secret_file": str(self.secret_file),
+                "timeout": timeout, "retry": retry}
+
+    def start(self):
+        env = {k: v for k, v in os.environ.items()
+               if "proxy" not in k.lower() and k != "EXPENSED_CONFIG"}
+        if self.log:
+            self.log.close()
+        self.log = open(self.dir / "daemon.log", "ab")
+        self.proc = subprocess.Popen([EXPENSED, "run", "-v", "-c", str(self.conf)],
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=self.log,
+                                     env=env)
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        self.proc = None
+
+    def stop_daemon(self):
+        """SIGTERM, and wait for the daemon to exit."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+
+    def stop(self):
+        self.stop_daemon()
+        if self.log:
+            self.log.close()
+            self.log = None
+        self.receiver.stop()
+
+    def logtext(self):
+        return (self.dir / "daemon.log").read_text(errors="replace")
+
+    def drop(self, name, data):
+        """Drop a file the way a careful writer does: temp, rename."""
+        tmp = self.inbox / (".%s.part" % name)
+        tmp.write_bytes(data)
+        os.rename(tmp, self.inbox / name)
+
+    def archived(self, name):
+        for verdict in ("accepted", "rejected"):
+            p = self.spool / verdict / (name + ".result.json")
+            if p.exists():
+                return p
+        return None
+
+    def wait_archived(self, name, timeout=10.0):
+        p = wait_until(lambda: self.archived(name), timeout,
+                       "%s to be archived" % name)
+        return json.loads(p.read_text())
+
+    def outbox(self):
+        d = self.spool / "outbox"
+        if not d.exists():
+            return []
+        return sorted(n for n in os.listdir(d) if not n.startswith("."))
+
+    def dead(self):
+        d = self.spool / "dead"
+        if not d.exists():
+            return []
+        return sorted(n for n in os.listdir(d) if not n.startswith("."))
+
+    def send_test(self, name):
+        env = {k: v for k, v in os.environ.items()
+               if "proxy" not in k.lower() and k != "EXPENSED_CONFIG"}
+        return subprocess.run([EXPENSED, "send-test", name, "-c",
+                               str(self.conf)], capture_output=True,
+                              text=True, timeout=30, env=env)
+
+
+@pytest.fixture
+def env(tmp_path):
+    e = Env(tmp_path)
+    try:
+        yield e
+    finally:
+        e.stop()
+        # Whatever happened, no log line may carry the secret or the urls.
+        if (tmp_path / "daemon.log").exists():
+            text = e.logtext()
+            assert SECRET not in text
+            assert SECRET[len("whsec_"):] not in text
+            assert "/hook" not in text and "/slack" not in text
+
+
+def ids_delivered(rcv, path="/hook"):
+    return [r.id for r in rcv.delivered(path)]
+
+
+def test_standard_signed_deliveries(env):
+    env.configure([("audit", env.standard())])
+    env.start()
+    env.drop("good.json", report("R-good"))
+    env.drop("bad-total.json", report("R-bad", total="400.00"))
+    env.drop("broken.json", b"{not json")
+    docs = {n: env.wait_archived(n)
+            for n in ("good.json", "bad-total.json", "broken.json")}
+    reqs = env.receiver.wait(
+        lambda rs: len([r for r in rs if r.answer == 204]) >= 3 and rs,
+        what="three deliveries")
+    assert len(reqs) == 3
+    types = {}
+    for r in reqs:
+        assert r.sig_ok is True, r.headers
+        assert r.headers["content-type"] == "application/json"
+        assert re.fullmatch(r"msg_[0-9a-f]{32}", r.id)
+        assert re.fullmatch(r"v1,[A-Za-z0-9+/]{43}=",
+                            r.headers["webhook-signature"])
+        assert abs(int(r.headers["webhook-timestamp"]) - time.time()) < 60
+        body = r.json()
+        assert set(body) == {"type", "timestamp", "data"}
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ",
+                            body["timestamp"])
+        data = body["data"]
+        doc = docs[data["file"]]
+        for key in ("file", "sha256", "size", "report_id", "verdict",
+                    "errors", "warnings", "findings", "rules", "expensed"):
+            assert data[key] == doc[key], key
+        types[data["file"]] = body["type"]
+    assert types == {"good.json": "report.accepted",
+                     "bad-total.json": "report.rejected",
+                     "broken.json": "report.invalid"}
+    assert len({r.id for r in reqs}) == 3
+    wait_until(lambda: env.outbox() == [], what="an empty outbox")
+    assert env.dead() == []
+
+
+def test_events_filter(env):
+    """The default events are rejected and invalid: no accepted alert."""
+    hook = env.standard()
+    del hook["events"]
+    env.configure([("audit", hook)])
+    env.start()
+    env.drop("good.json", report("R-good"))
+    env.wait_archived("good.json")
+    env.drop("bad.json", report("R-bad", total="1.00"))
+    env.wait_archived("bad.json")
+    reqs = env.receiver.wait(lambda rs: rs, what="a delivery")
+    wait_until(lambda: env.outbox() == [], what="an empty outbox")
+    assert [r.json()["type"] for r in env.receiver.got()] == [
+        "report.rejected"]
+    assert reqs[0].json()["data"]["file"] == "bad.json"
+
+
+def test_receiver_down_then_up(env):
+    retry = "0s, 200ms, 200ms, 500ms, 1s, 1s, 1s, 1s, 1s, 1s, 1s, 1s, 1s"
+    env.configure([("audit", env.standard(retry=retry))])
+    env.receiver.script("/hook", [], default=500)
+    env.start()
+    names = ["r%d.json" % i for i in range(4)]
+    for i, n in enumerate(names):
+        env.drop(n, report("R-%d" % i, total="1.00"))
+    for n in names:
+        env.wait_archived(n)
+    # Failing with 500 for a while ...
+    env.receiver.wait(lambda rs: len({r.id for r in rs}) == 4 and
+                      len(rs) >= 8, what="retries of four alerts")
+    assert len(env.outbox()) == 4
+    # ... then not there at all, until a try has been refused ...
+    env.receiver.down()
+
+    def refused():
+        for n in env.outbox():
+            try:
+                d = json.loads((env.spool / "outbox" / n).read_text())
+            except (OSError, ValueError):
+                continue
+            err = (d.get("last_error") or {}).get("error", "")
+            if "onnect" in err and d["last_error"]["status"] is None:
+                return True
+        return False
+
+    wait_until(refused, what="a refused connection")
+    # ... then back: every alert arrives, each exactly once.
+    env.receiver.script("/hook", [], default=204)
+    env.receiver.start()
+    env.receiver.wait(lambda rs: len({r.id for r in rs
+                                      if r.answer == 204}) == 4,
+                      timeout=15, what="all four alerts")
+    wait_until(lambda: env.outbox() == [], what="an empty outbox")
+    ok = ids_delivered(env.receiver)
+    assert len(ok) == 4 and len(set(ok)) == 4
+    assert all(r.sig_ok for r in env.receiver.got())
+    assert env.dead() == []
+    assert "try 1 failed: HTTP 500" in env.logtext()
+
+
+def test_kill9_then_restart(env):
+    retry = ", ".join(["0s"] + ["300ms"] * 30)
+    env.configure([("audit", env.standard(retry=retry))])
+    env.receiver.script("/hook", [], default=503)
+    env.start()
+    names = ["k%d.json" % i for i in range(3)]
+    for i, n in enumerate(names):
+        env.drop(n, report("R-k%d" % i, total="1.00"))
+    for n in names:
+        env.wait_archived(n)
+    env.receiver.wait(lambda rs: len({r.id for r in rs}) == 3,
+                      what="three alerts tried")
+    seen = {r.id for r in env.receiver.got()}
+    env.kill9()
+    assert env.outbox() == sorted(i + ".json" for i in seen)
+    env.receiver.script("/hook", [], default=204)
+    env.start()
+    env.receiver.wait(lambda rs: len({r.id for r in rs
+                                      if r.answer == 204}) == 3,
+                      what="all three alerts after the restart")
+    ok = ids_delivered(env.receiver)
+    assert sorted(ok) == sorted(seen)
+    wait_until(lambda: env.outbox() == [], what="an empty outbox")
+    assert env.dead() == []
+
+
+def test_gone_is_dead_at_once(env):
+    env.configure([("audit", env.standard(retry="0s, 200ms, 200ms"))])
+    env.receiver.script("/hook", [], default=410)
+    env.start()
+    env.drop("gone.json", report("R-gone", total="1.00"))
+    env.wait_archived("gone.json")
+    wait_until(lambda: len(env.dead()) == 1, what="a dead delivery")
+    assert env.outbox() == []
+    reqs = env.receiver.got()
+    assert len(reqs) == 1
+    d = json.loads((env.spool / "dead" / env.dead()[0]).read_text())
+    assert d["id"] + ".json" == env.dead()[0] == reqs[0].id + ".json"
+    assert d["attempts"] == 1
+    assert d["last_error"]["status"] == 410
+    assert d["last_error"]["error"] == "HTTP 410"
+    assert d["webhook"] == "audit" and d["type"] == "report.rejected"
+    assert d["body"].encode() == reqs[0].body
+    wait_until(lambda: "gave up delivery " + d["id"] in env.logtext(),
+               what="the err log line")
+    time.sleep(0.5)  # the retry schedule would have tried again by now
+    assert len(env.receiver.got()) == 1
+
+
+def test_redirect_is_a_failure(env):
+    env.configure([("audit", env.standard(retry="0s, 200ms"))])
+    env.receiver.script("/hook", [], default=("redirect", 302, "/elsewhere"))
+    env.start()
+    env.drop("moved.json", report("R-moved", total="1.00"))
+    env.wait_archived("moved.json")
+    wait_until(lambda: len(env.dead()) == 1, what="a dead delivery")
+    assert [r.answer for r in env.receiver.got("/hook")] == [302, 302]
+    assert env.receiver.got("/elsewhere") == []
+    d = json.loads((env.spool / "dead" / env.dead()[0]).read_text())
+    assert d["attempts"] == 2
+    assert d["last_error"]["status"] == 302
+    assert env.receiver.got() == env.receiver.got("/hook")
+
+
+def test_retry_after_is_honoured(env):
+    env.configure([("audit", env.standard(retry="0s, 200ms, 200ms"))])
+    env.receiver.script("/hook", [(429, {"Retry-After": "2"})])
+    env.start()
+    env.drop("busy.json", report("R-busy", total="1.00"))
+    env.wait_archived("busy.json")
+    reqs = env.receiver.wait(
+        lambda rs: len(rs) >= 2 and all(r.answer for r in rs) and rs,
+        timeout=10, what="a second try")
+    assert [r.answer for r in reqs] == [429, 204]
+    assert reqs[0].id == reqs[1].id
+    assert reqs[1].time - reqs[0].time >= 2.0
+    # A fresh timestamp and signature on the second try.
+    assert reqs[1].sig_ok and reqs[0].sig_ok
+    wait_until(lambda: env.outbox() == [], what="an empty outbox")
+
+
+def test_hanging_receiver_times_out(env):
+    env.configure([("audit", env.standard(timeout="1s"))])
+    env.receiver.script("/hook", [("hang", 20.0)])
+    env.start()
+    env.drop("a.json", report("R-a", total="1.00"))
+    env.wait_archived("a.json")
+    first = env.receiver.wait(lambda rs: rs, what="a first try")[0]
+    # While that try hangs, files keep being judged and archived.
+    env.drop("b.json", report("R-b", total="1.00"))
+    env.wait_archived("b.json", timeout=0.9)
+    archived_b = time.monotonic()
+    assert first.answer is None  # still hanging
+    reqs = env.receiver.wait(
+        lambda rs: len([r for r in rs if r.id == first.id]) >= 2 and rs,
+        timeout=10, what="a second try of the hung delivery")
+    again = [r for r in reqs if r.id == first.id][1]
+    assert again.time - first.time >= 0.95
+    assert again.time > archived_b
+    env.receiver.wait(lambda rs: len({r.id for r in rs
+                                      if r.answer == 204}) == 2,
+                      what="both alerts delivered")
+    wait_until(lambda: env.outbox() == [], what="an empty outbox")
+    assert "timed out" in env.logtext()
+
+
+def test_slack_and_teams_payloads(env):
+    env.configure([
+        ("chat", {"url": env.receiver.url("/slack"), "format": "slack",
+                  "events": "rejected", "retry": FAST_RETRY}),
+        ("teams", {"url": env.receiver.url("/teams"), "format": "teams",
+                   "events": "rejected", "retry": FAST_RETRY}),
+    ])
+    env.start()
+    env.drop("<b>&x.json", report("R-<1>", total="400.00"))
+    doc = env.wait_archived("<b>&x.json")
+    env.receiver.wait(lambda rs: len([r for r in rs if r.answer]) == 2,
+                      what="two deliveries")
+    errors = [f for f in doc["findings"] if f["severity"] == "error"]
+    assert doc["errors"] == len(errors) >= 1
+
+    def line(f):
+        return f["rule"] + (" " + f["path"] if f["path"] else "") + \
+            ": " + f["message"]
+
+    (slack,) = env.receiver.got("/slack")
+    assert slack.headers["content-type"] == "application/json"
+    assert "webhook-signature" not in slack.headers
+    msg = slack.json()
+    assert list(msg) == ["text"]
+
+    def esc(s):
+        return s.replace("&", "&amp;").replace("<", "&lt;") \
+            .replace(">", "&gt;")
+
+    w = doc["warnings"]
+    want = ["expensed: %s was rejected" % esc(doc["file"]),
+            "Report: %s" % esc(doc["report_id"]),
+            "%d error%s, %d warning%s" % (
+                doc["errors"], "" if doc["errors"] == 1 else "s",
+                w, "" if w == 1 else "s")]
+    want += ["\u2022 " + esc(line(f)) for f in errors]
+    assert msg["text"].split("\n") == want
+
+    (teams,) = env.receiver.got("/teams")
+    msg = teams.json()
+    assert msg["type"] == "message"
+    (att,) = msg["attachments"]
+    assert att["contentType"] == "application/vnd.microsoft.card.adaptive"
+    card = att["content"]
+    assert card["type"] == "AdaptiveCard"
+    assert card["$schema"] == \
+        "http://adaptivecards.io/schemas/adaptive-card.json"
+    assert card["version"] == "1.4"
+    body = card["body"]
+    assert body[0]["type"] == "TextBlock"
+    assert body[0]["text"] == "expensed: report rejected"
+    assert body[1]["type"] == "FactSet"
+    assert body[1]["facts"] == [
+        {"title": "Verdict", "value": "rejected"},
+        {"title": "File", "value": doc["file"]},
+        {"title": "Report", "value": doc["report_id"]},
+        {"title": "Errors", "value": str(doc["errors"])},
+        {"title": "Warnings", "value": str(doc["warnings"])},
+    ]
+    assert [b["text"] for b in body[2:]] == \
+        ["\u2022 " + line(f) for f in errors]
+    assert all(b["type"] == "TextBlock" and b["wrap"] is True
+               for b in body[2:])
+    wait_until(lambda: env.outbox() == [], what="an empty outbox")
+
+
+def test_send_test(env):
+    env.configure([
+        ("audit", env.standard("/hook")),
+        ("broken", env.standard("/fail")),
+        ("chat", {"url": env.receiver.url("/slack"), "format": "slack"}),
+    ])
+    env.receiver.script("/fail", [], default=500)
+    r = env.send_test("audit")
+    assert r.returncode == 0, r.stderr
+    assert re.fullmatch(r"audit: HTTP 204 in \d+ ms\n", r.stdout)
+    (ping,) = env.receiver.got("/hook")
+    assert ping.sig_ok is True
+    body = ping.json()
+    assert body["type"] == "ping"
+    assert body["data"]["webhook"] == "audit"
+    assert isinstance(body["data"]["expensed"], str)
+
+    r = env.send_test("broken")
+    assert r.returncode == 1
+    assert re.fullmatch(r"broken: HTTP 500 in \d+ ms\n", r.stdout)
+
+    r = env.send_test("chat")
+    assert r.returncode == 0
+    (ping,) = env.receiver.got("/slack")
+    assert "chat" in ping.json()["text"]
+
+    r = env.send_test("nosuch")
+    assert r.returncode == 2
+    assert "nosuch" in r.stderr
+
+    env.receiver.down()
+    r = env.send_test("audit")
+    assert r.returncode == 1
+    assert r.stdout.startswith("audit: failed after ")
+    assert "/hook" not in r.stdout + r.stderr
+
+
+def test_unconfigured_webhook_is_kept_not_sent(env):
+    retry = ", ".join(["0s"] + ["200ms"] * 30)
+    env.configure([("audit", env.standard(retry=retry))])
+    env.receiver.script("/hook", [], default=503)
+    env.start()
+    env.drop("kept.json", report("R-kept", total="1.00"))
+    env.wait_archived("kept.json")
+    first = env.receiver.wait(lambda rs: rs, what="a first try")[0]
+    env.stop_daemon()
+    (name,) = env.outbox()
+    # Restarted without [webhook audit]: kept, one warning, not sent.
+    env.configure([("other", env.standard("/other", events="accepted"))])
+    n = len(env.receiver.got())
+    env.start()
+    wait_until(lambda: "webhook audit: not configured" in env.logtext(),
+               what="the warning")
+    time.sleep(0.6)  # three periods of the schedule: nothing may be sent
+    assert len(env.receiver.got()) == n
+    assert env.outbox() == [name]
+    assert env.logtext().count("webhook audit: not configured") == 1
+    env.stop_daemon()
+    # Back in the configuration: sent, with the same id.
+    env.configure([("audit", env.standard(retry=retry))])
+    env.receiver.script("/hook", [], default=204)
+    env.start()
+    env.receiver.wait(lambda rs: rs[-1].answer == 204, what="the delivery")
+    assert env.receiver.got()[-1].id == first.id
+    wait_until(lambda: env.outbox() == [], what="an empty outbox")

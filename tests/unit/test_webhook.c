@@ -1,0 +1,460 @@
+/*
+ * test_webhook.c - unit tests of webhook payloads, signing and Retry-After
+ * (daemon/webhook.c), and of queueing deliveries in an outbox without
+ * sending (daemon/outbox.c with no event loop).
+ */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../daemon/outbox.h"
+#include "../../daemon/webhook.h"
+
+/* The Standard Webhooks reference vector (standard-webhooks/libraries and
+ * Svix's tests). */
+static void test_sign_reference_vector(void **state)
+{
+	const char *body = "{\"test\": 2432232314}";
+	char sig[128];
+
+	(void)state;
+	assert_int_equal(webhook_sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+				      "msg_p5jXN8AQM9LWM0D4loKWxJek",
+				      1614265330, body, strlen(body), sig,
+				      sizeof(sig)),
+			 0);
+	assert_string_equal(sig,
+			    "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+	/* The prefix is optional, a trailing newline from the file ignored. */
+	assert_int_equal(webhook_sign("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n",
+				      "msg_p5jXN8AQM9LWM0D4loKWxJek",
+				      1614265330, body, strlen(body), sig,
+				      sizeof(sig)),
+			 0);
+	assert_string_equal(sig,
+			    "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+	/* Another timestamp, another signature. */
+	assert_int_equal(webhook_sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+				      "msg_p5jXN8AQM9LWM0D4loKWxJek",
+				      1614265331, body, strlen(body), sig,
+				      sizeof(sig)),
+			 0);
+	assert_string_not_equal(
+	    sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+}
+
+static void test_sign_bad_secret(void **state)
+{
+	char sig[128];
+
+	(void)state;
+	assert_int_equal(webhook_sign("whsec_not base64!", "msg_x", 1, "{}", 2,
+				      sig, sizeof(sig)),
+			 -1);
+	assert_int_equal(
+	    webhook_sign("whsec_", "msg_x", 1, "{}", 2, sig, sizeof(sig)), -1);
+	assert_int_equal(
+	    webhook_sign("whsec_abc", "msg_x", 1, "{}", 2, sig, sizeof(sig)),
+	    -1);
+}
+
+static void test_retry_after(void **state)
+{
+	/* Wed, 21 Oct 2015 07:28:00 GMT */
+	time_t t = 1445412480;
+
+	(void)state;
+	assert_int_equal(webhook_parse_retry_after("2", t), 2000);
+	assert_int_equal(webhook_parse_retry_after(" 120 ", t), 120000);
+	assert_int_equal(webhook_parse_retry_after("0", t), 0);
+	assert_int_equal(webhook_parse_retry_after("99999999", t),
+			 86400LL * 1000);
+	assert_int_equal(
+	    webhook_parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", t - 0),
+	    30000);
+	assert_int_equal(
+	    webhook_parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", t - 90),
+	    90000);
+	assert_int_equal(
+	    webhook_parse_retry_after("Wednesday, 21-Oct-15 07:28:05 GMT", t),
+	    5000);
+	assert_int_equal(
+	    webhook_parse_retry_after("Wed Oct 21 07:28:10 2015", t), 10000);
+	/* A date in the past: no waiting. */
+	assert_int_equal(
+	    webhook_parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", t), 0);
+	assert_int_equal(webhook_parse_retry_after("soon", t), -1);
+	assert_int_equal(webhook_parse_retry_after("2 s", t), -1);
+	assert_int_equal(webhook_parse_retry_after("-5", t), -1);
+	assert_int_equal(webhook_parse_retry_after("", t), -1);
+}
+
+/* A result document with n error findings and one warning. */
+static json_t *make_doc(const char *file, int n, const char *msg)
+{
+	json_t *findings = json_array();
+	int i;
+
+	for (i = 0; i < n; i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/missions/%d/cost", i);
+		json_array_append_new(
+		    findings, json_pack("{s:s, s:s, s:s, s:s}", "rule",
+					"total.missions", "severity", "error",
+					"path", path, "message", msg));
+	}
+	json_array_append_new(findings,
+			      json_pack("{s:s, s:s, s:s, s:s}", "rule",
+					"ratification.retroactive", "severity",
+					"warning", "path", "/missions/0/start",
+					"message", "after the trip"));
+	return json_pack("{s:s, s:s, s:i, s:s, s:s, s:i, s:i, s:o, s:s}",
+			 "file", file, "sha256",
+			 "3a7bd3e2360a3d29eea436fcfb7e44c735d117c42d1c1835420b"
+			 "6b9942dd4f1b",
+			 "size", 2175, "report_id", "CD13-CP-2019-02-08-R36",
+			 "verdict", "rejected", "errors", n, "warnings", 1,
+			 "findings", findings, "expensed", "0.1.0");
+}
+
+static void test_standard_body(void **state)
+{
+	json_t *doc = make_doc("rapport-36.json", 1, "total is off"), *msg;
+	size_t len = 0;
+	char *s;
+
+	(void)state;
+	/* 2026-11-26T14:39:34Z */
+	s = webhook_build_body(WEBHOOK_STANDARD, "report.rejected", doc,
+			       1795703974, &len);
+	assert_non_null(s);
+	assert_int_equal(len, strlen(s));
+	msg = json_loads(s, 0, NULL);
+	assert_non_null(msg);
+	assert_string_equal(json_string_value(json_object_get(msg, "type")),
+			    "report.rejected");
+	assert_string_equal(
+	    json_string_value(json_object_get(msg, "timestamp")),
+	    "2026-11-26T14:39:34Z");
+	assert_true(json_equal(json_object_get(msg, "data"), doc));
+	assert_int_equal(json_object_size(msg), 3);
+	json_decref(msg);
+	free(s);
+	json_decref(doc);
+}
+
+static void test_standard_trimmed(void **state)
+{
+	char msgtext[200];
+	json_t *doc, *msg, *data;
+	size_t len = 0, kept;
+	char *s;
+
+	(void)state;
+	memset(msgtext, 'x', sizeof(msgtext) - 1);
+	msgtext[sizeof(msgtext) - 1] = '\0';
+	doc = make_doc("big.json", 3000, msgtext);
+	s = webhook_build_body(WEBHOOK_STANDARD, "report.rejected", doc, 0,
+			       &len);
+	assert_non_null(s);
+	assert_true(len <= WEBHOOK_MAX_PAYLOAD);
+	/* As many as fit: one finding more would not. */
+	assert_true(len > WEBHOOK_MAX_PAYLOAD - 300);
+	msg = json_loads(s, 0, NULL);
+	assert_non_null(msg);
+	data = json_object_get(msg, "data");
+	kept = json_array_size(json_object_get(data, "findings"));
+	assert_true(kept > 100);
+	assert_int_equal(
+	    json_integer_value(json_object_get(data, "findings_left_out")),
+	    3001 - kept);
+	/* The first findings, in order; counts unchanged. */
+	assert_string_equal(
+	    json_string_value(json_object_get(
+		json_array_get(json_object_get(data, "findings"), 1), "path")),
+	    "/missions/1/cost");
+	assert_int_equal(json_integer_value(json_object_get(data, "errors")),
+			 3000);
+	/* The caller's document is untouched. */
+	assert_int_equal(json_array_size(json_object_get(doc, "findings")),
+			 3001);
+	assert_null(json_object_get(doc, "findings_left_out"));
+	json_decref(msg);
+	free(s);
+	json_decref(doc);
+}
+
+static void test_slack_body(void **state)
+{
+	json_t *doc = make_doc("rapport-36.json", 2, "total 1 <b> & 2"), *msg;
+	char *s;
+
+	(void)state;
+	s = webhook_build_body(WEBHOOK_SLACK, "report.rejected", doc, 0, NULL);
+	assert_non_null(s);
+	msg = json_loads(s, 0, NULL);
+	assert_non_null(msg);
+	assert_int_equal(json_object_size(msg), 1);
+	assert_string_equal(
+	    json_string_value(json_object_get(msg, "text")),
+	    "expensed: rapport-36.json was rejected\n"
+	    "Report: CD13-CP-2019-02-08-R36\n"
+	    "2 errors, 1 warning\n"
+	    "\xe2\x80\xa2 total.missions /missions/0/cost: total 1 &lt;b&gt; "
+	    "&amp; 2\n"
+	    "\xe2\x80\xa2 total.missions /missions/1/cost: total 1 &lt;b&gt; "
+	    "&amp; 2");
+	json_decref(msg);
+	free(s);
+	json_decref(doc);
+}
+
+static void test_slack_escapes_mentions(void **state)
+{
+	json_t *doc = make_doc("<!channel>.json", 0, ""), *msg;
+	const char *text;
+	char *s;
+
+	(void)state;
+	s = webhook_build_body(WEBHOOK_SLACK, "report.accepted", doc, 0, NULL);
+	msg = json_loads(s, 0, NULL);
+	text = json_string_value(json_object_get(msg, "text"));
+	assert_non_null(strstr(text, "&lt;!channel&gt;.json"));
+	assert_null(strstr(text, "<!channel>"));
+	assert_null(strstr(text, "\xe2\x80\xa2")); /* warnings not listed */
+	json_decref(msg);
+	free(s);
+	json_decref(doc);
+}
+
+static void test_slack_trimmed(void **state)
+{
+	char msgtext[300];
+	json_t *doc, *msg;
+	const char *text, *note;
+	size_t len = 0, lines = 0;
+	char *s;
+	long left;
+
+	(void)state;
+	memset(msgtext, 'y', sizeof(msgtext) - 1);
+	msgtext[sizeof(msgtext) - 1] = '\0';
+	doc = make_doc("big.json", 1000, msgtext);
+	s = webhook_build_body(WEBHOOK_SLACK, "report.rejected", doc, 0, &len);
+	assert_true(len <= WEBHOOK_MAX_PAYLOAD);
+	msg = json_loads(s, 0, NULL);
+	assert_non_null(msg);
+	text = json_string_value(json_object_get(msg, "text"));
+	for (const char *p = text; (p = strstr(p, "\xe2\x80\xa2")); p++)
+		lines++;
+	note = strrchr(text, '\n') + 1;
+	assert_int_equal(sscanf(note, "%ld more findings left out", &left), 1);
+	assert_int_equal((size_t)left + lines, 1000);
+	assert_true(lines > 100);
+	json_decref(msg);
+	free(s);
+	json_decref(doc);
+}
+
+static void test_teams_body(void **state)
+{
+	json_t *doc = make_doc("rapport-36.json", 1, "total is off"), *msg;
+	json_t *att, *card, *body, *facts;
+	char *s;
+
+	(void)state;
+	s = webhook_build_body(WEBHOOK_TEAMS, "report.rejected", doc, 0, NULL);
+	msg = json_loads(s, 0, NULL);
+	assert_non_null(msg);
+	assert_string_equal(json_string_value(json_object_get(msg, "type")),
+			    "message");
+	assert_int_equal(json_array_size(json_object_get(msg, "attachments")),
+			 1);
+	att = json_array_get(json_object_get(msg, "attachments"), 0);
+	assert_string_equal(
+	    json_string_value(json_object_get(att, "contentType")),
+	    "application/vnd.microsoft.card.adaptive");
+	card = json_object_get(att, "content");
+	assert_string_equal(json_string_value(json_object_get(card, "type")),
+			    "AdaptiveCard");
+	assert_string_equal(json_string_value(json_object_get(card, "version")),
+			    "1.4");
+	assert_string_equal(
+	    json_string_value(json_object_get(card, "$schema")),
+	    "http://adaptivecards.io/schemas/adaptive-card.json");
+	body = json_object_get(card, "body");
+	assert_int_equal(json_array_size(body), 3);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(body, 0), "text")),
+	    "expensed: report rejected");
+	facts = json_object_get(json_array_get(body, 1), "facts");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(body, 1), "type")),
+	    "FactSet");
+	assert_int_equal(json_array_size(facts), 5);
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(facts, 1), "title")),
+			    "File");
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(facts, 1), "value")),
+			    "rapport-36.json");
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(facts, 2), "value")),
+			    "CD13-CP-2019-02-08-R36");
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(facts, 3), "value")),
+			    "1");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(body, 2), "text")),
+	    "\xe2\x80\xa2 total.missions /missions/0/cost: "
+	    "total is off");
+	json_decref(msg);
+	free(s);
+	json_decref(doc);
+}
+
+static void test_ping(void **state)
+{
+	json_t *msg;
+	char *s;
+
+	(void)state;
+	s = webhook_build_ping(WEBHOOK_STANDARD, "audit", 1795703974, NULL);
+	msg = json_loads(s, 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(msg, "type")),
+			    "ping");
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(msg, "data"), "webhook")),
+			    "audit");
+	json_decref(msg);
+	free(s);
+	s = webhook_build_ping(WEBHOOK_SLACK, "chat", 0, NULL);
+	msg = json_loads(s, 0, NULL);
+	assert_non_null(strstr(json_string_value(json_object_get(msg, "text")),
+			       "test message through webhook chat"));
+	json_decref(msg);
+	free(s);
+}
+
+/* ---- outbox queueing, no event loop -------------------------------- */
+
+static long retry_list[] = {0, 1000};
+
+static struct webhook_conf hooks[] = {
+    {"audit", "http://127.0.0.1:9/a", WEBHOOK_STANDARD,
+     EVENT_REJECTED | EVENT_INVALID, NULL, NULL, 1000, retry_list, 2, NULL},
+    {"chat", "http://127.0.0.1:9/b", WEBHOOK_SLACK, EVENT_ACCEPTED, NULL, NULL,
+     1000, retry_list, 2, NULL},
+};
+
+static size_t count_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Empty dir of its files, then remove it. */
+static void remove_all(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0)
+			unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+	rmdir(dir);
+}
+
+static void test_outbox_queue(void **state)
+{
+	char spool[] = "/tmp/test_webhook.XXXXXX", out[128], dead[128];
+	struct config cfg;
+	struct diag diag = DIAG_INIT;
+	struct outbox *ob;
+	json_t *doc = make_doc("r.json", 1, "bad");
+	json_t *nosha = make_doc("s.json", 1, "bad");
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.hooks = hooks;
+	cfg.nhooks = 2;
+	json_object_set_new(nosha, "sha256", json_null());
+	assert_non_null(mkdtemp(spool));
+	snprintf(out, sizeof(out), "%s/outbox", spool);
+	snprintf(dead, sizeof(dead), "%s/dead", spool);
+
+	ob = outbox_open(spool, &cfg, -1, &diag);
+	assert_non_null(ob);
+	assert_int_equal(outbox_queue(ob, "r.json.1", VERDICT_REJECTED, doc),
+			 1);
+	/* Judged again (a crash before archiving): same id, kept. */
+	assert_int_equal(outbox_queue(ob, "r.json.1", VERDICT_REJECTED, doc),
+			 1);
+	assert_int_equal(count_files(out), 1);
+	assert_int_equal(outbox_queue(ob, "r.json.2", VERDICT_REJECTED, doc),
+			 1);
+	assert_int_equal(outbox_queue(ob, "a.json", VERDICT_ACCEPTED, doc), 1);
+	assert_int_equal(outbox_queue(ob, "s.json", VERDICT_INVALID, nosha), 1);
+	assert_int_equal(outbox_sync(ob), 0);
+	assert_int_equal(outbox_backlog(ob), 4);
+	assert_int_equal(count_files(out), 4);
+	assert_int_equal(count_files(dead), 0);
+	outbox_close(ob);
+
+	/* Reopened: everything resumed; re-judging still adds nothing. */
+	ob = outbox_open(spool, &cfg, -1, &diag);
+	assert_non_null(ob);
+	assert_int_equal(outbox_backlog(ob), 4);
+	assert_int_equal(outbox_queue(ob, "r.json.1", VERDICT_REJECTED, doc),
+			 1);
+	assert_int_equal(outbox_queue(ob, "s.json", VERDICT_INVALID, nosha), 1);
+	assert_int_equal(outbox_backlog(ob), 4);
+	assert_int_equal(count_files(out), 4);
+	outbox_close(ob);
+
+	remove_all(out);
+	remove_all(dead);
+	rmdir(spool);
+	json_decref(doc);
+	json_decref(nosha);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_sign_reference_vector),
+	    cmocka_unit_test(test_sign_bad_secret),
+	    cmocka_unit_test(test_retry_after),
+	    cmocka_unit_test(test_standard_body),
+	    cmocka_unit_test(test_standard_trimmed),
+	    cmocka_unit_test(test_slack_body),
+	    cmocka_unit_test(test_slack_escapes_mentions),
+	    cmocka_unit_test(test_slack_trimmed),
+	    cmocka_unit_test(test_teams_body),
+	    cmocka_unit_test(test_ping),
+	    cmocka_unit_test(test_outbox_queue),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
