@@ -49,6 +49,7 @@ struct eval {
 	struct strset reported_at;
 	struct seg *st;
 	size_t nst, capst;
+	bool no_runs; /* rule by rule only (tests compare the two) */
 };
 
 static size_t ptr_hash(const json_t *p)
@@ -227,19 +228,20 @@ static void sb_key(struct strbuf *sb, const char *key)
 
 /* The pointer of stack entries [lo, nst), plus the segments of a path
  * without wildcards (NULL for none). Caller frees. */
-static char *pointer(const struct eval *ev, size_t lo, const struct path *p)
+static char *pointer_segs(const struct seg *segs, size_t n,
+			  const struct path *p)
 {
 	struct strbuf sb = {NULL, 0, 0};
 
 	sb_add(&sb, "", 0);
-	for (size_t i = lo; i < ev->nst; i++) {
-		if (ev->st[i].key != NULL) {
-			sb_key(&sb, ev->st[i].key);
+	for (size_t i = 0; i < n; i++) {
+		if (segs[i].key != NULL) {
+			sb_key(&sb, segs[i].key);
 		} else {
 			char num[32];
-			int n =
-			    snprintf(num, sizeof(num), "/%zu", ev->st[i].index);
-			sb_add(&sb, num, (size_t)n);
+			int len =
+			    snprintf(num, sizeof(num), "/%zu", segs[i].index);
+			sb_add(&sb, num, (size_t)len);
 		}
 	}
 	for (size_t i = 0; p != NULL && i < p->nseg; i++)
@@ -247,10 +249,17 @@ static char *pointer(const struct eval *ev, size_t lo, const struct path *p)
 	return sb.buf;
 }
 
+static char *pointer(const struct eval *ev, size_t lo, const struct path *p)
+{
+	return pointer_segs(ev->st + lo, ev->nst - lo, p);
+}
+
 /* Was node, at stack [lo, nst) + p, reported as ill-kinded already? */
 static bool reported(const struct eval *ev, const json_t *node, size_t lo,
 		     const struct path *p)
 {
+	if (ev->reported.n == 0 && ev->reported_at.n == 0)
+		return false;
 	if (!is_singleton(node))
 		return reported_node(ev, node);
 	if (ev->reported_at.n == 0)
@@ -426,10 +435,42 @@ static json_t *origin(json_t *root, json_t *ctx, const struct path *p)
 	return p->absolute ? root : ctx;
 }
 
-/* Is the part before the first `*` present (for a plain path: all)? */
-static bool present(json_t *root, json_t *ctx, const struct path *p)
+/*
+ * Where a path's part before the first `*` leads (for a plain path: its
+ * node), with the steps taken, so that the walk that follows neither looks
+ * the prefix up again nor loses its pointer.
+ */
+#define LOC_MAX 16
+
+struct located {
+	json_t *node; /* NULL: absent */
+	bool bad;     /* passed through a node reported as ill-kinded */
+	size_t n;     /* steps recorded, or LOC_MAX + 1 when too many */
+	struct seg steps[LOC_MAX];
+};
+
+static bool locate(const struct eval *ev, json_t *root, json_t *ctx,
+		   const struct path *p, struct located *loc)
 {
-	return follow(origin(root, ctx, p), p, p->first_wild) != NULL;
+	json_t *node = origin(root, ctx, p);
+
+	loc->bad = false;
+	loc->n = p->first_wild <= LOC_MAX ? 0 : LOC_MAX + 1;
+	for (size_t i = 0; i < p->first_wild && node != NULL; i++) {
+		size_t index = 0;
+		bool array = json_is_array(node);
+		/* containers only: a scalar cannot be stepped through */
+		if (i > 0 && ev->reported.n > 0 && reported_node(ev, node))
+			loc->bad = true;
+		node = step(node, p->seg[i].key, &index);
+		if (loc->n <= LOC_MAX && i < LOC_MAX) {
+			loc->steps[i].key = array ? NULL : p->seg[i].key;
+			loc->steps[i].index = index;
+			loc->n = i + 1;
+		}
+	}
+	loc->node = node;
+	return node != NULL;
 }
 
 typedef void (*visit_fn)(struct eval *ev, json_t *node, size_t lo, void *ud);
@@ -489,14 +530,26 @@ static void walk_rec(struct eval *ev, const struct path *p, size_t i,
 	}
 }
 
-/* Walk p from ctx (whose pointer is stack [ctx_lo, nst)) or the root. */
+/*
+ * Walk p from where locate() left it; the pointer of the context is stack
+ * [ctx_lo, nst).
+ */
 static void walk(struct eval *ev, json_t *root, json_t *ctx, size_t ctx_lo,
-		 const struct path *p, struct walk *w)
+		 const struct path *p, const struct located *loc,
+		 struct walk *w)
 {
 	size_t base = ev->nst;
 
 	w->lo = p->absolute ? ev->nst : ctx_lo;
-	walk_rec(ev, p, 0, origin(root, ctx, p), w);
+	if (loc->bad) {
+		w->bad = true;
+	} else if (loc->n > LOC_MAX) {
+		walk_rec(ev, p, 0, origin(root, ctx, p), w);
+	} else {
+		for (size_t i = 0; i < loc->n; i++)
+			push_key(ev, loc->steps[i].key, loc->steps[i].index);
+		walk_rec(ev, p, p->first_wild, loc->node, w);
+	}
 	ev->nst = base;
 }
 
@@ -510,10 +563,24 @@ struct opval {
 	json_t *node; /* NULL for a literal */
 };
 
-/* Resolve a single-node operand; reports it if ill-kinded. */
-static struct opval operand(struct eval *ev, json_t *root, json_t *ctx,
-			    size_t ctx_lo, const struct operand *op,
-			    enum kind k)
+/* Find a single-node operand: false when its path is absent. */
+static bool operand_find(const struct eval *ev, json_t *root, json_t *ctx,
+			 const struct operand *op, json_t **node)
+{
+	struct located loc;
+
+	*node = NULL;
+	if (!op->present || op->literal)
+		return true;
+	bool found = locate(ev, root, ctx, &op->path, &loc);
+	/* behind a reported node: as good as ill-kinded, already said */
+	*node = loc.bad ? NULL : loc.node;
+	return found;
+}
+
+/* Read a found operand as kind k; reports it if ill-kinded. */
+static struct opval operand(struct eval *ev, size_t ctx_lo,
+			    const struct operand *op, json_t *node, enum kind k)
 {
 	struct opval o = {OP_ABSENT, 0, NULL};
 
@@ -522,9 +589,11 @@ static struct opval operand(struct eval *ev, json_t *root, json_t *ctx,
 		o.v = op->value;
 		return o;
 	}
-	o.node = follow(origin(root, ctx, &op->path), &op->path, op->path.nseg);
-	if (o.node == NULL)
+	o.node = node;
+	if (o.node == NULL) {
+		o.state = OP_BAD; /* found, but behind a reported node */
 		return o;
+	}
 	size_t lo = op->path.absolute ? ev->nst : ctx_lo;
 	o.state = check_kind(ev, o.node, k, &o.v, lo, &op->path) == 0 ? OP_OK
 								      : OP_BAD;
@@ -543,13 +612,6 @@ static char *operand_pointer(struct eval *ev, size_t ctx_lo,
 static const char *operand_name(const struct operand *op)
 {
 	return op->literal ? "the literal" : op->path.text;
-}
-
-static bool operand_absent(json_t *root, json_t *ctx, const struct operand *op)
-{
-	return op->present && !op->literal &&
-	       follow(origin(root, ctx, &op->path), &op->path, op->path.nseg) ==
-		   NULL;
 }
 
 /* ---- the rule types ---- */
@@ -584,25 +646,41 @@ static void fmt_value(int64_t cents, bool as_int, char *buf, size_t size)
 		amount_format(cents, buf, size);
 }
 
+static void sum_finish(struct eval *ev, size_t lo, const struct opval *eqp,
+		       struct sum_state *sp, bool unknown);
+
 static void eval_sum(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
 {
 	const struct rule *r = ev->rule;
 	struct sum_state s = {0, 0, true};
 	bool bad = false, missing = false;
+	struct located loc[64];
+	json_t *eqn;
 
 	for (size_t i = 0; i < r->nitems; i++)
-		if (!present(root, ctx, &r->items[i]))
+		if (!locate(ev, root, ctx, &r->items[i], &loc[i]))
 			return;
-	if (operand_absent(root, ctx, &r->equals))
+	if (!operand_find(ev, root, ctx, &r->equals, &eqn))
 		return;
-	struct opval eq = operand(ev, root, ctx, lo, &r->equals, KIND_AMOUNT);
+	struct opval eq = operand(ev, lo, &r->equals, eqn, KIND_AMOUNT);
 	for (size_t i = 0; i < r->nitems; i++) {
 		struct walk w = {sum_visit, &s, 0, false, false};
-		walk(ev, root, ctx, lo, &r->items[i], &w);
+		walk(ev, root, ctx, lo, &r->items[i], &loc[i], &w);
 		bad |= w.bad;
 		missing |= w.missing;
 	}
-	if (eq.state != OP_OK || bad || missing || s.n == (size_t)-1)
+	sum_finish(ev, lo, &eq, &s, bad || missing);
+}
+
+/* Judge a sum: the context is at stack [lo, nst). */
+static void sum_finish(struct eval *ev, size_t lo, const struct opval *eqp,
+		       struct sum_state *sp, bool unknown)
+{
+	const struct rule *r = ev->rule;
+	struct opval eq = *eqp;
+	struct sum_state s = *sp;
+
+	if (eq.state != OP_OK || unknown || s.n == (size_t)-1)
 		return;
 	__int128 diff = (__int128)eq.v - s.sum;
 	__int128 mag = diff < 0 ? -diff : diff;
@@ -686,18 +764,35 @@ static const char *last_key(const struct path *p)
 	return p->text;
 }
 
+static void count_finish(struct eval *ev, size_t lo, const struct opval *eqp,
+			 const struct count_state *sp, bool unknown);
+
 static void eval_count(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
 {
 	const struct rule *r = ev->rule;
 	struct count_state s = {r, 0, false, false};
 
-	if (!present(root, ctx, &r->items[0]) ||
-	    operand_absent(root, ctx, &r->equals))
+	struct located loc;
+	json_t *eqn;
+
+	if (!locate(ev, root, ctx, &r->items[0], &loc) ||
+	    !operand_find(ev, root, ctx, &r->equals, &eqn))
 		return;
-	struct opval eq = operand(ev, root, ctx, lo, &r->equals, KIND_INTEGER);
+	struct opval eq = operand(ev, lo, &r->equals, eqn, KIND_INTEGER);
 	struct walk w = {count_visit, &s, 0, false, false};
-	walk(ev, root, ctx, lo, &r->items[0], &w);
-	if (eq.state != OP_OK || w.bad || w.missing || s.bad || s.missing)
+	walk(ev, root, ctx, lo, &r->items[0], &loc, &w);
+	count_finish(ev, lo, &eq, &s, w.bad || w.missing);
+}
+
+/* Judge a count: the context is at stack [lo, nst). */
+static void count_finish(struct eval *ev, size_t lo, const struct opval *eqp,
+			 const struct count_state *sp, bool unknown)
+{
+	const struct rule *r = ev->rule;
+	struct opval eq = *eqp;
+	struct count_state s = *sp;
+
+	if (eq.state != OP_OK || unknown || s.bad || s.missing)
 		return;
 	if (eq.v == s.n)
 		return;
@@ -758,18 +853,21 @@ static void eval_within(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
 	struct within_state s = {
 	    r, false, {OP_ABSENT, 0, NULL}, {OP_ABSENT, 0, NULL}, NULL};
 
-	if (operand_absent(root, ctx, &r->from) ||
-	    operand_absent(root, ctx, &r->to))
+	json_t *from, *to;
+
+	if (!operand_find(ev, root, ctx, &r->from, &from) ||
+	    !operand_find(ev, root, ctx, &r->to, &to))
 		return;
-	s.from = operand(ev, root, ctx, lo, &r->from, KIND_DATE);
-	s.to = operand(ev, root, ctx, lo, &r->to, KIND_DATE);
+	s.from = operand(ev, lo, &r->from, from, KIND_DATE);
+	s.to = operand(ev, lo, &r->to, to, KIND_DATE);
 	s.bounds_ok = s.from.state == OP_OK && s.to.state == OP_OK;
 	for (size_t i = 0; i < r->nitems; i++) {
-		if (!present(root, ctx, &r->items[i]))
+		struct located loc;
+		if (!locate(ev, root, ctx, &r->items[i], &loc))
 			continue;
 		s.item_name = last_key(&r->items[i]);
 		struct walk w = {within_visit, &s, 0, false, false};
-		walk(ev, root, ctx, lo, &r->items[i], &w);
+		walk(ev, root, ctx, lo, &r->items[i], &loc, &w);
 	}
 }
 
@@ -777,11 +875,13 @@ static void eval_order(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
 {
 	const struct rule *r = ev->rule;
 
-	if (operand_absent(root, ctx, &r->first) ||
-	    operand_absent(root, ctx, &r->second))
+	json_t *first, *second;
+
+	if (!operand_find(ev, root, ctx, &r->first, &first) ||
+	    !operand_find(ev, root, ctx, &r->second, &second))
 		return;
-	struct opval a = operand(ev, root, ctx, lo, &r->first, KIND_DATE);
-	struct opval b = operand(ev, root, ctx, lo, &r->second, KIND_DATE);
+	struct opval a = operand(ev, lo, &r->first, first, KIND_DATE);
+	struct opval b = operand(ev, lo, &r->second, second, KIND_DATE);
 	if (a.state != OP_OK || b.state != OP_OK || a.v <= b.v)
 		return;
 	char da[16], db[16], exp[40];
@@ -851,14 +951,16 @@ static void eval_limit(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
 	const struct rule *r = ev->rule;
 	struct limit_state s = {r, 1, 1, true};
 
-	if (!present(root, ctx, &r->items[0]) ||
-	    operand_absent(root, ctx, &r->per) ||
-	    operand_absent(root, ctx, &r->days_start) ||
-	    operand_absent(root, ctx, &r->days_end))
+	struct located loc;
+	json_t *pern, *startn, *endn;
+
+	if (!locate(ev, root, ctx, &r->items[0], &loc) ||
+	    !operand_find(ev, root, ctx, &r->per, &pern) ||
+	    !operand_find(ev, root, ctx, &r->days_start, &startn) ||
+	    !operand_find(ev, root, ctx, &r->days_end, &endn))
 		return;
 	if (r->per.present) {
-		struct opval per =
-		    operand(ev, root, ctx, lo, &r->per, KIND_INTEGER);
+		struct opval per = operand(ev, lo, &r->per, pern, KIND_INTEGER);
 		if (per.state != OP_OK)
 			s.divisor_ok = false;
 		else if (per.v <= 0)
@@ -867,9 +969,8 @@ static void eval_limit(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
 	}
 	if (r->days_start.present) {
 		struct opval a =
-		    operand(ev, root, ctx, lo, &r->days_start, KIND_DATE);
-		struct opval b =
-		    operand(ev, root, ctx, lo, &r->days_end, KIND_DATE);
+		    operand(ev, lo, &r->days_start, startn, KIND_DATE);
+		struct opval b = operand(ev, lo, &r->days_end, endn, KIND_DATE);
 		if (a.state != OP_OK || b.state != OP_OK)
 			s.divisor_ok = false;
 		else if (b.v - a.v + 1 <= 0)
@@ -877,7 +978,7 @@ static void eval_limit(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
 		s.days = b.v - a.v + 1;
 	}
 	struct walk w = {limit_visit, &s, 0, false, false};
-	walk(ev, root, ctx, lo, &r->items[0], &w);
+	walk(ev, root, ctx, lo, &r->items[0], &loc, &w);
 }
 
 static void eval_required(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
@@ -938,14 +1039,16 @@ static void eval_required(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
 struct seen {
 	uint64_t hash;
 	json_t *item;
-	char *ptr;
+	size_t at, len; /* its pointer: arena[at, at + len) */
 };
 
 struct unique_state {
 	const struct rule *r;
 	struct seen *slot;
 	size_t cap, n;
-	json_t **keyvals; /* scratch: nkeys values of the item in hand */
+	json_t **keyvals;  /* scratch: nkeys values of the item in hand */
+	struct seg *arena; /* the pointers of the items seen */
+	size_t narena, caparena;
 };
 
 static uint64_t key_hash(const struct unique_state *s, json_t **kv, size_t nk)
@@ -1020,12 +1123,14 @@ static void unique_visit(struct eval *ev, json_t *node, size_t lo, void *ud)
 		    !key_equal(s, s->slot[i].item, node))
 			continue;
 		char *ptr = pointer(ev, lo, NULL);
+		char *first = pointer_segs(s->arena + s->slot[i].at,
+					   s->slot[i].len, NULL);
 		char desc[128], keys[256];
 		size_t len = 0;
 		if (r->nkeys == 0) {
 			json_describe(node, desc, sizeof(desc));
 			add_finding(ev, ptr, NULL, NULL, "%s repeats %s", desc,
-				    s->slot[i].ptr);
+				    first);
 		} else {
 			keys[0] = '\0';
 			for (size_t k = 0; k < r->nkeys; k++)
@@ -1034,14 +1139,29 @@ static void unique_visit(struct eval *ev, json_t *node, size_t lo, void *ud)
 				    len < sizeof(keys) ? sizeof(keys) - len : 0,
 				    "%s%s", k ? ", " : "", r->keys[k].text);
 			add_finding(ev, ptr, NULL, NULL, "repeats %s (same %s)",
-				    s->slot[i].ptr, keys);
+				    first, keys);
 		}
+		free(first);
 		free(ptr);
 		return;
 	}
+	size_t len = ev->nst - lo;
+	if (s->narena + len > s->caparena) {
+		size_t cap = (s->narena + len) * 2;
+		struct seg *a = realloc(s->arena, cap * sizeof(*a));
+		if (a == NULL) {
+			ev->oom = 1;
+			return;
+		}
+		s->arena = a;
+		s->caparena = cap;
+	}
+	memcpy(s->arena + s->narena, ev->st + lo, len * sizeof(*s->arena));
 	s->slot[i].hash = h;
 	s->slot[i].item = node;
-	s->slot[i].ptr = pointer(ev, lo, NULL);
+	s->slot[i].at = s->narena;
+	s->slot[i].len = len;
+	s->narena += len;
 	s->n++;
 }
 
@@ -1049,15 +1169,15 @@ static void eval_unique(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
 {
 	const struct rule *r = ev->rule;
 	json_t *keyvals[64];
-	struct unique_state s = {r, NULL, 0, 0, keyvals};
+	struct unique_state s = {r, NULL, 0, 0, keyvals, NULL, 0, 0};
+	struct located loc;
 
-	if (!present(root, ctx, &r->items[0]))
+	if (!locate(ev, root, ctx, &r->items[0], &loc))
 		return;
 	struct walk w = {unique_visit, &s, 0, false, false};
-	walk(ev, root, ctx, lo, &r->items[0], &w);
-	for (size_t i = 0; i < s.cap; i++)
-		free(s.slot[i].ptr);
+	walk(ev, root, ctx, lo, &r->items[0], &loc, &w);
 	free(s.slot);
+	free(s.arena);
 }
 
 static void enum_visit(struct eval *ev, json_t *node, size_t lo, void *ud)
@@ -1093,15 +1213,175 @@ static void eval_enum(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
 {
 	const struct rule *r = ev->rule;
 
-	if (!present(root, ctx, &r->items[0]))
+	struct located loc;
+
+	if (!locate(ev, root, ctx, &r->items[0], &loc))
 		return;
 	struct walk w = {enum_visit, (void *)r, 0, false, false};
-	walk(ev, root, ctx, lo, &r->items[0], &w);
+	walk(ev, root, ctx, lo, &r->items[0], &loc, &w);
 }
+
+/*
+ * Runs: on a large report evaluation is bound by the memory it touches, so
+ * a run of consecutive rules that all work inside the elements of one
+ * wildcard prefix P (for the default set, "/missions/ *") is evaluated
+ * element by element, walking the document once for the run instead of
+ * once per rule. Each rule keeps its own findings, appended in rule order
+ * afterwards, and within an element the rules go in rule order.
+ *
+ * This changes nothing only if no rule of the run can report a node that two
+ * elements share. Relative paths stay inside their context, and the
+ * subtrees of P's elements are disjoint; an absolute path to one node is
+ * allowed when that node is absent, already reported, or of the kind the
+ * rule reads (then nobody can report it). A rule that fits none of the roles
+ * below ends the run. The fuzz target checks runs against rule-by-rule
+ * evaluation on arbitrary input.
+ */
+enum role {
+	ROLE_NONE,
+	ROLE_CONTEXT, /* each = P */
+	ROLE_DEEP,    /* each = P/more: walked from each element */
+	ROLE_ITEMS,   /* enum on the root whose items are P/more */
+	ROLE_ALONE,   /* root rule on plain absolute paths: once, first */
+	ROLE_ACROSS,  /* sum, count or unique on the root over P/more */
+};
+
+struct member {
+	const struct rule *rule;
+	enum role role;
+	struct path rest; /* ROLE_DEEP, ROLE_ITEMS, ROLE_ACROSS: after P */
+	/* ROLE_ACROSS: the state carried from element to element */
+	bool active, unknown;
+	struct opval eq;
+	struct sum_state sum;
+	struct count_state count;
+	struct unique_state uniq;
+	json_t *keyvals[64];
+};
 
 struct context_state {
 	json_t *root;
+	struct member *run;
+	size_t nrun;
+	json_t **found; /* findings of each rule of the run */
 };
+
+/* Can r read the node at absolute plain path p as kind k without
+ * reporting anything? */
+static bool path_safe(const struct eval *ev, json_t *root, const struct path *p,
+		      enum kind k)
+{
+	json_t *node = root;
+	size_t index;
+
+	if (path_has_wildcard(p))
+		return false;
+	for (size_t i = 0; i < p->nseg; i++) {
+		if (reported(ev, node, 0, NULL))
+			return true;
+		if (!json_is_object(node) && !json_is_array(node))
+			return false; /* required would report it */
+		node = step(node, p->seg[i].key, &index);
+		if (node == NULL)
+			return true;
+	}
+	return reported(ev, node, 0, NULL) || read_kind(node, k, NULL) == 0;
+}
+
+/* Relative paths of a rule on the root start at the root too. */
+static bool operand_safe(const struct eval *ev, json_t *root,
+			 const struct rule *r, const struct operand *op,
+			 enum kind k)
+{
+	if (!op->present || op->literal || (!op->path.absolute && r->has_each))
+		return true;
+	return path_safe(ev, root, &op->path, k);
+}
+
+/* Are the single-node operands of r safe (see above)? */
+static bool operands_safe(const struct eval *ev, json_t *root,
+			  const struct rule *r)
+{
+	enum kind eq = r->type == RULE_SUM ? KIND_AMOUNT : KIND_INTEGER;
+
+	return operand_safe(ev, root, r, &r->equals, eq) &&
+	       operand_safe(ev, root, r, &r->from, KIND_DATE) &&
+	       operand_safe(ev, root, r, &r->to, KIND_DATE) &&
+	       operand_safe(ev, root, r, &r->first, KIND_DATE) &&
+	       operand_safe(ev, root, r, &r->second, KIND_DATE) &&
+	       operand_safe(ev, root, r, &r->per, KIND_INTEGER) &&
+	       operand_safe(ev, root, r, &r->days_start, KIND_DATE) &&
+	       operand_safe(ev, root, r, &r->days_end, KIND_DATE);
+}
+
+/* Does p start with the segments of prefix (both absolute)? */
+static bool has_prefix(const struct path *p, const struct path *prefix)
+{
+	if (!p->absolute || p->nseg < prefix->nseg)
+		return false;
+	for (size_t i = 0; i < prefix->nseg; i++) {
+		const char *a = p->seg[i].key, *b = prefix->seg[i].key;
+		if ((a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0))
+			return false;
+	}
+	return true;
+}
+
+static void path_rest(const struct path *p, const struct path *prefix,
+		      struct path *rest)
+{
+	rest->text = p->text;
+	rest->absolute = false;
+	rest->seg = p->seg + prefix->nseg;
+	rest->nseg = p->nseg - prefix->nseg;
+	rest->first_wild = rest->nseg;
+	for (size_t i = 0; i < rest->nseg; i++)
+		if (rest->seg[i].key == NULL) {
+			rest->first_wild = i;
+			break;
+		}
+}
+
+static enum role role_of(const struct eval *ev, json_t *root,
+			 const struct rule *r, const struct path *prefix,
+			 struct path *rest)
+{
+	if (!r->enabled)
+		return ROLE_ALONE; /* evaluates to nothing */
+	if (r->has_each) {
+		for (size_t i = 0; i < r->nitems; i++)
+			if (r->items[i].absolute)
+				return ROLE_NONE;
+		for (size_t i = 0; i < r->nfields; i++)
+			if (r->fields[i].path.absolute)
+				return ROLE_NONE;
+		if (!has_prefix(&r->each, prefix) ||
+		    !operands_safe(ev, root, r))
+			return ROLE_NONE;
+		if (r->each.nseg == prefix->nseg)
+			return ROLE_CONTEXT;
+		path_rest(&r->each, prefix, rest);
+		return ROLE_DEEP;
+	}
+	if (r->type == RULE_ENUM && has_prefix(&r->items[0], prefix)) {
+		path_rest(&r->items[0], prefix, rest);
+		return ROLE_ITEMS;
+	}
+	if (((r->type == RULE_SUM && r->nitems == 1) || r->type == RULE_COUNT ||
+	     r->type == RULE_UNIQUE) &&
+	    has_prefix(&r->items[0], prefix) && operands_safe(ev, root, r)) {
+		path_rest(&r->items[0], prefix, rest);
+		return ROLE_ACROSS;
+	}
+	/* the root context: every path is plain and safe */
+	if (r->type == RULE_ORDER)
+		return operands_safe(ev, root, r) ? ROLE_ALONE : ROLE_NONE;
+	if (r->type == RULE_ENUM)
+		return path_safe(ev, root, &r->items[0], KIND_STRING)
+			   ? ROLE_ALONE
+			   : ROLE_NONE;
+	return ROLE_NONE;
+}
 
 static void eval_context(struct eval *ev, json_t *ctx, size_t lo, void *ud)
 {
@@ -1136,28 +1416,213 @@ static void eval_context(struct eval *ev, json_t *ctx, size_t lo, void *ud)
 	}
 }
 
+/* One element's part of a sum, count or unique over all of P. */
+static void across_element(struct eval *ev, json_t *root, json_t *elem,
+			   size_t lo, struct member *m)
+{
+	struct located loc;
+	visit_fn fn = m->rule->type == RULE_SUM	    ? sum_visit
+		      : m->rule->type == RULE_COUNT ? count_visit
+						    : unique_visit;
+	void *ud = m->rule->type == RULE_SUM	 ? (void *)&m->sum
+		   : m->rule->type == RULE_COUNT ? (void *)&m->count
+						 : (void *)&m->uniq;
+
+	if (!locate(ev, root, elem, &m->rest, &loc)) {
+		m->unknown = true; /* lacks the leaf */
+		return;
+	}
+	struct walk w = {fn, ud, 0, false, false};
+	walk(ev, root, elem, lo, &m->rest, &loc, &w);
+	m->unknown |= w.bad || w.missing;
+}
+
+/* Before the walk: operands of a rule over all of P, met first. */
+static void across_begin(struct eval *ev, json_t *root, struct member *m,
+			 bool p_present)
+{
+	const struct rule *r = m->rule;
+	json_t *eqn = NULL;
+
+	m->unknown = false;
+	m->sum = (struct sum_state){0, 0, true};
+	m->count = (struct count_state){r, 0, false, false};
+	m->uniq = (struct unique_state){r, NULL, 0, 0, m->keyvals, NULL, 0, 0};
+	m->active =
+	    p_present && (r->type == RULE_UNIQUE ||
+			  operand_find(ev, root, root, &r->equals, &eqn));
+	if (m->active && r->type != RULE_UNIQUE)
+		m->eq =
+		    operand(ev, 0, &r->equals, eqn,
+			    r->type == RULE_SUM ? KIND_AMOUNT : KIND_INTEGER);
+}
+
+static void across_finish(struct eval *ev, struct member *m, bool walk_bad)
+{
+	if (m->active && m->rule->type == RULE_SUM)
+		sum_finish(ev, 0, &m->eq, &m->sum, m->unknown || walk_bad);
+	else if (m->active && m->rule->type == RULE_COUNT)
+		count_finish(ev, 0, &m->eq, &m->count, m->unknown || walk_bad);
+	free(m->uniq.slot);
+	free(m->uniq.arena);
+}
+
+/* Evaluate the run on one element of P. */
+static void eval_run_element(struct eval *ev, json_t *elem, size_t lo, void *ud)
+{
+	struct context_state *cs = ud;
+	const struct rule *walker = ev->rule;
+	json_t *findings = ev->findings;
+
+	for (size_t k = 0; k < cs->nrun; k++) {
+		struct member *m = &cs->run[k];
+		struct located loc;
+		if (m->role == ROLE_ALONE ||
+		    (m->role == ROLE_ACROSS && !m->active))
+			continue;
+		/* an earlier rule of the run may have reported it: a rule
+		 * on its own would have met it so */
+		if (reported(ev, elem, lo, NULL)) {
+			m->unknown = true;
+			continue;
+		}
+		ev->rule = m->rule;
+		ev->findings = cs->found[k];
+		if (m->role == ROLE_ACROSS) {
+			across_element(ev, cs->root, elem, lo, m);
+		} else if (m->role == ROLE_CONTEXT) {
+			eval_context(ev, elem, lo, cs);
+		} else if (locate(ev, cs->root, elem, &m->rest, &loc)) {
+			struct walk w = {
+			    m->role == ROLE_DEEP ? eval_context : enum_visit,
+			    m->role == ROLE_DEEP ? (void *)cs : (void *)m->rule,
+			    0, false, false};
+			walk(ev, cs->root, elem, lo, &m->rest, &loc, &w);
+		}
+	}
+	ev->rule = walker;
+	ev->findings = findings;
+}
+
+/* Form the run that starts at rules[0] (which has an each); 0 if none. */
+static size_t form_run(const struct eval *ev, json_t *root,
+		       const struct rule *rules, size_t n, struct member *run,
+		       struct path *prefix)
+{
+	size_t len = 0, walkers = 0;
+
+	prefix->text = rules[0].each.text;
+	prefix->absolute = rules[0].each.absolute;
+	prefix->seg = rules[0].each.seg;
+	prefix->first_wild = rules[0].each.first_wild;
+	prefix->nseg = rules[0].each.first_wild + 1;
+	if (!prefix->absolute || prefix->nseg > rules[0].each.nseg)
+		return 0;
+	for (; len < n && len < 64; len++) {
+		run[len].rule = &rules[len];
+		run[len].role =
+		    role_of(ev, root, &rules[len], prefix, &run[len].rest);
+		if (run[len].role == ROLE_NONE)
+			break;
+		walkers += run[len].role != ROLE_ALONE;
+	}
+	/* a run must start with a walker, and pays off from two */
+	if (len == 0 || run[0].role == ROLE_ALONE || walkers < 2)
+		return 0;
+	while (run[len - 1].role == ROLE_ALONE && !run[len - 1].rule->enabled)
+		len--;
+	return len;
+}
+
+static void eval_run(struct eval *ev, json_t *root, struct member *run,
+		     size_t n, const struct path *prefix)
+{
+	json_t *found[64];
+	struct context_state cs = {root, run, n, found};
+	json_t *findings = ev->findings;
+	struct located loc;
+
+	for (size_t k = 0; k < n; k++) {
+		found[k] = json_array();
+		if (found[k] == NULL)
+			ev->oom = 1;
+	}
+	/* rules on plain safe paths first: they cannot report a node */
+	for (size_t k = 0; k < n && !ev->oom; k++) {
+		if (run[k].role != ROLE_ALONE || !run[k].rule->enabled)
+			continue;
+		ev->rule = run[k].rule;
+		ev->findings = found[k];
+		eval_context(ev, root, 0, &cs);
+	}
+	bool p_present = locate(ev, root, root, prefix, &loc);
+	for (size_t k = 0; k < n && !ev->oom; k++) {
+		if (run[k].role != ROLE_ACROSS)
+			continue;
+		ev->rule = run[k].rule;
+		ev->findings = found[k];
+		across_begin(ev, root, &run[k], p_present);
+	}
+	ev->findings = findings;
+	ev->rule = run[0].rule; /* the first to walk P meets it first */
+	struct walk w = {eval_run_element, &cs, 0, false, false};
+	if (!ev->oom && p_present)
+		walk(ev, root, root, 0, prefix, &loc, &w);
+	for (size_t k = 0; k < n; k++) {
+		if (run[k].role != ROLE_ACROSS)
+			continue;
+		ev->rule = run[k].rule;
+		ev->findings = found[k];
+		across_finish(ev, &run[k], w.bad);
+	}
+	ev->findings = findings;
+	for (size_t k = 0; k < n; k++) {
+		if (found[k] != NULL &&
+		    json_array_extend(ev->findings, found[k]) == -1)
+			ev->oom = 1;
+		json_decref(found[k]);
+	}
+}
+
+bool eval_rule_by_rule;
+
 int eval_ruleset(const struct ruleset *rs, json_t *root, json_t *findings,
 		 int *errors, int *warnings)
 {
 	struct eval ev;
-	struct context_state cs = {root};
+	struct context_state cs = {root, NULL, 0, NULL};
+	struct member run[64];
+	struct path prefix;
 
 	memset(&ev, 0, sizeof(ev));
 	ev.findings = findings;
-	for (size_t i = 0; i < rs->n && !ev.oom; i++) {
+	ev.no_runs = eval_rule_by_rule;
+	for (size_t i = 0; i < rs->n && !ev.oom;) {
 		const struct rule *r = &rs->rules[i];
-		if (!r->enabled)
-			continue;
-		ev.rule = r;
 		ev.nst = 0;
+		if (!r->enabled) {
+			i++;
+			continue;
+		}
+		size_t n = r->has_each && !ev.no_runs
+			       ? form_run(&ev, root, r, rs->n - i, run, &prefix)
+			       : 0;
+		if (n > 0) {
+			eval_run(&ev, root, run, n, &prefix);
+			i += n;
+			continue;
+		}
+		i++;
+		ev.rule = r;
 		if (!r->has_each) {
 			eval_context(&ev, root, 0, &cs);
 			continue;
 		}
-		if (!present(root, root, &r->each))
+		struct located loc;
+		if (!locate(&ev, root, root, &r->each, &loc))
 			continue;
 		struct walk w = {eval_context, &cs, 0, false, false};
-		walk(&ev, root, root, 0, &r->each, &w);
+		walk(&ev, root, root, 0, &r->each, &loc, &w);
 	}
 	free(ev.reported.slot);
 	strset_free(&ev.reported_at);

@@ -5,6 +5,8 @@
 #ifndef EXPENSED_EVAL_H
 #define EXPENSED_EVAL_H
 
+#include <stdbool.h>
+
 #include <jansson.h>
 
 #include "ruleset.h"
@@ -16,5 +18,11 @@
  */
 int eval_ruleset(const struct ruleset *rs, json_t *root, json_t *findings,
 		 int *errors, int *warnings);
+
+/*
+ * Tests and the fuzz target set this to evaluate strictly rule by rule,
+ * without runs (see eval.c), to check that both give the same findings.
+ */
+extern bool eval_rule_by_rule;
 
 #endif
