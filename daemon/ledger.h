@@ -1,0 +1,83 @@
+/*
+ * ledger.h - the daemon's durable set of accepted report ids (SPEC §2
+ * report.duplicate), kept in SPOOL/state/accepted-ids, and the small string
+ * hash map it is built on (also used by watch.c).
+ *
+ * The ledger file is append-only, one line per accepted file:
+ *
+ *   ESCAPED-ID <TAB> CLAIM-KEY <TAB> ESCAPED-ARCHIVED-AS <LF>
+ *
+ * (escaping: backslash, tab, newline, CR and other bytes < 0x20 or 0x7f as
+ * \\ \t \n \r \xNN). The claim key ties an entry to the claimed file that
+ * produced it: a file re-judged after a crash (same claim) is never a
+ * duplicate of itself. Several daemons may share one ledger: each batch
+ * takes flock(LOCK_EX) on it, reads what others appended since (ledger_lock),
+ * checks and adds, appends its lines in one write (ledger_unlock); the
+ * caller's batch sync (syncfs) makes them durable before any file is
+ * archived. A torn last line (crash mid-write) is cut off when it is found.
+ */
+#ifndef EXPENSED_LEDGER_H
+#define EXPENSED_LEDGER_H
+
+#include <stddef.h>
+
+/* ---- strmap: string keys to void * values (open addressing) ---- */
+
+struct strmap {
+	char **keys; /* NULL = empty slot, STRMAP_TOMB = deleted */
+	void **vals;
+	size_t cap;  /* power of two, or 0 */
+	size_t n;    /* live entries */
+	size_t used; /* live + tombstones */
+};
+
+#define STRMAP_INIT                                                            \
+	{                                                                      \
+		NULL, NULL, 0, 0, 0                                            \
+	}
+
+/* Value for key, or NULL (so values should be non-NULL). */
+void *strmap_get(const struct strmap *m, const char *key);
+/* Insert or replace; the key is copied. Returns the old value (NULL if
+ * none) in *old when old is not NULL. 0 or -1 (no memory). */
+int strmap_put(struct strmap *m, const char *key, void *val, void **old);
+/* Remove key; returns its value or NULL. */
+void *strmap_del(struct strmap *m, const char *key);
+/* Free the table and keys; free_val (may be NULL) is called on values. */
+void strmap_free(struct strmap *m, void (*free_val)(void *));
+
+/* ---- the ledger ---- */
+
+struct ledger;
+
+/* Open (create) dirfd/"accepted-ids" and load it. NULL with errno. */
+struct ledger *ledger_open(int state_dirfd);
+
+/*
+ * Begin a batch: take the file lock (waits for another daemon's batch) and
+ * load the lines appended since the last look. 0 or -1.
+ */
+int ledger_lock(struct ledger *l);
+
+/*
+ * If id was accepted before under a claim other than claim_key, return the
+ * archive name it was accepted as (valid until the next ledger call), else
+ * NULL.
+ */
+const char *ledger_find(struct ledger *l, const char *id,
+			const char *claim_key);
+
+/* Record id as accepted (buffered until ledger_unlock). 0 or -1. */
+int ledger_add(struct ledger *l, const char *id, const char *claim_key,
+	       const char *archived_as);
+
+/* End a batch: append the buffered lines in one write, release the lock.
+ * 0 or -1 (the lines are then lost: the caller must not archive). */
+int ledger_unlock(struct ledger *l);
+
+/* Number of ids known. */
+size_t ledger_count(const struct ledger *l);
+
+void ledger_close(struct ledger *l);
+
+#endif

@@ -1,0 +1,511 @@
+/*
+ * run.c - `expensed run`: the daemon in the foreground (SPEC §5). One epoll
+ * loop waits on inotify (watch.c), a signalfd, timerfds (rescan, settle,
+ * watchdog) and the outbox's sockets and timers; between events it takes
+ * the ready files in batches of up to SPOOL_BATCH_MAX through spool.c.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <getopt.h>
+#include <malloc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "config.h"
+#include "ledger.h"
+#include "log.h"
+#include "loop.h"
+#include "notify.h"
+#include "outbox.h"
+#include "spool.h"
+#include "watch.h"
+
+struct daemon {
+	int epfd;
+	const char *config_file;
+	struct config *cfg;
+	struct ruleset *rs;
+	struct spool *sp;
+	struct ledger *ledger;
+	struct outbox *ob;
+	struct watch *w;
+	struct spool_ctx ctx;
+
+	struct loop_source sig, rescan, wdog;
+	int stop, reload, rescan_due;
+
+	struct spool_item *recov; /* recovery items not yet processed */
+	size_t nrecov, recov_pos;
+	struct spool_item batch[SPOOL_BATCH_MAX];
+	int trim;		  /* batches done since going idle */
+	unsigned long status_sum; /* counters at the last STATUS= */
+	size_t status_backlog;
+};
+
+#define CONTAINER(ptr, type, member)                                           \
+	((type *)((char *)(ptr)-offsetof(type, member)))
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: expensed run [-c FILE] [-v]\n");
+}
+
+static void log_diag(int prio, const struct diag *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		log_msg(prio, "%s", d->lines[i]);
+}
+
+static void print_diag(const struct diag *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		fprintf(stderr, "expensed: %s\n", d->lines[i]);
+}
+
+static void send_status(struct daemon *d, int force)
+{
+	unsigned long sum = d->ctx.accepted + d->ctx.rejected + d->ctx.invalid;
+	size_t backlog = d->ob ? outbox_backlog(d->ob) : 0;
+
+	if (!force && sum == d->status_sum && backlog == d->status_backlog)
+		return;
+	d->status_sum = sum;
+	d->status_backlog = backlog;
+	notify_sendf("STATUS=accepted %lu, rejected %lu, invalid %lu, "
+		     "outbox backlog %zu",
+		     d->ctx.accepted, d->ctx.rejected, d->ctx.invalid, backlog);
+}
+
+static int set_interval(int fd, long ms)
+{
+	struct itimerspec its = {0};
+
+	if (ms > 0) {
+		its.it_value.tv_sec = ms / 1000;
+		its.it_value.tv_nsec = (ms % 1000) * 1000000L;
+		its.it_interval = its.it_value;
+	}
+	return timerfd_settime(fd, 0, &its, NULL);
+}
+
+static void drain_timer(int fd)
+{
+	uint64_t ticks;
+
+	if (read(fd, &ticks, sizeof(ticks)) == -1 && errno != EAGAIN)
+		log_msg(LOG_ERR, "timer: %s", strerror(errno));
+}
+
+static void on_signal(struct loop_source *src, uint32_t events)
+{
+	struct daemon *d = CONTAINER(src, struct daemon, sig);
+	struct signalfd_siginfo si;
+
+	(void)events;
+	while (read(src->fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP)
+			d->reload = 1;
+		else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			d->stop = 1;
+	}
+}
+
+static void on_rescan(struct loop_source *src, uint32_t events)
+{
+	struct daemon *d = CONTAINER(src, struct daemon, rescan);
+
+	(void)events;
+	drain_timer(src->fd);
+	d->rescan_due = 1;
+}
+
+static void on_watchdog(struct loop_source *src, uint32_t events)
+{
+	(void)events;
+	drain_timer(src->fd);
+	notify_send("WATCHDOG=1");
+}
+
+/* The inbox must be on the spool's file system (claims are renames). */
+static int check_same_fs(const struct config *cfg)
+{
+	struct stat a, b;
+
+	if (stat(cfg->spool_dir, &a) == -1 || stat(cfg->inbox, &b) == -1)
+		return 0; /* reported elsewhere */
+	if (a.st_dev != b.st_dev) {
+		log_msg(LOG_ERR,
+			"inbox %s is not on the file system of spool %s "
+			"(files are claimed by rename)",
+			cfg->inbox, cfg->spool_dir);
+		return -1;
+	}
+	return 0;
+}
+
+static int load_rules(const struct config *cfg, struct ruleset **rs,
+		      struct diag *diag)
+{
+	if (cfg->rules_path != NULL)
+		return ruleset_load_path(cfg->rules_path, rs, diag);
+	return ruleset_load_builtin(rs, diag);
+}
+
+static void do_reload(struct daemon *d)
+{
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	struct ruleset *rs = NULL;
+	struct diag diag = DIAG_INIT, warn = DIAG_INIT;
+	struct timespec ts;
+	int ok = 0;
+
+	d->reload = 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	notify_sendf("RELOADING=1\nMONOTONIC_USEC=%llu",
+		     (unsigned long long)ts.tv_sec * 1000000ULL +
+			 (unsigned long long)ts.tv_nsec / 1000);
+	log_msg(LOG_NOTICE, "reloading %s", d->config_file);
+	if (cfg == NULL)
+		goto out;
+	if (config_load(d->config_file, cfg, &diag, &warn) == -1) {
+		free(cfg);
+		cfg = NULL;
+		goto out;
+	}
+	log_diag(LOG_WARNING, &warn);
+	if (load_rules(cfg, &rs, &diag) == -1)
+		goto out;
+	if (strcmp(cfg->spool_dir, d->cfg->spool_dir) != 0) {
+		char *old = strdup(d->cfg->spool_dir);
+		if (old == NULL)
+			goto out;
+		log_msg(LOG_WARNING,
+			"spool directory change to %s needs a restart; "
+			"still using %s",
+			cfg->spool_dir, old);
+		free(cfg->spool_dir);
+		cfg->spool_dir = old;
+	}
+	if (check_same_fs(cfg) == -1)
+		goto out;
+	ok = 1;
+out:
+	if (!ok) {
+		log_diag(LOG_ERR, &diag);
+		log_msg(LOG_ERR, "reload failed; keeping the configuration "
+				 "and rules in use");
+		if (cfg != NULL) {
+			config_free(cfg);
+			free(cfg);
+		}
+		ruleset_free(rs);
+	} else {
+		struct config *old = d->cfg;
+		log_setup(cfg->log_facility, cfg->log_level);
+		if (d->ob != NULL)
+			outbox_reconfigure(d->ob, cfg);
+		watch_reconfigure(d->w, cfg->inbox, cfg->settle_ms);
+		if (cfg->rescan_ms != old->rescan_ms)
+			set_interval(d->rescan.fd, cfg->rescan_ms);
+		ruleset_free(d->rs);
+		d->rs = rs;
+		d->cfg = cfg;
+		d->ctx.rs = rs;
+		d->ctx.cfg = cfg;
+		config_free(old);
+		free(old);
+		log_msg(LOG_NOTICE, "reloaded: %zu rules (%s)",
+			ruleset_count(rs), ruleset_sha256(rs));
+	}
+	diag_clear(&diag);
+	diag_clear(&warn);
+	notify_send("READY=1");
+	send_status(d, 1);
+}
+
+static void load_recovery(struct daemon *d)
+{
+	struct spool_item *items;
+	int n;
+
+	if (d->recov_pos < d->nrecov)
+		return; /* still working through the last list */
+	free(d->recov);
+	d->recov = NULL;
+	d->nrecov = d->recov_pos = 0;
+	n = spool_recoverable(d->sp, &items);
+	if (n <= 0) {
+		free(n == 0 ? items : NULL);
+		return;
+	}
+	log_msg(LOG_NOTICE, "recovering %d file(s) left in work/", n);
+	d->recov = items;
+	d->nrecov = (size_t)n;
+}
+
+/* One batch: recovered claims first, then ready names from the inbox. */
+static void do_batch(struct daemon *d)
+{
+	size_t n = 0;
+
+	if (d->recov_pos < d->nrecov) {
+		n = d->nrecov - d->recov_pos;
+		if (n > SPOOL_BATCH_MAX)
+			n = SPOOL_BATCH_MAX;
+		spool_process(d->sp, &d->ctx, d->recov + d->recov_pos, n);
+		d->recov_pos += n;
+	} else if (watch_ready(d->w) > 0) {
+		char *names[SPOOL_BATCH_MAX];
+		size_t got = watch_take(d->w, names, SPOOL_BATCH_MAX);
+		int inbox_fd = watch_inbox_fd(d->w);
+
+		for (size_t i = 0; i < got; i++) {
+			if (inbox_fd >= 0 &&
+			    spool_claim(d->sp, inbox_fd, names[i],
+					&d->batch[n]) == 0)
+				n++;
+			free(names[i]);
+		}
+		spool_process(d->sp, &d->ctx, d->batch, n);
+	}
+	if (spool_retry_wanted(d->sp))
+		load_recovery(d);
+}
+
+static int run_loop(struct daemon *d)
+{
+	struct epoll_event evs[32];
+
+	while (!d->stop) {
+		int busy = d->reload || d->rescan_due ||
+			   d->recov_pos < d->nrecov || watch_ready(d->w) > 0;
+		int n;
+
+		if (!busy && d->trim) {
+			/* going idle after work: give the heap of a burst
+			 * back to the system */
+			malloc_trim(0);
+			d->trim = 0;
+		}
+		n = epoll_wait(d->epfd, evs, 32, busy ? 0 : -1);
+
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			log_msg(LOG_ERR, "epoll_wait: %s", strerror(errno));
+			return -1;
+		}
+		for (int i = 0; i < n; i++) {
+			struct loop_source *src = evs[i].data.ptr;
+			src->ready(src, evs[i].events);
+		}
+		if (d->stop)
+			break;
+		if (d->reload)
+			do_reload(d);
+		if (d->rescan_due) {
+			d->rescan_due = 0;
+			watch_rescan(d->w);
+			load_recovery(d);
+		}
+		if (d->recov_pos < d->nrecov || watch_ready(d->w) > 0) {
+			do_batch(d);
+			d->trim = 1;
+		}
+		send_status(d, 0);
+	}
+	return 0;
+}
+
+static int open_timer(struct daemon *d, struct loop_source *src,
+		      void (*ready)(struct loop_source *, uint32_t), long ms)
+{
+	src->ready = ready;
+	src->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (src->fd == -1 || loop_add(d->epfd, src, EPOLLIN) == -1 ||
+	    set_interval(src->fd, ms) == -1) {
+		log_msg(LOG_ERR, "timerfd: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int start(struct daemon *d)
+{
+	struct diag diag = DIAG_INIT;
+	unsigned long long wd_usec;
+	sigset_t mask;
+	int rc = -1;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1)
+		goto out;
+	signal(SIGPIPE, SIG_IGN);
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	d->sig.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	d->sig.ready = on_signal;
+	if (d->epfd == -1 || d->sig.fd == -1 ||
+	    loop_add(d->epfd, &d->sig, EPOLLIN) == -1) {
+		log_msg(LOG_ERR, "cannot set up the event loop: %s",
+			strerror(errno));
+		goto out;
+	}
+
+	d->sp = spool_open(d->cfg->spool_dir, &diag);
+	if (d->sp == NULL)
+		goto out;
+	if (mkdir(d->cfg->inbox, 0770) == 0)
+		log_msg(LOG_NOTICE, "created inbox %s", d->cfg->inbox);
+	if (check_same_fs(d->cfg) == -1)
+		goto out;
+	d->ledger = ledger_open(spool_statefd(d->sp));
+	if (d->ledger == NULL) {
+		diag_add(&diag, "cannot open the ledger %s/state: %s",
+			 d->cfg->spool_dir, strerror(errno));
+		goto out;
+	}
+	d->ob = outbox_open(d->cfg->spool_dir, d->cfg, d->epfd, &diag);
+	if (d->ob == NULL)
+		goto out;
+	d->ctx.rs = d->rs;
+	d->ctx.cfg = d->cfg;
+	d->ctx.ledger = d->ledger;
+	d->ctx.ob = d->ob;
+
+	if (open_timer(d, &d->rescan, on_rescan, d->cfg->rescan_ms) == -1)
+		goto out;
+	wd_usec = notify_watchdog_usec();
+	if (open_timer(d, &d->wdog, on_watchdog, (long)(wd_usec / 2000)) == -1)
+		goto out;
+
+	/* watch first, then scan (watch_open does both) */
+	d->w = watch_open(d->epfd, d->cfg->inbox, d->cfg->settle_ms);
+	if (d->w == NULL) {
+		diag_add(&diag, "cannot watch %s: %s", d->cfg->inbox,
+			 strerror(errno));
+		goto out;
+	}
+	load_recovery(d);
+	log_msg(LOG_NOTICE,
+		"started: spool %s, inbox %s, %zu rules (%s), %zu ids in "
+		"ledger",
+		d->cfg->spool_dir, d->cfg->inbox, ruleset_count(d->rs),
+		ruleset_sha256(d->rs), ledger_count(d->ledger));
+	notify_send("READY=1");
+	send_status(d, 1);
+	rc = 0;
+out:
+	log_diag(LOG_ERR, &diag);
+	diag_clear(&diag);
+	return rc;
+}
+
+static void stop(struct daemon *d)
+{
+	watch_close(d->w);
+	if (d->ob != NULL)
+		outbox_close(d->ob);
+	ledger_close(d->ledger);
+	spool_close(d->sp);
+	if (d->rescan.fd > 0)
+		close(d->rescan.fd);
+	if (d->wdog.fd > 0)
+		close(d->wdog.fd);
+	if (d->sig.fd > 0)
+		close(d->sig.fd);
+	if (d->epfd > 0)
+		close(d->epfd);
+	free(d->recov);
+	if (d->rs != NULL)
+		ruleset_free(d->rs);
+	if (d->cfg != NULL) {
+		config_free(d->cfg);
+		free(d->cfg);
+	}
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct daemon *d = calloc(1, sizeof(*d));
+	struct diag diag = DIAG_INIT, warn = DIAG_INIT;
+	const char *carg = NULL;
+	int verbose = 0, c, rc = 2;
+
+	if (d == NULL)
+		return 1;
+	optind = 1;
+	while ((c = getopt(argc, argv, "c:vh")) != -1) {
+		switch (c) {
+		case 'c':
+			carg = optarg;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			rc = 0;
+			goto out;
+		default:
+			usage(stderr);
+			goto out;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		goto out;
+	}
+	d->config_file = config_path(carg);
+	if (carg == NULL && getenv("EXPENSED_CONFIG") == NULL &&
+	    access(d->config_file, F_OK) == -1) {
+		fprintf(stderr,
+			"expensed: no configuration file %s (%s); give one "
+			"with -c FILE or EXPENSED_CONFIG\n",
+			d->config_file, strerror(errno));
+		goto out;
+	}
+	d->cfg = calloc(1, sizeof(*d->cfg));
+	if (d->cfg == NULL) {
+		rc = 1;
+		goto out;
+	}
+	if (config_load(d->config_file, d->cfg, &diag, &warn) == -1) {
+		print_diag(&diag);
+		free(d->cfg);
+		d->cfg = NULL;
+		goto out;
+	}
+	log_open(d->cfg->log_facility, d->cfg->log_level, verbose);
+	log_diag(LOG_WARNING, &warn);
+	if (load_rules(d->cfg, &d->rs, &diag) == -1) {
+		print_diag(&diag);
+		log_diag(LOG_ERR, &diag);
+		goto out;
+	}
+	rc = 1;
+	if (start(d) == -1) {
+		log_msg(LOG_ERR, "not started");
+		goto out;
+	}
+	rc = run_loop(d) == 0 ? 0 : 1;
+	notify_send("STOPPING=1");
+	log_msg(LOG_NOTICE, "stopping");
+out:
+	stop(d);
+	diag_clear(&diag);
+	diag_clear(&warn);
+	free(d);
+	return rc;
+}

@@ -1,0 +1,100 @@
+/*
+ * spool.h - the life of a file in the spool (SPEC §5): claim it from the
+ * inbox into work/, judge it safely, record its result and deliveries
+ * durably (one sync per batch), archive it into accepted/ or rejected/, and
+ * recover what a crash left in work/. The crash-consistency protocol is
+ * written down at the top of spool.c.
+ *
+ *   struct spool *sp = spool_open("/var/spool/expensed", &diag);
+ *   struct spool_item items[256]; size_t n = 0;
+ *   if (spool_claim(sp, inbox_fd, "rapport-36.json", &items[n]) == 0) n++;
+ *   spool_process(sp, &ctx, items, n);
+ */
+#ifndef EXPENSED_SPOOL_H
+#define EXPENSED_SPOOL_H
+
+#include <limits.h>
+#include <stddef.h>
+
+#include "../rules/diag.h"
+#include "../rules/engine.h"
+#include "config.h"
+#include "ledger.h"
+#include "outbox.h"
+
+/* Most files taken in one batch (one group commit). */
+#define SPOOL_BATCH_MAX 256
+
+/* Longest NAME kept in a claim (bytes); longer names are cut (on a UTF-8
+ * boundary) so that CLAIM and NAME.result.json fit in NAME_MAX. */
+#define SPOOL_NAME_KEEP 200
+
+enum spool_item_kind {
+	ITEM_CLAIM,  /* work/CLAIM is an input to judge */
+	ITEM_RESULT, /* the input is archived; only its result is left */
+};
+
+struct spool_item {
+	enum spool_item_kind kind;
+	char key[32];		 /* "<token>.<seq>": the claim's identity */
+	char work[NAME_MAX + 1]; /* its name in work/ */
+	char name[NAME_MAX + 1]; /* the dropped file's name (maybe cut) */
+};
+
+/* What judging needs; owned by the caller, counters updated by
+ * spool_process(). */
+struct spool_ctx {
+	const struct ruleset *rs;
+	const struct config *cfg; /* max_file_size */
+	struct ledger *ledger;
+	struct outbox *ob; /* may be NULL */
+	unsigned long accepted, rejected, invalid;
+};
+
+struct spool;
+
+/*
+ * Open the spool directory: create work/ accepted/ rejected/ state/ (and
+ * outbox/ dead/) if missing, pick this daemon's random owner token and lock
+ * state/owner-TOKEN.lock for its lifetime. NULL with a line in diag.
+ */
+struct spool *spool_open(const char *dir, struct diag *diag);
+
+int spool_dirfd(const struct spool *sp);   /* the spool directory */
+int spool_statefd(const struct spool *sp); /* state/ */
+
+/*
+ * Claim inbox_fd/name: rename it into work/ under a new unique claim name
+ * (filling *it). 0 claimed, 1 gone (someone else took it: skip silently),
+ * -1 error (logged).
+ */
+int spool_claim(struct spool *sp, int inbox_fd, const char *name,
+		struct spool_item *it);
+
+/*
+ * List what is left in work/ and belongs to nobody alive: this daemon's own
+ * leftovers (a failed batch), and claims of daemons that are gone (their
+ * owner lock is free: it is taken over). Stale results of those claims are
+ * removed (the claim is judged again). *items is malloc'ed (free it).
+ * Returns the count, or -1.
+ */
+int spool_recoverable(struct spool *sp, struct spool_item **items);
+
+/* 1 once after a batch left something that should be retried at once (an
+ * archive name taken by another daemon meanwhile). */
+int spool_retry_wanted(struct spool *sp);
+
+/*
+ * Judge, record and archive n items (n <= SPOOL_BATCH_MAX) as one group:
+ * every result and delivery is written, then synced once, then the files
+ * are archived, then synced once more. One log line per judged file. An
+ * item that fails stays in work/ for the next recovery. 0, or -1 when the
+ * whole batch failed (logged).
+ */
+int spool_process(struct spool *sp, struct spool_ctx *ctx,
+		  struct spool_item *items, size_t n);
+
+/* Release the owner lock (and remove it) and close everything. */
+void spool_close(struct spool *sp);
+
+#endif

@@ -1,0 +1,542 @@
+/*
+ * watch.c - notices the files dropped into the inbox: inotify for speed,
+ * full scans (at start, on queue overflow, on the rescan timer) because
+ * events get lost, a settle delay for what scans find, and re-watching an
+ * inbox that was removed or replaced. It only produces names (watch.h).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ledger.h"
+#include "log.h"
+#include "loop.h"
+#include "watch.h"
+
+#define INBOX_MASK                                                             \
+	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF |        \
+	 IN_ONLYDIR | IN_DONT_FOLLOW)
+/* The parent is watched all along: an rmdir of the inbox while we hold an
+ * fd on it gives no IN_DELETE_SELF, but the parent sees IN_DELETE. */
+#define PARENT_MASK                                                            \
+	(IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM |                 \
+	 IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+
+/* A name found by a scan, waiting to be `settle` old. */
+struct pending {
+	struct timespec mtime;
+	off_t size;
+	long long seen_ms; /* monotonic ms when this mtime/size was seen */
+};
+
+struct watch {
+	int epfd;
+	char *inbox;  /* absolute path */
+	char *parent; /* its directory */
+	char *base;   /* its last component */
+	long settle_ms;
+
+	struct loop_source ino;	  /* inotify fd */
+	struct loop_source timer; /* settle re-check timerfd */
+	int inbox_wd, parent_wd;
+	int inbox_fd;
+	dev_t dev;
+	ino_t ino_nr;
+	int lost; /* the inbox is missing (logged once) */
+
+	char **q; /* ready names, FIFO: q[qhead .. qlen) */
+	size_t qhead, qlen, qcap;
+	struct strmap queued;  /* names in q */
+	struct strmap pending; /* name -> struct pending */
+};
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long ts_ms(const struct timespec *ts)
+{
+	return (long long)ts->tv_sec * 1000 + ts->tv_nsec / 1000000;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && memcmp(s + n - m, suffix, m) == 0;
+}
+
+int watch_name_ignored(const char *name)
+{
+	return name[0] == '.' || ends_with(name, ".tmp") ||
+	       ends_with(name, ".part") || ends_with(name, ".swp") ||
+	       ends_with(name, "~");
+}
+
+static void queue_push(struct watch *w, const char *name)
+{
+	char *copy = strdup(name); /* name may be a key of w->pending */
+
+	if (copy == NULL)
+		return;
+	free(strmap_del(&w->pending, copy));
+	if (strmap_get(&w->queued, copy) != NULL)
+		goto drop;
+	if (w->qlen == w->qcap && w->qhead > 0) {
+		memmove(w->q, w->q + w->qhead,
+			(w->qlen - w->qhead) * sizeof(*w->q));
+		w->qlen -= w->qhead;
+		w->qhead = 0;
+	}
+	if (w->qlen == w->qcap) {
+		size_t cap = w->qcap ? w->qcap * 2 : 64;
+		char **q = realloc(w->q, cap * sizeof(*q));
+		if (q == NULL)
+			goto drop; /* the next scan finds it again */
+		w->q = q;
+		w->qcap = cap;
+	}
+	if (strmap_put(&w->queued, copy, (void *)1, NULL) == -1)
+		goto drop;
+	w->q[w->qlen++] = copy;
+	return;
+drop:
+	free(copy);
+}
+
+static void queue_clear(struct watch *w)
+{
+	for (size_t i = w->qhead; i < w->qlen; i++)
+		free(w->q[i]);
+	w->qhead = w->qlen = 0;
+	strmap_free(&w->queued, NULL);
+	strmap_free(&w->pending, free);
+}
+
+size_t watch_ready(const struct watch *w)
+{
+	return w->qlen - w->qhead;
+}
+
+size_t watch_take(struct watch *w, char **names, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max && w->qhead < w->qlen) {
+		char *name = w->q[w->qhead++];
+		strmap_del(&w->queued, name);
+		names[n++] = name;
+	}
+	if (w->qhead == w->qlen) {
+		w->qhead = w->qlen = 0;
+		if (w->qcap > 1024) { /* after a burst: give the memory back */
+			free(w->q);
+			w->q = NULL;
+			w->qcap = 0;
+			strmap_free(&w->queued, NULL);
+		}
+	}
+	return n;
+}
+
+/*
+ * Is a scanned file settled? Its mtime is settle old, or (mtime in the
+ * future: clock skew on a share) it has not changed for settle since seen.
+ * Otherwise *deadline gets the monotonic ms when to look again.
+ */
+static int settled(const struct watch *w, const struct pending *p,
+		   long long now_mono, long long *deadline)
+{
+	struct timespec real;
+	long long now_real, mt = ts_ms(&p->mtime);
+
+	clock_gettime(CLOCK_REALTIME, &real);
+	now_real = ts_ms(&real);
+	if (mt <= now_real) {
+		if (now_real - mt >= w->settle_ms)
+			return 1;
+		*deadline = now_mono + (mt + w->settle_ms - now_real);
+		return 0;
+	}
+	if (now_mono - p->seen_ms >= w->settle_ms)
+		return 1;
+	*deadline = p->seen_ms + w->settle_ms;
+	return 0;
+}
+
+static void arm_timer(struct watch *w, long long deadline)
+{
+	struct itimerspec its = {0};
+
+	if (deadline >= 0) {
+		long long ms = deadline - mono_ms();
+		if (ms < 1)
+			ms = 1;
+		its.it_value.tv_sec = ms / 1000;
+		its.it_value.tv_nsec = (ms % 1000) * 1000000;
+	}
+	timerfd_settime(w->timer.fd, 0, &its, NULL);
+}
+
+/* Look at every pending name again; arm the timer for the earliest. */
+static void recheck_pending(struct watch *w)
+{
+	long long now = mono_ms(), earliest = -1;
+
+	for (size_t i = 0; i < w->pending.cap; i++) {
+		const char *name = w->pending.keys[i];
+		struct pending *p = w->pending.vals[i];
+		struct stat st;
+		long long deadline;
+
+		if (p == NULL)
+			continue; /* empty or deleted slot */
+		if (w->inbox_fd < 0 || fstatat(w->inbox_fd, name, &st,
+					       AT_SYMLINK_NOFOLLOW) == -1) {
+			free(strmap_del(&w->pending, name));
+			continue;
+		}
+		if (st.st_mtim.tv_sec != p->mtime.tv_sec ||
+		    st.st_mtim.tv_nsec != p->mtime.tv_nsec ||
+		    st.st_size != p->size) {
+			p->mtime = st.st_mtim;
+			p->size = st.st_size;
+			p->seen_ms = now;
+		}
+		if (settled(w, p, now, &deadline)) {
+			queue_push(w, name); /* frees p */
+			continue;
+		}
+		if (earliest < 0 || deadline < earliest)
+			earliest = deadline;
+	}
+	arm_timer(w, earliest);
+}
+
+/* A name from a scan: ready if settled, else pending. */
+static void consider_scanned(struct watch *w, const char *name)
+{
+	struct pending *p;
+	struct stat st;
+
+	if (watch_name_ignored(name) || strmap_get(&w->queued, name) != NULL ||
+	    strmap_get(&w->pending, name) != NULL)
+		return;
+	if (fstatat(w->inbox_fd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return;
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return;
+	p->mtime = st.st_mtim;
+	p->size = st.st_size;
+	p->seen_ms = mono_ms();
+	if (strmap_put(&w->pending, name, p, NULL) == -1)
+		free(p);
+}
+
+static void scan(struct watch *w)
+{
+	DIR *dir;
+	struct dirent *de;
+	int fd;
+
+	if (w->inbox_fd < 0)
+		return;
+	fd = openat(w->inbox_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1 || (dir = fdopendir(fd)) == NULL) {
+		log_msg(LOG_ERR, "cannot scan inbox %s: %s", w->inbox,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		consider_scanned(w, de->d_name);
+	}
+	closedir(dir);
+	recheck_pending(w);
+}
+
+static void drop_parent_watch(struct watch *w)
+{
+	if (w->parent_wd >= 0)
+		inotify_rm_watch(w->ino.fd, w->parent_wd);
+	w->parent_wd = -1;
+}
+
+/* Watch and open the inbox; on success scan it. 0 or -1 (still missing). */
+static int try_watch(struct watch *w)
+{
+	struct stat st;
+	int wd, fd;
+
+	if (w->parent_wd < 0)
+		w->parent_wd =
+		    inotify_add_watch(w->ino.fd, w->parent, PARENT_MASK);
+	wd = inotify_add_watch(w->ino.fd, w->inbox, INBOX_MASK);
+	if (wd == -1)
+		goto missing;
+	fd = open(w->inbox, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1) {
+		inotify_rm_watch(w->ino.fd, wd);
+		goto missing;
+	}
+	if (fstat(fd, &st) == -1) {
+		close(fd);
+		inotify_rm_watch(w->ino.fd, wd);
+		goto missing;
+	}
+	w->inbox_wd = wd;
+	w->inbox_fd = fd;
+	w->dev = st.st_dev;
+	w->ino_nr = st.st_ino;
+	if (w->lost)
+		log_msg(LOG_NOTICE, "inbox %s is back; watching it", w->inbox);
+	else
+		log_msg(LOG_INFO, "watching inbox %s", w->inbox);
+	w->lost = 0;
+	scan(w);
+	return 0;
+missing:
+	if (!w->lost)
+		log_msg(LOG_WARNING,
+			"inbox %s is missing (%s); waiting for it to appear",
+			w->inbox, strerror(errno));
+	w->lost = 1;
+	return -1;
+}
+
+/* The watched inbox went away (removed, renamed, replaced). */
+static void inbox_lost(struct watch *w, const char *why)
+{
+	if (w->inbox_wd >= 0)
+		inotify_rm_watch(w->ino.fd, w->inbox_wd);
+	w->inbox_wd = -1;
+	if (w->inbox_fd >= 0)
+		close(w->inbox_fd);
+	w->inbox_fd = -1;
+	queue_clear(w);
+	arm_timer(w, -1);
+	log_msg(LOG_WARNING, "inbox %s was %s; waiting for it to reappear",
+		w->inbox, why);
+	w->lost = 1;
+}
+
+static void on_inotify(struct loop_source *src, uint32_t events)
+{
+	struct watch *w =
+	    (struct watch *)((char *)src - offsetof(struct watch, ino));
+	char buf[65536]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
+	int overflow = 0, lost = 0, parent_hit = 0;
+	const char *why = "removed";
+
+	(void)events;
+	for (;;) {
+		ssize_t n = read(w->ino.fd, buf, sizeof(buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+			p += sizeof(*ev) + ev->len;
+			if (ev->mask & IN_Q_OVERFLOW) {
+				overflow = 1;
+			} else if (ev->wd == w->inbox_wd && w->inbox_wd >= 0) {
+				if ((ev->mask &
+				     (IN_CLOSE_WRITE | IN_MOVED_TO)) &&
+				    ev->len > 0 &&
+				    !watch_name_ignored(ev->name))
+					queue_push(w, ev->name);
+				if (ev->mask & IN_MOVE_SELF)
+					why = "moved away";
+				if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF |
+						IN_IGNORED | IN_UNMOUNT))
+					lost = 1;
+			} else if (ev->wd == w->parent_wd &&
+				   w->parent_wd >= 0) {
+				int ours = ev->len > 0 &&
+					   strcmp(ev->name, w->base) == 0;
+				if (ours && (ev->mask & IN_DELETE)) {
+					lost = w->inbox_fd >= 0;
+					why = "removed";
+				}
+				if (ours && (ev->mask & IN_MOVED_FROM)) {
+					lost = w->inbox_fd >= 0;
+					why = "moved away";
+				}
+				if (ours &&
+				    (ev->mask & (IN_CREATE | IN_MOVED_TO))) {
+					if (w->inbox_fd >= 0 && !lost) {
+						lost = 1;
+						why = "replaced";
+					}
+					parent_hit = 1;
+				}
+				if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF |
+						IN_IGNORED))
+					w->parent_wd = -1; /* rescan retries */
+			}
+		}
+	}
+	if (lost) {
+		inbox_lost(w, why);
+		parent_hit = 1; /* it may be back already */
+	}
+	if (parent_hit && w->inbox_fd < 0)
+		try_watch(w);
+	else if (overflow) {
+		log_msg(LOG_NOTICE, "inotify queue overflow; scanning inbox");
+		scan(w);
+	}
+}
+
+static void on_timer(struct loop_source *src, uint32_t events)
+{
+	struct watch *w =
+	    (struct watch *)((char *)src - offsetof(struct watch, timer));
+	uint64_t ticks;
+
+	(void)events;
+	if (read(w->timer.fd, &ticks, sizeof(ticks)) == -1 && errno != EAGAIN)
+		log_msg(LOG_ERR, "settle timer: %s", strerror(errno));
+	recheck_pending(w);
+}
+
+static int set_paths(struct watch *w, const char *inbox)
+{
+	char *slash;
+
+	free(w->inbox);
+	free(w->parent);
+	free(w->base);
+	w->inbox = strdup(inbox);
+	w->parent = strdup(inbox);
+	if (w->inbox == NULL || w->parent == NULL)
+		return -1;
+	/* strip trailing slashes, then split */
+	for (size_t n = strlen(w->parent); n > 1 && w->parent[n - 1] == '/';)
+		w->parent[--n] = '\0';
+	slash = strrchr(w->parent, '/');
+	if (slash == NULL) {
+		w->base = strdup(w->parent);
+		free(w->parent);
+		w->parent = strdup(".");
+	} else {
+		w->base = strdup(slash + 1);
+		if (slash == w->parent)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+	}
+	return w->base != NULL && w->parent != NULL ? 0 : -1;
+}
+
+struct watch *watch_open(int epfd, const char *inbox, long settle_ms)
+{
+	struct watch *w = calloc(1, sizeof(*w));
+
+	if (w == NULL)
+		return NULL;
+	w->epfd = epfd;
+	w->settle_ms = settle_ms;
+	w->inbox_wd = w->parent_wd = -1;
+	w->inbox_fd = -1;
+	w->ino.ready = on_inotify;
+	w->timer.ready = on_timer;
+	w->ino.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	w->timer.fd =
+	    timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (w->ino.fd == -1 || w->timer.fd == -1 || set_paths(w, inbox) == -1 ||
+	    loop_add(epfd, &w->ino, EPOLLIN) == -1 ||
+	    loop_add(epfd, &w->timer, EPOLLIN) == -1) {
+		int saved = errno;
+		watch_close(w);
+		errno = saved;
+		return NULL;
+	}
+	try_watch(w);
+	return w;
+}
+
+int watch_reconfigure(struct watch *w, const char *inbox, long settle_ms)
+{
+	w->settle_ms = settle_ms;
+	if (strcmp(inbox, w->inbox) == 0) {
+		recheck_pending(w);
+		return 0;
+	}
+	if (w->inbox_wd >= 0)
+		inotify_rm_watch(w->ino.fd, w->inbox_wd);
+	w->inbox_wd = -1;
+	if (w->inbox_fd >= 0)
+		close(w->inbox_fd);
+	w->inbox_fd = -1;
+	drop_parent_watch(w);
+	queue_clear(w);
+	arm_timer(w, -1);
+	if (set_paths(w, inbox) == -1)
+		return -1;
+	w->lost = 0;
+	try_watch(w);
+	return 0;
+}
+
+void watch_rescan(struct watch *w)
+{
+	struct stat st;
+
+	if (w->inbox_fd >= 0 && (stat(w->inbox, &st) == -1 ||
+				 st.st_dev != w->dev || st.st_ino != w->ino_nr))
+		inbox_lost(w, "replaced");
+	if (w->inbox_fd < 0) {
+		try_watch(w); /* scans on success */
+		return;
+	}
+	scan(w);
+}
+
+int watch_inbox_fd(const struct watch *w)
+{
+	return w->inbox_fd;
+}
+
+void watch_close(struct watch *w)
+{
+	if (w == NULL)
+		return;
+	queue_clear(w);
+	free(w->q);
+	if (w->inbox_fd >= 0)
+		close(w->inbox_fd);
+	if (w->ino.fd >= 0) {
+		loop_del(w->epfd, &w->ino);
+		close(w->ino.fd);
+	}
+	if (w->timer.fd >= 0) {
+		loop_del(w->epfd, &w->timer);
+		close(w->timer.fd);
+	}
+	free(w->inbox);
+	free(w->parent);
+	free(w->base);
+	free(w);
+}

@@ -1,0 +1,578 @@
+"""End-to-end tests of `expensed run` (SPEC section 5): the real binary on a
+real spool under tmp_path, config with settle = 200ms and rescan = 1s.
+
+The life of a file (verdicts, unsafe inputs, names), bursts with inotify
+overflow, kill -9 recovery, report.duplicate, SIGHUP reload, SIGTERM,
+sd_notify, a removed and recreated inbox, and two daemons on one spool.
+"""
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from daemon_util import (SHIPPED_RULES, VERDICT_LINE, Daemon, archived,
+                         count_archived, cpu_ticks, drop, make_report,
+                         result, seed_path, wait_for, write_config)
+
+SEED = seed_path().read_bytes()
+SEED_ID = json.loads(SEED)["id"]
+MAX_EVENTS = Path("/proc/sys/fs/inotify/max_queued_events")
+
+
+@pytest.fixture
+def spool(tmp_path):
+    s = tmp_path / "spool"
+    (s / "inbox").mkdir(parents=True)
+    return s
+
+
+@pytest.fixture
+def start_daemon(expensed_bin, tmp_path):
+    """start_daemon(spool, **config) -> a started Daemon, killed at the end."""
+    started = []
+
+    def start(spool, name="d", env=None, **conf):
+        cfg = tmp_path / ("%s.conf" % name)
+        if not cfg.exists():
+            write_config(cfg, spool, **conf)
+        d = Daemon(expensed_bin, cfg, tmp_path / ("%s.log" % name), env)
+        started.append(d)
+        return d.start()
+
+    yield start
+    for d in started:
+        d.cleanup()
+
+
+def wait_archived(spool, name, timeout=10):
+    return wait_for(lambda: result(spool, name), timeout,
+                    what="%s to be archived" % name)
+
+
+def only_finding(doc):
+    assert doc["verdict"] == "invalid"
+    assert doc["errors"] == 1 and len(doc["findings"]) == 1
+    f = doc["findings"][0]
+    assert f["severity"] == "error" and f["path"] == ""
+    return f["rule"]
+
+
+def test_seed_accepted(spool, start_daemon):
+    start_daemon(spool)
+    drop(spool, "rapport-36.json", SEED)
+    doc = wait_archived(spool, "rapport-36.json")
+    assert doc["verdict"] == "accepted"
+    assert doc["file"] == "rapport-36.json"
+    assert doc["report_id"] == SEED_ID
+    assert doc["errors"] == 0 and doc["warnings"] == 5
+    assert sorted(f["rule"] for f in doc["findings"]) == sorted(
+        ["ratification.retroactive"] * 3 +
+        ["cost.per_participant", "cost.per_participant_day"])
+    assert doc["archived_as"] == "accepted/rapport-36.json"
+    acc = spool / "accepted"
+    assert (acc / "rapport-36.json").read_bytes() == SEED
+    assert sorted(os.listdir(acc)) == ["rapport-36.json",
+                                       "rapport-36.json.result.json"]
+    assert os.listdir(spool / "inbox") == []
+    assert os.listdir(spool / "work") == []
+
+
+def test_broken_total_rejected(spool, start_daemon):
+    d = start_daemon(spool)
+    doc = json.loads(SEED)
+    doc["total"] = "139208.94"
+    drop(spool, "broken.json", json.dumps(doc))
+    res = wait_archived(spool, "broken.json")
+    assert res["verdict"] == "rejected"
+    assert res["archived_as"] == "rejected/broken.json"
+    errors = [f for f in res["findings"] if f["severity"] == "error"]
+    assert [(f["rule"], f["path"]) for f in errors] == [
+        ("total.missions", "/total")]
+    assert (spool / "rejected" / "broken.json").exists()
+    text = wait_for(lambda: "broken.json: /total: error:" in d.text()
+                    and d.text(), 5, what="finding log line")
+    assert re.search(r"warning: broken\.json: rejected \(report "
+                     r"CD13-CP-2019-02-08-R36, 1 errors, 5 warnings\) -> "
+                     r"rejected/broken\.json", text)
+
+
+def test_invalid_inputs(spool, start_daemon, tmp_path):
+    d = start_daemon(spool)
+    drop(spool, "notjson.json", "this is not JSON\n")
+    drop(spool, "empty.json", b"")
+    drop(spool, "notes.txt", SEED)
+    assert only_finding(wait_archived(spool, "notjson.json")) == "input.json"
+    assert only_finding(wait_archived(spool, "empty.json")) == "input.json"
+    doc = wait_archived(spool, "notes.txt")
+    assert only_finding(doc) == "input.name"
+    assert doc["archived_as"] == "rejected/notes.txt"
+    # a directory dropped in the inbox: input.file, not recursed into
+    sub = tmp_path / "stage-dir"
+    sub.mkdir()
+    (sub / "inner.json").write_bytes(SEED)
+    os.rename(sub, spool / "inbox" / "folder.json")
+    assert only_finding(wait_archived(spool, "folder.json")) == "input.file"
+    assert not (spool / "accepted" / "inner.json").exists()
+    assert "invalid" in d.text()
+
+
+def test_symlink_never_read(spool, start_daemon, tmp_path):
+    marker = "SECRET-MARKER-7f3a9c"
+    secret = tmp_path / "outside.json"
+    secret.write_text('{"id": "%s"}\n' % marker)
+    d = start_daemon(spool)
+    os.symlink(secret, spool / "inbox" / "link.json")
+    doc = wait_archived(spool, "link.json")
+    assert only_finding(doc) == "input.file"
+    assert "symbolic link" in doc["findings"][0]["message"]
+    assert (spool / "rejected" / "link.json").is_symlink()
+    for p in spool.rglob("*.result.json"):
+        assert marker not in p.read_text()
+    assert marker not in d.text()
+
+
+def test_fifo_does_not_block(spool, start_daemon):
+    start_daemon(spool)
+    os.mkfifo(spool / "inbox" / "pipe.json")  # found by a scan (no event)
+    drop(spool, "after.json", SEED)
+    assert only_finding(wait_archived(spool, "pipe.json")) == "input.file"
+    assert wait_archived(spool, "after.json")["verdict"] == "accepted"
+
+
+def test_oversize(spool, start_daemon):
+    start_daemon(spool, max_file_size="1K")
+    drop(spool, "big.json", SEED)  # 1622 bytes
+    drop(spool, "big.txt", SEED)   # input.name comes before input.size
+    doc = wait_archived(spool, "big.json")
+    assert only_finding(doc) == "input.size"
+    assert doc["size"] == len(SEED)
+    assert only_finding(wait_archived(spool, "big.txt")) == "input.name"
+
+
+def test_newline_in_name_is_escaped(spool, start_daemon):
+    d = start_daemon(spool)
+    name = "evil\nexpensed[1]: info: forged.json: accepted.json"
+    drop(spool, name, "nope")
+    doc = wait_archived(spool, name)
+    assert only_finding(doc) == "input.json"
+    assert doc["file"] == name
+    text = wait_for(lambda: "input.json" in d.text() and d.text(), 5,
+                    what="log lines")
+    assert "evil\\nexpensed[1]: info: forged.json: accepted.json: invalid" \
+        in text
+    for line in text.splitlines():
+        assert not line.startswith("expensed[1]"), line
+
+
+def test_in_progress_names_left_alone(spool, start_daemon):
+    d = start_daemon(spool)
+    names = [".hidden.json", "x.json.part", "x.json.tmp", "x.json.swp",
+             "x.json~"]
+    for n in names:
+        (spool / "inbox" / n).write_bytes(SEED)
+    drop(spool, "real.json", SEED)
+    wait_archived(spool, "real.json")
+    # two rescans (1s) later they are all still there, untouched
+    rescans = time.monotonic() + 2.5
+    wait_for(lambda: time.monotonic() > rescans, 5, what="two rescans")
+    assert sorted(os.listdir(spool / "inbox")) == sorted(names)
+    assert sorted(archived(spool)) == ["real.json"]
+    assert "x.json" not in d.text()
+
+
+def test_settle_for_scanned_files(spool, start_daemon, tmp_path):
+    """A file found only by a scan waits until its mtime is settle old."""
+    start_daemon(spool, settle="1500ms")
+    p = spool / "inbox" / "slow.json"
+    with open(p, "wb") as f:  # never closed-for-write before the scan...
+        f.write(SEED)
+        f.flush()
+        t0 = time.monotonic()
+        # ...so only the rescan (1s) can find it, and it is not settled
+        wait_for(lambda: time.monotonic() - t0 > 1.2, 3, what="a rescan")
+        assert result(spool, "slow.json") is None
+        os.utime(p, (time.time() - 10, time.time() - 10))
+        wait_archived(spool, "slow.json", 5)
+
+
+def test_report_duplicate(spool, start_daemon):
+    start_daemon(spool)
+    drop(spool, "first.json", SEED)
+    assert wait_archived(spool, "first.json")["verdict"] == "accepted"
+    drop(spool, "second.json", SEED)
+    doc = wait_archived(spool, "second.json")
+    assert doc["verdict"] == "rejected"
+    dup = [f for f in doc["findings"] if f["rule"] == "report.duplicate"]
+    assert len(dup) == 1 and doc["errors"] == 1
+    assert dup[0]["path"] == "/id" and dup[0]["severity"] == "error"
+    assert SEED_ID in dup[0]["message"]
+    assert "accepted/first.json" in dup[0]["message"]
+    # a rejected report, then its corrected resubmission: not a duplicate
+    other = json.loads(SEED)
+    other["id"] = "CD13-OTHER-1"
+    other["total"] = "1.00"
+    drop(spool, "bad.json", json.dumps(other))
+    assert wait_archived(spool, "bad.json")["verdict"] == "rejected"
+    other["total"] = json.loads(SEED)["total"]
+    drop(spool, "bad.json", json.dumps(other))  # same name again
+    res = spool / "accepted" / "bad.json.result.json"
+    wait_for(res.exists, 10, what="the resubmission")
+    doc = json.loads(res.read_text())
+    assert doc["verdict"] == "accepted"
+    assert doc["archived_as"] == "accepted/bad.json"  # suffixes per dir
+
+
+def test_ledger_survives_restart(spool, start_daemon, expensed_bin,
+                                 tmp_path):
+    d = start_daemon(spool)
+    drop(spool, "one.json", SEED)
+    wait_archived(spool, "one.json")
+    assert d.stop() == 0
+    d2 = Daemon(expensed_bin, d.config, tmp_path / "d2.log").start()
+    try:
+        drop(spool, "two.json", SEED)
+        doc = wait_archived(spool, "two.json")
+        assert [f["rule"] for f in doc["findings"]
+                if f["severity"] == "error"] == ["report.duplicate"]
+    finally:
+        d2.cleanup()
+
+
+def test_same_name_twice_gets_suffix(spool, start_daemon):
+    start_daemon(spool)
+    broken = SEED.replace(b'"total": "139108.94"', b'"total": "1"')
+    drop(spool, "r.json", broken)
+    wait_archived(spool, "r.json")
+    drop(spool, "r.json", broken)
+    doc = wait_for(lambda: result(spool, "r.1.json"), 10, what="r.1.json")
+    assert doc["archived_as"] == "rejected/r.1.json"
+    assert doc["file"] == "r.json"
+    assert sorted(os.listdir(spool / "rejected")) == [
+        "r.1.json", "r.1.json.result.json", "r.json", "r.json.result.json"]
+
+
+def test_reload_rules(spool, start_daemon, tmp_path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "a.rules").write_text(SHIPPED_RULES.read_text())
+    d = start_daemon(spool, rules=rules)
+    drop(spool, "r1.json", make_report(SEED, 1))
+    assert wait_archived(spool, "r1.json")["verdict"] == "accepted"
+
+    (rules / "b.rules").write_text("[broken]\ntype = nonsense\n")
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: "reload failed" in d.text(), 5, what="reload failure")
+    assert "b.rules:" in d.text()
+    drop(spool, "r2.json", make_report(SEED, 2))
+    assert wait_archived(spool, "r2.json")["verdict"] == "accepted"
+
+    (rules / "b.rules").write_text(
+        "[currency.usd]\ntype = enum\nitems = /currency\nvalues = USD\n")
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: "reloaded:" in d.text(), 5, what="reload")
+    drop(spool, "r3.json", make_report(SEED, 3))
+    doc = wait_archived(spool, "r3.json")
+    assert doc["verdict"] == "rejected"
+    assert [f["rule"] for f in doc["findings"]
+            if f["severity"] == "error"] == ["currency.usd"]
+    assert d.stop() == 0
+
+
+def test_sigterm_exits_zero(spool, start_daemon):
+    d = start_daemon(spool)
+    assert d.stop() == 0
+    assert "stopping" in d.text()
+    assert list((spool / "state").glob("owner-*")) == []
+
+
+def test_missing_config_is_an_error(expensed_bin, tmp_path):
+    env = dict(os.environ)
+    env.pop("EXPENSED_CONFIG", None)
+    r = subprocess.run([expensed_bin, "run", "-c",
+                        str(tmp_path / "nope.conf")], env=env,
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2
+    assert "nope.conf" in r.stderr
+
+
+def test_sd_notify(spool, start_daemon, tmp_path):
+    sock_path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(sock_path)
+    sock.settimeout(5)
+    msgs = []
+
+    def until(pred, what):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            m = sock.recv(4096).decode()
+            msgs.append(m)
+            if pred(m):
+                return m
+        raise AssertionError("no %s in %r" % (what, msgs))
+
+    try:
+        d = start_daemon(spool, env={"NOTIFY_SOCKET": sock_path,
+                                     "WATCHDOG_USEC": "400000"})
+        until(lambda m: m == "READY=1", "READY=1")
+        until(lambda m: m.startswith("STATUS=accepted 0"), "STATUS")
+        until(lambda m: m == "WATCHDOG=1", "WATCHDOG=1")
+        drop(spool, "s.json", SEED)
+        until(lambda m: m.startswith("STATUS=accepted 1, rejected 0, "
+                                     "invalid 0, outbox backlog 0"),
+              "STATUS after a file")
+        d.signal(signal.SIGHUP)
+        m = until(lambda m: m.startswith("RELOADING=1"), "RELOADING=1")
+        assert re.fullmatch(r"RELOADING=1\nMONOTONIC_USEC=\d+", m)
+        until(lambda m: m == "READY=1", "READY=1 after reload")
+        d.signal(signal.SIGTERM)
+        until(lambda m: m == "STOPPING=1", "STOPPING=1")
+        assert d.proc.wait(10) == 0
+    finally:
+        sock.close()
+
+
+def test_inbox_removed_and_recreated(spool, start_daemon):
+    d = start_daemon(spool)
+    inbox = spool / "inbox"
+    os.rmdir(inbox)
+    wait_for(lambda: "was removed" in d.text(), 5, what="removal noticed")
+    inbox.mkdir()
+    wait_for(lambda: "is back" in d.text(), 5, what="re-watch")
+    drop(spool, "later.json", SEED)
+    assert wait_archived(spool, "later.json")["verdict"] == "accepted"
+    # replaced by rename: the old one moved away, a new one moved in
+    os.rename(inbox, spool / "inbox.old")
+    new = spool / "inbox.new"
+    new.mkdir()
+    os.rename(new, inbox)
+    wait_for(lambda: d.text().count("is back") == 2, 5, what="re-watch 2")
+    drop(spool, "later2.json", make_report(SEED, 2))
+    assert wait_archived(spool, "later2.json")["verdict"] == "accepted"
+
+
+def test_idle_does_not_spin(spool, start_daemon):
+    d = start_daemon(spool)
+    drop(spool, "one.json", SEED)
+    wait_archived(spool, "one.json")
+    t0 = cpu_ticks(d.proc.pid)
+    end = time.monotonic() + 2
+    wait_for(lambda: time.monotonic() > end, 5, what="2 s idle")
+    assert cpu_ticks(d.proc.pid) - t0 <= 5  # 50 ms of CPU at most
+
+
+def stage_burst(tmp_path, spool, n, prefix="f"):
+    """Write n reports (80 % accepted, 20 % rejected) on the spool's fs."""
+    stage = spool / "stage"
+    stage.mkdir(exist_ok=True)
+    names = []
+    for i in range(n):
+        name = "%s%05d.json" % (prefix, i)
+        (stage / name).write_bytes(make_report(SEED, i, broken=i % 5 == 4))
+        names.append(name)
+    old = time.time() - 60  # settled for scans already
+    for name in names:
+        os.utime(stage / name, (old, old))
+    return stage, names
+
+
+def drop_all(spool, stage, names):
+    for name in names:
+        os.rename(stage / name, spool / "inbox" / name)
+
+
+def assert_each_once(spool, names):
+    arch = archived(spool)
+    assert sorted(arch) == sorted(names), \
+        "missing %s, extra %s" % (sorted(set(names) - set(arch))[:5],
+                                  sorted(set(arch) - set(names))[:5])
+    for name, where in arch.items():
+        assert len(where) == 1 and where[0][1], (name, where)
+    for i, name in enumerate(sorted(names)):
+        want = "rejected" if i % 5 == 4 else "accepted"
+        assert arch[name][0][0] == want, (name, arch[name])
+    assert os.listdir(spool / "inbox") == []
+    assert os.listdir(spool / "work") == []
+
+
+@pytest.fixture
+def few_inotify_events():
+    """Lower fs.inotify.max_queued_events to 64 (forcing overflows), and
+    restore it afterwards; None when that is not permitted."""
+    try:
+        old = MAX_EVENTS.read_text()
+        MAX_EVENTS.write_text("64\n")
+    except OSError as e:
+        yield None, str(e)
+        return
+    try:
+        yield True, ""
+    finally:
+        MAX_EVENTS.write_text(old)
+
+
+def test_burst_with_overflow(spool, start_daemon, tmp_path,
+                             few_inotify_events):
+    lowered, why = few_inotify_events
+    if not lowered:
+        pytest.skip("cannot lower fs.inotify.max_queued_events: %s" % why)
+    stage, names = stage_burst(tmp_path, spool, 5000)
+    d = start_daemon(spool)
+    drop_all(spool, stage, names)
+    wait_for(lambda: count_archived(spool) >= 5000, 120, 0.1,
+             what="5000 files archived")
+    assert_each_once(spool, names)
+    assert "inotify queue overflow" in d.text()
+    assert sum(1 for line in d.text().splitlines()
+               if VERDICT_LINE.match(line)) == 5000
+
+
+def test_crash_recovery(spool, start_daemon, expensed_bin, tmp_path):
+    stage, names = stage_burst(tmp_path, spool, 1000)
+    cfg = tmp_path / "crash.conf"
+    write_config(cfg, spool)
+    kills = 0
+    drop_all(spool, stage, names)
+    for threshold in (100, 350, 650):
+        d = Daemon(expensed_bin, cfg, tmp_path / ("crash%d.log" % kills))
+        try:
+            d.start()
+            wait_for(lambda: count_archived(spool) >= threshold, 60, 0.005,
+                     what="%d archived" % threshold)
+            d.kill9()
+            kills += 1
+        finally:
+            d.cleanup()
+    d = Daemon(expensed_bin, cfg, tmp_path / "final.log")
+    try:
+        d.start()
+        wait_for(lambda: count_archived(spool) >= 1000 and
+                 not os.listdir(spool / "work"), 60, 0.05,
+                 what="all archived after restarts")
+        assert d.stop() == 0
+    finally:
+        d.cleanup()
+    assert kills == 3
+    assert_each_once(spool, names)
+    # every accepted report id is in the ledger exactly as accepted
+    ledger = (spool / "state" / "accepted-ids").read_text().splitlines()
+    ids = {line.split("\t")[0] for line in ledger}
+    assert len(ids) == 800
+
+
+@pytest.mark.parametrize("point", ["recorded", "synced", "half-archived",
+                                   "archived"])
+def test_crash_windows(point, spool, expensed_bin, tmp_path):
+    """Die (like kill -9) at each point of the batch protocol, restart:
+    every file archived once, with one result, none a duplicate of
+    itself."""
+    stage, names = stage_burst(tmp_path, spool, 20)
+    drop_all(spool, stage, names)  # before start: one batch of 20
+    cfg = tmp_path / "crash.conf"
+    write_config(cfg, spool)
+    env = dict(os.environ, EXPENSED_FAILPOINT=point)
+    env.pop("NOTIFY_SOCKET", None)
+    with open(tmp_path / "crash.log", "wb") as log:
+        r = subprocess.run([expensed_bin, "run", "-c", str(cfg), "-v"],
+                           stderr=log, env=env, timeout=30)
+    assert r.returncode == 99
+    work = sorted(os.listdir(spool / "work"))
+    if point in ("recorded", "synced"):
+        assert len([w for w in work if w.startswith("c")]) == 20
+        assert len([w for w in work if w.startswith("r")]) == 20
+    elif point == "half-archived":
+        assert len([w for w in work if w.startswith("c")]) == 18
+        assert len([w for w in work if w.startswith("r")]) == 19
+    else:
+        assert work == []
+    d = Daemon(expensed_bin, cfg, tmp_path / "after.log")
+    try:
+        d.start()
+        wait_for(lambda: count_archived(spool) >= 20 and
+                 not os.listdir(spool / "work"), 30, what="recovery")
+        assert d.stop() == 0
+    finally:
+        d.cleanup()
+    assert_each_once(spool, names)
+    ledger = (spool / "state" / "accepted-ids").read_text().splitlines()
+    assert len({line.split("\t")[0] for line in ledger}) == 16
+    if point != "archived":
+        assert "recovering" in d.text()
+
+
+def verdict_lines(d):
+    return [m.group(1) for m in map(VERDICT_LINE.match, d.text().splitlines())
+            if m]
+
+
+def test_claims_of_live_daemon_not_stolen(spool, start_daemon, expensed_bin,
+                                          tmp_path):
+    """A claim in work/ belongs to its daemon while it lives (owner lock);
+    the claims of a daemon that died are taken over by a live one."""
+    a = start_daemon(spool, name="a")
+    lock = wait_for(lambda: list((spool / "state").glob("owner-*.lock")), 5,
+                    what="owner lock")
+    token = lock[0].name[len("owner-"):-len(".lock")]
+    b = start_daemon(spool, name="b")
+    # a leftover claim of A (as a failed batch would leave): only A may
+    # judge it, at its next rescan
+    (spool / "work" / ("c%s.00000999.mine.json" % token)).write_bytes(SEED)
+    wait_archived(spool, "mine.json")
+    wait_for(lambda: "mine.json" in verdict_lines(a), 5, what="A's verdict")
+    assert "mine.json" not in verdict_lines(b)
+
+    # C dies (like kill -9) holding 20 claims; A or B takes them over
+    stage, names = stage_burst(tmp_path, spool, 20, prefix="c")
+    write_config(tmp_path / "c.conf", spool)
+    env = dict(os.environ, EXPENSED_FAILPOINT="synced")
+    env.pop("NOTIFY_SOCKET", None)
+    a.signal(signal.SIGSTOP)
+    b.signal(signal.SIGSTOP)
+    try:
+        drop_all(spool, stage, names)
+        r = subprocess.run([expensed_bin, "run", "-c",
+                            str(tmp_path / "c.conf")], env=env,
+                           stderr=subprocess.DEVNULL, timeout=30)
+        assert r.returncode == 99
+        assert len(os.listdir(spool / "work")) == 40
+    finally:
+        a.signal(signal.SIGCONT)
+        b.signal(signal.SIGCONT)
+    wait_for(lambda: count_archived(spool) >= 21 and
+             not os.listdir(spool / "work"), 10, what="take-over")
+    assert "taking over the claims" in a.text() + b.text()
+    judged = verdict_lines(a) + verdict_lines(b)
+    for n in names:
+        assert judged.count(n) == 1, n
+    # the dead daemon's lock is removed at the adopter's next rescan
+    wait_for(lambda: len(list((spool / "state").glob("owner-*.lock"))) == 2,
+             5, what="the dead owner's lock to go")
+
+
+def test_two_daemons_one_spool(spool, start_daemon, tmp_path):
+    stage, names = stage_burst(tmp_path, spool, 2000)
+    a = start_daemon(spool, name="a")
+    b = start_daemon(spool, name="b")
+    drop_all(spool, stage, names)
+    wait_for(lambda: count_archived(spool) >= 2000, 120, 0.1,
+             what="2000 files archived")
+    assert_each_once(spool, names)
+    wait_for(lambda: sum(1 for t in (a.text(), b.text())
+                         for line in t.splitlines()
+                         if VERDICT_LINE.match(line)) >= 2000, 5,
+             what="all verdict lines")
+    seen = {}
+    for d in (a, b):
+        for line in d.text().splitlines():
+            m = VERDICT_LINE.match(line)
+            if m:
+                seen[m.group(1)] = seen.get(m.group(1), 0) + 1
+    assert sorted(seen) == sorted(names)
+    assert set(seen.values()) == {1}
+    assert a.stop() == 0 and b.stop() == 0
