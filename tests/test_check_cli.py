@@ -434,3 +434,47 @@ def test_bad_rules_file(expensed_bin, work, name, text, line):
     assert re.search(r"(^|[\s/])bad\.rules:%d: \S" % line, err,
                      re.MULTILINE), err
     assert proc.stdout == b"", "no verdict on a bad rule set"
+
+
+def test_info_findings_count_as_neither(expensed_bin, work):
+    (work / "info.rules").write_text(
+        "[note.currency]\ntype = enum\nitems = /currency\nvalues = USD\n"
+        "severity = info\n")
+    proc = run(expensed_bin, ["check", "--fail-on", "warning", "-r",
+                              "info.rules", "genes.json"], work)
+    assert proc.returncode == 0, proc.stderr
+    lines = out_lines(proc)
+    assert len(lines) == 2, lines
+    m = FINDING_RE.match(lines[0])
+    assert m and (m.group("path"), m.group("sev"), m.group("rule")) == (
+        "/currency", "info", "note.currency"), lines[0]
+    assert lines[1] == "genes.json: accepted: 0 errors, 0 warnings"
+
+
+def test_empty_stdin_is_invalid_json(expensed_bin, work):
+    proc = run(expensed_bin, ["check", "--format", "json", "-"], work,
+               stdin=b"")
+    assert proc.returncode == 1
+    (doc,) = json_docs(proc)
+    assert doc["file"] == "-"
+    assert doc["verdict"] == "invalid"
+    assert [(f["rule"], f["path"]) for f in doc["findings"]] == [
+        ("input.json", "")]
+    assert doc["sha256"] == hashlib.sha256(b"").hexdigest()
+    assert doc["size"] == 0
+
+
+def test_default_size_limit_is_16m(expensed_bin, work):
+    limit = 16 * 1024 * 1024
+    genes = (work / "genes.json").read_bytes()
+    (work / "exact.json").write_bytes(genes + b" " * (limit - len(genes)))
+    (work / "over.json").write_bytes(genes + b" " * (limit + 1 - len(genes)))
+    proc = run(expensed_bin, ["check", "--format", "json", "exact.json",
+                              "over.json"], work)
+    assert proc.returncode == 1, proc.stderr
+    docs = json_docs(proc)
+    assert docs[0]["verdict"] == "accepted"
+    assert docs[1]["verdict"] == "invalid"
+    assert [(f["rule"], f["path"]) for f in docs[1]["findings"]] == [
+        ("input.size", "")]
+    assert docs[1]["size"] == limit + 1
