@@ -1,0 +1,64 @@
+/*
+ * fuzz_rules.c - libFuzzer target for the rule set parser and, through it,
+ * for the evaluation of arbitrary rule sets: the input is the text of a
+ * .rules file; when it loads, a fixed small report is judged with it.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../rules/engine.h"
+
+/* A small report with a bit of everything the rule types can meet. */
+static const char report[] =
+    "{\"format\": \"mission-report/1\", \"id\": \"R1\", "
+    "\"authority\": \"A\", \"subject\": \"S\", "
+    "\"meeting\": {\"date\": \"2017-10-06\", \"body\": \"CP\"}, "
+    "\"period\": {\"start\": \"2017-01-01\", \"end\": \"2017-12-31\"}, "
+    "\"currency\": \"EUR\", \"total\": \"1177.87\", \"n\": null, "
+    "\"flags\": [true, false, 1.5, -3, \"x\", {}, []], "
+    "\"missions\": [{\"id\": \"m1\", \"destination\": \"Genoa\", "
+    "\"start\": \"2017-10-19\", \"end\": \"2017-10-20\", "
+    "\"delegation\": {\"size\": 4, \"councillors\": 2, \"guests\": 0, "
+    "\"staff\": 2, \"members\": [{\"name\": \"a\", \"role\": "
+    "\"councillor\"}, {\"name\": \"b\", \"role\": \"staff\"}, "
+    "{\"name\": \"a\"}, {\"role\": 7}]}, \"cost\": 1177.87, "
+    "\"expenses\": [{\"date\": \"2017-10-19\", \"category\": \"meals\", "
+    "\"amount\": \"100.5\"}, {\"date\": \"2017-02-29\", \"amount\": "
+    "\"10.005\"}, {\"date\": \"2017-10-19\", \"category\": \"meals\", "
+    "\"amount\": 100.50}]}, {\"id\": \"m1\", \"start\": \"x\", "
+    "\"delegation\": {\"size\": 0}, \"cost\": \"-5.00\"}], "
+    "\"a/b\": {\"c~d\": [1, 2, 3]}}";
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct judge_opts opts = {0, 1700000000};
+	struct diag d = DIAG_INIT;
+	struct ruleset *rs = NULL;
+	struct judgement j;
+	char *text;
+
+	/* The loader takes a C string: cut the input at its first NUL. */
+	text = malloc(size + 1);
+	if (!text)
+		return 0;
+	memcpy(text, data, size);
+	text[size] = '\0';
+	if (ruleset_load_text("fuzz.rules", text, &rs, &d) == 0) {
+		(void)ruleset_count(rs);
+		(void)ruleset_sha256(rs);
+		if (judge_bytes(rs, &opts, "fuzz.json", report,
+				sizeof(report) - 1, &j) == 0) {
+			if (!j.doc)
+				abort();
+			judgement_release(&j);
+		}
+		ruleset_free(rs);
+	}
+	diag_clear(&d);
+	free(text);
+	return 0;
+}
