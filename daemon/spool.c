@@ -506,45 +506,6 @@ static int choose_name(struct spool *sp, struct rec *recs, size_t i)
 
 /* ---- recording ---- */
 
-/* A JSON string of s; invalid UTF-8 bytes become U+FFFD. */
-static json_t *json_lossy(const char *s)
-{
-	json_t *v = json_string(s);
-	char *buf;
-	size_t n = 0;
-
-	if (v != NULL)
-		return v;
-	buf = malloc(strlen(s) * 3 + 1);
-	if (buf == NULL)
-		return NULL;
-	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		size_t len = *p < 0x80		 ? 1
-			     : (*p >> 5) == 0x6	 ? 2
-			     : (*p >> 4) == 0xe	 ? 3
-			     : (*p >> 3) == 0x1e ? 4
-						 : 0;
-		size_t k = 1;
-		while (len > 1 && k < len && (p[k] & 0xc0) == 0x80)
-			k++;
-		if (len == 0 || k < len) {
-			memcpy(buf + n, "\xef\xbf\xbd", 3);
-			n += 3;
-			p++;
-			continue;
-		}
-		memcpy(buf + n, p, len);
-		n += len;
-		p += len;
-	}
-	buf[n] = '\0';
-	v = json_string(buf);
-	if (v == NULL) /* overlong or surrogate forms: give up on the name */
-		v = json_string("\xef\xbf\xbd");
-	free(buf);
-	return v;
-}
-
 static int write_all(int fd, const char *p, size_t len)
 {
 	while (len > 0) {
@@ -566,7 +527,8 @@ static int write_result(struct spool *sp, struct rec *r)
 	int fd, rc = -1;
 
 	snprintf(path, sizeof(path), "%s/%s", dir_of(r->d), r->arch);
-	if (json_object_set_new(r->doc, "archived_as", json_lossy(path)) == -1)
+	if (json_object_set_new(r->doc, "archived_as",
+				json_string_lossy(path)) == -1)
 		return -1;
 	text = json_dumps(r->doc, JSON_INDENT(2));
 	if (text == NULL)

@@ -98,4 +98,8 @@ const char *judgement_report_id(const struct judgement *j);
 
 void judgement_release(struct judgement *j);
 
+/* A JSON string of s, invalid UTF-8 bytes replaced by U+FFFD (file names
+ * from a share, messages quoting them). NULL only when memory runs out. */
+json_t *json_string_lossy(const char *s);
+
 #endif

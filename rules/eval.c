@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine.h"
 #include "eval.h"
 #include "value.h"
 
@@ -299,7 +300,7 @@ static void add_finding(struct eval *ev, const char *path, const char *expected,
 	json_object_set_new(f, "severity",
 			    json_string(severity_name(r->severity)));
 	json_object_set_new(f, "path", json_string(path));
-	json_object_set_new(f, "message", json_string(full));
+	json_object_set_new(f, "message", json_string_lossy(full));
 	if (expected != NULL)
 		json_object_set_new(f, "expected", json_string(expected));
 	if (actual != NULL)

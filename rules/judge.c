@@ -13,6 +13,7 @@
 #include "engine.h"
 #include "eval.h"
 #include "ruleset.h"
+#include "value.h"
 
 #ifndef EXPENSED_VERSION
 #define EXPENSED_VERSION "0.0.0"
@@ -31,43 +32,6 @@ const char *verdict_name(enum verdict v)
 		return "invalid";
 	}
 	return "invalid";
-}
-
-/* Length of the valid UTF-8 prefix of s (RFC 3629: no overlongs, no
- * surrogates, at most U+10FFFF). */
-static size_t utf8_valid_prefix(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char c = s[i];
-		size_t len;
-		unsigned min;
-		unsigned cp;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xE0) == 0xC0) {
-			len = 2, min = 0x80, cp = c & 0x1F;
-		} else if ((c & 0xF0) == 0xE0) {
-			len = 3, min = 0x800, cp = c & 0x0F;
-		} else if ((c & 0xF8) == 0xF0) {
-			len = 4, min = 0x10000, cp = c & 0x07;
-		} else {
-			return i;
-		}
-		if (i + len > n)
-			return i;
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xC0) != 0x80)
-				return i;
-			cp = (cp << 6) | (s[i + k] & 0x3F);
-		}
-		if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-			return i;
-		i += len;
-	}
-	return n;
 }
 
 /* Line and column (in characters, from 1) of byte offset off. */
@@ -135,7 +99,7 @@ static json_t *new_doc(const struct ruleset *rs, const struct judge_opts *opts,
 		return NULL;
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	json_object_set_new(doc, "file", json_string(name));
+	json_object_set_new(doc, "file", json_string_lossy(name));
 	if (data != NULL) {
 		sha256_hex(data, (size_t)size, hex);
 		json_object_set_new(doc, "sha256", json_string(hex));
@@ -169,15 +133,19 @@ static void set_counts(struct judgement *j)
 	json_object_set_new(j->doc, "warnings", json_integer(j->warnings));
 }
 
+/* On failure (out of memory) the judgement is released. */
 static int make_invalid(struct judgement *j, const char *rule,
 			const char *message)
 {
-	json_t *f = json_pack("{s:s, s:s, s:s, s:s}", "rule", rule, "severity",
-			      "error", "path", "", "message", message);
+	json_t *f =
+	    json_pack("{s:s, s:s, s:s, s:o}", "rule", rule, "severity", "error",
+		      "path", "", "message", json_string_lossy(message));
 
 	if (f == NULL ||
-	    json_array_append_new(json_object_get(j->doc, "findings"), f))
+	    json_array_append_new(json_object_get(j->doc, "findings"), f)) {
+		judgement_release(j);
 		return -1;
+	}
 	j->verdict = VERDICT_INVALID;
 	j->errors = 1;
 	j->warnings = 0;
@@ -193,11 +161,7 @@ int judge_invalid(const struct ruleset *rs, const struct judge_opts *opts,
 	out->doc = new_doc(rs, opts, name, data, size);
 	if (out->doc == NULL)
 		return -1;
-	if (make_invalid(out, rule, message) == -1) {
-		judgement_release(out);
-		return -1;
-	}
-	return 0;
+	return make_invalid(out, rule, message);
 }
 
 int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
@@ -291,8 +255,9 @@ int judgement_add_finding(struct judgement *j, const char *rule,
 			  const char *severity, const char *path,
 			  const char *message)
 {
-	json_t *f = json_pack("{s:s, s:s, s:s, s:s}", "rule", rule, "severity",
-			      severity, "path", path, "message", message);
+	json_t *f = json_pack("{s:s, s:s, s:o, s:o}", "rule", rule, "severity",
+			      severity, "path", json_string_lossy(path),
+			      "message", json_string_lossy(message));
 
 	if (f == NULL ||
 	    json_array_append_new(json_object_get(j->doc, "findings"), f))

@@ -807,7 +807,17 @@ static int parse_text(struct ruleset *rs, const char *file, const char *text,
 		      struct diag *diag)
 {
 	struct parser p = {.file = file, .text = text, .diag = diag};
+	size_t len = strlen(text);
+	size_t ok = utf8_valid_prefix((const unsigned char *)text, len);
 	int rc;
+
+	if (ok < len) {
+		int line = 1;
+		for (size_t i = 0; i < ok; i++)
+			line += text[i] == '\n';
+		diag_at(diag, file, line, "not valid UTF-8");
+		return -1;
+	}
 
 	rc = ini_parse_stream(read_line, &p, on_entry, &p);
 	if (rc < 0) {

@@ -6,6 +6,7 @@
  * nearest to cents/100 must be the number itself.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -325,4 +326,69 @@ uint64_t value_hash(const json_t *v)
 	if (amount_from_json(v, &c) == 0)
 		return mix(2, (uint64_t)c);
 	return json_value_hash(v);
+}
+
+/* Length of the valid UTF-8 prefix of s (RFC 3629: no overlongs, no
+ * surrogates, at most U+10FFFF). */
+size_t utf8_valid_prefix(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = s[i];
+		size_t len;
+		unsigned min;
+		unsigned cp;
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xE0) == 0xC0) {
+			len = 2, min = 0x80, cp = c & 0x1F;
+		} else if ((c & 0xF0) == 0xE0) {
+			len = 3, min = 0x800, cp = c & 0x0F;
+		} else if ((c & 0xF8) == 0xF0) {
+			len = 4, min = 0x10000, cp = c & 0x07;
+		} else {
+			return i;
+		}
+		if (i + len > n)
+			return i;
+		for (size_t k = 1; k < len; k++) {
+			if ((s[i + k] & 0xC0) != 0x80)
+				return i;
+			cp = (cp << 6) | (s[i + k] & 0x3F);
+		}
+		if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+			return i;
+		i += len;
+	}
+	return n;
+}
+
+json_t *json_string_lossy(const char *s)
+{
+	size_t len = strlen(s), n = 0;
+	const unsigned char *p = (const unsigned char *)s;
+	char *buf;
+	json_t *v;
+
+	if (utf8_valid_prefix(p, len) == len)
+		return json_stringn(s, len);
+	buf = malloc(len * 3 + 1);
+	if (buf == NULL)
+		return NULL;
+	for (size_t i = 0; i < len;) {
+		size_t ok = utf8_valid_prefix(p + i, len - i);
+		memcpy(buf + n, p + i, ok);
+		n += ok;
+		i += ok;
+		if (i < len) {
+			memcpy(buf + n, "\xef\xbf\xbd", 3);
+			n += 3;
+			i++;
+		}
+	}
+	v = json_stringn(buf, n);
+	free(buf);
+	return v;
 }

@@ -478,3 +478,19 @@ def test_default_size_limit_is_16m(expensed_bin, work):
     assert [(f["rule"], f["path"]) for f in docs[1]["findings"]] == [
         ("input.size", "")]
     assert docs[1]["size"] == limit + 1
+
+
+def test_name_not_utf8_is_judged(expensed_bin, work):
+    """A file name in Latin-1 (from a share) is judged; the "file" field
+    and the text output show the bad byte as U+FFFD."""
+    name = b"caf\xe9.json"
+    shutil.copyfile(work / "genes.json", os.path.join(bytes(work), name))
+    proc = run(expensed_bin, ["check", "--format", "json", name], work)
+    assert proc.returncode == 0, proc.stderr
+    (doc,) = json_docs(proc)
+    assert doc["file"] == "caf\ufffd.json"
+    assert doc["verdict"] == "accepted"
+    proc = run(expensed_bin, ["check", name], work)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == (b"caf\xef\xbf\xbd.json: accepted: 0 errors, "
+                           b"0 warnings\n")

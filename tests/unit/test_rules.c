@@ -240,6 +240,8 @@ static void test_parser_errors(void **state)
 	expect_error("[a]\ntype = limit\nvalue = /x\nmax = 1\nper_days = /a\n",
 		     "t.rules:5: bad per_days '/a' (expected 'start, end')");
 	expect_error("", "t.rules: no rules");
+	expect_error("[a]\ntype = enum\nitems = /x\nvalues = \xff\n",
+		     "t.rules:4: not valid UTF-8");
 	char longline[400];
 	memset(longline, 'x', sizeof(longline));
 	memcpy(longline, "[a]\nk = ", 8);
