@@ -199,7 +199,7 @@ static int load_config(struct config *cfg, bool *have)
 	*have = false;
 	if (access(path, F_OK) == -1 && getenv("EXPENSED_CONFIG") == NULL)
 		return 0;
-	if (config_load(path, cfg, &d, &w) == -1)
+	if (config_load_flags(path, cfg, &d, &w, CONFIG_SKIP_SECRETS) == -1)
 		rc = -1;
 	else
 		*have = true;

@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <strings.h>
 #include <syslog.h>
@@ -224,6 +225,16 @@ int cmd_check_config(int argc, char **argv)
 		print_lines(&errors, "");
 		fputs("configuration has errors\n", stderr);
 		goto out;
+	}
+	/* systemd-tmpfiles creates the spool; run refuses to start without */
+	const char *dirs[] = {cfg.spool_dir, cfg.inbox};
+	for (size_t i = 0; i < 2; i++) {
+		struct stat st;
+		if (stat(dirs[i], &st) == -1 || !S_ISDIR(st.st_mode))
+			diag_add(&warnings,
+				 "%s is not a directory yet: `expensed run` "
+				 "needs it (systemd-tmpfiles creates it)",
+				 dirs[i]);
 	}
 	print_lines(&warnings, "warning: ");
 	if (cfg.rules_path != NULL)

@@ -62,6 +62,7 @@ struct parser {
 	int fixed_line[3]; /* first line of [spool], [rules], [log] */
 	int *hook_line;	   /* header line of each webhook */
 	int secret_line;   /* line of secret_file in the current webhook */
+	bool skip_secrets; /* CONFIG_SKIP_SECRETS */
 	struct seen_key seen[16];
 	size_t nseen;
 	bool inbox_set;
@@ -831,7 +832,8 @@ static void webhook_key(struct parser *st, const char *key, const char *value)
 	} else if (strcmp(key, "secret_file") == 0) {
 		if (set_path(st, key, value, &h->secret_file) == 0) {
 			st->secret_line = st->lineno;
-			read_secret(st, h);
+			if (!st->skip_secrets)
+				read_secret(st, h);
 		}
 	} else if (strcmp(key, "timeout") == 0) {
 		long ms;
@@ -1000,11 +1002,18 @@ static char *dir_of(const char *path)
 int config_load(const char *path, struct config *cfg, struct diag *diag,
 		struct diag *warnings)
 {
+	return config_load_flags(path, cfg, diag, warnings, 0);
+}
+
+int config_load_flags(const char *path, struct config *cfg, struct diag *diag,
+		      struct diag *warnings, unsigned flags)
+{
 	struct parser st;
 	size_t nerr = diag->n;
 	int rc;
 
 	memset(&st, 0, sizeof(st));
+	st.skip_secrets = (flags & CONFIG_SKIP_SECRETS) != 0;
 	if (config_defaults(cfg) == -1) {
 		diag_add(diag, "out of memory");
 		return -1;

@@ -59,6 +59,14 @@ int config_defaults(struct config *cfg);
 int config_load(const char *path, struct config *cfg, struct diag *diag,
 		struct diag *warn);
 
+/* config_load_flags: do not read secret files (webhook_conf.secret stays
+ * NULL): for `expensed check`, which needs no secret and may run as a user
+ * who cannot read them. */
+#define CONFIG_SKIP_SECRETS 0x1
+
+int config_load_flags(const char *path, struct config *cfg, struct diag *diag,
+		      struct diag *warn, unsigned flags);
+
 /* The path to use: -c argument if not NULL, else $EXPENSED_CONFIG, else
  * CONFIG_DEFAULT_PATH. */
 const char *config_path(const char *arg);

@@ -561,11 +561,15 @@ static void log_result(const json_t *doc, const char *name, enum verdict v)
 	size_t i;
 	json_t *f;
 
+	int errors = (int)json_integer_value(json_object_get(doc, "errors"));
+	int warnings =
+	    (int)json_integer_value(json_object_get(doc, "warnings"));
+
 	log_escape(name, file, sizeof(file));
-	log_msg(prio, "%s: %s (report %s, %d errors, %d warnings) -> %s", file,
-		verdict_name(v), id ? log_escape(id, rid, sizeof(rid)) : "-",
-		(int)json_integer_value(json_object_get(doc, "errors")),
-		(int)json_integer_value(json_object_get(doc, "warnings")),
+	log_msg(prio, "%s: %s (report %s, %d error%s, %d warning%s) -> %s",
+		file, verdict_name(v),
+		id ? log_escape(id, rid, sizeof(rid)) : "-", errors,
+		errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s",
 		archived ? log_escape(archived, arch, sizeof(arch)) : "-");
 	json_array_foreach(json_object_get(doc, "findings"), i, f)
 	{
@@ -609,6 +613,7 @@ static int decide(struct spool *sp, struct spool_ctx *ctx, struct rec *recs,
 		struct rec *r = &recs[i];
 		const char *id, *prev;
 		char path[NAME_MAX + 16];
+		char esc[1024];
 
 		if (!r->ok || r->it->kind != ITEM_CLAIM)
 			continue;
@@ -632,7 +637,7 @@ static int decide(struct spool *sp, struct spool_ctx *ctx, struct rec *recs,
 		r->d = r->verdict == VERDICT_ACCEPTED ? 'a' : 'r';
 		if (choose_name(sp, recs, i) == -1) {
 			log_msg(LOG_ERR, "no free archive name for %s",
-				r->it->work);
+				log_escape(r->it->work, esc, sizeof(esc)));
 			r->ok = 0;
 			continue;
 		}
@@ -738,6 +743,7 @@ int spool_process(struct spool *sp, struct spool_ctx *ctx,
 	/* 1. judge */
 	for (size_t i = 0; i < n; i++) {
 		struct rec *r = &recs[i];
+		char esc[1024];
 		r->it = &items[i];
 		r->ok = 1;
 		if (r->it->kind == ITEM_RESULT) {
@@ -747,8 +753,9 @@ int spool_process(struct spool *sp, struct spool_ctx *ctx,
 		int jr = judge_claim(sp, ctx, r);
 		if (jr != 0) {
 			if (jr == -1)
-				log_msg(LOG_ERR, "out of memory judging %s",
-					r->it->work);
+				log_msg(
+				    LOG_ERR, "out of memory judging %s",
+				    log_escape(r->it->work, esc, sizeof(esc)));
 			r->ok = 0;
 		}
 	}

@@ -403,6 +403,8 @@ static int check_kind(struct eval *ev, const json_t *node, enum kind k,
 
 static json_t *step(json_t *node, const char *key, size_t *index)
 {
+	if (key == NULL) /* a `*`: never a single step */
+		return NULL;
 	if (json_is_object(node))
 		return json_object_get(node, key);
 	if (json_is_array(node)) {
@@ -918,7 +920,12 @@ static void limit_visit(struct eval *ev, json_t *node, size_t lo, void *ud)
 	if (check_kind(ev, node, KIND_AMOUNT, &v, lo, NULL) == -1 ||
 	    !s->divisor_ok)
 		return;
+	/* per and days are at most 2^63 and 3.7e6: no overflow here; past
+	 * 10^15 the divisor cannot change a comparison with |value| <=
+	 * 10^14 cents, and capping it keeps bound x divisor in range */
 	__int128 div = (__int128)s->per * s->days;
+	if (div > (__int128)1000000000000000LL)
+		div = 1000000000000000LL;
 	bool low = r->has_min && (__int128)v < (__int128)r->min * div;
 	bool high = r->has_max && (__int128)v > (__int128)r->max * div;
 	if (!low && !high)

@@ -208,13 +208,14 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 		       JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
 	if (root == NULL &&
 	    (deep == (size_t)-1 || (size_t)err.position <= deep)) {
-		/* Jansson names its own flag here; users need not know it */
+		/* Jansson names its own flag here; users need not know it.
+		 * It says column 0 at the end of an empty line. */
 		const char *text = strstr(err.text, "JSON_ALLOW_NUL")
 				       ? "\\u0000 is not allowed"
 				       : err.text;
 		snprintf(msg, sizeof(msg),
 			 "invalid JSON at line %d, column %d: %s", err.line,
-			 err.column, text);
+			 err.column > 0 ? err.column : 1, text);
 		return make_invalid(out, "input.json", msg);
 	}
 	if (deep != (size_t)-1) {

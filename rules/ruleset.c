@@ -382,7 +382,7 @@ static int compile_operand(struct compiler *c, const struct entry *e,
 }
 
 static int compile_paths(struct compiler *c, const struct entry *e,
-			 struct path **out, size_t *n, int max)
+			 struct path **out, size_t *n, int max, bool wild_ok)
 {
 	char *buf = strdup(e->value);
 	char *list[64];
@@ -409,7 +409,7 @@ static int compile_paths(struct compiler *c, const struct entry *e,
 			     list[i], e->key);
 			goto out;
 		}
-		if (compile_path(c, e, list[i], true, &(*out)[i]) == -1)
+		if (compile_path(c, e, list[i], wild_ok, &(*out)[i]) == -1)
 			goto out;
 		(*n)++;
 	}
@@ -622,13 +622,14 @@ static int compile_entry(struct compiler *c, const struct entry *e)
 	if (strcmp(e->key, "items") == 0) {
 		int max =
 		    (r->type == RULE_SUM || r->type == RULE_WITHIN) ? 64 : 1;
-		return compile_paths(c, e, &r->items, &r->nitems, max);
+		return compile_paths(c, e, &r->items, &r->nitems, max, true);
 	}
 	if (strcmp(e->key, "value") == 0)
-		return compile_paths(c, e, &r->items, &r->nitems, 1);
+		return compile_paths(c, e, &r->items, &r->nitems, 1, true);
 	if (strcmp(e->key, "key") == 0)
-		return compile_paths(c, e, &r->keys, &r->nkeys, 64) == -1 ? -1
-									  : 0;
+		return compile_paths(c, e, &r->keys, &r->nkeys, 64, false) == -1
+			   ? -1
+			   : 0;
 	if (strcmp(e->key, "equals") == 0)
 		return compile_operand(c, e, e->value,
 				       r->type == RULE_SUM ? KIND_AMOUNT
@@ -759,6 +760,13 @@ static int compile_section(struct parser *p, struct section *sec,
 		perr(p, sec->line,
 		     "rule '%s' (limit) is missing operand 'min' or 'max'",
 		     sec->id);
+	if (r->type == RULE_LIMIT && r->has_min && r->has_max &&
+	    r->min > r->max) {
+		char lo[32], hi[32];
+		perr(p, sec->line, "rule '%s' (limit): min %s is above max %s",
+		     sec->id, amount_format(r->min, lo, sizeof(lo)),
+		     amount_format(r->max, hi, sizeof(hi)));
+	}
 	return p->errors == before ? 0 : -1;
 }
 

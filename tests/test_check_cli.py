@@ -494,3 +494,24 @@ def test_name_not_utf8_is_judged(expensed_bin, work):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == (b"caf\xef\xbf\xbd.json: accepted: 0 errors, "
                            b"0 warnings\n")
+
+
+def test_config_secret_not_needed(expensed_bin, work):
+    """check reads the configuration for its rules and size limit only: a
+    webhook secret file it cannot read (here: absent) is no error."""
+    conf = work / "expensed.conf"
+    conf.write_text("[spool]\nmax_file_size = 1K\n\n[webhook audit]\n"
+                    "url = https://audit.example.org/hooks/expensed\n"
+                    "secret_file = %s\n" % (work / "missing.secret"))
+    env = env_without_config({"EXPENSED_CONFIG": str(conf)})
+    proc = run(expensed_bin, ["check", "--format", "json", "genes.json"],
+               work, env=env)
+    assert proc.stderr == b""
+    assert proc.returncode == 1  # 1K limit from the config: input.size
+    (doc,) = json_docs(proc)
+    assert [f["rule"] for f in doc["findings"]] == ["input.size"]
+    # the daemon's own check of the configuration does read it
+    proc = run(expensed_bin, ["check-config", "-c", str(conf)], work,
+               env=env)
+    assert proc.returncode == 2
+    assert b"missing.secret" in proc.stderr

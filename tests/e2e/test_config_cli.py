@@ -35,6 +35,7 @@ def test_good_config_summary(expensed_bin, tmp_path):
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "mission-report.rules").write_text(
         SHIPPED_RULES.read_text())
+    (tmp_path / "spool" / "inbox").mkdir(parents=True)
     conf = tmp_path / "expensed.conf"
     conf.write_text(
         "[spool]\n"
@@ -179,12 +180,14 @@ def test_secret_readable_by_others_is_a_warning(expensed_bin, tmp_path):
     secret.write_text(SECRET + "\n")
     secret.chmod(0o644)
     conf = tmp_path / "expensed.conf"
-    conf.write_text("[webhook a]\nurl = http://127.0.0.1:9/h\n"
+    (tmp_path / "inbox").mkdir()
+    conf.write_text("[spool]\ndirectory = .\n"
+                    "[webhook a]\nurl = http://127.0.0.1:9/h\n"
                     "secret_file = s.secret\n")
     r = run(expensed_bin, ["-c", str(conf)])
     assert r.returncode == 0, r.stderr
     assert r.stderr.splitlines() == [
-        "warning: %s:3: secret_file '%s' is readable by others (chmod o-r)"
+        "warning: %s:5: secret_file '%s' is readable by others (chmod o-r)"
         % (conf, secret)]
     assert r.stdout.splitlines()[-1] == "configuration OK"
     assert SECRET not in r.stdout + r.stderr
@@ -303,3 +306,15 @@ def test_run_dev_script(expensed_bin, tmp_path):
     assert "rescan: 1m" in lines
     assert "rules: %s/config/rules.d" % top in lines
     assert "webhooks: none" in lines
+
+
+def test_missing_spool_is_a_warning(expensed_bin, tmp_path):
+    conf = tmp_path / "expensed.conf"
+    conf.write_text("[spool]\ndirectory = nowhere\n")
+    r = run(expensed_bin, ["-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines() == [
+        "warning: %s is not a directory yet: `expensed run` needs it "
+        "(systemd-tmpfiles creates it)" % (tmp_path / d)
+        for d in ("nowhere", "nowhere/inbox")]
+    assert r.stdout.splitlines()[-1] == "configuration OK"

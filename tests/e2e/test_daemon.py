@@ -98,7 +98,7 @@ def test_broken_total_rejected(spool, start_daemon):
     text = wait_for(lambda: "broken.json: /total: error:" in d.text()
                     and d.text(), 5, what="finding log line")
     assert re.search(r"warning: broken\.json: rejected \(report "
-                     r"CD13-CP-2019-02-08-R36, 1 errors, 5 warnings\) -> "
+                     r"CD13-CP-2019-02-08-R36, 1 error, 5 warnings\) -> "
                      r"rejected/broken\.json", text)
 
 

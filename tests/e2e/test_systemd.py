@@ -10,6 +10,7 @@ import re
 import shutil
 import stat
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -89,12 +90,17 @@ def test_verify_is_clean(tmp_path, expensed_bin):
     assert r.stdout + r.stderr == ""
 
 
-def test_sysusers_and_tmpfiles(tmp_path):
+def test_sysusers_and_tmpfiles(request):
     sysusers = need("systemd-sysusers")
     tmpfiles = need("systemd-tmpfiles")
     if os.geteuid() != 0:
         pytest.skip("creating files owned by other users needs root")
-    root = tmp_path / "root"
+    # under /tmp itself, so that another user can reach it (pytest's own
+    # directories are 0700)
+    top = Path(tempfile.mkdtemp(prefix="expensed-root-"))
+    request.addfinalizer(lambda: shutil.rmtree(top, ignore_errors=True))
+    os.chmod(top, 0o755)
+    root = top / "root"
     (root / "etc").mkdir(parents=True)
     (root / "usr/lib/sysusers.d").mkdir(parents=True)
     (root / "usr/lib/tmpfiles.d").mkdir(parents=True)
@@ -121,7 +127,7 @@ def test_sysusers_and_tmpfiles(tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     spool = root / "var/spool/expensed"
-    want = {"": (0o750, gid), "inbox": (0o2770, drop_gid)}
+    want = {"": (0o751, gid), "inbox": (0o2770, drop_gid)}
     for d in ("work", "accepted", "rejected", "outbox", "dead", "state"):
         want[d] = (0o750, gid)
     for name, (mode, group) in want.items():
@@ -131,3 +137,24 @@ def test_sysusers_and_tmpfiles(tmp_path):
         assert st.st_uid == uid, name
         assert st.st_gid == group, name
     assert sorted(os.listdir(spool)) == sorted(k for k in want if k)
+
+    # A member of expensed-drop only (not of expensed) can drop a file
+    # into the inbox, and cannot read the rest of the spool.
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or os.geteuid() != 0:
+        pytest.skip("setpriv or root missing: drop permissions not tried")
+    as_dropper = [setpriv, "--reuid=64000", "--regid=64000",
+                  "--groups=%d" % drop_gid, "--"]
+    r = subprocess.run(as_dropper + ["sh", "-c", "echo {} > %s" %
+                                     (spool / "inbox/dropped.json")],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    st = os.stat(spool / "inbox/dropped.json")
+    assert st.st_gid == drop_gid  # setgid inbox
+    for d in ("accepted", "work", "state"):
+        r = subprocess.run(as_dropper + ["ls", str(spool / d)],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode != 0, d
+    r = subprocess.run(as_dropper + ["ls", str(spool)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0

@@ -240,6 +240,12 @@ static void test_parser_errors(void **state)
 	expect_error("[a]\ntype = limit\nvalue = /x\nmax = 1\nper_days = /a\n",
 		     "t.rules:5: bad per_days '/a' (expected 'start, end')");
 	expect_error("", "t.rules: no rules");
+	expect_error("[u]\ntype = unique\nitems = /m/*\nkey = tags/*\n",
+		     "t.rules:4: bad path 'tags/*' in 'key': it takes a single "
+		     "node, no '*'");
+	expect_error(
+	    "[l]\ntype = limit\nvalue = /v\nmin = 10\nmax = 5\n",
+	    "t.rules:1: rule 'l' (limit): min 10.00 is above max 5.00");
 	expect_error("[a]\ntype = enum\nitems = /x\nvalues = \xff\n",
 		     "t.rules:4: not valid UTF-8");
 	char longline[400];
