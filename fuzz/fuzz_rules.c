@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../rules/engine.h"
+#include "check_doc.h"
 
 /* A small report with a bit of everything the rule types can meet. */
 static const char report[] =
@@ -48,15 +49,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data, size);
 	text[size] = '\0';
 	if (ruleset_load_text("fuzz.rules", text, &rs, &d) == 0) {
+		const char *sha = ruleset_sha256(rs);
+
+		if (!sha || strlen(sha) != 64)
+			fuzz_fail("ruleset_sha256 is not 64 hex digits");
 		(void)ruleset_count(rs);
-		(void)ruleset_sha256(rs);
 		if (judge_bytes(rs, &opts, "fuzz.json", report,
-				sizeof(report) - 1, &j) == 0) {
-			if (!j.doc)
-				abort();
-			judgement_release(&j);
-		}
+				sizeof(report) - 1, &j) == -1)
+			fuzz_fail("judge_bytes returned -1");
+		fuzz_check_judgement(&j);
+		judgement_release(&j);
 		ruleset_free(rs);
+	} else if (d.n == 0) {
+		fuzz_fail("ruleset_load_text failed without a diagnostic");
 	}
 	diag_clear(&d);
 	free(text);

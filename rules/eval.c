@@ -252,7 +252,8 @@ static char *pointer_segs(const struct seg *segs, size_t n,
 
 static char *pointer(const struct eval *ev, size_t lo, const struct path *p)
 {
-	return pointer_segs(ev->st + lo, ev->nst - lo, p);
+	/* the stack may still be unallocated (NULL) when empty */
+	return pointer_segs(ev->nst > lo ? ev->st + lo : NULL, ev->nst - lo, p);
 }
 
 /* Was node, at stack [lo, nst) + p, reported as ill-kinded already? */

@@ -45,8 +45,8 @@ for t in judge rules; do
 		-dict="fuzz/$t.dict" -artifact_prefix="$out/artifacts/$t-" \
 		"$work/$t" > "$work/$t.log" 2>&1; then
 		fail=1
-		echo "fuzz: fuzz_$t FAILED; end of its log:"
-		tail -n 80 "$work/$t.log"
+		echo "fuzz: fuzz_$t FAILED; end of its log (progress lines left out):"
+		grep -v -E '^#[0-9]+' "$work/$t.log" | tail -n 100
 	else
 		grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss)' \
 			"$work/$t.log" || tail -n 5 "$work/$t.log"

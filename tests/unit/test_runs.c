@@ -152,7 +152,9 @@ static void mutate(json_t *root)
 static const char *examples[] = {
     "../shared/examples/cd13-cp-2019-02-08-r36.json",
     "../shared/examples/genes-2017-detail.json",
-    "tests/cases/seed_example/input.json",
+    /* the same reports, kept in the repository (shared/ may be absent) */
+    "fuzz/corpus/judge/cd13-cp-2019-02-08-r36.json",
+    "fuzz/corpus/judge/genes-2017-detail.json",
 };
 
 extern const char expensed_builtin_rules[];
