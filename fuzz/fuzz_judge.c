@@ -2,16 +2,59 @@
  * fuzz_judge.c - libFuzzer target for the audit engine's front door:
  * arbitrary bytes judged against the built-in rule set. Every input must
  * give a consistent judgement (invalid at worst, check_doc.h) without a
- * crash, leak or UB.
+ * crash, leak or UB. Parsed inputs are also evaluated rule by rule and
+ * element by element (runs, eval.c), with the default set and with the
+ * default set less its schema rules (so that rules inside runs are the
+ * first to meet ill-kinded nodes): both ways must give the same findings.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../rules/engine.h"
+#include "../rules/eval.h"
 #include "check_doc.h"
 
-static struct ruleset *builtin;
+extern const char expensed_builtin_rules[];
+
+static struct ruleset *builtin, *unguarded;
+
+static struct ruleset *load_unguarded(void)
+{
+	const char *text = expensed_builtin_rules;
+	const char *from = strstr(text, "[schema.report]");
+	const char *to = strstr(text, "[format.version]");
+	struct ruleset *rs = NULL;
+	struct diag d = DIAG_INIT;
+	char *set = NULL;
+
+	if (from == NULL || to == NULL ||
+	    asprintf(&set, "%.*s%s", (int)(from - text), text, to) < 0 ||
+	    ruleset_load_text("unguarded", set, &rs, &d) == -1)
+		abort();
+	free(set);
+	diag_clear(&d);
+	return rs;
+}
+
+static void compare_runs(const struct ruleset *rs, json_t *root)
+{
+	json_t *a = json_array(), *b = json_array();
+	int ea, wa, eb, wb;
+
+	eval_rule_by_rule = false;
+	if (eval_ruleset(rs, root, a, &ea, &wa) == -1)
+		fuzz_fail("eval_ruleset returned -1");
+	eval_rule_by_rule = true;
+	if (eval_ruleset(rs, root, b, &eb, &wb) == -1)
+		fuzz_fail("eval_ruleset returned -1");
+	eval_rule_by_rule = false;
+	if (!json_equal(a, b) || ea != eb || wa != wb)
+		fuzz_fail("runs and rule-by-rule evaluation differ");
+	json_decref(a);
+	json_decref(b);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -29,11 +72,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		}
 		diag_clear(&d);
+		unguarded = load_unguarded();
 	}
 	/* -1 means out of memory: not for a 64K input under a 2G limit. */
 	if (judge_bytes(builtin, &opts, "fuzz.json", data, size, &j) == -1)
 		fuzz_fail("judge_bytes returned -1");
 	fuzz_check_judgement(&j);
 	judgement_release(&j);
+
+	json_error_t err;
+	json_t *root =
+	    json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &err);
+	if (json_is_object(root)) {
+		compare_runs(builtin, root);
+		compare_runs(unguarded, root);
+	}
+	json_decref(root);
 	return 0;
 }

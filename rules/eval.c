@@ -1243,8 +1243,8 @@ static void eval_enum(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
  * subtrees of P's elements are disjoint; an absolute path to one node is
  * allowed when that node is absent, already reported, or of the kind the
  * rule reads (then nobody can report it). A rule that fits none of the roles
- * below ends the run. The fuzz target checks runs against rule-by-rule
- * evaluation on arbitrary input.
+ * below ends the run. The fuzz target and tests/unit/test_runs.c check runs
+ * against rule-by-rule evaluation on arbitrary input.
  */
 enum role {
 	ROLE_NONE,
