@@ -29,7 +29,7 @@ endif
 CFLAGS    ?= $(OPT) -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -DEXPENSED_VERSION=\"$(VERSION)\" $(SANFLAGS)
 LDFLAGS   += $(SANFLAGS)
-LIBS      := -linih -ljansson -lcurl -lcrypto -lm
+LIBS      := -linih -ljansson -lcrypto -lm -lpthread
 
 RULES_SRC  := $(wildcard rules/*.c)
 DAEMON_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c))

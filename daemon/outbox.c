@@ -271,13 +271,15 @@ static void check_done(struct outbox *ob);
  * retry timer for the next one. Deliveries of a full endpoint do not count
  * for the timer: a transfer ending calls this again.
  */
+static int start_curl(struct outbox *ob);
+
 static void schedule(struct outbox *ob)
 {
 	struct delivery *d, *next;
 	long long now, first = LLONG_MAX;
 
-	if (!ob->multi)
-		return;
+	if (ob->epfd < 0)
+		return; /* queueing only */
 	now = now_ms();
 	for (d = ob->head; d; d = next) {
 		int idx;
@@ -301,8 +303,14 @@ static void schedule(struct outbox *ob)
 			continue;
 		}
 		if (ob->inflight[idx] < WEBHOOK_MAX_INFLIGHT &&
-		    d->due_ms <= now)
+		    d->due_ms <= now) {
+			if (!ob->multi && start_curl(ob) == -1) {
+				/* try again in a minute, not in a loop */
+				timer_arm(ob->retry_timer.fd, 60000);
+				return;
+			}
 			start(ob, d, idx);
+		}
 	}
 	/* The next due among those that could start: a full endpoint's
 	 * waiting deliveries are started when one of its transfers ends. */
@@ -781,7 +789,8 @@ static int open_subdir(int spoolfd, const char *name, struct diag *diag,
 	return fd;
 }
 
-static int setup_curl(struct outbox *ob, struct diag *diag)
+/* The timers of the outbox; libcurl itself starts with the first send. */
+static int setup_timers(struct outbox *ob, struct diag *diag)
 {
 	ob->curl_timer.fd =
 	    timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -798,9 +807,25 @@ static int setup_curl(struct outbox *ob, struct diag *diag)
 		diag_add(diag, "outbox: epoll: %s", strerror(errno));
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * Start libcurl, at the first delivery due: a daemon without webhooks never
+ * loads it (curl_shim.c). 0, or -1 (logged) with deliveries left waiting.
+ */
+static int start_curl(struct outbox *ob)
+{
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_msg(LOG_ERR, "outbox: cannot start libcurl; deliveries "
+				 "wait in outbox/");
+		return -1;
+	}
 	ob->multi = curl_multi_init();
 	if (!ob->multi) {
-		diag_add(diag, "outbox: cannot start libcurl");
+		curl_global_cleanup();
+		log_msg(LOG_ERR, "outbox: cannot start libcurl; deliveries "
+				 "wait in outbox/");
 		return -1;
 	}
 	curl_multi_setopt(ob->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
@@ -847,16 +872,8 @@ struct outbox *outbox_open(const char *spool_dir, const struct config *cfg,
 		goto fail;
 	close(spoolfd);
 	spoolfd = -1;
-	if (epfd >= 0) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-			diag_add(diag, "outbox: cannot start libcurl");
-			goto fail;
-		}
-		if (setup_curl(ob, diag) == -1) {
-			curl_global_cleanup();
-			goto fail;
-		}
-	}
+	if (epfd >= 0 && setup_timers(ob, diag) == -1)
+		goto fail;
 	if (load(ob, diag) == -1)
 		goto fail;
 	schedule(ob);
