@@ -38,3 +38,6 @@ for s in bench/*.sh; do
 	echo "== $s"
 	sh "$s" "$build"
 done
+
+# The daemon under a burst, a lone file and idle, against its floor.
+/usr/bin/python3 bench/bench_burst.py "$build"
