@@ -135,7 +135,7 @@ static void on_watchdog(struct loop_source *src, uint32_t events)
 	notify_send("WATCHDOG=1");
 }
 
-/* The inbox must be on the spool's file system (claims are renames). */
+/* The inbox must be on the spool's file system: claims are renames. */
 static int check_same_fs(const struct config *cfg)
 {
 	struct stat a, b;

@@ -323,8 +323,8 @@ missing:
 	return -1;
 }
 
-/* The watched inbox went away (removed, renamed, replaced). */
-static void inbox_lost(struct watch *w, const char *why)
+/* Stop watching the inbox and close it. */
+static void unwatch_inbox(struct watch *w)
 {
 	if (w->inbox_wd >= 0)
 		inotify_rm_watch(w->ino.fd, w->inbox_wd);
@@ -332,6 +332,12 @@ static void inbox_lost(struct watch *w, const char *why)
 	if (w->inbox_fd >= 0)
 		close(w->inbox_fd);
 	w->inbox_fd = -1;
+}
+
+/* The watched inbox went away (removed, renamed, replaced). */
+static void inbox_lost(struct watch *w, const char *why)
+{
+	unwatch_inbox(w);
 	queue_clear(w);
 	arm_timer(w, -1);
 	log_msg(LOG_WARNING, "inbox %s was %s; waiting for it to reappear",
@@ -484,12 +490,7 @@ int watch_reconfigure(struct watch *w, const char *inbox, long settle_ms)
 		recheck_pending(w);
 		return 0;
 	}
-	if (w->inbox_wd >= 0)
-		inotify_rm_watch(w->ino.fd, w->inbox_wd);
-	w->inbox_wd = -1;
-	if (w->inbox_fd >= 0)
-		close(w->inbox_fd);
-	w->inbox_fd = -1;
+	unwatch_inbox(w);
 	drop_parent_watch(w);
 	queue_clear(w);
 	arm_timer(w, -1);
