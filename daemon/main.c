@@ -17,7 +17,7 @@ static void usage(FILE *out)
 	      "[--fail-on error|warning] FILE... | -\n"
 	      "       expensed run [-c FILE] [-v]\n"
 	      "       expensed check-config [-c FILE]\n"
-	      "       expensed send-test WEBHOOK [-c FILE]\n"
+	      "       expensed send-test [-c FILE] WEBHOOK\n"
 	      "       expensed --version | --help\n",
 	      out);
 }

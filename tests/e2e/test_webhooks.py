@@ -519,3 +519,29 @@ def test_unconfigured_webhook_is_kept_not_sent(env):
     env.receiver.wait(lambda rs: rs[-1].answer == 204, what="the delivery")
     assert env.receiver.got()[-1].id == first.id
     wait_until(lambda: env.outbox() == [], what="an empty outbox")
+
+
+def test_webhook_added_by_reload(env):
+    """A webhook added to the configuration takes effect at SIGHUP, for the
+    files judged from then on; libcurl is loaded only once it is needed."""
+    env.configure([])
+    env.start()
+    env.drop("before.json", report("R-before", total="1.00"))
+    assert env.wait_archived("before.json")["verdict"] == "rejected"
+    assert env.outbox() == []
+    maps = "/proc/%d/maps" % env.proc.pid
+    assert "libcurl" not in open(maps).read()
+
+    env.configure([("audit", env.standard(events="rejected"))])
+    env.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: "reloaded:" in env.logtext(), what="the reload")
+    env.drop("after.json", report("R-after", total="2.00"))
+    env.wait_archived("after.json")
+    reqs = env.receiver.wait(
+        lambda rs: [r for r in rs if r.answer == 204], what="a delivery")
+    assert [r.json()["data"]["file"] for r in reqs] == ["after.json"]
+    assert reqs[0].sig_ok is True
+    assert "libcurl" in open(maps).read()
+    wait_until(lambda: env.outbox() == [], what="an empty outbox")
+    assert [r.json()["data"]["file"] for r in env.receiver.got()] == [
+        "after.json"]
