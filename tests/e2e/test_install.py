@@ -1,0 +1,41 @@
+"""`make install` honours PREFIX and DESTDIR and never overwrites the
+configuration or rules an administrator already has."""
+import os
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def make_install(expensed_bin, dest, prefix):
+    build = os.path.relpath(os.path.dirname(expensed_bin), REPO)
+    san = ["SANITIZE=1"] if build.endswith("-san") else []
+    r = subprocess.run(["make", "-s", "install", "BUILD=" + build,
+                        "DESTDIR=%s" % dest, "PREFIX=" + prefix] + san,
+                       cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+
+
+def test_install_layout_and_no_overwrite(expensed_bin, tmp_path):
+    dest = tmp_path / "dest"
+    make_install(expensed_bin, dest, "/opt/exp")
+    files = sorted(str(p.relative_to(dest)) for p in dest.rglob("*")
+                   if p.is_file())
+    assert files == [
+        "etc/expensed/expensed.conf",
+        "etc/expensed/rules.d/mission-report.rules",
+        "lib/systemd/system/expensed.service",
+        "opt/exp/bin/expensed",
+        "usr/lib/sysusers.d/expensed.conf",
+        "usr/lib/tmpfiles.d/expensed.conf",
+    ]
+    assert os.access(dest / "opt/exp/bin/expensed", os.X_OK)
+    assert (dest / "etc/expensed/rules.d/mission-report.rules").read_bytes() \
+        == (REPO / "config/rules.d/mission-report.rules").read_bytes()
+    # an administrator's edits survive a second install
+    (dest / "etc/expensed/expensed.conf").write_text("# mine\n")
+    (dest / "etc/expensed/rules.d/mission-report.rules").write_text("# own\n")
+    make_install(expensed_bin, dest, "/opt/exp")
+    assert (dest / "etc/expensed/expensed.conf").read_text() == "# mine\n"
+    assert (dest / "etc/expensed/rules.d/mission-report.rules").read_text() \
+        == "# own\n"
