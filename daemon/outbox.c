@@ -70,6 +70,7 @@ struct outbox {
 	int outfd, deadfd; /* SPOOL/outbox, SPOOL/dead */
 	int epfd;
 	CURLM *multi;
+	int curl_broken; /* libcurl could not be started: wait for a restart */
 	struct loop_source curl_timer;
 	struct loop_source retry_timer;
 	struct sock **socks;
@@ -278,7 +279,7 @@ static void schedule(struct outbox *ob)
 	struct delivery *d, *next;
 	long long now, first = LLONG_MAX;
 
-	if (ob->epfd < 0)
+	if (ob->epfd < 0 || ob->curl_broken)
 		return; /* queueing only */
 	now = now_ms();
 	for (d = ob->head; d; d = next) {
@@ -304,11 +305,8 @@ static void schedule(struct outbox *ob)
 		}
 		if (ob->inflight[idx] < WEBHOOK_MAX_INFLIGHT &&
 		    d->due_ms <= now) {
-			if (!ob->multi && start_curl(ob) == -1) {
-				/* try again in a minute, not in a loop */
-				timer_arm(ob->retry_timer.fd, 60000);
-				return;
-			}
+			if (!ob->multi && start_curl(ob) == -1)
+				return; /* logged once; the files wait */
 			start(ob, d, idx);
 		}
 	}
@@ -816,16 +814,17 @@ static int setup_timers(struct outbox *ob, struct diag *diag)
  */
 static int start_curl(struct outbox *ob)
 {
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		log_msg(LOG_ERR, "outbox: cannot start libcurl; deliveries "
-				 "wait in outbox/");
-		return -1;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK) {
+		ob->multi = curl_multi_init();
+		if (!ob->multi)
+			curl_global_cleanup();
 	}
-	ob->multi = curl_multi_init();
 	if (!ob->multi) {
-		curl_global_cleanup();
+		/* a library that could not be loaded stays so: say it once */
+		ob->curl_broken = 1;
 		log_msg(LOG_ERR, "outbox: cannot start libcurl; deliveries "
-				 "wait in outbox/");
+				 "wait in outbox/ until expensed is restarted "
+				 "with libcurl (libcurl4) installed");
 		return -1;
 	}
 	curl_multi_setopt(ob->multi, CURLMOPT_SOCKETFUNCTION, on_socket);

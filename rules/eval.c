@@ -1240,10 +1240,11 @@ static void eval_enum(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
  *
  * This changes nothing only if no rule of the run can report a node that two
  * elements share. Relative paths stay inside their context, and the
- * subtrees of P's elements are disjoint; an absolute path to one node is
- * allowed when that node is absent, already reported, or of the kind the
- * rule reads (then nobody can report it). A rule that fits none of the roles
- * below ends the run. The fuzz target and tests/unit/test_runs.c check runs
+ * subtrees of P's elements are disjoint. An absolute path to one node is
+ * allowed when that node is absent or already reported, or, outside P's
+ * container (where no rule of the run reports anything), when it is of the
+ * kind the rule reads (path_safe). A rule that fits none of the roles below
+ * ends the run. The fuzz target and tests/unit/test_runs.c check runs
  * against rule-by-rule evaluation on arbitrary input.
  */
 enum role {
@@ -1275,16 +1276,25 @@ struct context_state {
 	json_t **found; /* findings of each rule of the run */
 };
 
-/* Can r read the node at absolute plain path p as kind k without
- * reporting anything? */
+/*
+ * Can a rule of the run read the node at absolute plain path p as kind k,
+ * whenever it does, without anything changing? Outside P's container no
+ * rule of the run can report a node, so it is enough that this rule reads
+ * it without complaint. P's container and what lies below may be reported
+ * by the walk of P or by another rule reading it as another kind, at a point
+ * that the run moves: there the node must be absent or reported already.
+ */
 static bool path_safe(const struct eval *ev, json_t *root, const struct path *p,
-		      enum kind k)
+		      enum kind k, const struct path *prefix)
 {
+	bool inside = p->nseg >= prefix->first_wild;
 	json_t *node = root;
 	size_t index;
 
 	if (path_has_wildcard(p))
 		return false;
+	for (size_t i = 0; inside && i < prefix->first_wild; i++)
+		inside = strcmp(p->seg[i].key, prefix->seg[i].key) == 0;
 	for (size_t i = 0; i < p->nseg; i++) {
 		if (reported(ev, node, 0, NULL))
 			return true;
@@ -1294,33 +1304,34 @@ static bool path_safe(const struct eval *ev, json_t *root, const struct path *p,
 		if (node == NULL)
 			return true;
 	}
-	return reported(ev, node, 0, NULL) || read_kind(node, k, NULL) == 0;
+	return reported(ev, node, 0, NULL) ||
+	       (!inside && read_kind(node, k, NULL) == 0);
 }
 
 /* Relative paths of a rule on the root start at the root too. */
 static bool operand_safe(const struct eval *ev, json_t *root,
 			 const struct rule *r, const struct operand *op,
-			 enum kind k)
+			 enum kind k, const struct path *prefix)
 {
 	if (!op->present || op->literal || (!op->path.absolute && r->has_each))
 		return true;
-	return path_safe(ev, root, &op->path, k);
+	return path_safe(ev, root, &op->path, k, prefix);
 }
 
 /* Are the single-node operands of r safe (see above)? */
 static bool operands_safe(const struct eval *ev, json_t *root,
-			  const struct rule *r)
+			  const struct rule *r, const struct path *prefix)
 {
 	enum kind eq = r->type == RULE_SUM ? KIND_AMOUNT : KIND_INTEGER;
 
-	return operand_safe(ev, root, r, &r->equals, eq) &&
-	       operand_safe(ev, root, r, &r->from, KIND_DATE) &&
-	       operand_safe(ev, root, r, &r->to, KIND_DATE) &&
-	       operand_safe(ev, root, r, &r->first, KIND_DATE) &&
-	       operand_safe(ev, root, r, &r->second, KIND_DATE) &&
-	       operand_safe(ev, root, r, &r->per, KIND_INTEGER) &&
-	       operand_safe(ev, root, r, &r->days_start, KIND_DATE) &&
-	       operand_safe(ev, root, r, &r->days_end, KIND_DATE);
+	return operand_safe(ev, root, r, &r->equals, eq, prefix) &&
+	       operand_safe(ev, root, r, &r->from, KIND_DATE, prefix) &&
+	       operand_safe(ev, root, r, &r->to, KIND_DATE, prefix) &&
+	       operand_safe(ev, root, r, &r->first, KIND_DATE, prefix) &&
+	       operand_safe(ev, root, r, &r->second, KIND_DATE, prefix) &&
+	       operand_safe(ev, root, r, &r->per, KIND_INTEGER, prefix) &&
+	       operand_safe(ev, root, r, &r->days_start, KIND_DATE, prefix) &&
+	       operand_safe(ev, root, r, &r->days_end, KIND_DATE, prefix);
 }
 
 /* Does p start with the segments of prefix (both absolute)? */
@@ -1365,7 +1376,7 @@ static enum role role_of(const struct eval *ev, json_t *root,
 			if (r->fields[i].path.absolute)
 				return ROLE_NONE;
 		if (!has_prefix(&r->each, prefix) ||
-		    !operands_safe(ev, root, r))
+		    !operands_safe(ev, root, r, prefix))
 			return ROLE_NONE;
 		if (r->each.nseg == prefix->nseg)
 			return ROLE_CONTEXT;
@@ -1378,15 +1389,17 @@ static enum role role_of(const struct eval *ev, json_t *root,
 	}
 	if (((r->type == RULE_SUM && r->nitems == 1) || r->type == RULE_COUNT ||
 	     r->type == RULE_UNIQUE) &&
-	    has_prefix(&r->items[0], prefix) && operands_safe(ev, root, r)) {
+	    has_prefix(&r->items[0], prefix) &&
+	    operands_safe(ev, root, r, prefix)) {
 		path_rest(&r->items[0], prefix, rest);
 		return ROLE_ACROSS;
 	}
 	/* the root context: every path is plain and safe */
 	if (r->type == RULE_ORDER)
-		return operands_safe(ev, root, r) ? ROLE_ALONE : ROLE_NONE;
+		return operands_safe(ev, root, r, prefix) ? ROLE_ALONE
+							  : ROLE_NONE;
 	if (r->type == RULE_ENUM)
-		return path_safe(ev, root, &r->items[0], KIND_STRING)
+		return path_safe(ev, root, &r->items[0], KIND_STRING, prefix)
 			   ? ROLE_ALONE
 			   : ROLE_NONE;
 	return ROLE_NONE;
@@ -1528,6 +1541,8 @@ static size_t form_run(const struct eval *ev, json_t *root,
 	if (!prefix->absolute || prefix->nseg > rules[0].each.nseg)
 		return 0;
 	for (; len < n && len < 64; len++) {
+		/* zeroed: eval_run may stop before across_begin reaches it */
+		memset(&run[len], 0, sizeof(run[len]));
 		run[len].rule = &rules[len];
 		run[len].role =
 		    role_of(ev, root, &rules[len], prefix, &run[len].rest);

@@ -276,10 +276,38 @@ static void test_golden_cases(void **state)
 	assert_true(compared >= 60);
 }
 
+/*
+ * Rule sets where a node that one rule reads well is reported by another
+ * reading it as another kind (found in review): runs must not move such
+ * rules ahead of the report.
+ */
+static void test_shared_nodes(void **state)
+{
+	(void)state;
+	for (int i = 1; i <= 4; i++) {
+		char rules[64], input[64], what[64];
+		struct ruleset *rs = NULL;
+		struct diag d = DIAG_INIT;
+		json_error_t err;
+		snprintf(rules, sizeof(rules), "tests/runs/case%d/rules.rules",
+			 i);
+		snprintf(input, sizeof(input), "tests/runs/case%d/input.json",
+			 i);
+		snprintf(what, sizeof(what), "tests/runs/case%d", i);
+		assert_int_equal(ruleset_load_path(rules, &rs, &d), 0);
+		json_t *root = json_load_file(input, 0, &err);
+		assert_non_null(root);
+		compare(rs, root, what);
+		json_decref(root);
+		ruleset_free(rs);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_golden_cases),
+	    cmocka_unit_test(test_shared_nodes),
 	    cmocka_unit_test(test_mutations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
