@@ -361,6 +361,9 @@ static int judge_claim(struct spool *sp, const struct spool_ctx *ctx,
 	size_t len = 0;
 	int fd = -1, rc;
 
+	/* Checked twice, as Postfix's safe_open does: before the open, so
+	 * that a device is never opened at all, and after it, on the file
+	 * actually opened, in case it was swapped in between. */
 	if (fstatat(sp->workfd, it->work, &st, AT_SYMLINK_NOFOLLOW) == -1) {
 		if (errno == ENOENT)
 			return 1;

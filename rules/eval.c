@@ -109,19 +109,27 @@ static void mark_node(struct eval *ev, const json_t *node)
 	}
 }
 
+/* Room for n more entries on the stack; false (and oom) when memory runs
+ * out. Every push is preceded by a reserve. */
+static bool reserve(struct eval *ev, size_t n)
+{
+	if (ev->nst + n <= ev->capst)
+		return true;
+	size_t cap = ev->capst ? ev->capst : 32;
+	while (cap < ev->nst + n)
+		cap *= 2;
+	struct seg *st = realloc(ev->st, cap * sizeof(*st));
+	if (st == NULL) {
+		ev->oom = 1;
+		return false;
+	}
+	ev->st = st;
+	ev->capst = cap;
+	return true;
+}
+
 static void push_key(struct eval *ev, const char *key, size_t index)
 {
-	if (ev->nst == ev->capst) {
-		size_t cap = ev->capst ? ev->capst * 2 : 32;
-		struct seg *st = realloc(ev->st, cap * sizeof(*st));
-		if (st == NULL) {
-			ev->oom = 1;
-			abort(); /* the stack is bounded by depth 64: cannot
-				    fail after the first growth */
-		}
-		ev->st = st;
-		ev->capst = cap;
-	}
 	ev->st[ev->nst].key = key;
 	ev->st[ev->nst].index = index;
 	ev->nst++;
@@ -498,6 +506,10 @@ static void walk_rec(struct eval *ev, const struct path *p, size_t i,
 		w->fn(ev, node, w->lo, w->ud);
 		return;
 	}
+	if (!reserve(ev, 1)) {
+		w->bad = true;
+		return;
+	}
 	if (p->seg[i].key != NULL) {
 		size_t index = 0;
 		json_t *child = step(node, p->seg[i].key, &index);
@@ -545,7 +557,7 @@ static void walk(struct eval *ev, json_t *root, json_t *ctx, size_t ctx_lo,
 	size_t base = ev->nst;
 
 	w->lo = p->absolute ? ev->nst : ctx_lo;
-	if (loc->bad) {
+	if (loc->bad || (loc->n <= LOC_MAX && !reserve(ev, loc->n))) {
 		w->bad = true;
 	} else if (loc->n > LOC_MAX) {
 		walk_rec(ev, p, 0, origin(root, ctx, p), w);
@@ -1000,7 +1012,7 @@ static void eval_required(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
 		json_t *node = origin(root, ctx, p);
 		size_t base = ev->nst;
 		size_t plo = p->absolute ? ev->nst : lo;
-		bool skip = false;
+		bool skip = !reserve(ev, p->nseg);
 
 		for (size_t i = 0; i < p->nseg && !skip; i++) {
 			size_t index = 0;
