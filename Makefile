@@ -31,22 +31,25 @@ CFLAGS    += -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -DEXPENSED_VERSION=\"$(VERSI
 LDFLAGS   += $(SANFLAGS)
 LIBS      := -linih -ljansson -lcrypto -lm -lpthread
 
+COMMON_SRC := $(wildcard common/*.c)
 RULES_SRC  := $(wildcard rules/*.c)
 DAEMON_SRC := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
-RULES_OBJ  := $(RULES_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/builtin_rules.o
+RULES_OBJ  := $(RULES_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/builtin_rules.o \
+	      $(COMMON_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BUILTIN_RULES := config/rules.d/mission-report.rules
 
-.PHONY: all deps run test unit e2e lint fuzz bench install clean format valgrind
+.PHONY: all deps run test unit e2e lint fuzz bench install clean format valgrind \
+	standalone
 
 all: $(BUILD)/expensed
 
 $(BUILD)/expensed: $(BUILD)/daemon/main.o $(DAEMON_OBJ) $(RULES_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/%.o: %.c $(wildcard rules/*.h daemon/*.h)
+$(BUILD)/%.o: %.c $(wildcard common/*.h rules/*.h daemon/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -82,6 +85,10 @@ test: deps
 lint:
 	@sh scripts/lint.sh
 
+# The suites again, from a copy of the repository with nothing beside it.
+standalone:
+	@sh scripts/standalone.sh
+
 fuzz:
 	@sh scripts/fuzz.sh $(FUZZ_SECONDS)
 
@@ -96,7 +103,7 @@ bench: deps $(BUILD)/expensed
 	@sh bench/run.sh $(BUILD)
 
 format:
-	clang-format -i rules/*.[ch] daemon/*.[ch] tests/unit/*.c fuzz/*.c bench/*.c
+	clang-format -i common/*.[ch] rules/*.[ch] daemon/*.[ch] tests/unit/*.c fuzz/*.c bench/*.c
 
 install: $(BUILD)/expensed
 	install -D -m 0755 $(BUILD)/expensed $(DESTDIR)$(PREFIX)/bin/expensed

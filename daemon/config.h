@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../rules/diag.h"
+#include "../common/diag.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/expensed/expensed.conf"
 

@@ -1,7 +1,6 @@
 /*
  * ledger.h - the daemon's durable set of accepted report ids (SPEC §2
- * report.duplicate), kept in SPOOL/state/accepted-ids, and the small string
- * hash map it is built on (also used by watch.c).
+ * report.duplicate), kept in SPOOL/state/accepted-ids.
  *
  * The ledger file is append-only, one line per accepted file:
  *
@@ -20,33 +19,6 @@
 #define EXPENSED_LEDGER_H
 
 #include <stddef.h>
-
-/* ---- strmap: string keys to void * values (open addressing) ---- */
-
-struct strmap {
-	char **keys; /* NULL = empty slot, STRMAP_TOMB = deleted */
-	void **vals;
-	size_t cap;  /* power of two, or 0 */
-	size_t n;    /* live entries */
-	size_t used; /* live + tombstones */
-};
-
-#define STRMAP_INIT                                                            \
-	{                                                                      \
-		NULL, NULL, 0, 0, 0                                            \
-	}
-
-/* Value for key, or NULL (so values should be non-NULL). */
-void *strmap_get(const struct strmap *m, const char *key);
-/* Insert or replace; the key is copied. Returns the old value (NULL if
- * none) in *old when old is not NULL. 0 or -1 (no memory). */
-int strmap_put(struct strmap *m, const char *key, void *val, void **old);
-/* Remove key; returns its value or NULL. */
-void *strmap_del(struct strmap *m, const char *key);
-/* Free the table and keys; free_val (may be NULL) is called on values. */
-void strmap_free(struct strmap *m, void (*free_val)(void *));
-
-/* ---- the ledger ---- */
 
 struct ledger;
 

@@ -10,6 +10,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "../common/utf8.h"
 #include "log.h"
 
 static int log_level = LOG_INFO;
@@ -65,40 +66,6 @@ void log_msg(int priority, const char *fmt, ...)
 }
 
 /*
- * Length of the valid UTF-8 sequence at s (at most n bytes), or 0. Overlong
- * forms, surrogates and code points above U+10FFFF are invalid.
- */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	unsigned lo = 0x80, hi = 0xbf;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++) {
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	}
-	return len;
-}
-
-/*
  * The escaped form of the unit (one byte, or one UTF-8 character) at s into
  * out (at least 9 bytes); returns the input bytes consumed, *outlen the
  * output length. C1 controls (U+0080..U+009F) are escaped too: some
@@ -135,7 +102,7 @@ static size_t escape_unit(const unsigned char *s, size_t n, char *out,
 		*outlen = 1;
 		return 1;
 	}
-	len = s[0] >= 0x80 ? utf8_len(s, n) : 0;
+	len = s[0] >= 0x80 ? utf8_seq_len(s, n) : 0;
 	if (len == 2 && s[0] == 0xc2 && s[1] < 0xa0) {
 		for (size_t i = 0; i < 2; i++) {
 			out[4 * i] = '\\';

@@ -15,7 +15,7 @@
 
 #include <jansson.h>
 
-#include "../rules/diag.h"
+#include "../common/diag.h"
 #include "../rules/engine.h"
 #include "config.h"
 

@@ -62,6 +62,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/strmap.h"
 #include "log.h"
 #include "spool.h"
 
@@ -1055,9 +1056,12 @@ int spool_recoverable(struct spool *sp, struct spool_item **items)
 	out = calloc(groups.n ? groups.n : 1, sizeof(*out));
 	if (out == NULL)
 		goto out;
-	for (size_t i = 0; i < groups.cap; i++) {
-		struct group *g = groups.vals[i];
-		const char *key = groups.keys[i];
+	struct strmap_iter iter = STRMAP_ITER_INIT;
+	const char *key;
+	void *val;
+
+	while (strmap_next(&groups, &iter, &key, &val)) {
+		struct group *g = val;
 		char token[TOKEN_LEN + 1];
 		struct spool_item *it = &out[count];
 		const char *rest;

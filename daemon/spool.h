@@ -16,7 +16,7 @@
 #include <limits.h>
 #include <stddef.h>
 
-#include "../rules/diag.h"
+#include "../common/diag.h"
 #include "../rules/engine.h"
 #include "config.h"
 #include "ledger.h"

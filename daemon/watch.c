@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ledger.h"
+#include "../common/strmap.h"
 #include "log.h"
 #include "loop.h"
 #include "watch.h"
@@ -197,14 +197,15 @@ static void recheck_pending(struct watch *w)
 {
 	long long now = mono_ms(), earliest = -1;
 
-	for (size_t i = 0; i < w->pending.cap; i++) {
-		const char *name = w->pending.keys[i];
-		struct pending *p = w->pending.vals[i];
+	struct strmap_iter it = STRMAP_ITER_INIT;
+	const char *name;
+	void *val;
+
+	while (strmap_next(&w->pending, &it, &name, &val)) {
+		struct pending *p = val;
 		struct stat st;
 		long long deadline;
 
-		if (p == NULL)
-			continue; /* empty or deleted slot */
 		if (w->inbox_fd < 0 || fstatat(w->inbox_fd, name, &st,
 					       AT_SYMLINK_NOFOLLOW) == -1) {
 			free(strmap_del(&w->pending, name));

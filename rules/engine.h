@@ -23,7 +23,7 @@
 
 #include <jansson.h>
 
-#include "diag.h"
+#include "../common/diag.h"
 
 #define EXPENSED_DEFAULT_MAX_FILE_SIZE ((size_t)16 * 1024 * 1024)
 

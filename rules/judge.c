@@ -13,6 +13,7 @@
 #include "engine.h"
 #include "eval.h"
 #include "ruleset.h"
+#include "../common/utf8.h"
 #include "value.h"
 
 #ifndef EXPENSED_VERSION

@@ -22,6 +22,7 @@
 
 #include "engine.h"
 #include "ruleset.h"
+#include "../common/utf8.h"
 #include "value.h"
 
 #define RULES_MAX_FILE (1024 * 1024)

@@ -48,8 +48,4 @@ char *json_describe(const json_t *node, char *buf, size_t size);
 bool value_equal(const json_t *a, const json_t *b);
 uint64_t value_hash(const json_t *v);
 
-/* Length of the valid UTF-8 prefix of s (RFC 3629: no overlong forms, no
- * surrogates, at most U+10FFFF). */
-size_t utf8_valid_prefix(const unsigned char *s, size_t n);
-
 #endif

@@ -22,7 +22,7 @@ sh scripts/embed.sh expensed_builtin_rules config/rules.d/mission-report.rules \
 for t in judge rules; do
 	echo "fuzz: building $out/fuzz_$t"
 	# shellcheck disable=SC2086
-	$CLANG $FLAGS -o "$out/fuzz_$t" "fuzz/fuzz_$t.c" rules/*.c \
+	$CLANG $FLAGS -o "$out/fuzz_$t" "fuzz/fuzz_$t.c" rules/*.c common/*.c \
 		"$out/gen/builtin_rules.c" $LIBS
 done
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # lint.sh - the checkers that `make lint` (and so `make test`) runs:
 # (a) banned C functions (curl's checksrc idea: a checker, not a memory),
-# (b) cppcheck over the engine and the daemon, (c) clang-format conformance.
+# (b) no path outside the repository, (c) cppcheck over the engine and the
+# daemon, (d) clang-format conformance.
 # Prints every failure and exits 1 if any checker failed.
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -16,7 +17,7 @@ srcs() {
 	done
 }
 
-all_srcs=$(srcs rules daemon tests/unit fuzz; ls bench/*.c bench/*.h 2>/dev/null)
+all_srcs=$(srcs common rules daemon tests/unit fuzz; ls bench/*.c bench/*.h 2>/dev/null)
 
 # (a) banned functions. Comments, string and character literals are blanked
 # (keeping line numbers) before matching `name(`; member calls (x.f(, p->f()
@@ -76,24 +77,35 @@ PY
 	fail=1
 fi
 
-# (b) cppcheck: warnings, performance and portability problems.
+# (b) self-contained: nothing names a folder beside the repository or a
+# path of the machine it was written on (a fresh clone has nothing beside it).
+echo "lint: self-contained"
+if git rev-parse --git-dir >/dev/null 2>&1; then
+	if git grep -nE '\.\./shared|/work/|/root/|/home/[a-z]' -- . \
+		':!scripts/lint.sh'; then
+		echo "lint: the lines above name a path outside the repository"
+		fail=1
+	fi
+fi
+
+# (c) cppcheck: warnings, performance and portability problems.
 echo "lint: cppcheck"
 dirs=
-for d in rules daemon; do
+for d in common rules daemon; do
 	[ -d "$d" ] && dirs="$dirs $d"
 done
 if [ -n "$dirs" ]; then
 	# shellcheck disable=SC2086
 	if ! cppcheck --error-exitcode=1 \
 		--enable=warning,performance,portability --inline-suppr -q \
-		--std=c11 -D_GNU_SOURCE -Irules -Idaemon \
+		--std=c11 -D_GNU_SOURCE -Icommon -Irules -Idaemon \
 		--suppress=missingIncludeSystem $dirs; then
 		echo "lint: cppcheck found problems (above)"
 		fail=1
 	fi
 fi
 
-# (c) formatting: the files must be exactly as clang-format leaves them.
+# (d) formatting: the files must be exactly as clang-format leaves them.
 echo "lint: clang-format"
 if [ -n "$all_srcs" ]; then
 	badfmt=0

@@ -1,8 +1,7 @@
 """Shared pytest fixtures: where the expensed binary and the examples are.
 
 EXPENSED (absolute path) overrides the binary, default <repo>/build/expensed;
-EXPENSED_EXAMPLES overrides the examples folder, default ../shared/examples
-from the repository root.
+EXPENSED_EXAMPLES overrides the examples folder, default <repo>/examples.
 """
 import os
 from pathlib import Path
@@ -32,4 +31,4 @@ def examples_dir():
     env = os.environ.get("EXPENSED_EXAMPLES")
     if env:
         return Path(env).resolve()
-    return Path(__file__).resolve().parents[2] / "shared" / "examples"
+    return REPO / "examples"

@@ -21,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 OUT = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE
 EX = Path(os.environ.get("EXPENSED_EXAMPLES",
-                         HERE.parents[2] / "shared" / "examples"))
+                         HERE.parents[1] / "examples"))
 SEED_BYTES = (EX / "cd13-cp-2019-02-08-r36.json").read_bytes()
 GENES_BYTES = (EX / "genes-2017-detail.json").read_bytes()
 

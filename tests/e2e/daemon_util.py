@@ -24,7 +24,7 @@ VERDICT_LINE = re.compile(
 
 def seed_path():
     env = os.environ.get("EXPENSED_EXAMPLES")
-    base = Path(env) if env else REPO.parent / "shared" / "examples"
+    base = Path(env) if env else REPO / "examples"
     return base / SEED_NAME
 
 

@@ -1,0 +1,29 @@
+/*
+ * fsutil.h - small file-system helpers on directory fds, so that spool,
+ * outbox and recovery code works relative to an open directory and never
+ * rebuilds paths.
+ */
+#ifndef EXPENSED_FSUTIL_H
+#define EXPENSED_FSUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Whether s ends with suffix. */
+bool ends_with(const char *s, const char *suffix);
+
+/* Create dirfd/name (mode, if missing) and open it as a directory
+ * (O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC). The fd, or -1 with errno. */
+int mkdir_open(int dirfd, const char *name, mode_t mode);
+
+/*
+ * The names in the directory dirfd that do not start with '.', sorted
+ * (strcmp), as a malloc'ed array of malloc'ed strings (free it with
+ * names_free). 0, or -1 with errno (nothing to free).
+ */
+int list_dir(int dirfd, char ***names, size_t *n);
+
+void names_free(char **names, size_t n);
+
+#endif

@@ -1,0 +1,21 @@
+/*
+ * utf8.h - UTF-8 validity as RFC 3629 defines it: no overlong forms, no
+ * surrogates, nothing above U+10FFFF. Used wherever bytes from a file or
+ * a file name meet JSON, logs or chat texts.
+ */
+#ifndef EXPENSED_UTF8_H
+#define EXPENSED_UTF8_H
+
+#include <stddef.h>
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when
+ * s does not start one (an ASCII byte is a sequence of 1). */
+size_t utf8_seq_len(const unsigned char *s, size_t n);
+
+/* Length of the longest prefix of s[0..n) that is valid UTF-8. */
+size_t utf8_valid_prefix(const unsigned char *s, size_t n);
+
+/* The code point of the valid sequence of len bytes at s. */
+unsigned utf8_decode(const unsigned char *s, size_t len);
+
+#endif
