@@ -1,9 +1,13 @@
 /*
  * loop.c - registering event sources with the daemon's one epoll fd. Each
  * source's address rides in the event, so the loop can call its handler
- * directly when it fires.
+ * directly when it fires. Timers are timerfds registered the same way.
  */
+#include <errno.h>
+#include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "loop.h"
 
@@ -29,4 +33,71 @@ int loop_mod(int epfd, struct loop_source *src, uint32_t events)
 int loop_del(int epfd, struct loop_source *src)
 {
 	return loop_ctl(epfd, EPOLL_CTL_DEL, src, 0);
+}
+
+int loop_timer_open(int epfd, struct loop_source *src,
+		    void (*ready)(struct loop_source *, uint32_t))
+{
+	src->ready = ready;
+	src->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (src->fd == -1)
+		return -1;
+	if (loop_add(epfd, src, EPOLLIN) == -1) {
+		int saved = errno;
+		close(src->fd);
+		src->fd = -1;
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+static struct timespec ms_to_ts(long long ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	return ts;
+}
+
+int loop_timer_arm(struct loop_source *src, long long ms)
+{
+	struct itimerspec its = {0};
+
+	if (ms >= 0) {
+		its.it_value = ms_to_ts(ms);
+		/* an all-zero it_value disarms: "now" is 1 ns */
+		if (ms == 0)
+			its.it_value.tv_nsec = 1;
+	}
+	return timerfd_settime(src->fd, 0, &its, NULL);
+}
+
+int loop_timer_every(struct loop_source *src, long long ms)
+{
+	struct itimerspec its = {0};
+
+	if (ms > 0) {
+		its.it_value = ms_to_ts(ms);
+		its.it_interval = its.it_value;
+	}
+	return timerfd_settime(src->fd, 0, &its, NULL);
+}
+
+void loop_timer_drain(struct loop_source *src)
+{
+	uint64_t ticks;
+
+	while (read(src->fd, &ticks, sizeof(ticks)) == -1 && errno == EINTR)
+		;
+}
+
+void loop_timer_close(int epfd, struct loop_source *src)
+{
+	if (src->fd < 0)
+		return;
+	loop_del(epfd, src);
+	close(src->fd);
+	src->fd = -1;
 }

@@ -5,6 +5,11 @@
  * curl's sockets) embeds a struct loop_source and registers it with the
  * epoll fd; the loop calls source->ready(source, events) when it fires.
  * Handlers do the work; nothing polls on a timer when idle.
+ *
+ * Timers are sources too (a timerfd each, as Redis's ae.c keeps file and
+ * time events in one loop): loop_timer_open() makes one, loop_timer_arm()
+ * and loop_timer_every() set it, and its handler calls loop_timer_drain()
+ * first.
  */
 #ifndef EXPENSED_LOOP_H
 #define EXPENSED_LOOP_H
@@ -20,5 +25,25 @@ struct loop_source {
 int loop_add(int epfd, struct loop_source *src, uint32_t events);
 int loop_mod(int epfd, struct loop_source *src, uint32_t events);
 int loop_del(int epfd, struct loop_source *src);
+
+/*
+ * Create a disarmed CLOCK_MONOTONIC timer in src (src->ready = ready) and
+ * register it. 0 or -1 with errno (src->fd is -1 then).
+ */
+int loop_timer_open(int epfd, struct loop_source *src,
+		    void (*ready)(struct loop_source *, uint32_t));
+
+/* Fire once after ms milliseconds (0: as soon as possible), or disarm
+ * when ms < 0. 0 or -1 with errno. */
+int loop_timer_arm(struct loop_source *src, long long ms);
+
+/* Fire every ms milliseconds (ms <= 0 disarms). 0 or -1 with errno. */
+int loop_timer_every(struct loop_source *src, long long ms);
+
+/* Consume the expirations of a timer that fired (in its handler). */
+void loop_timer_drain(struct loop_source *src);
+
+/* Unregister and close a timer (a no-op when src->fd is -1). */
+void loop_timer_close(int epfd, struct loop_source *src);
 
 #endif
