@@ -1,6 +1,7 @@
 """Shared pytest fixtures: where the expensed binary and the examples are.
 
-EXPENSED (absolute path) overrides the binary, default <repo>/build/expensed;
+EXPENSED (a path; empty is unset) overrides the binary, default
+<repo>/build/expensed: missing, it fails every test that runs it (no skip);
 EXPENSED_EXAMPLES overrides the examples folder, default <repo>/examples.
 """
 import os
@@ -13,14 +14,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 def expensed_path():
     """Absolute path of the binary under test (no existence check)."""
-    return str(Path(os.environ.get("EXPENSED",
-                                   REPO / "build" / "expensed")).resolve())
+    return str(Path(os.environ.get("EXPENSED")
+                    or REPO / "build" / "expensed").resolve())
 
 
 @pytest.fixture(scope="session")
 def expensed_bin():
     path = expensed_path()
-    if not os.access(path, os.X_OK):
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         pytest.fail("expensed binary not found or not executable: %s "
                     "(build it with make, or set EXPENSED)" % path)
     return path

@@ -1,37 +1,42 @@
 """Golden-file tests of the audit engine (SPEC sections 1-3).
 
-One test per folder of tests/cases/: input.json (the bytes judged), optional
-rules.rules (else the built-in default set) and expected.json (verdict,
-counts, and the exact list of findings as rule, severity, path, with an
-optional "message_contains": a substring or a list of substrings).
-Adding a case is adding a folder.
+One test per folder of tests/cases/ holding input.json (the bytes judged),
+with an optional rules.rules (else the built-in default set). Run from inside
+the folder, `expensed check --format json` must print exactly expected.json
+(the whole result document but checked_at and expensed), and `expensed check`
+exactly expected.txt; nothing on stderr, exit 0 if accepted, else 1.
+Adding a case is adding a folder; tests/cases/regen.py writes its expected
+files (see tests/cases/README.md).
 """
+import difflib
 import hashlib
+import importlib.util
 import json
-import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
 CASES = Path(__file__).resolve().parent / "cases"
-CASE_NAMES = sorted(p.name for p in CASES.iterdir()
-                    if p.is_dir() and (p / "expected.json").is_file())
+
+
+def load_regen():
+    """tests/cases/regen.py: the one definition of what is compared."""
+    spec = importlib.util.spec_from_file_location("regen", CASES / "regen.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+regen = load_regen()
+CASE_NAMES = [p.name for p in regen.case_folders()]
 
 DOC_FIELDS = ["file", "sha256", "size", "report_id", "verdict", "errors",
               "warnings", "findings", "checked_at", "rules", "expensed"]
 
 
-def clean_env():
-    """No configuration file: check must use the built-in set."""
-    env = dict(os.environ)
-    env.pop("EXPENSED_CONFIG", None)
-    env["LC_ALL"] = "C.UTF-8"
-    return env
-
-
 def check_doc_fields(doc, data):
+    """What the document must say whatever the expected files hold."""
     missing = [k for k in DOC_FIELDS if k not in doc]
     assert not missing, "result document lacks %s" % missing
     assert doc["file"] == "input.json"
@@ -58,50 +63,48 @@ def expected_report_id(data):
     return None
 
 
+def read_expected(folder, name):
+    path = folder / name
+    if not path.is_file():
+        pytest.fail("%s missing: run /usr/bin/python3 tests/cases/regen.py %s"
+                    % (path, folder.name))
+    return path.read_bytes()
+
+
+def differences(name, want, got):
+    """A unified diff of two texts, "" when they are the same bytes."""
+    if want == got:
+        return ""
+    diff = difflib.unified_diff(
+        want.decode("utf-8", "backslashreplace").splitlines(keepends=True),
+        got.decode("utf-8", "backslashreplace").splitlines(keepends=True),
+        "expected/" + name, "got/" + name)
+    return "%s differs (- expected, + got):\n%s" % (name, "".join(diff))
+
+
 @pytest.mark.parametrize("name", CASE_NAMES)
 def test_case(expensed_bin, name):
     folder = CASES / name
     data = (folder / "input.json").read_bytes()
-    expected = json.loads((folder / "expected.json").read_text("utf-8"))
-    argv = [expensed_bin, "check", "--format", "json"]
-    if (folder / "rules.rules").is_file():
-        argv += ["-r", "rules.rules"]
-    argv.append("input.json")
-    proc = subprocess.run(argv, cwd=folder, env=clean_env(),
-                          stdin=subprocess.DEVNULL, capture_output=True,
-                          timeout=30)
-    stderr = proc.stderr.decode("utf-8", "replace")
-    lines = proc.stdout.decode("utf-8").splitlines()
-    assert len(lines) == 1, "want one JSON line, got %r (stderr %r)" % (
-        proc.stdout, stderr)
-    doc = json.loads(lines[0])
+    want_json = read_expected(folder, "expected.json")
+    want_txt = read_expected(folder, "expected.txt")
 
+    pj = regen.run_check(expensed_bin, folder, True)
+    assert pj.stderr == b"", "stderr %r" % pj.stderr
+    doc = regen.parse_doc(pj)
     check_doc_fields(doc, data)
     if doc["verdict"] != "invalid":
         rid = expected_report_id(data)
         if rid is not None:
             assert doc["report_id"] == rid
+    diffs = [differences("expected.json", want_json,
+                         regen.render(doc).encode("utf-8"))]
+    want_rc = 0 if doc["verdict"] == "accepted" else 1
+    assert pj.returncode == want_rc, "--format json: exit %d" % pj.returncode
 
-    got = [{"rule": f["rule"], "severity": f["severity"], "path": f["path"]}
-           for f in doc["findings"]]
-    want = [{"rule": f["rule"], "severity": f["severity"], "path": f["path"]}
-            for f in expected["findings"]]
-    assert got == want, "\n".join(
-        ["findings differ; got:"]
-        + ["  %s %s %r: %s" % (f["rule"], f["severity"], f["path"],
-                               f.get("message")) for f in doc["findings"]])
-    assert doc["verdict"] == expected["verdict"]
-    assert doc["errors"] == expected["errors"]
-    assert doc["warnings"] == expected["warnings"]
-
-    for f, e in zip(doc["findings"], expected["findings"]):
-        subs = e.get("message_contains")
-        if subs is None:
-            continue
-        for s in [subs] if isinstance(subs, str) else subs:
-            assert s in f["message"], "%r not in message %r" % (
-                s, f["message"])
-
-    want_rc = 0 if expected["verdict"] == "accepted" else 1
-    assert proc.returncode == want_rc, "exit %d, stderr %r" % (
-        proc.returncode, stderr)
+    pt = regen.run_check(expensed_bin, folder, False)
+    assert pt.stderr == b"", "stderr %r" % pt.stderr
+    diffs.append(differences("expected.txt", want_txt, pt.stdout))
+    if any(diffs):
+        pytest.fail("\n".join(d for d in diffs if d), pytrace=False)
+    assert pt.returncode == want_rc, "text: exit %d" % pt.returncode

@@ -2,14 +2,21 @@
 """Generate the golden cases of tests/cases/ (SPEC sections 1-3).
 
 Each case is a folder: input.json (the bytes judged), optional rules.rules
-(a custom rule set; else the built-in default set) and expected.json (verdict,
-counts, findings as rule/severity/path in the SPEC's stable order). The
-expectations were worked out from the SPEC, not from the implementation.
+(a custom rule set; else the built-in default set), and the binary's full
+outputs expected.json and expected.txt (written by regen.py).
+
+The expectations below (verdict, counts, findings as rule/severity/path in
+the SPEC's stable order, and some message substrings) were worked out from
+the SPEC, not from the implementation: after writing a folder's inputs, the
+script runs the binary (regen.py) and refuses, listing the differences, if
+its output disagrees with them; the full outputs it writes then pin every
+message byte.
 
     /usr/bin/python3 tests/cases/make_cases.py      # rewrites these folders
 
-Folders it does not generate are left alone: a hand-written case is simply
-another folder.
+EXPENSED overrides the binary, default <repo>/build/expensed. Folders it does
+not generate are left alone: a hand-written case is simply another folder
+(run regen.py NAME for its expected files).
 """
 import copy
 import json
@@ -17,6 +24,8 @@ import os
 import shutil
 import sys
 from pathlib import Path
+
+import regen
 
 HERE = Path(__file__).resolve().parent
 OUT = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE
@@ -950,8 +959,32 @@ case("custom_sum_nested_wildcard_missing_level",
                   "equals = /grand\n")
 
 
+def spec_differences(exp, doc):
+    """How the binary's result doc differs from a case's SPEC expectation."""
+    diffs = []
+    for k in ("verdict", "errors", "warnings"):
+        if doc[k] != exp[k]:
+            diffs.append("%s: want %r, got %r" % (k, exp[k], doc[k]))
+    got = [(f["rule"], f["severity"], f["path"]) for f in doc["findings"]]
+    want = [(f["rule"], f["severity"], f["path"]) for f in exp["findings"]]
+    if got != want:
+        diffs.append("findings: want %r, got %r" % (want, got))
+        return diffs
+    for f, e in zip(doc["findings"], exp["findings"]):
+        subs = e.get("message_contains")
+        for s in [subs] if isinstance(subs, str) else subs or []:
+            if s not in f["message"]:
+                diffs.append("%r not in message %r" % (s, f["message"]))
+    return diffs
+
+
 def main():
+    exe = regen.binary()
+    if not (os.path.isfile(exe) and os.access(exe, os.X_OK)):
+        sys.exit("make_cases: no executable %s (make all, or set EXPENSED)"
+                 % exe)
     OUT.mkdir(parents=True, exist_ok=True)
+    bad = 0
     for name, (data, rules, exp) in sorted(CASES.items()):
         d = OUT / name
         if d.exists():
@@ -960,10 +993,12 @@ def main():
         (d / "input.json").write_bytes(data)
         if rules is not None:
             (d / "rules.rules").write_text(rules)
-        (d / "expected.json").write_text(
-            json.dumps(exp, indent=2, ensure_ascii=False) + "\n")
+        for line in spec_differences(exp, regen.regen(exe, d)):
+            print("%s: %s" % (name, line))
+            bad += 1
     print(len(CASES), "cases written to", OUT)
-
+    if bad:
+        sys.exit("make_cases: the binary disagrees with the SPEC (above)")
 
 if __name__ == "__main__":
     main()

@@ -1,6 +1,7 @@
 """End-to-end tests of webhook deliveries (SPEC §6).
 
-The real daemon (`expensed run -c CONF`, binary from $EXPENSED) runs on a
+The real daemon (`expensed run -c CONF`, the binary of the expensed_bin
+fixture: $EXPENSED, default <repo>/build/expensed) runs on a
 temporary spool; alerts go to a real HTTP receiver on 127.0.0.1 (receiver.py)
 that verifies every Standard Webhooks signature and answers from a script.
 """
@@ -16,12 +17,8 @@ import pytest
 
 from receiver import Receiver
 
-EXPENSED = os.environ.get("EXPENSED", "")
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 FAST_RETRY = "0s, 200ms, 200ms, 500ms, 1s"
-
-pytestmark = pytest.mark.skipif(
-    not os.access(EXPENSED, os.X_OK), reason="EXPENSED is not set")
 
 
 def wait_until(pred, timeout=10.0, what="condition"):
@@ -59,7 +56,8 @@ def report(rid, total="300.00"):
 class Env:
     """A spool, a config file, a receiver, and the daemon on them."""
 
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, exe):
+        self.exe = exe
         self.dir = tmp_path
         self.spool = tmp_path / "spool"
         self.inbox = self.spool / "inbox"
@@ -96,7 +94,8 @@ class Env:
         if self.log:
             self.log.close()
         self.log = open(self.dir / "daemon.log", "ab")
-        self.proc = subprocess.Popen([EXPENSED, "run", "-v", "-c", str(self.conf)],
+        self.proc = subprocess.Popen([self.exe, "run", "-v", "-c",
+                                      str(self.conf)],
                                      stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=self.log,
                                      env=env)
@@ -160,14 +159,14 @@ class Env:
     def send_test(self, name):
         env = {k: v for k, v in os.environ.items()
                if "proxy" not in k.lower() and k != "EXPENSED_CONFIG"}
-        return subprocess.run([EXPENSED, "send-test", name, "-c",
+        return subprocess.run([self.exe, "send-test", name, "-c",
                                str(self.conf)], capture_output=True,
                               text=True, timeout=30, env=env)
 
 
 @pytest.fixture
-def env(tmp_path):
-    e = Env(tmp_path)
+def env(tmp_path, expensed_bin):
+    e = Env(tmp_path, expensed_bin)
     try:
         yield e
     finally:
