@@ -1,11 +1,10 @@
 /*
  * runs.c - on a large report evaluation is bound by the memory it touches,
- * so a run of consecutive rules that all work inside the elements of one
- * wildcard prefix P is evaluated element by element, walking P once for the
- * run instead of once per rule (runs.h). It must give exactly the findings
- * of rule-by-rule evaluation (tests/unit/test_runs.c and the fuzz target
- * check it).
+ * so a run of consecutive rules inside the elements of one wildcard prefix
+ * P is evaluated element by element, walking P once for the whole run
+ * (runs.h), with exactly the findings of rule-by-rule evaluation.
  */
+#include <assert.h>
 #include <string.h>
 
 #include "runs.h"
@@ -205,6 +204,9 @@ static void across_element(struct eval *ev, json_t *root, json_t *elem,
 			   size_t lo, struct member *m)
 {
 	struct located loc;
+
+	assert(m->rule->type == RULE_SUM || m->rule->type == RULE_COUNT ||
+	       m->rule->type == RULE_UNIQUE);
 	visit_fn fn = m->rule->type == RULE_SUM	    ? sum_visit
 		      : m->rule->type == RULE_COUNT ? count_visit
 						    : unique_visit;

@@ -5,6 +5,7 @@
  * double) and accepted only when it is a whole number of cents: the double
  * nearest to cents/100 must be the number itself.
  */
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -205,6 +206,9 @@ char *json_describe(const json_t *node, char *buf, size_t size)
 		break;
 	case JSON_NULL:
 		snprintf(buf, size, "null");
+		break;
+	default:
+		assert(!"json type out of range");
 		break;
 	}
 	return buf;
