@@ -3,7 +3,7 @@
  * arbitrary bytes judged against the built-in rule set. Every input must
  * give a consistent judgement (invalid at worst, check_doc.h) without a
  * crash, leak or UB. Parsed inputs are also evaluated rule by rule and
- * element by element (runs, eval.c), with the default set and with the
+ * element by element (runs.c), with the default set and with the
  * default set less its schema rules (so that rules inside runs are the
  * first to meet ill-kinded nodes): both ways must give the same findings.
  */

@@ -21,7 +21,7 @@ int eval_ruleset(const struct ruleset *rs, json_t *root, json_t *findings,
 
 /*
  * Tests and the fuzz target set this to evaluate strictly rule by rule,
- * without runs (see eval.c), to check that both give the same findings.
+ * without runs (see runs.c), to check that both give the same findings.
  */
 extern bool eval_rule_by_rule;
 

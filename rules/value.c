@@ -5,11 +5,13 @@
  * double) and accepted only when it is a whole number of cents: the double
  * nearest to cents/100 must be the number itself.
  */
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "../common/hash.h"
 #include "../common/utf8.h"
 #include "value.h"
 
@@ -205,6 +207,9 @@ char *json_describe(const json_t *node, char *buf, size_t size)
 	case JSON_NULL:
 		snprintf(buf, size, "null");
 		break;
+	default:
+		assert(!"json type out of range");
+		break;
 	}
 	return buf;
 }
@@ -266,20 +271,6 @@ bool value_equal(const json_t *a, const json_t *b)
 	return json_value_equal(a, b);
 }
 
-static uint64_t mix(uint64_t h, uint64_t v)
-{
-	h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-	return h;
-}
-
-static uint64_t bytes_hash(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-	return h;
-}
-
 /* Consistent with json_value_equal. */
 static uint64_t json_value_hash(const json_t *v)
 {
@@ -290,12 +281,12 @@ static uint64_t json_value_hash(const json_t *v)
 		if (d == 0)
 			d = 0; /* -0.0 == 0.0 */
 		memcpy(&bits, &d, sizeof(bits));
-		return mix(1, bits);
+		return hash_mix(1, bits);
 	}
 	switch (json_typeof(v)) {
 	case JSON_STRING:
-		return mix(
-		    3, bytes_hash(json_string_value(v), json_string_length(v)));
+		return hash_mix(
+		    3, hash_bytes(json_string_value(v), json_string_length(v)));
 	case JSON_OBJECT: {
 		uint64_t h = 4;
 		const char *key;
@@ -303,19 +294,19 @@ static uint64_t json_value_hash(const json_t *v)
 		json_object_foreach((json_t *)v, key, m)
 		{
 			/* order-independent: sum of member hashes */
-			h += mix(bytes_hash(key, strlen(key)),
-				 json_value_hash(m));
+			h += hash_mix(hash_bytes(key, strlen(key)),
+				      json_value_hash(m));
 		}
 		return h;
 	}
 	case JSON_ARRAY: {
 		uint64_t h = 5;
 		for (size_t i = 0; i < json_array_size(v); i++)
-			h = mix(h, json_value_hash(json_array_get(v, i)));
+			h = hash_mix(h, json_value_hash(json_array_get(v, i)));
 		return h;
 	}
 	default:
-		return mix(6, (uint64_t)json_typeof(v));
+		return hash_mix(6, (uint64_t)json_typeof(v));
 	}
 }
 
@@ -325,7 +316,7 @@ uint64_t value_hash(const json_t *v)
 
 	/* whatever reads as an amount hashes as its cents */
 	if (amount_from_json(v, &c) == 0)
-		return mix(2, (uint64_t)c);
+		return hash_mix(2, (uint64_t)c);
 	return json_value_hash(v);
 }
 

@@ -1,6 +1,7 @@
 /*
  * test_rules.c - unit tests of the engine's building blocks: amounts, dates,
- * paths, and every error the rules parser reports (FILE:LINE: reason).
+ * value equality and hashing, paths, and every error the rules parser reports
+ * (FILE:LINE: reason).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -115,6 +116,37 @@ static void test_dates(void **state)
 	assert_int_equal(date_parse("2017-11-10", &e), 0);
 	assert_int_equal(date_parse("2017-11-04", &d), 0);
 	assert_int_equal(e - d + 1, 7);
+}
+
+/* unique relies on it: values that compare equal hash equal. */
+static void test_value_hash(void **state)
+{
+	(void)state;
+	const char *same[][2] = {
+	    {"\"12.50\"", "12.5"},
+	    {"12", "12.0"},
+	    {"\"7\"", "7"},
+	    {"1e13", "10000000000000"},
+	    {"-0.0", "0"},
+	    {"{\"a\":1,\"b\":[2]}", "{\"b\":[2],\"a\":1}"},
+	    {"[\"x\",null]", "[\"x\",null]"},
+	    {"true", "true"},
+	};
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		json_t *a = json_loads(same[i][0], JSON_DECODE_ANY, NULL);
+		json_t *b = json_loads(same[i][1], JSON_DECODE_ANY, NULL);
+		assert_non_null(a);
+		assert_non_null(b);
+		assert_true(value_equal(a, b));
+		assert_true(value_hash(a) == value_hash(b));
+		json_decref(a);
+		json_decref(b);
+	}
+	json_t *x = json_string("abc"), *y = json_string("abd");
+	assert_false(value_equal(x, y));
+	assert_true(value_hash(x) != value_hash(y));
+	json_decref(x);
+	json_decref(y);
 }
 
 static void test_paths(void **state)
@@ -288,6 +320,7 @@ int main(void)
 	    cmocka_unit_test(test_amount_strings),
 	    cmocka_unit_test(test_amount_json),
 	    cmocka_unit_test(test_dates),
+	    cmocka_unit_test(test_value_hash),
 	    cmocka_unit_test(test_paths),
 	    cmocka_unit_test(test_parser_errors),
 	    cmocka_unit_test(test_parser_ok),

@@ -1,5 +1,5 @@
 /*
- * test_runs.c - evaluating a run of rules element by element (eval.c) must
+ * test_runs.c - evaluating a run of rules element by element (runs.c) must
  * give exactly the findings of strict rule-by-rule evaluation. Checked on
  * every golden case and on thousands of deterministic mutations of the
  * examples, with the default set and with the cases' own rule sets.

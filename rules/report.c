@@ -1,0 +1,291 @@
+/*
+ * report.c - findings, and the memory of the nodes reported as ill-kinded
+ * (walk.h). SPEC §2 says an ill-kinded node is reported once, by the first
+ * rule that meets it, and that later rules step around it: these sets are
+ * how every rule knows.
+ */
+#include <assert.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/hash.h"
+#include "engine.h"
+#include "value.h"
+#include "walk.h"
+
+/* A node's address: spread, as allocators align them. */
+static size_t ptr_hash(const json_t *p)
+{
+	uintptr_t x = (uintptr_t)p;
+	x ^= x >> 17;
+	x *= 0xed5ad4bbU;
+	x ^= x >> 11;
+	return (size_t)x;
+}
+
+bool reported_node(const struct eval *ev, const json_t *node)
+{
+	const struct ptrset *s = &ev->reported;
+
+	if (s->n == 0)
+		return false;
+	for (size_t i = ptr_hash(node) & (s->cap - 1);;
+	     i = (i + 1) & (s->cap - 1)) {
+		if (s->slot[i] == node)
+			return true;
+		if (s->slot[i] == NULL)
+			return false;
+	}
+}
+
+/* Double the table of s (at least 16 slots); -1 when memory runs out. */
+static int ptrset_grow(struct ptrset *s)
+{
+	size_t cap = s->cap ? s->cap * 2 : 16;
+	const json_t **slot = calloc(cap, sizeof(*slot));
+
+	if (slot == NULL)
+		return -1;
+	for (size_t i = 0; i < s->cap; i++) {
+		if (s->slot[i] == NULL)
+			continue;
+		size_t j = ptr_hash(s->slot[i]) & (cap - 1);
+		while (slot[j] != NULL)
+			j = (j + 1) & (cap - 1);
+		slot[j] = s->slot[i];
+	}
+	free(s->slot);
+	s->slot = slot;
+	s->cap = cap;
+	return 0;
+}
+
+static void mark_node(struct eval *ev, const json_t *node)
+{
+	struct ptrset *s = &ev->reported;
+
+	if ((s->n + 1) * 2 > s->cap && ptrset_grow(s) == -1) {
+		ev->oom = 1;
+		return;
+	}
+	size_t i = ptr_hash(node) & (s->cap - 1);
+	while (s->slot[i] != NULL && s->slot[i] != node)
+		i = (i + 1) & (s->cap - 1);
+	if (s->slot[i] == NULL) {
+		s->slot[i] = node;
+		s->n++;
+	}
+}
+
+static bool strset_has(const struct strset *s, const char *key)
+{
+	if (s->n == 0)
+		return false;
+	for (size_t i = hash_str(key) & (s->cap - 1);;
+	     i = (i + 1) & (s->cap - 1)) {
+		if (s->slot[i] == NULL)
+			return false;
+		if (strcmp(s->slot[i], key) == 0)
+			return true;
+	}
+}
+
+static int strset_grow(struct strset *s)
+{
+	size_t cap = s->cap ? s->cap * 2 : 16;
+	char **slot = calloc(cap, sizeof(*slot));
+
+	if (slot == NULL)
+		return -1;
+	for (size_t i = 0; i < s->cap; i++) {
+		if (s->slot[i] == NULL)
+			continue;
+		size_t j = hash_str(s->slot[i]) & (cap - 1);
+		while (slot[j] != NULL)
+			j = (j + 1) & (cap - 1);
+		slot[j] = s->slot[i];
+	}
+	free(s->slot);
+	s->slot = slot;
+	s->cap = cap;
+	return 0;
+}
+
+static int strset_add(struct strset *s, const char *key)
+{
+	if ((s->n + 1) * 2 > s->cap && strset_grow(s) == -1)
+		return -1;
+	size_t i = hash_str(key) & (s->cap - 1);
+	while (s->slot[i] != NULL) {
+		if (strcmp(s->slot[i], key) == 0)
+			return 0;
+		i = (i + 1) & (s->cap - 1);
+	}
+	s->slot[i] = strdup(key);
+	if (s->slot[i] == NULL)
+		return -1;
+	s->n++;
+	return 0;
+}
+
+static void strset_free(struct strset *s)
+{
+	for (size_t i = 0; i < s->cap; i++)
+		free(s->slot[i]);
+	free(s->slot);
+}
+
+void eval_release(struct eval *ev)
+{
+	free(ev->reported.slot);
+	strset_free(&ev->reported_at);
+	free(ev->st);
+}
+
+static bool is_singleton(const json_t *node)
+{
+	return json_is_null(node) || json_is_boolean(node);
+}
+
+bool reported(const struct eval *ev, const json_t *node, size_t lo,
+	      const struct path *p)
+{
+	if (ev->reported.n == 0 && ev->reported_at.n == 0)
+		return false;
+	if (!is_singleton(node))
+		return reported_node(ev, node);
+	if (ev->reported_at.n == 0)
+		return false;
+	char *ptr = pointer(ev, lo, p);
+	bool r = ptr != NULL && strset_has(&ev->reported_at, ptr);
+	free(ptr);
+	return r;
+}
+
+void add_finding(struct eval *ev, const char *path, const char *expected,
+		 const char *actual, const char *fmt, ...)
+{
+	const struct rule *r = ev->rule;
+	char msg[1024];
+	char full[1536];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (r->message != NULL)
+		snprintf(full, sizeof(full), "%s: %s", r->message, msg);
+	else
+		snprintf(full, sizeof(full), "%s", msg);
+	json_t *f = json_object();
+	if (f == NULL || path == NULL) {
+		ev->oom = 1;
+		json_decref(f);
+		return;
+	}
+	json_object_set_new(f, "rule", json_string(r->id));
+	json_object_set_new(f, "severity",
+			    json_string(severity_name(r->severity)));
+	json_object_set_new(f, "path", json_string(path));
+	json_object_set_new(f, "message", json_string_lossy(full));
+	if (expected != NULL)
+		json_object_set_new(f, "expected", json_string(expected));
+	if (actual != NULL)
+		json_object_set_new(f, "actual", json_string(actual));
+	if (json_array_append_new(ev->findings, f) == -1)
+		ev->oom = 1;
+	if (r->severity == SEV_ERROR)
+		ev->errors++;
+	else if (r->severity == SEV_WARNING)
+		ev->warnings++;
+}
+
+void report_ill(struct eval *ev, const json_t *node, const char *path,
+		const char *what)
+{
+	char desc[128];
+
+	if (path == NULL) {
+		ev->oom = 1;
+		return;
+	}
+	if (is_singleton(node)) {
+		if (strset_has(&ev->reported_at, path))
+			return;
+		if (strset_add(&ev->reported_at, path) == -1)
+			ev->oom = 1;
+	} else {
+		if (reported_node(ev, node))
+			return;
+		mark_node(ev, node);
+	}
+	json_describe(node, desc, sizeof(desc));
+	add_finding(ev, path, NULL, NULL, "expected %s, found %s", what, desc);
+}
+
+int read_kind(const json_t *node, enum kind k, int64_t *v)
+{
+	int64_t dummy;
+
+	if (v == NULL)
+		v = &dummy;
+	switch (k) {
+	case KIND_STRING:
+		return json_is_string(node) && json_string_length(node) > 0
+			   ? 0
+			   : -1;
+	case KIND_INTEGER:
+		return integer_from_json(node, v);
+	case KIND_AMOUNT:
+		return amount_from_json(node, v);
+	case KIND_DATE:
+		return date_from_json(node, v);
+	case KIND_ARRAY:
+		return json_is_array(node) ? 0 : -1;
+	case KIND_OBJECT:
+		return json_is_object(node) ? 0 : -1;
+	case KIND_BOOLEAN:
+		return json_is_boolean(node) ? 0 : -1;
+	case KIND_ANY:
+		return json_is_null(node) ? -1 : 0;
+	}
+	assert(!"kind out of range");
+	return -1;
+}
+
+static const char *article(enum kind k)
+{
+	return (k == KIND_INTEGER || k == KIND_AMOUNT || k == KIND_ARRAY ||
+		k == KIND_OBJECT)
+		   ? "an "
+		   : "a ";
+}
+
+const char *kind_text(enum kind k, char *buf, size_t size)
+{
+	assert((unsigned)k <= KIND_ANY);
+	if (k == KIND_STRING)
+		return "a non-empty string";
+	if (k == KIND_ANY)
+		return "a value";
+	snprintf(buf, size, "%s%s", article(k), kind_name(k));
+	return buf;
+}
+
+int check_kind(struct eval *ev, const json_t *node, enum kind k, int64_t *v,
+	       size_t lo, const struct path *p)
+{
+	char what[32];
+
+	if (reported(ev, node, lo, p))
+		return -1;
+	if (read_kind(node, k, v) == 0)
+		return 0;
+	char *ptr = pointer(ev, lo, p);
+	report_ill(ev, node, ptr, kind_text(k, what, sizeof(what)));
+	free(ptr);
+	return -1;
+}

@@ -1,0 +1,349 @@
+/*
+ * types.c - the rule types of SPEC §2 that judge item by item (within,
+ * order, limit, required, enum), and the dispatch to all eight (types.h;
+ * sum, count and unique are in aggregate.c). Each reads its operands
+ * first, then walks its items, and says nothing when an operand is absent.
+ */
+#include <assert.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "types.h"
+#include "value.h"
+
+/* ---- within ---- */
+
+struct within_state {
+	const struct rule *r;
+	bool bounds_ok;
+	struct opval from, to;
+	const char *item_name;
+};
+
+static void within_visit(struct eval *ev, json_t *node, size_t lo, void *ud)
+{
+	struct within_state *s = ud;
+	const struct rule *r = s->r;
+	int64_t d;
+
+	if (check_kind(ev, node, KIND_DATE, &d, lo, NULL) == -1 ||
+	    !s->bounds_ok)
+		return;
+	bool before = d < s->from.v - r->slack;
+	bool after = d > s->to.v + r->slack;
+	if (!before && !after)
+		return;
+	char dt[16], f[16], t[16], range[40], slack[48] = "";
+	date_format(d, dt, sizeof(dt));
+	date_format(s->from.v, f, sizeof(f));
+	date_format(s->to.v, t, sizeof(t));
+	snprintf(range, sizeof(range), "%s..%s", f, t);
+	if (r->slack)
+		snprintf(slack, sizeof(slack), " (allowing %lld days of slack)",
+			 (long long)r->slack);
+	char *ptr = pointer(ev, lo, NULL);
+	if (before)
+		add_finding(ev, ptr, range, dt, "%s %s is before %s %s%s",
+			    s->item_name, dt, operand_name(&r->from), f, slack);
+	else
+		add_finding(ev, ptr, range, dt, "%s %s is after %s %s%s",
+			    s->item_name, dt, operand_name(&r->to), t, slack);
+	free(ptr);
+}
+
+static void eval_within(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
+{
+	const struct rule *r = ev->rule;
+	struct within_state s = {r, false, OPVAL_INIT, OPVAL_INIT, NULL};
+	json_t *from, *to;
+
+	if (!operand_find(ev, root, ctx, &r->from, &from) ||
+	    !operand_find(ev, root, ctx, &r->to, &to))
+		return;
+	s.from = operand(ev, lo, &r->from, from, KIND_DATE);
+	s.to = operand(ev, lo, &r->to, to, KIND_DATE);
+	s.bounds_ok = s.from.state == OP_OK && s.to.state == OP_OK;
+	for (size_t i = 0; i < r->nitems; i++) {
+		struct located loc;
+		if (!locate(ev, root, ctx, &r->items[i], &loc))
+			continue;
+		s.item_name = last_key(&r->items[i]);
+		struct walk w = WALK_INIT(within_visit, &s);
+		walk(ev, root, ctx, lo, &r->items[i], &loc, &w);
+	}
+}
+
+/* ---- order ---- */
+
+static void eval_order(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
+{
+	const struct rule *r = ev->rule;
+	json_t *first, *second;
+
+	if (!operand_find(ev, root, ctx, &r->first, &first) ||
+	    !operand_find(ev, root, ctx, &r->second, &second))
+		return;
+	struct opval a = operand(ev, lo, &r->first, first, KIND_DATE);
+	struct opval b = operand(ev, lo, &r->second, second, KIND_DATE);
+	if (a.state != OP_OK || b.state != OP_OK || a.v <= b.v)
+		return;
+	char da[16], db[16], exp[40];
+	date_format(a.v, da, sizeof(da));
+	date_format(b.v, db, sizeof(db));
+	snprintf(exp, sizeof(exp), "on or after %s", da);
+	const struct operand *at = r->second.literal ? &r->first : &r->second;
+	char *ptr = operand_pointer(ev, lo, at);
+	add_finding(ev, ptr, exp, db, "%s %s is before %s %s",
+		    operand_name(&r->second), db, operand_name(&r->first), da);
+	free(ptr);
+}
+
+/* ---- limit ---- */
+
+struct limit_state {
+	const struct rule *r;
+	int64_t per, days;
+	bool divisor_ok;
+};
+
+/* cents / div rounded half away from zero */
+static int64_t div_round(__int128 v, __int128 div)
+{
+	__int128 q = (2 * (v < 0 ? -v : v) + div) / (2 * div);
+	return (int64_t)(v < 0 ? -q : q);
+}
+
+/* " / 3 (participants) / 4 days = 12.50," and the like, into how. */
+static void limit_how(const struct limit_state *s, const char *q, char *how,
+		      size_t size)
+{
+	const struct rule *r = s->r;
+
+	if (r->per.present && r->days_start.present)
+		snprintf(how, size, " / %lld (%s) / %lld days = %s,",
+			 (long long)s->per, operand_name(&r->per),
+			 (long long)s->days, q);
+	else if (r->per.present)
+		snprintf(how, size, " / %lld (%s) = %s,", (long long)s->per,
+			 operand_name(&r->per), q);
+	else if (r->days_start.present)
+		snprintf(how, size, " / %lld days = %s,", (long long)s->days,
+			 q);
+	else
+		snprintf(how, size, " is");
+}
+
+static void limit_visit(struct eval *ev, json_t *node, size_t lo, void *ud)
+{
+	struct limit_state *s = ud;
+	const struct rule *r = s->r;
+	int64_t v;
+
+	if (check_kind(ev, node, KIND_AMOUNT, &v, lo, NULL) == -1 ||
+	    !s->divisor_ok)
+		return;
+	/* per and days are at most 2^63 and 3.7e6: no overflow here; past
+	 * 10^15 the divisor cannot change a comparison with |value| <=
+	 * 10^14 cents, and capping it keeps bound x divisor in range */
+	__int128 div = (__int128)s->per * s->days;
+	if (div > (__int128)1000000000000000LL)
+		div = 1000000000000000LL;
+	bool low = r->has_min && (__int128)v < (__int128)r->min * div;
+	bool high = r->has_max && (__int128)v > (__int128)r->max * div;
+	if (!low && !high)
+		return;
+	char val[40], q[40], bound[40], exp[48], how[160];
+	amount_format(v, val, sizeof(val));
+	amount_format(div_round(v, div), q, sizeof(q));
+	amount_format(low ? r->min : r->max, bound, sizeof(bound));
+	snprintf(exp, sizeof(exp), "%s %s", low ? ">=" : "<=", bound);
+	limit_how(s, q, how, sizeof(how));
+	char *ptr = pointer(ev, lo, NULL);
+	add_finding(ev, ptr, exp, q, "%s %s%s %s the %s %s",
+		    last_key(&r->items[0]), val, how, low ? "below" : "above",
+		    low ? "minimum" : "maximum", bound);
+	free(ptr);
+}
+
+/*
+ * Read the divisors of a limit into s: false when the rule says nothing
+ * (a divisor is not positive); s->divisor_ok false when one is ill-kinded.
+ */
+static bool limit_divisors(struct eval *ev, size_t lo, json_t *pern,
+			   json_t *startn, json_t *endn, struct limit_state *s)
+{
+	const struct rule *r = ev->rule;
+
+	if (r->per.present) {
+		struct opval per = operand(ev, lo, &r->per, pern, KIND_INTEGER);
+		if (per.state != OP_OK)
+			s->divisor_ok = false;
+		else if (per.v <= 0)
+			return false;
+		s->per = per.v;
+	}
+	if (r->days_start.present) {
+		struct opval a =
+		    operand(ev, lo, &r->days_start, startn, KIND_DATE);
+		struct opval b = operand(ev, lo, &r->days_end, endn, KIND_DATE);
+		if (a.state != OP_OK || b.state != OP_OK)
+			s->divisor_ok = false;
+		else if (b.v - a.v + 1 <= 0)
+			return false;
+		s->days = b.v - a.v + 1;
+	}
+	return true;
+}
+
+static void eval_limit(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
+{
+	const struct rule *r = ev->rule;
+	struct limit_state s = {r, 1, 1, true};
+	struct located loc;
+	json_t *pern, *startn, *endn;
+
+	if (!locate(ev, root, ctx, &r->items[0], &loc) ||
+	    !operand_find(ev, root, ctx, &r->per, &pern) ||
+	    !operand_find(ev, root, ctx, &r->days_start, &startn) ||
+	    !operand_find(ev, root, ctx, &r->days_end, &endn))
+		return;
+	if (!limit_divisors(ev, lo, pern, startn, endn, &s))
+		return;
+	struct walk w = WALK_INIT(limit_visit, &s);
+	walk(ev, root, ctx, lo, &r->items[0], &loc, &w);
+}
+
+/* ---- required ---- */
+
+/* Report field f missing from segment i on; the node's pointer is stack
+ * [plo, nst). */
+static void required_missing(struct eval *ev, size_t plo, const struct field *f,
+			     size_t i)
+{
+	char what[32];
+	char *ptr = pointer_tail(ev, plo, &f->path, i);
+
+	add_finding(ev, ptr, kind_name(f->kind), "missing",
+		    "missing required field %s (%s)", f->path.text,
+		    kind_text(f->kind, what, sizeof(what)));
+	free(ptr);
+}
+
+/* Step along the plain path of field f and check what it leads to. */
+static void required_field(struct eval *ev, json_t *root, json_t *ctx,
+			   size_t lo, const struct field *f)
+{
+	const struct path *p = &f->path;
+	json_t *node = origin(root, ctx, p);
+	size_t plo = p->absolute ? ev->nst : lo;
+
+	if (!reserve(ev, p->nseg))
+		return;
+	for (size_t i = 0; i < p->nseg; i++) {
+		size_t index = 0;
+		if (reported(ev, node, plo, NULL))
+			return;
+		if (!json_is_object(node) && !json_is_array(node)) {
+			char *ptr = pointer(ev, plo, NULL);
+			report_ill(ev, node, ptr, "an object");
+			free(ptr);
+			return;
+		}
+		json_t *child = step(node, p->seg[i].key, &index);
+		if (child == NULL) {
+			required_missing(ev, plo, f, i);
+			return;
+		}
+		push_key(ev, json_is_array(node) ? NULL : p->seg[i].key, index);
+		node = child;
+	}
+	check_kind(ev, node, f->kind, NULL, plo, NULL);
+}
+
+static void eval_required(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
+{
+	const struct rule *r = ev->rule;
+
+	for (size_t f = 0; f < r->nfields; f++) {
+		size_t base = ev->nst;
+		required_field(ev, root, ctx, lo, &r->fields[f]);
+		ev->nst = base;
+	}
+}
+
+/* ---- enum ---- */
+
+void enum_visit(struct eval *ev, json_t *node, size_t lo, void *ud)
+{
+	const struct rule *r = ud;
+
+	if (reported(ev, node, lo, NULL))
+		return;
+	if (!json_is_string(node)) {
+		char *ptr = pointer(ev, lo, NULL);
+		report_ill(ev, node, ptr, "a string");
+		free(ptr);
+		return;
+	}
+	for (size_t i = 0; i < r->nvalues; i++)
+		if (strcmp(json_string_value(node), r->values[i]) == 0)
+			return;
+	char desc[128], list[512];
+	size_t len = 0;
+	list[0] = '\0';
+	for (size_t i = 0; i < r->nvalues; i++)
+		len += (size_t)snprintf(
+		    list + len, len < sizeof(list) ? sizeof(list) - len : 0,
+		    "%s%s", i ? ", " : "", r->values[i]);
+	json_describe(node, desc, sizeof(desc));
+	char *ptr = pointer(ev, lo, NULL);
+	add_finding(ev, ptr, list, json_string_value(node),
+		    "%s is not one of: %s", desc, list);
+	free(ptr);
+}
+
+static void eval_enum(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
+{
+	const struct rule *r = ev->rule;
+	struct located loc;
+
+	if (!locate(ev, root, ctx, &r->items[0], &loc))
+		return;
+	struct walk w = WALK_INIT(enum_visit, (void *)r);
+	walk(ev, root, ctx, lo, &r->items[0], &loc, &w);
+}
+
+void eval_rule_in(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
+{
+	switch (ev->rule->type) {
+	case RULE_SUM:
+		eval_sum(ev, root, ctx, lo);
+		break;
+	case RULE_COUNT:
+		eval_count(ev, root, ctx, lo);
+		break;
+	case RULE_WITHIN:
+		eval_within(ev, root, ctx, lo);
+		break;
+	case RULE_ORDER:
+		eval_order(ev, root, ctx, lo);
+		break;
+	case RULE_LIMIT:
+		eval_limit(ev, root, ctx, lo);
+		break;
+	case RULE_REQUIRED:
+		eval_required(ev, root, ctx, lo);
+		break;
+	case RULE_UNIQUE:
+		eval_unique(ev, root, ctx, lo);
+		break;
+	case RULE_ENUM:
+		eval_enum(ev, root, ctx, lo);
+		break;
+	default:
+		assert(!"rule type out of range");
+		break;
+	}
+}
