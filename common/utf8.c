@@ -2,6 +2,9 @@
  * utf8.c - UTF-8 validation (utf8.h), written once for the engine, the
  * logs and the webhook texts.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "utf8.h"
 
 size_t utf8_seq_len(const unsigned char *s, size_t n)
@@ -68,4 +71,30 @@ unsigned utf8_decode(const unsigned char *s, size_t len)
 	for (size_t i = 1; i < len; i++)
 		cp = (cp << 6) | (s[i] & 0x3f);
 	return cp;
+}
+
+char *utf8_lossy_dup(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s), n = 0;
+	char *buf;
+
+	if (utf8_valid_prefix(p, len) == len)
+		return strdup(s);
+	buf = malloc(len * 3 + 1);
+	if (buf == NULL)
+		return NULL;
+	for (size_t i = 0; i < len;) {
+		size_t ok = utf8_valid_prefix(p + i, len - i);
+		memcpy(buf + n, p + i, ok);
+		n += ok;
+		i += ok;
+		if (i < len) {
+			memcpy(buf + n, "\xef\xbf\xbd", 3);
+			n += 3;
+			i++;
+		}
+	}
+	buf[n] = '\0';
+	return buf;
 }

@@ -18,4 +18,9 @@ size_t utf8_valid_prefix(const unsigned char *s, size_t n);
 /* The code point of the valid sequence of len bytes at s. */
 unsigned utf8_decode(const unsigned char *s, size_t len);
 
+/* A malloc'ed copy of s in which every byte that does not belong to a
+ * valid sequence is replaced by U+FFFD (file names from a share, messages
+ * quoting them). NULL only when memory runs out. */
+char *utf8_lossy_dup(const char *s);
+
 #endif

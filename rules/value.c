@@ -322,28 +322,12 @@ uint64_t value_hash(const json_t *v)
 
 json_t *json_string_lossy(const char *s)
 {
-	size_t len = strlen(s), n = 0;
-	const unsigned char *p = (const unsigned char *)s;
-	char *buf;
+	char *clean = utf8_lossy_dup(s);
 	json_t *v;
 
-	if (utf8_valid_prefix(p, len) == len)
-		return json_stringn(s, len);
-	buf = malloc(len * 3 + 1);
-	if (buf == NULL)
+	if (clean == NULL)
 		return NULL;
-	for (size_t i = 0; i < len;) {
-		size_t ok = utf8_valid_prefix(p + i, len - i);
-		memcpy(buf + n, p + i, ok);
-		n += ok;
-		i += ok;
-		if (i < len) {
-			memcpy(buf + n, "\xef\xbf\xbd", 3);
-			n += 3;
-			i++;
-		}
-	}
-	v = json_stringn(buf, n);
-	free(buf);
+	v = json_string(clean);
+	free(clean);
 	return v;
 }
