@@ -44,10 +44,21 @@ BUILTIN_RULES := config/rules.d/mission-report.rules
 .PHONY: all deps run test unit e2e lint fuzz bench install clean format valgrind \
 	standalone
 
-all: $(BUILD)/expensed
+all: $(BUILD)/expensed $(BUILD)/expensed-hooks
 
 $(BUILD)/expensed: $(BUILD)/daemon/main.o $(DAEMON_OBJ) $(RULES_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# The same daemon with the test hooks (EXPENSED_FAILPOINT) compiled in, for
+# the crash-recovery tests; never installed.
+HOOKS_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/hooks/%.o) $(BUILD)/hooks/daemon/main.o
+
+$(BUILD)/expensed-hooks: $(HOOKS_OBJ) $(RULES_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/hooks/%.o: %.c $(wildcard common/*.h rules/*.h daemon/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DEXPENSED_TEST_HOOKS -c -o $@ $<
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h rules/*.h daemon/*.h)
 	@mkdir -p $(dir $@)
@@ -74,7 +85,7 @@ run: deps $(BUILD)/expensed
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
-e2e: $(BUILD)/expensed
+e2e: $(BUILD)/expensed $(BUILD)/expensed-hooks
 	EXPENSED=$(CURDIR)/$(BUILD)/expensed $(PYTHON) -m pytest -q tests
 
 test: deps

@@ -13,10 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/io.h"
 #include "../common/strmap.h"
 #include "ledger.h"
-
-#define LEDGER_FILE "accepted-ids"
+#include "spool_name.h"
 
 struct ledger_entry {
 	char *claim_key;
@@ -174,7 +174,7 @@ struct ledger *ledger_open(int state_dirfd)
 	if (l == NULL)
 		return NULL;
 	l->fd =
-	    openat(state_dirfd, LEDGER_FILE,
+	    openat(state_dirfd, SPOOL_LEDGER_NAME,
 		   O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (l->fd == -1)
 		goto fail;
@@ -275,19 +275,8 @@ fail:
 
 int ledger_unlock(struct ledger *l)
 {
-	size_t done = 0;
-	int rc = 0;
+	int rc = write_all(l->fd, l->out, l->outlen);
 
-	while (done < l->outlen) {
-		ssize_t n = write(l->fd, l->out + done, l->outlen - done);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rc = -1;
-			break;
-		}
-		done += (size_t)n;
-	}
 	if (rc == 0) {
 		/* our own lines are loaded already: skip them */
 		struct stat st;
@@ -302,7 +291,7 @@ int ledger_unlock(struct ledger *l)
 
 size_t ledger_count(const struct ledger *l)
 {
-	return l->ids.n;
+	return strmap_count(&l->ids);
 }
 
 void ledger_close(struct ledger *l)

@@ -22,7 +22,8 @@
 
 struct ledger;
 
-/* Open (create) dirfd/"accepted-ids" and load it. NULL with errno. */
+/* Open (create) the ledger file in state/ (SPOOL_LEDGER_NAME, spool_name.h)
+ * and load it. NULL with errno. */
 struct ledger *ledger_open(int state_dirfd);
 
 /*

@@ -3,7 +3,7 @@
  * inbox into work/, judge it safely, record its result and deliveries
  * durably (one sync per batch), archive it into accepted/ or rejected/, and
  * recover what a crash left in work/. The crash-consistency protocol is
- * written down at the top of spool.c.
+ * written down in spool_int.h, the names in spool_name.h.
  *
  *   struct spool *sp = spool_open("/var/spool/expensed", &diag);
  *   struct spool_item items[256]; size_t n = 0;
@@ -21,13 +21,10 @@
 #include "config.h"
 #include "ledger.h"
 #include "outbox.h"
+#include "spool_name.h"
 
 /* Most files taken in one batch (one group commit). */
 #define SPOOL_BATCH_MAX 256
-
-/* Longest NAME kept in a claim (bytes); longer names are cut (on a UTF-8
- * boundary) so that CLAIM and NAME.result.json fit in NAME_MAX. */
-#define SPOOL_NAME_KEEP 200
 
 enum spool_item_kind {
 	ITEM_CLAIM,  /* work/CLAIM is an input to judge */
@@ -36,9 +33,9 @@ enum spool_item_kind {
 
 struct spool_item {
 	enum spool_item_kind kind;
-	char key[32];		 /* "<token>.<seq>": the claim's identity */
-	char work[NAME_MAX + 1]; /* its name in work/ */
-	char name[NAME_MAX + 1]; /* the dropped file's name (maybe cut) */
+	char key[SPOOL_KEY_LEN + 1]; /* "<token>.<seq>": the claim's identity */
+	char work[SPOOL_NAME_SIZE];  /* its name in work/ */
+	char name[SPOOL_NAME_SIZE];  /* the dropped file's name (maybe cut) */
 };
 
 /* What judging needs; owned by the caller, counters updated by
@@ -47,21 +44,22 @@ struct spool_ctx {
 	const struct ruleset *rs;
 	const struct config *cfg; /* max_file_size */
 	struct ledger *ledger;
-	struct outbox *ob; /* may be NULL */
+	struct outbox *ob; /* never NULL (open even with no webhook) */
 	unsigned long accepted, rejected, invalid;
 };
 
 struct spool;
 
 /*
- * Open the spool directory: create work/ accepted/ rejected/ state/ (and
- * outbox/ dead/) if missing, pick this daemon's random owner token and lock
- * state/owner-TOKEN.lock for its lifetime. NULL with a line in diag.
+ * Open the spool directory: create work/ accepted/ rejected/ state/ if
+ * missing (outbox/ and dead/ are outbox_open's), pick this daemon's random
+ * owner token and lock state/owner-TOKEN.lock for its lifetime. NULL with a
+ * line in diag.
  */
 struct spool *spool_open(const char *dir, struct diag *diag);
 
-int spool_dirfd(const struct spool *sp);   /* the spool directory */
-int spool_statefd(const struct spool *sp); /* state/ */
+/* The spool's state/ directory (for ledger_open). */
+int spool_statefd(const struct spool *sp);
 
 /*
  * Claim inbox_fd/name: rename it into work/ under a new unique claim name

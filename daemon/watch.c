@@ -18,7 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/fsutil.h"
 #include "../common/strmap.h"
+#include "../common/timefmt.h"
 #include "log.h"
 #include "loop.h"
 #include "watch.h"
@@ -60,24 +62,9 @@ struct watch {
 	struct strmap pending; /* name -> struct pending */
 };
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static long long ts_ms(const struct timespec *ts)
 {
 	return (long long)ts->tv_sec * 1000 + ts->tv_nsec / 1000000;
-}
-
-static int ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-
-	return n >= m && memcmp(s + n - m, suffix, m) == 0;
 }
 
 int watch_name_ignored(const char *name)
@@ -183,7 +170,7 @@ static void arm_timer(struct watch *w, long long deadline)
 	struct itimerspec its = {0};
 
 	if (deadline >= 0) {
-		long long ms = deadline - mono_ms();
+		long long ms = deadline - clock_mono_ms();
 		if (ms < 1)
 			ms = 1;
 		its.it_value.tv_sec = ms / 1000;
@@ -195,7 +182,7 @@ static void arm_timer(struct watch *w, long long deadline)
 /* Look at every pending name again; arm the timer for the earliest. */
 static void recheck_pending(struct watch *w)
 {
-	long long now = mono_ms(), earliest = -1;
+	long long now = clock_mono_ms(), earliest = -1;
 
 	struct strmap_iter it = STRMAP_ITER_INIT;
 	const char *name;
@@ -244,7 +231,7 @@ static void consider_scanned(struct watch *w, const char *name)
 		return;
 	p->mtime = st.st_mtim;
 	p->size = st.st_size;
-	p->seen_ms = mono_ms();
+	p->seen_ms = clock_mono_ms();
 	if (strmap_put(&w->pending, name, p, NULL) == -1)
 		free(p);
 }

@@ -28,6 +28,20 @@ def seed_path():
     return base / SEED_NAME
 
 
+def hooks_binary(expensed_bin):
+    """The daemon built with the test hooks (EXPENSED_FAILPOINT, which the
+    release binary lacks): $EXPENSED_HOOKS, else expensed-hooks beside the
+    binary under test."""
+    env = os.environ.get("EXPENSED_HOOKS")
+    path = Path(env) if env else Path(expensed_bin).with_name("expensed-hooks")
+    path = str(path.resolve())
+    if not os.access(path, os.X_OK):
+        raise AssertionError("expensed-hooks binary not found or not "
+                             "executable: %s (build it with make all, or set "
+                             "EXPENSED_HOOKS)" % path)
+    return path
+
+
 def wait_for(cond, timeout=10.0, interval=0.02, what="condition"):
     """Poll cond() until it returns a true value; fail after timeout s."""
     deadline = time.monotonic() + timeout

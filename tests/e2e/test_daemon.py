@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from daemon_util import (SHIPPED_RULES, VERDICT_LINE, Daemon, archived,
-                         count_archived, cpu_ticks, drop, make_report,
-                         result, seed_path, wait_for, write_config)
+                         count_archived, cpu_ticks, drop, hooks_binary,
+                         make_report, result, seed_path, wait_for,
+                         write_config)
 
 SEED = seed_path().read_bytes()
 SEED_ID = json.loads(SEED)["id"]
@@ -489,8 +490,9 @@ def test_crash_windows(point, spool, expensed_bin, tmp_path):
     write_config(cfg, spool)
     env = dict(os.environ, EXPENSED_FAILPOINT=point)
     env.pop("NOTIFY_SOCKET", None)
+    hooks_bin = hooks_binary(expensed_bin)
     with open(tmp_path / "crash.log", "wb") as log:
-        r = subprocess.run([expensed_bin, "run", "-c", str(cfg), "-v"],
+        r = subprocess.run([hooks_bin, "run", "-c", str(cfg), "-v"],
                            stderr=log, env=env, timeout=30)
     assert r.returncode == 99
     work = sorted(os.listdir(spool / "work"))
@@ -547,7 +549,7 @@ def test_claims_of_live_daemon_not_stolen(spool, start_daemon, expensed_bin,
     b.signal(signal.SIGSTOP)
     try:
         drop_all(spool, stage, names)
-        r = subprocess.run([expensed_bin, "run", "-c",
+        r = subprocess.run([hooks_binary(expensed_bin), "run", "-c",
                             str(tmp_path / "c.conf")], env=env,
                            stderr=subprocess.DEVNULL, timeout=30)
         assert r.returncode == 99

@@ -1,0 +1,120 @@
+/*
+ * spool_name.h - the names of the spool: the one module that builds, parses
+ * and validates every name in work/ and state/ and every archive name in
+ * accepted/ and rejected/ (as Postfix's mail_queue.c does for queue file
+ * names), so that the grammar below is written down and coded once.
+ *
+ * KEY = "<token>.<seq>": 16 lower-case hex digits naming the daemon that
+ * claimed (its owner token), 8 hex digits counting its claims.
+ *
+ * work/
+ *   cKEY.NAME       the claimed input (NAME: the dropped name, cut at
+ *                   SPOOL_NAME_KEEP bytes on a UTF-8 boundary)
+ *   rKEY.D.ARCH     its result document, not yet in place; D is 'a'
+ *                   (accepted/) or 'r' (rejected/), ARCH the archive name
+ * accepted/ and rejected/
+ *   ARCH            the input: NAME, else STEM.N.json for NAME = STEM.json,
+ *                   else NAME.N (N = 1, 2, ...), whichever is free first
+ *   ARCH.result.json  its result document
+ * state/
+ *   owner-TOKEN.lock  held (flock) by the daemon of TOKEN while it lives
+ *   tmp-TOKEN         the same lock file before it is in place
+ *   accepted-ids      the ledger (ledger.h)
+ *
+ * Builders return 0, or -1 with errno ENAMETOOLONG when the name would not
+ * fit in NAME_MAX bytes (it may come from a file name found on disk). They
+ * assert() their own arguments: a bad token, key or directory letter is a
+ * bug, never input. outbox/ and dead/ names belong to outbox.c.
+ */
+#ifndef EXPENSED_SPOOL_NAME_H
+#define EXPENSED_SPOOL_NAME_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The spool's subdirectories handled by the spool module. */
+#define SPOOL_DIR_WORK "work"
+#define SPOOL_DIR_ACCEPTED "accepted"
+#define SPOOL_DIR_REJECTED "rejected"
+#define SPOOL_DIR_STATE "state"
+
+/* The ledger's file in state/. */
+#define SPOOL_LEDGER_NAME "accepted-ids"
+
+/* Longest NAME kept in a claim (bytes); longer names are cut (on a UTF-8
+ * boundary) so that CLAIM and NAME.result.json fit in NAME_MAX. */
+#define SPOOL_NAME_KEEP 200
+
+#define SPOOL_TOKEN_LEN 16
+#define SPOOL_KEY_LEN (SPOOL_TOKEN_LEN + 1 + 8)
+
+/* Room for any name in a directory, with its NUL. */
+#define SPOOL_NAME_SIZE (NAME_MAX + 1)
+/* Room for "accepted/ARCH" or "rejected/ARCH", with its NUL. */
+#define SPOOL_PATH_SIZE (NAME_MAX + 16)
+/* Room for "owner-TOKEN.lock" or "tmp-TOKEN", with its NUL. */
+#define SPOOL_LOCK_SIZE 64
+
+/* Whether s is a token (SPOOL_TOKEN_LEN lower-case hex digits), a KEY. */
+bool spool_token_valid(const char *s);
+bool spool_key_valid(const char *s);
+
+/* The token of random bits r, into token (SPOOL_TOKEN_LEN + 1 bytes). */
+void spool_name_token(uint64_t r, char *token);
+
+/* The KEY of claim number seq of token, into key (SPOOL_KEY_LEN + 1). */
+void spool_name_key(const char *token, unsigned seq, char *key);
+
+/* name cut to at most SPOOL_NAME_KEEP bytes, not inside a UTF-8 sequence,
+ * into out (SPOOL_NAME_SIZE bytes). */
+void spool_name_keep(const char *name, char *out);
+
+/* work/ "cKEY.NAME" into out (SPOOL_NAME_SIZE bytes). 0 or -1. */
+int spool_name_claim(const char *key, const char *name, char *out);
+
+/* work/ "rKEY.D.ARCH" into out (SPOOL_NAME_SIZE bytes); d is 'a' or 'r'.
+ * 0 or -1. */
+int spool_name_result_work(const char *key, char d, const char *arch,
+			   char *out);
+
+/* A work/ name taken apart. */
+struct spool_work_name {
+	char kind;			 /* 'c' claim or 'r' result */
+	char key[SPOOL_KEY_LEN + 1];	 /* its KEY */
+	char d;				 /* 'r' kind: 'a' or 'r'; else 0 */
+	char token[SPOOL_TOKEN_LEN + 1]; /* the KEY's token */
+	const char *rest; /* 'c': NAME; 'r': ARCH (inside the parsed name) */
+};
+
+/* Parse a work/ name into *wn. 0, or -1 when it is not one of ours. */
+int spool_name_parse_work(const char *name, struct spool_work_name *wn);
+
+/* Archive candidate number n (0 first) for the dropped name, into out
+ * (SPOOL_NAME_SIZE bytes). 0 or -1. */
+int spool_name_archive(const char *name, unsigned n, char *out);
+
+/* "ARCH.result.json" into out (SPOOL_NAME_SIZE bytes). 0 or -1. */
+int spool_name_result(const char *arch, char *out);
+
+/* "accepted" for d = 'a', "rejected" for d = 'r'. */
+const char *spool_name_dir(char d);
+
+/* The archived_as path "DIR/ARCH" into out (SPOOL_PATH_SIZE bytes). 0 or
+ * -1. */
+int spool_name_archived_as(char d, const char *arch, char *out);
+
+/* Copy src, a name read from a directory or parsed out of one, into dst
+ * (SPOOL_NAME_SIZE bytes); it must fit (asserted). */
+void spool_name_copy(char *dst, const char *src);
+
+/* state/ "owner-TOKEN.lock" and "tmp-TOKEN" into out (SPOOL_LOCK_SIZE). */
+void spool_name_owner_lock(const char *token, char *out);
+void spool_name_owner_tmp(const char *token, char *out);
+
+/* Parse a state/ name "owner-TOKEN.lock" into token (SPOOL_TOKEN_LEN + 1
+ * bytes). 0, or -1 when it is not an owner lock. */
+int spool_name_parse_owner_lock(const char *name, char *token);
+
+#endif

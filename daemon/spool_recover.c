@@ -1,0 +1,247 @@
+/*
+ * spool_recover.c - crash recovery of the spool: find what work/ holds that
+ * belongs to nobody alive (this daemon's failed batches, the claims of dead
+ * daemons, whose owner locks are then taken over), void the results of
+ * claims to be judged again, and remove the owner locks of dead daemons that
+ * left nothing behind. The cases follow the protocol in spool_int.h.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../common/fsutil.h"
+#include "../common/strmap.h"
+#include "log.h"
+#include "spool_int.h"
+
+/* The names in work/ of one claim KEY. */
+struct group {
+	char token[SPOOL_TOKEN_LEN + 1]; /* the KEY's owner */
+	char *claim;			 /* cKEY.NAME, or NULL */
+	char **results;			 /* rKEY.D.ARCH names */
+	size_t nresults;
+};
+
+static void group_free(void *p)
+{
+	struct group *g = p;
+
+	free(g->claim);
+	for (size_t i = 0; i < g->nresults; i++)
+		free(g->results[i]);
+	free(g->results);
+	free(g);
+}
+
+static int token_adopted(const struct spool *sp, const char *token)
+{
+	for (size_t i = 0; i < sp->nadopted; i++) {
+		if (strcmp(sp->adopted[i].token, token) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Lock state/owner-TOKEN.lock without waiting. Returns the locked fd, or -1
+ * when the owner is alive (or the lock cannot be had).
+ */
+static int lock_owner(struct spool *sp, const char *token)
+{
+	char lockname[SPOOL_LOCK_SIZE];
+	struct stat a, b;
+	int fd;
+
+	spool_name_owner_lock(token, lockname);
+	fd = openat(sp->statefd, lockname,
+		    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd == -1)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1)
+		goto busy;
+	/* the file may have been removed by whoever held it before us */
+	if (fstat(fd, &a) == -1 ||
+	    fstatat(sp->statefd, lockname, &b, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+		goto busy;
+	return fd;
+busy:
+	close(fd);
+	return -1;
+}
+
+void spool_unlock_owner(struct spool *sp, const char *token, int fd)
+{
+	char lockname[SPOOL_LOCK_SIZE];
+
+	spool_name_owner_lock(token, lockname);
+	unlinkat(sp->statefd, lockname, 0);
+	close(fd);
+}
+
+/* Whether this daemon may recover token's claims: its own, or those of a
+ * dead daemon (whose lock it then takes over and keeps). */
+static int eligible(struct spool *sp, const char *token)
+{
+	struct adopted *a;
+	int fd;
+
+	if (strcmp(token, sp->token) == 0 || token_adopted(sp, token))
+		return 1;
+	fd = lock_owner(sp, token);
+	if (fd == -1)
+		return 0;
+	a = realloc(sp->adopted, (sp->nadopted + 1) * sizeof(*a));
+	if (a == NULL) {
+		close(fd);
+		return 0;
+	}
+	sp->adopted = a;
+	memcpy(a[sp->nadopted].token, token, sizeof(a->token));
+	a[sp->nadopted].fd = fd;
+	sp->nadopted++;
+	log_msg(LOG_NOTICE, "taking over the claims of stopped daemon %s",
+		token);
+	return 1;
+}
+
+/* Remove the lock files of dead daemons that left nothing in work/
+ * (tokens: the owners of what is there). */
+static void sweep_locks(struct spool *sp, const struct strmap *tokens)
+{
+	char **names;
+	size_t n;
+
+	for (size_t i = 0; i < sp->nadopted;) {
+		struct adopted *a = &sp->adopted[i];
+		if (strmap_get(tokens, a->token) != NULL) {
+			i++;
+			continue;
+		}
+		spool_unlock_owner(sp, a->token, a->fd);
+		sp->adopted[i] = sp->adopted[--sp->nadopted];
+	}
+	if (list_dir(sp->statefd, &names, &n) == -1)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		char token[SPOOL_TOKEN_LEN + 1];
+		int fd;
+		if (spool_name_parse_owner_lock(names[i], token) == -1 ||
+		    strcmp(token, sp->token) == 0 || token_adopted(sp, token) ||
+		    strmap_get(tokens, token) != NULL)
+			continue;
+		fd = lock_owner(sp, token);
+		if (fd >= 0)
+			spool_unlock_owner(sp, token, fd);
+	}
+	names_free(names, n);
+}
+
+/* Group the names of work/ by KEY into groups (KEY -> struct group);
+ * names taken are set to NULL. 0 or -1 (no memory). */
+static int collect_groups(char **names, size_t n, struct strmap *groups)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct spool_work_name wn;
+		struct group *g;
+
+		if (spool_name_parse_work(names[i], &wn) == -1)
+			continue;
+		g = strmap_get(groups, wn.key);
+		if (g == NULL) {
+			g = calloc(1, sizeof(*g));
+			if (g == NULL ||
+			    strmap_put(groups, wn.key, g, NULL) == -1) {
+				free(g);
+				return -1;
+			}
+			memcpy(g->token, wn.token, sizeof(g->token));
+		}
+		if (wn.kind == 'c') {
+			free(g->claim);
+			g->claim = names[i];
+		} else {
+			char **p =
+			    realloc(g->results, (g->nresults + 1) * sizeof(*p));
+			if (p == NULL)
+				return -1;
+			g->results = p;
+			g->results[g->nresults++] = names[i];
+		}
+		names[i] = NULL;
+	}
+	return 0;
+}
+
+/* The item to process for group g of KEY key: its claim, judged again (its
+ * old results are void and removed), else its result, to put in place. */
+static void group_item(struct spool *sp, const char *key, struct group *g,
+		       struct spool_item *it)
+{
+	struct spool_work_name wn;
+	int rc;
+
+	memset(it, 0, sizeof(*it));
+	memcpy(it->key, key, sizeof(it->key));
+	if (g->claim != NULL) {
+		for (size_t r = 0; r < g->nresults; r++)
+			unlinkat(sp->workfd, g->results[r], 0);
+		it->kind = ITEM_CLAIM;
+		spool_name_copy(it->work, g->claim);
+	} else {
+		it->kind = ITEM_RESULT;
+		spool_name_copy(it->work, g->results[0]);
+	}
+	/* NAME of a claim, ARCH of a result */
+	rc = spool_name_parse_work(it->work, &wn);
+	assert(rc == 0);
+	(void)rc;
+	spool_name_copy(it->name, wn.rest);
+}
+
+int spool_recoverable(struct spool *sp, struct spool_item **items)
+{
+	struct strmap groups = STRMAP_INIT, tokens = STRMAP_INIT;
+	struct strmap_iter iter = STRMAP_ITER_INIT;
+	struct spool_item *out = NULL;
+	char **names;
+	size_t n, count = 0;
+	const char *key;
+	void *val;
+	int rc = -1;
+
+	*items = NULL;
+	if (list_dir(sp->workfd, &names, &n) == -1) {
+		log_msg(LOG_ERR, "cannot list work/: %s", strerror(errno));
+		return -1;
+	}
+	if (collect_groups(names, n, &groups) == -1)
+		goto out;
+	out = calloc(strmap_count(&groups) ? strmap_count(&groups) : 1,
+		     sizeof(*out));
+	if (out == NULL)
+		goto out;
+	while (strmap_next(&groups, &iter, &key, &val)) {
+		struct group *g = val;
+
+		strmap_put(&tokens, g->token, (void *)1, NULL);
+		if (!eligible(sp, g->token))
+			continue;
+		group_item(sp, key, g, &out[count++]);
+	}
+	sweep_locks(sp, &tokens);
+	*items = out;
+	out = NULL;
+	rc = (int)count;
+out:
+	names_free(names, n);
+	free(out);
+	strmap_free(&groups, group_free);
+	strmap_free(&tokens, NULL);
+	return rc;
+}
