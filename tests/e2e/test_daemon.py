@@ -560,7 +560,10 @@ def test_claims_of_live_daemon_not_stolen(spool, start_daemon, expensed_bin,
     wait_for(lambda: count_archived(spool) >= 21 and
              not os.listdir(spool / "work"), 10, what="take-over")
     assert "taking over the claims" in a.text() + b.text()
-    judged = verdict_lines(a) + verdict_lines(b)
+    # a verdict line is written after the archive's sync: wait for them all
+    judged = wait_for(
+        lambda: (lambda j: j if set(names) <= set(j) else None)(
+            verdict_lines(a) + verdict_lines(b)), 10, what="verdict lines")
     for n in names:
         assert judged.count(n) == 1, n
     # the dead daemon's lock is removed at the adopter's next rescan
