@@ -14,7 +14,6 @@
 #include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -167,16 +166,14 @@ static int settled(const struct watch *w, const struct pending *p,
 
 static void arm_timer(struct watch *w, long long deadline)
 {
-	struct itimerspec its = {0};
+	long long ms = -1;
 
 	if (deadline >= 0) {
-		long long ms = deadline - clock_mono_ms();
+		ms = deadline - clock_mono_ms();
 		if (ms < 1)
 			ms = 1;
-		its.it_value.tv_sec = ms / 1000;
-		its.it_value.tv_nsec = (ms % 1000) * 1000000;
 	}
-	timerfd_settime(w->timer.fd, 0, &its, NULL);
+	loop_timer_arm(&w->timer, ms);
 }
 
 /* Look at every pending name again; arm the timer for the earliest. */
@@ -333,6 +330,17 @@ static void inbox_lost(struct watch *w, const char *why)
 	w->lost = 1;
 }
 
+/* Whether the inbox path still names the directory being watched: an
+ * event about a new inbox may arrive after it was already found and
+ * watched (rename away, rename in, read in two parts). */
+static int still_inbox(const struct watch *w)
+{
+	struct stat st;
+
+	return stat(w->inbox, &st) == 0 && st.st_dev == w->dev &&
+	       st.st_ino == w->ino_nr;
+}
+
 static void on_inotify(struct loop_source *src, uint32_t events)
 {
 	struct watch *w =
@@ -379,7 +387,8 @@ static void on_inotify(struct loop_source *src, uint32_t events)
 				}
 				if (ours &&
 				    (ev->mask & (IN_CREATE | IN_MOVED_TO))) {
-					if (w->inbox_fd >= 0 && !lost) {
+					if (w->inbox_fd >= 0 && !lost &&
+					    !still_inbox(w)) {
 						lost = 1;
 						why = "replaced";
 					}
@@ -407,11 +416,8 @@ static void on_timer(struct loop_source *src, uint32_t events)
 {
 	struct watch *w =
 	    (struct watch *)((char *)src - offsetof(struct watch, timer));
-	uint64_t ticks;
-
 	(void)events;
-	if (read(w->timer.fd, &ticks, sizeof(ticks)) == -1 && errno != EAGAIN)
-		log_msg(LOG_ERR, "settle timer: %s", strerror(errno));
+	loop_timer_drain(&w->timer);
 	recheck_pending(w);
 }
 
@@ -455,13 +461,11 @@ struct watch *watch_open(int epfd, const char *inbox, long settle_ms)
 	w->inbox_wd = w->parent_wd = -1;
 	w->inbox_fd = -1;
 	w->ino.ready = on_inotify;
-	w->timer.ready = on_timer;
+	w->timer.fd = -1;
 	w->ino.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	w->timer.fd =
-	    timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (w->ino.fd == -1 || w->timer.fd == -1 || set_paths(w, inbox) == -1 ||
+	if (w->ino.fd == -1 || set_paths(w, inbox) == -1 ||
 	    loop_add(epfd, &w->ino, EPOLLIN) == -1 ||
-	    loop_add(epfd, &w->timer, EPOLLIN) == -1) {
+	    loop_timer_open(epfd, &w->timer, on_timer) == -1) {
 		int saved = errno;
 		watch_close(w);
 		errno = saved;
@@ -520,10 +524,7 @@ void watch_close(struct watch *w)
 		loop_del(w->epfd, &w->ino);
 		close(w->ino.fd);
 	}
-	if (w->timer.fd >= 0) {
-		loop_del(w->epfd, &w->timer);
-		close(w->timer.fd);
-	}
+	loop_timer_close(w->epfd, &w->timer);
 	free(w->inbox);
 	free(w->parent);
 	free(w->base);
