@@ -217,8 +217,9 @@ int config_level(const char *name, int *out)
 		const char *name;
 		int value;
 	} levels[] = {
-	    {"debug", LOG_DEBUG},     {"info", LOG_INFO}, {"notice", LOG_NOTICE},
-	    {"warning", LOG_WARNING}, {"err", LOG_ERR},	  {"error", LOG_ERR},
+	    {"debug", LOG_DEBUG},   {"info", LOG_INFO},
+	    {"notice", LOG_NOTICE}, {"warning", LOG_WARNING},
+	    {"err", LOG_ERR},	    {"error", LOG_ERR},
 	    {"crit", LOG_CRIT},
 	};
 
@@ -278,8 +279,8 @@ static int read_some(int fd, char *buf)
 }
 
 /* Never show the secret itself, not even in part: only its path. */
-int config_read_secret(const char *path, char **secret, bool *others,
-		       char *why, size_t whysize)
+int config_read_secret(const char *path, char **secret, bool *others, char *why,
+		       size_t whysize)
 {
 	char buf[MAX_SECRET + 1];
 	char shown[256];

@@ -40,8 +40,8 @@ int config_level(const char *name, int *out);
  * file's content, in why. *others is set when the file is readable by
  * others.
  */
-int config_read_secret(const char *path, char **secret, bool *others,
-		       char *why, size_t whysize);
+int config_read_secret(const char *path, char **secret, bool *others, char *why,
+		       size_t whysize);
 
 /* Is inbox the spool directory or one of the daemon's own directories in
  * it (work, accepted, rejected, outbox, dead, state)? */
