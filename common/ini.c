@@ -39,28 +39,34 @@ static void report(struct lexer *lx, const char *fmt, ...)
 	lx->reported++;
 }
 
-/* White space: blank, tab, and the control characters isspace() counts,
- * which only a syntax with INI_CONTROL_OK lets through (libinih trimmed
- * them from keys and values). */
-static int is_space(char c)
+/* Blank: what a line, a header and a comment are trimmed of. */
+static int is_blank(char c)
 {
-	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+	return c == ' ' || c == '\t' || c == '\r';
 }
 
-static char *skip_space(char *s)
+/* Keys and values are trimmed of isspace() too, as libinih did: it matters
+ * only where control characters are text (INI_CONTROL_OK). */
+static int is_space(char c)
 {
-	while (is_space(*s))
+	return is_blank(c) || c == '\v' || c == '\f';
+}
+
+static char *skip_blank(char *s)
+{
+	while (is_blank(*s))
 		s++;
 	return s;
 }
 
-static char *trim(char *s)
+static char *trim_by(char *s, int (*is)(char))
 {
 	char *end;
 
-	s = skip_space(s);
+	while (is(*s))
+		s++;
 	end = s + strlen(s);
-	while (end > s && is_space(end[-1]))
+	while (end > s && is(end[-1]))
 		*--end = '\0';
 	return s;
 }
@@ -69,7 +75,8 @@ static char *trim(char *s)
 static void strip_comment(char *s)
 {
 	for (char *p = s + 1; *p != '\0'; p++) {
-		if ((*p == '#' || *p == ';') && is_space(p[-1])) {
+		if ((*p == '#' || *p == ';') &&
+		    (p[-1] == ' ' || p[-1] == '\t')) {
 			*p = '\0';
 			return;
 		}
@@ -95,13 +102,13 @@ static int header_loose(struct lexer *lx, char *s)
 		report(lx, "missing ']' in section header");
 		return emit(lx, INI_BAD_SECTION, NULL, NULL);
 	}
-	rest = skip_space(close + 1);
+	rest = skip_blank(close + 1);
 	if (*rest != '\0' && *rest != '#' && *rest != ';') {
 		report(lx, "unexpected text after section header");
 		return emit(lx, INI_BAD_SECTION, NULL, NULL);
 	}
 	*close = '\0';
-	return emit(lx, INI_SECTION, trim(s + 1), NULL);
+	return emit(lx, INI_SECTION, trim_by(s + 1, is_blank), NULL);
 }
 
 /* A header alone on its line; s is trimmed, without its comment. */
@@ -114,7 +121,7 @@ static int header_alone(struct lexer *lx, char *s)
 		return emit(lx, INI_BAD_SECTION, NULL, NULL);
 	}
 	*close = '\0';
-	return emit(lx, INI_SECTION, trim(s + 1), NULL);
+	return emit(lx, INI_SECTION, trim_by(s + 1, is_blank), NULL);
 }
 
 /* A line holding a byte the syntax refuses is reported whole. */
@@ -146,13 +153,13 @@ static int lex_line(struct lexer *lx, char *s, size_t n)
 	}
 	if (bad_bytes(lx, s, n))
 		return 0;
-	s = skip_space(s);
+	s = skip_blank(s);
 	if (*s == '\0' || *s == '#' || *s == ';')
 		return 0;
 	if (*s == '[' && !(lx->syntax->flags & INI_HEADER_ALONE))
 		return header_loose(lx, s);
 	strip_comment(s);
-	s = trim(s);
+	s = trim_by(s, is_blank);
 	if (*s == '[')
 		return header_alone(lx, s);
 	eq = strchr(s, '=');
@@ -161,7 +168,8 @@ static int lex_line(struct lexer *lx, char *s, size_t n)
 		return 0;
 	}
 	*eq = '\0';
-	return emit(lx, INI_PAIR, trim(s), trim(eq + 1));
+	return emit(lx, INI_PAIR, trim_by(s, is_space),
+		    trim_by(eq + 1, is_space));
 }
 
 int ini_parse_text(const char *name, const char *text, size_t len,

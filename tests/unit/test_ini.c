@@ -50,10 +50,9 @@ static void expect(const struct ini_syntax *syntax, const char *text,
 	int rc;
 
 	rc = ini_parse_text("f", text, len, syntax, collect, got, &d);
-	for (size_t i = 0; i < d.n; i++) {
-		strncat(diags, d.lines[i], sizeof(diags) - strlen(diags) - 2);
-		strcat(diags, "\n");
-	}
+	for (size_t i = 0, n = 0; i < d.n; i++)
+		n += (size_t)snprintf(diags + n, sizeof(diags) - n, "%s\n",
+				      d.lines[i]);
 	assert_string_equal(got, items);
 	assert_string_equal(diags, errors);
 	assert_int_equal(rc, (int)d.n);

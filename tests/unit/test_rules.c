@@ -331,6 +331,23 @@ static void test_parser_ok(void **state)
 	ruleset_free(rs);
 }
 
+/* libinih ended a key at ':' too; common/ini keeps that for rules files. */
+static void test_parser_colon_key(void **state)
+{
+	(void)state;
+	struct ruleset *rs = NULL;
+	struct diag d = DIAG_INIT;
+
+	assert_int_equal(ruleset_load_text("c.rules",
+					   "[a]\ntype = enum\nitems = /x\n"
+					   "values = a\nmessage: b = c\n",
+					   &rs, &d),
+			 0);
+	ruleset_free(rs);
+	expect_error("[a]\ntype = enum\nitems = /x\nvalues = a\n:b = c\n",
+		     "t.rules:5: unknown key '' in rule 'a'");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -342,6 +359,7 @@ int main(void)
 	    cmocka_unit_test(test_parser_ok),
 	    cmocka_unit_test(test_parser_long_line_ok),
 	    cmocka_unit_test(test_parser_bom),
+	    cmocka_unit_test(test_parser_colon_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
