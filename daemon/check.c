@@ -178,9 +178,8 @@ static int load_rules(const char *rules_arg, const struct config *cfg,
 		      struct ruleset **rs)
 {
 	struct diag d = DIAG_INIT;
-	const char *path = rules_arg ? rules_arg : cfg ? cfg->rules_path : NULL;
-	int rc = path ? ruleset_load_path(path, rs, &d)
-		      : ruleset_load_builtin(rs, &d);
+	int rc = rules_arg != NULL ? ruleset_load_path(rules_arg, rs, &d)
+				   : config_load_rules(cfg, rs, &d);
 
 	for (size_t i = 0; i < d.n; i++)
 		fprintf(stderr, "%s\n", d.lines[i]);

@@ -9,11 +9,11 @@
 #include <sys/stat.h>
 #include <string.h>
 #include <strings.h>
-#include <syslog.h>
 
 #include "../rules/engine.h"
 #include "commands.h"
 #include "config.h"
+#include "log.h"
 
 static void usage(FILE *f)
 {
@@ -86,36 +86,6 @@ static void print_redacted_url(FILE *f, const char *url)
 		fputs("/...", f);
 }
 
-static const char *facility_name(int facility)
-{
-	static const struct {
-		int value;
-		const char *name;
-	} names[] = {
-	    {LOG_DAEMON, "daemon"}, {LOG_USER, "user"},
-	    {LOG_LOCAL0, "local0"}, {LOG_LOCAL1, "local1"},
-	    {LOG_LOCAL2, "local2"}, {LOG_LOCAL3, "local3"},
-	    {LOG_LOCAL4, "local4"}, {LOG_LOCAL5, "local5"},
-	    {LOG_LOCAL6, "local6"}, {LOG_LOCAL7, "local7"},
-	};
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (names[i].value == facility)
-			return names[i].name;
-	}
-	return "?";
-}
-
-static const char *level_name(int level)
-{
-	static const char *const names[] = {
-	    "emerg",   "alert",	 "crit", "err",
-	    "warning", "notice", "info", "debug",
-	};
-
-	return level >= 0 && level < 8 ? names[level] : "?";
-}
-
 static void print_webhook(FILE *f, const struct webhook_conf *h)
 {
 	static const char *const formats[] = {"standard", "slack", "teams"};
@@ -169,7 +139,8 @@ static void print_summary(FILE *f, const struct config *cfg,
 	else
 		print_duration(f, cfg->rescan_ms);
 	fprintf(f, "\nlog: facility %s, level %s\n",
-		facility_name(cfg->log_facility), level_name(cfg->log_level));
+		config_facility_name(cfg->log_facility),
+		log_level_name(cfg->log_level));
 	fprintf(f, "rules: %s\n",
 		cfg->rules_path != NULL ? cfg->rules_path : "built-in");
 	fprintf(f, "rule count: %zu\n", ruleset_count(rs));
@@ -194,7 +165,6 @@ int cmd_check_config(int argc, char **argv)
 	struct ruleset *rs = NULL;
 	const char *arg = NULL;
 	int status = 2;
-	int rc;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-h") == 0 ||
@@ -237,11 +207,7 @@ int cmd_check_config(int argc, char **argv)
 				 dirs[i]);
 	}
 	print_lines(&warnings, "warning: ");
-	if (cfg.rules_path != NULL)
-		rc = ruleset_load_path(cfg.rules_path, &rs, &errors);
-	else
-		rc = ruleset_load_builtin(&rs, &errors);
-	if (rc == -1) {
+	if (config_load_rules(&cfg, &rs, &errors) == -1) {
 		print_lines(&errors, "");
 		fputs("configuration has errors\n", stderr);
 		config_free(&cfg);

@@ -1,8 +1,9 @@
 /*
  * config.h - the daemon's configuration file (SPEC §5 "Configuration").
  *
- * INI, read with libinih. Every bad key or value is reported as
- * "FILE:LINE: reason" in a struct diag; loading fails if there is any.
+ * INI, read with common/ini.h (docs/ini.md). Every bad key or value is
+ * reported as "FILE:LINE: reason" in a struct diag; loading fails if there
+ * is any.
  */
 #ifndef EXPENSED_CONFIG_H
 #define EXPENSED_CONFIG_H
@@ -72,6 +73,21 @@ int config_load_flags(const char *path, struct config *cfg, struct diag *diag,
 const char *config_path(const char *arg);
 
 void config_free(struct config *cfg);
+
+struct ruleset;
+
+/*
+ * Load the rule set the configuration names ([rules] path), or the built-in
+ * one when it names none or cfg is NULL: the one way the commands and the
+ * daemon (start and reload) get their rules. Returns 0, or -1 with diag
+ * filled (ruleset_load_path).
+ */
+int config_load_rules(const struct config *cfg, struct ruleset **rs,
+		      struct diag *diag);
+
+/* The name config accepts for a syslog facility (LOG_DAEMON -> "daemon"),
+ * or "?". */
+const char *config_facility_name(int facility);
 
 /* "15s" -> 15000; units ms, s, m, h, d; a bare number is seconds. -1 on
  * error. */

@@ -17,7 +17,7 @@ static int log_level = LOG_INFO;
 static bool log_stderr;
 static bool log_forced;
 
-static const char *level_name(int priority)
+const char *log_level_name(int priority)
 {
 	static const char *const names[] = {
 	    "emerg",   "alert",	 "crit", "err",
@@ -62,7 +62,7 @@ void log_msg(int priority, const char *fmt, ...)
 	syslog(priority, "%s", msg);
 	if (log_stderr)
 		fprintf(stderr, "expensed[%ld]: %s: %s\n", (long)getpid(),
-			level_name(priority), msg);
+			log_level_name(priority), msg);
 }
 
 /*

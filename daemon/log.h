@@ -18,6 +18,10 @@ void log_open(int facility, int level, int also_stderr);
 void log_setup(int facility, int level);
 void log_close(void);
 
+/* The syslog name of a priority's level: LOG_ERR -> "err", LOG_INFO ->
+ * "info" (the facility bits are ignored). */
+const char *log_level_name(int priority);
+
 /* priority is LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG ... */
 void log_msg(int priority, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -152,14 +152,6 @@ static int check_same_fs(const struct config *cfg)
 	return 0;
 }
 
-static int load_rules(const struct config *cfg, struct ruleset **rs,
-		      struct diag *diag)
-{
-	if (cfg->rules_path != NULL)
-		return ruleset_load_path(cfg->rules_path, rs, diag);
-	return ruleset_load_builtin(rs, diag);
-}
-
 static void do_reload(struct daemon *d)
 {
 	struct config *cfg = calloc(1, sizeof(*cfg));
@@ -182,7 +174,7 @@ static void do_reload(struct daemon *d)
 		goto out;
 	}
 	log_diag(LOG_WARNING, &warn);
-	if (load_rules(cfg, &rs, &diag) == -1)
+	if (config_load_rules(cfg, &rs, &diag) == -1)
 		goto out;
 	if (strcmp(cfg->spool_dir, d->cfg->spool_dir) != 0) {
 		char *old = strdup(d->cfg->spool_dir);
@@ -489,7 +481,7 @@ int cmd_run(int argc, char **argv)
 	}
 	log_open(d->cfg->log_facility, d->cfg->log_level, verbose);
 	log_diag(LOG_WARNING, &warn);
-	if (load_rules(d->cfg, &d->rs, &diag) == -1) {
+	if (config_load_rules(d->cfg, &d->rs, &diag) == -1) {
 		print_diag(&diag);
 		log_diag(LOG_ERR, &diag);
 		goto out;

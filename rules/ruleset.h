@@ -1,7 +1,7 @@
 /*
  * ruleset.h - the compiled form of a rule set (SPEC §2), shared by the
- * parser (ruleset.c) and the evaluator (eval.c). Not part of the public API:
- * callers use engine.h.
+ * parser (ruleset.c, rule_parse.c) and the evaluator (eval.c). Not part of
+ * the public API: callers use engine.h.
  */
 #ifndef EXPENSED_RULESET_H
 #define EXPENSED_RULESET_H

@@ -8,7 +8,7 @@ set -eu
 # The one list. systemd provides /usr/bin/systemd-analyze on Debian 12;
 # llvm provides llvm-symbolizer for sanitizer stack traces.
 PACKAGES="build-essential pkg-config libjansson-dev libcurl4-openssl-dev
-libssl-dev libinih-dev libcmocka-dev python3 python3-pytest clang
+libssl-dev libcmocka-dev python3 python3-pytest clang
 libclang-rt-14-dev llvm cppcheck clang-format valgrind systemd"
 
 missing=

@@ -13,7 +13,7 @@ out=${FUZZ_BUILD:-build-fuzz}
 CLANG=${CLANG:-clang}
 FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Irules"
-LIBS="-ljansson -linih -lcrypto -lm"
+LIBS="-ljansson -lcrypto -lm"
 
 mkdir -p "$out/gen" "$out/artifacts"
 sh scripts/embed.sh expensed_builtin_rules config/rules.d/mission-report.rules \

@@ -280,12 +280,61 @@ static void test_parser_errors(void **state)
 	    "t.rules:1: rule 'l' (limit): min 10.00 is above max 5.00");
 	expect_error("[a]\ntype = enum\nitems = /x\nvalues = \xff\n",
 		     "t.rules:4: not valid UTF-8");
-	char longline[400];
+	/* 4 + 4097 bytes: line 2 is one byte over the limit */
+	char longline[4 + 4097 + 1];
 	memset(longline, 'x', sizeof(longline));
 	memcpy(longline, "[a]\nk = ", 8);
 	longline[sizeof(longline) - 1] = '\0';
 	expect_error(longline,
-		     "t.rules:2: line too long (at most 198 characters)");
+		     "t.rules:2: line too long (more than 4096 bytes)");
+	expect_error("[a]\ntype = enum\nitems = /x\nvalues = a\n\xef\xbb\xbf"
+		     "[b]\n",
+		     "t.rules:5: expected 'key = value'");
+}
+
+/* The limit of common/ini.c: a line of 4096 bytes, its "\r\n" aside. */
+static void test_parser_long_line_ok(void **state)
+{
+	(void)state;
+	static const char head[] = "[a]\ntype = enum\nitems = /x\nvalues = ";
+	size_t vlen = 4096 - (sizeof("values = ") - 1);
+	char *text = malloc(sizeof(head) + vlen + 2);
+	struct ruleset *rs = NULL;
+	struct diag d = DIAG_INIT;
+
+	assert_non_null(text);
+	memcpy(text, head, sizeof(head) - 1);
+	memset(text + sizeof(head) - 1, 'v', vlen);
+	memcpy(text + sizeof(head) - 1 + vlen, "\r\n", 3);
+	assert_int_equal(ruleset_load_text("t.rules", text, &rs, &d), 0);
+	assert_int_equal(d.n, 0);
+	ruleset_free(rs);
+	free(text);
+}
+
+/* A rules file may start with a UTF-8 BOM, like the configuration. */
+static void test_parser_bom(void **state)
+{
+	(void)state;
+	struct ruleset *rs = NULL;
+	struct diag d = DIAG_INIT;
+
+	assert_int_equal(ruleset_load_text("bom.rules",
+					   "\xef\xbb\xbf[a]\ntype = enum\n"
+					   "items = /x\nvalues = a\n",
+					   &rs, &d),
+			 0);
+	assert_int_equal(d.n, 0);
+	assert_int_equal(ruleset_count(rs), 1);
+	ruleset_free(rs);
+	assert_int_equal(
+	    ruleset_load_text("bom.rules",
+			      "\xef\xbb\xbf; a comment\n[a]\n"
+			      "type = enum\nitems = /x\nvalues = a\n",
+			      &rs, &d),
+	    0);
+	assert_int_equal(d.n, 0);
+	ruleset_free(rs);
 }
 
 static void test_parser_ok(void **state)
@@ -314,6 +363,23 @@ static void test_parser_ok(void **state)
 	ruleset_free(rs);
 }
 
+/* libinih ended a key at ':' too; common/ini keeps that for rules files. */
+static void test_parser_colon_key(void **state)
+{
+	(void)state;
+	struct ruleset *rs = NULL;
+	struct diag d = DIAG_INIT;
+
+	assert_int_equal(ruleset_load_text("c.rules",
+					   "[a]\ntype = enum\nitems = /x\n"
+					   "values = a\nmessage: b = c\n",
+					   &rs, &d),
+			 0);
+	ruleset_free(rs);
+	expect_error("[a]\ntype = enum\nitems = /x\nvalues = a\n:b = c\n",
+		     "t.rules:5: unknown key '' in rule 'a'");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -324,6 +390,9 @@ int main(void)
 	    cmocka_unit_test(test_paths),
 	    cmocka_unit_test(test_parser_errors),
 	    cmocka_unit_test(test_parser_ok),
+	    cmocka_unit_test(test_parser_long_line_ok),
+	    cmocka_unit_test(test_parser_bom),
+	    cmocka_unit_test(test_parser_colon_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

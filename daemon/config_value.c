@@ -1,0 +1,382 @@
+/*
+ * config_value.c - the values of expensed.conf: durations, sizes, urls,
+ * event and retry lists, log names, webhook secrets, the inbox check. Kept
+ * apart from config.c, which follows sections and keys, so that each value
+ * can be read (and tested) on its own.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "config_value.h"
+#include "log.h"
+
+#define MAX_SECRET 4096 /* bytes read from a secret file */
+
+long parse_duration_ms(const char *s)
+{
+	static const struct {
+		const char *unit;
+		long ms;
+	} units[] = {
+	    {"ms", 1},	  {"s", 1000},	  {"", 1000},
+	    {"m", 60000}, {"h", 3600000}, {"d", 86400000},
+	};
+	char *end;
+	long n;
+
+	if (s == NULL || !isdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno != 0 || n < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].unit) != 0)
+			continue;
+		if (n > LONG_MAX / units[i].ms)
+			return -1;
+		return n * units[i].ms;
+	}
+	return -1;
+}
+
+long long parse_size(const char *s)
+{
+	char *end;
+	long long n, mult = 1;
+
+	if (s == NULL || !isdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (errno != 0 || n < 0)
+		return -1;
+	if (*end != '\0') {
+		switch (*end) {
+		case 'K':
+		case 'k':
+			mult = 1024LL;
+			break;
+		case 'M':
+		case 'm':
+			mult = 1024LL * 1024;
+			break;
+		case 'G':
+		case 'g':
+			mult = 1024LL * 1024 * 1024;
+			break;
+		default:
+			return -1;
+		}
+		if (end[1] != '\0')
+			return -1;
+	}
+	if (n > LLONG_MAX / mult)
+		return -1;
+	return n * mult;
+}
+
+char *config_trim(char *s)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+		*--end = '\0';
+	return s;
+}
+
+bool config_valid_url(const char *url)
+{
+	const char *p, *host, *end, *at;
+
+	if (strncasecmp(url, "http://", 7) == 0)
+		host = url + 7;
+	else if (strncasecmp(url, "https://", 8) == 0)
+		host = url + 8;
+	else
+		return false;
+	for (p = url; *p != '\0'; p++) {
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			return false;
+	}
+	end = host + strcspn(host, "/?#");
+	at = memchr(host, '@', (size_t)(end - host));
+	if (at != NULL)
+		host = at + 1;
+	return end > host && *host != ':';
+}
+
+int config_parse_events(const char *value, unsigned *out)
+{
+	char *copy = strdup(value), *save = NULL, *tok;
+	unsigned ev = 0;
+	int rc = -1;
+
+	if (copy == NULL)
+		return -1;
+	for (tok = strtok_r(copy, ",", &save); tok != NULL;
+	     tok = strtok_r(NULL, ",", &save)) {
+		tok = config_trim(tok);
+		if (strcmp(tok, "accepted") == 0)
+			ev |= EVENT_ACCEPTED;
+		else if (strcmp(tok, "rejected") == 0)
+			ev |= EVENT_REJECTED;
+		else if (strcmp(tok, "invalid") == 0)
+			ev |= EVENT_INVALID;
+		else
+			goto out;
+	}
+	if (ev == 0)
+		goto out;
+	*out = ev;
+	rc = 0;
+out:
+	free(copy);
+	return rc;
+}
+
+int config_parse_retry(const char *value, long **out, size_t *nout)
+{
+	char item[64];
+	long *list;
+	size_t n = 0;
+
+	list = calloc(MAX_RETRIES, sizeof(*list));
+	if (list == NULL)
+		return -1;
+	for (const char *p = value;; p++) {
+		size_t len = strcspn(p, ",");
+		long ms;
+
+		if (n == MAX_RETRIES || len >= sizeof(item))
+			goto fail;
+		memcpy(item, p, len);
+		item[len] = '\0';
+		ms = parse_duration_ms(config_trim(item));
+		if (ms < 0)
+			goto fail;
+		list[n++] = ms;
+		p += len;
+		if (*p == '\0')
+			break;
+	}
+	*out = list;
+	*nout = n;
+	return 0;
+fail:
+	free(list);
+	return -1;
+}
+
+static const struct {
+	const char *name;
+	int value;
+} facilities[] = {
+    {"daemon", LOG_DAEMON}, {"user", LOG_USER},	    {"local0", LOG_LOCAL0},
+    {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3},
+    {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6},
+    {"local7", LOG_LOCAL7},
+};
+
+int config_facility(const char *name, int *out)
+{
+	for (size_t i = 0; i < sizeof(facilities) / sizeof(*facilities); i++) {
+		if (strcmp(name, facilities[i].name) == 0) {
+			*out = facilities[i].value;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *config_facility_name(int facility)
+{
+	for (size_t i = 0; i < sizeof(facilities) / sizeof(*facilities); i++) {
+		if (facilities[i].value == facility)
+			return facilities[i].name;
+	}
+	return "?";
+}
+
+int config_level(const char *name, int *out)
+{
+	static const struct {
+		const char *name;
+		int value;
+	} levels[] = {
+	    {"debug", LOG_DEBUG},   {"info", LOG_INFO},
+	    {"notice", LOG_NOTICE}, {"warning", LOG_WARNING},
+	    {"err", LOG_ERR},	    {"error", LOG_ERR},
+	    {"crit", LOG_CRIT},
+	};
+
+	for (size_t i = 0; i < sizeof(levels) / sizeof(*levels); i++) {
+		if (strcmp(name, levels[i].name) == 0) {
+			*out = levels[i].value;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Is s "whsec_" followed by non-empty, well-formed base64? */
+static bool valid_secret(const char *s)
+{
+	size_t n, pad = 0;
+
+	if (strncmp(s, "whsec_", 6) != 0)
+		return false;
+	s += 6;
+	n = strlen(s);
+	if (n == 0 || n % 4 != 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '=') {
+			pad++;
+			continue;
+		}
+		if (pad > 0)
+			return false;
+		if (!isalnum(c) && c != '+' && c != '/')
+			return false;
+	}
+	return pad <= 2;
+}
+
+/* Read at most MAX_SECRET bytes of fd into buf (MAX_SECRET + 1 bytes),
+ * NUL-terminated. */
+static int read_some(int fd, char *buf)
+{
+	size_t len = 0;
+
+	while (len < MAX_SECRET) {
+		ssize_t n = read(fd, buf + len, MAX_SECRET - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return 0;
+}
+
+/* Never show the secret itself, not even in part: only its path. */
+int config_read_secret(const char *path, char **secret, bool *others, char *why,
+		       size_t whysize)
+{
+	char buf[MAX_SECRET + 1];
+	char shown[256];
+	struct stat sb;
+	char *line;
+	int rc = -1;
+	int fd;
+
+	*others = false;
+	log_escape(path, shown, sizeof(shown));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd == -1) {
+		snprintf(why, whysize, "cannot read secret_file '%s': %s",
+			 shown, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		snprintf(why, whysize, "secret_file '%s' is not a regular file",
+			 shown);
+		goto out;
+	}
+	if (read_some(fd, buf) == -1) {
+		snprintf(why, whysize, "cannot read secret_file '%s': %s",
+			 shown, strerror(errno));
+		goto out;
+	}
+	buf[strcspn(buf, "\r\n")] = '\0';
+	line = config_trim(buf);
+	if (!valid_secret(line)) {
+		snprintf(why, whysize,
+			 "secret_file '%s' does not hold a secret of the form "
+			 "whsec_BASE64",
+			 shown);
+		goto out;
+	}
+	*others = (sb.st_mode & S_IROTH) != 0;
+	*secret = strdup(line);
+	if (*secret == NULL)
+		snprintf(why, whysize, "out of memory");
+	else
+		rc = 0;
+out:
+	explicit_bzero(buf, sizeof(buf));
+	close(fd);
+	return rc;
+}
+
+/* Copy path into buf without repeated or trailing slashes. */
+static void squeeze_slashes(const char *path, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	for (const char *p = path; *p != '\0' && n + 1 < size; p++) {
+		if (*p == '/' && n > 0 && buf[n - 1] == '/')
+			continue;
+		buf[n++] = *p;
+	}
+	if (n > 1 && buf[n - 1] == '/')
+		n--;
+	buf[n] = '\0';
+}
+
+bool config_inbox_is_own(const char *inbox_path, const char *spool_path)
+{
+	static const char *const own[] = {
+	    "", "/work", "/accepted", "/rejected", "/outbox", "/dead", "/state",
+	};
+	char inbox[PATH_MAX], spool[PATH_MAX];
+	size_t len;
+
+	squeeze_slashes(inbox_path, inbox, sizeof(inbox));
+	squeeze_slashes(spool_path, spool, sizeof(spool));
+	len = strlen(spool);
+	if (strncmp(inbox, spool, len) != 0)
+		return false;
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+		if (strcmp(inbox + len, own[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+char *config_dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir, *abs;
+
+	if (slash == NULL)
+		dir = strdup(".");
+	else if (slash == path)
+		dir = strdup("/");
+	else
+		dir = strndup(path, (size_t)(slash - path));
+	if (dir == NULL)
+		return NULL;
+	abs = realpath(dir, NULL);
+	free(dir);
+	return abs;
+}

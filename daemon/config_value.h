@@ -1,0 +1,54 @@
+/*
+ * config_value.h - the values of the configuration file, parsed and checked
+ * one at a time, apart from the INI structure around them (config.c).
+ * Internal to daemon/config*.c; parse_duration_ms and parse_size are public
+ * through config.h.
+ */
+#ifndef EXPENSED_CONFIG_VALUE_H
+#define EXPENSED_CONFIG_VALUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define MAX_RETRIES 100 /* entries of a webhook's retry list */
+
+/* Strip blanks and tabs at both ends of s, in place; returns the start. */
+char *config_trim(char *s);
+
+/* Is url http:// or https://, with a host, and nothing that needs quoting? */
+bool config_valid_url(const char *url);
+
+/* "rejected, invalid" -> EVENT_* bits in *out; -1 if a name is unknown or
+ * the list is empty. */
+int config_parse_events(const char *value, unsigned *out);
+
+/* "0, 5s, 5m" -> a new array of milliseconds (at most MAX_RETRIES); -1 on a
+ * bad duration, a list too long, or no memory. */
+int config_parse_retry(const char *value, long **out, size_t *nout);
+
+/* The syslog facility called name ("daemon", "local0" ...) into *out; -1
+ * if unknown. config_facility_name (config.h) is the reverse. */
+int config_facility(const char *name, int *out);
+
+/* The syslog level called name ("debug" ... "crit", "error" too); -1 if
+ * unknown. */
+int config_level(const char *name, int *out);
+
+/*
+ * Read the webhook secret in the file at path into *secret (a new string
+ * "whsec_BASE64"). On failure returns -1 with the reason, without the
+ * file's content, in why. *others is set when the file is readable by
+ * others.
+ */
+int config_read_secret(const char *path, char **secret, bool *others, char *why,
+		       size_t whysize);
+
+/* Is inbox the spool directory or one of the daemon's own directories in
+ * it (work, accepted, rejected, outbox, dead, state)? */
+bool config_inbox_is_own(const char *inbox, const char *spool);
+
+/* The absolute directory of the file at path (new string), NULL on error
+ * with errno set. */
+char *config_dir_of(const char *path);
+
+#endif

@@ -1,0 +1,177 @@
+/*
+ * test_ini.c - unit tests of common/ini.c, the INI lexer of the
+ * configuration and the rules files: line numbers, line ends, the BOM, the
+ * 4096-byte limit, comments, and the two header syntaxes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../common/ini.h"
+
+static const struct ini_syntax rules = {INI_CONTROL_OK | INI_HEADER_ALONE,
+					"rule.id"};
+
+/* Every item as one line "LINE s NAME" / "LINE b" / "LINE p KEY=VALUE". */
+static int collect(void *user, const struct ini_item *item)
+{
+	char *out = user;
+	size_t n = strlen(out);
+
+	switch (item->kind) {
+	case INI_SECTION:
+		snprintf(out + n, 8192 - n, "%d s %s\n", item->line,
+			 item->name);
+		break;
+	case INI_BAD_SECTION:
+		snprintf(out + n, 8192 - n, "%d b\n", item->line);
+		break;
+	case INI_PAIR:
+		snprintf(out + n, 8192 - n, "%d p %s=%s\n", item->line,
+			 item->name, item->value);
+		break;
+	}
+	return 0;
+}
+
+/* Parse text (NUL-terminated) with syntax; check the items and the
+ * diagnostics, joined by newlines. */
+static void expect(const struct ini_syntax *syntax, const char *text,
+		   size_t len, const char *items, const char *errors)
+{
+	char got[8192] = "", diags[8192] = "";
+	struct diag d = DIAG_INIT;
+	int rc;
+
+	rc = ini_parse_text("f", text, len, syntax, collect, got, &d);
+	for (size_t i = 0, n = 0; i < d.n; i++)
+		n += (size_t)snprintf(diags + n, sizeof(diags) - n, "%s\n",
+				      d.lines[i]);
+	assert_string_equal(got, items);
+	assert_string_equal(diags, errors);
+	assert_int_equal(rc, (int)d.n);
+	diag_clear(&d);
+}
+
+#define EXPECT(syntax, text, items, errors)                                    \
+	expect(syntax, text, sizeof(text) - 1, items, errors)
+
+static void test_items_and_lines(void **state)
+{
+	(void)state;
+	EXPECT(NULL,
+	       "; comment\n# comment\n\n[spool]  # why\n  key = a value  \n"
+	       "k2=v ;c\nk3 = a#b;c\r\nk4 =\n",
+	       "4 s spool\n5 p key=a value\n6 p k2=v\n7 p k3=a#b;c\n8 p k4=\n",
+	       "");
+	EXPECT(&rules, "[a]\ntype = sum # why\n", "1 s a\n2 p type=sum\n", "");
+	/* no newline at the end; a lone CR inside is not a line end */
+	EXPECT(&rules, "[a]\nk = v", "1 s a\n2 p k=v\n", "");
+	EXPECT(NULL, "[a]\nk = v\rw\n", "1 s a\n",
+	       "f:2: control character in line\n");
+	EXPECT(NULL, "k\n= v\n", "2 p =v\n", "f:1: expected 'key = value'\n");
+}
+
+static void test_bom(void **state)
+{
+	(void)state;
+	EXPECT(NULL, "\xef\xbb\xbf[spool]\n", "1 s spool\n", "");
+	EXPECT(&rules, "\xef\xbb\xbf[a]\n", "1 s a\n", "");
+	EXPECT(&rules, "\xef\xbb\xbf# c\n[a]\n", "2 s a\n", "");
+	/* only at the start of the file */
+	EXPECT(&rules, "[a]\n\xef\xbb\xbf[b]\n", "1 s a\n",
+	       "f:2: expected 'key = value'\n");
+}
+
+static void test_line_limit(void **state)
+{
+	char text[INI_MAX_LINE + 16];
+	char items[INI_MAX_LINE + 32];
+	const struct ini_syntax *syntaxes[] = {NULL, &rules};
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		/* exactly INI_MAX_LINE bytes, then "\r\n": read */
+		memset(text, 'v', INI_MAX_LINE);
+		memcpy(text, "k=", 2);
+		memcpy(text + INI_MAX_LINE, "\r\n", 3);
+		snprintf(items, sizeof(items), "1 p %s", text);
+		items[strlen(items) - 2] = '\n';
+		items[strlen(items) - 1] = '\0';
+		expect(syntaxes[i], text, strlen(text), items, "");
+		/* one byte more: refused, the next line still read */
+		memset(text, 'v', INI_MAX_LINE + 1);
+		memcpy(text, "k=", 2);
+		memcpy(text + INI_MAX_LINE + 1, "\nk=v\n", 6);
+		expect(syntaxes[i], text, strlen(text), "2 p k=v\n",
+		       "f:1: line too long (more than 4096 bytes)\n");
+	}
+}
+
+static void test_headers(void **state)
+{
+	(void)state;
+	/* the configuration's: '[' to the first ']', then a comment */
+	EXPECT(NULL, "[ webhook a ]#c\n[a ;b]\n", "1 s webhook a\n2 s a ;b\n",
+	       "");
+	EXPECT(NULL, "[a\n[b] x\n[]\n", "1 b\n2 b\n3 s \n",
+	       "f:1: missing ']' in section header\n"
+	       "f:2: unexpected text after section header\n");
+	/* the rules files': alone on the line, a comment after white space */
+	EXPECT(&rules, "[ a.b ]  ; c\n[]\n", "1 s a.b\n2 s \n", "");
+	EXPECT(&rules, "[a\n[a]#c\n[a ;b]\n[a]x\n", "1 b\n2 b\n3 b\n4 b\n",
+	       "f:1: expected '[rule.id]'\nf:2: expected '[rule.id]'\n"
+	       "f:3: expected '[rule.id]'\nf:4: expected '[rule.id]'\n");
+}
+
+static void test_bytes(void **state)
+{
+	(void)state;
+	/* control characters are text in rules files, white space at ends */
+	EXPECT(&rules, "[a]\nk = \x01v\f\n", "1 s a\n2 p k=\x01v\n", "");
+	EXPECT(NULL, "# \x01\n", "", "f:1: control character in line\n");
+	expect(&rules, "[a]\nk = \0v\n", 10, "1 s a\n",
+	       "f:2: NUL byte in line\n");
+	expect(NULL, "[a]\nk = \0v\n", 10, "1 s a\n",
+	       "f:2: control character in line\n");
+}
+
+static int stop(void *user, const struct ini_item *item)
+{
+	int *calls = user;
+
+	(void)item;
+	return ++*calls == 2 ? -1 : 0;
+}
+
+static void test_handler_stops(void **state)
+{
+	struct diag d = DIAG_INIT;
+	int calls = 0;
+
+	(void)state;
+	assert_int_equal(
+	    ini_parse_text("f", "[a]\nk=v\nk=w\n", 12, NULL, stop, &calls, &d),
+	    -1);
+	assert_int_equal(calls, 2);
+	assert_int_equal(d.n, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_items_and_lines),
+	    cmocka_unit_test(test_bom),
+	    cmocka_unit_test(test_line_limit),
+	    cmocka_unit_test(test_headers),
+	    cmocka_unit_test(test_bytes),
+	    cmocka_unit_test(test_handler_stops),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
