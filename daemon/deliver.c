@@ -433,9 +433,8 @@ int deliver_open(struct outbox *ob, struct diag *diag)
 static void close_timer(struct outbox *ob, struct loop_source *t)
 {
 	if (t->fd < 0)
-		return;
-	if (ob->epfd >= 0)
-		loop_del(ob->epfd, t);
+		return; /* never set up (queueing only, or a failed open) */
+	loop_del(ob->epfd, t);
 	close(t->fd);
 	t->fd = -1;
 }

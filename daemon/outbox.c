@@ -84,8 +84,6 @@ static void list_remove(struct outbox *ob, struct delivery *d)
 
 static void delivery_free(struct delivery *d)
 {
-	if (!d)
-		return;
 	free(d->hook);
 	free(d->type);
 	free(d->claim);
@@ -107,7 +105,7 @@ int outbox_find_hook(const struct outbox *ob, const char *name)
 {
 	size_t i;
 
-	for (i = 0; ob->cfg && i < ob->cfg->nhooks; i++)
+	for (i = 0; i < ob->cfg->nhooks; i++)
 		if (strcmp(ob->cfg->hooks[i].name, name) == 0)
 			return (int)i;
 	return -1;

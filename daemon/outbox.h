@@ -44,7 +44,7 @@ int outbox_queue(struct outbox *ob, const char *claim, enum verdict verdict,
 /* Make every delivery queued so far durable (one sync for the batch). */
 int outbox_sync(struct outbox *ob);
 
-/* Deliveries pending (not yet 2xx, not dead). */
+/* Deliveries pending (not yet 2xx, not dead); 0 for a NULL outbox. */
 size_t outbox_backlog(const struct outbox *ob);
 
 /* New webhook configuration after SIGHUP (cfg must outlive the outbox or

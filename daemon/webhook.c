@@ -4,6 +4,7 @@
  * policy), the outcome of an attempt, and Retry-After parsing. Shared by
  * the outbox's driver (deliver.c) and `send-test` (sendtest.c).
  */
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -294,8 +295,8 @@ int webhook_attempt_outcome(struct webhook_attempt *a, CURLcode rc,
 {
 	long code = 0;
 
-	if (a->easy)
-		curl_easy_getinfo(a->easy, CURLINFO_RESPONSE_CODE, &code);
+	assert(a->easy != NULL); /* a set-up attempt, not yet cleaned up */
+	curl_easy_getinfo(a->easy, CURLINFO_RESPONSE_CODE, &code);
 	*status = code;
 	if (rc != CURLE_OK) {
 		const char *text =

@@ -93,9 +93,10 @@ int webhook_attempt_init(struct webhook_attempt *a,
 void webhook_attempt_cleanup(struct webhook_attempt *a);
 
 /*
- * Describe a finished attempt in err (for logs and dead/ files): "HTTP 500"
- * or curl's error text, never the URL. *status gets the HTTP status (0 if
- * none). Returns 1 if it succeeded (2xx), else 0.
+ * Describe a finished attempt a (set up, not yet cleaned up) in err (for
+ * logs and dead/ files): "HTTP 500" or curl's error text, never the URL.
+ * *status gets the HTTP status (0 if none). Returns 1 if it succeeded
+ * (2xx), else 0.
  */
 int webhook_attempt_outcome(struct webhook_attempt *a, CURLcode rc,
 			    const char *url, long *status, char *err,
