@@ -29,7 +29,7 @@ endif
 CFLAGS    ?= $(OPT) -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -DEXPENSED_VERSION=\"$(VERSION)\" $(SANFLAGS)
 LDFLAGS   += $(SANFLAGS)
-LIBS      := -ljansson -lcrypto -lm -lpthread
+LIBS      := -ljansson -lcurl -lcrypto -lm -lpthread
 
 COMMON_SRC := $(wildcard common/*.c)
 RULES_SRC  := $(wildcard rules/*.c)

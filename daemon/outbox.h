@@ -7,6 +7,7 @@
  * outbox_sync() before the input leaves work/). Deliveries are then posted
  * with libcurl's multi interface from the daemon's event loop, retried on
  * the webhook's schedule, and moved to SPOOL/dead/ when out of tries.
+ * outbox.c keeps the files, deliver.c posts them (outbox_int.h).
  */
 #ifndef EXPENSED_OUTBOX_H
 #define EXPENSED_OUTBOX_H
@@ -23,8 +24,9 @@ struct outbox;
 
 /*
  * Open SPOOL/outbox and SPOOL/dead (created if missing), load pending
- * deliveries, register with the epoll fd epfd (epfd < 0: no sending, for
- * tests of queueing alone). -1 with diag on error.
+ * deliveries, register with the epoll fd epfd and start libcurl (epfd < 0:
+ * no sending, for tests of queueing alone). NULL with diag on error; a
+ * libcurl that cannot start is logged, not an error: deliveries wait.
  */
 struct outbox *outbox_open(const char *spool_dir, const struct config *cfg,
 			   int epfd, struct diag *diag);
@@ -42,13 +44,15 @@ int outbox_queue(struct outbox *ob, const char *claim, enum verdict verdict,
 /* Make every delivery queued so far durable (one sync for the batch). */
 int outbox_sync(struct outbox *ob);
 
-/* Deliveries pending (not yet 2xx, not dead). */
+/* Deliveries pending (not yet 2xx, not dead); 0 for a NULL outbox. */
 size_t outbox_backlog(const struct outbox *ob);
 
 /* New webhook configuration after SIGHUP (cfg must outlive the outbox or
  * the next reconfigure). */
 void outbox_reconfigure(struct outbox *ob, const struct config *cfg);
 
+/* Abort transfers in flight (their files stay for the next start), stop
+ * libcurl, free everything. NULL is allowed. */
 void outbox_close(struct outbox *ob);
 
 #endif

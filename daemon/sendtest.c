@@ -13,6 +13,7 @@
 
 #include <curl/curl.h>
 
+#include "../common/timefmt.h"
 #include "commands.h"
 #include "config.h"
 #include "webhook.h"
@@ -22,14 +23,6 @@ static void usage(FILE *f)
 	fprintf(f, "usage: expensed send-test [-c FILE] WEBHOOK\n");
 }
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A random webhook-id: a ping is no delivery to deduplicate. */
 static void ping_id(char *buf, size_t size)
 {
@@ -37,7 +30,7 @@ static void ping_id(char *buf, size_t size)
 	size_t i;
 
 	if (getrandom(r, sizeof(r), 0) != sizeof(r)) {
-		unsigned long long t = (unsigned long long)mono_ms();
+		unsigned long long t = (unsigned long long)clock_mono_ms();
 
 		memset(r, 0, sizeof(r));
 		memcpy(r, &t, sizeof(t));
@@ -71,16 +64,16 @@ static int post(const struct webhook_conf *wh)
 		return 2;
 	}
 	free(body);
-	t0 = mono_ms();
+	t0 = clock_mono_ms();
 	rc = curl_easy_perform(att.easy);
 	ok = webhook_attempt_outcome(&att, rc, wh->url, &status, err,
 				     sizeof(err));
 	if (rc == CURLE_OK)
 		printf("%s: HTTP %ld in %lld ms\n", wh->name, status,
-		       mono_ms() - t0);
+		       clock_mono_ms() - t0);
 	else
 		printf("%s: failed after %lld ms: %s\n", wh->name,
-		       mono_ms() - t0, err);
+		       clock_mono_ms() - t0, err);
 	if (!ok && status >= 300 && status < 400)
 		printf("%s: redirects are not followed: point url at the "
 		       "final address\n",

@@ -1,10 +1,11 @@
 /*
  * webhook.h - what goes over the wire to a webhook (SPEC §6): the payload
- * of each format, Standard Webhooks signing, the setup of one curl easy
- * handle per attempt, and the parsing of an answer's Retry-After.
+ * of each format (webhook_body.c), Standard Webhooks signing, the setup of
+ * one curl easy handle per attempt, and the parsing of an answer's
+ * Retry-After (webhook.c).
  *
  * Nothing here touches the spool or the event loop: outbox.c does the
- * queueing and scheduling, sendtest.c the one-shot `send-test`.
+ * queueing, deliver.c the scheduling, sendtest.c the one-shot `send-test`.
  */
 #ifndef EXPENSED_WEBHOOK_H
 #define EXPENSED_WEBHOOK_H
@@ -24,14 +25,13 @@
 /* Deliveries posted at once to one endpoint. */
 #define WEBHOOK_MAX_INFLIGHT 4
 
+/* ---- payloads (webhook_body.c) ---- */
+
 /* "report.accepted", "report.rejected", "report.invalid". */
 const char *webhook_event_type(enum verdict v);
 
 /* The EVENT_* bit of a verdict. */
 unsigned webhook_event_bit(enum verdict v);
-
-/* "standard", "slack", "teams". */
-const char *webhook_format_name(enum webhook_format f);
 
 /*
  * The body to post for one judged file: type is webhook_event_type(), doc
@@ -51,6 +51,8 @@ char *webhook_build_body(enum webhook_format f, const char *type,
 /* The body of a `ping` event (send-test) through webhook name. */
 char *webhook_build_ping(enum webhook_format f, const char *name, time_t now,
 			 size_t *len);
+
+/* ---- the wire (webhook.c) ---- */
 
 /*
  * The Standard Webhooks signature "v1,<base64>" of id.timestamp.body with
@@ -86,12 +88,15 @@ int webhook_attempt_init(struct webhook_attempt *a,
 			 const struct webhook_conf *wh, const char *id,
 			 long long timestamp, const char *body, size_t len);
 
+/* Free what webhook_attempt_init set up (the easy handle must be out of any
+ * multi handle); a cleaned attempt may be cleaned again. */
 void webhook_attempt_cleanup(struct webhook_attempt *a);
 
 /*
- * Describe a finished attempt in err (for logs and dead/ files): "HTTP 500"
- * or curl's error text, never the URL. *status gets the HTTP status (0 if
- * none). Returns 1 if it succeeded (2xx), else 0.
+ * Describe a finished attempt a (set up, not yet cleaned up) in err (for
+ * logs and dead/ files): "HTTP 500" or curl's error text, never the URL.
+ * *status gets the HTTP status (0 if none). Returns 1 if it succeeded
+ * (2xx), else 0.
  */
 int webhook_attempt_outcome(struct webhook_attempt *a, CURLcode rc,
 			    const char *url, long *status, char *err,

@@ -368,15 +368,15 @@ def test_idle_does_not_spin(spool, start_daemon):
     assert cpu_ticks(d.proc.pid) - t0 <= 5  # 50 ms of CPU at most
 
 
-def test_no_webhook_no_libcurl(spool, start_daemon):
-    """Without webhooks the daemon never loads libcurl (curl_shim.c): the
-    thirty libraries behind it stay out of its memory."""
+def test_libcurl_linked(spool, start_daemon):
+    """libcurl is an ordinary link-time dependency, mapped from the start
+    (with or without webhooks)."""
     d = start_daemon(spool)
     drop(spool, "one.json", SEED)
     wait_archived(spool, "one.json")
     maps = Path("/proc/%d/maps" % d.proc.pid).read_text()
-    assert "libcurl" not in maps
-    assert "libjansson" in maps  # the check can see libraries at all
+    assert "libcurl" in maps
+    assert "libjansson" in maps
 
 
 def stage_burst(tmp_path, spool, n, prefix="f"):

@@ -1,0 +1,492 @@
+/*
+ * deliver.c - the delivery driver: posts the outbox's deliveries with
+ * libcurl's multi socket interface from the daemon's epoll loop (curl's
+ * sockets and timeout, and a retry timer for the next delivery due), and
+ * decides after each attempt: done, another try later (the webhook's
+ * schedule with jitter, or Retry-After), or dead/.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/timefmt.h"
+#include "log.h"
+#include "outbox_int.h"
+
+/* One of curl's sockets. Never freed before deliver_close, so that an
+ * epoll event still pending for a socket just removed finds a live
+ * (inactive) struct. */
+struct sock {
+	struct loop_source src;
+	struct outbox *ob;
+	int active;
+};
+
+/* xorshift64*: jitter needs no more. */
+static uint64_t rng_next(struct outbox *ob)
+{
+	ob->rng ^= ob->rng >> 12;
+	ob->rng ^= ob->rng << 25;
+	ob->rng ^= ob->rng >> 27;
+	return ob->rng * 2685821657736338717ULL;
+}
+
+static void timer_arm(int fd, long long ms)
+{
+	struct itimerspec its;
+
+	memset(&its, 0, sizeof(its));
+	if (ms >= 0) {
+		/* 0 would disarm: "as soon as possible" is 1 ns. */
+		its.it_value.tv_sec = ms / 1000;
+		its.it_value.tv_nsec = (ms % 1000) * 1000000;
+		if (ms == 0)
+			its.it_value.tv_nsec = 1;
+	}
+	timerfd_settime(fd, 0, &its, NULL);
+}
+
+static void timer_drain(int fd)
+{
+	uint64_t n;
+
+	while (read(fd, &n, sizeof(n)) < 0 && errno == EINTR)
+		;
+}
+
+/* ---- attempts ------------------------------------------------------ */
+
+static void record_error(struct delivery *d, long status, const char *err)
+{
+	char when[ISO8601_SIZE];
+
+	iso8601_utc(time(NULL), when, sizeof(when));
+	json_decref(d->last_error);
+	d->last_error = json_pack(
+	    "{s:s, s:i, s:o, s:s}", "time", when, "attempt", d->attempts,
+	    "status", status > 0 ? json_integer(status) : json_null(), "error",
+	    err);
+}
+
+/* Out of tries (or 410): record, move to dead/, forget. */
+static void give_up(struct outbox *ob, struct delivery *d, const char *err)
+{
+	char claim[256];
+
+	log_escape(d->file, claim, sizeof(claim));
+	outbox_move_dead(ob, d);
+	log_msg(LOG_ERR,
+		"webhook %s: gave up delivery %s (%s, %s) after %d %s: %s; "
+		"moved to dead/",
+		d->hook, d->id, d->type, claim, d->attempts,
+		d->attempts == 1 ? "try" : "tries", err);
+	outbox_forget(ob, d);
+}
+
+/* The delay before try d->attempts + 1 of webhook idx, in ms. */
+static long long retry_delay(struct outbox *ob, const struct delivery *d,
+			     int idx, long long retry_after_ms)
+{
+	long long delay = ob->cfg->hooks[idx].retry_ms[d->attempts];
+
+	if (delay > 0)
+		delay += (long long)(rng_next(ob) % ((uint64_t)delay / 10 + 1));
+	if (retry_after_ms > delay)
+		delay = retry_after_ms;
+	return delay;
+}
+
+/* An attempt failed: schedule the next try, or give up. */
+static void failed(struct outbox *ob, struct delivery *d, long status,
+		   const char *err, long long retry_after_ms)
+{
+	int idx = outbox_find_hook(ob, d->hook);
+	char claim[256], name[DELIVERY_NAME_SIZE];
+	long long delay;
+	size_t nretry;
+
+	record_error(d, status, err);
+	if (idx < 0) {
+		/* Removed from the configuration while in flight: keep. */
+		outbox_save(ob, d);
+		return;
+	}
+	nretry = ob->cfg->hooks[idx].nretry;
+	if (nretry == 0)
+		nretry = 1;
+	if (status == 410 || (size_t)d->attempts >= nretry) {
+		give_up(ob, d, err);
+		return;
+	}
+	delay = retry_delay(ob, d, idx, retry_after_ms);
+	d->due_ms = clock_real_ms() + delay;
+	if (outbox_save(ob, d) == -1) {
+		outbox_file_name(d->id, name, sizeof(name));
+		log_msg(LOG_WARNING, "webhook %s: cannot update outbox/%s: %s",
+			d->hook, name, strerror(errno));
+	}
+	log_msg(LOG_WARNING,
+		"webhook %s: delivery %s (%s, %s) try %d failed: %s; next try "
+		"in %lld.%03lld s",
+		d->hook, d->id, d->type,
+		log_escape(d->file, claim, sizeof(claim)), d->attempts, err,
+		delay / 1000, delay % 1000);
+}
+
+static void start(struct outbox *ob, struct delivery *d, int idx)
+{
+	const struct webhook_conf *wh = &ob->cfg->hooks[idx];
+	CURLMcode mc;
+
+	if (webhook_attempt_init(&d->att, wh, d->id, (long long)time(NULL),
+				 d->body, d->len) == -1) {
+		char err[CURL_ERROR_SIZE];
+
+		snprintf(err, sizeof(err), "%s", d->att.errbuf);
+		d->attempts++;
+		failed(ob, d, 0, err, -1);
+		return;
+	}
+	curl_easy_setopt(d->att.easy, CURLOPT_PRIVATE, d);
+	free(d->url);
+	d->url = strdup(wh->url);
+	mc = curl_multi_add_handle(ob->multi, d->att.easy);
+	if (mc != CURLM_OK) {
+		webhook_attempt_cleanup(&d->att);
+		d->attempts++;
+		failed(ob, d, 0, curl_multi_strerror(mc), -1);
+		return;
+	}
+	d->inflight = 1;
+	ob->inflight[idx]++;
+	log_msg(LOG_DEBUG, "webhook %s: posting %s, try %d", d->hook, d->id,
+		d->attempts + 1);
+}
+
+/* Whether d may start now (or, for the timer, once due). */
+static int startable(struct outbox *ob, struct delivery *d, int *idx)
+{
+	if (!d->synced || d->inflight)
+		return 0;
+	*idx = outbox_find_hook(ob, d->hook);
+	if (*idx < 0) {
+		if (!d->warned) {
+			char claim[256];
+
+			log_msg(LOG_WARNING,
+				"webhook %s: not configured; delivery %s (%s) "
+				"kept in outbox/, not sent",
+				d->hook, d->id,
+				log_escape(d->file, claim, sizeof(claim)));
+			d->warned = 1;
+		}
+		return 0;
+	}
+	return ob->inflight[*idx] < WEBHOOK_MAX_INFLIGHT;
+}
+
+void deliver_schedule(struct outbox *ob)
+{
+	struct delivery *d, *next;
+	long long now, first = LLONG_MAX;
+	int idx;
+
+	if (ob->epfd < 0 || !ob->multi)
+		return; /* queueing only, or libcurl did not start */
+	now = clock_real_ms();
+	for (d = ob->head; d; d = next) {
+		next = d->next; /* start() may free d (given up) */
+		if (startable(ob, d, &idx) && d->due_ms <= now)
+			start(ob, d, idx);
+	}
+	/* The next due among those that could start: a full endpoint's
+	 * waiting deliveries are started when one of its transfers ends. */
+	for (d = ob->head; d; d = d->next) {
+		if (d->due_ms < first && startable(ob, d, &idx))
+			first = d->due_ms;
+	}
+	if (first == LLONG_MAX)
+		timer_arm(ob->retry_timer.fd, -1);
+	else
+		timer_arm(ob->retry_timer.fd, first > now ? first - now : 0);
+}
+
+/* One transfer curl has finished: delivered, or failed. */
+static void finish(struct outbox *ob, CURL *easy, CURLcode rc)
+{
+	struct delivery *d = NULL;
+	char err[CURL_ERROR_SIZE + 64];
+	long status = 0;
+	long long ra = -1;
+	int ok, idx;
+
+	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&d);
+	ok = webhook_attempt_outcome(&d->att, rc, d->url, &status, err,
+				     sizeof(err));
+	if ((status == 429 || status == 503) && d->att.retry_after[0])
+		ra = webhook_parse_retry_after(d->att.retry_after, time(NULL));
+	curl_multi_remove_handle(ob->multi, easy);
+	webhook_attempt_cleanup(&d->att);
+	d->inflight = 0;
+	idx = outbox_find_hook(ob, d->hook);
+	if (idx >= 0 && ob->inflight[idx] > 0)
+		ob->inflight[idx]--;
+	d->attempts++;
+	if (!ok) {
+		failed(ob, d, status, err, ra);
+		return;
+	}
+	outbox_remove_file(ob, d);
+	log_msg(LOG_DEBUG, "webhook %s: delivered %s (%s), try %d: %s", d->hook,
+		d->id, d->type, d->attempts, err);
+	outbox_forget(ob, d);
+}
+
+/* Collect the transfers curl has finished. */
+static void check_done(struct outbox *ob)
+{
+	CURLMsg *msg;
+	int left, done = 0;
+
+	while ((msg = curl_multi_info_read(ob->multi, &left))) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		done = 1;
+		finish(ob, msg->easy_handle, msg->data.result);
+	}
+	if (done)
+		deliver_schedule(ob);
+}
+
+/* ---- curl's sockets and timer in the event loop ------------------- */
+
+static void on_sock_ready(struct loop_source *src, uint32_t events)
+{
+	struct sock *sk = container_of(src, struct sock, src);
+	struct outbox *ob = sk->ob;
+	int mask = 0, running;
+
+	if (!sk->active)
+		return;
+	if (events & (EPOLLIN | EPOLLHUP))
+		mask |= CURL_CSELECT_IN;
+	if (events & EPOLLOUT)
+		mask |= CURL_CSELECT_OUT;
+	if (events & EPOLLERR)
+		mask |= CURL_CSELECT_ERR;
+	curl_multi_socket_action(ob->multi, src->fd, mask, &running);
+	check_done(ob);
+}
+
+static struct sock *sock_slot(struct outbox *ob, int fd)
+{
+	if ((size_t)fd >= ob->nsocks) {
+		size_t n = (size_t)fd + 16;
+		struct sock **p = realloc(ob->socks, n * sizeof(*p));
+
+		if (!p)
+			return NULL;
+		memset(p + ob->nsocks, 0, (n - ob->nsocks) * sizeof(*p));
+		ob->socks = p;
+		ob->nsocks = n;
+	}
+	if (!ob->socks[fd]) {
+		ob->socks[fd] = calloc(1, sizeof(struct sock));
+		if (!ob->socks[fd])
+			return NULL;
+		ob->socks[fd]->ob = ob;
+		ob->socks[fd]->src.ready = on_sock_ready;
+	}
+	return ob->socks[fd];
+}
+
+static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp,
+		     void *sockp)
+{
+	struct outbox *ob = userp;
+	struct sock *sk;
+	uint32_t ev = 0;
+
+	(void)easy;
+	(void)sockp;
+	if (s < 0)
+		return 0;
+	sk = sock_slot(ob, s);
+	if (!sk)
+		return -1;
+	if (what == CURL_POLL_REMOVE) {
+		if (sk->active)
+			loop_del(ob->epfd, &sk->src);
+		sk->active = 0;
+		return 0;
+	}
+	if (what & CURL_POLL_IN)
+		ev |= EPOLLIN;
+	if (what & CURL_POLL_OUT)
+		ev |= EPOLLOUT;
+	sk->src.fd = s;
+	if (sk->active && loop_mod(ob->epfd, &sk->src, ev) == 0)
+		return 0;
+	/* New, or a number curl closed and reused without telling. */
+	if (loop_add(ob->epfd, &sk->src, ev) == -1 &&
+	    (errno != EEXIST || loop_mod(ob->epfd, &sk->src, ev) == -1)) {
+		log_msg(LOG_ERR, "webhook: cannot watch a socket: %s",
+			strerror(errno));
+		return -1;
+	}
+	sk->active = 1;
+	return 0;
+}
+
+static int on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct outbox *ob = userp;
+
+	(void)multi;
+	timer_arm(ob->curl_timer.fd, timeout_ms < 0 ? -1 : timeout_ms);
+	return 0;
+}
+
+static void on_curl_timer(struct loop_source *src, uint32_t events)
+{
+	struct outbox *ob = container_of(src, struct outbox, curl_timer);
+	int running;
+
+	(void)events;
+	timer_drain(src->fd);
+	curl_multi_socket_action(ob->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(ob);
+}
+
+static void on_retry_timer(struct loop_source *src, uint32_t events)
+{
+	struct outbox *ob = container_of(src, struct outbox, retry_timer);
+
+	(void)events;
+	timer_drain(src->fd);
+	deliver_schedule(ob);
+}
+
+/* ---- setup and teardown ------------------------------------------- */
+
+static int setup_timers(struct outbox *ob, struct diag *diag)
+{
+	ob->curl_timer.fd =
+	    timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	ob->retry_timer.fd =
+	    timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	ob->curl_timer.ready = on_curl_timer;
+	ob->retry_timer.ready = on_retry_timer;
+	if (ob->curl_timer.fd < 0 || ob->retry_timer.fd < 0) {
+		diag_add(diag, "outbox: timerfd: %s", strerror(errno));
+		return -1;
+	}
+	if (loop_add(ob->epfd, &ob->curl_timer, EPOLLIN) == -1 ||
+	    loop_add(ob->epfd, &ob->retry_timer, EPOLLIN) == -1) {
+		diag_add(diag, "outbox: epoll: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Start libcurl for the daemon's life. A libcurl that cannot start will
+ * not start later either: say so once and let the files wait.
+ */
+static void start_curl(struct outbox *ob)
+{
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK) {
+		ob->multi = curl_multi_init();
+		if (!ob->multi)
+			curl_global_cleanup();
+	}
+	if (!ob->multi) {
+		log_msg(LOG_ERR, "outbox: cannot start libcurl; deliveries "
+				 "wait in outbox/ until expensed is restarted");
+		return;
+	}
+	curl_multi_setopt(ob->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(ob->multi, CURLMOPT_SOCKETDATA, ob);
+	curl_multi_setopt(ob->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+	curl_multi_setopt(ob->multi, CURLMOPT_TIMERDATA, ob);
+}
+
+int deliver_open(struct outbox *ob, struct diag *diag)
+{
+	if (getrandom(&ob->rng, sizeof(ob->rng), GRND_NONBLOCK) !=
+		sizeof(ob->rng) ||
+	    ob->rng == 0)
+		ob->rng = (uint64_t)clock_real_ms() | 1;
+	if (setup_timers(ob, diag) == -1)
+		return -1;
+	start_curl(ob);
+	return 0;
+}
+
+static void close_timer(struct outbox *ob, struct loop_source *t)
+{
+	if (t->fd < 0)
+		return; /* never set up (queueing only, or a failed open) */
+	loop_del(ob->epfd, t);
+	close(t->fd);
+	t->fd = -1;
+}
+
+void deliver_close(struct outbox *ob)
+{
+	struct delivery *d;
+	size_t i;
+
+	for (d = ob->head; d; d = d->next) {
+		if (d->inflight) {
+			curl_multi_remove_handle(ob->multi, d->att.easy);
+			webhook_attempt_cleanup(&d->att);
+			d->inflight = 0;
+		}
+	}
+	if (ob->multi) {
+		curl_multi_cleanup(ob->multi);
+		curl_global_cleanup();
+		ob->multi = NULL;
+	}
+	for (i = 0; i < ob->nsocks; i++) {
+		if (ob->socks[i] && ob->socks[i]->active)
+			loop_del(ob->epfd, &ob->socks[i]->src);
+		free(ob->socks[i]);
+	}
+	free(ob->socks);
+	ob->socks = NULL;
+	ob->nsocks = 0;
+	close_timer(ob, &ob->curl_timer);
+	close_timer(ob, &ob->retry_timer);
+}
+
+void outbox_reconfigure(struct outbox *ob, const struct config *cfg)
+{
+	int *counts = calloc(cfg->nhooks + 1, sizeof(int));
+	struct delivery *d;
+
+	if (!counts) {
+		log_msg(LOG_ERR, "outbox: out of memory at reload");
+		return;
+	}
+	ob->cfg = cfg;
+	free(ob->inflight);
+	ob->inflight = counts;
+	for (d = ob->head; d; d = d->next) {
+		int idx = outbox_find_hook(ob, d->hook);
+
+		if (d->inflight && idx >= 0)
+			ob->inflight[idx]++;
+		if (idx >= 0)
+			d->warned = 0;
+	}
+	deliver_schedule(ob);
+}
