@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../rules/engine.h"
+#include "cli.h"
 #include "commands.h"
 #include "config.h"
 #include "log.h"
@@ -181,8 +182,7 @@ static int load_rules(const char *rules_arg, const struct config *cfg,
 	int rc = rules_arg != NULL ? ruleset_load_path(rules_arg, rs, &d)
 				   : config_load_rules(cfg, rs, &d);
 
-	for (size_t i = 0; i < d.n; i++)
-		fprintf(stderr, "%s\n", d.lines[i]);
+	cli_diag("", &d);
 	diag_clear(&d);
 	return rc;
 }
@@ -202,8 +202,7 @@ static int load_config(struct config *cfg, bool *have)
 		rc = -1;
 	else
 		*have = true;
-	for (size_t i = 0; i < d.n; i++)
-		fprintf(stderr, "%s\n", d.lines[i]);
+	cli_diag("", &d);
 	diag_clear(&d);
 	diag_clear(&w);
 	return rc;
@@ -226,7 +225,8 @@ int cmd_check(int argc, char **argv)
 	int c, status = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "r:h", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":r:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			rules_arg = optarg;
@@ -235,10 +235,8 @@ int cmd_check(int argc, char **argv)
 			if (strcmp(optarg, "json") == 0)
 				o.json = true;
 			else if (strcmp(optarg, "text") != 0) {
-				fprintf(stderr,
-					"expensed: unknown format '%s' (text "
-					"or json)\n",
-					optarg);
+				cli_error("unknown format '%s' (text or json)",
+					  optarg);
 				return 2;
 			}
 			break;
@@ -246,10 +244,9 @@ int cmd_check(int argc, char **argv)
 			if (strcmp(optarg, "warning") == 0)
 				o.fail_on_warning = true;
 			else if (strcmp(optarg, "error") != 0) {
-				fprintf(stderr,
-					"expensed: unknown --fail-on '%s' "
-					"(error or warning)\n",
-					optarg);
+				cli_error("unknown --fail-on '%s' (error or "
+					  "warning)",
+					  optarg);
 				return 2;
 			}
 			break;
@@ -257,6 +254,7 @@ int cmd_check(int argc, char **argv)
 			check_usage(stdout);
 			return 0;
 		default:
+			cli_bad_option(c, argv);
 			check_usage(stderr);
 			return 2;
 		}

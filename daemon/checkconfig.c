@@ -5,12 +5,14 @@
  * urls are shown as scheme://host/... only: their paths carry tokens.
  */
 #include <ctype.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <string.h>
 #include <strings.h>
 
 #include "../rules/engine.h"
+#include "cli.h"
 #include "commands.h"
 #include "config.h"
 #include "log.h"
@@ -152,48 +154,46 @@ static void print_summary(FILE *f, const struct config *cfg,
 	fputs("configuration OK\n", f);
 }
 
-static void print_lines(const struct diag *d, const char *prefix)
-{
-	for (size_t i = 0; i < d->n; i++)
-		fprintf(stderr, "%s%s\n", prefix, d->lines[i]);
-}
-
 int cmd_check_config(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
 	struct config cfg;
 	struct diag errors = DIAG_INIT, warnings = DIAG_INIT;
 	struct ruleset *rs = NULL;
 	const char *arg = NULL;
-	int status = 2;
+	int c, status = 2;
 
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-h") == 0 ||
-		    strcmp(argv[i], "--help") == 0) {
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			arg = optarg;
+			break;
+		case 'h':
 			usage(stdout);
 			return 0;
-		} else if ((strcmp(argv[i], "-c") == 0 ||
-			    strcmp(argv[i], "--config") == 0) &&
-			   i + 1 < argc) {
-			arg = argv[++i];
-		} else if (strncmp(argv[i], "--config=", 9) == 0) {
-			arg = argv[i] + 9;
-		} else if (strncmp(argv[i], "-c", 2) == 0 &&
-			   argv[i][2] != '\0') {
-			arg = argv[i] + 2;
-		} else {
-			fprintf(stderr,
-				"expensed check-config: bad argument "
-				"'%s'\n",
-				argv[i]);
+		default:
+			cli_bad_option(c, argv);
 			usage(stderr);
 			return 2;
 		}
 	}
+	if (optind < argc) {
+		cli_error("check-config: unexpected argument '%s'",
+			  argv[optind]);
+		usage(stderr);
+		return 2;
+	}
 
 	if (config_load(config_path(arg), &cfg, &errors, &warnings) == -1) {
-		print_lines(&warnings, "warning: ");
-		print_lines(&errors, "");
-		fputs("configuration has errors\n", stderr);
+		cli_diag("warning: ", &warnings);
+		cli_diag("", &errors);
+		cli_error("configuration has errors");
 		goto out;
 	}
 	/* systemd-tmpfiles creates the spool; run refuses to start without */
@@ -206,10 +206,10 @@ int cmd_check_config(int argc, char **argv)
 				 "needs it (systemd-tmpfiles creates it)",
 				 dirs[i]);
 	}
-	print_lines(&warnings, "warning: ");
+	cli_diag("warning: ", &warnings);
 	if (config_load_rules(&cfg, &rs, &errors) == -1) {
-		print_lines(&errors, "");
-		fputs("configuration has errors\n", stderr);
+		cli_diag("", &errors);
+		cli_error("configuration has errors");
 		config_free(&cfg);
 		goto out;
 	}

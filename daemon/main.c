@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 
 #ifndef EXPENSED_VERSION
@@ -46,7 +47,7 @@ int main(int argc, char **argv)
 		return cmd_check_config(argc - 1, argv + 1);
 	if (strcmp(cmd, "send-test") == 0)
 		return cmd_send_test(argc - 1, argv + 1);
-	fprintf(stderr, "expensed: unknown command '%s'\n", cmd);
+	cli_error("unknown command '%s'", cmd);
 	usage(stderr);
 	return 2;
 }

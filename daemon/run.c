@@ -15,10 +15,10 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "config.h"
 #include "ledger.h"
@@ -65,12 +65,6 @@ static void log_diag(int prio, const struct diag *d)
 		log_msg(prio, "%s", d->lines[i]);
 }
 
-static void print_diag(const struct diag *d)
-{
-	for (size_t i = 0; i < d->n; i++)
-		fprintf(stderr, "expensed: %s\n", d->lines[i]);
-}
-
 static void send_status(struct daemon *d, int force)
 {
 	unsigned long sum = d->ctx.accepted + d->ctx.rejected + d->ctx.invalid;
@@ -83,26 +77,6 @@ static void send_status(struct daemon *d, int force)
 	notify_sendf("STATUS=accepted %lu, rejected %lu, invalid %lu, "
 		     "outbox backlog %zu",
 		     d->ctx.accepted, d->ctx.rejected, d->ctx.invalid, backlog);
-}
-
-static int set_interval(int fd, long ms)
-{
-	struct itimerspec its = {0};
-
-	if (ms > 0) {
-		its.it_value.tv_sec = ms / 1000;
-		its.it_value.tv_nsec = (ms % 1000) * 1000000L;
-		its.it_interval = its.it_value;
-	}
-	return timerfd_settime(fd, 0, &its, NULL);
-}
-
-static void drain_timer(int fd)
-{
-	uint64_t ticks;
-
-	if (read(fd, &ticks, sizeof(ticks)) == -1 && errno != EAGAIN)
-		log_msg(LOG_ERR, "timer: %s", strerror(errno));
 }
 
 static void on_signal(struct loop_source *src, uint32_t events)
@@ -124,14 +98,14 @@ static void on_rescan(struct loop_source *src, uint32_t events)
 	struct daemon *d = CONTAINER(src, struct daemon, rescan);
 
 	(void)events;
-	drain_timer(src->fd);
+	loop_timer_drain(src);
 	d->rescan_due = 1;
 }
 
 static void on_watchdog(struct loop_source *src, uint32_t events)
 {
 	(void)events;
-	drain_timer(src->fd);
+	loop_timer_drain(src);
 	notify_send("WATCHDOG=1");
 }
 
@@ -207,7 +181,7 @@ out:
 			outbox_reconfigure(d->ob, cfg);
 		watch_reconfigure(d->w, cfg->inbox, cfg->settle_ms);
 		if (cfg->rescan_ms != old->rescan_ms)
-			set_interval(d->rescan.fd, cfg->rescan_ms);
+			loop_timer_every(&d->rescan, cfg->rescan_ms);
 		ruleset_free(d->rs);
 		d->rs = rs;
 		d->cfg = cfg;
@@ -321,10 +295,8 @@ static int run_loop(struct daemon *d)
 static int open_timer(struct daemon *d, struct loop_source *src,
 		      void (*ready)(struct loop_source *, uint32_t), long ms)
 {
-	src->ready = ready;
-	src->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (src->fd == -1 || loop_add(d->epfd, src, EPOLLIN) == -1 ||
-	    set_interval(src->fd, ms) == -1) {
+	if (loop_timer_open(d->epfd, src, ready) == -1 ||
+	    loop_timer_every(src, ms) == -1) {
 		log_msg(LOG_ERR, "timerfd: %s", strerror(errno));
 		return -1;
 	}
@@ -411,10 +383,8 @@ static void stop(struct daemon *d)
 		outbox_close(d->ob);
 	ledger_close(d->ledger);
 	spool_close(d->sp);
-	if (d->rescan.fd > 0)
-		close(d->rescan.fd);
-	if (d->wdog.fd > 0)
-		close(d->wdog.fd);
+	loop_timer_close(d->epfd, &d->rescan);
+	loop_timer_close(d->epfd, &d->wdog);
 	if (d->sig.fd > 0)
 		close(d->sig.fd);
 	if (d->epfd > 0)
@@ -430,6 +400,12 @@ static void stop(struct daemon *d)
 
 int cmd_run(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
 	struct daemon *d = calloc(1, sizeof(*d));
 	struct diag diag = DIAG_INIT, warn = DIAG_INIT;
 	const char *carg = NULL;
@@ -437,8 +413,10 @@ int cmd_run(int argc, char **argv)
 
 	if (d == NULL)
 		return 1;
+	d->rescan.fd = d->wdog.fd = -1;
 	optind = 1;
-	while ((c = getopt(argc, argv, "c:vh")) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			carg = optarg;
@@ -451,6 +429,7 @@ int cmd_run(int argc, char **argv)
 			rc = 0;
 			goto out;
 		default:
+			cli_bad_option(c, argv);
 			usage(stderr);
 			goto out;
 		}
@@ -462,10 +441,9 @@ int cmd_run(int argc, char **argv)
 	d->config_file = config_path(carg);
 	if (carg == NULL && getenv("EXPENSED_CONFIG") == NULL &&
 	    access(d->config_file, F_OK) == -1) {
-		fprintf(stderr,
-			"expensed: no configuration file %s (%s); give one "
-			"with -c FILE or EXPENSED_CONFIG\n",
-			d->config_file, strerror(errno));
+		cli_error("no configuration file %s (%s); give one with -c "
+			  "FILE or EXPENSED_CONFIG",
+			  d->config_file, strerror(errno));
 		goto out;
 	}
 	d->cfg = calloc(1, sizeof(*d->cfg));
@@ -474,7 +452,7 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	if (config_load(d->config_file, d->cfg, &diag, &warn) == -1) {
-		print_diag(&diag);
+		cli_diag("", &diag);
 		free(d->cfg);
 		d->cfg = NULL;
 		goto out;
@@ -482,7 +460,7 @@ int cmd_run(int argc, char **argv)
 	log_open(d->cfg->log_facility, d->cfg->log_level, verbose);
 	log_diag(LOG_WARNING, &warn);
 	if (config_load_rules(d->cfg, &d->rs, &diag) == -1) {
-		print_diag(&diag);
+		cli_diag("", &diag);
 		log_diag(LOG_ERR, &diag);
 		goto out;
 	}

@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 
 #include "../common/timefmt.h"
+#include "cli.h"
 #include "commands.h"
 #include "config.h"
 #include "webhook.h"
@@ -53,13 +54,13 @@ static int post(const struct webhook_conf *wh)
 
 	body = webhook_build_ping(wh->format, wh->name, time(NULL), &len);
 	if (!body) {
-		fprintf(stderr, "expensed: out of memory\n");
+		cli_error("out of memory");
 		return 2;
 	}
 	ping_id(id, sizeof(id));
 	if (webhook_attempt_init(&att, wh, id, (long long)time(NULL), body,
 				 len) == -1) {
-		fprintf(stderr, "%s: %s\n", wh->name, att.errbuf);
+		cli_error("%s: %s", wh->name, att.errbuf);
 		free(body);
 		return 2;
 	}
@@ -96,7 +97,8 @@ int cmd_send_test(int argc, char **argv)
 	int c, ret = 2;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			conf = optarg;
@@ -105,6 +107,7 @@ int cmd_send_test(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
+			cli_bad_option(c, argv);
 			usage(stderr);
 			return 2;
 		}
@@ -116,25 +119,22 @@ int cmd_send_test(int argc, char **argv)
 	name = argv[optind];
 	path = config_path(conf);
 	if (config_load(path, &cfg, &diag, &warn) == -1) {
-		for (i = 0; i < diag.n; i++)
-			fprintf(stderr, "%s\n", diag.lines[i]);
+		cli_diag("", &diag);
 		diag_clear(&diag);
 		diag_clear(&warn);
 		return 2;
 	}
-	for (i = 0; i < warn.n; i++)
-		fprintf(stderr, "%s\n", warn.lines[i]);
+	cli_diag("warning: ", &warn);
 	diag_clear(&warn);
 	for (i = 0; i < cfg.nhooks; i++)
 		if (strcmp(cfg.hooks[i].name, name) == 0)
 			break;
 	if (i == cfg.nhooks) {
-		fprintf(stderr, "expensed: %s: no [webhook %s] section\n", path,
-			name);
+		cli_error("%s: no [webhook %s] section", path, name);
 		goto out;
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		fprintf(stderr, "expensed: cannot start libcurl\n");
+		cli_error("cannot start libcurl");
 		goto out;
 	}
 	ret = post(&cfg.hooks[i]);

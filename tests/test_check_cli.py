@@ -515,3 +515,24 @@ def test_config_secret_not_needed(expensed_bin, work):
                env=env)
     assert proc.returncode == 2
     assert b"missing.secret" in proc.stderr
+
+
+@pytest.mark.parametrize("args, first", [
+    (["check", "-r", "EMPTY", "x.json"],
+     "expensed: EMPTY: no .rules files in directory"),
+    (["check", "--bogus", "x.json"], "expensed: unknown option '--bogus'"),
+    (["check", "x.json", "-r"], "expensed: option '-r' needs a value"),
+    (["check-config", "extra"],
+     "expensed: check-config: unexpected argument 'extra'"),
+    (["run", "-x"], "expensed: unknown option '-x'"),
+    (["send-test", "--config"], "expensed: option '--config' needs a value"),
+    (["frobnicate"], "expensed: unknown command 'frobnicate'"),
+])
+def test_diagnostics_name_the_program(expensed_bin, tmp_path, args, first):
+    """Every command's diagnostics start with "expensed: " (one idiom)."""
+    (tmp_path / "EMPTY").mkdir()
+    proc = subprocess.run([expensed_bin] + args, cwd=tmp_path,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env=dict(os.environ, EXPENSED_CONFIG="/dev/null"))
+    assert proc.returncode == 2
+    assert proc.stderr.decode().splitlines()[0] == first

@@ -138,7 +138,7 @@ def test_errors_with_line_numbers(expensed_bin, tmp_path):
     assert r.returncode == 2
     assert r.stdout == ""
     c = str(conf)
-    assert r.stderr.splitlines() == [
+    assert r.stderr.splitlines() == ["expensed: " + line for line in [
         c + ":2: bad duration '2 seconds' for settle "
         "(e.g. 500ms, 2s, 5m, 1h, 1d)",
         c + ":3: bad size '16Q' for max_file_size (e.g. 512K, 16M, 1G)",
@@ -150,7 +150,7 @@ def test_errors_with_line_numbers(expensed_bin, tmp_path):
         c + ":10: webhook 'y' has no url",
         c + ":12: duplicate webhook 'x' (first on line 7)",
         "configuration has errors",
-    ]
+    ]]
     assert SLACK_TOKEN not in r.stderr
 
 
@@ -160,7 +160,7 @@ def test_missing_config_file(expensed_bin, tmp_path):
     assert r.returncode == 2
     assert r.stdout == ""
     assert r.stderr.splitlines()[0] == (
-        "cannot open '%s': No such file or directory" % missing)
+        "expensed: cannot open '%s': No such file or directory" % missing)
 
 
 def test_bad_rules_exit_2(expensed_bin, tmp_path):
@@ -187,7 +187,7 @@ def test_secret_readable_by_others_is_a_warning(expensed_bin, tmp_path):
     r = run(expensed_bin, ["-c", str(conf)])
     assert r.returncode == 0, r.stderr
     assert r.stderr.splitlines() == [
-        "warning: %s:5: secret_file '%s' is readable by others (chmod o-r)"
+        "expensed: warning: %s:5: secret_file '%s' is readable by others (chmod o-r)"
         % (conf, secret)]
     assert r.stdout.splitlines()[-1] == "configuration OK"
     assert SECRET not in r.stdout + r.stderr
@@ -203,7 +203,7 @@ def test_bad_secret_is_not_printed(expensed_bin, tmp_path):
     r = run(expensed_bin, ["-c", str(conf)])
     assert r.returncode == 2
     assert r.stderr.splitlines()[0] == (
-        "%s:3: secret_file '%s' does not hold a secret of the form "
+        "expensed: %s:3: secret_file '%s' does not hold a secret of the form "
         "whsec_BASE64" % (conf, secret))
     assert "TopSecretValue" not in r.stdout + r.stderr
 
@@ -314,7 +314,7 @@ def test_missing_spool_is_a_warning(expensed_bin, tmp_path):
     r = run(expensed_bin, ["-c", str(conf)])
     assert r.returncode == 0, r.stderr
     assert r.stderr.splitlines() == [
-        "warning: %s is not a directory yet: `expensed run` needs it "
+        "expensed: warning: %s is not a directory yet: `expensed run` needs it "
         "(systemd-tmpfiles creates it)" % (tmp_path / d)
         for d in ("nowhere", "nowhere/inbox")]
     assert r.stdout.splitlines()[-1] == "configuration OK"
