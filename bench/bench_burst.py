@@ -52,11 +52,12 @@ def build(build_dir):
                    stdout=subprocess.DEVNULL)
     out = Path(build_dir) / "bench" / "floor"
     out.parent.mkdir(parents=True, exist_ok=True)
-    objs = sorted(str(p) for p in (Path(build_dir) / "rules").glob("*.o"))
+    objs = sorted(str(p) for d in ("rules", "common")
+                  for p in (Path(build_dir) / d).glob("*.o"))
     objs.append(str(Path(build_dir) / "gen" / "builtin_rules.o"))
     subprocess.run(["cc", "-O2", "-std=gnu11", "-D_GNU_SOURCE", "-o",
                     str(out), str(REPO / "bench" / "floor.c")] + objs +
-                   ["-linih", "-ljansson", "-lcrypto", "-lm"], check=True)
+                   ["-ljansson", "-lcrypto", "-lm"], check=True)
     return str(Path(build_dir).resolve() / "expensed"), str(out)
 
 

@@ -1,9 +1,9 @@
 /*
- * config.c - reading /etc/expensed/expensed.conf (SPEC §5 "Configuration"):
- * defaults, then the file's sections and keys, checked one by one. The INI
- * lines come from common/ini.c, the values are read by config_value.c;
- * every problem is reported as "FILE:LINE: reason" and all of them are
- * collected, not only the first.
+ * config.c - reading /etc/expensed/expensed.conf (docs/operations.md
+ * "Configuration"): defaults, then the file's sections and keys, checked one by
+ * one. The INI lines come from common/ini.c, the values are read by
+ * config_value.c; every problem is reported as "FILE:LINE: reason" and all of
+ * them are collected, not only the first.
  */
 #include <ctype.h>
 #include <errno.h>

@@ -1,5 +1,6 @@
 /*
- * config.h - the daemon's configuration file (SPEC §5 "Configuration").
+ * config.h - the daemon's configuration file (docs/operations.md
+ * "Configuration").
  *
  * INI, read with common/ini.h (docs/ini.md). Every bad key or value is
  * reported as "FILE:LINE: reason" in a struct diag; loading fails if there
@@ -30,7 +31,7 @@ struct webhook_conf {
 	char *secret_file; /* NULL if none */
 	char *secret;	   /* the whsec_... text read from secret_file */
 	long timeout_ms;   /* default 15s */
-	long *retry_ms;	   /* delay before each try; default SPEC list */
+	long *retry_ms;	   /* delay before each try; default list */
 	size_t nretry;
 	char *ca_file; /* NULL if none */
 };

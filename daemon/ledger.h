@@ -1,5 +1,5 @@
 /*
- * ledger.h - the daemon's durable set of accepted report ids (SPEC §2
+ * ledger.h - the daemon's durable set of accepted report ids (docs/rules.md
  * report.duplicate), kept in SPOOL/state/accepted-ids.
  *
  * The ledger file is append-only, one line per accepted file:

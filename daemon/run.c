@@ -1,8 +1,8 @@
 /*
- * run.c - `expensed run`: the daemon in the foreground (SPEC §5). One epoll
- * loop waits on inotify (watch.c), a signalfd, timerfds (rescan, settle,
- * watchdog) and the outbox's sockets and timers; between events it takes
- * the ready files in batches of up to SPOOL_BATCH_MAX through spool.c.
+ * run.c - `expensed run`: the daemon in the foreground (docs/operations.md).
+ * One epoll loop waits on inotify (watch.c), a signalfd, timerfds (rescan,
+ * settle, watchdog) and the outbox's sockets and timers; between events it
+ * takes the ready files in batches of up to SPOOL_BATCH_MAX through spool.c.
  */
 #include <errno.h>
 #include <stddef.h>

@@ -1,5 +1,6 @@
 /*
- * watch.h - noticing files in the inbox (SPEC §5 "Noticing", "Which files").
+ * watch.h - noticing files in the inbox (docs/operations.md "Noticing", "Which
+ * files").
  *
  * inotify on the inbox (IN_CLOSE_WRITE, IN_MOVED_TO, and IN_DELETE_SELF /
  * IN_MOVE_SELF to notice the inbox itself going away), full scans at start,

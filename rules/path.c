@@ -1,6 +1,6 @@
 /*
- * path.c - compiling the rule paths of SPEC §2 once, at load time, so that
- * evaluation only follows pre-split, unescaped segments.
+ * path.c - compiling the rule paths of docs/rules.md once, at load time, so
+ * that evaluation only follows pre-split, unescaped segments.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /*
- * ruleset.c - loading rule sets (SPEC §2) from a file, a directory, text or
- * the built-in copy: INI read by common/ini.c into sections, compiled by
+ * ruleset.c - loading rule sets (docs/rules.md) from a file, a directory, text
+ * or the built-in copy: INI read by common/ini.c into sections, compiled by
  * rule_parse.c, hashed. Every problem is reported as FILE:LINE: reason, and
  * nothing is half-loaded: a set with any error is refused as a whole.
  */

@@ -1,5 +1,5 @@
 /*
- * ruleset.h - the compiled form of a rule set (SPEC §2), shared by the
+ * ruleset.h - the compiled form of a rule set (docs/rules.md), shared by the
  * parser (ruleset.c, rule_parse.c) and the evaluator (eval.c). Not part of
  * the public API: callers use engine.h.
  */

@@ -1,5 +1,5 @@
 /*
- * types.h - the eight rule types of SPEC §2 (internal to rules/; types.c
+ * types.h - the eight rule types of docs/rules.md (internal to rules/; types.c
  * and aggregate.c). Each evaluates ev->rule in one context; the run
  * evaluator (runs.c) also drives the aggregates (sum, count, unique)
  * element by element across a run, so their state, visit and finish steps

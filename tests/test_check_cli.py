@@ -1,4 +1,4 @@
-"""Command-line tests of `expensed check` (SPEC section 4), on the real binary.
+"""Command-line tests of `expensed check` (docs/result.md), on the real binary.
 
 Text and JSON output, exit statuses, standard input, symbolic links,
 directories, the size limit from a configuration file, and the "FILE:LINE:"

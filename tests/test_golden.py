@@ -1,4 +1,4 @@
-"""Golden-file tests of the audit engine (SPEC sections 1-3).
+"""Golden-file tests of the audit engine (docs/report-format.md, docs/rules.md, docs/result.md).
 
 One test per folder of tests/cases/ holding input.json (the bytes judged),
 with an optional rules.rules (else the built-in default set). Run from inside

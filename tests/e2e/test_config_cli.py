@@ -1,4 +1,4 @@
-"""Command-line tests of `expensed check-config [-c FILE]` (SPEC sections 4, 5).
+"""Command-line tests of `expensed check-config [-c FILE]` (docs/result.md, docs/operations.md).
 
 The summary of a good configuration, every error with its FILE:LINE and exit
 status 2, the secret-file warning, and that no webhook token, url password,

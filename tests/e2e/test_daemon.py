@@ -1,4 +1,4 @@
-"""End-to-end tests of `expensed run` (SPEC section 5): the real binary on a
+"""End-to-end tests of `expensed run` (docs/operations.md): the real binary on a
 real spool under tmp_path, config with settle = 200ms and rescan = 1s.
 
 The life of a file (verdicts, unsafe inputs, names), bursts with inotify

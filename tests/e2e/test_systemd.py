@@ -1,4 +1,4 @@
-"""Tests of the shipped systemd files (SPEC section 5, "Signals and systemd").
+"""Tests of the shipped systemd files (docs/operations.md, "Signals and systemd").
 
 `systemd-analyze security --offline=true` must rate the unit OK with an
 overall exposure of at most 2.0; `systemd-analyze verify` must be silent;

@@ -1,4 +1,4 @@
-"""End-to-end tests of webhook deliveries (SPEC §6).
+"""End-to-end tests of webhook deliveries (docs/webhooks.md).
 
 The real daemon (`expensed run -c CONF`, the binary of the expensed_bin
 fixture: $EXPENSED, default <repo>/build/expensed) runs on a
