@@ -86,8 +86,9 @@ struct finding {
  */
 struct judgement {
 	enum verdict verdict;
-	int errors;	 /* findings of severity error */
-	int warnings;	 /* findings of severity warning */
+	int errors;   /* findings of severity error */
+	int warnings; /* findings of severity warning */
+	/* the document's fields, in its order */
 	char *file;	 /* the base name given to judge_*() (valid UTF-8) */
 	char *report_id; /* the document's "id" when a string, else NULL */
 	bool has_sha256; /* false for a file not read or too large */
@@ -100,9 +101,10 @@ struct judgement {
 };
 
 /*
- * Judge len bytes of the file called name (its base name, shown in "file").
- * Always produces a judgement (invalid input gets the input.* finding);
- * returns -1 only when memory runs out.
+ * Judge len bytes of the file called name (its base name, j->file).
+ * Always produces a judgement (invalid input gets the input.* finding), to
+ * release with judgement_release(); returns -1 only when memory runs out
+ * (*out then holds nothing).
  */
 int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 		const char *name, const void *data, size_t len,
@@ -110,8 +112,9 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 
 /*
  * Judge a file that could not be read: verdict invalid with one finding of
- * rule (input.file, input.name, input.size) and message. data may be NULL
- * (then "sha256" is null and "size" is size, or null when size < 0).
+ * rule (input.file, input.name, input.size) and message; size is the
+ * file's size (-1 unknown). data may be NULL (then has_sha256 is false),
+ * else it holds the size bytes, which are hashed.
  */
 int judge_invalid(const struct ruleset *rs, const struct judge_opts *opts,
 		  const char *name, const char *rule, const char *message,

@@ -15,7 +15,6 @@
 #include "eval.h"
 #include "ruleset.h"
 #include "../common/utf8.h"
-#include "value.h"
 
 #ifndef EXPENSED_VERSION
 #define EXPENSED_VERSION "0.0.0"

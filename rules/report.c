@@ -1,8 +1,8 @@
 /*
- * report.c - findings, and the memory of the nodes reported as ill-kinded
- * (walk.h). SPEC §2 says an ill-kinded node is reported once, by the first
- * rule that meets it, and that later rules step around it: these sets are
- * how every rule knows.
+ * report.c - findings (typed, kept in lists: eval.h), and the memory of
+ * the nodes reported as ill-kinded (walk.h). SPEC §2 says an ill-kinded
+ * node is reported once, by the first rule that meets it, and that later
+ * rules step around it: these sets are how every rule knows.
  */
 #include <assert.h>
 #include <stdarg.h>
