@@ -119,20 +119,18 @@ static int time_parse_eval(const struct ruleset *rs, const char *data,
 	int errors, warnings;
 	double t0 = now_s(), t1, t2;
 	json_t *doc = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
-	json_t *findings = json_array();
+	struct finding_list findings = FINDING_LIST_INIT;
 
 	t1 = now_s();
-	if (!doc || !findings) {
-		json_decref(findings);
+	if (!doc)
 		return -1;
-	}
 	eval_rule_by_rule = rule_by_rule;
-	int rc = eval_ruleset(rs, doc, findings, &errors, &warnings);
+	int rc = eval_ruleset(rs, doc, &findings, &errors, &warnings);
 	t2 = now_s();
 	eval_rule_by_rule = false;
 	*parse = t1 - t0;
 	*eval = t2 - t1;
-	json_decref(findings);
+	finding_list_release(&findings);
 	json_decref(doc);
 	return rc;
 }
@@ -155,14 +153,13 @@ static int time_judge(const struct ruleset *rs, const char *name,
 	last->verdict = j.verdict;
 	last->errors = j.errors;
 	last->warnings = j.warnings;
-	last->doc = NULL;
 	judgement_release(&j);
 	return 0;
 }
 
 static int bench_seed(const struct ruleset *rs, const char *path, long n)
 {
-	struct judgement last = {VERDICT_INVALID, 0, 0, NULL};
+	struct judgement last = {.verdict = VERDICT_INVALID};
 	double parse = 0, judge = 0, s, f;
 	char *data = NULL;
 	size_t len;
@@ -197,7 +194,7 @@ out:
 
 static int bench_large(const struct ruleset *rs, const char *path)
 {
-	struct judgement last = {VERDICT_INVALID, 0, 0, NULL};
+	struct judgement last = {.verdict = VERDICT_INVALID};
 	double parse = 1e30, tfree = 1e30, judge = 1e30, s, f, eval, sha;
 	char *data = NULL;
 	size_t len;

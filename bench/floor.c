@@ -45,6 +45,7 @@ static int one(const struct ruleset *rs, int inbox, int work, int acc, int rej,
 	struct stat st;
 	size_t len = 0;
 	char *text;
+	json_t *doc;
 	int fd, dir;
 
 	if (renameat(inbox, name, work, name) == -1)
@@ -64,8 +65,12 @@ static int one(const struct ruleset *rs, int inbox, int work, int acc, int rej,
 	dir = j.verdict == VERDICT_ACCEPTED ? acc : rej;
 	snprintf(arch, sizeof(arch), "%s/%s",
 		 j.verdict == VERDICT_ACCEPTED ? "accepted" : "rejected", name);
-	json_object_set_new(j.doc, "archived_as", json_string(arch));
-	text = json_dumps(j.doc, JSON_INDENT(2));
+	doc = judgement_to_json(&j);
+	if (doc == NULL)
+		return -1;
+	json_object_set_new(doc, "archived_as", json_string(arch));
+	text = json_dumps(doc, JSON_INDENT(2));
+	json_decref(doc);
 	snprintf(res, sizeof(res), "%s.result.json", name);
 	fd = openat(work, res, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd == -1 || text == NULL || write_all(fd, text, strlen(text)) ||

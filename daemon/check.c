@@ -84,27 +84,20 @@ static void print_text(const struct check_opts *o, const struct judgement *j)
 	const char *green = o->colour ? "\033[1;32m" : "";
 	const char *bold = o->colour ? "\033[1m" : "";
 	const char *reset = o->colour ? "\033[0m" : "";
-	size_t i;
-	json_t *f;
 
-	log_escape(json_string_value(json_object_get(j->doc, "file")), file,
-		   sizeof(file));
-	json_array_foreach(json_object_get(j->doc, "findings"), i, f)
-	{
-		const char *sev =
-		    json_string_value(json_object_get(f, "severity"));
-		const char *col = strcmp(sev, "error") == 0	? red
-				  : strcmp(sev, "warning") == 0 ? yellow
-								: cyan;
-		log_escape(json_string_value(json_object_get(f, "path")), path,
-			   sizeof(path));
-		log_escape(json_string_value(json_object_get(f, "message")),
-			   msg, sizeof(msg));
+	log_escape(j->file, file, sizeof(file));
+	for (size_t i = 0; i < j->nfindings; i++) {
+		const struct finding *f = &j->findings[i];
+		const char *col = f->severity == SEV_ERROR     ? red
+				  : f->severity == SEV_WARNING ? yellow
+							       : cyan;
+		log_escape(f->path, path, sizeof(path));
+		log_escape(f->message, msg, sizeof(msg));
 		printf("%s%s:%s ", bold, file, reset);
 		if (path[0] != '\0')
 			printf("%s: ", path);
-		printf("%s%s:%s %s [%s]\n", col, sev, reset, msg,
-		       json_string_value(json_object_get(f, "rule")));
+		printf("%s%s:%s %s [%s]\n", col, severity_name(f->severity),
+		       reset, msg, f->rule);
 	}
 	printf("%s%s:%s %s%s%s: %d error%s, %d warning%s\n", bold, file, reset,
 	       j->verdict == VERDICT_ACCEPTED ? green : red,
@@ -115,11 +108,13 @@ static void print_text(const struct check_opts *o, const struct judgement *j)
 
 static void print_json(const struct judgement *j)
 {
-	char *s = json_dumps(j->doc, JSON_COMPACT);
+	json_t *doc = judgement_to_json(j);
+	char *s = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
 
 	if (s != NULL)
 		puts(s);
 	free(s);
+	json_decref(doc);
 }
 
 /* Judge one named file. Returns 0 judged, -1 system error (reported). */

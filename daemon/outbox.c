@@ -459,14 +459,16 @@ static int make_id(const char *claim, const char *sha, const char *hook,
 	return 0;
 }
 
-/* A new delivery of the judged file claim (result document doc, verdict
- * event type) through wh, due after the schedule's first delay. */
+/* A new delivery of the judged file claim (judgement j, result document
+ * doc, verdict event type) through wh, due after the schedule's first
+ * delay. */
 static struct delivery *delivery_new(const struct webhook_conf *wh,
 				     const char *id, const char *claim,
-				     const char *type, const json_t *doc,
-				     time_t now)
+				     const char *type,
+				     const struct judgement *j,
+				     const json_t *doc, time_t now)
 {
-	const char *file = json_string_value(json_object_get(doc, "file"));
+	const char *file = j->file;
 	char created[ISO8601_SIZE];
 	struct delivery *d = calloc(1, sizeof(*d));
 
@@ -479,7 +481,7 @@ static struct delivery *delivery_new(const struct webhook_conf *wh,
 	d->claim = strdup(claim);
 	d->file = strdup(file ? file : claim);
 	d->created = strdup(created);
-	d->body = webhook_build_body(wh->format, type, doc, now, &d->len);
+	d->body = webhook_build_body(wh->format, type, j, doc, now, &d->len);
 	d->due_ms =
 	    (long long)now * 1000 + (wh->nretry > 0 ? wh->retry_ms[0] : 0);
 	if (!d->hook || !d->type || !d->claim || !d->file || !d->created ||
@@ -501,13 +503,12 @@ static bool has_file(const struct outbox *ob, const char *id)
 	       faccessat(ob->outfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-int outbox_queue(struct outbox *ob, const char *claim, enum verdict verdict,
-		 const json_t *result_doc)
+int outbox_queue(struct outbox *ob, const char *claim,
+		 const struct judgement *j, const json_t *doc)
 {
-	const char *sha =
-	    json_string_value(json_object_get(result_doc, "sha256"));
-	const char *type = webhook_event_type(verdict);
-	unsigned bit = webhook_event_bit(verdict);
+	const char *sha = j->has_sha256 ? j->sha256 : NULL;
+	const char *type = webhook_event_type(j->verdict);
+	unsigned bit = webhook_event_bit(j->verdict);
 	time_t now = time(NULL);
 	int queued = 0;
 	size_t i;
@@ -527,7 +528,7 @@ int outbox_queue(struct outbox *ob, const char *claim, enum verdict verdict,
 		}
 		if (has_file(ob, id))
 			continue;
-		d = delivery_new(wh, id, claim, type, result_doc, now);
+		d = delivery_new(wh, id, claim, type, j, doc, now);
 		if (!d) {
 			errno = ENOMEM;
 			return -1;

@@ -32,14 +32,17 @@ struct outbox *outbox_open(const char *spool_dir, const struct config *cfg,
 			   int epfd, struct diag *diag);
 
 /*
- * Queue the deliveries of one judged file. claim is the file's unique name
- * in work/ (stable across re-judging after a crash): with the webhook name
- * and the document's sha256 it derives the webhook-id, so judging the same
- * claimed file again yields the same ids (and an existing delivery file of
- * that id is kept, not duplicated). Returns the number queued, or -1.
+ * Queue the deliveries of one judged file: j is its judgement, doc the
+ * result document built from it once (judgement_to_json(), plus the
+ * daemon's archived_as), posted as is in the standard format. claim is the
+ * file's unique name in work/ (stable across re-judging after a crash):
+ * with the webhook name and the file's sha256 it derives the webhook-id, so
+ * judging the same claimed file again yields the same ids (and an existing
+ * delivery file of that id is kept, not duplicated). Returns the number
+ * queued, or -1.
  */
-int outbox_queue(struct outbox *ob, const char *claim, enum verdict verdict,
-		 const json_t *result_doc);
+int outbox_queue(struct outbox *ob, const char *claim,
+		 const struct judgement *j, const json_t *doc);
 
 /* Make every delivery queued so far durable (one sync for the batch). */
 int outbox_sync(struct outbox *ob);

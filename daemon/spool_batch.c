@@ -57,10 +57,9 @@ static void fail_at(const char *stage, size_t batch)
 /* One item of a batch being processed. */
 struct rec {
 	struct spool_item *it;
-	int ok;	    /* still going */
-	int judged; /* j is set */
-	struct judgement j;
-	json_t *doc; /* the result document (j.doc, or loaded) */
+	int ok;		    /* still going */
+	struct judgement j; /* judged, or read back from a left-over result */
+	json_t *doc; /* the result document: built from j once, or loaded */
 	enum verdict verdict;
 	char d;				   /* 'a' or 'r' */
 	char arch[SPOOL_NAME_SIZE];	   /* the archive name ARCH */
@@ -211,17 +210,13 @@ static int judge_claim(struct spool *sp, const struct spool_ctx *ctx,
 		sp->buf = NULL;
 		sp->bufcap = 0;
 	}
-	if (rc == -1)
-		return -1;
-	r->judged = 1;
-	return 0;
+	return rc;
 invalid:
 	if (fd >= 0)
 		close(fd);
 	if (judge_invalid(ctx->rs, &opts, it->name, rf.rule, rf.msg, NULL,
 			  rf.size, &r->j) == -1)
 		return -1;
-	r->judged = 1;
 	return 0;
 }
 
@@ -276,16 +271,21 @@ static int choose_name(struct spool *sp, struct rec *recs, size_t i)
 
 /* ---- recording ---- */
 
-/* Step 2 for one claim: its result document, archived_as inside, in
- * work/rKEY.D.ARCH. 0 or -1. */
+/* Step 2 for one claim: its result document, built here once (the
+ * webhook bodies share it), archived_as inside, in work/rKEY.D.ARCH. 0 or
+ * -1 with errno. */
 static int write_result(struct spool *sp, struct rec *r)
 {
 	char *text;
 	int fd, rc = -1;
 
-	if (json_object_set_new(r->doc, "archived_as",
-				json_string_lossy(r->archived_as)) == -1)
+	r->doc = judgement_to_json(&r->j);
+	if (r->doc == NULL ||
+	    json_object_set_new(r->doc, "archived_as",
+				json_string_lossy(r->archived_as)) == -1) {
+		errno = ENOMEM;
 		return -1;
+	}
 	text = json_dumps(r->doc, JSON_INDENT(2));
 	if (text == NULL)
 		return -1;
@@ -303,57 +303,32 @@ static int write_result(struct spool *sp, struct rec *r)
 
 /* ---- logging ---- */
 
-static const char *jstr(const json_t *doc, const char *key)
-{
-	return json_string_value(json_object_get(doc, key));
-}
-
-/* The verdict line of a judged file, then one line per error finding. */
-static void log_result(const json_t *doc, const char *name, enum verdict v)
+/* The verdict line of a judged file (archived as archived, NULL unknown),
+ * then one line per error finding. */
+static void log_result(const struct judgement *j, const char *name,
+		       const char *archived)
 {
 	char file[1024], rid[512], arch[1024];
-	const char *id = jstr(doc, "report_id");
-	const char *archived = jstr(doc, "archived_as");
-	int prio = v == VERDICT_ACCEPTED ? LOG_INFO : LOG_WARNING;
-	size_t i;
-	json_t *f;
-
-	int errors = (int)json_integer_value(json_object_get(doc, "errors"));
-	int warnings =
-	    (int)json_integer_value(json_object_get(doc, "warnings"));
+	int prio = j->verdict == VERDICT_ACCEPTED ? LOG_INFO : LOG_WARNING;
 
 	log_escape(name, file, sizeof(file));
 	log_msg(prio, "%s: %s (report %s, %d error%s, %d warning%s) -> %s",
-		file, verdict_name(v),
-		id ? log_escape(id, rid, sizeof(rid)) : "-", errors,
-		errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s",
+		file, verdict_name(j->verdict),
+		j->report_id ? log_escape(j->report_id, rid, sizeof(rid)) : "-",
+		j->errors, j->errors == 1 ? "" : "s", j->warnings,
+		j->warnings == 1 ? "" : "s",
 		archived ? log_escape(archived, arch, sizeof(arch)) : "-");
-	json_array_foreach(json_object_get(doc, "findings"), i, f)
-	{
+	for (size_t i = 0; i < j->nfindings; i++) {
+		const struct finding *f = &j->findings[i];
 		char path[512], msg[1024], rule[256];
-		const char *sev = jstr(f, "severity");
-		if (sev == NULL || strcmp(sev, "error") != 0)
+		if (f->severity != SEV_ERROR)
 			continue;
-		log_escape(jstr(f, "path") ? jstr(f, "path") : "", path,
-			   sizeof(path));
-		log_escape(jstr(f, "message") ? jstr(f, "message") : "", msg,
-			   sizeof(msg));
-		log_escape(jstr(f, "rule") ? jstr(f, "rule") : "", rule,
-			   sizeof(rule));
+		log_escape(f->path, path, sizeof(path));
+		log_escape(f->message, msg, sizeof(msg));
+		log_escape(f->rule, rule, sizeof(rule));
 		log_msg(prio, "%s: %s%serror: %s [%s]", file, path,
 			path[0] ? ": " : "", msg, rule);
 	}
-}
-
-static enum verdict verdict_of(const json_t *doc)
-{
-	const char *v = jstr(doc, "verdict");
-
-	if (v != NULL && strcmp(v, "accepted") == 0)
-		return VERDICT_ACCEPTED;
-	if (v != NULL && strcmp(v, "rejected") == 0)
-		return VERDICT_REJECTED;
-	return VERDICT_INVALID;
 }
 
 /* ---- the batch ---- */
@@ -373,7 +348,7 @@ static int check_duplicate(struct spool_ctx *ctx, struct rec *r, const char *id)
 		     prev) == -1) {
 		msg = NULL;
 		rc = -1;
-	} else if (judgement_add_finding(&r->j, "report.duplicate", "error",
+	} else if (judgement_add_finding(&r->j, "report.duplicate", SEV_ERROR,
 					 "/id", msg) == -1) {
 		rc = -1;
 	}
@@ -397,13 +372,12 @@ static int decide(struct spool *sp, struct spool_ctx *ctx, struct rec *recs,
 
 		if (!r->ok || r->it->kind != ITEM_CLAIM)
 			continue;
-		id = judgement_report_id(&r->j);
+		id = r->j.report_id;
 		if (check_duplicate(ctx, r, id) == -1) {
 			r->ok = 0;
 			continue;
 		}
 		r->verdict = r->j.verdict;
-		r->doc = r->j.doc;
 		r->d = r->verdict == VERDICT_ACCEPTED ? 'a' : 'r';
 		if (choose_name(sp, recs, i) == -1) {
 			log_msg(LOG_ERR, "no free archive name for %s",
@@ -424,7 +398,8 @@ static int decide(struct spool *sp, struct spool_ctx *ctx, struct rec *recs,
 	return 0;
 }
 
-/* An ITEM_RESULT: its name says where it goes; load it for the log. */
+/* An ITEM_RESULT: its name says where it goes; load it for the log (a
+ * result that cannot be read logs as an invalid file with no finding). */
 static void prepare_result(struct spool *sp, struct rec *r)
 {
 	struct spool_work_name wn;
@@ -443,9 +418,9 @@ static void prepare_result(struct spool *sp, struct rec *r)
 		r->doc = json_loadfd(fd, 0, &err);
 		close(fd);
 	}
-	if (r->doc == NULL)
-		r->doc = json_object();
-	r->verdict = r->doc ? verdict_of(r->doc) : VERDICT_INVALID;
+	/* out of memory: j is empty and logs as an invalid file */
+	(void)judgement_from_json(r->doc, &r->j);
+	r->verdict = r->j.verdict;
 }
 
 static int rename_noreplace(int from, const char *a, int to, const char *b)
@@ -538,8 +513,7 @@ static void record_all(struct spool *sp, struct spool_ctx *ctx,
 			r->ok = 0;
 			continue;
 		}
-		if (outbox_queue(ctx->ob, r->it->work, r->verdict, r->doc) ==
-		    -1) {
+		if (outbox_queue(ctx->ob, r->it->work, &r->j, r->doc) == -1) {
 			log_msg(LOG_ERR, "cannot queue deliveries for %s",
 				log_escape(r->it->work, esc, sizeof(esc)));
 			unlinkat(sp->workfd, r->rname, 0);
@@ -589,9 +563,11 @@ static void report_all(struct spool_ctx *ctx, struct rec *recs, size_t n)
 		const char *file;
 		if (!r->ok)
 			continue;
-		file = r->it->kind == ITEM_CLAIM ? r->it->name
-						 : jstr(r->doc, "file");
-		log_result(r->doc, file ? file : r->arch, r->verdict);
+		file = r->it->kind == ITEM_CLAIM ? r->it->name : r->j.file;
+		/* the daemon's own key in the document it wrote (and read) */
+		log_result(
+		    &r->j, file ? file : r->arch,
+		    json_string_value(json_object_get(r->doc, "archived_as")));
 		if (r->verdict == VERDICT_ACCEPTED)
 			ctx->accepted++;
 		else if (r->verdict == VERDICT_REJECTED)
@@ -630,10 +606,8 @@ int spool_process(struct spool *sp, struct spool_ctx *ctx,
 	rc = 0;
 out:
 	for (size_t i = 0; i < n; i++) {
-		if (recs[i].judged)
-			judgement_release(&recs[i].j);
-		else if (recs[i].doc != NULL)
-			json_decref(recs[i].doc);
+		judgement_release(&recs[i].j);
+		json_decref(recs[i].doc);
 	}
 	free(recs);
 	return rc;

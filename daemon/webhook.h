@@ -34,11 +34,12 @@ const char *webhook_event_type(enum verdict v);
 unsigned webhook_event_bit(enum verdict v);
 
 /*
- * The body to post for one judged file: type is webhook_event_type(), doc
- * the result document (SPEC §3), now the event's time.
+ * The body to post for one judged file: type is webhook_event_type(), j its
+ * judgement, doc its result document (SPEC §3; what the standard format
+ * posts), now the event's time.
  *   standard: {"type":..., "timestamp":"...Z", "data": doc}
  *   slack:    {"text": "..."} with verdict, file, report id, counts and one
- *             line "• rule path: message" per error finding
+ *             line "• rule path: message" per error finding of j
  *   teams:    a Workflows message with one Adaptive Card of the same content
  * A body longer than WEBHOOK_MAX_PAYLOAD keeps only the first findings that
  * fit, and says how many were left out ("N more findings left out"; in the
@@ -46,7 +47,8 @@ unsigned webhook_event_bit(enum verdict v);
  * NUL-terminated compact JSON text (length in *len), or NULL.
  */
 char *webhook_build_body(enum webhook_format f, const char *type,
-			 const json_t *doc, time_t now, size_t *len);
+			 const struct judgement *j, const json_t *doc,
+			 time_t now, size_t *len);
 
 /* The body of a `ping` event (send-test) through webhook name. */
 char *webhook_build_ping(enum webhook_format f, const char *name, time_t now,

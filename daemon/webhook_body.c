@@ -1,8 +1,8 @@
 /*
  * webhook_body.c - what a webhook delivery says: the payload of each format
  * (standard, slack, teams) for a judged file or a `ping`, trimmed to
- * WEBHOOK_MAX_PAYLOAD. Pure (JSON in, text out), so that formats can be
- * unit-tested without a spool or a network.
+ * WEBHOOK_MAX_PAYLOAD. Pure (judgement and document in, text out), so
+ * that formats can be unit-tested without a spool or a network.
  */
 #include <assert.h>
 #include <stdio.h>
@@ -45,34 +45,19 @@ unsigned webhook_event_bit(enum verdict v)
 	return EVENT_INVALID;
 }
 
-/* A string member of doc, or NULL. */
-static const char *doc_str(const json_t *doc, const char *key)
+/* The findings that the chat formats show: those of severity error, as
+ * pointers into j (malloc'ed array, *n of them), or NULL. */
+static const struct finding **error_findings(const struct judgement *j,
+					     size_t *n)
 {
-	return json_string_value(json_object_get(doc, key));
-}
+	const struct finding **out = calloc(j->nfindings + 1, sizeof(*out));
 
-static long long doc_int(const json_t *doc, const char *key)
-{
-	return json_integer_value(json_object_get(doc, key));
-}
-
-/* The findings that the chat formats show: those of severity error. */
-static json_t *error_findings(const json_t *doc)
-{
-	json_t *out = json_array();
-	json_t *arr = json_object_get(doc, "findings");
-	size_t i;
-	json_t *f;
-
+	*n = 0;
 	if (!out)
 		return NULL;
-	json_array_foreach(arr, i, f)
-	{
-		const char *sev = doc_str(f, "severity");
-
-		if (sev && strcmp(sev, "error") == 0)
-			json_array_append(out, f);
-	}
+	for (size_t i = 0; i < j->nfindings; i++)
+		if (j->findings[i].severity == SEV_ERROR)
+			out[(*n)++] = &j->findings[i];
 	return out;
 }
 
@@ -98,22 +83,26 @@ static const char *plural(long long n, const char *one, const char *many)
 }
 
 /* "rule path: message" of one finding (path left out when empty). */
-static void finding_line(struct strbuf *sb, const json_t *f, int slack)
+static void finding_line(struct strbuf *sb, const struct finding *f, int slack)
 {
-	const char *rule = doc_str(f, "rule");
-	const char *path = doc_str(f, "path");
-	const char *msg = doc_str(f, "message");
 	void (*add)(struct strbuf *, const char *) =
 	    slack ? sb_add_slack : sb_adds;
 
-	add(sb, rule ? rule : "?");
-	if (path && *path) {
+	add(sb, f->rule);
+	if (*f->path) {
 		sb_adds(sb, " ");
-		add(sb, path);
+		add(sb, f->path);
 	}
 	sb_adds(sb, ": ");
-	add(sb, msg ? msg : "");
+	add(sb, f->message);
 }
+
+/* The chat formats' view of a judgement. */
+struct chat {
+	const struct judgement *j;
+	const struct finding **errs; /* the error findings */
+	size_t nerrs;
+};
 
 static json_t *build_standard(const char *type, const json_t *doc,
 			      const char *stamp, size_t keep, size_t total)
@@ -143,15 +132,15 @@ static json_t *build_standard(const char *type, const json_t *doc,
 			 "data", data);
 }
 
-static json_t *build_slack(const json_t *doc, const json_t *errs, size_t keep)
+static json_t *build_slack(const struct chat *c, size_t keep)
 {
 	struct strbuf t = STRBUF_INIT;
-	const char *file = doc_str(doc, "file");
-	const char *verdict = doc_str(doc, "verdict");
-	const char *report = doc_str(doc, "report_id");
-	long long nerr = doc_int(doc, "errors");
-	long long nwarn = doc_int(doc, "warnings");
-	size_t total = json_array_size(errs);
+	const char *file = c->j->file;
+	const char *verdict = verdict_name(c->j->verdict);
+	const char *report = c->j->report_id;
+	long long nerr = c->j->errors;
+	long long nwarn = c->j->warnings;
+	size_t total = c->nerrs;
 	json_t *out;
 	size_t i;
 
@@ -165,7 +154,7 @@ static json_t *build_slack(const json_t *doc, const json_t *errs, size_t keep)
 		nwarn, plural(nwarn, "warning", "warnings"));
 	for (i = 0; i < keep && i < total; i++) {
 		sb_adds(&t, "\n\xe2\x80\xa2 ");
-		finding_line(&t, json_array_get(errs, i), 1);
+		finding_line(&t, c->errs[i], 1);
 	}
 	if (keep < total)
 		sb_addf(&t, "\n%zu more findings left out", total - keep);
@@ -201,12 +190,12 @@ static json_t *teams_message(json_t *body)
 			 "version", "1.4", "body", body);
 }
 
-static json_t *build_teams(const json_t *doc, const json_t *errs, size_t keep)
+static json_t *build_teams(const struct chat *c, size_t keep)
 {
-	const char *file = doc_str(doc, "file");
-	const char *verdict = doc_str(doc, "verdict");
-	const char *report = doc_str(doc, "report_id");
-	size_t total = json_array_size(errs);
+	const char *file = c->j->file;
+	const char *verdict = verdict_name(c->j->verdict);
+	const char *report = c->j->report_id;
+	size_t total = c->nerrs;
 	char title[64], nerr[32], nwarn[32];
 	json_t *body = json_array();
 	size_t i;
@@ -215,8 +204,8 @@ static json_t *build_teams(const json_t *doc, const json_t *errs, size_t keep)
 		return NULL;
 	snprintf(title, sizeof(title), "expensed: report %s",
 		 verdict ? verdict : "?");
-	snprintf(nerr, sizeof(nerr), "%lld", doc_int(doc, "errors"));
-	snprintf(nwarn, sizeof(nwarn), "%lld", doc_int(doc, "warnings"));
+	snprintf(nerr, sizeof(nerr), "%d", c->j->errors);
+	snprintf(nwarn, sizeof(nwarn), "%d", c->j->warnings);
 	json_array_append_new(body,
 			      json_pack("{s:s, s:s, s:s, s:s, s:b}", "type",
 					"TextBlock", "text", title, "weight",
@@ -231,7 +220,7 @@ static json_t *build_teams(const json_t *doc, const json_t *errs, size_t keep)
 		struct strbuf t = STRBUF_INIT;
 
 		sb_adds(&t, "\xe2\x80\xa2 ");
-		finding_line(&t, json_array_get(errs, i), 0);
+		finding_line(&t, c->errs[i], 0);
 		if (!t.failed)
 			json_array_append_new(body, text_block(t.buf));
 		sb_release(&t);
@@ -251,7 +240,7 @@ static json_t *build_teams(const json_t *doc, const json_t *errs, size_t keep)
 
 /* Build with the first keep findings; the dumped text, or NULL. */
 static char *build_keep(enum webhook_format f, const char *type,
-			const json_t *doc, const json_t *errs,
+			const json_t *doc, const struct chat *c,
 			const char *stamp, size_t keep, size_t total)
 {
 	json_t *msg;
@@ -262,10 +251,10 @@ static char *build_keep(enum webhook_format f, const char *type,
 		msg = build_standard(type, doc, stamp, keep, total);
 		break;
 	case WEBHOOK_SLACK:
-		msg = build_slack(doc, errs, keep);
+		msg = build_slack(c, keep);
 		break;
 	case WEBHOOK_TEAMS:
-		msg = build_teams(doc, errs, keep);
+		msg = build_teams(c, keep);
 		break;
 	default:
 		assert(!"webhook format out of range");
@@ -279,10 +268,11 @@ static char *build_keep(enum webhook_format f, const char *type,
 }
 
 char *webhook_build_body(enum webhook_format f, const char *type,
-			 const json_t *doc, time_t now, size_t *len)
+			 const struct judgement *j, const json_t *doc,
+			 time_t now, size_t *len)
 {
 	char stamp[ISO8601_SIZE];
-	json_t *errs = NULL;
+	struct chat c = {j, NULL, 0};
 	size_t total, lo, hi;
 	char *s, *best = NULL;
 
@@ -290,12 +280,12 @@ char *webhook_build_body(enum webhook_format f, const char *type,
 	if (f == WEBHOOK_STANDARD) {
 		total = json_array_size(json_object_get(doc, "findings"));
 	} else {
-		errs = error_findings(doc);
-		if (!errs)
+		c.errs = error_findings(j, &c.nerrs);
+		if (!c.errs)
 			return NULL;
-		total = json_array_size(errs);
+		total = c.nerrs;
 	}
-	s = build_keep(f, type, doc, errs, stamp, total, total);
+	s = build_keep(f, type, doc, &c, stamp, total, total);
 	if (!s || strlen(s) <= WEBHOOK_MAX_PAYLOAD || total == 0)
 		goto out;
 	free(s);
@@ -306,7 +296,7 @@ char *webhook_build_body(enum webhook_format f, const char *type,
 	hi = total - 1;
 	while (lo <= hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		char *try = build_keep(f, type, doc, errs, stamp, mid, total);
+		char *try = build_keep(f, type, doc, &c, stamp, mid, total);
 
 		if (!try)
 			goto out;
@@ -322,9 +312,9 @@ char *webhook_build_body(enum webhook_format f, const char *type,
 		}
 	}
 	/* Even with no finding it does not fit: send it anyway, whole JSON. */
-	s = best ? best : build_keep(f, type, doc, errs, stamp, 0, total);
+	s = best ? best : build_keep(f, type, doc, &c, stamp, 0, total);
 out:
-	json_decref(errs);
+	free(c.errs);
 	if (s && len)
 		*len = strlen(s);
 	return s;

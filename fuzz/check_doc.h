@@ -1,8 +1,9 @@
 /*
  * check_doc.h - invariants of a judgement that every fuzz target asserts
- * (SPEC §3): the result document agrees with the verdict and the counts, an
- * invalid verdict has exactly one finding at path "", and the document can
- * be serialised. A broken invariant aborts, which libFuzzer reports.
+ * (SPEC §3): the result document built from it agrees with the verdict and
+ * the counts, an invalid verdict has exactly one finding at path "", and
+ * the document can be serialised. A broken invariant aborts, which
+ * libFuzzer reports.
  */
 #ifndef EXPENSED_FUZZ_CHECK_DOC_H
 #define EXPENSED_FUZZ_CHECK_DOC_H
@@ -23,13 +24,15 @@ static void fuzz_fail(const char *what)
 
 static void fuzz_check_judgement(const struct judgement *j)
 {
-	json_t *doc = j->doc, *findings, *f;
+	json_t *doc = judgement_to_json(j), *findings, *f;
 	int errors = 0, warnings = 0;
 	size_t i;
 	char *text;
 
 	if (!json_is_object(doc))
 		fuzz_fail("doc is not an object");
+	if (json_array_size(json_object_get(doc, "findings")) != j->nfindings)
+		fuzz_fail("doc findings differ from j->findings");
 	if (strcmp(json_string_value(json_object_get(doc, "verdict")) ?: "",
 		   verdict_name(j->verdict)) != 0)
 		fuzz_fail("doc verdict differs from j->verdict");
@@ -76,6 +79,7 @@ static void fuzz_check_judgement(const struct judgement *j)
 	if (!text)
 		fuzz_fail("doc cannot be serialised");
 	free(text);
+	json_decref(doc);
 }
 
 #endif

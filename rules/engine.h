@@ -10,7 +10,7 @@
  *           ... print d.lines, refuse to start ...
  *   struct judgement j;
  *   judge_bytes(rs, &opts, "rapport-36.json", buf, len, &j);
- *   ... j.verdict, j.doc (the SPEC §3 result document) ...
+ *   ... j.verdict, j.findings; judgement_to_json(&j) for the document ...
  *   judgement_release(&j);
  */
 #ifndef EXPENSED_ENGINE_H
@@ -60,17 +60,51 @@ struct judge_opts {
 	time_t now;	      /* checked_at; 0 means time(NULL) */
 };
 
-struct judgement {
-	enum verdict verdict;
-	int errors;
-	int warnings;
-	json_t *doc; /* the result document of SPEC §3 (owned, an object) */
+enum severity { SEV_ERROR, SEV_WARNING, SEV_INFO };
+
+/* "error", "warning", "info" */
+const char *severity_name(enum severity s);
+
+/*
+ * One finding (SPEC §3). Every string is owned by the finding and valid
+ * UTF-8 (text that may not be, such as messages quoting a report's strings
+ * or file names, is made so with U+FFFD), so that a judgement outlives the
+ * rule set and the document it came from.
+ */
+struct finding {
+	char *rule; /* "sum.total", "input.json", "report.duplicate", ... */
+	enum severity severity;
+	char *path; /* a JSON pointer, "" for the whole file */
+	char *message;
+	char *expected; /* NULL: none */
+	char *actual;	/* NULL: none */
 };
 
 /*
- * Judge len bytes of the file called name (its base name, shown in "file").
- * Always produces a judgement (invalid input gets the input.* finding);
- * returns -1 only when memory runs out.
+ * What the engine says about one file: the typed form of the result
+ * document of SPEC §3, which judgement_to_json() builds for output.
+ */
+struct judgement {
+	enum verdict verdict;
+	int errors;   /* findings of severity error */
+	int warnings; /* findings of severity warning */
+	/* the document's fields, in its order */
+	char *file;	 /* the base name given to judge_*() (valid UTF-8) */
+	char *report_id; /* the document's "id" when a string, else NULL */
+	bool has_sha256; /* false for a file not read or too large */
+	char sha256[65]; /* hex, when has_sha256 */
+	long long size;	 /* bytes, -1 unknown */
+	time_t checked_at;
+	char rules_sha256[65];	  /* of the rule set's text */
+	struct finding *findings; /* in rule set order (owned) */
+	size_t nfindings, capfindings;
+};
+
+/*
+ * Judge len bytes of the file called name (its base name, j->file).
+ * Always produces a judgement (invalid input gets the input.* finding), to
+ * release with judgement_release(); returns -1 only when memory runs out
+ * (*out then holds nothing).
  */
 int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 		const char *name, const void *data, size_t len,
@@ -78,8 +112,9 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 
 /*
  * Judge a file that could not be read: verdict invalid with one finding of
- * rule (input.file, input.name, input.size) and message. data may be NULL
- * (then "sha256" is null and "size" is size, or null when size < 0).
+ * rule (input.file, input.name, input.size) and message; size is the
+ * file's size (-1 unknown). data may be NULL (then has_sha256 is false),
+ * else it holds the size bytes, which are hashed.
  */
 int judge_invalid(const struct ruleset *rs, const struct judge_opts *opts,
 		  const char *name, const char *rule, const char *message,
@@ -87,15 +122,34 @@ int judge_invalid(const struct ruleset *rs, const struct judge_opts *opts,
 
 /*
  * Append one finding (for the daemon's report.duplicate) and update the
- * counts and the verdict. severity is "error", "warning" or "info".
+ * counts and the verdict. path and message are copied (made valid UTF-8).
+ * 0, or -1 when memory runs out (j unchanged).
  */
 int judgement_add_finding(struct judgement *j, const char *rule,
-			  const char *severity, const char *path,
+			  enum severity severity, const char *path,
 			  const char *message);
 
-/* The "report_id" of the document, or NULL. Valid while j->doc lives. */
-const char *judgement_report_id(const struct judgement *j);
+/*
+ * The result document of SPEC §3, keys in this order: file, sha256, size,
+ * report_id, verdict, errors, warnings, findings (rule, severity, path,
+ * message, then expected and actual when set), checked_at, rules, expensed.
+ * A new object (the caller owns it), or NULL when memory runs out.
+ */
+json_t *judgement_to_json(const struct judgement *j);
 
+/* One finding as its JSON object (as in "findings"), or NULL. */
+json_t *finding_to_json(const struct finding *f);
+
+/*
+ * The judgement a result document written by judgement_to_json() says, for
+ * a daemon that finds one left over from before a crash: what is missing or
+ * of the wrong type reads as absent (verdict invalid, counts 0, no id, no
+ * finding). checked_at and rules_sha256 are not read back. 0, or -1 when
+ * memory runs out (*out is then empty, to release as usual).
+ */
+int judgement_from_json(const json_t *doc, struct judgement *out);
+
+/* Free what j owns; j is then empty (releasing it again is harmless). */
 void judgement_release(struct judgement *j);
 
 /* A JSON string of s, invalid UTF-8 bytes replaced by U+FFFD (file names

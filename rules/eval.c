@@ -41,13 +41,13 @@ static void eval_rule(struct eval *ev, json_t *root)
 	walk(ev, root, root, 0, &r->each, &loc, &w);
 }
 
-int eval_ruleset(const struct ruleset *rs, json_t *root, json_t *findings,
-		 int *errors, int *warnings)
+int eval_ruleset(const struct ruleset *rs, json_t *root,
+		 struct finding_list *out, int *errors, int *warnings)
 {
 	struct eval ev;
 
 	memset(&ev, 0, sizeof(ev));
-	ev.findings = findings;
+	ev.findings = out;
 	ev.no_runs = eval_rule_by_rule;
 	for (size_t i = 0; i < rs->n && !ev.oom;) {
 		const struct rule *r = &rs->rules[i];

@@ -6,18 +6,46 @@
 #define EXPENSED_EVAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <jansson.h>
 
+#include "engine.h"
 #include "ruleset.h"
 
+/* A growing list of findings (the judgement's, or one rule's in a run). */
+struct finding_list {
+	struct finding *v;
+	size_t n, cap;
+};
+
+#define FINDING_LIST_INIT                                                      \
+	{                                                                      \
+		NULL, 0, 0                                                     \
+	}
+
 /*
- * Evaluate every enabled rule of rs on root. Appends finding objects
- * {"rule","severity","path","message"[,"expected","actual"]} to findings
- * and counts them. 0, or -1 when memory runs out.
+ * Append *f, taking its strings. 0, or -1 when memory runs out (then the
+ * strings of *f are freed).
  */
-int eval_ruleset(const struct ruleset *rs, json_t *root, json_t *findings,
-		 int *errors, int *warnings);
+int finding_list_push(struct finding_list *l, struct finding *f);
+
+/* Move every finding of src to the end of dst; src is left empty. 0 or -1
+ * (memory: both lists unchanged). */
+int finding_list_move(struct finding_list *dst, struct finding_list *src);
+
+/* Free the strings of f. */
+void finding_release(struct finding *f);
+
+/* Free the findings of l; l is then empty. */
+void finding_list_release(struct finding_list *l);
+
+/*
+ * Evaluate every enabled rule of rs on root. Appends the findings to out
+ * and counts them. 0, or -1 when memory runs out (out may hold some).
+ */
+int eval_ruleset(const struct ruleset *rs, json_t *root,
+		 struct finding_list *out, int *errors, int *warnings);
 
 /*
  * Tests and the fuzz target set this to evaluate strictly rule by rule,

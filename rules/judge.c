@@ -3,6 +3,7 @@
  * (SPEC §1 "JSON itself" and §3): size, UTF-8, JSON with line and column,
  * top-level kind, then the rule set.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,6 @@
 #include "eval.h"
 #include "ruleset.h"
 #include "../common/utf8.h"
-#include "value.h"
 
 #ifndef EXPENSED_VERSION
 #define EXPENSED_VERSION "0.0.0"
@@ -88,69 +88,39 @@ static void sha256_hex(const void *data, size_t len, char hex[65])
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 }
 
-static json_t *new_doc(const struct ruleset *rs, const struct judge_opts *opts,
-		       const char *name, const void *data, long long size)
+/* The judgement of a file before any finding (verdict invalid until the
+ * rules have run). 0, or -1 when memory runs out (j released). */
+static int judgement_init(struct judgement *j, const struct ruleset *rs,
+			  const struct judge_opts *opts, const char *name,
+			  const void *data, long long size)
 {
-	char hex[65], when[32];
-	struct tm tm;
-	time_t now = opts && opts->now ? opts->now : time(NULL);
-	json_t *doc = json_object();
-
-	if (doc == NULL)
-		return NULL;
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	json_object_set_new(doc, "file", json_string_lossy(name));
+	memset(j, 0, sizeof(*j));
+	j->verdict = VERDICT_INVALID;
+	j->file = utf8_lossy_dup(name);
+	if (j->file == NULL)
+		return -1;
 	if (data != NULL) {
-		sha256_hex(data, (size_t)size, hex);
-		json_object_set_new(doc, "sha256", json_string(hex));
-	} else {
-		json_object_set_new(doc, "sha256", json_null());
+		sha256_hex(data, (size_t)size, j->sha256);
+		j->has_sha256 = true;
 	}
-	json_object_set_new(doc, "size",
-			    size >= 0 ? json_integer(size) : json_null());
-	json_object_set_new(doc, "report_id", json_null());
-	json_object_set_new(doc, "verdict", json_string("invalid"));
-	json_object_set_new(doc, "errors", json_integer(0));
-	json_object_set_new(doc, "warnings", json_integer(0));
-	json_object_set_new(doc, "findings", json_array());
-	json_object_set_new(doc, "checked_at", json_string(when));
-	json_object_set_new(doc, "rules", json_string(ruleset_sha256(rs)));
-	json_object_set_new(doc, "expensed", json_string(EXPENSED_VERSION));
-	if (json_object_size(doc) != 11) {
-		json_decref(doc);
-		return NULL;
-	}
-	return doc;
+	j->size = size >= 0 ? size : -1;
+	j->checked_at = opts && opts->now ? opts->now : time(NULL);
+	snprintf(j->rules_sha256, sizeof(j->rules_sha256), "%s",
+		 ruleset_sha256(rs));
+	return 0;
 }
 
-static void set_counts(struct judgement *j)
-{
-	if (j->verdict != VERDICT_INVALID)
-		j->verdict = j->errors ? VERDICT_REJECTED : VERDICT_ACCEPTED;
-	json_object_set_new(j->doc, "verdict",
-			    json_string(verdict_name(j->verdict)));
-	json_object_set_new(j->doc, "errors", json_integer(j->errors));
-	json_object_set_new(j->doc, "warnings", json_integer(j->warnings));
-}
-
-/* On failure (out of memory) the judgement is released. */
+/* The one finding of an invalid file. On failure (out of memory) the
+ * judgement is released. */
 static int make_invalid(struct judgement *j, const char *rule,
 			const char *message)
 {
-	json_t *f =
-	    json_pack("{s:s, s:s, s:s, s:o}", "rule", rule, "severity", "error",
-		      "path", "", "message", json_string_lossy(message));
-
-	if (f == NULL ||
-	    json_array_append_new(json_object_get(j->doc, "findings"), f)) {
+	assert(j->nfindings == 0);
+	j->verdict = VERDICT_INVALID;
+	if (judgement_add_finding(j, rule, SEV_ERROR, "", message) == -1) {
 		judgement_release(j);
 		return -1;
 	}
-	j->verdict = VERDICT_INVALID;
-	j->errors = 1;
-	j->warnings = 0;
-	set_counts(j);
 	return 0;
 }
 
@@ -158,11 +128,32 @@ int judge_invalid(const struct ruleset *rs, const struct judge_opts *opts,
 		  const char *name, const char *rule, const char *message,
 		  const void *data, long long size, struct judgement *out)
 {
-	memset(out, 0, sizeof(*out));
-	out->doc = new_doc(rs, opts, name, data, size);
-	if (out->doc == NULL)
+	if (judgement_init(out, rs, opts, name, data, size) == -1)
 		return -1;
 	return make_invalid(out, rule, message);
+}
+
+/* Judge the parsed object root with the rule set into out. 0, or -1 when
+ * memory runs out (out released). */
+static int judge_root(const struct ruleset *rs, json_t *root,
+		      struct judgement *out)
+{
+	struct finding_list l = FINDING_LIST_INIT;
+	const char *id = json_string_value(json_object_get(root, "id"));
+
+	if (id != NULL && (out->report_id = strdup(id)) == NULL)
+		goto fail;
+	if (eval_ruleset(rs, root, &l, &out->errors, &out->warnings) == -1)
+		goto fail;
+	out->findings = l.v;
+	out->nfindings = l.n;
+	out->capfindings = l.cap;
+	out->verdict = out->errors ? VERDICT_REJECTED : VERDICT_ACCEPTED;
+	return 0;
+fail:
+	finding_list_release(&l);
+	judgement_release(out);
+	return -1;
 }
 
 int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
@@ -186,9 +177,7 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 		return judge_invalid(rs, opts, name, "input.size", msg, NULL,
 				     (long long)len, out);
 	}
-	memset(out, 0, sizeof(*out));
-	out->doc = new_doc(rs, opts, name, data, (long long)len);
-	if (out->doc == NULL)
+	if (judgement_init(out, rs, opts, name, data, (long long)len) == -1)
 		return -1;
 	/* a leading byte-order mark is ignored */
 	if (len >= 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF) {
@@ -238,47 +227,7 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 		json_decref(root);
 		return make_invalid(out, "input.type", msg);
 	}
-	json_t *id = json_object_get(root, "id");
-	if (json_is_string(id))
-		json_object_set(out->doc, "report_id", id);
-	out->verdict = VERDICT_ACCEPTED;
-	int rc = eval_ruleset(rs, root, json_object_get(out->doc, "findings"),
-			      &out->errors, &out->warnings);
+	int rc = judge_root(rs, root, out);
 	json_decref(root);
-	if (rc == -1) {
-		judgement_release(out);
-		return -1;
-	}
-	set_counts(out);
-	return 0;
-}
-
-int judgement_add_finding(struct judgement *j, const char *rule,
-			  const char *severity, const char *path,
-			  const char *message)
-{
-	json_t *f = json_pack("{s:s, s:s, s:o, s:o}", "rule", rule, "severity",
-			      severity, "path", json_string_lossy(path),
-			      "message", json_string_lossy(message));
-
-	if (f == NULL ||
-	    json_array_append_new(json_object_get(j->doc, "findings"), f))
-		return -1;
-	if (strcmp(severity, "error") == 0)
-		j->errors++;
-	else if (strcmp(severity, "warning") == 0)
-		j->warnings++;
-	set_counts(j);
-	return 0;
-}
-
-const char *judgement_report_id(const struct judgement *j)
-{
-	return json_string_value(json_object_get(j->doc, "report_id"));
-}
-
-void judgement_release(struct judgement *j)
-{
-	json_decref(j->doc);
-	j->doc = NULL;
+	return rc;
 }

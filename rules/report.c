@@ -1,8 +1,8 @@
 /*
- * report.c - findings, and the memory of the nodes reported as ill-kinded
- * (walk.h). SPEC §2 says an ill-kinded node is reported once, by the first
- * rule that meets it, and that later rules step around it: these sets are
- * how every rule knows.
+ * report.c - findings (typed, kept in lists: eval.h), and the memory of
+ * the nodes reported as ill-kinded (walk.h). SPEC §2 says an ill-kinded
+ * node is reported once, by the first rule that meets it, and that later
+ * rules step around it: these sets are how every rule knows.
  */
 #include <assert.h>
 #include <stdarg.h>
@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../common/hash.h"
+#include "../common/utf8.h"
 #include "engine.h"
 #include "value.h"
 #include "walk.h"
@@ -165,10 +166,75 @@ bool reported(const struct eval *ev, const json_t *node, size_t lo,
 	return r;
 }
 
+void finding_release(struct finding *f)
+{
+	free(f->rule);
+	free(f->path);
+	free(f->message);
+	free(f->expected);
+	free(f->actual);
+}
+
+void finding_list_release(struct finding_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		finding_release(&l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = l->cap = 0;
+}
+
+/* Room for n more findings in l. 0 or -1. */
+static int finding_list_reserve(struct finding_list *l, size_t n)
+{
+	if (l->cap - l->n >= n)
+		return 0;
+	size_t cap = l->cap ? l->cap : 16;
+	while (cap - l->n < n)
+		cap *= 2;
+	struct finding *v = reallocarray(l->v, cap, sizeof(*v));
+	if (v == NULL)
+		return -1;
+	l->v = v;
+	l->cap = cap;
+	return 0;
+}
+
+int finding_list_push(struct finding_list *l, struct finding *f)
+{
+	if (finding_list_reserve(l, 1) == -1) {
+		finding_release(f);
+		return -1;
+	}
+	l->v[l->n++] = *f;
+	return 0;
+}
+
+int finding_list_move(struct finding_list *dst, struct finding_list *src)
+{
+	if (src->n == 0)
+		return 0;
+	if (finding_list_reserve(dst, src->n) == -1)
+		return -1;
+	memcpy(dst->v + dst->n, src->v, src->n * sizeof(*src->v));
+	dst->n += src->n;
+	src->n = 0;
+	return 0;
+}
+
+/* A copy of s that is valid UTF-8; NULL stays NULL. false when memory ran
+ * out. */
+static bool lossy_opt(const char *s, char **out)
+{
+	*out = s != NULL ? utf8_lossy_dup(s) : NULL;
+	return s == NULL || *out != NULL;
+}
+
 void add_finding(struct eval *ev, const char *path, const char *expected,
 		 const char *actual, const char *fmt, ...)
 {
 	const struct rule *r = ev->rule;
+	struct finding f = {NULL, r->severity, NULL, NULL, NULL, NULL};
 	char msg[1024];
 	char full[1536];
 	va_list ap;
@@ -180,23 +246,25 @@ void add_finding(struct eval *ev, const char *path, const char *expected,
 		snprintf(full, sizeof(full), "%s: %s", r->message, msg);
 	else
 		snprintf(full, sizeof(full), "%s", msg);
-	json_t *f = json_object();
-	if (f == NULL || path == NULL) {
+	if (path == NULL) {
 		ev->oom = 1;
-		json_decref(f);
 		return;
 	}
-	json_object_set_new(f, "rule", json_string(r->id));
-	json_object_set_new(f, "severity",
-			    json_string(severity_name(r->severity)));
-	json_object_set_new(f, "path", json_string(path));
-	json_object_set_new(f, "message", json_string_lossy(full));
-	if (expected != NULL)
-		json_object_set_new(f, "expected", json_string(expected));
-	if (actual != NULL)
-		json_object_set_new(f, "actual", json_string(actual));
-	if (json_array_append_new(ev->findings, f) == -1)
+	/* the message may cut a quoted string inside a character */
+	f.rule = strdup(r->id);
+	f.path = strdup(path);
+	f.message = utf8_lossy_dup(full);
+	if (f.rule == NULL || f.path == NULL || f.message == NULL ||
+	    !lossy_opt(expected, &f.expected) ||
+	    !lossy_opt(actual, &f.actual)) {
+		finding_release(&f);
 		ev->oom = 1;
+		return;
+	}
+	if (finding_list_push(ev->findings, &f) == -1) {
+		ev->oom = 1;
+		return;
+	}
 	if (r->severity == SEV_ERROR)
 		ev->errors++;
 	else if (r->severity == SEV_WARNING)

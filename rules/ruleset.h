@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine.h" /* enum severity */
 #include "path.h"
 
 enum rule_type {
@@ -22,8 +23,6 @@ enum rule_type {
 	RULE_UNIQUE,
 	RULE_ENUM,
 };
-
-enum severity { SEV_ERROR, SEV_WARNING, SEV_INFO };
 
 /* What an operand or a field must be. */
 enum kind {
@@ -89,7 +88,6 @@ struct ruleset {
 	char sha256[65];
 };
 
-const char *severity_name(enum severity s);
 const char *kind_name(enum kind k);
 
 #endif

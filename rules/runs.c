@@ -51,7 +51,7 @@ struct context_state {
 	json_t *root;
 	struct member *run;
 	size_t nrun;
-	json_t **found; /* findings of each rule of the run */
+	struct finding_list *found; /* findings of each rule of the run */
 };
 
 /*
@@ -275,7 +275,7 @@ static void run_element(struct eval *ev, json_t *elem, size_t lo, void *ud)
 {
 	struct context_state *cs = ud;
 	const struct rule *walker = ev->rule;
-	json_t *findings = ev->findings;
+	struct finding_list *findings = ev->findings;
 
 	for (size_t k = 0; k < cs->nrun; k++) {
 		struct member *m = &cs->run[k];
@@ -289,7 +289,7 @@ static void run_element(struct eval *ev, json_t *elem, size_t lo, void *ud)
 			continue;
 		}
 		ev->rule = m->rule;
-		ev->findings = cs->found[k];
+		ev->findings = &cs->found[k];
 		member_element(ev, cs, m, elem, lo);
 	}
 	ev->rule = walker;
@@ -341,7 +341,7 @@ static bool run_begin(struct eval *ev, struct context_state *cs,
 		if (run[k].role != ROLE_ALONE || !run[k].rule->enabled)
 			continue;
 		ev->rule = run[k].rule;
-		ev->findings = cs->found[k];
+		ev->findings = &cs->found[k];
 		eval_rule_in(ev, root, root, 0);
 	}
 	bool p_present = locate(ev, root, root, prefix, loc);
@@ -349,7 +349,7 @@ static bool run_begin(struct eval *ev, struct context_state *cs,
 		if (run[k].role != ROLE_ACROSS)
 			continue;
 		ev->rule = run[k].rule;
-		ev->findings = cs->found[k];
+		ev->findings = &cs->found[k];
 		across_begin(ev, root, &run[k], p_present);
 	}
 	return p_present;
@@ -358,16 +358,13 @@ static bool run_begin(struct eval *ev, struct context_state *cs,
 static void eval_run(struct eval *ev, json_t *root, struct member *run,
 		     size_t n, const struct path *prefix)
 {
-	json_t *found[RUN_MAX];
+	struct finding_list found[RUN_MAX];
 	struct context_state cs = {root, run, n, found};
-	json_t *findings = ev->findings;
+	struct finding_list *findings = ev->findings;
 	struct located loc;
 
-	for (size_t k = 0; k < n; k++) {
-		found[k] = json_array();
-		if (found[k] == NULL)
-			ev->oom = 1;
-	}
+	for (size_t k = 0; k < n; k++)
+		found[k] = (struct finding_list)FINDING_LIST_INIT;
 	bool p_present = run_begin(ev, &cs, prefix, &loc);
 	ev->findings = findings;
 	ev->rule = run[0].rule; /* the first to walk P meets it first */
@@ -378,15 +375,14 @@ static void eval_run(struct eval *ev, json_t *root, struct member *run,
 		if (run[k].role != ROLE_ACROSS)
 			continue;
 		ev->rule = run[k].rule;
-		ev->findings = found[k];
+		ev->findings = &found[k];
 		across_finish(ev, &run[k], w.bad);
 	}
 	ev->findings = findings;
 	for (size_t k = 0; k < n; k++) {
-		if (found[k] != NULL &&
-		    json_array_extend(ev->findings, found[k]) == -1)
+		if (finding_list_move(ev->findings, &found[k]) == -1)
 			ev->oom = 1;
-		json_decref(found[k]);
+		finding_list_release(&found[k]);
 	}
 }
 

@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "eval.h"
 #include "ruleset.h"
 
 /* One step of a concrete pointer: an object key, or an array index. */
@@ -46,7 +47,7 @@ struct strset {
 /* The state of one evaluation of a rule set on one document. */
 struct eval {
 	const struct rule *rule; /* the rule whose findings are being made */
-	json_t *findings;	 /* where they are appended */
+	struct finding_list *findings; /* where they are appended */
 	int errors, warnings;
 	int oom; /* memory ran out: the evaluation fails */
 	struct ptrset reported;

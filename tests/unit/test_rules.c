@@ -380,6 +380,51 @@ static void test_parser_colon_key(void **state)
 		     "t.rules:5: unknown key '' in rule 'a'");
 }
 
+/* The document of a judgement reads back as the same judgement: the log of
+ * a result left over from before a crash says what the first one did. */
+static void test_result_round_trip(void **state)
+{
+	static const char report[] =
+	    "{\"id\": \"R-1\", \"missions\": [{\"cost\": \"x\"}]}";
+	struct judge_opts opts = {0, 1700000000};
+	struct ruleset *rs;
+	struct diag d = DIAG_INIT;
+	struct judgement j, back;
+	json_t *doc, *again;
+
+	(void)state;
+	assert_int_equal(ruleset_load_builtin(&rs, &d), 0);
+	assert_int_equal(
+	    judge_bytes(rs, &opts, "r\xff.json", report, strlen(report), &j),
+	    0);
+	assert_int_equal(j.verdict, VERDICT_REJECTED);
+	assert_string_equal(j.report_id, "R-1");
+	assert_string_equal(j.file, "r\xef\xbf\xbd.json");
+	assert_true(j.nfindings > 0);
+	assert_int_equal(judgement_add_finding(&j, "report.duplicate",
+					       SEV_ERROR, "/id", "again"),
+			 0);
+	doc = judgement_to_json(&j);
+	assert_non_null(doc);
+	assert_string_equal(
+	    json_string_value(json_object_get(doc, "checked_at")),
+	    "2023-11-14T22:13:20Z");
+	assert_int_equal(json_array_size(json_object_get(doc, "findings")),
+			 j.nfindings);
+	assert_int_equal(judgement_from_json(doc, &back), 0);
+	back.checked_at = j.checked_at;
+	memcpy(back.rules_sha256, j.rules_sha256, sizeof(back.rules_sha256));
+	again = judgement_to_json(&back);
+	assert_non_null(again);
+	assert_true(json_equal(doc, again));
+	json_decref(again);
+	json_decref(doc);
+	judgement_release(&back);
+	judgement_release(&j);
+	judgement_release(&j); /* harmless */
+	ruleset_free(rs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -393,6 +438,7 @@ int main(void)
 	    cmocka_unit_test(test_parser_long_line_ok),
 	    cmocka_unit_test(test_parser_bom),
 	    cmocka_unit_test(test_parser_colon_key),
+	    cmocka_unit_test(test_result_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

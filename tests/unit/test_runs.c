@@ -40,17 +40,32 @@ static char *slurp(const char *path)
 	return buf;
 }
 
+/* The findings of l as a JSON array, as the result document has them. */
+static json_t *list_json(const struct finding_list *l)
+{
+	json_t *a = json_array();
+
+	assert_non_null(a);
+	for (size_t i = 0; i < l->n; i++)
+		assert_int_equal(
+		    json_array_append_new(a, finding_to_json(&l->v[i])), 0);
+	return a;
+}
+
 /* Findings of root under rs, both ways; they must be equal. */
 static void compare(const struct ruleset *rs, json_t *root, const char *what)
 {
-	json_t *a = json_array(), *b = json_array();
+	struct finding_list la = FINDING_LIST_INIT, lb = FINDING_LIST_INIT;
+	json_t *a, *b;
 	int ea, wa, eb, wb;
 
 	eval_rule_by_rule = false;
-	assert_int_equal(eval_ruleset(rs, root, a, &ea, &wa), 0);
+	assert_int_equal(eval_ruleset(rs, root, &la, &ea, &wa), 0);
 	eval_rule_by_rule = true;
-	assert_int_equal(eval_ruleset(rs, root, b, &eb, &wb), 0);
+	assert_int_equal(eval_ruleset(rs, root, &lb, &eb, &wb), 0);
 	eval_rule_by_rule = false;
+	a = list_json(&la);
+	b = list_json(&lb);
 	if (!json_equal(a, b) || ea != eb || wa != wb) {
 		char *sa = json_dumps(a, JSON_INDENT(1));
 		char *sb = json_dumps(b, JSON_INDENT(1));
@@ -62,6 +77,8 @@ static void compare(const struct ruleset *rs, json_t *root, const char *what)
 	}
 	json_decref(a);
 	json_decref(b);
+	finding_list_release(&la);
+	finding_list_release(&lb);
 }
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;

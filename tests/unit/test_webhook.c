@@ -126,6 +126,33 @@ static json_t *make_doc(const char *file, int n, const char *msg)
 			 "findings", findings, "expensed", "0.1.0");
 }
 
+/* webhook_build_body() for the judgement that doc says. */
+static char *build_body(enum webhook_format f, const char *type,
+			const json_t *doc, time_t now, size_t *len)
+{
+	struct judgement j;
+	char *s;
+
+	assert_int_equal(judgement_from_json(doc, &j), 0);
+	s = webhook_build_body(f, type, &j, doc, now, len);
+	judgement_release(&j);
+	return s;
+}
+
+/* outbox_queue() for the judgement that doc says, with verdict v. */
+static int queue(struct outbox *ob, const char *claim, enum verdict v,
+		 const json_t *doc)
+{
+	struct judgement j;
+	int rc;
+
+	assert_int_equal(judgement_from_json(doc, &j), 0);
+	j.verdict = v;
+	rc = outbox_queue(ob, claim, &j, doc);
+	judgement_release(&j);
+	return rc;
+}
+
 static void test_standard_body(void **state)
 {
 	json_t *doc = make_doc("rapport-36.json", 1, "total is off"), *msg;
@@ -134,8 +161,8 @@ static void test_standard_body(void **state)
 
 	(void)state;
 	/* 2026-11-26T14:39:34Z */
-	s = webhook_build_body(WEBHOOK_STANDARD, "report.rejected", doc,
-			       1795703974, &len);
+	s = build_body(WEBHOOK_STANDARD, "report.rejected", doc, 1795703974,
+		       &len);
 	assert_non_null(s);
 	assert_int_equal(len, strlen(s));
 	msg = json_loads(s, 0, NULL);
@@ -163,8 +190,7 @@ static void test_standard_trimmed(void **state)
 	memset(msgtext, 'x', sizeof(msgtext) - 1);
 	msgtext[sizeof(msgtext) - 1] = '\0';
 	doc = make_doc("big.json", 3000, msgtext);
-	s = webhook_build_body(WEBHOOK_STANDARD, "report.rejected", doc, 0,
-			       &len);
+	s = build_body(WEBHOOK_STANDARD, "report.rejected", doc, 0, &len);
 	assert_non_null(s);
 	assert_true(len <= WEBHOOK_MAX_PAYLOAD);
 	/* As many as fit: one finding more would not. */
@@ -199,7 +225,7 @@ static void test_slack_body(void **state)
 	char *s;
 
 	(void)state;
-	s = webhook_build_body(WEBHOOK_SLACK, "report.rejected", doc, 0, NULL);
+	s = build_body(WEBHOOK_SLACK, "report.rejected", doc, 0, NULL);
 	assert_non_null(s);
 	msg = json_loads(s, 0, NULL);
 	assert_non_null(msg);
@@ -225,7 +251,7 @@ static void test_slack_escapes_mentions(void **state)
 	char *s;
 
 	(void)state;
-	s = webhook_build_body(WEBHOOK_SLACK, "report.accepted", doc, 0, NULL);
+	s = build_body(WEBHOOK_SLACK, "report.accepted", doc, 0, NULL);
 	msg = json_loads(s, 0, NULL);
 	text = json_string_value(json_object_get(msg, "text"));
 	assert_non_null(strstr(text, "&lt;!channel&gt;.json"));
@@ -249,7 +275,7 @@ static void test_slack_trimmed(void **state)
 	memset(msgtext, 'y', sizeof(msgtext) - 1);
 	msgtext[sizeof(msgtext) - 1] = '\0';
 	doc = make_doc("big.json", 1000, msgtext);
-	s = webhook_build_body(WEBHOOK_SLACK, "report.rejected", doc, 0, &len);
+	s = build_body(WEBHOOK_SLACK, "report.rejected", doc, 0, &len);
 	assert_true(len <= WEBHOOK_MAX_PAYLOAD);
 	msg = json_loads(s, 0, NULL);
 	assert_non_null(msg);
@@ -272,7 +298,7 @@ static void test_teams_body(void **state)
 	char *s;
 
 	(void)state;
-	s = webhook_build_body(WEBHOOK_TEAMS, "report.rejected", doc, 0, NULL);
+	s = build_body(WEBHOOK_TEAMS, "report.rejected", doc, 0, NULL);
 	msg = json_loads(s, 0, NULL);
 	assert_non_null(msg);
 	assert_string_equal(json_string_value(json_object_get(msg, "type")),
@@ -406,16 +432,13 @@ static void test_outbox_queue(void **state)
 
 	ob = outbox_open(spool, &cfg, -1, &diag);
 	assert_non_null(ob);
-	assert_int_equal(outbox_queue(ob, "r.json.1", VERDICT_REJECTED, doc),
-			 1);
+	assert_int_equal(queue(ob, "r.json.1", VERDICT_REJECTED, doc), 1);
 	/* Judged again (a crash before archiving): same id, kept. */
-	assert_int_equal(outbox_queue(ob, "r.json.1", VERDICT_REJECTED, doc),
-			 1);
+	assert_int_equal(queue(ob, "r.json.1", VERDICT_REJECTED, doc), 1);
 	assert_int_equal(count_files(out), 1);
-	assert_int_equal(outbox_queue(ob, "r.json.2", VERDICT_REJECTED, doc),
-			 1);
-	assert_int_equal(outbox_queue(ob, "a.json", VERDICT_ACCEPTED, doc), 1);
-	assert_int_equal(outbox_queue(ob, "s.json", VERDICT_INVALID, nosha), 1);
+	assert_int_equal(queue(ob, "r.json.2", VERDICT_REJECTED, doc), 1);
+	assert_int_equal(queue(ob, "a.json", VERDICT_ACCEPTED, doc), 1);
+	assert_int_equal(queue(ob, "s.json", VERDICT_INVALID, nosha), 1);
 	assert_int_equal(outbox_sync(ob), 0);
 	assert_int_equal(outbox_backlog(ob), 4);
 	assert_int_equal(count_files(out), 4);
@@ -426,9 +449,8 @@ static void test_outbox_queue(void **state)
 	ob = outbox_open(spool, &cfg, -1, &diag);
 	assert_non_null(ob);
 	assert_int_equal(outbox_backlog(ob), 4);
-	assert_int_equal(outbox_queue(ob, "r.json.1", VERDICT_REJECTED, doc),
-			 1);
-	assert_int_equal(outbox_queue(ob, "s.json", VERDICT_INVALID, nosha), 1);
+	assert_int_equal(queue(ob, "r.json.1", VERDICT_REJECTED, doc), 1);
+	assert_int_equal(queue(ob, "s.json", VERDICT_INVALID, nosha), 1);
 	assert_int_equal(outbox_backlog(ob), 4);
 	assert_int_equal(count_files(out), 4);
 	outbox_close(ob);
