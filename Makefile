@@ -114,7 +114,7 @@ bench: deps $(BUILD)/expensed
 	@sh bench/run.sh $(BUILD)
 
 format:
-	clang-format -i common/*.[ch] rules/*.[ch] daemon/*.[ch] tests/unit/*.c fuzz/*.c bench/*.c
+	clang-format -i common/*.[ch] rules/*.[ch] daemon/*.[ch] tests/unit/*.c fuzz/*.[ch] bench/*.c
 
 install: $(BUILD)/expensed
 	install -D -m 0755 $(BUILD)/expensed $(DESTDIR)$(PREFIX)/bin/expensed

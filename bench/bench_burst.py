@@ -52,8 +52,10 @@ def build(build_dir):
                    stdout=subprocess.DEVNULL)
     out = Path(build_dir) / "bench" / "floor"
     out.parent.mkdir(parents=True, exist_ok=True)
+    # the objects of today's sources only (a build dir may hold stale ones)
     objs = sorted(str(p) for d in ("rules", "common")
-                  for p in (Path(build_dir) / d).glob("*.o"))
+                  for p in (Path(build_dir) / d).glob("*.o")
+                  if (REPO / d / (p.stem + ".c")).exists())
     objs.append(str(Path(build_dir) / "gen" / "builtin_rules.o"))
     subprocess.run(["cc", "-O2", "-std=gnu11", "-D_GNU_SOURCE", "-o",
                     str(out), str(REPO / "bench" / "floor.c")] + objs +

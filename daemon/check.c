@@ -203,7 +203,10 @@ static int load_config(struct config *cfg, bool *have)
 	return rc;
 }
 
-int cmd_check(int argc, char **argv)
+/* Parse check's options into o and *rules_arg. -1 when done (exit status
+ * in *status: 0 for --help, 2 for a usage error), else 0. */
+static int parse_options(int argc, char **argv, struct check_opts *o,
+			 const char **rules_arg, int *status)
 {
 	static const struct option longopts[] = {
 	    {"rules", required_argument, NULL, 'r'},
@@ -212,52 +215,64 @@ int cmd_check(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct check_opts o = {false, false, false, {0, 0}};
-	const char *rules_arg = NULL;
-	struct config cfg;
-	bool have_cfg = false;
-	struct ruleset *rs = NULL;
-	int c, status = 0;
+	int c;
 
+	*status = 2;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":r:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
-			rules_arg = optarg;
+			*rules_arg = optarg;
 			break;
 		case 'f':
 			if (strcmp(optarg, "json") == 0)
-				o.json = true;
+				o->json = true;
 			else if (strcmp(optarg, "text") != 0) {
 				cli_error("unknown format '%s' (text or json)",
 					  optarg);
-				return 2;
+				return -1;
 			}
 			break;
 		case 'F':
 			if (strcmp(optarg, "warning") == 0)
-				o.fail_on_warning = true;
+				o->fail_on_warning = true;
 			else if (strcmp(optarg, "error") != 0) {
 				cli_error("unknown --fail-on '%s' (error or "
 					  "warning)",
 					  optarg);
-				return 2;
+				return -1;
 			}
 			break;
 		case 'h':
 			check_usage(stdout);
-			return 0;
+			*status = 0;
+			return -1;
 		default:
 			cli_bad_option(c, argv);
 			check_usage(stderr);
-			return 2;
+			return -1;
 		}
 	}
 	if (optind >= argc) {
 		check_usage(stderr);
-		return 2;
+		return -1;
 	}
+	*status = 0;
+	return 0;
+}
+
+int cmd_check(int argc, char **argv)
+{
+	struct check_opts o = {false, false, false, {0, 0}};
+	const char *rules_arg = NULL;
+	struct config cfg;
+	bool have_cfg = false;
+	struct ruleset *rs = NULL;
+	int status = 0;
+
+	if (parse_options(argc, argv, &o, &rules_arg, &status) == -1)
+		return status;
 	if (load_config(&cfg, &have_cfg) == -1)
 		return 2;
 	o.judge.max_file_size =

@@ -1,6 +1,6 @@
 /*
- * outbox.c - the delivery queue (SPEC §6). Each delivery is one JSON file
- * in SPOOL/outbox/ holding the exact body to post and its retry state:
+ * outbox.c - the delivery queue (docs/webhooks.md). Each delivery is one JSON
+ * file in SPOOL/outbox/ holding the exact body to post and its retry state:
  * written under a temporary name and renamed, made durable in batches,
  * loaded back at start, unlinked once delivered and moved to SPOOL/dead/
  * when out of tries (Postfix's queue, in small). deliver.c posts them.

@@ -1,5 +1,5 @@
 /*
- * outbox.h - durable webhook deliveries (SPEC §6).
+ * outbox.h - durable webhook deliveries (docs/webhooks.md).
  *
  * For each judged file, outbox_queue() writes one delivery file per webhook
  * whose events include the verdict into SPOOL/outbox/ (temporary name,

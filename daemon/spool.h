@@ -1,6 +1,6 @@
 /*
- * spool.h - the life of a file in the spool (SPEC §5): claim it from the
- * inbox into work/, judge it safely, record its result and deliveries
+ * spool.h - the life of a file in the spool (docs/operations.md): claim it from
+ * the inbox into work/, judge it safely, record its result and deliveries
  * durably (one sync per batch), archive it into accepted/ or rejected/, and
  * recover what a crash left in work/. The crash-consistency protocol is
  * written down in spool_int.h, the names in spool_name.h.

@@ -1,7 +1,7 @@
 /*
- * webhook.h - what goes over the wire to a webhook (SPEC §6): the payload
- * of each format (webhook_body.c), Standard Webhooks signing, the setup of
- * one curl easy handle per attempt, and the parsing of an answer's
+ * webhook.h - what goes over the wire to a webhook (docs/webhooks.md): the
+ * payload of each format (webhook_body.c), Standard Webhooks signing, the setup
+ * of one curl easy handle per attempt, and the parsing of an answer's
  * Retry-After (webhook.c).
  *
  * Nothing here touches the spool or the event loop: outbox.c does the
@@ -35,7 +35,7 @@ unsigned webhook_event_bit(enum verdict v);
 
 /*
  * The body to post for one judged file: type is webhook_event_type(), j its
- * judgement, doc its result document (SPEC §3; what the standard format
+ * judgement, doc its result document (docs/result.md; what the standard format
  * posts), now the event's time.
  *   standard: {"type":..., "timestamp":"...Z", "data": doc}
  *   slack:    {"text": "..."} with verdict, file, report id, counts and one

@@ -1,7 +1,7 @@
 /*
  * check_doc.h - invariants of a judgement that every fuzz target asserts
- * (SPEC §3): the result document built from it agrees with the verdict and
- * the counts, an invalid verdict has exactly one finding at path "", and
+ * (docs/result.md): the result document built from it agrees with the verdict
+ * and the counts, an invalid verdict has exactly one finding at path "", and
  * the document can be serialised. A broken invariant aborts, which
  * libFuzzer reports.
  */

@@ -66,7 +66,7 @@ enum severity { SEV_ERROR, SEV_WARNING, SEV_INFO };
 const char *severity_name(enum severity s);
 
 /*
- * One finding (SPEC §3). Every string is owned by the finding and valid
+ * One finding (docs/result.md). Every string is owned by the finding and valid
  * UTF-8 (text that may not be, such as messages quoting a report's strings
  * or file names, is made so with U+FFFD), so that a judgement outlives the
  * rule set and the document it came from.
@@ -82,7 +82,7 @@ struct finding {
 
 /*
  * What the engine says about one file: the typed form of the result
- * document of SPEC §3, which judgement_to_json() builds for output.
+ * document of docs/result.md, which judgement_to_json() builds for output.
  */
 struct judgement {
 	enum verdict verdict;
@@ -130,8 +130,8 @@ int judgement_add_finding(struct judgement *j, const char *rule,
 			  const char *message);
 
 /*
- * The result document of SPEC §3, keys in this order: file, sha256, size,
- * report_id, verdict, errors, warnings, findings (rule, severity, path,
+ * The result document of docs/result.md, keys in this order: file, sha256,
+ * size, report_id, verdict, errors, warnings, findings (rule, severity, path,
  * message, then expected and actual when set), checked_at, rules, expensed.
  * A new object (the caller owns it), or NULL when memory runs out.
  */

@@ -3,9 +3,9 @@
  * order, on the root or on every context its `each` walks to, or a run of
  * rules at once where runs.c can take them.
  *
- * The heart is SPEC §2 "Applicability": an absent operand makes a rule say
- * nothing; an ill-kinded node is reported once, by the first rule that meets
- * it, and is remembered (walk.h) so that later rules step around it
+ * The heart is docs/rules.md "Applicability": an absent operand makes a rule
+ * say nothing; an ill-kinded node is reported once, by the first rule that
+ * meets it, and is remembered (walk.h) so that later rules step around it
  * (aggregates skip the context, item-by-item rules skip the item). Within a
  * rule, single-node operands are met first, then the items they bound.
  */

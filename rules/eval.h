@@ -1,5 +1,5 @@
 /*
- * eval.h - applying a compiled rule set to a parsed document (SPEC §2):
+ * eval.h - applying a compiled rule set to a parsed document (docs/rules.md):
  * findings in rule set order, then in the order each rule meets them.
  */
 #ifndef EXPENSED_EVAL_H

@@ -1,7 +1,7 @@
 /*
  * judge.c - from the bytes of one file to its verdict and result document
- * (SPEC §1 "JSON itself" and §3): size, UTF-8, JSON with line and column,
- * top-level kind, then the rule set.
+ * (docs/report-format.md "JSON itself" and docs/result.md): size, UTF-8, JSON
+ * with line and column, top-level kind, then the rule set.
  */
 #include <assert.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /*
  * report.c - findings (typed, kept in lists: eval.h), and the memory of
- * the nodes reported as ill-kinded (walk.h). SPEC §2 says an ill-kinded
+ * the nodes reported as ill-kinded (walk.h). docs/rules.md says an ill-kinded
  * node is reported once, by the first rule that meets it, and that later
  * rules step around it: these sets are how every rule knows.
  */

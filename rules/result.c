@@ -1,6 +1,6 @@
 /*
  * result.c - the typed judgement (engine.h) and its one JSON form, the
- * result document of SPEC §3. The engine and the daemon pass the struct;
+ * result document of docs/result.md. The engine and the daemon pass the struct;
  * the document is built here, once, at the edge, so that its key names live
  * in this file alone (and are read back here for a result left over from
  * before a crash).

@@ -1,5 +1,5 @@
 /*
- * types.c - the rule types of SPEC §2 that judge item by item (within,
+ * types.c - the rule types of docs/rules.md that judge item by item (within,
  * order, limit, required, enum), and the dispatch to all eight (types.h;
  * sum, count and unique are in aggregate.c). Each reads its operands
  * first, then walks its items, and says nothing when an operand is absent.

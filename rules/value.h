@@ -1,6 +1,6 @@
 /*
- * value.h - the kinds of SPEC §1 read from JSON nodes: amounts (int64
- * cents), dates (day numbers), integers; and their text forms.
+ * value.h - the kinds of docs/report-format.md read from JSON nodes: amounts
+ * (int64 cents), dates (day numbers), integers; and their text forms.
  *
  * Conversion happens once, here, at the edge of the JSON: the rest of the
  * engine never sees a double.

@@ -3,7 +3,7 @@
  * (internal to rules/): the evaluation state, the stack that holds the
  * concrete pointer of the node in hand, following and walking compiled
  * paths, reading operands, and reporting findings and ill-kinded nodes once
- * per document (SPEC §2 "Applicability").
+ * per document (docs/rules.md "Applicability").
  *
  * Pointers are always described as "stack entries [lo, nst) plus the plain
  * segments of a path p": lo is where the context's (or the walk's) pointer

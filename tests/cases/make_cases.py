@@ -1,13 +1,13 @@
 #!/usr/bin/python3
-"""Generate the golden cases of tests/cases/ (SPEC sections 1-3).
+"""Generate the golden cases of tests/cases/ (docs/report-format.md, docs/rules.md, docs/result.md).
 
 Each case is a folder: input.json (the bytes judged), optional rules.rules
 (a custom rule set; else the built-in default set), and the binary's full
 outputs expected.json and expected.txt (written by regen.py).
 
 The expectations below (verdict, counts, findings as rule/severity/path in
-the SPEC's stable order, and some message substrings) were worked out from
-the SPEC, not from the implementation: after writing a folder's inputs, the
+the documented stable order, and some message substrings) were worked out from
+the documented contract, not from the implementation: after writing a folder's inputs, the
 script runs the binary (regen.py) and refuses, listing the differences, if
 its output disagrees with them; the full outputs it writes then pin every
 message byte.
@@ -960,7 +960,7 @@ case("custom_sum_nested_wildcard_missing_level",
 
 
 def spec_differences(exp, doc):
-    """How the binary's result doc differs from a case's SPEC expectation."""
+    """How the binary's result doc differs from a case's expectation."""
     diffs = []
     for k in ("verdict", "errors", "warnings"):
         if doc[k] != exp[k]:
@@ -998,7 +998,7 @@ def main():
             bad += 1
     print(len(CASES), "cases written to", OUT)
     if bad:
-        sys.exit("make_cases: the binary disagrees with the SPEC (above)")
+        sys.exit("make_cases: the binary disagrees with the expectations (above)")
 
 if __name__ == "__main__":
     main()

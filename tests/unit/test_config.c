@@ -168,7 +168,7 @@ static void test_every_key(void **state)
 	write_file(secret, SECRET "\n", 0640);
 	snprintf(t.conf, sizeof(t.conf), "%s/expensed.conf", t.dir);
 	write_file(t.conf,
-		   "; the SPEC example, with comments\n"
+		   "; the documented example, with comments\n"
 		   "[spool]\n"
 		   "directory = /srv/spool   # work/ etc.\n"
 		   "inbox = /srv/share/inbox ; a share\n"
