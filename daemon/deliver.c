@@ -12,7 +12,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,29 +35,6 @@ static uint64_t rng_next(struct outbox *ob)
 	ob->rng ^= ob->rng << 25;
 	ob->rng ^= ob->rng >> 27;
 	return ob->rng * 2685821657736338717ULL;
-}
-
-static void timer_arm(int fd, long long ms)
-{
-	struct itimerspec its;
-
-	memset(&its, 0, sizeof(its));
-	if (ms >= 0) {
-		/* 0 would disarm: "as soon as possible" is 1 ns. */
-		its.it_value.tv_sec = ms / 1000;
-		its.it_value.tv_nsec = (ms % 1000) * 1000000;
-		if (ms == 0)
-			its.it_value.tv_nsec = 1;
-	}
-	timerfd_settime(fd, 0, &its, NULL);
-}
-
-static void timer_drain(int fd)
-{
-	uint64_t n;
-
-	while (read(fd, &n, sizeof(n)) < 0 && errno == EINTR)
-		;
 }
 
 /* ---- attempts ------------------------------------------------------ */
@@ -213,9 +189,9 @@ void deliver_schedule(struct outbox *ob)
 			first = d->due_ms;
 	}
 	if (first == LLONG_MAX)
-		timer_arm(ob->retry_timer.fd, -1);
+		loop_timer_arm(&ob->retry_timer, -1);
 	else
-		timer_arm(ob->retry_timer.fd, first > now ? first - now : 0);
+		loop_timer_arm(&ob->retry_timer, first > now ? first - now : 0);
 }
 
 /* One transfer curl has finished: delivered, or failed. */
@@ -350,7 +326,7 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp)
 	struct outbox *ob = userp;
 
 	(void)multi;
-	timer_arm(ob->curl_timer.fd, timeout_ms < 0 ? -1 : timeout_ms);
+	loop_timer_arm(&ob->curl_timer, timeout_ms < 0 ? -1 : timeout_ms);
 	return 0;
 }
 
@@ -360,7 +336,7 @@ static void on_curl_timer(struct loop_source *src, uint32_t events)
 	int running;
 
 	(void)events;
-	timer_drain(src->fd);
+	loop_timer_drain(src);
 	curl_multi_socket_action(ob->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	check_done(ob);
 }
@@ -370,7 +346,7 @@ static void on_retry_timer(struct loop_source *src, uint32_t events)
 	struct outbox *ob = container_of(src, struct outbox, retry_timer);
 
 	(void)events;
-	timer_drain(src->fd);
+	loop_timer_drain(src);
 	deliver_schedule(ob);
 }
 
@@ -378,19 +354,9 @@ static void on_retry_timer(struct loop_source *src, uint32_t events)
 
 static int setup_timers(struct outbox *ob, struct diag *diag)
 {
-	ob->curl_timer.fd =
-	    timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	ob->retry_timer.fd =
-	    timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	ob->curl_timer.ready = on_curl_timer;
-	ob->retry_timer.ready = on_retry_timer;
-	if (ob->curl_timer.fd < 0 || ob->retry_timer.fd < 0) {
-		diag_add(diag, "outbox: timerfd: %s", strerror(errno));
-		return -1;
-	}
-	if (loop_add(ob->epfd, &ob->curl_timer, EPOLLIN) == -1 ||
-	    loop_add(ob->epfd, &ob->retry_timer, EPOLLIN) == -1) {
-		diag_add(diag, "outbox: epoll: %s", strerror(errno));
+	if (loop_timer_open(ob->epfd, &ob->curl_timer, on_curl_timer) == -1 ||
+	    loop_timer_open(ob->epfd, &ob->retry_timer, on_retry_timer) == -1) {
+		diag_add(diag, "outbox: timer: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -430,15 +396,6 @@ int deliver_open(struct outbox *ob, struct diag *diag)
 	return 0;
 }
 
-static void close_timer(struct outbox *ob, struct loop_source *t)
-{
-	if (t->fd < 0)
-		return; /* never set up (queueing only, or a failed open) */
-	loop_del(ob->epfd, t);
-	close(t->fd);
-	t->fd = -1;
-}
-
 void deliver_close(struct outbox *ob)
 {
 	struct delivery *d;
@@ -464,8 +421,8 @@ void deliver_close(struct outbox *ob)
 	free(ob->socks);
 	ob->socks = NULL;
 	ob->nsocks = 0;
-	close_timer(ob, &ob->curl_timer);
-	close_timer(ob, &ob->retry_timer);
+	loop_timer_close(ob->epfd, &ob->curl_timer);
+	loop_timer_close(ob->epfd, &ob->retry_timer);
 }
 
 void outbox_reconfigure(struct outbox *ob, const struct config *cfg)
