@@ -441,7 +441,8 @@ int ruleset_load_path(const char *path, struct ruleset **out, struct diag *diag)
 			nnames++;
 		}
 		closedir(dir);
-		qsort(names, nnames, sizeof(*names), cmp_names);
+		if (nnames > 1)
+			qsort(names, nnames, sizeof(*names), cmp_names);
 		if (nnames == 0) {
 			diag_at(diag, path, 0, "no .rules files in directory");
 			errors++;
