@@ -29,5 +29,6 @@ for s in bench/*.sh; do
 	sh "$s" "$build"
 done
 
-# The daemon under a burst, a lone file and idle, against its floor.
+# The daemon under a burst, a lone file and idle, against its floor, each on
+# a fresh loop-mounted ext4 (needs root; see bench/README.md).
 /usr/bin/python3 bench/bench_burst.py "$build"

@@ -1,0 +1,276 @@
+"""The surroundings bench_burst.py measures the daemon in, standard library
+only: a fresh ext4 per measurement, a /dev/log listener when the machine
+has none, an inotify watch on the archive, the journal's commit counter and
+a child's own peak memory.
+"""
+import contextlib
+import ctypes
+import os
+import select
+import socket
+import struct
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+IMAGE_SIZE = "512M"
+
+
+class Fs:
+    """Where one measurement runs: path, and what it is."""
+
+    def __init__(self, path, dev=None, note=""):
+        self.path = Path(path)
+        self.dev = dev          # "loop0" on a loop mount, else None
+        self.note = note        # why it is not a fresh ext4, if it is not
+
+    def commits(self):
+        """Transactions the ext4 journal has committed since the mount
+        (/proc/fs/jbd2/DEV-8/info), or None without one."""
+        if self.dev is None:
+            return None
+        try:
+            with open("/proc/fs/jbd2/%s-8/info" % self.dev) as f:
+                return int(f.readline().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+
+def _run(cmd):
+    return subprocess.run(cmd, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+
+
+@contextlib.contextmanager
+def fresh_ext4(root, tag):
+    """A new journaled ext4 mounted from a loop image under root (made,
+    mounted, then unmounted and removed whatever happens); a plain
+    directory, with Fs.note saying why, where loop mounts are impossible."""
+    root = Path(root)
+    img = root / (tag + ".img")
+    mnt = root / tag
+    mnt.mkdir()
+    mounted = False
+    try:
+        why = None
+        if os.environ.get("BENCH_NO_LOOP"):
+            why = "BENCH_NO_LOOP is set"
+        elif os.geteuid() != 0:
+            why = "not root"
+        else:
+            with open(img, "wb") as f:
+                f.truncate(512 << 20)
+            # inode tables and journal written now, not by a background
+            # thread during the measurement
+            r = _run(["mkfs.ext4", "-q", "-F", "-E",
+                      "lazy_itable_init=0,lazy_journal_init=0", str(img)])
+            if r.returncode != 0:
+                why = "mkfs.ext4: " + r.stdout.strip()
+            else:
+                r = _run(["mount", "-o", "loop", str(img), str(mnt)])
+                if r.returncode != 0:
+                    why = "mount -o loop: " + r.stdout.strip()
+                else:
+                    mounted = True
+        if not mounted:
+            yield Fs(mnt, note=why or "unknown")
+            return
+        src = _run(["findmnt", "-n", "-o", "SOURCE", str(mnt)]).stdout
+        yield Fs(mnt, dev=os.path.basename(src.strip()) or None)
+    finally:
+        if mounted:
+            if _run(["umount", str(mnt)]).returncode != 0:
+                _run(["umount", "-l", str(mnt)])
+        else:
+            subprocess.run(["rm", "-rf", "--one-file-system", str(mnt)])
+        with contextlib.suppress(OSError):
+            mnt.rmdir()
+        with contextlib.suppress(OSError):
+            img.unlink()
+
+
+class SyslogSink:
+    """Make syslog() really write: when /dev/log is missing (glibc then
+    drops every message after a failed connect), listen on it and count
+    what arrives; remove it afterwards. With a system logger there, use
+    that (and count nothing)."""
+
+    PATH = "/dev/log"
+
+    def __init__(self):
+        self.sock = None
+        self.ino = None
+        self.messages = 0
+        self.bytes = 0
+        self.note = ""
+        self.thread = None
+        self.stopping = threading.Event()
+
+    def start(self):
+        if os.path.exists(self.PATH):
+            self.note = "the system's %s" % self.PATH
+            return self
+        try:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+            s.bind(self.PATH)
+            os.chmod(self.PATH, 0o666)
+        except OSError as e:
+            self.note = ("no %s and cannot listen on it (%s): syslog() "
+                         "drops every line" % (self.PATH, e))
+            return self
+        self.sock = s
+        self.ino = os.stat(self.PATH).st_ino
+        self.note = "the bench's own %s listener" % self.PATH
+        self.thread = threading.Thread(target=self._drain, daemon=True)
+        self.thread.start()
+        return self
+
+    def _drain(self):
+        self.sock.settimeout(0.1)
+        while not self.stopping.is_set():
+            try:
+                b = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.messages += 1
+            self.bytes += len(b)
+
+    def stop(self):
+        if self.sock is None:
+            return
+        with contextlib.suppress(OSError):
+            if os.stat(self.PATH).st_ino == self.ino:
+                os.unlink(self.PATH)
+        self.stopping.set()
+        self.thread.join(2)
+        self.sock.close()
+        self.sock = None
+
+
+IN_CREATE = 0x100
+IN_MOVED_TO = 0x80
+IN_Q_OVERFLOW = 0x4000
+IN_NONBLOCK = os.O_NONBLOCK
+IN_CLOEXEC = os.O_CLOEXEC
+_EVENT = struct.Struct("iIII")
+
+
+class ResultWatch:
+    """Every NAME.result.json that appears in the watched directories
+    (renamed or created there), in arrival order, without polling."""
+
+    def __init__(self, dirs):
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
+        self.dirs = [Path(d) for d in dirs]
+        for d in self.dirs:
+            if libc.inotify_add_watch(self.fd, str(d).encode(),
+                                      IN_MOVED_TO | IN_CREATE) < 0:
+                raise OSError(ctypes.get_errno(), "inotify_add_watch %s" % d)
+        self.seen = set()
+        self.count = 0
+        self.overflow = False
+
+    def close(self):
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def _read(self, timeout):
+        r, _, _ = select.select([self.fd], [], [], max(timeout, 0))
+        if not r:
+            return
+        try:
+            buf = os.read(self.fd, 1 << 16)
+        except BlockingIOError:
+            return
+        off = 0
+        while off < len(buf):
+            _wd, mask, _cookie, ln = _EVENT.unpack_from(buf, off)
+            off += _EVENT.size
+            name = buf[off:off + ln].rstrip(b"\0")
+            off += ln
+            if mask & IN_Q_OVERFLOW:
+                self.overflow = True
+            elif name.endswith(b".result.json") and name not in self.seen:
+                self.seen.add(name)
+                self.count += 1
+
+    def _recount(self):
+        # events lost: count the directories themselves from now on
+        n = 0
+        for d in self.dirs:
+            n += sum(1 for e in os.scandir(d)
+                     if e.name.endswith(".result.json"))
+        self.count = n
+
+    def wait(self, cond, timeout, what):
+        """Read events until cond(self) or timeout (then raise)."""
+        deadline = time.monotonic() + timeout
+        while not cond(self):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("timed out after %.0f s waiting for %s"
+                                   % (timeout, what))
+            self._read(min(left, 0.05))
+            if self.overflow:
+                self._recount()
+
+    def has(self, name):
+        return name.encode() + b".result.json" in self.seen
+
+
+def peak_memory(cmd, timeout, cap_bytes):
+    """Run cmd (stdout counted, not kept) under an address-space cap of
+    cap_bytes (prlimit, which execs it: same process); returns (status
+    text, ru_maxrss in kB of that child alone, stdout bytes, seconds,
+    stderr tail)."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(["prlimit", "--as=%d" % cap_bytes, "--"] + cmd,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = [0]
+    err = []
+
+    def drain_out():
+        while True:
+            b = p.stdout.read(1 << 20)
+            if not b:
+                return
+            out[0] += len(b)
+
+    def drain_err():
+        err.append(p.stderr.read())
+
+    ts = [threading.Thread(target=drain_out, daemon=True),
+          threading.Thread(target=drain_err, daemon=True)]
+    for t in ts:
+        t.start()
+    deadline = t0 + timeout
+    timed_out = False
+    while True:
+        pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+        if pid == p.pid:
+            break
+        if time.monotonic() > deadline and not timed_out:
+            timed_out = True
+            p.kill()
+        time.sleep(0.02)
+    secs = time.monotonic() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    for t in ts:
+        t.join(5)
+    if timed_out:
+        what = "killed after %d s" % timeout
+    elif os.WIFSIGNALED(status):
+        what = "killed by signal %d" % os.WTERMSIG(status)
+    else:
+        what = "exit %d" % os.WEXITSTATUS(status)
+    tail = (err[0] if err else b"").decode(errors="replace").strip()
+    tail = tail.splitlines()[-1][:100] if tail else ""
+    return what, ru.ru_maxrss, out[0], secs, tail
