@@ -12,5 +12,6 @@ int cmd_check(int argc, char **argv);	     /* check.c */
 int cmd_run(int argc, char **argv);	     /* run.c */
 int cmd_check_config(int argc, char **argv); /* checkconfig.c */
 int cmd_send_test(int argc, char **argv);    /* sendtest.c */
+int cmd_status(int argc, char **argv);	     /* status.c */
 
 #endif

@@ -19,6 +19,7 @@ static void usage(FILE *out)
 	      "       expensed run [-c FILE] [-v]\n"
 	      "       expensed check-config [-c FILE]\n"
 	      "       expensed send-test [-c FILE] WEBHOOK\n"
+	      "       expensed status [-c FILE] [--json]\n"
 	      "       expensed --version | --help\n",
 	      out);
 }
@@ -47,6 +48,8 @@ int main(int argc, char **argv)
 		return cmd_check_config(argc - 1, argv + 1);
 	if (strcmp(cmd, "send-test") == 0)
 		return cmd_send_test(argc - 1, argv + 1);
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(argc - 1, argv + 1);
 	cli_error("unknown command '%s'", cmd);
 	usage(stderr);
 	return 2;

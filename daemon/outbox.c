@@ -589,3 +589,99 @@ void outbox_close(struct outbox *ob)
 	free(ob->inflight);
 	free(ob);
 }
+
+/* ---- reading a delivery file from outside the daemon ---------------- */
+
+/* Skip blanks in s from *i. */
+static void skip_blanks(const char *s, size_t len, size_t *i)
+{
+	while (*i < len && (s[*i] == ' ' || s[*i] == '\n' || s[*i] == '\t' ||
+			    s[*i] == '\r'))
+		(*i)++;
+}
+
+/* Match lit at *i (after blanks); advance past it. */
+static bool match_lit(const char *s, size_t len, size_t *i, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	skip_blanks(s, len, i);
+	if (len - *i < n || memcmp(s + *i, lit, n) != 0)
+		return false;
+	*i += n;
+	return true;
+}
+
+/* A JSON string without escapes at *i (after blanks): its bytes start at
+ * *start, *n long; *i goes past the closing quote. */
+static bool plain_string(const char *s, size_t len, size_t *i, size_t *start,
+			 size_t *n)
+{
+	if (!match_lit(s, len, i, "\""))
+		return false;
+	*start = *i;
+	while (*i < len && s[*i] != '"' && s[*i] != '\\' &&
+	       (unsigned char)s[*i] >= 0x20)
+		(*i)++;
+	if (*i == len || s[*i] != '"')
+		return false;
+	*n = *i - *start;
+	(*i)++;
+	return true;
+}
+
+/* The fast way: delivery_format() writes "id" then "webhook" first, so the
+ * name is in the file's first bytes. 0, or -1 if they are not so. */
+static int head_webhook(const char *s, size_t len, char *hook, size_t size)
+{
+	size_t i = 0, start, n;
+
+	if (!match_lit(s, len, &i, "{") || !match_lit(s, len, &i, "\"id\"") ||
+	    !match_lit(s, len, &i, ":") ||
+	    !plain_string(s, len, &i, &start, &n) ||
+	    !match_lit(s, len, &i, ",") ||
+	    !match_lit(s, len, &i, "\"webhook\"") ||
+	    !match_lit(s, len, &i, ":") ||
+	    !plain_string(s, len, &i, &start, &n) || n == 0 || n >= size)
+		return -1;
+	memcpy(hook, s + start, n);
+	hook[n] = '\0';
+	return 0;
+}
+
+int outbox_file_webhook(int dirfd, const char *name, char *hook, size_t size)
+{
+	char head[512], *text = NULL;
+	size_t len;
+	ssize_t got;
+	json_t *o;
+	const char *w;
+	int fd, rc = 1;
+
+	if (!is_delivery_name(name))
+		return 1;
+	fd =
+	    openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	do
+		got = pread(fd, head, sizeof(head), 0);
+	while (got < 0 && errno == EINTR);
+	close(fd);
+	if (got < 0)
+		return -1;
+	if (head_webhook(head, (size_t)got, hook, size) == 0)
+		return 0;
+	/* written some other way: read it whole */
+	if (read_file_at(dirfd, name, MAX_DELIVERY_FILE, &text, &len) == -1)
+		return errno == EFBIG || errno == EINVAL ? 1 : -1;
+	o = json_loadb(text, len, 0, NULL);
+	w = json_is_object(o) ? str_member(o, "webhook") : NULL;
+	if (w != NULL && strlen(w) > 0 && strlen(w) < size) {
+		memcpy(hook, w, strlen(w) + 1);
+		rc = 0;
+	}
+	json_decref(o);
+	free(text);
+	return rc;
+}

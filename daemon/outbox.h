@@ -54,6 +54,16 @@ size_t outbox_backlog(const struct outbox *ob);
  * the next reconfigure). */
 void outbox_reconfigure(struct outbox *ob, const struct config *cfg);
 
+/*
+ * The webhook named in the delivery file dirfd/name (in outbox/ or dead/),
+ * into hook (size bytes), for `expensed status`: read-only, no outbox
+ * needed, and cheap (the name is in the file's first bytes). 0; 1 when
+ * name or its contents are no delivery (a name held by hidden temporary
+ * files, or a file moved to dead/ because it was none); -1 with errno when
+ * it cannot be read (ENOENT: delivered or moved meanwhile).
+ */
+int outbox_file_webhook(int dirfd, const char *name, char *hook, size_t size);
+
 /* Abort transfers in flight (their files stay for the next start), stop
  * libcurl, free everything. NULL is allowed. */
 void outbox_close(struct outbox *ob);
