@@ -33,53 +33,8 @@
 #include "config.h"
 #include "outbox.h"
 #include "spool_name.h"
+#include "status_int.h"
 #include "watch.h"
-
-#define RESULT_SUFFIX ".result.json"
-#define HOOK_NAME_SIZE 80
-#define MAX_PIDS 16
-#define MAX_PROBLEMS 64
-
-/* A directory whose files wait: how many, and the oldest one's change. */
-struct backlog {
-	size_t files;
-	bool any;	     /* oldest_ms is set */
-	long long oldest_ms; /* smallest ctime, ms */
-};
-
-/* Deliveries of one webhook. */
-struct hook_count {
-	char name[HOOK_NAME_SIZE];
-	size_t n[2]; /* outbox/, dead/ */
-};
-
-/* A directory of deliveries: per webhook, and files that are none. */
-struct deliveries {
-	size_t files, other;
-};
-
-struct problem {
-	const char *code;
-	char text[256];
-};
-
-struct status {
-	const struct config *cfg;
-	long long now_ms;
-	int held;	     /* owner locks held */
-	long pids[MAX_PIDS]; /* their holders, where visible */
-	size_t npids;
-	bool inbox_missing;
-	struct backlog inbox, work;
-	size_t archived[2]; /* accepted/, rejected/ */
-	bool have_verdict;
-	long long verdict_ms; /* newest result document's mtime */
-	struct hook_count *hooks;
-	size_t nhooks;
-	struct deliveries dl[2]; /* outbox/, dead/ */
-	struct problem problems[MAX_PROBLEMS];
-	size_t nproblems;
-};
 
 static void usage(FILE *f)
 {
@@ -376,28 +331,12 @@ static void on_state(struct status *st, int dirfd, const char *name, void *arg)
 
 /* ---- judging what was read ----------------------------------------- */
 
-static void format_age(long long ms, char *buf, size_t size)
-{
-	long long s = ms / 1000;
-
-	if (ms < 1000)
-		snprintf(buf, size, "%lldms", ms < 0 ? 0 : ms);
-	else if (s < 60)
-		snprintf(buf, size, "%llds", s);
-	else if (s < 3600)
-		snprintf(buf, size, "%lldm %llds", s / 60, s % 60);
-	else if (s < 86400)
-		snprintf(buf, size, "%lldh %lldm", s / 3600, s % 3600 / 60);
-	else
-		snprintf(buf, size, "%lldd %lldh", s / 86400, s % 86400 / 3600);
-}
-
-static long long stale_after_ms(const struct config *cfg)
+long long status_stale_after_ms(const struct config *cfg)
 {
 	return 10LL * cfg->settle_ms + cfg->rescan_ms;
 }
 
-static long long age_of(const struct status *st, long long t)
+long long status_age_of(const struct status *st, long long t)
 {
 	return st->now_ms > t ? st->now_ms - t : 0;
 }
@@ -418,18 +357,14 @@ static void check_stale(struct status *st, const struct backlog *b,
 	char age[32], limit[32];
 	long long ms;
 
-	if (!b->any || age_of(st, b->oldest_ms) <= stale_after_ms(st->cfg))
+	if (!b->any ||
+	    status_age_of(st, b->oldest_ms) <= status_stale_after_ms(st->cfg))
 		return;
-	ms = age_of(st, b->oldest_ms);
-	format_age(ms, age, sizeof(age));
-	format_age(stale_after_ms(st->cfg), limit, sizeof(limit));
+	ms = status_age_of(st, b->oldest_ms);
+	status_format_age(ms, age, sizeof(age));
+	status_format_age(status_stale_after_ms(st->cfg), limit, sizeof(limit));
 	snprintf(problem(st, code)->text, sizeof(st->problems[0].text),
 		 "a file has waited %s in %s (more than %s)", age, dir, limit);
-}
-
-static const char *plural(size_t n, const char *one, const char *many)
-{
-	return n == 1 ? one : many;
 }
 
 static void find_problems(struct status *st)
@@ -449,14 +384,14 @@ static void find_problems(struct status *st)
 		if (n > 0)
 			snprintf(problem(st, "dead-deliveries")->text, tsize,
 				 "%zu dead %s (webhook %s)", n,
-				 plural(n, "delivery", "deliveries"),
+				 status_plural(n, "delivery", "deliveries"),
 				 st->hooks[i].name);
 	}
 	if (st->dl[1].other > 0)
 		snprintf(problem(st, "dead-other")->text, tsize,
 			 "%zu %s in dead/ that %s no delivery", st->dl[1].other,
-			 plural(st->dl[1].other, "file", "files"),
-			 plural(st->dl[1].other, "is", "are"));
+			 status_plural(st->dl[1].other, "file", "files"),
+			 status_plural(st->dl[1].other, "is", "are"));
 }
 
 /* ---- gathering ----------------------------------------------------- */
@@ -530,153 +465,6 @@ static void sort_unconfigured(struct status *st)
 		      by_name);
 }
 
-/* ---- output -------------------------------------------------------- */
-
-static void print_backlog(FILE *f, const struct status *st, const char *label,
-			  const struct backlog *b)
-{
-	char age[32];
-
-	fprintf(f, "%-14s%zu %s", label, b->files,
-		plural(b->files, "file", "files"));
-	if (b->any) {
-		format_age(age_of(st, b->oldest_ms), age, sizeof(age));
-		fprintf(f, ", oldest %s", age);
-	}
-	fputc('\n', f);
-}
-
-static void print_deliveries(FILE *f, const struct status *st, int which)
-{
-	const struct deliveries *d = &st->dl[which];
-	const char *sep = " (";
-
-	fprintf(f, "%-14s%zu %s", which == 0 ? "outbox" : "dead", d->files,
-		plural(d->files, "delivery", "deliveries"));
-	for (size_t i = 0; i < st->nhooks; i++) {
-		fprintf(f, "%s%s %zu", sep, st->hooks[i].name,
-			st->hooks[i].n[which]);
-		sep = ", ";
-	}
-	if (d->other > 0) {
-		fprintf(f, "%sno delivery %zu", sep, d->other);
-		sep = ", ";
-	}
-	fputs(sep[0] == ',' ? ")\n" : "\n", f);
-}
-
-static void print_text(FILE *f, const struct status *st)
-{
-	char when[ISO8601_SIZE], age[32];
-
-	for (size_t i = 0; i < st->nproblems; i++)
-		fprintf(f, "! %s\n", st->problems[i].text);
-	fprintf(f, "%-14s%s\n", "spool", st->cfg->spool_dir);
-	fprintf(f, "%-14s", "daemon");
-	if (st->held == 0)
-		fputs("not running\n", f);
-	else if (st->npids == 0)
-		fputs("running (pid not visible)\n", f);
-	else {
-		fprintf(f, "running (%s", plural(st->npids, "pid", "pids"));
-		for (size_t i = 0; i < st->npids; i++)
-			fprintf(f, "%s%ld", i ? ", " : " ", st->pids[i]);
-		fputs(")\n", f);
-	}
-	if (st->inbox_missing)
-		fprintf(f, "%-14smissing\n", "inbox");
-	else
-		print_backlog(f, st, "inbox", &st->inbox);
-	print_backlog(f, st, "work", &st->work);
-	fprintf(f, "%-14s%zu %s\n", "accepted", st->archived[0],
-		plural(st->archived[0], "file", "files"));
-	fprintf(f, "%-14s%zu %s\n", "rejected", st->archived[1],
-		plural(st->archived[1], "file", "files"));
-	print_deliveries(f, st, 0);
-	print_deliveries(f, st, 1);
-	fprintf(f, "%-14s", "last verdict");
-	if (!st->have_verdict) {
-		fputs("none\n", f);
-		return;
-	}
-	iso8601_utc((time_t)(st->verdict_ms / 1000), when, sizeof(when));
-	format_age(age_of(st, st->verdict_ms), age, sizeof(age));
-	fprintf(f, "%s (%s ago)\n", when, age);
-}
-
-static json_t *json_backlog(const struct status *st, const struct backlog *b)
-{
-	return json_pack(
-	    "{s:I, s:o}", "files", (json_int_t)b->files, "oldest_age_ms",
-	    b->any ? json_integer(age_of(st, b->oldest_ms)) : json_null());
-}
-
-static json_t *json_deliveries(const struct status *st, int which)
-{
-	json_t *hooks = json_object();
-
-	for (size_t i = 0; hooks != NULL && i < st->nhooks; i++)
-		json_object_set_new(
-		    hooks, st->hooks[i].name,
-		    json_integer((json_int_t)st->hooks[i].n[which]));
-	return json_pack("{s:I, s:o*, s:I}", "files",
-			 (json_int_t)st->dl[which].files, "webhooks", hooks,
-			 "other", (json_int_t)st->dl[which].other);
-}
-
-static json_t *json_status(const struct status *st)
-{
-	json_t *problems = json_array(), *pids = json_array(), *inbox, *verdict;
-	char when[ISO8601_SIZE];
-
-	for (size_t i = 0; problems != NULL && i < st->nproblems; i++)
-		json_array_append_new(problems,
-				      json_pack("{s:s, s:s}", "code",
-						st->problems[i].code, "text",
-						st->problems[i].text));
-	for (size_t i = 0; pids != NULL && i < st->npids; i++)
-		json_array_append_new(pids, json_integer(st->pids[i]));
-	inbox = json_backlog(st, &st->inbox);
-	if (inbox != NULL)
-		json_object_set_new(inbox, "missing",
-				    json_boolean(st->inbox_missing));
-	verdict = json_null();
-	if (st->have_verdict) {
-		iso8601_utc((time_t)(st->verdict_ms / 1000), when,
-			    sizeof(when));
-		json_decref(verdict);
-		verdict = json_pack("{s:s, s:I}", "time", when, "age_ms",
-				    (json_int_t)age_of(st, st->verdict_ms));
-	}
-	return json_pack(
-	    "{s:s, s:b, s:o*, s:{s:b, s:o*}, s:o*, s:o*, s:{s:I}, s:{s:I}, "
-	    "s:o*, s:o*, s:o*, s:I}",
-	    "spool", st->cfg->spool_dir, "ok", st->nproblems == 0, "problems",
-	    problems, "daemon", "running", st->held > 0, "pids", pids, "inbox",
-	    inbox, "work", json_backlog(st, &st->work), "accepted", "files",
-	    (json_int_t)st->archived[0], "rejected", "files",
-	    (json_int_t)st->archived[1], "outbox", json_deliveries(st, 0),
-	    "dead", json_deliveries(st, 1), "last_verdict", verdict,
-	    "stale_after_ms", (json_int_t)stale_after_ms(st->cfg));
-}
-
-static int print_json(FILE *f, const struct status *st)
-{
-	json_t *o = json_status(st);
-	int rc;
-
-	if (o == NULL)
-		return -1;
-	rc = json_dumpf(o, f, JSON_INDENT(2));
-	json_decref(o);
-	if (rc == 0)
-		fputc('\n', f);
-	return rc;
-}
-
-/* ---- the command --------------------------------------------------- */
-
-/* Options into *config and *json. 0, or the exit status to return. */
 static int parse_options(int argc, char **argv, const char **config, bool *json,
 			 bool *done)
 {
@@ -753,7 +541,8 @@ int cmd_status(int argc, char **argv)
 	}
 	sort_unconfigured(st);
 	find_problems(st);
-	if (json ? print_json(stdout, st) == -1 : (print_text(stdout, st), 0))
+	if (json ? status_print_json(stdout, st) == -1
+		 : (status_print_text(stdout, st), 0))
 		cli_error("status: out of memory");
 	else if (fflush(stdout) == 0)
 		status = st->nproblems > 0 ? 1 : 0;

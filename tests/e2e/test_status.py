@@ -106,13 +106,15 @@ def build_spool(tmp_path):
 
 def set_verdict_times(spool, newest_ms):
     """The results' modification times: the newest one in rejected/."""
-    older = (newest_ms - 3600000) / 1000
+    # integer nanoseconds: a float of seconds can land a nanosecond short
+    # of the millisecond meant
+    older = (newest_ms - 3600000) * 1000000
     for p in (spool / "accepted").glob("*.result.json"):
-        os.utime(p, (older, older))
-    t = newest_ms / 1000
-    os.utime(spool / "rejected" / "bad.json.result.json", (t, t))
+        os.utime(p, ns=(older, older))
+    t = newest_ms * 1000000
+    os.utime(spool / "rejected" / "bad.json.result.json", ns=(t, t))
     os.utime(spool / "rejected" / "broken.json.result.json",
-             (older, older))
+             ns=(older, older))
 
 
 def oldest(spool, d, names):
