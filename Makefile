@@ -5,6 +5,7 @@
 #   make test         install missing packages, build, run every test and check
 #   make test SANITIZE=1   the same under AddressSanitizer + UBSan (build-san/)
 #   make install      PREFIX=/usr/local DESTDIR=
+#   make deb          the Debian package, in build/deb/ (debian/)
 
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
@@ -13,6 +14,9 @@ SYSCONFDIR ?= /etc
 UNITDIR   ?= /lib/systemd/system
 SYSUSERSDIR ?= /usr/lib/sysusers.d
 TMPFILESDIR ?= /usr/lib/tmpfiles.d
+MANDIR    ?= $(PREFIX)/share/man
+MAN8      := man/expensed.8
+MAN5      := man/expensed.conf.5 man/expensed.rules.5
 CC        ?= cc
 PYTHON    := /usr/bin/python3
 
@@ -42,7 +46,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BUILTIN_RULES := config/rules.d/mission-report.rules
 
 .PHONY: all deps run test unit e2e lint fuzz bench install clean format valgrind \
-	standalone
+	standalone deb
 
 all: $(BUILD)/expensed $(BUILD)/expensed-hooks
 
@@ -58,11 +62,11 @@ $(BUILD)/expensed-hooks: $(HOOKS_OBJ) $(RULES_OBJ)
 
 $(BUILD)/hooks/%.o: %.c $(wildcard common/*.h rules/*.h daemon/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DEXPENSED_TEST_HOOKS -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DEXPENSED_TEST_HOOKS -c -o $@ $<
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h rules/*.h daemon/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 # The default rule set is built into the binary from the shipped file.
 $(BUILD)/gen/builtin_rules.c: $(BUILTIN_RULES) scripts/embed.sh
@@ -70,7 +74,7 @@ $(BUILD)/gen/builtin_rules.c: $(BUILTIN_RULES) scripts/embed.sh
 	sh scripts/embed.sh expensed_builtin_rules $< > $@
 
 $(BUILD)/gen/builtin_rules.o: $(BUILD)/gen/builtin_rules.c
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(DAEMON_OBJ) $(RULES_OBJ)
 	@mkdir -p $(dir $@)
@@ -123,9 +127,21 @@ install: $(BUILD)/expensed
 		install -m 0644 config/expensed.conf $(DESTDIR)$(SYSCONFDIR)/expensed/expensed.conf
 	test -e $(DESTDIR)$(SYSCONFDIR)/expensed/rules.d/mission-report.rules || \
 		install -m 0644 $(BUILTIN_RULES) $(DESTDIR)$(SYSCONFDIR)/expensed/rules.d/mission-report.rules
-	install -D -m 0644 systemd/expensed.service $(DESTDIR)$(UNITDIR)/expensed.service
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's|^ExecStart=/usr/local/bin/expensed |ExecStart=$(PREFIX)/bin/expensed |' \
+		systemd/expensed.service > $(DESTDIR)$(UNITDIR)/expensed.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/expensed.service
 	install -D -m 0644 systemd/expensed.sysusers $(DESTDIR)$(SYSUSERSDIR)/expensed.conf
 	install -D -m 0644 systemd/expensed.tmpfiles $(DESTDIR)$(TMPFILESDIR)/expensed.conf
+	install -D -m 0644 -t $(DESTDIR)$(MANDIR)/man8 $(MAN8)
+	install -D -m 0644 -t $(DESTDIR)$(MANDIR)/man5 $(MAN5)
+
+# The Debian package (debian/), built from a copy of the checkout's files
+# (tracked and new, not ignored) in build/deb/src, so that
+# dpkg-buildpackage, which writes beside the source tree, leaves its
+# .deb, .buildinfo and .changes in build/deb/ and nothing in the checkout.
+deb:
+	@sh scripts/deb.sh
 
 clean:
 	rm -rf build build-san build-fuzz run

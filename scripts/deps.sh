@@ -6,10 +6,13 @@
 set -eu
 
 # The one list. systemd provides /usr/bin/systemd-analyze on Debian 12;
-# llvm provides llvm-symbolizer for sanitizer stack traces.
+# llvm provides llvm-symbolizer for sanitizer stack traces; debhelper,
+# dpkg-dev and lintian build and check the package (make deb), mandoc lints
+# the man pages.
 PACKAGES="build-essential pkg-config libjansson-dev libcurl4-openssl-dev
 libssl-dev libcmocka-dev python3 python3-pytest clang
-libclang-rt-14-dev llvm cppcheck clang-format valgrind systemd"
+libclang-rt-14-dev llvm cppcheck clang-format valgrind systemd
+debhelper dpkg-dev lintian mandoc"
 
 missing=
 for p in $PACKAGES; do

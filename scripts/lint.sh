@@ -2,7 +2,7 @@
 # lint.sh - the checkers that `make lint` (and so `make test`) runs:
 # (a) banned C functions (curl's checksrc idea: a checker, not a memory),
 # (b) no path outside the repository, (c) cppcheck over the engine and the
-# daemon, (d) clang-format conformance.
+# daemon, (d) clang-format conformance, (e) the man pages (mandoc -T lint).
 # Prints every failure and exits 1 if any checker failed.
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -120,6 +120,17 @@ if [ -n "$all_srcs" ]; then
 		echo "lint: run 'make format' (clang-format -i) on the files above"
 		fail=1
 	fi
+fi
+
+# (e) man pages: mandoc's linter, warnings included (deps.sh installs it).
+echo "lint: man pages"
+if command -v mandoc >/dev/null 2>&1; then
+	if ! mandoc -T lint -W warning man/*; then
+		echo "lint: mandoc found problems in the man pages (above)"
+		fail=1
+	fi
+else
+	echo "lint: mandoc not installed (scripts/deps.sh); man pages not checked"
 fi
 
 if [ "$fail" -ne 0 ]; then

@@ -26,10 +26,19 @@ def test_install_layout_and_no_overwrite(expensed_bin, tmp_path):
         "etc/expensed/rules.d/mission-report.rules",
         "lib/systemd/system/expensed.service",
         "opt/exp/bin/expensed",
+        "opt/exp/share/man/man5/expensed.conf.5",
+        "opt/exp/share/man/man5/expensed.rules.5",
+        "opt/exp/share/man/man8/expensed.8",
         "usr/lib/sysusers.d/expensed.conf",
         "usr/lib/tmpfiles.d/expensed.conf",
     ]
     assert os.access(dest / "opt/exp/bin/expensed", os.X_OK)
+    # the unit starts the binary where PREFIX put it
+    unit = (dest / "lib/systemd/system/expensed.service").read_text()
+    assert [ln for ln in unit.splitlines() if ln.startswith("ExecStart=")] \
+        == ["ExecStart=/opt/exp/bin/expensed run"]
+    assert (dest / "opt/exp/share/man/man8/expensed.8").read_bytes() \
+        == (REPO / "man/expensed.8").read_bytes()
     assert (dest / "etc/expensed/rules.d/mission-report.rules").read_bytes() \
         == (REPO / "config/rules.d/mission-report.rules").read_bytes()
     # an administrator's edits survive a second install
