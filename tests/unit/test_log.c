@@ -1,7 +1,8 @@
 /*
  * test_log.c - unit tests of log_escape(): what a file name may contain
  * and what reaches a log line (control characters, backslashes, invalid
- * UTF-8, C1 and bidirectional controls), and truncation that never splits an escape.
+ * UTF-8, C1 and bidirectional controls), and truncation that never splits an
+ * escape.
  */
 #include <stdarg.h>
 #include <stddef.h>
