@@ -347,7 +347,8 @@ static int start(struct daemon *d)
 	d->sp = spool_open(d->cfg->spool_dir, &diag);
 	if (d->sp == NULL)
 		goto out;
-	if (mkdir(d->cfg->inbox, 0770) == 0)
+	/* sticky: a dropper cannot move or delete another's file */
+	if (mkdir(d->cfg->inbox, 01770) == 0)
 		log_msg(LOG_NOTICE, "created inbox %s", d->cfg->inbox);
 	if (check_same_fs(d->cfg) == -1)
 		goto out;

@@ -297,6 +297,7 @@ def test_run_dev_script(expensed_bin, tmp_path):
     for d in ("inbox", "work", "accepted", "rejected", "outbox", "dead",
               "state"):
         assert (run_dir / d).is_dir(), d
+    assert (run_dir / "inbox").stat().st_mode & 0o7777 == 0o1770
     c = run(expensed_bin, ["-c", "run/expensed.conf"], cwd=top)
     assert c.returncode == 0, c.stderr
     lines = c.stdout.splitlines()
