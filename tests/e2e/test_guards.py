@@ -238,8 +238,12 @@ def test_bidi_controls_escaped_in_log(expensed_bin, tmp_path, daemons):
     os.rename(stage / name, spool / "inbox" / name)
     doc = wait_for(lambda: result(spool, name), 10, what="archived")
     assert doc["file"] == name
-    lines = [m.group(1) for m in map(VERDICT_LINE.match,
-                                     d.text().splitlines()) if m]
+
+    def verdict_lines():
+        return [m.group(1) for m in map(VERDICT_LINE.match,
+                                        d.text().splitlines()) if m]
+    # the verdict is logged just after the file is archived
+    lines = wait_for(verdict_lines, 10, what="the verdict line")
     assert lines == ["invoice-\\u202egnp\\u2066\\u0085.json"]
     raw = d.logfile.read_bytes()
     for ch in ("\u202e", "\u2066", "\u0085"):
