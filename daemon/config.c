@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -595,6 +596,7 @@ static int on_item(void *user, const struct ini_item *item)
 static void finish(struct parser *st)
 {
 	struct config *cfg = st->cfg;
+	char real[PATH_MAX];
 
 	end_section(st);
 	if (!st->inbox_set) {
@@ -606,10 +608,12 @@ static void finish(struct parser *st)
 		}
 	}
 	if (cfg->inbox != NULL &&
-	    config_inbox_is_own(cfg->inbox, cfg->spool_dir))
+	    config_inbox_is_own(cfg->inbox, cfg->spool_dir, real, sizeof(real)))
 		err(st, st->inbox_line,
 		    "inbox must not be the spool directory or its work, "
-		    "accepted, rejected, outbox, dead or state directory");
+		    "accepted, rejected, outbox, dead or state directory, "
+		    "nor lie inside one (it is %s)",
+		    real);
 	for (size_t i = 0; i < cfg->nhooks; i++) {
 		if (cfg->hooks[i].name == NULL ||
 		    cfg->hooks[i].retry_ms == NULL)

@@ -328,36 +328,124 @@ out:
 	return rc;
 }
 
-/* Copy path into buf without repeated or trailing slashes. */
-static void squeeze_slashes(const char *path, char *buf, size_t size)
+/* Drop the last component of the absolute path buf ("/" stays "/"). */
+static void pop_component(char *buf)
 {
-	size_t n = 0;
+	char *slash = strrchr(buf, '/');
 
-	for (const char *p = path; *p != '\0' && n + 1 < size; p++) {
-		if (*p == '/' && n > 0 && buf[n - 1] == '/')
-			continue;
-		buf[n++] = *p;
-	}
-	if (n > 1 && buf[n - 1] == '/')
-		n--;
-	buf[n] = '\0';
+	if (slash == NULL || slash == buf)
+		buf[1] = '\0';
+	else
+		*slash = '\0';
 }
 
-bool config_inbox_is_own(const char *inbox_path, const char *spool_path)
+/*
+ * The absolute path as the kernel would resolve it, into buf (PATH_MAX):
+ * component by component, "." dropped, ".." and symlinks resolved by
+ * realpath() while the path exists; past the longest existing prefix the
+ * rest is taken as written ("." dropped, ".." pops). 0, or -1 (too long).
+ */
+static int normalise_path(const char *path, char *buf)
+{
+	const char *p = path;
+
+	buf[0] = '/';
+	buf[1] = '\0';
+	while (*p != '\0') {
+		char next[PATH_MAX], real[PATH_MAX];
+		size_t n, len = strlen(buf);
+
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
+		if (n == 0)
+			break;
+		if (n == 1 && p[0] == '.') {
+			p += n;
+			continue;
+		}
+		if (len + 1 + n + 1 > sizeof(next))
+			return -1;
+		memcpy(next, buf, len);
+		if (len > 1)
+			next[len++] = '/';
+		memcpy(next + len, p, n);
+		next[len + n] = '\0';
+		p += n;
+		if (realpath(next, real) != NULL)
+			memcpy(buf, real, strlen(real) + 1);
+		else if (n == 2 && next[len] == '.' && next[len + 1] == '.')
+			pop_component(buf); /* below a missing directory */
+		else
+			memcpy(buf, next, len + n + 1);
+	}
+	return 0;
+}
+
+/* Whether path is dir or lies inside it (both normalised). */
+static bool path_within(const char *path, const char *dir)
+{
+	size_t len = strlen(dir);
+
+	if (strcmp(dir, "/") == 0)
+		return true;
+	return strncmp(path, dir, len) == 0 &&
+	       (path[len] == '\0' || path[len] == '/');
+}
+
+static bool same_inode(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/*
+ * Whether path (or one of its existing ancestors) is the directory own:
+ * catches what the path comparison cannot (a bind
+ * mount of a spool directory).
+ */
+static bool inode_within(const char *path, const struct stat *own)
+{
+	char buf[PATH_MAX];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (;;) {
+		struct stat st;
+
+		if (stat(buf, &st) == 0 && same_inode(&st, own))
+			return true;
+		if (strcmp(buf, "/") == 0)
+			return false;
+		pop_component(buf);
+	}
+}
+
+bool config_inbox_is_own(const char *inbox_path, const char *spool_path,
+			 char *resolved, size_t size)
 {
 	static const char *const own[] = {
-	    "", "/work", "/accepted", "/rejected", "/outbox", "/dead", "/state",
+	    "/work", "/accepted", "/rejected", "/outbox", "/dead", "/state",
 	};
 	char inbox[PATH_MAX], spool[PATH_MAX];
-	size_t len;
+	struct stat in, st;
 
-	squeeze_slashes(inbox_path, inbox, sizeof(inbox));
-	squeeze_slashes(spool_path, spool, sizeof(spool));
-	len = strlen(spool);
-	if (strncmp(inbox, spool, len) != 0)
-		return false;
+	if (normalise_path(inbox_path, inbox) == -1 ||
+	    normalise_path(spool_path, spool) == -1) {
+		/* longer than any path the daemon could open: as written */
+		snprintf(inbox, sizeof(inbox), "%s", inbox_path);
+		snprintf(spool, sizeof(spool), "%s", spool_path);
+	}
+	snprintf(resolved, size, "%s", inbox);
+	if (strcmp(inbox, spool) == 0 ||
+	    (stat(inbox, &in) == 0 && stat(spool, &st) == 0 &&
+	     same_inode(&in, &st)))
+		return true;
 	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
-		if (strcmp(inbox + len, own[i]) == 0)
+		char dir[PATH_MAX + 16];
+
+		snprintf(dir, sizeof(dir), "%s%s",
+			 strcmp(spool, "/") == 0 ? "" : spool, own[i]);
+		if (path_within(inbox, dir) ||
+		    (stat(dir, &st) == 0 && inode_within(inbox, &st)))
 			return true;
 	}
 	return false;

@@ -43,9 +43,16 @@ int config_level(const char *name, int *out);
 int config_read_secret(const char *path, char **secret, bool *others, char *why,
 		       size_t whysize);
 
-/* Is inbox the spool directory or one of the daemon's own directories in
- * it (work, accepted, rejected, outbox, dead, state)? */
-bool config_inbox_is_own(const char *inbox, const char *spool);
+/*
+ * Is inbox the spool directory, or is it or does it lie inside one of the
+ * daemon's own directories in it (work, accepted, rejected, outbox, dead,
+ * state)? Both paths are compared as the kernel resolves them (".", "..",
+ * symlinks; past the longest existing prefix, as written), and existing
+ * directories by device and inode too (a bind mount). The inbox as
+ * resolved goes into resolved (size bytes) for the message.
+ */
+bool config_inbox_is_own(const char *inbox, const char *spool, char *resolved,
+			 size_t size);
 
 /* The absolute directory of the file at path (new string), NULL on error
  * with errno set. */

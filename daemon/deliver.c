@@ -45,10 +45,12 @@ static void record_error(struct delivery *d, long status, const char *err)
 
 	iso8601_utc(time(NULL), when, sizeof(when));
 	json_decref(d->last_error);
+	/* NULL if memory runs out (json_pack then releases the "o" values):
+	 * the delivery is saved without its optional last_error */
 	d->last_error = json_pack(
-	    "{s:s, s:i, s:o, s:s}", "time", when, "attempt", d->attempts,
+	    "{s:s, s:i, s:o, s:o}", "time", when, "attempt", d->attempts,
 	    "status", status > 0 ? json_integer(status) : json_null(), "error",
-	    err);
+	    json_string_lossy(err ? err : ""));
 }
 
 /* Out of tries (or 410): record, move to dead/, forget. */

@@ -66,16 +66,41 @@ void log_msg(int priority, const char *fmt, ...)
 }
 
 /*
+ * The code point of a UTF-8 character that a log line shows as \uXXXX: C1
+ * controls (U+0080..U+009F: some terminals act on them as on ESC) and the
+ * Unicode bidirectional controls, which reorder what a reader sees (U+061C
+ * ALM, U+200E LRM, U+200F RLM, U+202A..U+202E embeddings and overrides,
+ * U+2066..U+2069 isolates). 0 for any other character (len bytes at s).
+ */
+static unsigned escaped_char(const unsigned char *s, size_t len)
+{
+	unsigned cp;
+
+	if (len == 2 && s[0] == 0xc2 && s[1] < 0xa0)
+		return s[1];
+	if (len == 2 && s[0] == 0xd8 && s[1] == 0x9c)
+		return 0x061c;
+	if (len != 3 || s[0] != 0xe2)
+		return 0;
+	cp = 0x2000u | ((unsigned)(s[1] & 0x3f) << 6) | (s[2] & 0x3f);
+	if (cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
+	    (cp >= 0x2066 && cp <= 0x2069))
+		return cp;
+	return 0;
+}
+
+/*
  * The escaped form of the unit (one byte, or one UTF-8 character) at s into
  * out (at least 9 bytes); returns the input bytes consumed, *outlen the
- * output length. C1 controls (U+0080..U+009F) are escaped too: some
- * terminals act on them as on ESC.
+ * output length. Controls are \n, \r, \t or \xNN, bytes that are not
+ * UTF-8 \xNN, and the characters of escaped_char() \uXXXX (lower-case hex).
  */
 static size_t escape_unit(const unsigned char *s, size_t n, char *out,
 			  size_t *outlen)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t len;
+	unsigned cp;
 
 	switch (s[0]) {
 	case '\n':
@@ -103,15 +128,14 @@ static size_t escape_unit(const unsigned char *s, size_t n, char *out,
 		return 1;
 	}
 	len = s[0] >= 0x80 ? utf8_seq_len(s, n) : 0;
-	if (len == 2 && s[0] == 0xc2 && s[1] < 0xa0) {
-		for (size_t i = 0; i < 2; i++) {
-			out[4 * i] = '\\';
-			out[4 * i + 1] = 'x';
-			out[4 * i + 2] = hex[s[i] >> 4];
-			out[4 * i + 3] = hex[s[i] & 0xf];
-		}
-		*outlen = 8;
-		return 2;
+	cp = len > 0 ? escaped_char(s, len) : 0;
+	if (cp != 0) {
+		out[0] = '\\';
+		out[1] = 'u';
+		for (int i = 0; i < 4; i++)
+			out[2 + i] = hex[(cp >> (12 - 4 * i)) & 0xf];
+		*outlen = 6;
+		return len;
 	}
 	if (len > 0) {
 		memcpy(out, s, len);

@@ -3,8 +3,8 @@
  * level), and stderr too when it is a terminal or -v was given.
  *
  * Every string that comes from a file or its name must go through
- * log_escape() first: control characters become \n, \t, \xNN, so that a
- * file name can never forge or colour a log line.
+ * log_escape() first: control characters become \n, \t, \xNN, \u202e, so
+ * that a file name can never forge, colour or disguise a log line.
  */
 #ifndef EXPENSED_LOG_H
 #define EXPENSED_LOG_H
@@ -29,7 +29,10 @@ void log_msg(int priority, const char *fmt, ...)
 /*
  * Escape s into buf (always NUL-terminated, truncated with "..." if it does
  * not fit): bytes < 0x20, 0x7f, backslash and invalid UTF-8 are written as
- * \n \r \t \\ \xNN. Returns buf.
+ * \n \r \t \\ \xNN; C1 controls (U+0080..U+009F) and the Unicode
+ * bidirectional controls (U+061C, U+200E, U+200F, U+202A..U+202E,
+ * U+2066..U+2069) as \u0085, \u202e (4 lower-case hex digits), so that a
+ * name can neither forge a line nor reorder what a reader sees. Returns buf.
  */
 char *log_escape(const char *s, char *buf, size_t size);
 

@@ -20,6 +20,7 @@
 #include "../common/fsutil.h"
 #include "../common/io.h"
 #include "../common/timefmt.h"
+#include "../common/utf8.h"
 #include "log.h"
 #include "outbox_int.h"
 
@@ -478,8 +479,10 @@ static struct delivery *delivery_new(const struct webhook_conf *wh,
 	snprintf(d->id, sizeof(d->id), "%s", id);
 	d->hook = strdup(wh->name);
 	d->type = strdup(type);
-	d->claim = strdup(claim);
-	d->file = strdup(file ? file : claim);
+	/* the delivery file is JSON: a name that is not UTF-8 (a share's
+	 * Latin-1) is kept with U+FFFD, as in the result document */
+	d->claim = utf8_lossy_dup(claim);
+	d->file = utf8_lossy_dup(file ? file : claim);
 	d->created = strdup(created);
 	d->body = webhook_build_body(wh->format, type, j, doc, now, &d->len);
 	d->due_ms =

@@ -218,6 +218,19 @@ static void load_recovery(struct daemon *d)
 	d->nrecov = (size_t)n;
 }
 
+/* An inbox entry could not be claimed: logged once per entry (watch.c
+ * remembers it), since every scan tries it again. */
+static void claim_failed(struct daemon *d, const char *name, int err)
+{
+	char esc[1024];
+
+	if (watch_claim_failed(d->w, name))
+		log_msg(LOG_ERR,
+			"cannot claim %s: %s; left in the inbox (retried at "
+			"each scan, not logged again)",
+			log_escape(name, esc, sizeof(esc)), strerror(err));
+}
+
 /* One batch: recovered claims first, then ready names from the inbox. */
 static void do_batch(struct daemon *d)
 {
@@ -235,10 +248,14 @@ static void do_batch(struct daemon *d)
 		int inbox_fd = watch_inbox_fd(d->w);
 
 		for (size_t i = 0; i < got; i++) {
-			if (inbox_fd >= 0 &&
-			    spool_claim(d->sp, inbox_fd, names[i],
-					&d->batch[n]) == 0)
+			int rc = inbox_fd < 0
+				     ? 1
+				     : spool_claim(d->sp, inbox_fd, names[i],
+						   &d->batch[n]);
+			if (rc == 0)
 				n++;
+			else if (rc == -1)
+				claim_failed(d, names[i], errno);
 			free(names[i]);
 		}
 		spool_process(d->sp, &d->ctx, d->batch, n);
@@ -330,7 +347,8 @@ static int start(struct daemon *d)
 	d->sp = spool_open(d->cfg->spool_dir, &diag);
 	if (d->sp == NULL)
 		goto out;
-	if (mkdir(d->cfg->inbox, 0770) == 0)
+	/* sticky: a dropper cannot move or delete another's file */
+	if (mkdir(d->cfg->inbox, 01770) == 0)
 		log_msg(LOG_NOTICE, "created inbox %s", d->cfg->inbox);
 	if (check_same_fs(d->cfg) == -1)
 		goto out;

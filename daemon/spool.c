@@ -131,7 +131,6 @@ int spool_retry_wanted(struct spool *sp)
 int spool_claim(struct spool *sp, int inbox_fd, const char *name,
 		struct spool_item *it)
 {
-	char esc[1024];
 	int rc;
 
 	memset(it, 0, sizeof(*it));
@@ -147,9 +146,7 @@ int spool_claim(struct spool *sp, int inbox_fd, const char *name,
 		return 0;
 	if (errno == ENOENT)
 		return 1; /* another daemon took it, or it went away */
-	log_msg(LOG_ERR, "cannot claim %s: %s",
-		log_escape(name, esc, sizeof(esc)), strerror(errno));
-	return -1;
+	return -1;	  /* errno set: the caller logs it, once per entry */
 }
 
 void spool_close(struct spool *sp)

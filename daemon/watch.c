@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,14 @@
 #define PARENT_MASK                                                            \
 	(IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM |                 \
 	 IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+
+/* An inbox entry that could not be claimed, as it was then: its failure is
+ * logged once, not again while the entry stays the same. */
+struct failed {
+	dev_t dev;
+	ino_t ino;
+	struct timespec ctime;
+};
 
 /* A name found by a scan, waiting to be `settle` old. */
 struct pending {
@@ -59,6 +68,7 @@ struct watch {
 	size_t qhead, qlen, qcap;
 	struct strmap queued;  /* names in q */
 	struct strmap pending; /* name -> struct pending */
+	struct strmap failed;  /* name -> struct failed (claims that failed) */
 };
 
 static long long ts_ms(const struct timespec *ts)
@@ -111,6 +121,7 @@ static void queue_clear(struct watch *w)
 	w->qhead = w->qlen = 0;
 	strmap_free(&w->queued, NULL);
 	strmap_free(&w->pending, free);
+	strmap_free(&w->failed, free);
 }
 
 size_t watch_ready(const struct watch *w)
@@ -233,6 +244,58 @@ static void consider_scanned(struct watch *w, const char *name)
 		free(p);
 }
 
+static bool same_entry(const struct failed *f, const struct stat *st)
+{
+	return f->dev == st->st_dev && f->ino == st->st_ino &&
+	       f->ctime.tv_sec == st->st_ctim.tv_sec &&
+	       f->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+/* Forget the failed claims whose entry is gone or changed (queue_clear()
+ * forgets them all when the inbox changes): a new failure is logged. */
+static void forget_failed(struct watch *w)
+{
+	struct strmap_iter it = STRMAP_ITER_INIT;
+	const char *name;
+	void *val;
+
+	while (strmap_next(&w->failed, &it, &name, &val)) {
+		struct stat st;
+
+		if (w->inbox_fd < 0 ||
+		    fstatat(w->inbox_fd, name, &st, AT_SYMLINK_NOFOLLOW) ==
+			-1 ||
+		    !same_entry(val, &st))
+			free(strmap_del(&w->failed, name));
+	}
+}
+
+int watch_claim_failed(struct watch *w, const char *name)
+{
+	struct failed *f;
+	struct stat st;
+
+	if (w->inbox_fd < 0 ||
+	    fstatat(w->inbox_fd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return 1;
+	f = strmap_get(&w->failed, name);
+	if (f != NULL && same_entry(f, &st))
+		return 0;
+	if (f == NULL) {
+		f = malloc(sizeof(*f));
+		if (f == NULL)
+			return 1;
+		if (strmap_put(&w->failed, name, f, NULL) == -1) {
+			free(f);
+			return 1;
+		}
+	}
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	f->ctime = st.st_ctim;
+	return 1;
+}
+
 static void scan(struct watch *w)
 {
 	DIR *dir;
@@ -256,6 +319,7 @@ static void scan(struct watch *w)
 		consider_scanned(w, de->d_name);
 	}
 	closedir(dir);
+	forget_failed(w);
 	recheck_pending(w);
 }
 

@@ -49,6 +49,14 @@ size_t watch_ready(const struct watch *w);
  */
 size_t watch_take(struct watch *w, char **names, size_t max);
 
+/*
+ * Claiming name failed (not "gone"): 1 if this is news for the entry now
+ * at name (log it), 0 if the same entry (device, inode, ctime) already
+ * failed. An entry is forgotten when a scan finds it gone or changed, or
+ * the inbox changes; it is still retried at each scan, silently.
+ */
+int watch_claim_failed(struct watch *w, const char *name);
+
 /* 1 if a name is left alone as "in progress": starts with '.', or ends in
  * .tmp, .part, .swp or ~. */
 int watch_name_ignored(const char *name);

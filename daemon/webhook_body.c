@@ -122,12 +122,24 @@ static json_t *build_standard(const char *type, const json_t *doc,
 			json_decref(some);
 			return NULL;
 		}
-		for (i = 0; i < keep; i++)
-			json_array_append(some, json_array_get(all, i));
-		json_object_set_new(data, "findings", some);
-		json_object_set_new(data, "findings_left_out",
-				    json_integer((json_int_t)(total - keep)));
+		for (i = 0; i < keep; i++) {
+			if (json_array_append(some, json_array_get(all, i)) ==
+			    -1) {
+				json_decref(data);
+				json_decref(some);
+				return NULL;
+			}
+		}
+		/* set_new releases its value even when it fails */
+		if (json_object_set_new(data, "findings", some) == -1 ||
+		    json_object_set_new(
+			data, "findings_left_out",
+			json_integer((json_int_t)(total - keep))) == -1) {
+			json_decref(data);
+			return NULL;
+		}
 	}
+	/* json_pack releases data ("o") when it fails too */
 	return json_pack("{s:s, s:s, s:o}", "type", type, "timestamp", stamp,
 			 "data", data);
 }
@@ -162,20 +174,28 @@ static json_t *build_slack(const struct chat *c, size_t keep)
 		sb_release(&t);
 		return NULL;
 	}
-	out = json_pack("{s:s}", "text", t.buf);
+	out = json_pack("{s:o}", "text", json_string_lossy(t.buf));
 	sb_release(&t);
 	return out;
 }
 
+/*
+ * The builders below return NULL when memory runs out (or a value is
+ * NULL); json_pack then releases every "o" value it was given, so a NULL
+ * from one builder passed to the next one is an ordinary failure, never a
+ * leak or a message with a part missing. Text from the report or its name
+ * goes through json_string_lossy (U+FFFD for bytes that are not UTF-8).
+ */
 static json_t *text_block(const char *text)
 {
-	return json_pack("{s:s, s:s, s:b}", "type", "TextBlock", "text", text,
-			 "wrap", 1);
+	return json_pack("{s:s, s:o, s:b}", "type", "TextBlock", "text",
+			 json_string_lossy(text), "wrap", 1);
 }
 
 static json_t *fact(const char *title, const char *value)
 {
-	return json_pack("{s:s, s:s}", "title", title, "value", value);
+	return json_pack("{s:s, s:o}", "title", title, "value",
+			 json_string_lossy(value));
 }
 
 /* A Teams Workflows message around one Adaptive Card with body. */
@@ -197,33 +217,35 @@ static json_t *build_teams(const struct chat *c, size_t keep)
 	const char *report = c->j->report_id;
 	size_t total = c->nerrs;
 	char title[64], nerr[32], nwarn[32];
-	json_t *body = json_array();
+	json_t *body;
 	size_t i;
 
-	if (!body)
-		return NULL;
 	snprintf(title, sizeof(title), "expensed: report %s",
 		 verdict ? verdict : "?");
 	snprintf(nerr, sizeof(nerr), "%d", c->j->errors);
 	snprintf(nwarn, sizeof(nwarn), "%d", c->j->warnings);
-	json_array_append_new(body,
-			      json_pack("{s:s, s:s, s:s, s:s, s:b}", "type",
-					"TextBlock", "text", title, "weight",
-					"Bolder", "size", "Medium", "wrap", 1));
-	json_array_append_new(
-	    body, json_pack("{s:s, s:[o, o, o, o, o]}", "type", "FactSet",
-			    "facts", fact("Verdict", verdict ? verdict : "?"),
-			    fact("File", file ? file : "?"),
-			    fact("Report", report ? report : "(none)"),
-			    fact("Errors", nerr), fact("Warnings", nwarn)));
+	body =
+	    json_pack("[{s:s, s:s, s:s, s:s, s:b}, {s:s, s:[o, o, o, o, o]}]",
+		      "type", "TextBlock", "text", title, "weight", "Bolder",
+		      "size", "Medium", "wrap", 1, "type", "FactSet", "facts",
+		      fact("Verdict", verdict ? verdict : "?"),
+		      fact("File", file ? file : "?"),
+		      fact("Report", report ? report : "(none)"),
+		      fact("Errors", nerr), fact("Warnings", nwarn));
+	if (!body)
+		return NULL;
 	for (i = 0; i < keep && i < total; i++) {
 		struct strbuf t = STRBUF_INIT;
+		int bad;
 
 		sb_adds(&t, "\xe2\x80\xa2 ");
 		finding_line(&t, c->errs[i], 0);
-		if (!t.failed)
-			json_array_append_new(body, text_block(t.buf));
+		/* append_new releases its value (NULL included) on failure */
+		bad = t.failed ||
+		      json_array_append_new(body, text_block(t.buf)) == -1;
 		sb_release(&t);
+		if (bad)
+			goto fail;
 	}
 	if (keep < total) {
 		char note[64];
@@ -232,10 +254,18 @@ static json_t *build_teams(const struct chat *c, size_t keep)
 		snprintf(note, sizeof(note), "%zu more findings left out",
 			 total - keep);
 		tb = text_block(note);
-		json_object_set_new(tb, "isSubtle", json_true());
-		json_array_append_new(body, tb);
+		if (!tb ||
+		    json_object_set_new(tb, "isSubtle", json_true()) == -1) {
+			json_decref(tb);
+			goto fail;
+		}
+		if (json_array_append_new(body, tb) == -1)
+			goto fail;
 	}
 	return teams_message(body);
+fail:
+	json_decref(body);
+	return NULL;
 }
 
 /* Build with the first keep findings; the dumped text, or NULL. */

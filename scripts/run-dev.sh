@@ -25,6 +25,9 @@ fi
 for d in inbox work accepted rejected outbox dead state; do
 	mkdir -p "$RUN/$d"
 done
+# the inbox is sticky as in the shipped spool (expensed.tmpfiles): whoever
+# shares the checkout's group may drop files, not move each other's
+chmod 1770 "$RUN/inbox"
 
 # Escape the characters that sed's replacement text treats specially.
 esc() {

@@ -297,6 +297,7 @@ def test_run_dev_script(expensed_bin, tmp_path):
     for d in ("inbox", "work", "accepted", "rejected", "outbox", "dead",
               "state"):
         assert (run_dir / d).is_dir(), d
+    assert (run_dir / "inbox").stat().st_mode & 0o7777 == 0o1770
     c = run(expensed_bin, ["-c", "run/expensed.conf"], cwd=top)
     assert c.returncode == 0, c.stderr
     lines = c.stdout.splitlines()
@@ -318,3 +319,46 @@ def test_missing_spool_is_a_warning(expensed_bin, tmp_path):
         "(systemd-tmpfiles creates it)" % (tmp_path / d)
         for d in ("nowhere", "nowhere/inbox")]
     assert r.stdout.splitlines()[-1] == "configuration OK"
+
+
+def test_inbox_guard_resolves_the_path(expensed_bin, tmp_path):
+    """However the path is spelt (".", "..", a symlink), an inbox that is
+    the spool or lies in one of its own directories is refused by
+    check-config and by run, with FILE:LINE: otherwise the daemon would
+    judge its own output again without end."""
+    spool = tmp_path / "spool"
+    for d in ("inbox", "work", "accepted", "rejected", "outbox", "dead",
+              "state"):
+        (spool / d).mkdir(parents=True)
+    (tmp_path / "share").mkdir()
+    (tmp_path / "to-work").symlink_to(spool / "work")
+    real = os.path.realpath(spool)
+    conf = tmp_path / "expensed.conf"
+    refused = [("%s/./rejected" % spool, "rejected"),
+               ("%s/inbox/../accepted" % spool, "accepted"),
+               (str(tmp_path / "to-work"), "work"),
+               ("%s/state/x" % spool, "state/x"),
+               ("%s/." % spool, None)]
+    for inbox, inside in refused:
+        conf.write_text("[spool]\ndirectory = %s\ninbox = %s\n"
+                        % (spool, inbox))
+        want = ("%s:3: inbox must not be the spool directory or its work, "
+                "accepted, rejected, outbox, dead or state directory, nor "
+                "lie inside one (it is %s)"
+                % (conf, real + ("/" + inside if inside else "")))
+        r = run(expensed_bin, ["-c", str(conf)])
+        assert r.returncode == 2, (inbox, r.stderr)
+        assert r.stderr.splitlines() == ["expensed: " + want,
+                                         "expensed: configuration has errors"]
+        r = subprocess.run([expensed_bin, "run", "-c", str(conf)],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2, (inbox, r.stderr)
+        assert "expensed: " + want in r.stderr.splitlines(), inbox
+        assert os.listdir(spool / "state") == [], inbox  # never started
+    for inbox in ("%s/inbox" % spool, "%s/./inbox/" % spool,
+                  str(tmp_path / "share")):
+        conf.write_text("[spool]\ndirectory = %s\ninbox = %s\n"
+                        % (spool, inbox))
+        r = run(expensed_bin, ["-c", str(conf)])
+        assert r.returncode == 0, (inbox, r.stderr)
+        assert r.stdout.splitlines()[-1] == "configuration OK"

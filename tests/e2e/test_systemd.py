@@ -127,8 +127,9 @@ def test_sysusers_and_tmpfiles(request):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     spool = root / "var/spool/expensed"
-    want = {"": (0o751, gid), "inbox": (0o2770, drop_gid)}
-    for d in ("work", "accepted", "rejected", "outbox", "dead", "state"):
+    want = {"": (0o751, gid), "inbox": (0o3770, drop_gid),
+            "accepted": (0o2750, drop_gid), "rejected": (0o2750, drop_gid)}
+    for d in ("work", "outbox", "dead", "state"):
         want[d] = (0o750, gid)
     for name, (mode, group) in want.items():
         st = os.stat(spool / name)
@@ -139,7 +140,8 @@ def test_sysusers_and_tmpfiles(request):
     assert sorted(os.listdir(spool)) == sorted(k for k in want if k)
 
     # A member of expensed-drop only (not of expensed) can drop a file
-    # into the inbox, and cannot read the rest of the spool.
+    # into the inbox and read the verdicts, and cannot read the rest of the
+    # spool.
     setpriv = shutil.which("setpriv")
     if setpriv is None or os.geteuid() != 0:
         pytest.skip("setpriv or root missing: drop permissions not tried")
@@ -151,8 +153,15 @@ def test_sysusers_and_tmpfiles(request):
     assert r.returncode == 0, r.stderr
     st = os.stat(spool / "inbox/dropped.json")
     assert st.st_gid == drop_gid  # setgid inbox
-    for d in ("accepted", "work", "state"):
+    for d in ("work", "outbox", "dead", "state"):
         r = subprocess.run(as_dropper + ["ls", str(spool / d)],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode != 0, d
+    for d in ("accepted", "rejected"):
+        r = subprocess.run(as_dropper + ["ls", str(spool / d)],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, (d, r.stderr)
+        r = subprocess.run(as_dropper + ["touch", str(spool / d / "x")],
                            capture_output=True, text=True, timeout=30)
         assert r.returncode != 0, d
     r = subprocess.run(as_dropper + ["ls", str(spool)],

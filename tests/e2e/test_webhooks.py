@@ -453,6 +453,54 @@ def test_slack_and_teams_payloads(env):
     wait_until(lambda: env.outbox() == [], what="an empty outbox")
 
 
+def test_non_utf8_name_with_every_format(env):
+    """A name that is not UTF-8 (a Latin-1 name from a share) is archived
+    with its result and alerted in every format, its bad bytes shown as
+    U+FFFD in the JSON; it used to stay in work/ forever ("cannot queue
+    deliveries")."""
+    every = "accepted, rejected, invalid"
+    env.configure([
+        ("audit", env.standard()),
+        ("chat", {"url": env.receiver.url("/slack"), "format": "slack",
+                  "events": every, "retry": FAST_RETRY}),
+        ("teams", {"url": env.receiver.url("/teams"), "format": "teams",
+                   "events": every, "retry": FAST_RETRY}),
+    ])
+    env.start()
+    raw = b"caf\xe9.json"
+    inbox = os.fsencode(env.inbox)
+    with open(inbox + b"/.caf.part", "wb") as f:
+        f.write(report("R-latin1"))
+    os.rename(inbox + b"/.caf.part", inbox + b"/" + raw)
+    accepted = os.fsencode(env.spool / "accepted")
+    res = accepted + b"/" + raw + b".result.json"
+    wait_until(lambda: os.path.exists(res), what="the archived result")
+    doc = json.loads(open(res, "rb").read())
+    shown = "caf\ufffd.json"
+    assert doc["file"] == shown
+    assert doc["verdict"] == "accepted"
+    assert open(accepted + b"/" + raw, "rb").read() == report("R-latin1")
+    env.receiver.wait(lambda rs: len([r for r in rs if r.answer]) == 3,
+                      what="three deliveries")
+    (std,) = env.receiver.got("/hook")
+    assert std.sig_ok is True
+    body = std.json()
+    assert body["type"] == "report.accepted"
+    assert body["data"]["file"] == shown
+    assert body["data"]["sha256"] == doc["sha256"]
+    (slack,) = env.receiver.got("/slack")
+    assert slack.json()["text"].split("\n")[0] == \
+        "expensed: %s was accepted" % shown
+    (teams,) = env.receiver.got("/teams")
+    facts = teams.json()["attachments"][0]["content"]["body"][1]["facts"]
+    assert {"title": "File", "value": shown} in facts
+    wait_until(lambda: env.outbox() == [], what="an empty outbox")
+    assert env.dead() == []
+    assert os.listdir(env.spool / "work") == []
+    assert os.listdir(env.inbox) == []
+    assert "cannot" not in env.logtext()
+
+
 def test_send_test(env):
     env.configure([
         ("audit", env.standard("/hook")),

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -392,8 +393,22 @@ static void test_errors_all_collected(void **state)
 static void test_inbox_inside_spool(void **state)
 {
 	static const char *const bad[] = {
-	    "/srv/spool",	    "/srv/spool/",	 "/srv/spool/work",
-	    "/srv/spool/accepted/", "/srv/spool//state",
+	    "/srv/spool",
+	    "/srv/spool/",
+	    "/srv/spool/work",
+	    "/srv/spool/accepted/",
+	    "/srv/spool//state",
+	    /* paths that do not exist are compared as written, with "."
+	     * and ".." resolved */
+	    "/srv/spool/./rejected",
+	    "/srv/spool/inbox/../accepted",
+	    "/srv/spool/state/x",
+	    "/srv/x/../spool/dead/a/b",
+	};
+	static const char *const want[] = {
+	    "/srv/spool",	   "/srv/spool",	 "/srv/spool/work",
+	    "/srv/spool/accepted", "/srv/spool/state",	 "/srv/spool/rejected",
+	    "/srv/spool/accepted", "/srv/spool/state/x", "/srv/spool/dead/a/b",
 	};
 
 	(void)state;
@@ -401,18 +416,19 @@ static void test_inbox_inside_spool(void **state)
 		struct tmp t;
 		struct config cfg;
 		struct diag d = DIAG_INIT;
-		char text[256];
+		char text[512];
 
 		snprintf(text, sizeof(text),
 			 "[spool]\ndirectory = /srv/spool/\ninbox = %s\n",
 			 bad[i]);
 		assert_int_equal(load(&t, text, &cfg, &d, NULL), -1);
 		assert_int_equal(d.n, 1);
-		assert_line(
-		    &t, &d, 0, 3,
-		    "inbox must not be the spool directory or its work, "
-		    "accepted, rejected, outbox, dead or state "
-		    "directory");
+		snprintf(text, sizeof(text),
+			 "inbox must not be the spool directory or its work, "
+			 "accepted, rejected, outbox, dead or state "
+			 "directory, nor lie inside one (it is %s)",
+			 want[i]);
+		assert_line(&t, &d, 0, 3, text);
 		diag_clear(&d);
 		tmp_clean(&t);
 	}
@@ -429,6 +445,88 @@ static void test_inbox_inside_spool(void **state)
 		config_free(&cfg);
 		tmp_clean(&t);
 	}
+}
+
+/* In a real spool: ".", "..", symlinks and existing directories are
+ * resolved, so no spelling of a spool directory passes as the inbox. */
+static void test_inbox_resolved(void **state)
+{
+	static const char *const bad[] = {
+	    "spool/./rejected",
+	    "spool/inbox/../accepted",
+	    "to-work",
+	    "spool/state/x",
+	    "to-spool/outbox",
+	    "./spool/",
+	    "spool/inbox/../../spool/dead",
+	};
+	static const char *const want[] = {
+	    "spool/rejected", "spool/accepted", "spool/work", "spool/state/x",
+	    "spool/outbox",   "spool",		"spool/dead",
+	};
+	static const char *const good[] = {"spool/inbox", "spool/inbox/./",
+					   "share/inbox", "to-inbox"};
+	static const char *const dirs[] = {
+	    "spool",	      "spool/inbox",  "spool/work", "spool/accepted",
+	    "spool/rejected", "spool/outbox", "spool/dead", "spool/state",
+	    "share",	      "share/inbox",
+	};
+	static const char *const links[][2] = {
+	    {"spool/work", "to-work"},
+	    {"spool", "to-spool"},
+	    {"spool/inbox", "to-inbox"},
+	};
+	struct tmp t;
+	char real[PATH_MAX], path[PATH_MAX], text[PATH_MAX * 2];
+
+	(void)state;
+	tmp_make(&t, "");
+	assert_non_null(realpath(t.dir, real));
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		tmp_path(&t, dirs[i], path, sizeof(path));
+		assert_int_equal(mkdir(path, 0750), 0);
+	}
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		tmp_path(&t, links[i][1], path, sizeof(path));
+		assert_int_equal(symlink(links[i][0], path), 0);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct config cfg;
+		struct diag d = DIAG_INIT;
+
+		snprintf(text, sizeof(text),
+			 "[spool]\ndirectory = spool\ninbox = %s\n", bad[i]);
+		write_file(t.conf, text, 0644);
+		assert_int_equal(config_load(t.conf, &cfg, &d, NULL), -1);
+		assert_int_equal(d.n, 1);
+		snprintf(text, sizeof(text),
+			 "inbox must not be the spool directory or its work, "
+			 "accepted, rejected, outbox, dead or state "
+			 "directory, nor lie inside one (it is %s/%s)",
+			 real, want[i]);
+		assert_line(&t, &d, 0, 3, text);
+		diag_clear(&d);
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct config cfg;
+		struct diag d = DIAG_INIT;
+
+		snprintf(text, sizeof(text),
+			 "[spool]\ndirectory = spool\ninbox = %s\n", good[i]);
+		write_file(t.conf, text, 0644);
+		assert_int_equal(config_load(t.conf, &cfg, &d, NULL), 0);
+		assert_int_equal(d.n, 0);
+		config_free(&cfg);
+	}
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		tmp_path(&t, links[i][1], path, sizeof(path));
+		assert_int_equal(unlink(path), 0);
+	}
+	for (size_t i = sizeof(dirs) / sizeof(dirs[0]); i-- > 0;) {
+		tmp_path(&t, dirs[i], path, sizeof(path));
+		assert_int_equal(rmdir(path), 0);
+	}
+	tmp_clean(&t);
 }
 
 static void test_missing_file(void **state)
@@ -664,6 +762,7 @@ int main(void)
 	    cmocka_unit_test(test_levels_and_facilities),
 	    cmocka_unit_test(test_errors_all_collected),
 	    cmocka_unit_test(test_inbox_inside_spool),
+	    cmocka_unit_test(test_inbox_resolved),
 	    cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_long_lines),
 	    cmocka_unit_test(test_control_character),

@@ -1,7 +1,8 @@
 /*
  * test_log.c - unit tests of log_escape(): what a file name may contain
  * and what reaches a log line (control characters, backslashes, invalid
- * UTF-8, C1 controls), and truncation that never splits an escape.
+ * UTF-8, C1 and bidirectional controls), and truncation that never splits an
+ * escape.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -62,8 +63,27 @@ static void test_utf8(void **state)
 	check("\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"); /* > U+10FFFF */
 	check("\xc2\x9b"
 	      "31m",
-	      "\\xc2\\x9b31m");	       /* C1 CSI */
+	      "\\u009b31m");	       /* C1 CSI */
 	check("\xc2\xa0", "\xc2\xa0"); /* no-break space is fine */
+}
+
+/* C1 controls and the Unicode bidirectional controls as \uXXXX: a name
+ * can neither act on a terminal nor reorder what a reader sees. */
+static void test_c1_bidi(void **state)
+{
+	(void)state;
+	check("\xc2\x80\xc2\x85\xc2\x9f", "\\u0080\\u0085\\u009f");
+	/* "invoice-\u202egnp.json" shows as invoice-nosj.png in a terminal */
+	check("invoice-\xe2\x80\xaegnp.json", "invoice-\\u202egnp.json");
+	check("\xe2\x80\xaa\xe2\x80\xab\xe2\x80\xac\xe2\x80\xad",
+	      "\\u202a\\u202b\\u202c\\u202d");
+	check("\xe2\x81\xa6\xe2\x81\xa7\xe2\x81\xa8\xe2\x81\xa9",
+	      "\\u2066\\u2067\\u2068\\u2069");
+	check("\xe2\x80\x8e\xe2\x80\x8f\xd8\x9c", "\\u200e\\u200f\\u061c");
+	/* neighbours are left alone */
+	check("\xe2\x80\xa9\xe2\x80\xaf\xe2\x81\xa5\xe2\x81\xaa\xe2\x80\x8d",
+	      "\xe2\x80\xa9\xe2\x80\xaf\xe2\x81\xa5\xe2\x81\xaa\xe2\x80\x8d");
+	check("\xd8\x9b", "\xd8\x9b");
 }
 
 static void test_truncation(void **state)
@@ -112,6 +132,7 @@ int main(void)
 	    cmocka_unit_test(test_plain),      cmocka_unit_test(test_controls),
 	    cmocka_unit_test(test_backslash),  cmocka_unit_test(test_utf8),
 	    cmocka_unit_test(test_truncation), cmocka_unit_test(test_long_name),
+	    cmocka_unit_test(test_c1_bidi),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
