@@ -264,10 +264,13 @@ def test_third_recovery_is_input_resources(spool, start_daemon):
              what="the verdict line")
 
 
-def test_poison_pill_ends(spool, start_daemon, tmp_path):
+def test_poison_pill_ends(spool, start_daemon, expensed_bin):
     """100,000 empty missions under a small address space: judging runs
     out of memory (or crashes) at each start; the third recovery archives
     it input.resources, and the next file is judged normally."""
+    if b"libasan" in Path(expensed_bin).read_bytes():
+        pytest.skip("sanitizer build: its shadow memory needs more address "
+                    "space than the limit")
     pill = json.dumps({"id": "PILL", "missions": [{}] * 100000}).encode()
     assert len(pill) > 300000
     drop(spool, "pill.json", pill)
@@ -283,7 +286,7 @@ def test_poison_pill_ends(spool, start_daemon, tmp_path):
             break
         d.stop() if d.proc.poll() is None else d.cleanup()
     assert outcome is not None, "not archived after 5 starts"
-    assert i <= 3
+    assert i == 3  # two recoveries judged, the third is input.resources
     assert [f["rule"] for f in outcome["findings"]] == ["input.resources"]
     assert outcome["archived_as"] == "rejected/pill.json"
     drop(spool, "next.json", SEED)
