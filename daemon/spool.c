@@ -136,7 +136,7 @@ int spool_claim(struct spool *sp, int inbox_fd, const char *name,
 	memset(it, 0, sizeof(*it));
 	it->kind = ITEM_CLAIM;
 	spool_name_key(sp->token, sp->seq++, it->key);
-	spool_name_keep(name, it->name);
+	spool_name_copy(it->name, name);
 	if (spool_name_claim(it->key, it->name, it->work) == -1)
 		return -1; /* cannot happen: the name was cut */
 	rc = renameat2(inbox_fd, name, sp->workfd, it->work, RENAME_NOREPLACE);
@@ -169,5 +169,6 @@ void spool_close(struct spool *sp)
 	if (sp->statefd >= 0)
 		close(sp->statefd);
 	free(sp->buf);
+	spool_forget(sp);
 	free(sp);
 }

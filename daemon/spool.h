@@ -35,7 +35,10 @@ struct spool_item {
 	enum spool_item_kind kind;
 	char key[SPOOL_KEY_LEN + 1]; /* "<token>.<seq>": the claim's identity */
 	char work[SPOOL_NAME_SIZE];  /* its name in work/ */
-	char name[SPOOL_NAME_SIZE];  /* the dropped file's name (maybe cut) */
+	/* the dropped file's name (for a claim recovered after a restart, the
+	 * NAME its claim name kept) */
+	char name[SPOOL_NAME_SIZE];
+	unsigned tries; /* recoveries of this claim counted, this one too */
 };
 
 /* What judging needs; owned by the caller, counters updated by
@@ -73,14 +76,16 @@ int spool_claim(struct spool *sp, int inbox_fd, const char *name,
 /*
  * List what is left in work/ and belongs to nobody alive: this daemon's own
  * leftovers (a failed batch), and claims of daemons that are gone (their
- * owner lock is free: it is taken over). Stale results of those claims are
- * removed (the claim is judged again). *items is malloc'ed (free it).
- * Returns the count, or -1.
+ * owner lock is free: it is taken over). Stale results and copies of those
+ * claims are removed (the claim is judged again); each claim's recovery is
+ * counted durably (state/tries-KEY) before it is returned; a claim whose
+ * judging ran out of memory lately is left for later (spool_int.h).
+ * *items is malloc'ed (free it). Returns the count, or -1.
  */
 int spool_recoverable(struct spool *sp, struct spool_item **items);
 
 /* 1 once after a batch left something that should be retried at once (an
- * archive name taken by another daemon meanwhile). */
+ * archive name taken by another daemon meanwhile, a batch that failed). */
 int spool_retry_wanted(struct spool *sp);
 
 /*

@@ -17,55 +17,25 @@
 
 #include "../common/fsutil.h"
 #include "../common/io.h"
+#include "../common/timefmt.h"
 #include "log.h"
 #include "spool_int.h"
 
 #define READ_BUF_KEEP (1024 * 1024) /* keep the read buffer up to this */
-#define ARCHIVE_TRIES 1000000	    /* NAME.1 ... NAME.999999 */
+#define LOG_FINDINGS_MAX 20	    /* error lines logged per file */
+#define DEFER_MS (5 * 60 * 1000)    /* a claim out of memory waits this */
 
 #ifdef EXPENSED_TEST_HOOKS
-/*
- * Test hook, built only into expensed-hooks (-DEXPENSED_TEST_HOOKS): with
- * EXPENSED_FAILPOINT set to recorded, synced, half-archived or archived,
- * the daemon dies like kill -9 (_exit, no cleanup) at that point of its
- * first batch of two or more files, so that the end-to-end tests can check
- * recovery from every window of the protocol.
- */
-static int failpoint_half; /* the second file of a batch is being archived */
+int spool_fail_half;
 
-static void fail_at(const char *stage, size_t batch)
+void spool_fail_at(const char *stage, size_t batch)
 {
 	const char *failpoint = getenv("EXPENSED_FAILPOINT");
 
 	if (failpoint != NULL && batch >= 2 && strcmp(failpoint, stage) == 0)
 		_exit(99);
 }
-
-#define FAIL_AT(stage, batch) fail_at(stage, batch)
-#define FAIL_HALF_ARM() (failpoint_half = 1)
-#define FAIL_HALF()                                                            \
-	do {                                                                   \
-		if (failpoint_half)                                            \
-			fail_at("half-archived", 2);                           \
-	} while (0)
-#else
-#define FAIL_AT(stage, batch) ((void)0)
-#define FAIL_HALF_ARM() ((void)0)
-#define FAIL_HALF() ((void)0)
 #endif
-
-/* One item of a batch being processed. */
-struct rec {
-	struct spool_item *it;
-	int ok;		    /* still going */
-	struct judgement j; /* judged, or read back from a left-over result */
-	json_t *doc; /* the result document: built from j once, or loaded */
-	enum verdict verdict;
-	char d;				   /* 'a' or 'r' */
-	char arch[SPOOL_NAME_SIZE];	   /* the archive name ARCH */
-	char rname[SPOOL_NAME_SIZE];	   /* work/ rKEY.D.ARCH */
-	char archived_as[SPOOL_PATH_SIZE]; /* "accepted/ARCH" */
-};
 
 /* Why a claim is invalid before the engine reads it. */
 struct refusal {
@@ -146,20 +116,70 @@ static int open_claim(int workfd, const char *work, struct refusal *rf)
 			close(fd);
 		return -1;
 	}
-	if (!S_ISREG(st.st_mode)) {
+	rf->size = S_ISREG(st.st_mode) ? st.st_size : -1;
+	if (!S_ISREG(st.st_mode))
 		refuse(rf, "input.file", "%s is not a regular file",
 		       kind_name(st.st_mode));
-		close(fd);
-		return -1;
+	else if (st.st_nlink > 1)
+		/* its bytes could change after the verdict through the
+		 * other name */
+		refuse(rf, "input.file", "the file has %lu hard links",
+		       (unsigned long)st.st_nlink);
+	else
+		return fd;
+	close(fd);
+	return -1;
+}
+
+/*
+ * Step 1's copy: the judged bytes into work/kKEY.NAME (0640, this daemon's),
+ * renamed over the claim. 0 or -1 (logged).
+ */
+static int keep_copy(struct spool *sp, const struct spool_item *it,
+		     const char *buf, size_t len)
+{
+	char kname[SPOOL_NAME_SIZE], esc[1024];
+	int fd, rc = -1;
+
+	spool_name_kept(it->work, kname);
+	fd =
+	    openat(sp->workfd, kname,
+		   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd >= 0 && fchmod(fd, 0640) == 0 && write_all(fd, buf, len) == 0)
+		rc = 0;
+	if (fd >= 0 && close(fd) == -1)
+		rc = -1;
+	if (rc == 0 && renameat(sp->workfd, kname, sp->workfd, it->work) == 0)
+		return 0;
+	log_msg(LOG_ERR, "cannot copy %s: %s",
+		log_escape(it->work, esc, sizeof(esc)), strerror(errno));
+	unlinkat(sp->workfd, kname, 0);
+	return -1;
+}
+
+/* Judge the bytes read (sp->buf, len) into r->j and put the copy of them in
+ * place of the claim. 0, -1 no memory, -2 no copy. */
+static int judge_read(struct spool *sp, const struct spool_ctx *ctx,
+		      const struct judge_opts *opts, struct rec *r, size_t len)
+{
+	int rc = judge_bytes(ctx->rs, opts, r->it->name, sp->buf, len, &r->j);
+
+	if (rc == 0 && keep_copy(sp, r->it, sp->buf, len) == -1) {
+		judgement_release(&r->j);
+		rc = -2;
 	}
-	rf->size = st.st_size;
-	return fd;
+	if (sp->bufcap > READ_BUF_KEEP) {
+		free(sp->buf);
+		sp->buf = NULL;
+		sp->bufcap = 0;
+	}
+	return rc;
 }
 
 /*
  * Judge work/CLAIM into r->j. 0 judged, 1 the claim is gone (skip), -1 no
- * memory. The bytes are read into sp->buf, kept for the next claim unless it
- * grew large.
+ * memory, -2 the copy could not be written (logged). The bytes are read
+ * into sp->buf, kept for the next claim unless it grew large.
  */
 static int judge_claim(struct spool *sp, const struct spool_ctx *ctx,
 		       struct rec *r)
@@ -170,8 +190,16 @@ static int judge_claim(struct spool *sp, const struct spool_ctx *ctx,
 					: EXPENSED_DEFAULT_MAX_FILE_SIZE;
 	struct refusal rf = {NULL, "", -1};
 	size_t len = 0;
-	int fd, rc;
+	int fd = -1;
 
+	if (it->tries >= SPOOL_MAX_TRIES) {
+		refuse(&rf, "input.resources",
+		       "could not be judged within the machine's limits: "
+		       "judging it ran out of memory or stopped the daemon "
+		       "%u times",
+		       it->tries);
+		goto invalid;
+	}
 	fd = open_claim(sp->workfd, it->work, &rf);
 	if (fd == -2)
 		return 1;
@@ -204,13 +232,7 @@ static int judge_claim(struct spool *sp, const struct spool_ctx *ctx,
 		goto invalid;
 	}
 	close(fd);
-	rc = judge_bytes(ctx->rs, &opts, it->name, sp->buf, len, &r->j);
-	if (sp->bufcap > READ_BUF_KEEP) {
-		free(sp->buf);
-		sp->buf = NULL;
-		sp->bufcap = 0;
-	}
-	return rc;
+	return judge_read(sp, ctx, &opts, r, len);
 invalid:
 	if (fd >= 0)
 		close(fd);
@@ -220,96 +242,17 @@ invalid:
 	return 0;
 }
 
-/* ---- archive names ---- */
-
-static int dirfd_of(const struct spool *sp, char d)
-{
-	assert(d == 'a' || d == 'r');
-	return d == 'a' ? sp->accfd : sp->rejfd;
-}
-
-/* Whether dirfd/arch and dirfd/res (its result name) are both free. */
-static int name_free(int dirfd, const char *arch, const char *res)
-{
-	struct stat st;
-
-	if (fstatat(dirfd, arch, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
-	    errno != ENOENT)
-		return 0;
-	return fstatat(dirfd, res, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
-	       errno == ENOENT;
-}
-
-/*
- * Choose the archive name of recs[i] in its directory (spool_name_archive:
- * the first candidate whose ARCH and ARCH.result.json are both free, on disk
- * and among recs[0..i)), and its result's name in work/. 0 or -1.
- */
-static int choose_name(struct spool *sp, struct rec *recs, size_t i)
-{
-	struct rec *r = &recs[i];
-	int dirfd = dirfd_of(sp, r->d);
-	char res[SPOOL_NAME_SIZE];
-
-	for (unsigned n = 0; n < ARCHIVE_TRIES; n++) {
-		int taken = 0;
-		/* candidates only grow: when one does not fit, none will */
-		if (spool_name_archive(r->it->name, n, r->arch) == -1 ||
-		    spool_name_result(r->arch, res) == -1 ||
-		    spool_name_result_work(r->it->key, r->d, r->arch,
-					   r->rname) == -1)
-			return -1;
-		for (size_t k = 0; k < i && !taken; k++)
-			taken = recs[k].ok && recs[k].d == r->d &&
-				strcmp(recs[k].arch, r->arch) == 0;
-		if (!taken && name_free(dirfd, r->arch, res))
-			return spool_name_archived_as(r->d, r->arch,
-						      r->archived_as);
-	}
-	return -1;
-}
-
-/* ---- recording ---- */
-
-/* Step 2 for one claim: its result document, built here once (the
- * webhook bodies share it), archived_as inside, in work/rKEY.D.ARCH. 0 or
- * -1 with errno. */
-static int write_result(struct spool *sp, struct rec *r)
-{
-	char *text;
-	int fd, rc = -1;
-
-	r->doc = judgement_to_json(&r->j);
-	if (r->doc == NULL ||
-	    json_object_set_new(r->doc, "archived_as",
-				json_string_lossy(r->archived_as)) == -1) {
-		errno = ENOMEM;
-		return -1;
-	}
-	text = json_dumps(r->doc, JSON_INDENT(2));
-	if (text == NULL)
-		return -1;
-	fd =
-	    openat(sp->workfd, r->rname,
-		   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd >= 0 && write_all(fd, text, strlen(text)) == 0 &&
-	    write_all(fd, "\n", 1) == 0)
-		rc = 0;
-	if (fd >= 0 && close(fd) == -1)
-		rc = -1;
-	free(text);
-	return rc;
-}
-
 /* ---- logging ---- */
 
 /* The verdict line of a judged file (archived as archived, NULL unknown),
- * then one line per error finding. */
+ * then one line per error finding, at most LOG_FINDINGS_MAX, then one line
+ * with the count of the others. */
 static void log_result(const struct judgement *j, const char *name,
 		       const char *archived)
 {
 	char file[1024], rid[512], arch[1024];
 	int prio = j->verdict == VERDICT_ACCEPTED ? LOG_INFO : LOG_WARNING;
+	int logged = 0;
 
 	log_escape(name, file, sizeof(file));
 	log_msg(prio, "%s: %s (report %s, %d error%s, %d warning%s) -> %s",
@@ -318,7 +261,7 @@ static void log_result(const struct judgement *j, const char *name,
 		j->errors, j->errors == 1 ? "" : "s", j->warnings,
 		j->warnings == 1 ? "" : "s",
 		archived ? log_escape(archived, arch, sizeof(arch)) : "-");
-	for (size_t i = 0; i < j->nfindings; i++) {
+	for (size_t i = 0; i < j->nfindings && logged < LOG_FINDINGS_MAX; i++) {
 		const struct finding *f = &j->findings[i];
 		char path[512], msg[1024], rule[256];
 		if (f->severity != SEV_ERROR)
@@ -328,10 +271,42 @@ static void log_result(const struct judgement *j, const char *name,
 		log_escape(f->rule, rule, sizeof(rule));
 		log_msg(prio, "%s: %s%serror: %s [%s]", file, path,
 			path[0] ? ": " : "", msg, rule);
+		logged++;
 	}
+	/* errors counts every error finding, listed in the result or not */
+	if (j->errors > logged)
+		log_msg(prio, "%s: and %d more error%s (see the result)", file,
+			j->errors - logged, j->errors - logged == 1 ? "" : "s");
 }
 
 /* ---- the batch ---- */
+
+/* r stays in work/: judged again at the next look (a batch or a write
+ * that failed) without counting a recovery, or (judging ran out of memory,
+ * the copy could not be written: defer) not before DEFER_MS, counted as a
+ * recovery. */
+static void leave(struct spool *sp, struct rec *r, int defer)
+{
+	long long *until;
+	void *old = NULL;
+
+	r->ok = 0;
+	if (r->it->kind != ITEM_CLAIM)
+		return;
+	if (!defer) {
+		if (strmap_put(&sp->requeued, r->it->key, (void *)1, NULL) ==
+		    -1)
+			log_msg(LOG_ERR, "out of memory");
+		return;
+	}
+	until = malloc(sizeof(*until));
+	if (until == NULL)
+		return;
+	*until = clock_mono_ms() + DEFER_MS;
+	if (strmap_put(&sp->deferred, r->it->key, until, &old) == -1)
+		free(until);
+	free(old);
+}
 
 /* report.duplicate on r when its id was accepted under another claim.
  * 0 or -1 (no memory). */
@@ -357,13 +332,22 @@ static int check_duplicate(struct spool_ctx *ctx, struct rec *r, const char *id)
 }
 
 /* Step 1, under the ledger lock: verdicts (report.duplicate), archive
- * names and ledger lines. */
+ * names reserved for the whole batch, and ledger lines. */
 static int decide(struct spool *sp, struct spool_ctx *ctx, struct rec *recs,
 		  size_t n)
 {
+	struct reserved res = {STRMAP_INIT};
+	int rc = 0;
+
 	if (ledger_lock(ctx->ledger) == -1) {
 		log_msg(LOG_ERR, "cannot read the ledger: %s", strerror(errno));
 		return -1;
+	}
+	/* the results left over keep their names: reserved first */
+	for (size_t i = 0; i < n; i++) {
+		if (recs[i].ok && recs[i].it->kind == ITEM_RESULT &&
+		    spool_reserve_fixed(&res, &recs[i]) == -1)
+			recs[i].ok = 0;
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct rec *r = &recs[i];
@@ -374,102 +358,79 @@ static int decide(struct spool *sp, struct spool_ctx *ctx, struct rec *recs,
 			continue;
 		id = r->j.report_id;
 		if (check_duplicate(ctx, r, id) == -1) {
-			r->ok = 0;
+			leave(sp, r, 1);
 			continue;
 		}
 		r->verdict = r->j.verdict;
 		r->d = r->verdict == VERDICT_ACCEPTED ? 'a' : 'r';
-		if (choose_name(sp, recs, i) == -1) {
-			log_msg(LOG_ERR, "no free archive name for %s",
-				log_escape(r->it->work, esc, sizeof(esc)));
-			r->ok = 0;
+		if (spool_reserve_name(sp, &res, r) == -1) {
+			log_msg(LOG_ERR, "no archive name for %s: %s",
+				log_escape(r->it->work, esc, sizeof(esc)),
+				strerror(errno));
+			leave(sp, r, 1);
 			continue;
 		}
 		if (r->verdict == VERDICT_ACCEPTED && id != NULL &&
 		    ledger_add(ctx->ledger, id, r->it->key, r->archived_as) ==
 			-1)
-			r->ok = 0;
+			leave(sp, r, 1);
 	}
 	if (ledger_unlock(ctx->ledger) == -1) {
 		log_msg(LOG_ERR, "cannot write the ledger: %s",
 			strerror(errno));
-		return -1;
+		rc = -1;
 	}
+	strmap_free(&res.names, NULL);
+	return rc;
+}
+
+/* Where the result r->rname goes: its archived_as (the name of a legacy
+ * rKEY.D.ARCH otherwise). 0 or -1. */
+static int result_place(struct rec *r, const struct spool_work_name *wn)
+{
+	const char *as =
+	    json_string_value(json_object_get(r->doc, "archived_as"));
+
+	if (as != NULL && spool_name_parse_archived_as(as, &r->d, r->arch) == 0)
+		return 0;
+	if (wn->d == 0)
+		return -1;
+	r->d = wn->d;
+	spool_name_copy(r->arch, wn->rest);
 	return 0;
 }
 
-/* An ITEM_RESULT: its name says where it goes; load it for the log (a
- * result that cannot be read logs as an invalid file with no finding). */
+/* An ITEM_RESULT: load it for where it goes and for the log (a result that
+ * cannot be read for lack of memory logs as an invalid file with no
+ * finding). */
 static void prepare_result(struct spool *sp, struct rec *r)
 {
 	struct spool_work_name wn;
 	json_error_t err;
-	int fd;
+	char esc[1024];
+	int fd, rc;
 
-	if (spool_name_parse_work(r->it->work, &wn) == -1 || wn.kind != 'r') {
-		r->ok = 0;
-		return;
-	}
-	r->d = wn.d;
-	spool_name_copy(r->arch, wn.rest);
+	rc = spool_name_parse_work(r->it->work, &wn);
+	assert(rc == 0 && wn.kind == 'r');
+	(void)rc;
 	spool_name_copy(r->rname, r->it->work);
 	fd = openat(sp->workfd, r->rname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0) {
 		r->doc = json_loadfd(fd, 0, &err);
 		close(fd);
 	}
-	/* out of memory: j is empty and logs as an invalid file */
+	if (result_place(r, &wn) == -1) {
+		log_msg(LOG_ERR, "cannot tell where result %s goes",
+			log_escape(r->rname, esc, sizeof(esc)));
+		r->ok = 0;
+		return;
+	}
 	(void)judgement_from_json(r->doc, &r->j);
 	r->verdict = r->j.verdict;
 }
 
-static int rename_noreplace(int from, const char *a, int to, const char *b)
-{
-	int rc = renameat2(from, a, to, b, RENAME_NOREPLACE);
-
-	if (rc == -1 && errno == EINVAL) { /* no RENAME_NOREPLACE here */
-		struct stat st;
-		if (fstatat(to, b, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-			errno = EEXIST;
-			return -1;
-		}
-		rc = renameat(from, a, to, b);
-	}
-	return rc;
-}
-
-/* Step 4 for one item. 0 archived, -1 left for recovery. */
-static int archive(struct spool *sp, struct rec *r)
-{
-	int dirfd = dirfd_of(sp, r->d);
-	char res[SPOOL_NAME_SIZE], esc[1024];
-
-	if (r->it->kind == ITEM_CLAIM &&
-	    rename_noreplace(sp->workfd, r->it->work, dirfd, r->arch) == -1) {
-		if (errno == EEXIST) {
-			/* the name was taken meanwhile: judge again */
-			unlinkat(sp->workfd, r->rname, 0);
-			sp->retry = 1;
-		} else {
-			log_msg(LOG_ERR, "cannot archive %s: %s",
-				log_escape(r->it->work, esc, sizeof(esc)),
-				strerror(errno));
-		}
-		return -1;
-	}
-	FAIL_HALF();
-	if (spool_name_result(r->arch, res) == -1 ||
-	    rename_noreplace(sp->workfd, r->rname, dirfd, res) == -1) {
-		if (errno != ENOENT || r->it->kind == ITEM_CLAIM)
-			log_msg(LOG_ERR, "cannot put result %s in place: %s",
-				log_escape(r->rname, esc, sizeof(esc)),
-				strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* Step 1 before decide(): judge each claim, load each leftover result. */
+/* Step 1 before decide(): judge each claim (and copy it), load each
+ * leftover result. */
 static void judge_all(struct spool *sp, const struct spool_ctx *ctx,
 		      struct rec *recs, struct spool_item *items, size_t n)
 {
@@ -485,14 +446,50 @@ static void judge_all(struct spool *sp, const struct spool_ctx *ctx,
 			continue;
 		}
 		jr = judge_claim(sp, ctx, r);
-		if (jr != 0) {
+		if (jr == 1) {
+			r->ok = 0;
+		} else if (jr != 0) {
 			if (jr == -1)
 				log_msg(
-				    LOG_ERR, "out of memory judging %s",
+				    LOG_ERR,
+				    "out of memory judging %s: tried again "
+				    "later",
 				    log_escape(r->it->work, esc, sizeof(esc)));
-			r->ok = 0;
+			leave(sp, r, 1);
 		}
 	}
+}
+
+/* Step 2 for one claim: its result document, built here once (the
+ * webhook bodies share it), archived_as inside, in work/rKEY. 0 or -1 with
+ * errno. */
+static int write_result(struct spool *sp, struct rec *r)
+{
+	char *text;
+	int fd, rc = -1;
+
+	r->doc = judgement_to_json(&r->j);
+	if (r->doc == NULL ||
+	    json_object_set_new(r->doc, "archived_as",
+				json_string_lossy(r->archived_as)) == -1) {
+		errno = ENOMEM;
+		return -1;
+	}
+	text = json_dumps(r->doc, JSON_INDENT(2));
+	if (text == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	fd =
+	    openat(sp->workfd, r->rname,
+		   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd >= 0 && write_all(fd, text, strlen(text)) == 0 &&
+	    write_all(fd, "\n", 1) == 0)
+		rc = 0;
+	if (fd >= 0 && close(fd) == -1)
+		rc = -1;
+	free(text);
+	return rc;
 }
 
 /* Step 2: write the results and queue the deliveries. */
@@ -510,14 +507,14 @@ static void record_all(struct spool *sp, struct spool_ctx *ctx,
 				log_escape(r->rname, esc, sizeof(esc)),
 				strerror(errno));
 			unlinkat(sp->workfd, r->rname, 0);
-			r->ok = 0;
+			leave(sp, r, 0);
 			continue;
 		}
 		if (outbox_queue(ctx->ob, r->it->work, &r->j, r->doc) == -1) {
 			log_msg(LOG_ERR, "cannot queue deliveries for %s",
 				log_escape(r->it->work, esc, sizeof(esc)));
 			unlinkat(sp->workfd, r->rname, 0);
-			r->ok = 0;
+			leave(sp, r, 0);
 		}
 	}
 }
@@ -546,8 +543,8 @@ static int archive_all(struct spool *sp, struct rec *recs, size_t n)
 		if (!r->ok)
 			continue;
 		if (i == 1)
-			FAIL_HALF_ARM();
-		if (archive(sp, r) == -1)
+			SPOOL_FAIL_HALF_ARM();
+		if (spool_archive_item(sp, r) == -1)
 			r->ok = 0;
 		else
 			moved = 1;
@@ -577,6 +574,16 @@ static void report_all(struct spool_ctx *ctx, struct rec *recs, size_t n)
 	}
 }
 
+/* The whole batch failed: every claim still going is judged again at the
+ * next look, without counting a recovery. */
+static void leave_all(struct spool *sp, struct rec *recs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (recs[i].ok)
+			leave(sp, &recs[i], 0);
+	}
+}
+
 int spool_process(struct spool *sp, struct spool_ctx *ctx,
 		  struct spool_item *items, size_t n)
 {
@@ -590,15 +597,20 @@ int spool_process(struct spool *sp, struct spool_ctx *ctx,
 	if (recs == NULL)
 		return -1;
 	judge_all(sp, ctx, recs, items, n);
-	if (decide(sp, ctx, recs, n) == -1)
+	SPOOL_FAIL_AT("copied", n);
+	if (decide(sp, ctx, recs, n) == -1) {
+		leave_all(sp, recs, n);
 		goto out;
+	}
 	record_all(sp, ctx, recs, n);
-	FAIL_AT("recorded", n);
-	if (commit(sp, ctx) == -1)
+	SPOOL_FAIL_AT("recorded", n);
+	if (commit(sp, ctx) == -1) {
+		leave_all(sp, recs, n);
 		goto out;
-	FAIL_AT("synced", n);
+	}
+	SPOOL_FAIL_AT("synced", n);
 	moved = archive_all(sp, recs, n);
-	FAIL_AT("archived", n);
+	SPOOL_FAIL_AT("archived", n);
 	/* step 5: the renames made durable */
 	if (moved && syncfs(sp->dirfd) == -1)
 		log_msg(LOG_ERR, "cannot sync the spool: %s", strerror(errno));

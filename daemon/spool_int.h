@@ -13,31 +13,51 @@
  * The protocol for a batch of claimed files (at most 256), and what a
  * kill -9 at each point leaves:
  *
- *   1. judge every cKEY; under the ledger lock decide the verdicts
- *      (report.duplicate), the archive names (free in accepted|rejected,
- *      and NAME.result.json free too) and append accepted ids to the ledger
- *      (each line carries KEY);
- *   2. write every rKEY.D.ARCH in work/ (archived_as inside), queue the
- *      deliveries (outbox_queue: ids derived from the claim name);
- *   3. outbox_sync() and ONE syncfs() of the spool: results, deliveries,
- *      ledger lines and the input bytes themselves are durable;
+ *   1. judge every cKEY.NAME from the bytes read into memory; when they were
+ *      read, write those bytes to kKEY.NAME (0640, the daemon's) and rename
+ *      it over cKEY.NAME: from then on the claim is the daemon's own copy of
+ *      exactly the bytes judged, and the dropper's inode (an open write
+ *      descriptor, a hard link) is out of the spool. Entries not read (a
+ *      FIFO, a file too large, a wrong name, a hard link) stay as they are.
+ *      Then, under the ledger lock, decide the verdicts (report.duplicate),
+ *      reserve the archive names of the whole batch together (ARCH and
+ *      ARCH.result.json distinct from every other name of the batch, and
+ *      free on disk: see spool_archive.c) and append accepted ids to the
+ *      ledger (each line carries KEY);
+ *   2. write every rKEY in work/ (archived_as inside), queue the deliveries
+ *      (outbox_queue: ids derived from the claim name);
+ *   3. outbox_sync() and ONE syncfs() of the spool: copies, results,
+ *      deliveries and ledger lines are durable;
  *   4. per file: rename cKEY.NAME -> D/ARCH (RENAME_NOREPLACE), then
- *      rKEY.D.ARCH -> D/ARCH.result.json (RENAME_NOREPLACE);
+ *      rKEY -> D/ARCH.result.json (RENAME_NOREPLACE); remove state/tries-KEY
+ *      if the claim was recovered;
  *   5. ONE more syncfs() (the renames).
  *
- *   Crash before 3 completes: work/ holds cKEY (and maybe a partial or
- *   complete rKEY). Recovery removes every rKEY of a present cKEY and
- *   judges cKEY again: same claim name, so the same delivery ids (existing
- *   deliveries are kept, not duplicated) and its own ledger line (same KEY)
- *   is not a duplicate of itself.
+ *   Crash before 3 completes: work/ holds cKEY.NAME (the dropper's inode or
+ *   already the copy), maybe kKEY.NAME (a copy not yet in place) and maybe
+ *   a partial or complete rKEY. Recovery removes kKEY and rKEY of a present
+ *   cKEY and judges cKEY again: same claim name, so the same delivery ids
+ *   (existing deliveries are kept, not duplicated) and its own ledger line
+ *   (same KEY) is not a duplicate of itself. (kKEY without cKEY cannot
+ *   happen; if found, it is put back as cKEY and judged.)
  *   Crash in 4 or before 5 completes: a journalling file system makes
  *   renames durable in order, so per file either nothing moved (as above:
  *   judged again; the archive name is still free), or the input moved but
- *   not its result (work/ holds rKEY.D.ARCH alone: recovery finishes the
- *   rename, no judging: the deliveries are durable since 3), or both moved
- *   (done).
- *   If the input rename in 4 finds ARCH taken (another daemon used the name
- *   meanwhile), rKEY is removed and the file judged again at once.
+ *   not its result (work/ holds rKEY alone: recovery reads D/ARCH from its
+ *   archived_as and finishes the rename, no judging: the deliveries are
+ *   durable since 3), or both moved (done).
+ *   If a rename in 4 finds its name taken (another daemon used it
+ *   meanwhile): for the input, rKEY is removed and the file judged again at
+ *   once; for the result, the input is first moved back to cKEY.NAME. Such
+ *   a retry is not counted as a recovery.
+ *
+ * Poison pills: before a claim taken back by recovery is judged again,
+ * state/tries-KEY is raised by one (written in place, then one syncfs for
+ * the whole recovered list); at the third recovery the file is not read
+ * but judged invalid, input.resources, and archived as in 1-5. A claim
+ * whose judging runs out of memory (or whose copy cannot be written) stays
+ * in work/ and is not taken again by this daemon before DEFER_MS: at most
+ * one attempt per restart or per DEFER_MS, each counted as a recovery.
  *
  * So every file ends in exactly one of accepted/ or rejected/, with exactly
  * one result beside it; a file is never judged by two live daemons.
@@ -47,7 +67,11 @@
 
 #include <stddef.h>
 
+#include "../common/strmap.h"
 #include "spool.h"
+
+/* The third recovery of a claim judges it input.resources. */
+#define SPOOL_MAX_TRIES 3
 
 /* The owner lock of a dead daemon, taken over by this one while it
  * recovers that daemon's claims. */
@@ -70,7 +94,81 @@ struct spool {
 	int retry;     /* spool_retry_wanted() will say 1 */
 	char *buf;     /* the read buffer of judging, reused */
 	size_t bufcap; /* its size */
+	/* next archive suffix per "D/NAME" (struct suffix, spool_archive.c) */
+	struct strmap suffixes;
+	/* KEY -> long long *: claims not to recover before that time (ms,
+	 * monotonic): judging them ran out of memory */
+	struct strmap deferred;
+	/* KEY -> (void *)1: claims to judge again without counting a
+	 * recovery (their archive name was taken meanwhile) */
+	struct strmap requeued;
 };
+
+/* One item of a batch being processed (spool_batch.c, spool_archive.c). */
+struct rec {
+	struct spool_item *it;
+	int ok;		    /* still going */
+	struct judgement j; /* judged, or read back from a left-over result */
+	json_t *doc; /* the result document: built from j once, or loaded */
+	enum verdict verdict;
+	char d;				   /* 'a' or 'r' */
+	unsigned n;			   /* ARCH is candidate n of NAME */
+	char arch[SPOOL_NAME_SIZE];	   /* the archive name ARCH */
+	char rname[SPOOL_NAME_SIZE];	   /* work/ rKEY */
+	char archived_as[SPOOL_PATH_SIZE]; /* "accepted/ARCH" */
+};
+
+/*
+ * Test hook, built only into expensed-hooks (-DEXPENSED_TEST_HOOKS): with
+ * EXPENSED_FAILPOINT set to copied, recorded, synced, half-archived or
+ * archived, the daemon dies like kill -9 (_exit, no cleanup) at that point
+ * of its first batch of two or more files, so that the end-to-end tests can
+ * check recovery from every window of the protocol.
+ */
+#ifdef EXPENSED_TEST_HOOKS
+extern int spool_fail_half; /* the second file of a batch is archived */
+void spool_fail_at(const char *stage, size_t batch);
+#define SPOOL_FAIL_AT(stage, batch) spool_fail_at(stage, batch)
+#define SPOOL_FAIL_HALF_ARM() (spool_fail_half = 1)
+#define SPOOL_FAIL_HALF()                                                      \
+	do {                                                                   \
+		if (spool_fail_half)                                           \
+			spool_fail_at("half-archived", 2);                     \
+	} while (0)
+#else
+#define SPOOL_FAIL_AT(stage, batch) ((void)0)
+#define SPOOL_FAIL_HALF_ARM() ((void)0)
+#define SPOOL_FAIL_HALF() ((void)0)
+#endif
+
+/* ---- spool_archive.c ---- */
+
+/* The names reserved by one batch ("D/NAME" -> 1). */
+struct reserved {
+	struct strmap names;
+};
+
+/*
+ * Reserve the archive name of r (its d and it->name set) among res and in
+ * the suffix cache: r->arch, r->archived_as, r->rname. Probes the disk
+ * (fstatat) only the first time a name is seen (and after a collision). 0
+ * or -1 (no memory).
+ */
+int spool_reserve_name(struct spool *sp, struct reserved *res, struct rec *r);
+
+/* Reserve the names of r, a result left over (r->d, r->arch), among res.
+ * 0 or -1. */
+int spool_reserve_fixed(struct reserved *res, const struct rec *r);
+
+/*
+ * Step 4 for one item: move the input (a claim) and its result in place.
+ * 0 archived; -1 left in work/ (a taken name: judged again at once;
+ * otherwise logged, for the next recovery).
+ */
+int spool_archive_item(struct spool *sp, struct rec *r);
+
+/* Forget the suffix cache, the deferred and requeued claims. */
+void spool_forget(struct spool *sp);
 
 /*
  * Remove state/owner-TOKEN.lock and close fd, which holds its lock: the

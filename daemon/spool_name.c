@@ -13,6 +13,8 @@
 #include "spool_name.h"
 
 #define RESULT_SUFFIX ".result.json"
+#define JSON_SUFFIX ".json"
+#define TRIES_PREFIX "tries-"
 #define LOCK_PREFIX "owner-"
 #define LOCK_SUFFIX ".lock"
 
@@ -60,50 +62,101 @@ void spool_name_key(const char *token, unsigned seq, char *key)
 	snprintf(key, SPOOL_KEY_LEN + 1, "%s.%08x", token, seq);
 }
 
+/* The length of s cut to at most max bytes, not inside a UTF-8 sequence. */
+static size_t cut_len(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n <= max)
+		return n;
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
+/* name shortened to at most max bytes into out (SPOOL_NAME_SIZE bytes),
+ * keeping its ".json" (then tail is put before it) or never making one. */
+static void shorten(const char *name, const char *tail, size_t max, char *out)
+{
+	size_t len = strlen(name), tl = strlen(tail);
+	bool json = ends_with(name, JSON_SUFFIX);
+	size_t stem = json ? len - strlen(JSON_SUFFIX) : len;
+	size_t room = max - tl - (json ? strlen(JSON_SUFFIX) : 0);
+	char buf[SPOOL_NAME_SIZE];
+	size_t n;
+
+	assert(max < SPOOL_NAME_SIZE && max > tl + strlen(JSON_SUFFIX));
+	snprintf(buf, sizeof(buf), "%.*s", (int)stem, name);
+	n = cut_len(buf, room);
+	buf[n] = '\0';
+	if (!json) {
+		/* a cut that happens to end in ".json" would change the
+		 * verdict: one more character off */
+		if (n < stem && ends_with(buf, JSON_SUFFIX)) {
+			n = cut_len(buf, n - 1);
+			buf[n] = '\0';
+		}
+		snprintf(out, SPOOL_NAME_SIZE, "%s%s", buf, tail);
+		return;
+	}
+	snprintf(out, SPOOL_NAME_SIZE, "%s%s" JSON_SUFFIX, buf, tail);
+}
+
 void spool_name_keep(const char *name, char *out)
 {
-	size_t n = strlen(name);
-
-	if (n > SPOOL_NAME_KEEP) {
-		n = SPOOL_NAME_KEEP;
-		while (n > 0 && ((unsigned char)name[n] & 0xc0) == 0x80)
-			n--;
-	}
-	snprintf(out, SPOOL_NAME_SIZE, "%.*s", (int)n, name);
+	if (strlen(name) <= SPOOL_NAME_KEEP)
+		snprintf(out, SPOOL_NAME_SIZE, "%s", name);
+	else
+		shorten(name, "", SPOOL_NAME_KEEP, out);
 }
 
 int spool_name_claim(const char *key, const char *name, char *out)
 {
+	char kept[SPOOL_NAME_SIZE];
+
 	assert(spool_key_valid(key));
-	return fits(snprintf(out, SPOOL_NAME_SIZE, "c%s.%s", key, name),
+	spool_name_keep(name, kept);
+	return fits(snprintf(out, SPOOL_NAME_SIZE, "c%s.%s", key, kept),
 		    SPOOL_NAME_SIZE);
 }
 
-int spool_name_result_work(const char *key, char d, const char *arch, char *out)
+void spool_name_kept(const char *claim, char *out)
+{
+	assert(claim[0] == 'c');
+	snprintf(out, SPOOL_NAME_SIZE, "k%s", claim + 1);
+}
+
+void spool_name_result_work(const char *key, char *out)
 {
 	assert(spool_key_valid(key));
-	assert(d == 'a' || d == 'r');
-	return fits(snprintf(out, SPOOL_NAME_SIZE, "r%s.%c.%s", key, d, arch),
-		    SPOOL_NAME_SIZE);
+	snprintf(out, SPOOL_NAME_SIZE, "r%s", key);
 }
 
 int spool_name_parse_work(const char *name, struct spool_work_name *wn)
 {
-	const char *key = name + 1, *rest = name + 2 + SPOOL_KEY_LEN;
+	const char *key = name + 1, *rest;
+	size_t len = strlen(name);
 
-	if ((name[0] != 'c' && name[0] != 'r') ||
-	    strlen(name) < 1 + SPOOL_KEY_LEN + 2 ||
-	    !is_hex(key, SPOOL_TOKEN_LEN) || key[SPOOL_TOKEN_LEN] != '.' ||
-	    !is_hex(key + SPOOL_TOKEN_LEN + 1, 8) || key[SPOOL_KEY_LEN] != '.')
+	if ((name[0] != 'c' && name[0] != 'k' && name[0] != 'r') ||
+	    len < 1 + SPOOL_KEY_LEN || !is_hex(key, SPOOL_TOKEN_LEN) ||
+	    key[SPOOL_TOKEN_LEN] != '.' ||
+	    !is_hex(key + SPOOL_TOKEN_LEN + 1, 8))
 		return -1;
+	rest = name + 1 + SPOOL_KEY_LEN;
 	wn->kind = name[0];
 	wn->d = 0;
-	if (wn->kind == 'r') {
-		if (!((rest[0] == 'a' || rest[0] == 'r') && rest[1] == '.' &&
-		      rest[2] != '\0'))
+	if (wn->kind == 'r' && rest[0] != '\0') {
+		/* the legacy "rKEY.D.ARCH" */
+		if (!(rest[0] == '.' && (rest[1] == 'a' || rest[1] == 'r') &&
+		      rest[2] == '.' && rest[3] != '\0'))
 			return -1;
-		wn->d = rest[0];
-		rest += 2;
+		wn->d = rest[1];
+		rest += 3;
+	} else if (wn->kind != 'r') {
+		if (rest[0] != '.' || rest[1] == '\0')
+			return -1;
+		rest++;
 	}
 	memcpy(wn->key, key, SPOOL_KEY_LEN);
 	wn->key[SPOOL_KEY_LEN] = '\0';
@@ -113,18 +166,22 @@ int spool_name_parse_work(const char *name, struct spool_work_name *wn)
 	return 0;
 }
 
-int spool_name_archive(const char *name, unsigned n, char *out)
+void spool_name_archive(const char *name, unsigned n, char *out)
 {
+	char tail[16] = "";
+	size_t max = NAME_MAX - strlen(RESULT_SUFFIX);
 	int len;
 
-	if (n == 0)
-		len = snprintf(out, SPOOL_NAME_SIZE, "%s", name);
-	else if (ends_with(name, ".json"))
-		len = snprintf(out, SPOOL_NAME_SIZE, "%.*s.%u.json",
-			       (int)(strlen(name) - 5), name, n);
+	if (n > 0)
+		snprintf(tail, sizeof(tail), ".%u", n);
+	if (ends_with(name, JSON_SUFFIX))
+		len = snprintf(out, SPOOL_NAME_SIZE, "%.*s%s" JSON_SUFFIX,
+			       (int)(strlen(name) - strlen(JSON_SUFFIX)), name,
+			       tail);
 	else
-		len = snprintf(out, SPOOL_NAME_SIZE, "%s.%u", name, n);
-	return fits(len, SPOOL_NAME_SIZE);
+		len = snprintf(out, SPOOL_NAME_SIZE, "%s%s", name, tail);
+	if (len < 0 || (size_t)len > max)
+		shorten(name, tail, max, out);
 }
 
 int spool_name_result(const char *arch, char *out)
@@ -144,6 +201,48 @@ int spool_name_archived_as(char d, const char *arch, char *out)
 	return fits(
 	    snprintf(out, SPOOL_PATH_SIZE, "%s/%s", spool_name_dir(d), arch),
 	    SPOOL_PATH_SIZE);
+}
+
+int spool_name_parse_archived_as(const char *s, char *d, char *arch)
+{
+	const char *slash = strchr(s, '/');
+	size_t dl, al;
+
+	if (slash == NULL)
+		return -1;
+	dl = (size_t)(slash - s);
+	al = strlen(slash + 1);
+	if (dl == strlen(SPOOL_DIR_ACCEPTED) &&
+	    strncmp(s, SPOOL_DIR_ACCEPTED, dl) == 0)
+		*d = 'a';
+	else if (dl == strlen(SPOOL_DIR_REJECTED) &&
+		 strncmp(s, SPOOL_DIR_REJECTED, dl) == 0)
+		*d = 'r';
+	else
+		return -1;
+	if (al == 0 || al > NAME_MAX - strlen(RESULT_SUFFIX) ||
+	    strchr(slash + 1, '/') != NULL || strcmp(slash + 1, ".") == 0 ||
+	    strcmp(slash + 1, "..") == 0)
+		return -1;
+	memcpy(arch, slash + 1, al + 1);
+	return 0;
+}
+
+void spool_name_tries(const char *key, char *out)
+{
+	assert(spool_key_valid(key));
+	snprintf(out, SPOOL_LOCK_SIZE, TRIES_PREFIX "%s", key);
+}
+
+int spool_name_parse_tries(const char *name, char *key)
+{
+	size_t pre = strlen(TRIES_PREFIX);
+
+	if (strncmp(name, TRIES_PREFIX, pre) != 0 ||
+	    !spool_key_valid(name + pre))
+		return -1;
+	memcpy(key, name + pre, SPOOL_KEY_LEN + 1);
+	return 0;
 }
 
 void spool_name_copy(char *dst, const char *src)

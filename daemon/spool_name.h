@@ -9,16 +9,23 @@
  *
  * work/
  *   cKEY.NAME       the claimed input (NAME: the dropped name, cut at
- *                   SPOOL_NAME_KEEP bytes on a UTF-8 boundary)
- *   rKEY.D.ARCH     its result document, not yet in place; D is 'a'
- *                   (accepted/) or 'r' (rejected/), ARCH the archive name
+ *                   SPOOL_NAME_KEEP bytes on a UTF-8 boundary, keeping
+ *                   ".json" when it ends so); once judged, the daemon's own
+ *                   copy of the bytes judged takes this name
+ *   kKEY.NAME       that copy while it is being written
+ *   rKEY            its result document, not yet in place; where it goes
+ *                   (D/ARCH) is its "archived_as"
+ *   rKEY.D.ARCH     the same, as older versions named it (D: 'a' or 'r')
  * accepted/ and rejected/
  *   ARCH            the input: NAME, else STEM.N.json for NAME = STEM.json,
- *                   else NAME.N (N = 1, 2, ...), whichever is free first
+ *                   else NAME.N (N = 1, 2, ...); NAME (STEM) shortened on a
+ *                   UTF-8 boundary only when ARCH.result.json would not fit
+ *                   in NAME_MAX bytes
  *   ARCH.result.json  its result document
  * state/
  *   owner-TOKEN.lock  held (flock) by the daemon of TOKEN while it lives
  *   tmp-TOKEN         the same lock file before it is in place
+ *   tries-KEY         how many times claim KEY was recovered ("N\n")
  *   accepted-ids      the ledger (ledger.h)
  *
  * Builders return 0, or -1 with errno ENAMETOOLONG when the name would not
@@ -68,32 +75,37 @@ void spool_name_token(uint64_t r, char *token);
 void spool_name_key(const char *token, unsigned seq, char *key);
 
 /* name cut to at most SPOOL_NAME_KEEP bytes, not inside a UTF-8 sequence,
- * into out (SPOOL_NAME_SIZE bytes). */
+ * into out (SPOOL_NAME_SIZE bytes). A name ending in ".json" keeps it; a
+ * name that does not never gets it by the cut. */
 void spool_name_keep(const char *name, char *out);
 
-/* work/ "cKEY.NAME" into out (SPOOL_NAME_SIZE bytes). 0 or -1. */
+/* work/ "cKEY.NAME" into out (SPOOL_NAME_SIZE bytes), NAME being name cut
+ * by spool_name_keep. 0 or -1. */
 int spool_name_claim(const char *key, const char *name, char *out);
 
-/* work/ "rKEY.D.ARCH" into out (SPOOL_NAME_SIZE bytes); d is 'a' or 'r'.
- * 0 or -1. */
-int spool_name_result_work(const char *key, char d, const char *arch,
-			   char *out);
+/* work/ "kKEY.NAME" for the claim named claim ("cKEY.NAME"), into out
+ * (SPOOL_NAME_SIZE bytes). */
+void spool_name_kept(const char *claim, char *out);
+
+/* work/ "rKEY" into out (SPOOL_NAME_SIZE bytes). */
+void spool_name_result_work(const char *key, char *out);
 
 /* A work/ name taken apart. */
 struct spool_work_name {
-	char kind;			 /* 'c' claim or 'r' result */
-	char key[SPOOL_KEY_LEN + 1];	 /* its KEY */
-	char d;				 /* 'r' kind: 'a' or 'r'; else 0 */
+	char kind;		     /* 'c' claim, 'k' copy, 'r' result */
+	char key[SPOOL_KEY_LEN + 1]; /* its KEY */
+	char d; /* legacy "rKEY.D.ARCH": 'a' or 'r'; else 0 */
 	char token[SPOOL_TOKEN_LEN + 1]; /* the KEY's token */
-	const char *rest; /* 'c': NAME; 'r': ARCH (inside the parsed name) */
+	const char *rest; /* 'c', 'k': NAME; 'r': ARCH or "" (inside the
+			     parsed name) */
 };
 
 /* Parse a work/ name into *wn. 0, or -1 when it is not one of ours. */
 int spool_name_parse_work(const char *name, struct spool_work_name *wn);
 
 /* Archive candidate number n (0 first) for the dropped name, into out
- * (SPOOL_NAME_SIZE bytes). 0 or -1. */
-int spool_name_archive(const char *name, unsigned n, char *out);
+ * (SPOOL_NAME_SIZE bytes), shortened so that ARCH.result.json fits. */
+void spool_name_archive(const char *name, unsigned n, char *out);
 
 /* "ARCH.result.json" into out (SPOOL_NAME_SIZE bytes). 0 or -1. */
 int spool_name_result(const char *arch, char *out);
@@ -104,6 +116,18 @@ const char *spool_name_dir(char d);
 /* The archived_as path "DIR/ARCH" into out (SPOOL_PATH_SIZE bytes). 0 or
  * -1. */
 int spool_name_archived_as(char d, const char *arch, char *out);
+
+/* Parse an archived_as "DIR/ARCH" (as spool_name_archived_as makes it):
+ * *d 'a' or 'r', ARCH into arch (SPOOL_NAME_SIZE bytes). 0, or -1 when it
+ * is not one (a slash, "." or "..", too long). */
+int spool_name_parse_archived_as(const char *s, char *d, char *arch);
+
+/* state/ "tries-KEY" into out (SPOOL_LOCK_SIZE bytes). */
+void spool_name_tries(const char *key, char *out);
+
+/* Parse a state/ name "tries-KEY" into key (SPOOL_KEY_LEN + 1 bytes). 0,
+ * or -1 when it is not one. */
+int spool_name_parse_tries(const char *name, char *key);
 
 /* Copy src, a name read from a directory or parsed out of one, into dst
  * (SPOOL_NAME_SIZE bytes); it must fit (asserted). */

@@ -8,6 +8,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -16,6 +17,7 @@
 
 #include "../common/fsutil.h"
 #include "../common/strmap.h"
+#include "../common/timefmt.h"
 #include "log.h"
 #include "spool_int.h"
 
@@ -23,7 +25,8 @@
 struct group {
 	char token[SPOOL_TOKEN_LEN + 1]; /* the KEY's owner */
 	char *claim;			 /* cKEY.NAME, or NULL */
-	char **results;			 /* rKEY.D.ARCH names */
+	char *copy;			 /* kKEY.NAME, or NULL */
+	char **results;			 /* rKEY (or legacy rKEY.D.ARCH) */
 	size_t nresults;
 };
 
@@ -32,6 +35,7 @@ static void group_free(void *p)
 	struct group *g = p;
 
 	free(g->claim);
+	free(g->copy);
 	for (size_t i = 0; i < g->nresults; i++)
 		free(g->results[i]);
 	free(g->results);
@@ -142,6 +146,28 @@ static void sweep_locks(struct spool *sp, const struct strmap *tokens)
 	names_free(names, n);
 }
 
+/* Remove the counts of this daemon's claims (and those it took over)
+ * that are no longer in work/ (groups: what is there). */
+static void sweep_tries(struct spool *sp, const struct strmap *groups)
+{
+	char **names;
+	size_t n;
+
+	if (list_dir(sp->statefd, &names, &n) == -1)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		char key[SPOOL_KEY_LEN + 1], token[SPOOL_TOKEN_LEN + 1];
+		if (spool_name_parse_tries(names[i], key) == -1 ||
+		    strmap_get(groups, key) != NULL)
+			continue;
+		memcpy(token, key, SPOOL_TOKEN_LEN);
+		token[SPOOL_TOKEN_LEN] = '\0';
+		if (strcmp(token, sp->token) == 0 || token_adopted(sp, token))
+			unlinkat(sp->statefd, names[i], 0);
+	}
+	names_free(names, n);
+}
+
 /* Group the names of work/ by KEY into groups (KEY -> struct group);
  * names taken are set to NULL. 0 or -1 (no memory). */
 static int collect_groups(char **names, size_t n, struct strmap *groups)
@@ -165,6 +191,9 @@ static int collect_groups(char **names, size_t n, struct strmap *groups)
 		if (wn.kind == 'c') {
 			free(g->claim);
 			g->claim = names[i];
+		} else if (wn.kind == 'k') {
+			free(g->copy);
+			g->copy = names[i];
 		} else {
 			char **p =
 			    realloc(g->results, (g->nresults + 1) * sizeof(*p));
@@ -178,30 +207,116 @@ static int collect_groups(char **names, size_t n, struct strmap *groups)
 	return 0;
 }
 
-/* The item to process for group g of KEY key: its claim, judged again (its
- * old results are void and removed), else its result, to put in place. */
-static void group_item(struct spool *sp, const char *key, struct group *g,
-		       struct spool_item *it)
+/*
+ * state/tries-KEY: the recoveries of claim KEY counted so far, raised by
+ * one when raise (written in place: the caller syncs). The count (after
+ * raising), or -1 (logged).
+ */
+static int tries(struct spool *sp, const char *key, int raise)
+{
+	char name[SPOOL_LOCK_SIZE], buf[16];
+	unsigned long n = 0;
+	ssize_t got;
+	int fd, len;
+
+	spool_name_tries(key, name);
+	fd = openat(sp->statefd, name,
+		    (raise ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC |
+			O_NOFOLLOW,
+		    0640);
+	if (fd == -1 && !raise && errno == ENOENT)
+		return 0;
+	if (fd == -1)
+		goto fail;
+	got = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (got > 0) {
+		buf[got] = '\0';
+		n = strtoul(buf, NULL, 10);
+	}
+	if (n > 99)
+		n = 99;
+	if (raise) {
+		n += n < 99;
+		len = snprintf(buf, sizeof(buf), "%lu\n", n);
+		if (pwrite(fd, buf, (size_t)len, 0) != len) {
+			close(fd);
+			goto fail;
+		}
+	}
+	close(fd);
+	return (int)n;
+fail:
+	log_msg(LOG_ERR, "cannot count the recoveries of %s: %s", key,
+		strerror(errno));
+	return -1;
+}
+
+/* Whether claim key waits (its judging ran out of memory lately). */
+static int deferred(struct spool *sp, const char *key)
+{
+	long long *until = strmap_get(&sp->deferred, key);
+
+	if (until == NULL)
+		return 0;
+	if (clock_mono_ms() < *until)
+		return 1;
+	free(strmap_del(&sp->deferred, key));
+	return 0;
+}
+
+/*
+ * The item to process for group g of KEY key: its claim, judged again (its
+ * old results and copy are void and removed; a copy without its claim is
+ * put back as the claim), else its result, to put in place. 0, 1 when
+ * there is nothing to do now, -1 when its recovery cannot be counted.
+ * *counted is set when a count was raised (to sync).
+ */
+static int group_item(struct spool *sp, const char *key, struct group *g,
+		      struct spool_item *it, int *counted)
 {
 	struct spool_work_name wn;
-	int rc;
+	int rc, n;
 
 	memset(it, 0, sizeof(*it));
 	memcpy(it->key, key, sizeof(it->key));
+	if (g->claim == NULL && g->copy != NULL) {
+		char claim[SPOOL_NAME_SIZE];
+		claim[0] = 'c';
+		spool_name_copy(claim + 1, g->copy + 1);
+		if (renameat(sp->workfd, g->copy, sp->workfd, claim) == -1)
+			return 1;
+		g->claim = g->copy;
+		g->copy = NULL;
+		g->claim[0] = 'c';
+	}
 	if (g->claim != NULL) {
+		if (deferred(sp, key))
+			return 1;
+		if (strmap_del(&sp->requeued, key) != NULL) {
+			n = tries(sp, key, 0);
+		} else {
+			n = tries(sp, key, 1);
+			*counted = 1;
+		}
+		if (n == -1)
+			return -1;
+		it->tries = (unsigned)n;
 		for (size_t r = 0; r < g->nresults; r++)
 			unlinkat(sp->workfd, g->results[r], 0);
+		if (g->copy != NULL)
+			unlinkat(sp->workfd, g->copy, 0);
 		it->kind = ITEM_CLAIM;
 		spool_name_copy(it->work, g->claim);
 	} else {
 		it->kind = ITEM_RESULT;
 		spool_name_copy(it->work, g->results[0]);
 	}
-	/* NAME of a claim, ARCH of a result */
+	/* NAME of a claim; ARCH of a legacy result ("" otherwise) */
 	rc = spool_name_parse_work(it->work, &wn);
 	assert(rc == 0);
 	(void)rc;
 	spool_name_copy(it->name, wn.rest);
+	return 0;
 }
 
 int spool_recoverable(struct spool *sp, struct spool_item **items)
@@ -213,7 +328,7 @@ int spool_recoverable(struct spool *sp, struct spool_item **items)
 	size_t n, count = 0;
 	const char *key;
 	void *val;
-	int rc = -1;
+	int rc = -1, counted = 0;
 
 	*items = NULL;
 	if (list_dir(sp->workfd, &names, &n) == -1) {
@@ -228,13 +343,23 @@ int spool_recoverable(struct spool *sp, struct spool_item **items)
 		goto out;
 	while (strmap_next(&groups, &iter, &key, &val)) {
 		struct group *g = val;
+		int gr;
 
 		strmap_put(&tokens, g->token, (void *)1, NULL);
 		if (!eligible(sp, g->token))
 			continue;
-		group_item(sp, key, g, &out[count++]);
+		gr = group_item(sp, key, g, &out[count], &counted);
+		if (gr == -1)
+			goto out;
+		count += gr == 0;
+	}
+	/* the counts are durable before any of these claims is judged */
+	if (counted && syncfs(sp->statefd) == -1) {
+		log_msg(LOG_ERR, "cannot sync state/: %s", strerror(errno));
+		goto out;
 	}
 	sweep_locks(sp, &tokens);
+	sweep_tries(sp, &groups);
 	*items = out;
 	out = NULL;
 	rc = (int)count;

@@ -478,8 +478,8 @@ def test_crash_recovery(spool, start_daemon, expensed_bin, tmp_path):
     assert len(ids) == 800
 
 
-@pytest.mark.parametrize("point", ["recorded", "synced", "half-archived",
-                                   "archived"])
+@pytest.mark.parametrize("point", ["copied", "recorded", "synced",
+                                   "half-archived", "archived"])
 def test_crash_windows(point, spool, expensed_bin, tmp_path):
     """Die (like kill -9) at each point of the batch protocol, restart:
     every file archived once, with one result, none a duplicate of
@@ -496,7 +496,13 @@ def test_crash_windows(point, spool, expensed_bin, tmp_path):
                            stderr=log, env=env, timeout=30)
     assert r.returncode == 99
     work = sorted(os.listdir(spool / "work"))
-    if point in ("recorded", "synced"):
+    if point == "copied":
+        # every claim is now the daemon's copy, no result yet
+        assert len([w for w in work if w.startswith("c")]) == 20
+        assert [w for w in work if not w.startswith("c")] == []
+        assert all(os.stat(spool / "work" / w).st_mode & 0o777 == 0o640
+                   for w in work)
+    elif point in ("recorded", "synced"):
         assert len([w for w in work if w.startswith("c")]) == 20
         assert len([w for w in work if w.startswith("r")]) == 20
     elif point == "half-archived":

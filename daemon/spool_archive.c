@@ -1,0 +1,253 @@
+/*
+ * spool_archive.c - archive names and step 4 of the protocol (spool_int.h):
+ * reserve ARCH and ARCH.result.json for every file of a batch together,
+ * then move each input and its result in place with RENAME_NOREPLACE.
+ *
+ * A suffix costs the same for the millionth same.json as for the first:
+ * the next free suffix of each dropped name is remembered (per directory,
+ * for this daemon's life), seeded by one probe of the disk the first time
+ * the name is seen. Another daemon on the same spool may take a name
+ * meanwhile: the rename then fails with EEXIST, the file is judged again
+ * at once (its result names the old archive name) and that name's suffix
+ * is probed again from there.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "spool_int.h"
+
+/* Names remembered before the cache is emptied (and probed again). */
+#define SUFFIX_CACHE_MAX 65536
+/* Candidates tried for one name before giving up. */
+#define NAME_TRIES 10000000u
+
+/* The next suffix of one dropped name in one directory. */
+struct suffix {
+	unsigned next;
+	int probe; /* the disk must be probed from next on */
+};
+
+static int dirfd_of(const struct spool *sp, char d)
+{
+	assert(d == 'a' || d == 'r');
+	return d == 'a' ? sp->accfd : sp->rejfd;
+}
+
+/* "D/NAME" into out (SPOOL_NAME_SIZE + 2 bytes). */
+static void dkey(char d, const char *name, char *out)
+{
+	snprintf(out, SPOOL_NAME_SIZE + 2, "%c/%s", d, name);
+}
+
+static int is_reserved(const struct reserved *res, char d, const char *name)
+{
+	char key[SPOOL_NAME_SIZE + 2];
+
+	dkey(d, name, key);
+	return strmap_get(&res->names, key) != NULL;
+}
+
+static int reserve(struct reserved *res, char d, const char *name)
+{
+	char key[SPOOL_NAME_SIZE + 2];
+
+	dkey(d, name, key);
+	return strmap_put(&res->names, key, (void *)1, NULL);
+}
+
+/* Whether dirfd/arch and dirfd/res (its result name) are both free. */
+static int name_free(int dirfd, const char *arch, const char *res)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, arch, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+	    errno != ENOENT)
+		return 0;
+	return fstatat(dirfd, res, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
+	       errno == ENOENT;
+}
+
+/* The suffix entry of r's name in its directory, created (to be probed)
+ * when new. NULL when memory runs out. */
+static struct suffix *suffix_of(struct spool *sp, const struct rec *r)
+{
+	char key[SPOOL_NAME_SIZE + 2];
+	struct suffix *s;
+
+	dkey(r->d, r->it->name, key);
+	s = strmap_get(&sp->suffixes, key);
+	if (s != NULL)
+		return s;
+	if (strmap_count(&sp->suffixes) >= SUFFIX_CACHE_MAX) {
+		strmap_free(&sp->suffixes, free);
+		memset(&sp->suffixes, 0, sizeof(sp->suffixes));
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL || strmap_put(&sp->suffixes, key, s, NULL) == -1) {
+		free(s);
+		return NULL;
+	}
+	s->probe = 1;
+	return s;
+}
+
+int spool_reserve_name(struct spool *sp, struct reserved *res, struct rec *r)
+{
+	int dirfd = dirfd_of(sp, r->d);
+	char rname[SPOOL_NAME_SIZE], esc[1024];
+	struct suffix *s = suffix_of(sp, r);
+	unsigned n, taken = 0;
+
+	if (s == NULL)
+		return -1;
+	for (n = s->next;; n++) {
+		if (n - s->next >= NAME_TRIES) {
+			errno = EEXIST;
+			return -1;
+		}
+		spool_name_archive(r->it->name, n, r->arch);
+		if (spool_name_result(r->arch, rname) == -1)
+			return -1; /* cannot happen: ARCH was shortened */
+		if (is_reserved(res, r->d, r->arch) ||
+		    is_reserved(res, r->d, rname))
+			continue;
+		if (s->probe && !name_free(dirfd, r->arch, rname)) {
+			taken++;
+			continue;
+		}
+		break;
+	}
+	if (s->probe)
+		log_msg(LOG_DEBUG,
+			"archive names of %s in %s/: probed from suffix %u, "
+			"%u taken",
+			log_escape(r->it->name, esc, sizeof(esc)),
+			spool_name_dir(r->d), s->next, taken);
+	s->probe = 0;
+	s->next = n + 1;
+	r->n = n;
+	if (reserve(res, r->d, r->arch) == -1 ||
+	    reserve(res, r->d, rname) == -1)
+		return -1;
+	spool_name_result_work(r->it->key, r->rname);
+	return spool_name_archived_as(r->d, r->arch, r->archived_as);
+}
+
+int spool_reserve_fixed(struct reserved *res, const struct rec *r)
+{
+	char rname[SPOOL_NAME_SIZE];
+
+	if (spool_name_result(r->arch, rname) == -1)
+		return -1;
+	if (reserve(res, r->d, r->arch) == -1 ||
+	    reserve(res, r->d, rname) == -1)
+		return -1;
+	return 0;
+}
+
+static int rename_noreplace(int from, const char *a, int to, const char *b)
+{
+	int rc = renameat2(from, a, to, b, RENAME_NOREPLACE);
+
+	if (rc == -1 && errno == EINVAL) { /* no RENAME_NOREPLACE here */
+		struct stat st;
+		if (fstatat(to, b, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			errno = EEXIST;
+			return -1;
+		}
+		rc = renameat(from, a, to, b);
+	}
+	return rc;
+}
+
+/* A name of r was taken by someone else meanwhile: probe its suffix again
+ * from the next one, and judge r's claim again at once without counting a
+ * recovery (its result is removed). */
+static void requeue(struct spool *sp, struct rec *r, const char *taken)
+{
+	char key[SPOOL_NAME_SIZE + 2], esc[1024];
+	struct suffix *s;
+
+	dkey(r->d, r->it->name, key);
+	s = strmap_get(&sp->suffixes, key);
+	if (s != NULL)
+		s->probe = 1;
+	unlinkat(sp->workfd, r->rname, 0);
+	if (strmap_put(&sp->requeued, r->it->key, (void *)1, NULL) == -1)
+		log_msg(LOG_ERR, "out of memory"); /* counted: harmless */
+	sp->retry = 1;
+	log_msg(LOG_NOTICE,
+		"archive name %s/%s was taken meanwhile: %s is "
+		"judged again",
+		spool_name_dir(r->d), log_escape(taken, esc, sizeof(esc)),
+		r->it->key);
+}
+
+/* The result's name was taken after the input moved: move the input back
+ * to its claim name in work/. 0 or -1. */
+static int unarchive(struct spool *sp, struct rec *r)
+{
+	char claim[SPOOL_NAME_SIZE], esc[1024];
+
+	if (r->it->kind == ITEM_CLAIM)
+		spool_name_copy(claim, r->it->work);
+	else if (r->j.file == NULL ||
+		 spool_name_claim(r->it->key, r->j.file, claim) == -1)
+		goto fail;
+	if (renameat(dirfd_of(sp, r->d), r->arch, sp->workfd, claim) == 0)
+		return 0;
+fail:
+	log_msg(LOG_ERR, "cannot take %s/%s back: %s", spool_name_dir(r->d),
+		log_escape(r->arch, esc, sizeof(esc)), strerror(errno));
+	return -1;
+}
+
+int spool_archive_item(struct spool *sp, struct rec *r)
+{
+	int dirfd = dirfd_of(sp, r->d);
+	char res[SPOOL_NAME_SIZE], tries[SPOOL_LOCK_SIZE], esc[1024];
+
+	if (spool_name_result(r->arch, res) == -1)
+		return -1; /* cannot happen: ARCH was shortened */
+	if (r->it->kind == ITEM_CLAIM &&
+	    rename_noreplace(sp->workfd, r->it->work, dirfd, r->arch) == -1) {
+		if (errno == EEXIST)
+			requeue(sp, r, r->arch);
+		else
+			log_msg(LOG_ERR, "cannot archive %s: %s",
+				log_escape(r->it->work, esc, sizeof(esc)),
+				strerror(errno));
+		return -1;
+	}
+	SPOOL_FAIL_HALF();
+	if (rename_noreplace(sp->workfd, r->rname, dirfd, res) == -1) {
+		if (errno == EEXIST) {
+			if (unarchive(sp, r) == 0)
+				requeue(sp, r, res);
+		} else if (errno != ENOENT || r->it->kind == ITEM_CLAIM) {
+			log_msg(LOG_ERR, "cannot put result %s in place: %s",
+				log_escape(r->rname, esc, sizeof(esc)),
+				strerror(errno));
+		}
+		return -1;
+	}
+	if (r->it->tries > 0 || r->it->kind == ITEM_RESULT) {
+		spool_name_tries(r->it->key, tries);
+		unlinkat(sp->statefd, tries, 0);
+	}
+	return 0;
+}
+
+void spool_forget(struct spool *sp)
+{
+	strmap_free(&sp->suffixes, free);
+	strmap_free(&sp->deferred, free);
+	strmap_free(&sp->requeued, NULL);
+}
