@@ -229,8 +229,9 @@ def test_running_daemon_and_dead_delivery(expensed_bin, tmp_path):
         (spool / "inbox" / "broken.json").write_text("{not json")
         wait_for(lambda: (spool / "dead").is_dir() and
                  len(os.listdir(spool / "dead")) == 1, what="a dead delivery")
+        # the delivery may die before the file is archived: wait for both
         result = spool / "rejected" / "broken.json.result.json"
-        assert result.exists()
+        wait_for(result.exists, what="the archived result")
         mtime = os.stat(result).st_mtime_ns // 1000000
         r = status(expensed_bin, conf)
         assert r.returncode == 1 and r.stderr == ""
