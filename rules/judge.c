@@ -78,14 +78,48 @@ static size_t too_deep(const unsigned char *s, size_t n)
 	return (size_t)-1;
 }
 
-static void sha256_hex(const void *data, size_t len, char hex[65])
+/* 0, or -1 when OpenSSL could not (it allocates: out of memory). */
+static int sha256_hex(const void *data, size_t len, char hex[65])
 {
 	unsigned char md[32];
 	unsigned int mdlen = 0;
 
-	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen != sizeof(md))
+		return -1;
 	for (int i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+/*
+ * Failed allocations of Jansson, counted (engine.h judge_bytes): its parser
+ * turns some into a syntax error ("line -1") and ignores others (a byte
+ * lost from a token, so a number read wrong). Judging is single-threaded.
+ */
+static json_malloc_t jansson_malloc;
+static unsigned long jansson_failures;
+
+static void *counting_malloc(size_t size)
+{
+	void *p = jansson_malloc(size);
+
+	if (p == NULL)
+		jansson_failures++;
+	return p;
+}
+
+/* Wrap Jansson's allocator, unless it is wrapped already. */
+static void count_jansson_failures(void)
+{
+	json_malloc_t m;
+	json_free_t f;
+
+	json_get_alloc_funcs(&m, &f);
+	if (m == counting_malloc)
+		return;
+	jansson_malloc = m;
+	json_set_alloc_funcs(counting_malloc, f);
 }
 
 /* The judgement of a file before any finding (verdict invalid until the
@@ -96,11 +130,17 @@ static int judgement_init(struct judgement *j, const struct ruleset *rs,
 {
 	memset(j, 0, sizeof(*j));
 	j->verdict = VERDICT_INVALID;
+	j->max_findings = opts && opts->max_findings
+			      ? opts->max_findings
+			      : EXPENSED_DEFAULT_MAX_FINDINGS;
 	j->file = utf8_lossy_dup(name);
 	if (j->file == NULL)
 		return -1;
 	if (data != NULL) {
-		sha256_hex(data, (size_t)size, j->sha256);
+		if (sha256_hex(data, (size_t)size, j->sha256) == -1) {
+			judgement_release(j);
+			return -1;
+		}
 		j->has_sha256 = true;
 	}
 	j->size = size >= 0 ? size : -1;
@@ -140,14 +180,18 @@ static int judge_root(const struct ruleset *rs, json_t *root,
 {
 	struct finding_list l = FINDING_LIST_INIT;
 	const char *id = json_string_value(json_object_get(root, "id"));
+	struct eval_counts c;
 
 	if (id != NULL && (out->report_id = strdup(id)) == NULL)
 		goto fail;
-	if (eval_ruleset(rs, root, &l, &out->errors, &out->warnings) == -1)
+	if (eval_ruleset_bounded(rs, root, out->max_findings, &l, &c) == -1)
 		goto fail;
 	out->findings = l.v;
 	out->nfindings = l.n;
 	out->capfindings = l.cap;
+	out->errors = c.errors;
+	out->warnings = c.warnings;
+	out->findings_left_out = c.left_out;
 	out->verdict = out->errors ? VERDICT_REJECTED : VERDICT_ACCEPTED;
 	return 0;
 fail:
@@ -160,7 +204,7 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 		const char *name, const void *data, size_t len,
 		struct judgement *out)
 {
-	const unsigned char *s = data;
+	const unsigned char *s = data != NULL ? data : (const void *)"";
 	size_t max = opts && opts->max_file_size
 			 ? opts->max_file_size
 			 : EXPENSED_DEFAULT_MAX_FILE_SIZE;
@@ -177,7 +221,7 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 		return judge_invalid(rs, opts, name, "input.size", msg, NULL,
 				     (long long)len, out);
 	}
-	if (judgement_init(out, rs, opts, name, data, (long long)len) == -1)
+	if (judgement_init(out, rs, opts, name, s, (long long)len) == -1)
 		return -1;
 	/* a leading byte-order mark is ignored */
 	if (len >= 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF) {
@@ -193,9 +237,20 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 		return make_invalid(out, "input.encoding", msg);
 	}
 	size_t deep = too_deep(s, len);
+	count_jansson_failures();
+	unsigned long failures = jansson_failures;
 	json_t *root =
 	    json_loadb((const char *)s, len,
 		       JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+	if (jansson_failures != failures ||
+	    (root == NULL && (json_error_code(&err) == json_error_out_of_memory ||
+			      err.line < 0))) {
+		/* out of memory, never a verdict (line -1: Jansson's parser
+		 * failed on an allocation without saying so) */
+		json_decref(root);
+		judgement_release(out);
+		return -1;
+	}
 	if (root == NULL &&
 	    (deep == (size_t)-1 || (size_t)err.position <= deep)) {
 		/* Jansson names its own flag here; users need not know it.
