@@ -115,10 +115,8 @@ static void print_text(const struct check_opts *o, const struct judgement *j)
 /* 0, or -1 when memory runs out (nothing printed). */
 static int print_json(const struct judgement *j)
 {
-	json_t *doc = judgement_to_json(j);
-	char *s = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+	char *s = judgement_dumps(j, JSON_COMPACT);
 
-	json_decref(doc);
 	if (s == NULL)
 		return -1;
 	puts(s);

@@ -118,12 +118,9 @@ struct judgement {
  *
  * Memory: besides the parsed document, at most opts->max_findings findings
  * are ever stored, however many the rules make.
- *
- * Jansson reports some of its parser's failed allocations as syntax errors,
- * or not at all (a byte lost from a token), so the engine counts them: the
- * first call wraps Jansson's allocator (json_get_alloc_funcs) in one that
- * counts failures and calls the one it wraps; a caller that sets its own
- * allocator later has it wrapped again at the next call.
+ * Jansson's parser does not always say when it runs out of memory: judging
+ * counts its failed allocations (common/jsonmem.h, which wraps Jansson's
+ * allocator).
  */
 int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 		const char *name, const void *data, size_t len,
@@ -158,6 +155,13 @@ int judgement_add_finding(struct judgement *j, const char *rule,
  * A new object (the caller owns it), or NULL when memory runs out.
  */
 json_t *judgement_to_json(const struct judgement *j);
+
+/*
+ * The result document as text, json_dumps(judgement_to_json(j), flags): a
+ * new string, or NULL when memory runs out, in Jansson's dumper too (which
+ * drops bytes silently when its buffer cannot grow: common/jsonmem.h).
+ */
+char *judgement_dumps(const struct judgement *j, size_t flags);
 
 /* One finding as its JSON object (as in "findings"), or NULL. */
 json_t *finding_to_json(const struct finding *f);

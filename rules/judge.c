@@ -9,11 +9,11 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/evp.h>
-
 #include "engine.h"
 #include "eval.h"
 #include "ruleset.h"
+#include "../common/jsonmem.h"
+#include "../common/sha256.h"
 #include "../common/utf8.h"
 
 #ifndef EXPENSED_VERSION
@@ -78,50 +78,6 @@ static size_t too_deep(const unsigned char *s, size_t n)
 	return (size_t)-1;
 }
 
-/* 0, or -1 when OpenSSL could not (it allocates: out of memory). */
-static int sha256_hex(const void *data, size_t len, char hex[65])
-{
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-
-	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
-	    mdlen != sizeof(md))
-		return -1;
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	return 0;
-}
-
-/*
- * Failed allocations of Jansson, counted (engine.h judge_bytes): its parser
- * turns some into a syntax error ("line -1") and ignores others (a byte
- * lost from a token, so a number read wrong). Judging is single-threaded.
- */
-static json_malloc_t jansson_malloc;
-static unsigned long jansson_failures;
-
-static void *counting_malloc(size_t size)
-{
-	void *p = jansson_malloc(size);
-
-	if (p == NULL)
-		jansson_failures++;
-	return p;
-}
-
-/* Wrap Jansson's allocator, unless it is wrapped already. */
-static void count_jansson_failures(void)
-{
-	json_malloc_t m;
-	json_free_t f;
-
-	json_get_alloc_funcs(&m, &f);
-	if (m == counting_malloc)
-		return;
-	jansson_malloc = m;
-	json_set_alloc_funcs(counting_malloc, f);
-}
-
 /* The judgement of a file before any finding (verdict invalid until the
  * rules have run). 0, or -1 when memory runs out (j released). */
 static int judgement_init(struct judgement *j, const struct ruleset *rs,
@@ -137,10 +93,7 @@ static int judgement_init(struct judgement *j, const struct ruleset *rs,
 	if (j->file == NULL)
 		return -1;
 	if (data != NULL) {
-		if (sha256_hex(data, (size_t)size, j->sha256) == -1) {
-			judgement_release(j);
-			return -1;
-		}
+		sha256_hex_of(data, (size_t)size, j->sha256);
 		j->has_sha256 = true;
 	}
 	j->size = size >= 0 ? size : -1;
@@ -237,12 +190,11 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 		return make_invalid(out, "input.encoding", msg);
 	}
 	size_t deep = too_deep(s, len);
-	count_jansson_failures();
-	unsigned long failures = jansson_failures;
+	unsigned long failures = jsonmem_failures();
 	json_t *root =
 	    json_loadb((const char *)s, len,
 		       JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
-	if (jansson_failures != failures ||
+	if (jsonmem_failures() != failures ||
 	    (root == NULL && (json_error_code(&err) == json_error_out_of_memory ||
 			      err.line < 0))) {
 		/* out of memory, never a verdict (line -1: Jansson's parser

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/jsonmem.h"
 #include "../common/timefmt.h"
 #include "../common/utf8.h"
 #include "engine.h"
@@ -88,6 +89,15 @@ json_t *judgement_to_json(const struct judgement *j)
 		return NULL;
 	}
 	return doc;
+}
+
+char *judgement_dumps(const struct judgement *j, size_t flags)
+{
+	json_t *doc = judgement_to_json(j);
+	char *s = doc != NULL ? json_dumps_checked(doc, flags) : NULL;
+
+	json_decref(doc);
+	return s;
 }
 
 /* A copy of the string member key of o; *out NULL when it is not a string.
