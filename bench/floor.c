@@ -39,7 +39,7 @@ static int write_all(int fd, const char *p, size_t len)
 static int one(const struct ruleset *rs, int inbox, int work, int acc, int rej,
 	       const char *name, char *buf, size_t cap)
 {
-	struct judge_opts opts = {0, 0};
+	struct judge_opts opts = {0, 0, 0};
 	struct judgement j;
 	char res[512], arch[512];
 	struct stat st;

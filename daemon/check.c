@@ -313,9 +313,9 @@ int cmd_check(int argc, char **argv)
 		return 2;
 	o.judge.max_file_size =
 	    have_cfg ? cfg.max_file_size : EXPENSED_DEFAULT_MAX_FILE_SIZE;
-	o.judge.max_findings = o.max_findings	? o.max_findings
-			       : have_cfg ? cfg.max_findings
-					  : EXPENSED_DEFAULT_MAX_FINDINGS;
+	o.judge.max_findings = o.max_findings ? o.max_findings
+			       : have_cfg     ? cfg.max_findings
+					      : EXPENSED_DEFAULT_MAX_FINDINGS;
 	if (load_rules(rules_arg, have_cfg ? &cfg : NULL, &rs) == -1) {
 		if (have_cfg)
 			config_free(&cfg);

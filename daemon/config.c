@@ -512,8 +512,8 @@ static void webhook_key(struct parser *st, const char *key, const char *value)
 }
 
 static const char *const spool_keys[] = {
-    "directory", "inbox",  "max_file_size", "max_findings",
-    "settle",	 "rescan", NULL,
+    "directory", "inbox", "max_file_size", "max_findings", "settle",
+    "rescan",	 NULL,
 };
 static const char *const rules_keys[] = {"path", NULL};
 static const char *const log_keys[] = {"facility", "level", NULL};

@@ -195,8 +195,9 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 	    json_loadb((const char *)s, len,
 		       JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
 	if (jsonmem_failures() != failures ||
-	    (root == NULL && (json_error_code(&err) == json_error_out_of_memory ||
-			      err.line < 0))) {
+	    (root == NULL &&
+	     (json_error_code(&err) == json_error_out_of_memory ||
+	      err.line < 0))) {
 		/* out of memory, never a verdict (line -1: Jansson's parser
 		 * failed on an allocation without saying so) */
 		json_decref(root);

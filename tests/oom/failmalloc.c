@@ -128,7 +128,9 @@ static void sweep(const char *dir)
 		_exit(125);
 	for (;;) {
 		/* run 0 alone: it says how many runs follow */
-		while (running < (next == 0 ? 1 : n == 0 ? 0 : JOBS) &&
+		while (running < (next == 0 ? 1
+				  : n == 0  ? 0
+					    : JOBS) &&
 		       (next == 0 || (next <= n && next <= max))) {
 			int slot = 0;
 			while (pids[slot] != 0)

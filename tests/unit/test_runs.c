@@ -74,8 +74,9 @@ static void compare_bounded(const struct ruleset *rs, json_t *root,
 		    c.warnings != warnings || c.left_out != all->n - want)
 			print_message("%s: max %zu, %s: %zu listed, %zu left "
 				      "out, of %zu\n",
-				      what, max, by_rule ? "rule by rule" : "runs",
-				      l.n, c.left_out, all->n);
+				      what, max,
+				      by_rule ? "rule by rule" : "runs", l.n,
+				      c.left_out, all->n);
 		assert_int_equal(l.n, want);
 		assert_int_equal(c.left_out, all->n - want);
 		assert_int_equal(c.errors, errors);
