@@ -48,7 +48,7 @@ BUILTIN_RULES := config/rules.d/mission-report.rules
 .PHONY: all deps run test unit e2e lint fuzz bench install clean format valgrind \
 	standalone deb
 
-all: $(BUILD)/expensed $(BUILD)/expensed-hooks
+all: $(BUILD)/expensed $(BUILD)/expensed-hooks $(BUILD)/tests/failmalloc.so
 
 $(BUILD)/expensed: $(BUILD)/daemon/main.o $(DAEMON_OBJ) $(RULES_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -80,6 +80,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(DAEMON_OBJ) $(RULES_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
+# The malloc interposer of the out-of-memory tests (tests/test_oom.py):
+# never sanitized, as it must be preloaded before anything else.
+$(BUILD)/tests/failmalloc.so: tests/oom/failmalloc.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -std=gnu11 -Wall -Wextra -shared -fPIC -o $@ $<
+
 deps:
 	@sh scripts/deps.sh
 
@@ -89,7 +95,7 @@ run: deps $(BUILD)/expensed
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
-e2e: $(BUILD)/expensed $(BUILD)/expensed-hooks
+e2e: $(BUILD)/expensed $(BUILD)/expensed-hooks $(BUILD)/tests/failmalloc.so
 	EXPENSED=$(CURDIR)/$(BUILD)/expensed $(PYTHON) -m pytest -q tests
 
 test: deps

@@ -22,13 +22,14 @@ struct check_opts {
 	bool json;
 	bool fail_on_warning;
 	bool colour;
+	size_t max_findings; /* --max-findings, 0 when not given */
 	struct judge_opts judge;
 };
 
 static void check_usage(FILE *out)
 {
 	fputs("usage: expensed check [-r RULES] [--format text|json] "
-	      "[--fail-on error|warning] FILE... | -\n",
+	      "[--fail-on error|warning] [--max-findings N] FILE... | -\n",
 	      out);
 }
 
@@ -99,6 +100,11 @@ static void print_text(const struct check_opts *o, const struct judgement *j)
 		printf("%s%s:%s %s [%s]\n", col, severity_name(f->severity),
 		       reset, msg, f->rule);
 	}
+	if (j->findings_left_out > 0)
+		printf("%s%s:%s %zu more finding%s not listed (max_findings "
+		       "%zu)\n",
+		       bold, file, reset, j->findings_left_out,
+		       j->findings_left_out == 1 ? "" : "s", j->max_findings);
 	printf("%s%s:%s %s%s%s: %d error%s, %d warning%s\n", bold, file, reset,
 	       j->verdict == VERDICT_ACCEPTED ? green : red,
 	       verdict_name(j->verdict), reset, j->errors,
@@ -106,18 +112,20 @@ static void print_text(const struct check_opts *o, const struct judgement *j)
 	       j->warnings == 1 ? "" : "s");
 }
 
-static void print_json(const struct judgement *j)
+/* 0, or -1 when memory runs out (nothing printed). */
+static int print_json(const struct judgement *j)
 {
-	json_t *doc = judgement_to_json(j);
-	char *s = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+	char *s = judgement_dumps(j, JSON_COMPACT);
 
-	if (s != NULL)
-		puts(s);
+	if (s == NULL)
+		return -1;
+	puts(s);
 	free(s);
-	json_decref(doc);
+	return 0;
 }
 
-/* Judge one named file. Returns 0 judged, -1 system error (reported). */
+/* Judge one named file. Returns 0 judged, -1 system error (reported; out
+ * of memory is one, never a verdict). */
 static int check_one(const struct ruleset *rs, const struct check_opts *o,
 		     const char *arg, struct judgement *j)
 {
@@ -130,23 +138,23 @@ static int check_one(const struct ruleset *rs, const struct check_opts *o,
 	int rc = -1;
 
 	if (fd == -1) {
-		fprintf(stderr, "expensed: cannot open '%s': %s\n", arg,
-			strerror(errno));
+		cli_error("cannot open '%s': %s", arg, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) == -1) {
-		fprintf(stderr, "expensed: cannot stat '%s': %s\n", arg,
-			strerror(errno));
+		cli_error("cannot stat '%s': %s", arg, strerror(errno));
 		goto out;
 	}
 	if (S_ISDIR(st.st_mode)) {
 		rc = judge_invalid(rs, &o->judge, name, "input.file",
 				   "is a directory, not a file", NULL, -1, j);
-		goto out;
+		goto judged;
 	}
 	if (read_bounded(fd, o->judge.max_file_size, &buf, &len) == -1) {
-		fprintf(stderr, "expensed: cannot read '%s': %s\n", arg,
-			strerror(errno));
+		if (errno == ENOMEM)
+			cli_error("out of memory reading '%s'", arg);
+		else
+			cli_error("cannot read '%s': %s", arg, strerror(errno));
 		goto out;
 	}
 	if (len > o->judge.max_file_size) {
@@ -158,11 +166,12 @@ static int check_one(const struct ruleset *rs, const struct check_opts *o,
 			 o->judge.max_file_size);
 		rc = judge_invalid(rs, &o->judge, name, "input.size", msg, NULL,
 				   size, j);
-		goto out;
+		goto judged;
 	}
 	rc = judge_bytes(rs, &o->judge, name, buf, len, j);
+judged:
 	if (rc == -1)
-		fprintf(stderr, "expensed: out of memory judging '%s'\n", arg);
+		cli_error("out of memory judging '%s'", arg);
 out:
 	free(buf);
 	if (!is_stdin)
@@ -177,13 +186,15 @@ static int load_rules(const char *rules_arg, const struct config *cfg,
 	int rc = rules_arg != NULL ? ruleset_load_path(rules_arg, rs, &d)
 				   : config_load_rules(cfg, rs, &d);
 
+	if (rc == -1 && d.n == 0) /* not even a line could be added */
+		cli_error("out of memory loading the rules");
 	cli_diag("", &d);
 	diag_clear(&d);
 	return rc;
 }
 
 /* The configuration, when one is found (EXPENSED_CONFIG or the default
- * path): its rule set and size limit apply. */
+ * path): its rule set, size limit and max_findings apply. */
 static int load_config(struct config *cfg, bool *have)
 {
 	const char *path = config_path(NULL);
@@ -197,10 +208,30 @@ static int load_config(struct config *cfg, bool *have)
 		rc = -1;
 	else
 		*have = true;
+	if (rc == -1 && d.n == 0)
+		cli_error("out of memory loading the configuration");
 	cli_diag("", &d);
 	diag_clear(&d);
 	diag_clear(&w);
 	return rc;
+}
+
+/* --max-findings N: 1 to CONFIG_MAX_FINDINGS_LIMIT. 0, or -1 (said). */
+static int parse_max_findings(const char *arg, size_t *out)
+{
+	size_t n = 0;
+	const char *p = arg;
+
+	for (; *p >= '0' && *p <= '9' && n <= CONFIG_MAX_FINDINGS_LIMIT; p++)
+		n = n * 10 + (size_t)(*p - '0');
+	if (p == arg || *p != '\0' || n < 1 || n > CONFIG_MAX_FINDINGS_LIMIT) {
+		cli_error("bad --max-findings '%s' (a whole number from 1 to "
+			  "%d)",
+			  arg, CONFIG_MAX_FINDINGS_LIMIT);
+		return -1;
+	}
+	*out = n;
+	return 0;
 }
 
 /* Parse check's options into o and *rules_arg. -1 when done (exit status
@@ -212,6 +243,7 @@ static int parse_options(int argc, char **argv, struct check_opts *o,
 	    {"rules", required_argument, NULL, 'r'},
 	    {"format", required_argument, NULL, 'f'},
 	    {"fail-on", required_argument, NULL, 'F'},
+	    {"max-findings", required_argument, NULL, 'M'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -244,6 +276,10 @@ static int parse_options(int argc, char **argv, struct check_opts *o,
 				return -1;
 			}
 			break;
+		case 'M':
+			if (parse_max_findings(optarg, &o->max_findings) == -1)
+				return -1;
+			break;
 		case 'h':
 			check_usage(stdout);
 			*status = 0;
@@ -264,7 +300,7 @@ static int parse_options(int argc, char **argv, struct check_opts *o,
 
 int cmd_check(int argc, char **argv)
 {
-	struct check_opts o = {false, false, false, {0, 0}};
+	struct check_opts o = {false, false, false, 0, {0, 0, 0}};
 	const char *rules_arg = NULL;
 	struct config cfg;
 	bool have_cfg = false;
@@ -277,6 +313,9 @@ int cmd_check(int argc, char **argv)
 		return 2;
 	o.judge.max_file_size =
 	    have_cfg ? cfg.max_file_size : EXPENSED_DEFAULT_MAX_FILE_SIZE;
+	o.judge.max_findings = o.max_findings ? o.max_findings
+			       : have_cfg     ? cfg.max_findings
+					      : EXPENSED_DEFAULT_MAX_FINDINGS;
 	if (load_rules(rules_arg, have_cfg ? &cfg : NULL, &rs) == -1) {
 		if (have_cfg)
 			config_free(&cfg);
@@ -292,9 +331,13 @@ int cmd_check(int argc, char **argv)
 			status = 2;
 			continue;
 		}
-		if (o.json)
-			print_json(&j);
-		else
+		if (o.json && print_json(&j) == -1) {
+			cli_error("out of memory judging '%s'", argv[i]);
+			judgement_release(&j);
+			status = 2;
+			continue;
+		}
+		if (!o.json)
 			print_text(&o, &j);
 		if (status == 0 && (j.verdict != VERDICT_ACCEPTED ||
 				    (o.fail_on_warning && j.warnings > 0)))

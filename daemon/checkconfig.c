@@ -133,6 +133,7 @@ static void print_summary(FILE *f, const struct config *cfg,
 	fprintf(f, "inbox: %s\n", cfg->inbox);
 	fputs("max_file_size: ", f);
 	print_size(f, cfg->max_file_size);
+	fprintf(f, "\nmax_findings: %zu", cfg->max_findings);
 	fputs("\nsettle: ", f);
 	print_duration(f, cfg->settle_ms);
 	fputs("\nrescan: ", f);

@@ -95,6 +95,7 @@ int config_defaults(struct config *cfg)
 	cfg->spool_dir = strdup(DEFAULT_SPOOL);
 	cfg->inbox = strdup(DEFAULT_SPOOL "/inbox");
 	cfg->max_file_size = (size_t)16 * 1024 * 1024;
+	cfg->max_findings = EXPENSED_DEFAULT_MAX_FINDINGS;
 	cfg->settle_ms = 2000;
 	cfg->rescan_ms = 60000;
 	cfg->rules_path = NULL;
@@ -358,6 +359,27 @@ static int set_duration(struct parser *st, const char *key, const char *value,
 	return 0;
 }
 
+/* A whole number from 1 to CONFIG_MAX_FINDINGS_LIMIT, digits only. */
+static int set_count(struct parser *st, const char *key, const char *value,
+		     size_t *dst)
+{
+	char buf[80];
+	size_t n = 0;
+	const char *p = value;
+
+	for (; *p >= '0' && *p <= '9' && n <= CONFIG_MAX_FINDINGS_LIMIT; p++)
+		n = n * 10 + (size_t)(*p - '0');
+	if (p == value || *p != '\0' || n < 1 ||
+	    n > CONFIG_MAX_FINDINGS_LIMIT) {
+		err(st, st->lineno, "bad %s '%s' (a whole number from 1 to %d)",
+		    key, shown(value, buf, sizeof(buf)),
+		    CONFIG_MAX_FINDINGS_LIMIT);
+		return -1;
+	}
+	*dst = n;
+	return 0;
+}
+
 static void spool_key(struct parser *st, const char *key, const char *value)
 {
 	struct config *cfg = st->cfg;
@@ -380,6 +402,8 @@ static void spool_key(struct parser *st, const char *key, const char *value)
 			return;
 		}
 		cfg->max_file_size = (size_t)n;
+	} else if (strcmp(key, "max_findings") == 0) {
+		set_count(st, key, value, &cfg->max_findings);
 	} else if (strcmp(key, "settle") == 0) {
 		set_duration(st, key, value, &cfg->settle_ms);
 	} else if (strcmp(key, "rescan") == 0) {
@@ -489,7 +513,8 @@ static void webhook_key(struct parser *st, const char *key, const char *value)
 }
 
 static const char *const spool_keys[] = {
-    "directory", "inbox", "max_file_size", "settle", "rescan", NULL,
+    "directory", "inbox", "max_file_size", "max_findings", "settle",
+    "rescan",	 NULL,
 };
 static const char *const rules_keys[] = {"path", NULL};
 static const char *const log_keys[] = {"facility", "level", NULL};

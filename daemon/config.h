@@ -16,6 +16,9 @@
 
 #define CONFIG_DEFAULT_PATH "/etc/expensed/expensed.conf"
 
+/* [spool] max_findings and check --max-findings: 1 to this. */
+#define CONFIG_MAX_FINDINGS_LIMIT 1000000
+
 enum webhook_format { WEBHOOK_STANDARD, WEBHOOK_SLACK, WEBHOOK_TEAMS };
 
 /* Bits of webhook_conf.events. */
@@ -41,6 +44,7 @@ struct config {
 	char *spool_dir;      /* default /var/spool/expensed */
 	char *inbox;	      /* default SPOOL/inbox */
 	size_t max_file_size; /* default 16M */
+	size_t max_findings;  /* findings listed per file; default 1000 */
 	long settle_ms;	      /* default 2s */
 	long rescan_ms;	      /* default 60s; 0 = off */
 	char *rules_path;     /* NULL = built-in set */

@@ -26,6 +26,7 @@
 #include "../common/diag.h"
 
 #define EXPENSED_DEFAULT_MAX_FILE_SIZE ((size_t)16 * 1024 * 1024)
+#define EXPENSED_DEFAULT_MAX_FINDINGS ((size_t)1000)
 
 struct ruleset; /* opaque, immutable once loaded; share it freely */
 
@@ -58,6 +59,10 @@ const char *verdict_name(enum verdict v);
 struct judge_opts {
 	size_t max_file_size; /* 0 means EXPENSED_DEFAULT_MAX_FILE_SIZE */
 	time_t now;	      /* checked_at; 0 means time(NULL) */
+	/* list at most this many findings, the first ones in the order of
+	 * docs/result.md (the others are counted, never stored); 0 means
+	 * EXPENSED_DEFAULT_MAX_FINDINGS */
+	size_t max_findings;
 };
 
 enum severity { SEV_ERROR, SEV_WARNING, SEV_INFO };
@@ -98,13 +103,24 @@ struct judgement {
 	char rules_sha256[65];	  /* of the rule set's text */
 	struct finding *findings; /* in rule set order (owned) */
 	size_t nfindings, capfindings;
+	/* findings counted (in errors, warnings) but not listed: the ones
+	 * after the first max_findings */
+	size_t findings_left_out;
+	size_t max_findings; /* the bound it was judged with; 0: none */
 };
 
 /*
  * Judge len bytes of the file called name (its base name, j->file).
  * Always produces a judgement (invalid input gets the input.* finding), to
  * release with judgement_release(); returns -1 only when memory runs out
- * (*out then holds nothing).
+ * (*out then holds nothing): anywhere, in the engine, in OpenSSL or in
+ * Jansson's parser, so that a lack of memory is never a verdict.
+ *
+ * Memory: besides the parsed document, at most opts->max_findings findings
+ * are ever stored, however many the rules make.
+ * Jansson's parser does not always say when it runs out of memory: judging
+ * counts its failed allocations (common/jsonmem.h, which wraps Jansson's
+ * allocator).
  */
 int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 		const char *name, const void *data, size_t len,
@@ -123,6 +139,8 @@ int judge_invalid(const struct ruleset *rs, const struct judge_opts *opts,
 /*
  * Append one finding (for the daemon's report.duplicate) and update the
  * counts and the verdict. path and message are copied (made valid UTF-8).
+ * When j already lists max_findings findings (or left some out), the new
+ * one, last in the order, is counted in findings_left_out instead.
  * 0, or -1 when memory runs out (j unchanged).
  */
 int judgement_add_finding(struct judgement *j, const char *rule,
@@ -132,10 +150,18 @@ int judgement_add_finding(struct judgement *j, const char *rule,
 /*
  * The result document of docs/result.md, keys in this order: file, sha256,
  * size, report_id, verdict, errors, warnings, findings (rule, severity, path,
- * message, then expected and actual when set), checked_at, rules, expensed.
+ * message, then expected and actual when set), findings_left_out (only when
+ * not 0), checked_at, rules, expensed. Every builder call is checked.
  * A new object (the caller owns it), or NULL when memory runs out.
  */
 json_t *judgement_to_json(const struct judgement *j);
+
+/*
+ * The result document as text, json_dumps(judgement_to_json(j), flags): a
+ * new string, or NULL when memory runs out, in Jansson's dumper too (which
+ * drops bytes silently when its buffer cannot grow: common/jsonmem.h).
+ */
+char *judgement_dumps(const struct judgement *j, size_t flags);
 
 /* One finding as its JSON object (as in "findings"), or NULL. */
 json_t *finding_to_json(const struct finding *f);
@@ -144,7 +170,8 @@ json_t *finding_to_json(const struct finding *f);
  * The judgement a result document written by judgement_to_json() says, for
  * a daemon that finds one left over from before a crash: what is missing or
  * of the wrong type reads as absent (verdict invalid, counts 0, no id, no
- * finding). checked_at and rules_sha256 are not read back. 0, or -1 when
+ * finding). checked_at and rules_sha256 are not read back; neither is
+ * max_findings (0). 0, or -1 when
  * memory runs out (*out is then empty, to release as usual).
  */
 int judgement_from_json(const json_t *doc, struct judgement *out);

@@ -9,6 +9,8 @@
  * (aggregates skip the context, item-by-item rules skip the item). Within a
  * rule, single-node operands are met first, then the items they bound.
  */
+#include <assert.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "eval.h"
@@ -41,13 +43,17 @@ static void eval_rule(struct eval *ev, json_t *root)
 	walk(ev, root, root, 0, &r->each, &loc, &w);
 }
 
-int eval_ruleset(const struct ruleset *rs, json_t *root,
-		 struct finding_list *out, int *errors, int *warnings)
+int eval_ruleset_bounded(const struct ruleset *rs, json_t *root,
+			 size_t max_listed, struct finding_list *out,
+			 struct eval_counts *counts)
 {
+	size_t before = out->n;
 	struct eval ev;
 
 	memset(&ev, 0, sizeof(ev));
 	ev.findings = out;
+	ev.max_listed = max_listed;
+	ev.listed = out->n;
 	ev.no_runs = eval_rule_by_rule;
 	for (size_t i = 0; i < rs->n && !ev.oom;) {
 		const struct rule *r = &rs->rules[i];
@@ -68,7 +74,20 @@ int eval_ruleset(const struct ruleset *rs, json_t *root,
 		eval_rule(&ev, root);
 	}
 	eval_release(&ev);
-	*errors = ev.errors;
-	*warnings = ev.warnings;
+	assert(ev.oom || ev.listed == out->n);
+	counts->errors = ev.errors;
+	counts->warnings = ev.warnings;
+	counts->left_out = ev.made - (ev.listed - before);
 	return ev.oom ? -1 : 0;
+}
+
+int eval_ruleset(const struct ruleset *rs, json_t *root,
+		 struct finding_list *out, int *errors, int *warnings)
+{
+	struct eval_counts c;
+	int rc = eval_ruleset_bounded(rs, root, SIZE_MAX, out, &c);
+
+	*errors = c.errors;
+	*warnings = c.warnings;
+	return rc;
 }

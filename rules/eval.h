@@ -40,10 +40,25 @@ void finding_release(struct finding *f);
 /* Free the findings of l; l is then empty. */
 void finding_list_release(struct finding_list *l);
 
+/* What an evaluation counted: every finding, listed or not. */
+struct eval_counts {
+	int errors, warnings;
+	size_t left_out; /* made but not listed (past max_listed) */
+};
+
 /*
- * Evaluate every enabled rule of rs on root. Appends the findings to out
- * and counts them. 0, or -1 when memory runs out (out may hold some).
+ * Evaluate every enabled rule of rs on root. Appends to out the first
+ * max_listed findings of the order of docs/result.md (rule set order, then
+ * the order each rule meets them) and counts them all into *counts. At no
+ * time does it store more than max_listed findings (out->n included), so
+ * memory stays bounded however many the rules make. 0, or -1 when memory
+ * runs out (out may hold some).
  */
+int eval_ruleset_bounded(const struct ruleset *rs, json_t *root,
+			 size_t max_listed, struct finding_list *out,
+			 struct eval_counts *counts);
+
+/* The same with no bound: every finding is listed. */
 int eval_ruleset(const struct ruleset *rs, json_t *root,
 		 struct finding_list *out, int *errors, int *warnings);
 

@@ -9,11 +9,11 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/evp.h>
-
 #include "engine.h"
 #include "eval.h"
 #include "ruleset.h"
+#include "../common/jsonmem.h"
+#include "../common/sha256.h"
 #include "../common/utf8.h"
 
 #ifndef EXPENSED_VERSION
@@ -78,16 +78,6 @@ static size_t too_deep(const unsigned char *s, size_t n)
 	return (size_t)-1;
 }
 
-static void sha256_hex(const void *data, size_t len, char hex[65])
-{
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-
-	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-}
-
 /* The judgement of a file before any finding (verdict invalid until the
  * rules have run). 0, or -1 when memory runs out (j released). */
 static int judgement_init(struct judgement *j, const struct ruleset *rs,
@@ -96,11 +86,14 @@ static int judgement_init(struct judgement *j, const struct ruleset *rs,
 {
 	memset(j, 0, sizeof(*j));
 	j->verdict = VERDICT_INVALID;
+	j->max_findings = opts && opts->max_findings
+			      ? opts->max_findings
+			      : EXPENSED_DEFAULT_MAX_FINDINGS;
 	j->file = utf8_lossy_dup(name);
 	if (j->file == NULL)
 		return -1;
 	if (data != NULL) {
-		sha256_hex(data, (size_t)size, j->sha256);
+		sha256_hex_of(data, (size_t)size, j->sha256);
 		j->has_sha256 = true;
 	}
 	j->size = size >= 0 ? size : -1;
@@ -140,14 +133,18 @@ static int judge_root(const struct ruleset *rs, json_t *root,
 {
 	struct finding_list l = FINDING_LIST_INIT;
 	const char *id = json_string_value(json_object_get(root, "id"));
+	struct eval_counts c;
 
 	if (id != NULL && (out->report_id = strdup(id)) == NULL)
 		goto fail;
-	if (eval_ruleset(rs, root, &l, &out->errors, &out->warnings) == -1)
+	if (eval_ruleset_bounded(rs, root, out->max_findings, &l, &c) == -1)
 		goto fail;
 	out->findings = l.v;
 	out->nfindings = l.n;
 	out->capfindings = l.cap;
+	out->errors = c.errors;
+	out->warnings = c.warnings;
+	out->findings_left_out = c.left_out;
 	out->verdict = out->errors ? VERDICT_REJECTED : VERDICT_ACCEPTED;
 	return 0;
 fail:
@@ -160,7 +157,7 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 		const char *name, const void *data, size_t len,
 		struct judgement *out)
 {
-	const unsigned char *s = data;
+	const unsigned char *s = data != NULL ? data : (const void *)"";
 	size_t max = opts && opts->max_file_size
 			 ? opts->max_file_size
 			 : EXPENSED_DEFAULT_MAX_FILE_SIZE;
@@ -177,7 +174,7 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 		return judge_invalid(rs, opts, name, "input.size", msg, NULL,
 				     (long long)len, out);
 	}
-	if (judgement_init(out, rs, opts, name, data, (long long)len) == -1)
+	if (judgement_init(out, rs, opts, name, s, (long long)len) == -1)
 		return -1;
 	/* a leading byte-order mark is ignored */
 	if (len >= 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF) {
@@ -193,9 +190,20 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 		return make_invalid(out, "input.encoding", msg);
 	}
 	size_t deep = too_deep(s, len);
+	unsigned long failures = jsonmem_failures();
 	json_t *root =
 	    json_loadb((const char *)s, len,
 		       JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+	if (jsonmem_failures() != failures ||
+	    (root == NULL &&
+	     (json_error_code(&err) == json_error_out_of_memory ||
+	      err.line < 0))) {
+		/* out of memory, never a verdict (line -1: Jansson's parser
+		 * failed on an allocation without saying so) */
+		json_decref(root);
+		judgement_release(out);
+		return -1;
+	}
 	if (root == NULL &&
 	    (deep == (size_t)-1 || (size_t)err.position <= deep)) {
 		/* Jansson names its own flag here; users need not know it.

@@ -230,15 +230,62 @@ static bool lossy_opt(const char *s, char **out)
 	return s == NULL || *out != NULL;
 }
 
+/*
+ * Will the finding ev is about to make be among the first max_listed of
+ * the order? The stored ones are always a prefix of the order. In a run,
+ * a new finding of rule k comes before those of the rules after k: if one
+ * of them is stored, the new one is listed and the last stored one (*evict,
+ * from the last list that has one) may have to make room.
+ */
+static bool listable(const struct eval *ev, struct finding_list **evict)
+{
+	*evict = NULL;
+	if (ev->run_lists != NULL) {
+		size_t k = (size_t)(ev->findings - ev->run_lists);
+		assert(k < ev->run_n);
+		for (size_t j = ev->run_n; j > k + 1 && *evict == NULL; j--)
+			if (ev->run_lists[j - 1].n > 0)
+				*evict = &ev->run_lists[j - 1];
+	}
+	return ev->listed < ev->max_listed || *evict != NULL;
+}
+
+/* Store f (taking its strings) at the end of ev->findings; then drop the
+ * last stored finding if there are more than max_listed. */
+static void keep(struct eval *ev, struct finding *f, struct finding_list *evict)
+{
+	if (finding_list_push(ev->findings, f) == -1) {
+		ev->oom = 1;
+		return;
+	}
+	if (++ev->listed > ev->max_listed) {
+		assert(evict != NULL && evict->n > 0);
+		finding_release(&evict->v[--evict->n]);
+		ev->listed--;
+	}
+}
+
 void add_finding(struct eval *ev, const char *path, const char *expected,
 		 const char *actual, const char *fmt, ...)
 {
 	const struct rule *r = ev->rule;
 	struct finding f = {NULL, r->severity, NULL, NULL, NULL, NULL};
+	struct finding_list *evict;
 	char msg[1024];
 	char full[1536];
 	va_list ap;
 
+	if (path == NULL) {
+		ev->oom = 1;
+		return;
+	}
+	ev->made++;
+	if (r->severity == SEV_ERROR)
+		ev->errors++;
+	else if (r->severity == SEV_WARNING)
+		ev->warnings++;
+	if (!listable(ev, &evict))
+		return; /* counted, never stored */
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -246,10 +293,6 @@ void add_finding(struct eval *ev, const char *path, const char *expected,
 		snprintf(full, sizeof(full), "%s: %s", r->message, msg);
 	else
 		snprintf(full, sizeof(full), "%s", msg);
-	if (path == NULL) {
-		ev->oom = 1;
-		return;
-	}
 	/* the message may cut a quoted string inside a character */
 	f.rule = strdup(r->id);
 	f.path = strdup(path);
@@ -261,14 +304,7 @@ void add_finding(struct eval *ev, const char *path, const char *expected,
 		ev->oom = 1;
 		return;
 	}
-	if (finding_list_push(ev->findings, &f) == -1) {
-		ev->oom = 1;
-		return;
-	}
-	if (r->severity == SEV_ERROR)
-		ev->errors++;
-	else if (r->severity == SEV_WARNING)
-		ev->warnings++;
+	keep(ev, &f, evict);
 }
 
 void report_ill(struct eval *ev, const json_t *node, const char *path,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/jsonmem.h"
 #include "../common/timefmt.h"
 #include "../common/utf8.h"
 #include "engine.h"
@@ -78,6 +79,9 @@ json_t *judgement_to_json(const struct judgement *j)
 	    set(doc, "errors", json_integer(j->errors)) == -1 ||
 	    set(doc, "warnings", json_integer(j->warnings)) == -1 ||
 	    set(doc, "findings", findings_to_json(j)) == -1 ||
+	    (j->findings_left_out > 0 &&
+	     set(doc, "findings_left_out",
+		 json_integer((json_int_t)j->findings_left_out)) == -1) ||
 	    set(doc, "checked_at", json_string(when)) == -1 ||
 	    set(doc, "rules", json_string(j->rules_sha256)) == -1 ||
 	    set(doc, "expensed", json_string(EXPENSED_VERSION)) == -1) {
@@ -85,6 +89,15 @@ json_t *judgement_to_json(const struct judgement *j)
 		return NULL;
 	}
 	return doc;
+}
+
+char *judgement_dumps(const struct judgement *j, size_t flags)
+{
+	json_t *doc = judgement_to_json(j);
+	char *s = doc != NULL ? json_dumps_checked(doc, flags) : NULL;
+
+	json_decref(doc);
+	return s;
 }
 
 /* A copy of the string member key of o; *out NULL when it is not a string.
@@ -149,6 +162,7 @@ int judgement_from_json(const json_t *doc, struct judgement *out)
 {
 	const char *sha = json_string_value(json_object_get(doc, "sha256"));
 	json_t *size = json_object_get(doc, "size");
+	json_t *left = json_object_get(doc, "findings_left_out");
 	struct finding_list l = FINDING_LIST_INIT;
 	size_t i;
 	json_t *f;
@@ -164,6 +178,8 @@ int judgement_from_json(const json_t *doc, struct judgement *out)
 		out->has_sha256 = true;
 	}
 	out->size = json_is_integer(size) ? json_integer_value(size) : -1;
+	if (json_integer_value(left) > 0)
+		out->findings_left_out = (size_t)json_integer_value(left);
 	if (!dup_member(doc, "file", &out->file) ||
 	    !dup_member(doc, "report_id", &out->report_id))
 		goto fail;
@@ -187,22 +203,25 @@ int judgement_add_finding(struct judgement *j, const char *rule,
 			  const char *message)
 {
 	struct finding_list l = {j->findings, j->nfindings, j->capfindings};
-	struct finding f = {strdup(rule),
-			    severity,
-			    utf8_lossy_dup(path),
-			    utf8_lossy_dup(message),
-			    NULL,
-			    NULL};
+	struct finding f = {NULL, severity, NULL, NULL, NULL, NULL};
 
-	if (f.rule == NULL || f.path == NULL || f.message == NULL) {
-		finding_release(&f);
-		return -1;
+	if (j->findings_left_out > 0 ||
+	    (j->max_findings > 0 && j->nfindings >= j->max_findings)) {
+		j->findings_left_out++; /* last in the order: not listed */
+	} else {
+		f.rule = strdup(rule);
+		f.path = utf8_lossy_dup(path);
+		f.message = utf8_lossy_dup(message);
+		if (f.rule == NULL || f.path == NULL || f.message == NULL) {
+			finding_release(&f);
+			return -1;
+		}
+		if (finding_list_push(&l, &f) == -1)
+			return -1;
+		j->findings = l.v;
+		j->nfindings = l.n;
+		j->capfindings = l.cap;
 	}
-	if (finding_list_push(&l, &f) == -1)
-		return -1;
-	j->findings = l.v;
-	j->nfindings = l.n;
-	j->capfindings = l.cap;
 	if (severity == SEV_ERROR)
 		j->errors++;
 	else if (severity == SEV_WARNING)

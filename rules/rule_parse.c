@@ -576,8 +576,11 @@ static void compile_keys(struct compiler *c)
 			     e->key, type_names[c->r->type], sec->id);
 			continue;
 		}
-		if (keyspecs[k].compile != NULL)
-			keyspecs[k].compile(c, e);
+		/* a compiler that fails without a word ran out of memory */
+		int errors = c->errors;
+		if (keyspecs[k].compile != NULL &&
+		    keyspecs[k].compile(c, e) == -1 && c->errors == errors)
+			perr(c, e->line, "out of memory");
 	}
 }
 

@@ -15,11 +15,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "engine.h"
 #include "ruleset.h"
 #include "../common/ini.h"
+#include "../common/sha256.h"
 #include "../common/utf8.h"
 #include "rule_parse.h"
 
@@ -276,20 +275,16 @@ static int parse_text(struct ruleset *rs, const char *file, const char *text,
 		return -1;
 	rc = ini_parse_text(file, text, len, &rules_syntax, on_item, &p, diag);
 	if (rc < 0) {
+		/* what was read is incomplete: compiling it would only add
+		 * errors that are not in the file */
 		diag_at(diag, file, 0, "out of memory");
-		p.errors++;
-	} else {
-		p.errors += rc;
+		free_sections(&p);
+		return -1;
 	}
+	p.errors += rc;
 	rc = compile_sections(rs, &p);
 	free_sections(&p);
 	return rc == -1 || p.errors ? -1 : 0;
-}
-
-static void hash_hex(const unsigned char *md, char *hex)
-{
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 }
 
 static struct ruleset *ruleset_new(void)
@@ -297,24 +292,21 @@ static struct ruleset *ruleset_new(void)
 	return calloc(1, sizeof(struct ruleset));
 }
 
-static int finish(struct ruleset *rs, EVP_MD_CTX *md, int errors,
+static int finish(struct ruleset *rs, struct sha256 *md, int errors,
 		  struct ruleset **out, struct diag *diag, const char *name)
 {
 	unsigned char digest[32];
-	unsigned int dlen = 0;
 
 	if (errors == 0 && rs->n == 0) {
 		diag_at(diag, name, 0, "no rules");
 		errors++;
 	}
-	if (EVP_DigestFinal_ex(md, digest, &dlen) != 1)
-		errors++;
-	EVP_MD_CTX_free(md);
 	if (errors) {
 		ruleset_free(rs);
 		return -1;
 	}
-	hash_hex(digest, rs->sha256);
+	sha256_final(md, digest);
+	sha256_hex(digest, rs->sha256);
 	*out = rs;
 	return 0;
 }
@@ -323,20 +315,18 @@ int ruleset_load_text(const char *name, const char *text, struct ruleset **out,
 		      struct diag *diag)
 {
 	struct ruleset *rs = ruleset_new();
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	struct sha256 md;
 	int errors = 0;
 
-	if (rs == NULL || md == NULL ||
-	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-		free(rs);
-		EVP_MD_CTX_free(md);
+	if (rs == NULL) {
 		diag_add(diag, "out of memory");
 		return -1;
 	}
-	EVP_DigestUpdate(md, text, strlen(text));
+	sha256_init(&md);
+	sha256_update(&md, text, strlen(text));
 	if (parse_text(rs, name, text, diag) == -1)
 		errors++;
-	return finish(rs, md, errors, out, diag, name);
+	return finish(rs, &md, errors, out, diag, name);
 }
 
 int ruleset_load_builtin(struct ruleset **out, struct diag *diag)
@@ -399,19 +389,17 @@ static int cmp_names(const void *a, const void *b)
 int ruleset_load_path(const char *path, struct ruleset **out, struct diag *diag)
 {
 	struct ruleset *rs = ruleset_new();
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	struct sha256 md;
 	char **names = NULL;
 	size_t nnames = 0;
 	int errors = 0;
 	struct stat st;
 
-	if (rs == NULL || md == NULL ||
-	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-		free(rs);
-		EVP_MD_CTX_free(md);
+	if (rs == NULL) {
 		diag_add(diag, "out of memory");
 		return -1;
 	}
+	sha256_init(&md);
 	if (stat(path, &st) == -1) {
 		diag_at(diag, path, 0, "cannot open: %s", strerror(errno));
 		errors++;
@@ -432,12 +420,15 @@ int ruleset_load_path(const char *path, struct ruleset **out, struct diag *diag)
 			    strcmp(de->d_name + n - 6, ".rules") != 0)
 				continue;
 			char **nn = realloc(names, (nnames + 1) * sizeof(*nn));
-			if (nn == NULL)
+			if (nn != NULL)
+				names = nn;
+			if (nn == NULL || asprintf(&names[nnames], "%s/%s",
+						   path, de->d_name) < 0) {
+				/* never a set with a file left out */
+				diag_at(diag, path, 0, "out of memory");
+				errors++;
 				break;
-			names = nn;
-			if (asprintf(&names[nnames], "%s/%s", path,
-				     de->d_name) < 0)
-				break;
+			}
 			nnames++;
 		}
 		closedir(dir);
@@ -450,6 +441,7 @@ int ruleset_load_path(const char *path, struct ruleset **out, struct diag *diag)
 	} else {
 		names = malloc(sizeof(*names));
 		if (names == NULL || (names[0] = strdup(path)) == NULL) {
+			diag_at(diag, path, 0, "out of memory");
 			errors++;
 			goto done;
 		}
@@ -461,7 +453,7 @@ int ruleset_load_path(const char *path, struct ruleset **out, struct diag *diag)
 			errors++;
 			continue;
 		}
-		EVP_DigestUpdate(md, text, strlen(text));
+		sha256_update(&md, text, strlen(text));
 		if (parse_text(rs, names[i], text, diag) == -1)
 			errors++;
 		free(text);
@@ -470,7 +462,7 @@ done:
 	for (size_t i = 0; i < nnames; i++)
 		free(names[i]);
 	free(names);
-	return finish(rs, md, errors, out, diag, path);
+	return finish(rs, &md, errors, out, diag, path);
 }
 
 size_t ruleset_count(const struct ruleset *rs)

@@ -15,7 +15,10 @@
 /*
  * For the default set P is "/missions/ *". Each rule keeps its own
  * findings, appended in rule order afterwards, and within an element the
- * rules go in rule order.
+ * rules go in rule order. Of these lists, only the findings that will be
+ * among the first max_listed once concatenated are stored (report.c
+ * add_finding): a finding of rule k may push out the last one stored of a
+ * later rule, so that never more than max_listed are held at once.
  *
  * This changes nothing only if no rule of the run can report a node that two
  * elements share. Relative paths stay inside their context, and the
@@ -365,9 +368,14 @@ static void eval_run(struct eval *ev, json_t *root, struct member *run,
 
 	for (size_t k = 0; k < n; k++)
 		found[k] = (struct finding_list)FINDING_LIST_INIT;
+	/* add_finding keeps the first findings of found[0] + found[1] + ...
+	 * after those of ev->findings (struct eval) */
+	ev->run_lists = found;
+	ev->run_n = n;
 	bool p_present = run_begin(ev, &cs, prefix, &loc);
-	ev->findings = findings;
-	ev->rule = run[0].rule; /* the first to walk P meets it first */
+	/* the first to walk P meets it first, after its own operands */
+	ev->findings = &found[0];
+	ev->rule = run[0].rule;
 	struct walk w = WALK_INIT(run_element, &cs);
 	if (!ev->oom && p_present)
 		walk(ev, root, root, 0, prefix, &loc, &w);
@@ -379,6 +387,8 @@ static void eval_run(struct eval *ev, json_t *root, struct member *run,
 		across_finish(ev, &run[k], w.bad);
 	}
 	ev->findings = findings;
+	ev->run_lists = NULL;
+	ev->run_n = 0;
 	for (size_t k = 0; k < n; k++) {
 		if (finding_list_move(ev->findings, &found[k]) == -1)
 			ev->oom = 1;

@@ -49,6 +49,18 @@ struct eval {
 	const struct rule *rule; /* the rule whose findings are being made */
 	struct finding_list *findings; /* where they are appended */
 	int errors, warnings;
+	/*
+	 * The bound on findings listed (eval_ruleset_bounded): the ones
+	 * stored, in every list, are always the first ones of the order, and
+	 * never more than max_listed. In a run (runs.c) each rule has its own
+	 * list, run_lists[0, run_n), the lists being concatenated in that
+	 * order afterwards; findings is then one of them.
+	 */
+	size_t max_listed;
+	size_t listed; /* findings stored */
+	size_t made;   /* findings made, stored or not */
+	struct finding_list *run_lists;
+	size_t run_n;
 	int oom; /* memory ran out: the evaluation fails */
 	struct ptrset reported;
 	struct strset reported_at;
@@ -97,9 +109,10 @@ bool reported(const struct eval *ev, const json_t *node, size_t lo,
 bool reported_node(const struct eval *ev, const json_t *node);
 
 /*
- * Append a finding of ev->rule at path, its message "<rule message>: " and
- * fmt (cut to 1023 bytes, then 1535 bytes with the prefix), and count it.
- * A NULL path (a pointer that could not be built) sets ev->oom.
+ * Count a finding of ev->rule at path, its message "<rule message>: " and
+ * fmt (cut to 1023 bytes, then 1535 bytes with the prefix), and list it
+ * when it is among the first ev->max_listed (see struct eval). A NULL path
+ * (a pointer that could not be built) sets ev->oom.
  */
 void add_finding(struct eval *ev, const char *path, const char *expected,
 		 const char *actual, const char *fmt, ...)

@@ -536,3 +536,151 @@ def test_diagnostics_name_the_program(expensed_bin, tmp_path, args, first):
                           env=dict(os.environ, EXPENSED_CONFIG="/dev/null"))
     assert proc.returncode == 2
     assert proc.stderr.decode().splitlines()[0] == first
+
+
+# ------------------------------------------- bounded judging (issue 8)
+
+MISSION_FIELDS = ["id", "destination", "start", "end", "delegation/size",
+                  "delegation/councillors", "delegation/guests",
+                  "delegation/staff", "cost"]
+FIELD_KIND = {"id": "a non-empty string", "destination": "a non-empty string",
+              "start": "a date", "end": "a date", "cost": "an amount"}
+
+
+def empty_missions(examples_dir, path, n):
+    """The seed report with n empty missions: each misses its 9 required
+    fields (schema.mission), and nothing else is said."""
+    doc = json.loads((examples_dir / SEED).read_text("utf-8"))
+    doc["missions"] = [{} for _ in range(n)]
+    path.write_text(json.dumps(doc))
+
+
+def expected_finding(i):
+    field = MISSION_FIELDS[i % 9]
+    return {"rule": "schema.mission", "severity": "error",
+            "path": "/missions/%d/%s" % (i // 9, field),
+            "message": "missing required field %s (%s)" % (
+                field, FIELD_KIND.get(field, "an integer")),
+            "expected": "string" if field in ("id", "destination") else
+            "date" if field in ("start", "end") else
+            "amount" if field == "cost" else "integer",
+            "actual": "missing"}
+
+
+def test_empty_missions_small_case_counts(expensed_bin, work, examples_dir):
+    """The base of the big case: 10 empty missions, 90 findings, all
+    listed, no findings_left_out member."""
+    empty_missions(examples_dir, work / "ten.json", 10)
+    proc = run(expensed_bin, ["check", "--format", "json", "ten.json"], work)
+    assert proc.returncode == 1, proc.stderr
+    doc = json_docs(proc)[0]
+    assert (doc["verdict"], doc["errors"], doc["warnings"]) == (
+        "rejected", 90, 0)
+    assert doc["findings"] == [expected_finding(i) for i in range(90)]
+    assert "findings_left_out" not in doc
+
+
+def test_poison_pill_judged_within_256mb(expensed_bin, work, examples_dir):
+    """100,000 empty missions (issue 8): 900,000 findings made, the first
+    1000 listed, judged under a 256 MB address space, not a crash."""
+    empty_missions(examples_dir, work / "big.json", 100000)
+    ldd = subprocess.run(["ldd", expensed_bin], capture_output=True,
+                         text=True).stdout
+    # AddressSanitizer reserves terabytes of address space for its shadow:
+    # a sanitized binary is judged without the limit
+    limit = ([] if "libasan" in ldd else
+             ["prlimit", "--as=268435456"]) + [expensed_bin]
+    proc = subprocess.run(limit + ["check", "--format", "json", "big.json"],
+                          cwd=work, capture_output=True, timeout=120,
+                          env=env_without_config())
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == b""
+    doc = json_docs(proc)[0]
+    assert (doc["verdict"], doc["errors"], doc["warnings"]) == (
+        "rejected", 900000, 0)
+    assert doc["findings"] == [expected_finding(i) for i in range(1000)]
+    assert doc["findings_left_out"] == 899000
+    assert list(doc)[list(doc).index("findings") + 1] == "findings_left_out"
+    proc = subprocess.run(limit + ["check", "big.json"], cwd=work,
+                          capture_output=True, timeout=120,
+                          env=env_without_config())
+    assert proc.returncode == 1, proc.stderr
+    lines = out_lines(proc)
+    assert len(lines) == 1002
+    assert lines[999] == ("big.json: /missions/111/id: error: missing "
+                          "required field id (a non-empty string) "
+                          "[schema.mission]")
+    assert lines[-2:] == [
+        "big.json: 899000 more findings not listed (max_findings 1000)",
+        "big.json: rejected: 900000 errors, 0 warnings"]
+
+
+@pytest.mark.parametrize("n", [1, 2, 89, 90, 91])
+def test_max_findings_option(expensed_bin, work, examples_dir, n):
+    empty_missions(examples_dir, work / "ten.json", 10)
+    proc = run(expensed_bin, ["check", "--format", "json", "--max-findings",
+                              str(n), "ten.json"], work)
+    assert proc.returncode == 1, proc.stderr
+    doc = json_docs(proc)[0]
+    assert doc["errors"] == 90
+    assert doc["findings"] == [expected_finding(i)
+                               for i in range(min(n, 90))]
+    assert doc.get("findings_left_out", 0) == max(90 - n, 0)
+    assert ("findings_left_out" in doc) == (n < 90)
+    proc = run(expensed_bin, ["check", "--max-findings=%d" % n, "ten.json"],
+               work)
+    lines = out_lines(proc)
+    assert len(lines) == min(n, 90) + 1 + (n < 90)
+    if n < 90:
+        assert lines[-2] == "ten.json: %d more finding%s not listed " \
+            "(max_findings %d)" % (90 - n, "" if 90 - n == 1 else "s", n)
+    assert lines[-1] == "ten.json: rejected: 90 errors, 0 warnings"
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "1000001", "ten", "", "5x",
+                                   "99999999999999999999999"])
+def test_max_findings_option_bad(expensed_bin, work, value):
+    proc = run(expensed_bin, ["check", "--max-findings", value, "seed.json"],
+               work)
+    assert proc.returncode == 2
+    assert proc.stdout == b""
+    assert proc.stderr.decode() == (
+        "expensed: bad --max-findings '%s' (a whole number from 1 to "
+        "1000000)\n" % value)
+
+
+def test_max_findings_from_config(expensed_bin, work, examples_dir):
+    empty_missions(examples_dir, work / "ten.json", 10)
+    conf = work / "expensed.conf"
+    conf.write_text("[spool]\nmax_findings = 4\n")
+    env = env_without_config({"EXPENSED_CONFIG": str(conf)})
+    proc = run(expensed_bin, ["check", "--format", "json", "ten.json"], work,
+               env=env)
+    doc = json_docs(proc)[0]
+    assert doc["findings"] == [expected_finding(i) for i in range(4)]
+    assert doc["findings_left_out"] == 86
+    # the option wins over the configuration
+    proc = run(expensed_bin, ["check", "--format", "json",
+                              "--max-findings", "6", "ten.json"], work,
+               env=env)
+    assert len(json_docs(proc)[0]["findings"]) == 6
+    # check-config shows it
+    proc = run(expensed_bin, ["check-config", "-c", str(conf)], work,
+               env=env)
+    assert "max_findings: 4" in out_lines(proc), proc.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "1000001", "many", "1.5", "-3"])
+def test_max_findings_config_bad(expensed_bin, work, value):
+    conf = work / "expensed.conf"
+    conf.write_text("[spool]\n# a comment\nmax_findings = %s\n" % value)
+    env = env_without_config({"EXPENSED_CONFIG": str(conf)})
+    line = ("expensed: %s:3: bad max_findings '%s' (a whole number from 1 "
+            "to 1000000)" % (conf, value))
+    proc = run(expensed_bin, ["check", "seed.json"], work, env=env)
+    assert (proc.returncode, proc.stdout) == (2, b"")
+    assert proc.stderr.decode().splitlines() == [line]
+    proc = run(expensed_bin, ["check-config", "-c", str(conf)], work,
+               env=env)
+    assert (proc.returncode, proc.stdout) == (2, b"")
+    assert proc.stderr.decode().splitlines()[0] == line

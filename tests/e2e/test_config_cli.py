@@ -70,6 +70,7 @@ def test_good_config_summary(expensed_bin, tmp_path):
         "spool directory: %s/spool" % tmp_path,
         "inbox: %s/spool/inbox" % tmp_path,
         "max_file_size: 524288 bytes (512K)",
+        "max_findings: 1000",
         "settle: 500ms",
         "rescan: off",
         "log: facility local2, level warning",

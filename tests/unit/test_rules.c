@@ -386,7 +386,7 @@ static void test_result_round_trip(void **state)
 {
 	static const char report[] =
 	    "{\"id\": \"R-1\", \"missions\": [{\"cost\": \"x\"}]}";
-	struct judge_opts opts = {0, 1700000000};
+	struct judge_opts opts = {0, 1700000000, 0};
 	struct ruleset *rs;
 	struct diag d = DIAG_INIT;
 	struct judgement j, back;
@@ -425,6 +425,103 @@ static void test_result_round_trip(void **state)
 	ruleset_free(rs);
 }
 
+/* ---- out of memory in Jansson: never a verdict, never a lost byte ---- */
+
+static unsigned long jansson_calls, jansson_fail_at; /* 0: never */
+
+static void *failing_malloc(size_t size)
+{
+	if (++jansson_calls == jansson_fail_at)
+		return NULL;
+	return malloc(size);
+}
+
+/* Judge report with Jansson's k-th allocation failing (0: none); its
+ * compact document, or NULL when judge_bytes returned -1. */
+static char *judge_failing(const struct ruleset *rs,
+			   const struct judge_opts *opts, const char *report,
+			   unsigned long k)
+{
+	struct judgement j;
+	char *text;
+
+	jansson_calls = 0;
+	jansson_fail_at = k;
+	json_set_alloc_funcs(failing_malloc, free);
+	int rc = judge_bytes(rs, opts, "r.json", report, strlen(report), &j);
+	jansson_fail_at = 0;
+	if (rc == -1)
+		return NULL;
+	text = judgement_dumps(&j, JSON_COMPACT);
+	assert_non_null(text);
+	judgement_release(&j);
+	return text;
+}
+
+/* For every k, failing Jansson's k-th allocation makes judge_bytes return
+ * -1 or the very same judgement, and judgement_dumps NULL or the very same
+ * text: Jansson's parser and dumper drop bytes silently otherwise. */
+static void test_out_of_memory_in_jansson(void **state)
+{
+	static const char *const reports[] = {
+	    "{\"format\": \"mission-report/1\", \"id\": \"R-1\", "
+	    "\"currency\": \"EUR\", \"total\": \"12345678.90\", "
+	    "\"missions\": [{\"id\": \"M-1\", \"cost\": \"12.5\", "
+	    "\"start\": \"2019-02-30\", \"a-long-unknown-member-name\": "
+	    "[1, 2.5, true, null, \"\\u00e9t\\u00e9 \\ud83d\\ude00\"]}, "
+	    "{\"id\": \"M-1\", \"cost\": 123456789012}, {}]}",
+	    "{\"missions\": [{}, {}, {}, {}, {}, {}, {}, {}, {}, {}]}",
+	};
+	struct judge_opts opts = {0, 1700000000, 7};
+	struct ruleset *rs;
+	struct diag d = DIAG_INIT;
+	json_malloc_t m0;
+	json_free_t f0;
+
+	(void)state;
+	json_get_alloc_funcs(&m0, &f0);
+	assert_int_equal(ruleset_load_builtin(&rs, &d), 0);
+	for (size_t r = 0; r < sizeof(reports) / sizeof(reports[0]); r++) {
+		char *normal = judge_failing(rs, &opts, reports[r], 0);
+		unsigned long n = jansson_calls, failed = 0;
+		assert_non_null(normal);
+		assert_true(n > 10);
+		for (unsigned long k = 1; k <= n + 1; k++) {
+			char *text = judge_failing(rs, &opts, reports[r], k);
+			if (text == NULL) {
+				failed++;
+				continue;
+			}
+			assert_string_equal(text, normal);
+			free(text);
+		}
+		assert_true(failed > 0);
+		/* the dump alone */
+		struct judgement j;
+		json_set_alloc_funcs(m0, f0);
+		assert_int_equal(judge_bytes(rs, &opts, "r.json", reports[r],
+					     strlen(reports[r]), &j),
+				 0);
+		json_set_alloc_funcs(failing_malloc, free);
+		jansson_calls = 0;
+		free(judgement_dumps(&j, JSON_COMPACT));
+		n = jansson_calls;
+		for (unsigned long k = 1; k <= n + 1; k++) {
+			jansson_calls = 0;
+			jansson_fail_at = k;
+			char *text = judgement_dumps(&j, JSON_COMPACT);
+			jansson_fail_at = 0;
+			if (text != NULL)
+				assert_string_equal(text, normal);
+			free(text);
+		}
+		judgement_release(&j);
+		free(normal);
+	}
+	json_set_alloc_funcs(m0, f0);
+	ruleset_free(rs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -439,6 +536,7 @@ int main(void)
 	    cmocka_unit_test(test_parser_bom),
 	    cmocka_unit_test(test_parser_colon_key),
 	    cmocka_unit_test(test_result_round_trip),
+	    cmocka_unit_test(test_out_of_memory_in_jansson),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

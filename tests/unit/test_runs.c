@@ -52,6 +52,44 @@ static json_t *list_json(const struct finding_list *l)
 	return a;
 }
 
+/*
+ * With at most max findings listed, both ways: exactly the first max of
+ * the full list all (n of them), the same counts, and the rest counted as
+ * left out.
+ */
+static void compare_bounded(const struct ruleset *rs, json_t *root,
+			    const struct finding_list *all, int errors,
+			    int warnings, size_t max, const char *what)
+{
+	size_t want = max < all->n ? max : all->n;
+
+	for (int by_rule = 0; by_rule < 2; by_rule++) {
+		struct finding_list l = FINDING_LIST_INIT;
+		struct eval_counts c;
+		eval_rule_by_rule = by_rule;
+		assert_int_equal(eval_ruleset_bounded(rs, root, max, &l, &c),
+				 0);
+		eval_rule_by_rule = false;
+		if (l.n != want || c.errors != errors ||
+		    c.warnings != warnings || c.left_out != all->n - want)
+			print_message("%s: max %zu, %s: %zu listed, %zu left "
+				      "out, of %zu\n",
+				      what, max,
+				      by_rule ? "rule by rule" : "runs", l.n,
+				      c.left_out, all->n);
+		assert_int_equal(l.n, want);
+		assert_int_equal(c.left_out, all->n - want);
+		assert_int_equal(c.errors, errors);
+		assert_int_equal(c.warnings, warnings);
+		for (size_t i = 0; i < want; i++) {
+			assert_string_equal(l.v[i].rule, all->v[i].rule);
+			assert_string_equal(l.v[i].path, all->v[i].path);
+			assert_string_equal(l.v[i].message, all->v[i].message);
+		}
+		finding_list_release(&l);
+	}
+}
+
 /* Findings of root under rs, both ways; they must be equal. */
 static void compare(const struct ruleset *rs, json_t *root, const char *what)
 {
@@ -77,6 +115,11 @@ static void compare(const struct ruleset *rs, json_t *root, const char *what)
 	}
 	json_decref(a);
 	json_decref(b);
+	if (la.n > 0) {
+		size_t caps[] = {0, 1, la.n / 2, la.n - 1};
+		for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+			compare_bounded(rs, root, &la, ea, wa, caps[i], what);
+	}
 	finding_list_release(&la);
 	finding_list_release(&lb);
 }

@@ -1,0 +1,33 @@
+/*
+ * jsonmem.h - Jansson's failed allocations, counted.
+ *
+ * Jansson does not always say when an allocation fails: its parser reports
+ * some as a syntax error at line -1, and both its parser and its dumper
+ * drop bytes silently when a buffer cannot grow (a number read wrong, an
+ * object key written without its closing quote). Out of memory must never
+ * become a verdict nor a damaged document, so the program wraps Jansson's
+ * allocator (json_set_alloc_funcs) in one that counts failures, and checks
+ * the count around every parse and dump:
+ *
+ *   unsigned long before = jsonmem_failures();   (installs the wrapper)
+ *   json_t *doc = json_loadb(...);
+ *   if (jsonmem_failures() != before) ... out of memory, whatever doc is ...
+ *
+ * Single-threaded, as the program is. A caller that sets its own allocator
+ * later has it wrapped again at the next jsonmem_failures() call.
+ */
+#ifndef EXPENSED_JSONMEM_H
+#define EXPENSED_JSONMEM_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+/* Install the counting wrapper if needed; the failures counted so far. */
+unsigned long jsonmem_failures(void);
+
+/* json_dumps, but NULL when any allocation failed while dumping (the text
+ * would be missing bytes). */
+char *json_dumps_checked(const json_t *json, size_t flags);
+
+#endif
