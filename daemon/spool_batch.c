@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../common/fsutil.h"
+#include "../common/jsonmem.h"
 #include "../common/io.h"
 #include "../common/timefmt.h"
 #include "log.h"
@@ -185,7 +186,8 @@ static int judge_claim(struct spool *sp, const struct spool_ctx *ctx,
 		       struct rec *r)
 {
 	struct spool_item *it = r->it;
-	struct judge_opts opts = {ctx->cfg->max_file_size, 0};
+	struct judge_opts opts = {ctx->cfg->max_file_size, 0,
+				  ctx->cfg->max_findings};
 	size_t max = opts.max_file_size ? opts.max_file_size
 					: EXPENSED_DEFAULT_MAX_FILE_SIZE;
 	struct refusal rf = {NULL, "", -1};
@@ -475,7 +477,7 @@ static int write_result(struct spool *sp, struct rec *r)
 		errno = ENOMEM;
 		return -1;
 	}
-	text = json_dumps(r->doc, JSON_INDENT(2));
+	text = json_dumps_checked(r->doc, JSON_INDENT(2));
 	if (text == NULL) {
 		errno = ENOMEM;
 		return -1;

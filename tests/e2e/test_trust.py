@@ -314,3 +314,35 @@ def test_log_cap(spool, start_daemon):
         if line.endswith("many.json: and %d more errors (see the result)"
                          % (res["errors"] - 20))]
     assert len(lines) == 1 + 20 + 1
+
+
+def test_daemon_max_findings(spool, tmp_path, expensed_bin):
+    """[spool] max_findings bounds the findings listed in the daemon's
+    result too; the counts stay exact and findings_left_out says the rest."""
+    doc = json.loads(SEED)
+    m = doc["missions"][0]
+    doc["missions"] = [{k: v for k, v in m.items() if k != "id"}
+                       for _ in range(30)]
+    conf = tmp_path / "max.conf"
+    write_config(conf, spool)
+    text = conf.read_text().replace("[spool]\n", "[spool]\nmax_findings = 5\n")
+    conf.write_text(text)
+    d = Daemon(expensed_bin, conf, tmp_path / "max.log")
+    try:
+        d.start()
+        drop(spool, "many.json", json.dumps(doc))
+        res = wait_result(spool, "many.json")
+    finally:
+        d.stop()
+    # the same file through check, unbounded, gives the full list
+    full = subprocess.run(
+        [expensed_bin, "check", "--format", "json", "--max-findings",
+         "1000000", str(spool / "rejected" / "many.json")],
+        stdout=subprocess.PIPE, check=False)
+    whole = json.loads(full.stdout)
+    assert res["verdict"] == "rejected"
+    assert res["errors"] == whole["errors"]
+    assert res["warnings"] == whole["warnings"]
+    assert len(res["findings"]) == 5
+    assert res["findings"] == whole["findings"][:5]
+    assert res["findings_left_out"] == len(whole["findings"]) - 5
