@@ -12,4 +12,6 @@ mkdir "$top/expensed"
 # Tracked files as they are in the working tree (uncommitted edits too).
 git ls-files -z | xargs -0 tar -cf - | tar -xf - -C "$top/expensed"
 echo "standalone: testing a copy in $top/expensed"
+# Its own tests/node_modules, from its lock file (npm ci).
+sh "$top/expensed/scripts/deps.sh"
 make -C "$top/expensed" --no-print-directory all unit e2e

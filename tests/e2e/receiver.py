@@ -4,6 +4,8 @@ An HTTP/1.1 server on 127.0.0.1 (ephemeral port) in a thread, standard
 library only. It records every request (time, path, headers, body), verifies
 Standard Webhooks signatures when given the secret, and answers from a
 per-path script: a list of actions used one per request, then a default.
+client_problems() checks what it got with the real client libraries
+(clients.py: Webhook.verify of standardwebhooks, Microsoft's adaptivecards).
 
 Actions:
     204                       a status code, empty body
@@ -140,6 +142,12 @@ class Receiver:
         with self.lock:
             return [r for r in self.requests
                     if path is None or r.path == path]
+
+    def client_problems(self, clients):
+        """What the real client libraries find wrong with every request
+        received so far (clients.problems): [] when all is well."""
+        from clients import problems
+        return problems(clients, self.got(), self.secret)
 
     def delivered(self, path=None):
         """Requests answered 2xx."""

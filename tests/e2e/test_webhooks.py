@@ -4,6 +4,11 @@ The real daemon (`expensed run -c CONF`, the binary of the expensed_bin
 fixture: $EXPENSED, default <repo>/build/expensed) runs on a
 temporary spool; alerts go to a real HTTP receiver on 127.0.0.1 (receiver.py)
 that verifies every Standard Webhooks signature and answers from a script.
+After each test, every request the receiver got is checked with the real
+client libraries (clients.py): each standard delivery verifies with
+`Webhook.verify` of `standardwebhooks`, each Teams card parses and
+validates with Microsoft's `adaptivecards` with no event, and rendered it
+has no link and no formatting made from report text.
 """
 
 import json
@@ -15,6 +20,7 @@ import time
 
 import pytest
 
+from clients import clients  # noqa: F401 (the session fixture)
 from receiver import Receiver
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -165,12 +171,15 @@ class Env:
 
 
 @pytest.fixture
-def env(tmp_path, expensed_bin):
+def env(tmp_path, expensed_bin, clients):
     e = Env(tmp_path, expensed_bin)
     try:
         yield e
     finally:
         e.stop()
+        # Every delivery, as the real clients see it.
+        bad = e.receiver.client_problems(clients)
+        assert bad == [], "\n".join(bad)
         # Whatever happened, no log line may carry the secret or the urls.
         if (tmp_path / "daemon.log").exists():
             text = e.logtext()
