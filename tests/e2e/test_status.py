@@ -260,6 +260,8 @@ def test_running_daemon_and_dead_delivery(expensed_bin, tmp_path):
         (spool / "inbox" / "second.json").write_text("{not json")
         wait_for(lambda: (spool / "rejected" / "second.json.result.json")
                  .exists(), what="the second file judged")
+        wait_for(lambda: len(os.listdir(spool / "dead")) == 2,
+                 what="the second dead delivery")
         d.kill9()
         assert any(n.startswith("owner-")
                    for n in os.listdir(spool / "state"))
