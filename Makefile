@@ -5,6 +5,7 @@
 #   make test         install missing packages, build, run every test and check
 #   make test SANITIZE=1   the same under AddressSanitizer + UBSan (build-san/)
 #   make install      PREFIX=/usr/local DESTDIR=
+#   make systemd-test the package under a real systemd (root, network; CI)
 #   make deb          the Debian package, in build/deb/ (debian/)
 
 VERSION   := 0.1.0
@@ -46,7 +47,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BUILTIN_RULES := config/rules.d/mission-report.rules
 
 .PHONY: all deps run test unit e2e lint fuzz bench install clean format valgrind \
-	standalone deb
+	standalone systemd-test deb
 
 all: $(BUILD)/expensed $(BUILD)/expensed-hooks $(BUILD)/tests/failmalloc.so
 
@@ -109,6 +110,11 @@ lint:
 # The suites again, from a copy of the repository with nothing beside it.
 standalone:
 	@sh scripts/standalone.sh
+
+# The package booted under systemd-nspawn (tests/systemd/run.sh): as root,
+# with the network for a cold cache; the last stage of CI.
+systemd-test:
+	@bash tests/systemd/run.sh
 
 fuzz:
 	@sh scripts/fuzz.sh $(FUZZ_SECONDS)

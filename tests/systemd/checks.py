@@ -228,17 +228,28 @@ def check_status_command(s, deb):
     res = s.g.run(["expensed", "status"], check=False)
     if "unknown command" in res.stderr:
         return "status: not available in this build"
+    log("expensed status:\n" + res.stdout.rstrip())
     if res.returncode != 0:
         raise CheckFailed("expensed status exited %d:\n%s%s"
                           % (res.returncode, res.stdout, res.stderr))
     js = s.g.run(["expensed", "status", "--json"], check=False)
     try:
-        json.loads(js.stdout)
+        st = json.loads(js.stdout)
     except ValueError:
         raise CheckFailed("expensed status --json is not JSON:\n%s"
                           % js.stdout)
-    log("expensed status:\n" + res.stdout.rstrip())
-    return "exit 0; --json parses"
+    pid = s.running()
+    got = (st.get("ok"), st.get("daemon"), st.get("accepted"),
+           st.get("rejected"), st.get("inbox", {}).get("files"),
+           st.get("work", {}).get("files"), st.get("last_verdict") is None)
+    want = (True, {"running": True, "pids": [pid]}, {"files": 1},
+            {"files": 1}, 0, 0, False)
+    if got != want:
+        raise CheckFailed("expensed status --json: (ok, daemon, accepted, "
+                          "rejected, inbox, work, no last verdict) = %r, "
+                          "want %r" % (got, want))
+    return "exit 0; daemon running (pid %d), 1 accepted, 1 rejected, " \
+        "backlog 0, last verdict %s" % (pid, st["last_verdict"]["time"])
 
 
 def check_security(s, deb):
@@ -361,7 +372,17 @@ def check_stop(s, deb):
     if p["ExecMainStatus"] != "0" or p["ExecMainCode"] != "1":
         raise CheckFailed("main process: code %s status %s, want exited 0"
                           % (p["ExecMainCode"], p["ExecMainStatus"]))
-    return "inactive, exit status 0, in %.0f ms" % ms
+    detail = "inactive, exit status 0, in %.0f ms" % ms
+    res = s.g.run(["expensed", "status", "--json"], check=False)
+    if "unknown command" not in res.stderr:
+        st = json.loads(res.stdout)
+        codes = [p.get("code") for p in st.get("problems", [])]
+        if (st["daemon"]["running"] or st["ok"] or res.returncode != 1 or
+                "no-daemon" not in codes):
+            raise CheckFailed("expensed status after stop: exit %d, %s"
+                              % (res.returncode, res.stdout))
+        detail += "; expensed status: no-daemon, exit 1"
+    return detail
 
 
 def check_purge(s, deb):
@@ -421,6 +442,10 @@ def run_all(guest, deb):
         except (CheckFailed, subprocess.TimeoutExpired,
                 AttributeError) as e:
             detail, ok = str(e), False
+            tail = guest.run(["journalctl", "-u", "expensed", "-n", "12",
+                              "--no-pager"], check=False).stdout
+            log("%s failed; the unit's journal ends with:\n%s"
+                % (name, tail.rstrip()))
         log("%s %s (%.1fs): %s" % ("PASS" if ok else "FAIL", name,
                                   time.monotonic() - t0, detail))
         results.append((name, ok, detail))
