@@ -143,7 +143,7 @@ def check_install(s, deb):
         s.g.run(["systemctl", "daemon-reload"])
         s.g.run(["systemctl", "enable", "--now", "expensed"], timeout=90)
         return "make install, sysusers, tmpfiles, enable --now"
-    name = "/root/" + deb.name
+    name = "/var/tmp/" + deb.name
     argv = ["apt-get", "install", "-y", "-q", name]
     res = s.g.run(argv, check=False, timeout=300)
     if res.returncode != 0:
@@ -431,9 +431,9 @@ CHECKS = [
 FATAL = {"install", "ready (READY=1)"}
 
 
-def run_all(guest, deb):
+def run_all(guest, deb, results):
+    """Run CHECKS in order, appending (name, ok, detail) to results."""
     s = Service(guest)
-    results = []
     for name, fn in CHECKS:
         t0 = time.monotonic()
         try:
@@ -451,7 +451,6 @@ def run_all(guest, deb):
         results.append((name, ok, detail))
         if not ok and name in FATAL:
             break
-    return results
 
 
 def summary(results, seconds):

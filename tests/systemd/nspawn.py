@@ -323,20 +323,22 @@ def main():
         if deb is None:
             checks.make_install(guest.root)
         else:
-            shutil.copy(deb, guest.root / "root" / deb.name)
+            shutil.copy(deb, guest.root / "var/tmp" / deb.name)
         log("setup %.0fs; booting" % (time.monotonic() - t0))
         guest.boot()
-        results = checks.run_all(guest, deb)
+        checks.run_all(guest, deb, results)
     except Interrupted as e:
         results.append(("harness", False, "interrupted (%s)" % e))
     except CheckFailed as e:
         results.append(("boot", False, str(e)))
     finally:
-        guest.shutdown()
-        if args.keep:
-            log("kept %s" % workdir)
-        else:
-            remove_workdir(workdir)
+        try:
+            guest.shutdown()
+        finally:
+            if args.keep:
+                log("kept %s" % workdir)
+            else:
+                remove_workdir(workdir)
     return checks.summary(results, time.monotonic() - t0)
 
 
