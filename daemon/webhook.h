@@ -19,8 +19,16 @@
 #include "../rules/engine.h"
 #include "config.h"
 
-/* Largest payload posted; bigger ones lose findings until they fit. */
-#define WEBHOOK_MAX_PAYLOAD (64 * 1024)
+/* Budgets (docs/webhooks.md): the most a body of each format may take,
+ * whatever the report holds. */
+#define WEBHOOK_MAX_PAYLOAD (64 * 1024)	   /* standard: bytes of the body */
+#define WEBHOOK_TEAMS_MAX_BODY (24 * 1024) /* teams: bytes of the body */
+#define WEBHOOK_SLACK_MAX_TEXT 4000	   /* slack: code points of text */
+#define WEBHOOK_SLACK_MAX_BODY 12000	   /* slack: bytes of the body */
+#define WEBHOOK_CHAT_MAX_STRING                                                \
+	200				 /* chat: code points of a report      \
+					  * string (id, file, message) */
+#define WEBHOOK_STANDARD_MAX_STRING 1000 /* standard, when trimmed */
 
 /* Deliveries posted at once to one endpoint. */
 #define WEBHOOK_MAX_INFLIGHT 4
@@ -41,9 +49,18 @@ unsigned webhook_event_bit(enum verdict v);
  *   slack:    {"text": "..."} with verdict, file, report id, counts and one
  *             line "• rule path: message" per error finding of j
  *   teams:    a Workflows message with one Adaptive Card of the same content
- * A body longer than WEBHOOK_MAX_PAYLOAD keeps only the first findings that
- * fit, and says how many were left out ("N more findings left out"; in the
- * standard format "findings_left_out": N in data). Returns a malloc'ed,
+ * Every body keeps its format's budget (WEBHOOK_*_MAX_*) for every input.
+ * Chat formats cut report strings (file, id, path, message) to
+ * WEBHOOK_CHAT_MAX_STRING code points ending in "…", show control
+ * characters as spaces, and escape the rest (slack: & < >; teams: every
+ * ASCII punctuation character with a backslash, and a word joiner after
+ * ".", ":" and "@"). A chat message that does not fit lists only the first
+ * findings that do, and says so on its second line (slack) or its second
+ * TextBlock (teams): "Showing K of N error findings (M left out); full
+ * result: ARCHIVED_AS.result.json" (archived_as from doc, when it has one).
+ * A standard body that does not fit has every string of data cut to
+ * WEBHOOK_STANDARD_MAX_STRING code points, only the first findings that
+ * fit, and "findings_left_out": M added to data. Returns a malloc'ed,
  * NUL-terminated compact JSON text (length in *len), or NULL.
  */
 char *webhook_build_body(enum webhook_format f, const char *type,

@@ -1,8 +1,9 @@
 /*
  * webhook_body.c - what a webhook delivery says: the payload of each format
- * (standard, slack, teams) for a judged file or a `ping`, trimmed to
- * WEBHOOK_MAX_PAYLOAD. Pure (judgement and document in, text out), so
- * that formats can be unit-tested without a spool or a network.
+ * (standard, slack, teams) for a judged file or a `ping`, trimmed to the
+ * budget of its format, report text cut and escaped for chat. Pure (judgement
+ * and document in, text out), so that formats can be unit-tested without a
+ * spool or a network.
  */
 #include <assert.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 
 #include "../common/strbuf.h"
 #include "../common/timefmt.h"
+#include "../common/utf8.h"
 #include "webhook.h"
 
 #ifndef EXPENSED_VERSION
@@ -61,20 +63,120 @@ static const struct finding **error_findings(const struct judgement *j,
 	return out;
 }
 
+/* U+2060 WORD JOINER: invisible, and no autolinker reads a link across it. */
+#define WORD_JOINER "\xe2\x81\xa0"
+#define ELLIPSIS "\xe2\x80\xa6"
+
+/* Code points of the result path named in a trimmed chat message: more
+ * than any real "rejected/NAME.result.json" (NAME_MAX is 255 bytes). */
+#define RESULT_MAX_STRING 300
+
+/* Code points in the valid UTF-8 text s. */
+static size_t code_points(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+/* A malloc'ed copy of s (bytes that are not UTF-8 as U+FFFD) cut to max
+ * code points, the last one "…" when anything was cut; or NULL. */
+static char *cut_dup(const char *s, size_t max)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *t = utf8_lossy_dup(s);
+	size_t i, n = 0;
+
+	assert(max > 0);
+	if (!t || code_points(t) <= max)
+		return t;
+	for (i = 0; t[i]; i++)
+		if (((unsigned char)t[i] & 0xc0) != 0x80 && n++ == max - 1)
+			break;
+	sb_add(&sb, t, i);
+	sb_adds(&sb, ELLIPSIS);
+	free(t);
+	return sb_detach(&sb, NULL);
+}
+
 /* Slack's mrkdwn needs &, < and > escaped, or "<!channel>" in a file name
- * would ping everyone. */
-static void sb_add_slack(struct strbuf *sb, const char *s)
+ * would ping everyone; a control character (a newline that would fake a
+ * line) shows as a space. */
+static void esc_slack(struct strbuf *sb, const char *s)
 {
 	for (; *s; s++) {
-		if (*s == '&')
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '&')
 			sb_adds(sb, "&amp;");
-		else if (*s == '<')
+		else if (c == '<')
 			sb_adds(sb, "&lt;");
-		else if (*s == '>')
+		else if (c == '>')
 			sb_adds(sb, "&gt;");
+		else if (c < 0x20 || c == 0x7f)
+			sb_addc(sb, ' ');
 		else
-			sb_addc(sb, *s);
+			sb_addc(sb, (char)c);
 	}
+}
+
+/*
+ * Teams renders Markdown in TextBlocks and facts: every ASCII punctuation
+ * character gets a backslash (CommonMark reads "\X" as a literal X for
+ * any of them), so no link, image, emphasis, heading, list, code, HTML or
+ * <at> mention can be made; and a word joiner follows every ".", ":" and
+ * "@", so that neither "https://host" nor "www.host" nor "host.com" nor
+ * "a@b.org" is turned into a link by an autolinker. Control characters
+ * show as spaces.
+ */
+static void esc_teams(struct strbuf *sb, const char *s)
+{
+	static const char punct[] = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+
+	for (; *s; s++) {
+		char c = *s;
+
+		if ((unsigned char)c < 0x20 || c == 0x7f) {
+			sb_addc(sb, ' ');
+			continue;
+		}
+		if (strchr(punct, c))
+			sb_addc(sb, '\\');
+		sb_addc(sb, c);
+		if (c == '.' || c == ':' || c == '@')
+			sb_adds(sb, WORD_JOINER);
+	}
+}
+
+/* Report text s into a chat message of format f: cut to max code points,
+ * then escaped for f. */
+static void add_text(struct strbuf *sb, const char *s, size_t max,
+		     enum webhook_format f)
+{
+	char *t = cut_dup(s, max);
+
+	if (!t) {
+		sb->failed = true;
+		return;
+	}
+	if (f == WEBHOOK_TEAMS)
+		esc_teams(sb, t);
+	else
+		esc_slack(sb, t);
+	free(t);
+}
+
+/* add_text() as a malloc'ed string, or NULL. */
+static char *chat_text(const char *s, size_t max, enum webhook_format f)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	sb_adds(&sb, "");
+	add_text(&sb, s, max, f);
+	return sb_detach(&sb, NULL);
 }
 
 static const char *plural(long long n, const char *one, const char *many)
@@ -82,69 +184,43 @@ static const char *plural(long long n, const char *one, const char *many)
 	return n == 1 ? one : many;
 }
 
-/* "rule path: message" of one finding (path left out when empty). */
-static void finding_line(struct strbuf *sb, const struct finding *f, int slack)
-{
-	void (*add)(struct strbuf *, const char *) =
-	    slack ? sb_add_slack : sb_adds;
-
-	add(sb, f->rule);
-	if (*f->path) {
-		sb_adds(sb, " ");
-		add(sb, f->path);
-	}
-	sb_adds(sb, ": ");
-	add(sb, f->message);
-}
-
 /* The chat formats' view of a judgement. */
 struct chat {
+	enum webhook_format f;
 	const struct judgement *j;
 	const struct finding **errs; /* the error findings */
 	size_t nerrs;
+	char *result;	 /* "rejected/NAME.result.json", or NULL */
+	size_t text_cps; /* slack: code points of the last text built */
 };
 
-static json_t *build_standard(const char *type, const json_t *doc,
-			      const char *stamp, size_t keep, size_t total)
+/* "rule path: message" of one finding (path left out when empty). */
+static void finding_line(struct strbuf *sb, const struct finding *fd,
+			 enum webhook_format f)
 {
-	json_t *data;
-
-	if (keep >= total) {
-		data = json_incref((json_t *)doc);
-	} else {
-		json_t *all = json_object_get(doc, "findings");
-		json_t *some = json_array();
-		size_t i;
-
-		data = json_copy((json_t *)doc); /* shallow: values shared */
-		if (!data || !some) {
-			json_decref(data);
-			json_decref(some);
-			return NULL;
-		}
-		for (i = 0; i < keep; i++) {
-			if (json_array_append(some, json_array_get(all, i)) ==
-			    -1) {
-				json_decref(data);
-				json_decref(some);
-				return NULL;
-			}
-		}
-		/* set_new releases its value even when it fails */
-		if (json_object_set_new(data, "findings", some) == -1 ||
-		    json_object_set_new(
-			data, "findings_left_out",
-			json_integer((json_int_t)(total - keep))) == -1) {
-			json_decref(data);
-			return NULL;
-		}
+	add_text(sb, fd->rule, WEBHOOK_CHAT_MAX_STRING, f);
+	if (*fd->path) {
+		sb_adds(sb, " ");
+		add_text(sb, fd->path, WEBHOOK_CHAT_MAX_STRING, f);
 	}
-	/* json_pack releases data ("o") when it fails too */
-	return json_pack("{s:s, s:s, s:o}", "type", type, "timestamp", stamp,
-			 "data", data);
+	sb_adds(sb, ": ");
+	add_text(sb, fd->message, WEBHOOK_CHAT_MAX_STRING, f);
 }
 
-static json_t *build_slack(const struct chat *c, size_t keep)
+/* What a trimmed chat message says near its top: "Showing K of N error
+ * findings (M left out); full result: rejected/NAME.result.json". */
+static void left_out_note(struct strbuf *sb, const struct chat *c, size_t keep)
+{
+	sb_addf(sb, "Showing %zu of %zu error %s (%zu left out)", keep,
+		c->nerrs, plural((long long)c->nerrs, "finding", "findings"),
+		c->nerrs - keep);
+	if (c->result) {
+		sb_adds(sb, "; full result: ");
+		add_text(sb, c->result, RESULT_MAX_STRING, c->f);
+	}
+}
+
+static json_t *build_slack(struct chat *c, size_t keep)
 {
 	struct strbuf t = STRBUF_INIT;
 	const char *file = c->j->file;
@@ -152,28 +228,33 @@ static json_t *build_slack(const struct chat *c, size_t keep)
 	const char *report = c->j->report_id;
 	long long nerr = c->j->errors;
 	long long nwarn = c->j->warnings;
-	size_t total = c->nerrs;
 	json_t *out;
 	size_t i;
 
 	sb_adds(&t, "expensed: ");
-	sb_add_slack(&t, file ? file : "?");
+	add_text(&t, file ? file : "?", WEBHOOK_CHAT_MAX_STRING, c->f);
 	sb_adds(&t, " was ");
-	sb_add_slack(&t, verdict ? verdict : "?");
+	sb_adds(&t, verdict ? verdict : "?");
+	if (keep < c->nerrs) {
+		sb_adds(&t, "\n");
+		left_out_note(&t, c, keep);
+	}
 	sb_adds(&t, "\nReport: ");
-	sb_add_slack(&t, report ? report : "(none)");
+	if (report)
+		add_text(&t, report, WEBHOOK_CHAT_MAX_STRING, c->f);
+	else
+		sb_adds(&t, "(none)");
 	sb_addf(&t, "\n%lld %s, %lld %s", nerr, plural(nerr, "error", "errors"),
 		nwarn, plural(nwarn, "warning", "warnings"));
-	for (i = 0; i < keep && i < total; i++) {
+	for (i = 0; i < keep && i < c->nerrs; i++) {
 		sb_adds(&t, "\n\xe2\x80\xa2 ");
-		finding_line(&t, c->errs[i], 1);
+		finding_line(&t, c->errs[i], c->f);
 	}
-	if (keep < total)
-		sb_addf(&t, "\n%zu more findings left out", total - keep);
 	if (t.failed) {
 		sb_release(&t);
 		return NULL;
 	}
+	c->text_cps = code_points(t.buf);
 	out = json_pack("{s:o}", "text", json_string_lossy(t.buf));
 	sb_release(&t);
 	return out;
@@ -184,16 +265,20 @@ static json_t *build_slack(const struct chat *c, size_t keep)
  * NULL); json_pack then releases every "o" value it was given, so a NULL
  * from one builder passed to the next one is an ordinary failure, never a
  * leak or a message with a part missing. Text from the report or its name
- * goes through json_string_lossy (U+FFFD for bytes that are not UTF-8).
+ * is cut and escaped first (chat_text), so it is valid UTF-8.
  */
 static json_t *text_block(const char *text)
 {
+	if (!text)
+		return NULL;
 	return json_pack("{s:s, s:o, s:b}", "type", "TextBlock", "text",
 			 json_string_lossy(text), "wrap", 1);
 }
 
 static json_t *fact(const char *title, const char *value)
 {
+	if (!value)
+		return NULL;
 	return json_pack("{s:s, s:o}", "title", title, "value",
 			 json_string_lossy(value));
 }
@@ -210,86 +295,82 @@ static json_t *teams_message(json_t *body)
 			 "version", "1.4", "body", body);
 }
 
-static json_t *build_teams(const struct chat *c, size_t keep)
+/* The title, the left-out note when trimmed, and the facts of a card. */
+static json_t *teams_head(const struct chat *c, size_t keep)
 {
-	const char *file = c->j->file;
 	const char *verdict = verdict_name(c->j->verdict);
 	const char *report = c->j->report_id;
-	size_t total = c->nerrs;
 	char title[64], nerr[32], nwarn[32];
-	json_t *body;
-	size_t i;
+	char *file_t, *report_t;
+	json_t *body = NULL, *note = NULL;
 
 	snprintf(title, sizeof(title), "expensed: report %s",
 		 verdict ? verdict : "?");
 	snprintf(nerr, sizeof(nerr), "%d", c->j->errors);
 	snprintf(nwarn, sizeof(nwarn), "%d", c->j->warnings);
+	file_t = chat_text(c->j->file ? c->j->file : "?",
+			   WEBHOOK_CHAT_MAX_STRING, c->f);
+	report_t = report ? chat_text(report, WEBHOOK_CHAT_MAX_STRING, c->f)
+			  : strdup("(none)");
+	if (keep < c->nerrs) {
+		struct strbuf t = STRBUF_INIT;
+
+		left_out_note(&t, c, keep);
+		note = t.failed ? NULL : text_block(t.buf);
+		sb_release(&t);
+		if (!note)
+			goto out;
+	}
 	body =
 	    json_pack("[{s:s, s:s, s:s, s:s, s:b}, {s:s, s:[o, o, o, o, o]}]",
 		      "type", "TextBlock", "text", title, "weight", "Bolder",
 		      "size", "Medium", "wrap", 1, "type", "FactSet", "facts",
 		      fact("Verdict", verdict ? verdict : "?"),
-		      fact("File", file ? file : "?"),
-		      fact("Report", report ? report : "(none)"),
+		      fact("File", file_t), fact("Report", report_t),
 		      fact("Errors", nerr), fact("Warnings", nwarn));
+	/* insert_new releases the note even when it fails */
+	if (body && note && json_array_insert_new(body, 1, note) == -1) {
+		json_decref(body);
+		body = NULL;
+	}
+	note = NULL;
+out:
+	json_decref(note);
+	free(file_t);
+	free(report_t);
+	return body;
+}
+
+static json_t *build_teams(struct chat *c, size_t keep)
+{
+	json_t *body = teams_head(c, keep);
+	size_t i;
+
 	if (!body)
 		return NULL;
-	for (i = 0; i < keep && i < total; i++) {
+	for (i = 0; i < keep && i < c->nerrs; i++) {
 		struct strbuf t = STRBUF_INIT;
 		int bad;
 
 		sb_adds(&t, "\xe2\x80\xa2 ");
-		finding_line(&t, c->errs[i], 0);
+		finding_line(&t, c->errs[i], c->f);
 		/* append_new releases its value (NULL included) on failure */
 		bad = t.failed ||
 		      json_array_append_new(body, text_block(t.buf)) == -1;
 		sb_release(&t);
-		if (bad)
-			goto fail;
-	}
-	if (keep < total) {
-		char note[64];
-		json_t *tb;
-
-		snprintf(note, sizeof(note), "%zu more findings left out",
-			 total - keep);
-		tb = text_block(note);
-		if (!tb ||
-		    json_object_set_new(tb, "isSubtle", json_true()) == -1) {
-			json_decref(tb);
-			goto fail;
+		if (bad) {
+			json_decref(body);
+			return NULL;
 		}
-		if (json_array_append_new(body, tb) == -1)
-			goto fail;
 	}
 	return teams_message(body);
-fail:
-	json_decref(body);
-	return NULL;
 }
 
-/* Build with the first keep findings; the dumped text, or NULL. */
-static char *build_keep(enum webhook_format f, const char *type,
-			const json_t *doc, const struct chat *c,
-			const char *stamp, size_t keep, size_t total)
+/* msg as compact JSON (releasing msg), or NULL. */
+static char *dump(json_t *msg)
 {
-	json_t *msg;
 	char *s;
 
-	switch (f) {
-	case WEBHOOK_STANDARD:
-		msg = build_standard(type, doc, stamp, keep, total);
-		break;
-	case WEBHOOK_SLACK:
-		msg = build_slack(c, keep);
-		break;
-	case WEBHOOK_TEAMS:
-		msg = build_teams(c, keep);
-		break;
-	default:
-		assert(!"webhook format out of range");
-		return NULL;
-	}
 	if (!msg)
 		return NULL;
 	s = json_dumps(msg, JSON_COMPACT);
@@ -297,40 +378,37 @@ static char *build_keep(enum webhook_format f, const char *type,
 	return s;
 }
 
-char *webhook_build_body(enum webhook_format f, const char *type,
-			 const struct judgement *j, const json_t *doc,
-			 time_t now, size_t *len)
-{
-	char stamp[ISO8601_SIZE];
-	struct chat c = {j, NULL, 0};
-	size_t total, lo, hi;
-	char *s, *best = NULL;
+/* How to build a body with the first keep findings, and whether it fits. */
+struct fit {
+	char *(*build)(void *ctx, size_t keep); /* dumped, or NULL */
+	int (*fits)(const void *ctx, const char *body);
+	void *ctx;
+	size_t cap; /* no body with more findings than this can fit */
+};
 
-	iso8601_utc(now, stamp, sizeof(stamp));
-	if (f == WEBHOOK_STANDARD) {
-		total = json_array_size(json_object_get(doc, "findings"));
-	} else {
-		c.errs = error_findings(j, &c.nerrs);
-		if (!c.errs)
-			return NULL;
-		total = c.nerrs;
-	}
-	s = build_keep(f, type, doc, &c, stamp, total, total);
-	if (!s || strlen(s) <= WEBHOOK_MAX_PAYLOAD || total == 0)
-		goto out;
+/* The body with the most of the first of total findings that fits, or
+ * NULL (no memory, or not even one without any finding fits). A binary
+ * search: a few dumps, not one per finding. */
+static char *most_that_fit(const struct fit *fit, size_t total)
+{
+	char *best = NULL, *s = fit->build(fit->ctx, total);
+	size_t lo = 0, hi;
+
+	if (!s || fit->fits(fit->ctx, s))
+		return s;
 	free(s);
-	s = NULL;
-	/* Binary search for the most findings that fit: a few dumps, not one
-	 * per finding, even for a file with a hundred thousand of them. */
-	lo = 0;
-	hi = total - 1;
+	if (total == 0)
+		return NULL;
+	hi = total - 1 < fit->cap ? total - 1 : fit->cap;
 	while (lo <= hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		char *try = build_keep(f, type, doc, &c, stamp, mid, total);
+		char *try = fit->build(fit->ctx, mid);
 
-		if (!try)
-			goto out;
-		if (strlen(try) <= WEBHOOK_MAX_PAYLOAD) {
+		if (!try) {
+			free(best);
+			return NULL;
+		}
+		if (fit->fits(fit->ctx, try)) {
 			free(best);
 			best = try;
 			lo = mid + 1;
@@ -341,10 +419,209 @@ char *webhook_build_body(enum webhook_format f, const char *type,
 			hi = mid - 1;
 		}
 	}
-	/* Even with no finding it does not fit: send it anyway, whole JSON. */
-	s = best ? best : build_keep(f, type, doc, &c, stamp, 0, total);
+	return best;
+}
+
+static char *chat_build(void *ctx, size_t keep)
+{
+	struct chat *c = ctx;
+
+	return dump(c->f == WEBHOOK_TEAMS ? build_teams(c, keep)
+					  : build_slack(c, keep));
+}
+
+static int chat_fits(const void *ctx, const char *body)
+{
+	const struct chat *c = ctx;
+
+	if (c->f == WEBHOOK_TEAMS)
+		return strlen(body) <= WEBHOOK_TEAMS_MAX_BODY;
+	return strlen(body) <= WEBHOOK_SLACK_MAX_BODY &&
+	       c->text_cps <= WEBHOOK_SLACK_MAX_TEXT;
+}
+
+static char *chat_body(enum webhook_format f, const struct judgement *j,
+		       const json_t *doc)
+{
+	const char *arch =
+	    json_string_value(json_object_get(doc, "archived_as"));
+	struct chat c = {f, j, NULL, 0, NULL, 0};
+	struct fit fit = {chat_build, chat_fits, &c, 0};
+	char *s = NULL;
+
+	/* every finding line takes at least 4 characters or 32 bytes */
+	fit.cap = f == WEBHOOK_TEAMS ? WEBHOOK_TEAMS_MAX_BODY / 32
+				     : WEBHOOK_SLACK_MAX_TEXT / 4;
+	c.errs = error_findings(j, &c.nerrs);
+	if (!c.errs)
+		return NULL;
+	if (arch) {
+		struct strbuf r = STRBUF_INIT;
+
+		sb_addf(&r, "%s.result.json", arch);
+		c.result = sb_detach(&r, NULL);
+		if (!c.result)
+			goto out;
+	}
+	/* report strings are cut, so the head alone always fits (the
+	 * fuzz target fuzz_webhook.c holds this for every input) */
+	s = most_that_fit(&fit, c.nerrs);
 out:
 	free(c.errs);
+	free(c.result);
+	return s;
+}
+
+/* ---- standard ---- */
+
+/* {"type": type, "timestamp": stamp, "data": data}, dumped, or NULL. */
+static char *dump_standard(const char *type, const char *stamp,
+			   const json_t *data)
+{
+	return dump(json_pack("{s:s, s:s, s:O}", "type", type, "timestamp",
+			      stamp, "data", (json_t *)data));
+}
+
+/* Cut every string in v, at any depth, to max code points (in place; v
+ * is not shared). 0, or -1 when memory runs out. */
+static int cut_strings(json_t *v, size_t max)
+{
+	const char *key;
+	json_t *m;
+	size_t i;
+
+	if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+		char *t;
+		int rc;
+
+		/* a "\u0000" inside counts as the end, and cuts what follows */
+		if (strlen(s) == json_string_length(v) && code_points(s) <= max)
+			return 0;
+		t = cut_dup(s, max);
+		rc = t ? json_string_set(v, t) : -1;
+		free(t);
+		return rc;
+	}
+	json_object_foreach(v, key, m) if (cut_strings(m, max) == -1) return -1;
+	json_array_foreach(v, i, m) if (cut_strings(m, max) == -1) return -1;
+	return 0;
+}
+
+struct standard {
+	const char *type, *stamp;
+	json_t *doc; /* a deep copy, strings cut */
+	size_t total;
+};
+
+/* The standard body with the first keep findings of x->doc and
+ * "findings_left_out". */
+static char *standard_build(void *ctx, size_t keep)
+{
+	const struct standard *x = ctx;
+	json_t *all = json_object_get(x->doc, "findings");
+	json_t *data = json_copy(x->doc); /* shallow: values shared */
+	json_t *some = json_array();
+	char *s = NULL;
+
+	for (size_t i = 0; some && i < keep; i++)
+		if (json_array_append(some, json_array_get(all, i)) == -1)
+			goto out;
+	/* set_new releases its value even when it fails */
+	if (!data || !some ||
+	    json_object_set_new(data, "findings", json_incref(some)) == -1 ||
+	    json_object_set_new(data, "findings_left_out",
+				json_integer((json_int_t)(x->total - keep))) ==
+		-1)
+		goto out;
+	s = dump_standard(x->type, x->stamp, data);
+out:
+	json_decref(some);
+	json_decref(data);
+	return s;
+}
+
+static int standard_fits(const void *ctx, const char *body)
+{
+	(void)ctx;
+	return strlen(body) <= WEBHOOK_MAX_PAYLOAD;
+}
+
+/* The last resort, for a document that is none of the daemon's: its
+ * scalar members of the result document, strings cut short, no finding. */
+static char *standard_minimal(const struct standard *x)
+{
+	static const char *const keep[] = {
+	    "file",	"sha256",	"size",	      "report_id",
+	    "verdict",	"errors",	"warnings",   "checked_at",
+	    "expensed", "rules_sha256", "archived_as"};
+	json_t *data = json_object();
+	char *s = NULL;
+
+	for (size_t i = 0; data && i < sizeof(keep) / sizeof(*keep); i++) {
+		json_t *v = json_object_get(x->doc, keep[i]);
+
+		if (v && !json_is_object(v) && !json_is_array(v) &&
+		    json_object_set(data, keep[i], v) == -1)
+			goto out;
+	}
+	if (!data || cut_strings(data, WEBHOOK_CHAT_MAX_STRING) == -1 ||
+	    json_object_set_new(data, "findings", json_array()) == -1 ||
+	    json_object_set_new(data, "findings_left_out",
+				json_integer((json_int_t)x->total)) == -1)
+		goto out;
+	s = dump_standard(x->type, x->stamp, data);
+	assert(!s || strlen(s) <= WEBHOOK_MAX_PAYLOAD);
+out:
+	json_decref(data);
+	return s;
+}
+
+static char *standard_body(const char *type, const char *stamp,
+			   const json_t *doc)
+{
+	struct standard x = {type, stamp, NULL, 0};
+	/* a finding takes at least 32 bytes */
+	struct fit fit = {standard_build, standard_fits, &x,
+			  WEBHOOK_MAX_PAYLOAD / 32};
+	char *s = dump_standard(type, stamp, doc);
+
+	if (!s || strlen(s) <= WEBHOOK_MAX_PAYLOAD)
+		return s;
+	free(s);
+	s = NULL;
+	x.doc = json_deep_copy(doc);
+	if (!x.doc || cut_strings(x.doc, WEBHOOK_STANDARD_MAX_STRING) == -1)
+		goto out;
+	x.total = json_array_size(json_object_get(x.doc, "findings"));
+	s = most_that_fit(&fit, x.total);
+	if (!s)
+		s = standard_minimal(&x);
+out:
+	json_decref(x.doc);
+	return s;
+}
+
+char *webhook_build_body(enum webhook_format f, const char *type,
+			 const struct judgement *j, const json_t *doc,
+			 time_t now, size_t *len)
+{
+	char stamp[ISO8601_SIZE];
+	char *s;
+
+	iso8601_utc(now, stamp, sizeof(stamp));
+	switch (f) {
+	case WEBHOOK_STANDARD:
+		s = standard_body(type, stamp, doc);
+		break;
+	case WEBHOOK_SLACK:
+	case WEBHOOK_TEAMS:
+		s = chat_body(f, j, doc);
+		break;
+	default:
+		assert(!"webhook format out of range");
+		return NULL;
+	}
 	if (s && len)
 		*len = strlen(s);
 	return s;

@@ -262,34 +262,72 @@ static void test_slack_escapes_mentions(void **state)
 	json_decref(doc);
 }
 
+/* The bullet lines ("• ...") of a slack text. */
+static size_t bullets(const char *text)
+{
+	size_t n = 0;
+
+	for (const char *p = text; (p = strstr(p, "\n\xe2\x80\xa2 ")); p++)
+		n++;
+	return n;
+}
+
+/* Code points of the UTF-8 text s. */
+static size_t code_points(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
 static void test_slack_trimmed(void **state)
 {
-	char msgtext[300];
+	char msgtext[300], want[160];
 	json_t *doc, *msg;
 	const char *text, *note;
-	size_t len = 0, lines = 0;
+	size_t len = 0, lines;
 	char *s;
-	long left;
 
 	(void)state;
 	memset(msgtext, 'y', sizeof(msgtext) - 1);
 	msgtext[sizeof(msgtext) - 1] = '\0';
 	doc = make_doc("big.json", 1000, msgtext);
+	json_object_set_new(doc, "archived_as",
+			    json_string("rejected/big.json"));
 	s = build_body(WEBHOOK_SLACK, "report.rejected", doc, 0, &len);
-	assert_true(len <= WEBHOOK_MAX_PAYLOAD);
+	assert_true(len <= WEBHOOK_SLACK_MAX_BODY);
 	msg = json_loads(s, 0, NULL);
 	assert_non_null(msg);
 	text = json_string_value(json_object_get(msg, "text"));
-	for (const char *p = text; (p = strstr(p, "\xe2\x80\xa2")); p++)
-		lines++;
-	note = strrchr(text, '\n') + 1;
-	assert_int_equal(sscanf(note, "%ld more findings left out", &left), 1);
-	assert_int_equal((size_t)left + lines, 1000);
-	assert_true(lines > 100);
+	assert_true(code_points(text) <= WEBHOOK_SLACK_MAX_TEXT);
+	lines = bullets(text);
+	assert_true(lines > 10);
+	/* the note is the second line, before any finding */
+	note = strchr(text, '\n') + 1;
+	snprintf(want, sizeof(want),
+		 "Showing %zu of 1000 error findings (%zu left out); full "
+		 "result: rejected/big.json.result.json\nReport: ",
+		 lines, 1000 - lines);
+	assert_memory_equal(note, want, strlen(want));
+	/* messages cut to 200 characters, the last one "…" */
+	assert_non_null(strstr(text, ": yyy"));
+	{
+		const char *m = strstr(text, ": yyy") + 2;
+		const char *e = strchr(m, '\n');
+
+		assert_int_equal(e - m, 199 + 3);
+		assert_memory_equal(e - 3, "\xe2\x80\xa6", 3);
+	}
 	json_decref(msg);
 	free(s);
 	json_decref(doc);
 }
+
+/* U+2060 WORD JOINER, after ".", ":" and "@" in Teams text. */
+#define WJ "\xe2\x81\xa0"
 
 static void test_teams_body(void **state)
 {
@@ -332,20 +370,214 @@ static void test_teams_body(void **state)
 			    "File");
 	assert_string_equal(json_string_value(json_object_get(
 				json_array_get(facts, 1), "value")),
-			    "rapport-36.json");
+			    "rapport\\-36\\." WJ "json");
 	assert_string_equal(json_string_value(json_object_get(
 				json_array_get(facts, 2), "value")),
-			    "CD13-CP-2019-02-08-R36");
+			    "CD13\\-CP\\-2019\\-02\\-08\\-R36");
 	assert_string_equal(json_string_value(json_object_get(
 				json_array_get(facts, 3), "value")),
 			    "1");
 	assert_string_equal(
 	    json_string_value(json_object_get(json_array_get(body, 2), "text")),
-	    "\xe2\x80\xa2 total.missions /missions/0/cost: "
+	    "\xe2\x80\xa2 total\\." WJ "missions \\/missions\\/0\\/cost: "
 	    "total is off");
 	json_decref(msg);
 	free(s);
 	json_decref(doc);
+}
+
+/* A Teams card's body array. */
+static json_t *card_body(json_t *msg)
+{
+	json_t *att = json_array_get(json_object_get(msg, "attachments"), 0);
+
+	return json_object_get(json_object_get(att, "content"), "body");
+}
+
+/* No report can make a link, a mention or formatting in a Teams card:
+ * every ASCII punctuation character escaped, a word joiner after ".", ":"
+ * and "@". Slack escapes only &, < and >. */
+static void test_teams_escapes(void **state)
+{
+	json_t *doc = make_doc("<at>everyone</at>.json", 1,
+			       "see <at>everyone</at> at www.evil.example");
+	json_t *msg, *body, *facts;
+	const char *text;
+	char *s;
+
+	(void)state;
+	json_object_set_new(
+	    doc, "report_id",
+	    json_string("[Approve here](https://evil.example/login) "
+			"**URGENT**\n# _x_ `y` ~z~ a@b.org | {1} 2. + - !"));
+	s = build_body(WEBHOOK_TEAMS, "report.rejected", doc, 0, NULL);
+	msg = json_loads(s, 0, NULL);
+	assert_non_null(msg);
+	body = card_body(msg);
+	facts = json_object_get(json_array_get(body, 1), "facts");
+	assert_string_equal(
+	    json_string_value(
+		json_object_get(json_array_get(facts, 2), "value")),
+	    "\\[Approve here\\]\\(https\\:" WJ "\\/\\/evil\\." WJ
+	    "example\\/login\\) \\*\\*URGENT\\*\\* \\# \\_x\\_ "
+	    "\\`y\\` \\~z\\~ a\\@" WJ "b\\." WJ "org \\| \\{1\\} "
+	    "2\\." WJ " \\+ \\- \\!");
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(facts, 1), "value")),
+			    "\\<at\\>everyone\\<\\/at\\>\\." WJ "json");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(body, 2), "text")),
+	    "\xe2\x80\xa2 total\\." WJ "missions \\/missions\\/0\\/cost: "
+	    "see \\<at\\>everyone\\<\\/at\\> at www\\." WJ "evil\\." WJ
+	    "example");
+	json_decref(msg);
+	free(s);
+
+	s = build_body(WEBHOOK_SLACK, "report.rejected", doc, 0, NULL);
+	msg = json_loads(s, 0, NULL);
+	assert_non_null(msg);
+	text = json_string_value(json_object_get(msg, "text"));
+	assert_string_equal(
+	    text, "expensed: &lt;at&gt;everyone&lt;/at&gt;.json was rejected\n"
+		  "Report: [Approve here](https://evil.example/login) "
+		  "**URGENT** # _x_ `y` ~z~ a@b.org | {1} 2. + - !\n"
+		  "1 error, 1 warning\n"
+		  "\xe2\x80\xa2 total.missions /missions/0/cost: see "
+		  "&lt;at&gt;everyone&lt;/at&gt; at www.evil.example");
+	json_decref(msg);
+	free(s);
+	json_decref(doc);
+}
+
+/* Reports with 200 and 600 error findings, with an ordinary and with a
+ * 100,000-character id: every format within its budget, valid JSON, and
+ * a trimmed chat message says near its top what it left out. */
+static void check_budgets(int n, const char *id)
+{
+	char msgtext[151], want[200];
+	json_t *doc, *msg, *data, *body;
+	size_t len, kept;
+	const char *text;
+	char *s;
+
+	memset(msgtext, 'm', sizeof(msgtext) - 1);
+	msgtext[sizeof(msgtext) - 1] = '\0';
+	doc = make_doc("big.json", n, msgtext);
+	json_object_set_new(doc, "report_id", json_string(id));
+	json_object_set_new(doc, "archived_as",
+			    json_string("rejected/big.json"));
+
+	s = build_body(WEBHOOK_STANDARD, "report.rejected", doc, 0, &len);
+	assert_non_null(s);
+	assert_true(len <= WEBHOOK_MAX_PAYLOAD);
+	msg = json_loads(s, 0, NULL);
+	assert_non_null(msg);
+	data = json_object_get(msg, "data");
+	kept = json_array_size(json_object_get(data, "findings"));
+	assert_true(kept > 0);
+	assert_int_equal(
+	    json_integer_value(json_object_get(data, "findings_left_out")),
+	    n + 1 - kept);
+	assert_true(code_points(json_string_value(json_object_get(
+			data, "report_id"))) <= WEBHOOK_STANDARD_MAX_STRING);
+	json_decref(msg);
+	free(s);
+
+	s = build_body(WEBHOOK_SLACK, "report.rejected", doc, 0, &len);
+	assert_non_null(s);
+	assert_true(len <= WEBHOOK_SLACK_MAX_BODY);
+	msg = json_loads(s, 0, NULL);
+	assert_non_null(msg);
+	text = json_string_value(json_object_get(msg, "text"));
+	assert_true(code_points(text) <= WEBHOOK_SLACK_MAX_TEXT);
+	kept = bullets(text);
+	assert_true(kept > 0 && kept < (size_t)n);
+	snprintf(want, sizeof(want),
+		 "expensed: big.json was rejected\nShowing %zu of %d error "
+		 "findings (%zu left out); full result: "
+		 "rejected/big.json.result.json\nReport: ",
+		 kept, n, n - kept);
+	assert_memory_equal(text, want, strlen(want));
+	json_decref(msg);
+	free(s);
+
+	s = build_body(WEBHOOK_TEAMS, "report.rejected", doc, 0, &len);
+	assert_non_null(s);
+	assert_true(len <= WEBHOOK_TEAMS_MAX_BODY);
+	msg = json_loads(s, 0, NULL);
+	assert_non_null(msg);
+	body = card_body(msg);
+	kept = json_array_size(body) - 3;
+	assert_true(kept > 0 && kept < (size_t)n);
+	snprintf(want, sizeof(want),
+		 "Showing %zu of %d error findings (%zu left out); full "
+		 "result: rejected\\/big\\." WJ "json\\." WJ "result\\." WJ
+		 "json",
+		 kept, n, n - kept);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(body, 1), "text")),
+	    want);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(body, 2), "type")),
+	    "FactSet");
+	json_decref(msg);
+	free(s);
+	json_decref(doc);
+}
+
+static void test_budgets(void **state)
+{
+	char *id = malloc(100001);
+
+	(void)state;
+	assert_non_null(id);
+	memset(id, 'i', 100000);
+	id[100000] = '\0';
+	check_budgets(200, "R-1");
+	check_budgets(600, "R-1");
+	check_budgets(200, id);
+	check_budgets(600, id);
+	free(id);
+}
+
+/* A long id alone: no finding left out, but the id cut to 200 characters
+ * in chat, to 1,000 in a standard body that did not fit. */
+static void test_long_id(void **state)
+{
+	char *id = malloc(100001);
+	json_t *doc = make_doc("r.json", 1, "bad"), *msg, *data;
+	const char *v;
+	size_t len;
+	char *s;
+
+	(void)state;
+	assert_non_null(id);
+	memset(id, 'i', 100000);
+	id[100000] = '\0';
+	json_object_set_new(doc, "report_id", json_string(id));
+	s = build_body(WEBHOOK_STANDARD, "report.rejected", doc, 0, &len);
+	assert_true(len <= WEBHOOK_MAX_PAYLOAD);
+	msg = json_loads(s, 0, NULL);
+	data = json_object_get(msg, "data");
+	v = json_string_value(json_object_get(data, "report_id"));
+	assert_int_equal(strlen(v), 999 + 3);
+	assert_memory_equal(v + 999, "\xe2\x80\xa6", 3);
+	assert_int_equal(
+	    json_integer_value(json_object_get(data, "findings_left_out")), 0);
+	assert_int_equal(json_array_size(json_object_get(data, "findings")), 2);
+	json_decref(msg);
+	free(s);
+	s = build_body(WEBHOOK_SLACK, "report.rejected", doc, 0, &len);
+	msg = json_loads(s, 0, NULL);
+	v = strstr(json_string_value(json_object_get(msg, "text")), "Report: ");
+	assert_non_null(v);
+	assert_int_equal(strchr(v, '\n') - v, 8 + 199 + 3);
+	assert_int_equal(
+	    bullets(json_string_value(json_object_get(msg, "text"))), 1);
+	json_decref(msg);
+	free(s);
+	json_decref(doc);
+	free(id);
 }
 
 static void test_ping(void **state)
@@ -474,6 +706,9 @@ int main(void)
 	    cmocka_unit_test(test_slack_escapes_mentions),
 	    cmocka_unit_test(test_slack_trimmed),
 	    cmocka_unit_test(test_teams_body),
+	    cmocka_unit_test(test_teams_escapes),
+	    cmocka_unit_test(test_budgets),
+	    cmocka_unit_test(test_long_id),
 	    cmocka_unit_test(test_ping),
 	    cmocka_unit_test(test_outbox_queue),
 	};
