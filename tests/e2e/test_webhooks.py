@@ -27,6 +27,20 @@ SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 FAST_RETRY = "0s, 200ms, 200ms, 500ms, 1s"
 
 
+def teams_esc(s):
+    """Report text as a Teams card shows it: controls as spaces, every ASCII
+    punctuation character backslash-escaped, a word joiner (U+2060) after
+    each '.', ':' and '@' so that nothing becomes a link."""
+    out = ""
+    for c in s:
+        if ord(c) < 0x20 or c == "\x7f":
+            c = " "
+        out += "\\" + c if c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~" else c
+        if c in ".:@":
+            out += "\u2060"
+    return out
+
+
 def wait_until(pred, timeout=10.0, what="condition"):
     deadline = time.monotonic() + timeout
     while True:
@@ -450,13 +464,15 @@ def test_slack_and_teams_payloads(env):
     assert body[1]["type"] == "FactSet"
     assert body[1]["facts"] == [
         {"title": "Verdict", "value": "rejected"},
-        {"title": "File", "value": doc["file"]},
-        {"title": "Report", "value": doc["report_id"]},
+        {"title": "File", "value": teams_esc(doc["file"])},
+        {"title": "Report", "value": teams_esc(doc["report_id"])},
         {"title": "Errors", "value": str(doc["errors"])},
         {"title": "Warnings", "value": str(doc["warnings"])},
     ]
     assert [b["text"] for b in body[2:]] == \
-        ["\u2022 " + line(f) for f in errors]
+        ["\u2022 " + teams_esc(f["rule"]) +
+         (" " + teams_esc(f["path"]) if f["path"] else "") + ": " +
+         teams_esc(f["message"]) for f in errors]
     assert all(b["type"] == "TextBlock" and b["wrap"] is True
                for b in body[2:])
     wait_until(lambda: env.outbox() == [], what="an empty outbox")
@@ -502,7 +518,7 @@ def test_non_utf8_name_with_every_format(env):
         "expensed: %s was accepted" % shown
     (teams,) = env.receiver.got("/teams")
     facts = teams.json()["attachments"][0]["content"]["body"][1]["facts"]
-    assert {"title": "File", "value": shown} in facts
+    assert {"title": "File", "value": teams_esc(shown)} in facts
     wait_until(lambda: env.outbox() == [], what="an empty outbox")
     assert env.dead() == []
     assert os.listdir(env.spool / "work") == []
