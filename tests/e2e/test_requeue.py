@@ -253,3 +253,22 @@ def test_requeue_leaves_what_is_no_delivery(sp):
     assert r.returncode == 1
     assert r.stderr == "expensed: dead/junk.json is no delivery\n"
     assert junk.read_text() == "{not a delivery"
+
+
+def test_requeue_leaves_deliveries_of_unconfigured_webhooks(sp):
+    dead = sp.make_dead(["a.json"])
+    chat = [n for n, d in dead.items() if d["webhook"] == "chat"][0]
+    audit = [n for n, d in dead.items() if d["webhook"] == "audit"][0]
+    text = sp.conf.read_text()
+    cut = text.index("[webhook chat]")
+    sp.conf.write_text(text[:cut])
+    r = sp.requeue("all")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ("expensed: warning: dead/%s: webhook 'chat' is not "
+                        "configured: left in dead/\n" % chat)
+    assert r.stdout.splitlines()[-1] == "requeued 1 delivery"
+    assert sp.names("outbox") == [audit]
+    assert sp.names("dead") == [chat]
+    r = sp.requeue(chat)
+    assert r.returncode == 2
+    assert sp.names("dead") == [chat]
