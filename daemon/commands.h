@@ -13,5 +13,6 @@ int cmd_run(int argc, char **argv);	     /* run.c */
 int cmd_check_config(int argc, char **argv); /* checkconfig.c */
 int cmd_send_test(int argc, char **argv);    /* sendtest.c */
 int cmd_status(int argc, char **argv);	     /* status.c */
+int cmd_requeue(int argc, char **argv);	     /* requeue.c */
 
 #endif

@@ -452,11 +452,11 @@ static void webhook_key(struct parser *st, const char *key, const char *value)
 
 	if (strcmp(key, "url") == 0) {
 		/* Never show the url: it may carry a token. */
-		if (!config_valid_url(value)) {
-			err(st, st->lineno,
-			    "bad url for webhook '%s': only http:// and "
-			    "https:// urls with a host are allowed",
-			    h->name);
+		const char *why = config_url_problem(value);
+
+		if (why != NULL) {
+			err(st, st->lineno, "bad url for webhook '%s': %s",
+			    h->name, why);
 			return;
 		}
 		free(h->url);

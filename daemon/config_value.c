@@ -16,6 +16,8 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "config.h"
 #include "config_value.h"
 #include "log.h"
@@ -98,25 +100,61 @@ char *config_trim(char *s)
 	return s;
 }
 
-bool config_valid_url(const char *url)
+/* The port part of u: 0 when none is given, -1 when out of 1..65535. */
+static long url_port(CURLU *u)
 {
-	const char *p, *host, *end, *at;
+	char *port = NULL, *end;
+	long n = 0;
 
-	if (strncasecmp(url, "http://", 7) == 0)
-		host = url + 7;
-	else if (strncasecmp(url, "https://", 8) == 0)
-		host = url + 8;
-	else
-		return false;
-	for (p = url; *p != '\0'; p++) {
+	if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK)
+		return 0; /* none: the scheme's default */
+	errno = 0;
+	n = strtol(port, &end, 10);
+	if (errno != 0 || *end != '\0' || n < 1 || n > 65535)
+		n = -1;
+	curl_free(port);
+	return n;
+}
+
+const char *config_url_problem(const char *url)
+{
+	static const char no_host[] =
+	    "only http:// and https:// urls with a host are allowed";
+	static const char bad_port[] = "the port must be 1 to 65535";
+	const char *why = no_host, *p;
+	char *scheme = NULL, *host = NULL;
+	CURLU *u;
+	CURLUcode rc;
+
+	/* nothing that needs quoting: libcurl lets bytes >= 0x80 through */
+	for (p = url; *p != '\0'; p++)
 		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
-			return false;
+			return "spaces, control characters and non-ASCII bytes "
+			       "must be percent-encoded";
+	u = curl_url();
+	if (u == NULL)
+		return "out of memory";
+	rc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
+	if (rc == CURLUE_BAD_PORT_NUMBER) {
+		why = bad_port;
+		goto out;
 	}
-	end = host + strcspn(host, "/?#");
-	at = memchr(host, '@', (size_t)(end - host));
-	if (at != NULL)
-		host = at + 1;
-	return end > host && *host != ':';
+	if (rc != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		goto out;
+	/* http/https, and "scheme://" then the authority as written: libcurl
+	 * reads "https:///x" and "http:/x" as the host x */
+	if ((strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) ||
+	    strncmp(url + strlen(scheme), "://", 3) != 0 ||
+	    url[strlen(scheme) + 3] == '/' || host[0] == '\0')
+		goto out;
+	why = url_port(u) == -1 ? bad_port : NULL;
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return why;
 }
 
 int config_parse_events(const char *value, unsigned *out)

@@ -15,8 +15,13 @@
 /* Strip blanks and tabs at both ends of s, in place; returns the start. */
 char *config_trim(char *s);
 
-/* Is url http:// or https://, with a host, and nothing that needs quoting? */
-bool config_valid_url(const char *url);
+/*
+ * NULL when url is a webhook url: parsed by libcurl's URL API
+ * (curl_url_set), http:// or https://, with a host, a port (if given) in
+ * 1..65535, and nothing that needs quoting. Otherwise why not, in words
+ * that never quote the url (it may carry a token).
+ */
+const char *config_url_problem(const char *url);
 
 /* "rejected, invalid" -> EVENT_* bits in *out; -1 if a name is unknown or
  * the list is empty. */

@@ -20,6 +20,7 @@ static void usage(FILE *out)
 	      "       expensed check-config [-c FILE]\n"
 	      "       expensed send-test [-c FILE] WEBHOOK\n"
 	      "       expensed status [-c FILE] [--json]\n"
+	      "       expensed requeue [-c FILE] [--webhook NAME] all|ID...\n"
 	      "       expensed --version | --help\n",
 	      out);
 }
@@ -50,6 +51,8 @@ int main(int argc, char **argv)
 		return cmd_send_test(argc - 1, argv + 1);
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(argc - 1, argv + 1);
+	if (strcmp(cmd, "requeue") == 0)
+		return cmd_requeue(argc - 1, argv + 1);
 	cli_error("unknown command '%s'", cmd);
 	usage(stderr);
 	return 2;

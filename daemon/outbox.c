@@ -688,3 +688,45 @@ int outbox_file_webhook(int dirfd, const char *name, char *hook, size_t size)
 	free(text);
 	return rc;
 }
+
+/* ---- requeue: what `expensed requeue` needs (requeue.c) -------------- */
+
+_Static_assert(DELIVERY_NAME_SIZE <= OUTBOX_NAME_SIZE, "outbox.h's size");
+_Static_assert(DELIVERY_ID_SIZE <= sizeof(((struct outbox_requeued *)0)->id),
+	       "outbox.h's size");
+
+bool outbox_name_is(const char *name, const char *id)
+{
+	char want[DELIVERY_NAME_SIZE];
+
+	if (strlen(id) >= DELIVERY_ID_SIZE)
+		return false;
+	outbox_file_name(id, want, sizeof(want));
+	return strcmp(name, want) == 0;
+}
+
+void outbox_names(const char *id, char *name, char *tmp)
+{
+	outbox_file_name(id, name, OUTBOX_NAME_SIZE);
+	temp_file_name(id, tmp, OUTBOX_NAME_SIZE);
+}
+
+int outbox_requeue_text(const char *text, size_t len, const char *name,
+			long long now_ms, char **out,
+			struct outbox_requeued *info)
+{
+	struct delivery *d = delivery_parse(text, len, name);
+
+	if (d == NULL)
+		return 1;
+	d->attempts = 0;
+	d->due_ms = now_ms;
+	json_decref(d->last_error);
+	d->last_error = NULL;
+	snprintf(info->id, sizeof(info->id), "%s", d->id);
+	snprintf(info->hook, sizeof(info->hook), "%s", d->hook);
+	log_escape(d->file, info->file, sizeof(info->file));
+	*out = delivery_format(d);
+	delivery_free(d);
+	return *out != NULL ? 0 : -1;
+}

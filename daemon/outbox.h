@@ -12,6 +12,7 @@
 #ifndef EXPENSED_OUTBOX_H
 #define EXPENSED_OUTBOX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -67,5 +68,35 @@ int outbox_file_webhook(int dirfd, const char *name, char *hook, size_t size);
 /* Abort transfers in flight (their files stay for the next start), stop
  * libcurl, free everything. NULL is allowed. */
 void outbox_close(struct outbox *ob);
+
+/* ---- for `expensed requeue` (requeue.c): the files of dead/ ---------- */
+
+/* Room for a delivery file name (outbox_names) and its NUL. */
+#define OUTBOX_NAME_SIZE 64
+
+/* What outbox_requeue_text read from a delivery, for its output line. */
+struct outbox_requeued {
+	char id[48];	/* the webhook-id, kept */
+	char hook[128]; /* the webhook name (cut if longer) */
+	char file[256]; /* the judged file as dropped, log_escape()d */
+};
+
+/* Whether name is the file name of delivery id, in outbox/ and dead/. */
+bool outbox_name_is(const char *name, const char *id);
+
+/* The file name of delivery id and the temporary name it is written under
+ * (in outbox/, hidden from scans), each into OUTBOX_NAME_SIZE bytes. */
+void outbox_names(const char *id, char *name, char *tmp);
+
+/*
+ * The delivery file text (len bytes, whose file is called name) with a
+ * fresh schedule: no try made, due at now_ms, no last error; the same id,
+ * webhook, event and body. *out is the new file text (malloc'ed, without
+ * the final newline). 0; 1 when text is no delivery of that name; -1
+ * when out of memory.
+ */
+int outbox_requeue_text(const char *text, size_t len, const char *name,
+			long long now_ms, char **out,
+			struct outbox_requeued *info);
 
 #endif

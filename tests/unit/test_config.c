@@ -740,6 +740,90 @@ static void test_url_never_shown(void **state)
 	tmp_clean(&t);
 }
 
+/* Urls are read by libcurl's URL API (curl_url_set): the port, the host and
+ * the scheme it reads back are checked, with FILE:LINE and never the url. */
+static void test_url_parts(void **state)
+{
+	static const char no_host[] =
+	    "only http:// and https:// urls with a host are allowed";
+	static const char bad_port[] = "the port must be 1 to 65535";
+	struct tmp t;
+	struct config cfg;
+	struct diag d = DIAG_INIT;
+	char want[256];
+
+	(void)state;
+	assert_int_equal(load(&t,
+			      "[webhook a]\n"			    /* 1 */
+			      "url = https://h.example:99999/x\n"   /* 2 */
+			      "[webhook b]\n"			    /* 3 */
+			      "url = https://h.example:0/x\n"	    /* 4 */
+			      "[webhook c]\n"			    /* 5 */
+			      "url = ftp://h.example/x\n"	    /* 6 */
+			      "[webhook d]\n"			    /* 7 */
+			      "url = https://user:T0KEN@\n"	    /* 8 */
+			      "[webhook e]\n"			    /* 9 */
+			      "url = https:///T0KEN\n"		    /* 10 */
+			      "[webhook f]\n"			    /* 11 */
+			      "url = https://[::1/T0KEN\n"	    /* 12 */
+			      "[webhook g]\n"			    /* 13 */
+			      "url = http:/h.example/T0KEN\n"	    /* 14 */
+			      "[webhook h]\n"			    /* 15 */
+			      "url = https://h.example/\xc3\xa9\n", /* 16 */
+			      &cfg, &d, NULL),
+			 -1);
+	assert_int_equal(d.n, 8);
+	for (size_t i = 0; i < d.n; i++)
+		assert_null(strstr(d.lines[i], "T0KEN"));
+	snprintf(want, sizeof(want), "bad url for webhook 'a': %s", bad_port);
+	assert_line(&t, &d, 0, 2, want);
+	snprintf(want, sizeof(want), "bad url for webhook 'b': %s", bad_port);
+	assert_line(&t, &d, 1, 4, want);
+	snprintf(want, sizeof(want), "bad url for webhook 'c': %s", no_host);
+	assert_line(&t, &d, 2, 6, want);
+	snprintf(want, sizeof(want), "bad url for webhook 'd': %s", no_host);
+	assert_line(&t, &d, 3, 8, want);
+	snprintf(want, sizeof(want), "bad url for webhook 'e': %s", no_host);
+	assert_line(&t, &d, 4, 10, want);
+	snprintf(want, sizeof(want), "bad url for webhook 'f': %s", no_host);
+	assert_line(&t, &d, 5, 12, want);
+	snprintf(want, sizeof(want), "bad url for webhook 'g': %s", no_host);
+	assert_line(&t, &d, 6, 14, want);
+	assert_line(&t, &d, 7, 16,
+		    "bad url for webhook 'h': spaces, control characters and "
+		    "non-ASCII bytes must be percent-encoded");
+	diag_clear(&d);
+	tmp_clean(&t);
+}
+
+static void test_url_valid(void **state)
+{
+	static const char *const good[] = {
+	    "https://[::1]:8443/hooks",
+	    "http://[2001:db8::7]/x?a=1",
+	    "http://[fe80::1%25eth0]:80/",
+	    "https://h.example:1/x",
+	    "https://h.example:65535",
+	    "https://user:pw@h.example:443/x#frag",
+	    "HTTP://H.EXAMPLE:8080/%C3%A9",
+	};
+	struct tmp t;
+	struct config cfg;
+	struct diag d = DIAG_INIT;
+	char text[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(text, sizeof(text), "[webhook w]\nurl = %s\n",
+			 good[i]);
+		assert_int_equal(load(&t, text, &cfg, &d, NULL), 0);
+		assert_int_equal(d.n, 0);
+		assert_string_equal(cfg.hooks[0].url, good[i]);
+		config_free(&cfg);
+		tmp_clean(&t);
+	}
+}
+
 static void test_config_path(void **state)
 {
 	(void)state;
@@ -771,6 +855,8 @@ int main(void)
 	    cmocka_unit_test(test_bad_secrets_never_shown),
 	    cmocka_unit_test(test_secret_missing),
 	    cmocka_unit_test(test_url_never_shown),
+	    cmocka_unit_test(test_url_parts),
+	    cmocka_unit_test(test_url_valid),
 	    cmocka_unit_test(test_config_path),
 	};
 
