@@ -1,9 +1,10 @@
 /*
  * deliver.c - the delivery driver: posts the outbox's deliveries with
  * libcurl's multi socket interface from the daemon's epoll loop (curl's
- * sockets and timeout, and a retry timer for the next delivery due), and
- * decides after each attempt: done, another try later (the webhook's
- * schedule with jitter, or Retry-After), or dead/.
+ * sockets and timeout, and a retry timer for the next delivery due), each
+ * under its file's lock (outbox_int.h), and decides after each attempt:
+ * done, another try later (the webhook's schedule with jitter, or
+ * Retry-After), or dead/ (out of tries, or a permanent failure).
  */
 #include <errno.h>
 #include <limits.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "../common/timefmt.h"
+#include "../common/utf8.h"
 #include "log.h"
 #include "outbox_int.h"
 
@@ -39,7 +41,35 @@ static uint64_t rng_next(struct outbox *ob)
 
 /* ---- attempts ------------------------------------------------------ */
 
-static void record_error(struct delivery *d, long status, const char *err)
+/* Answers that no retry will change: the request itself is refused. */
+static int permanent(long status)
+{
+	return status == 400 || status == 410 || status == 413 || status == 422;
+}
+
+/* The first bytes of an answer's body as a JSON string (a cut character
+ * or any byte that is not UTF-8 as U+FFFD, NUL as U+FFFD too), or NULL. */
+static json_t *answer_text(const struct webhook_attempt *a)
+{
+	char buf[WEBHOOK_ANSWER_KEEP + 1], *s;
+	json_t *j;
+	size_t i;
+
+	if (a->answer_len == 0)
+		return NULL;
+	for (i = 0; i < a->answer_len; i++)
+		buf[i] = a->answer[i] ? a->answer[i] : '\xff';
+	buf[i] = '\0';
+	s = utf8_lossy_dup(buf);
+	if (!s)
+		return NULL;
+	j = json_string(s);
+	free(s);
+	return j;
+}
+
+static void record_error(struct delivery *d, long status, const char *err,
+			 json_t *answer)
 {
 	char when[ISO8601_SIZE];
 
@@ -51,9 +81,12 @@ static void record_error(struct delivery *d, long status, const char *err)
 	    "{s:s, s:i, s:o, s:o}", "time", when, "attempt", d->attempts,
 	    "status", status > 0 ? json_integer(status) : json_null(), "error",
 	    json_string_lossy(err ? err : ""));
+	if (d->last_error && answer)
+		json_object_set(d->last_error, "answer", answer);
+	json_decref(answer);
 }
 
-/* Out of tries (or 410): record, move to dead/, forget. */
+/* Out of tries (or a permanent failure): record, move to dead/, forget. */
 static void give_up(struct outbox *ob, struct delivery *d, const char *err)
 {
 	char claim[256];
@@ -81,25 +114,29 @@ static long long retry_delay(struct outbox *ob, const struct delivery *d,
 	return delay;
 }
 
-/* An attempt failed: schedule the next try, or give up. */
+/* An attempt failed (answer: the first bytes of the answer's body, or
+ * NULL; taken): schedule the next try, or give up. d's lock is released
+ * once its file says so. */
 static void failed(struct outbox *ob, struct delivery *d, long status,
-		   const char *err, long long retry_after_ms)
+		   const char *err, long long retry_after_ms, json_t *answer)
 {
 	int idx = outbox_find_hook(ob, d->hook);
 	char claim[256], name[DELIVERY_NAME_SIZE];
 	long long delay;
 	size_t nretry;
 
-	record_error(d, status, err);
+	record_error(d, status, err, answer);
 	if (idx < 0) {
 		/* Removed from the configuration while in flight: keep. */
 		outbox_save(ob, d);
+		outbox_release(d);
+		d->where = D_IDLE;
 		return;
 	}
 	nretry = ob->cfg->hooks[idx].nretry;
 	if (nretry == 0)
 		nretry = 1;
-	if (status == 410 || (size_t)d->attempts >= nretry) {
+	if (permanent(status) || (size_t)d->attempts >= nretry) {
 		give_up(ob, d, err);
 		return;
 	}
@@ -110,6 +147,8 @@ static void failed(struct outbox *ob, struct delivery *d, long status,
 		log_msg(LOG_WARNING, "webhook %s: cannot update outbox/%s: %s",
 			d->hook, name, strerror(errno));
 	}
+	outbox_release(d);
+	sched_push(ob, d);
 	log_msg(LOG_WARNING,
 		"webhook %s: delivery %s (%s, %s) try %d failed: %s; next try "
 		"in %lld.%03lld s",
@@ -118,18 +157,51 @@ static void failed(struct outbox *ob, struct delivery *d, long status,
 		delay / 1000, delay % 1000);
 }
 
-static void start(struct outbox *ob, struct delivery *d, int idx)
+/* Lock d for an attempt: 1 if it may be posted now; else it is back in
+ * the heap for later (another daemon has it, or has rescheduled it) or
+ * forgotten (done by another daemon). */
+static int claim(struct outbox *ob, struct delivery *d, long long now)
+{
+	switch (outbox_claim(ob, d)) {
+	case CLAIM_OK:
+		if (d->due_ms <= now)
+			return 1;
+		outbox_release(d); /* tried and rescheduled meanwhile */
+		break;
+	case CLAIM_BUSY:
+		d->due_ms = now + DELIVERY_BUSY_MS;
+		break;
+	case CLAIM_GONE:
+		log_msg(LOG_DEBUG, "webhook %s: %s done by another daemon",
+			d->hook, d->id);
+		outbox_forget(ob, d);
+		return 0;
+	case CLAIM_ERROR:
+		log_msg(LOG_WARNING, "webhook %s: cannot lock %s: %s", d->hook,
+			d->id, strerror(errno));
+		d->due_ms = now + DELIVERY_BUSY_MS;
+		break;
+	}
+	sched_push(ob, d);
+	return 0;
+}
+
+/* Post d (taken off the schedule) through webhook idx, if its lock is
+ * free and it is still due. */
+static void start(struct outbox *ob, struct delivery *d, int idx, long long now)
 {
 	const struct webhook_conf *wh = &ob->cfg->hooks[idx];
 	CURLMcode mc;
 
+	if (!claim(ob, d, now))
+		return;
 	if (webhook_attempt_init(&d->att, wh, d->id, (long long)time(NULL),
 				 d->body, d->len) == -1) {
 		char err[CURL_ERROR_SIZE];
 
 		snprintf(err, sizeof(err), "%s", d->att.errbuf);
 		d->attempts++;
-		failed(ob, d, 0, err, -1);
+		failed(ob, d, 0, err, -1, NULL);
 		return;
 	}
 	curl_easy_setopt(d->att.easy, CURLOPT_PRIVATE, d);
@@ -139,22 +211,23 @@ static void start(struct outbox *ob, struct delivery *d, int idx)
 	if (mc != CURLM_OK) {
 		webhook_attempt_cleanup(&d->att);
 		d->attempts++;
-		failed(ob, d, 0, curl_multi_strerror(mc), -1);
+		failed(ob, d, 0, curl_multi_strerror(mc), -1, NULL);
 		return;
 	}
-	d->inflight = 1;
+	d->where = D_INFLIGHT;
 	ob->inflight[idx]++;
 	log_msg(LOG_DEBUG, "webhook %s: posting %s, try %d", d->hook, d->id,
 		d->attempts + 1);
 }
 
-/* Whether d may start now (or, for the timer, once due). */
-static int startable(struct outbox *ob, struct delivery *d, int *idx)
+/* The webhook of d (off the schedule) if it can take a transfer now; else
+ * -1, d parked on its webhook's line or idle (webhook not configured). */
+static int room_for(struct outbox *ob, struct delivery *d)
 {
-	if (!d->synced || d->inflight)
-		return 0;
-	*idx = outbox_find_hook(ob, d->hook);
-	if (*idx < 0) {
+	int idx = outbox_find_hook(ob, d->hook);
+
+	if (idx < 0) {
+		d->where = D_IDLE;
 		if (!d->warned) {
 			char claim[256];
 
@@ -165,35 +238,39 @@ static int startable(struct outbox *ob, struct delivery *d, int *idx)
 				log_escape(d->file, claim, sizeof(claim)));
 			d->warned = 1;
 		}
-		return 0;
+		return -1;
 	}
-	return ob->inflight[*idx] < WEBHOOK_MAX_INFLIGHT;
+	if (ob->inflight[idx] >= WEBHOOK_MAX_INFLIGHT) {
+		sched_park(ob, d, idx);
+		return -1;
+	}
+	return idx;
 }
 
 void deliver_schedule(struct outbox *ob)
 {
-	struct delivery *d, *next;
-	long long now, first = LLONG_MAX;
+	struct delivery *d;
+	long long now;
+	size_t i;
 	int idx;
 
 	if (ob->epfd < 0 || !ob->multi)
 		return; /* queueing only, or libcurl did not start */
 	now = clock_real_ms();
-	for (d = ob->head; d; d = next) {
-		next = d->next; /* start() may free d (given up) */
-		if (startable(ob, d, &idx) && d->due_ms <= now)
-			start(ob, d, idx);
+	/* Due ones that waited for room first, in order. */
+	for (i = 0; i < ob->cfg->nhooks; i++)
+		while (ob->inflight[i] < WEBHOOK_MAX_INFLIGHT &&
+		       (d = sched_unpark(ob, (int)i)))
+			start(ob, d, (int)i, now);
+	/* Then the heap's due ones: started, or parked. A delivery put back
+	 * by start() is due later than now, so this ends. */
+	while ((d = sched_top(ob)) && d->due_ms <= now) {
+		sched_pop(ob);
+		idx = room_for(ob, d);
+		if (idx >= 0)
+			start(ob, d, idx, now);
 	}
-	/* The next due among those that could start: a full endpoint's
-	 * waiting deliveries are started when one of its transfers ends. */
-	for (d = ob->head; d; d = d->next) {
-		if (d->due_ms < first && startable(ob, d, &idx))
-			first = d->due_ms;
-	}
-	if (first == LLONG_MAX)
-		loop_timer_arm(&ob->retry_timer, -1);
-	else
-		loop_timer_arm(&ob->retry_timer, first > now ? first - now : 0);
+	loop_timer_arm(&ob->retry_timer, d ? d->due_ms - now : -1);
 }
 
 /* One transfer curl has finished: delivered, or failed. */
@@ -205,20 +282,24 @@ static void finish(struct outbox *ob, CURL *easy, CURLcode rc)
 	long long ra = -1;
 	int ok, idx;
 
+	json_t *answer = NULL;
+
 	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&d);
 	ok = webhook_attempt_outcome(&d->att, rc, d->url, &status, err,
 				     sizeof(err));
-	if ((status == 429 || status == 503) && d->att.retry_after[0])
-		ra = webhook_parse_retry_after(d->att.retry_after, time(NULL));
+	if (status == 429 || status == 503)
+		ra = webhook_attempt_retry_after(&d->att);
+	if (!ok)
+		answer = answer_text(&d->att);
 	curl_multi_remove_handle(ob->multi, easy);
 	webhook_attempt_cleanup(&d->att);
-	d->inflight = 0;
+	d->where = D_IDLE;
 	idx = outbox_find_hook(ob, d->hook);
 	if (idx >= 0 && ob->inflight[idx] > 0)
 		ob->inflight[idx]--;
 	d->attempts++;
 	if (!ok) {
-		failed(ob, d, status, err, ra);
+		failed(ob, d, status, err, ra, answer);
 		return;
 	}
 	outbox_remove_file(ob, d);
@@ -404,10 +485,11 @@ void deliver_close(struct outbox *ob)
 	size_t i;
 
 	for (d = ob->head; d; d = d->next) {
-		if (d->inflight) {
+		if (d->where == D_INFLIGHT) {
 			curl_multi_remove_handle(ob->multi, d->att.easy);
 			webhook_attempt_cleanup(&d->att);
-			d->inflight = 0;
+			outbox_release(d); /* tried again at the next start */
+			d->where = D_IDLE;
 		}
 	}
 	if (ob->multi) {
@@ -429,23 +511,9 @@ void deliver_close(struct outbox *ob)
 
 void outbox_reconfigure(struct outbox *ob, const struct config *cfg)
 {
-	int *counts = calloc(cfg->nhooks + 1, sizeof(int));
-	struct delivery *d;
-
-	if (!counts) {
-		log_msg(LOG_ERR, "outbox: out of memory at reload");
-		return;
-	}
 	ob->cfg = cfg;
-	free(ob->inflight);
-	ob->inflight = counts;
-	for (d = ob->head; d; d = d->next) {
-		int idx = outbox_find_hook(ob, d->hook);
-
-		if (d->inflight && idx >= 0)
-			ob->inflight[idx]++;
-		if (idx >= 0)
-			d->warned = 0;
-	}
+	if (sched_rebuild(ob) == -1)
+		log_msg(LOG_ERR, "outbox: out of memory at reload; some "
+				 "deliveries wait for the next reload");
 	deliver_schedule(ob);
 }

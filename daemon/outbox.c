@@ -1,9 +1,10 @@
 /*
- * outbox.c - the delivery queue (docs/webhooks.md). Each delivery is one JSON
- * file in SPOOL/outbox/ holding the exact body to post and its retry state:
- * written under a temporary name and renamed, made durable in batches,
- * loaded back at start, unlinked once delivered and moved to SPOOL/dead/
- * when out of tries (Postfix's queue, in small). deliver.c posts them.
+ * outbox.c - the delivery files (docs/webhooks.md). Each delivery is one
+ * JSON file in SPOOL/outbox/ holding the exact body to post and its retry
+ * state: written under a temporary name and renamed, made durable in
+ * batches, loaded back at start, unlinked once delivered and written into
+ * SPOOL/dead/ when out of tries (Postfix's queue, in small). The schedule is
+ * outbox_sched.c's, sharing the spool outbox_shared.c's; deliver.c posts.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -38,11 +40,15 @@ void outbox_file_name(const char *id, char *buf, size_t size)
 	snprintf(buf, size, "%s" DELIVERY_SUFFIX, id);
 }
 
-/* ".ID.tmp": hidden, so that a scan never takes it for a delivery. */
+/* ".ID.PID.tmp": hidden, so that a scan never takes it for a delivery,
+ * and this daemon's, so that two daemons never write the same one. */
 static void temp_file_name(const char *id, char *buf, size_t size)
 {
-	snprintf(buf, size, ".%s" TEMP_SUFFIX, id);
+	snprintf(buf, size, ".%s.%ld" TEMP_SUFFIX, id, (long)getpid());
 }
+
+/* A temporary file left this long is a crashed writer's. */
+#define STALE_TEMP_S 60
 
 static bool is_temp_name(const char *name)
 {
@@ -50,40 +56,26 @@ static bool is_temp_name(const char *name)
 	       ends_with(name, TEMP_SUFFIX);
 }
 
-static bool is_delivery_name(const char *name)
+int outbox_is_delivery_name(const char *name)
 {
 	return name[0] != '.' && strlen(name) > strlen(DELIVERY_SUFFIX) &&
 	       ends_with(name, DELIVERY_SUFFIX);
 }
 
-/* ---- the list of deliveries ---------------------------------------- */
-
-static void list_append(struct outbox *ob, struct delivery *d)
+/* A new delivery, in no line, with no lock. */
+static struct delivery *delivery_alloc(void)
 {
-	d->next = NULL;
-	d->prev = ob->tail;
-	if (ob->tail)
-		ob->tail->next = d;
-	else
-		ob->head = d;
-	ob->tail = d;
-	ob->count++;
+	struct delivery *d = calloc(1, sizeof(*d));
+
+	if (d) {
+		d->lockfd = -1;
+		d->heap_pos = SIZE_MAX;
+		d->where = D_IDLE;
+	}
+	return d;
 }
 
-static void list_remove(struct outbox *ob, struct delivery *d)
-{
-	if (d->prev)
-		d->prev->next = d->next;
-	else
-		ob->head = d->next;
-	if (d->next)
-		d->next->prev = d->prev;
-	else
-		ob->tail = d->prev;
-	ob->count--;
-}
-
-static void delivery_free(struct delivery *d)
+void delivery_free(struct delivery *d)
 {
 	free(d->hook);
 	free(d->type);
@@ -93,13 +85,9 @@ static void delivery_free(struct delivery *d)
 	free(d->body);
 	free(d->url);
 	json_decref(d->last_error);
+	if (d->lockfd >= 0)
+		close(d->lockfd);
 	free(d);
-}
-
-void outbox_forget(struct outbox *ob, struct delivery *d)
-{
-	list_remove(ob, d);
-	delivery_free(d);
 }
 
 int outbox_find_hook(const struct outbox *ob, const char *name)
@@ -110,16 +98,6 @@ int outbox_find_hook(const struct outbox *ob, const char *name)
 		if (strcmp(ob->cfg->hooks[i].name, name) == 0)
 			return (int)i;
 	return -1;
-}
-
-static struct delivery *find_delivery(const struct outbox *ob, const char *id)
-{
-	struct delivery *d;
-
-	for (d = ob->head; d; d = d->next)
-		if (strcmp(d->id, id) == 0)
-			return d;
-	return NULL;
 }
 
 /* ---- the delivery file --------------------------------------------- */
@@ -146,10 +124,12 @@ static char *delivery_format(const struct delivery *d)
 	return text;
 }
 
-int outbox_save(struct outbox *ob, struct delivery *d)
+/* Write d's file into dirfd (temporary name, renamed). */
+static int save_at(int dirfd, struct delivery *d)
 {
 	char name[DELIVERY_NAME_SIZE], tmp[DELIVERY_NAME_SIZE];
 	char *text = delivery_format(d);
+	struct stat st;
 	int fd = -1, ret = -1, saved;
 
 	if (!text) {
@@ -159,30 +139,37 @@ int outbox_save(struct outbox *ob, struct delivery *d)
 	outbox_file_name(d->id, name, sizeof(name));
 	temp_file_name(d->id, tmp, sizeof(tmp));
 	fd =
-	    openat(ob->outfd, tmp,
+	    openat(dirfd, tmp,
 		   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (fd < 0)
 		goto out;
 	if (write_all(fd, text, strlen(text)) == -1 ||
-	    write_all(fd, "\n", 1) == -1)
+	    write_all(fd, "\n", 1) == -1 || fstat(fd, &st) == -1)
 		goto out;
 	if (close(fd) == -1) {
 		fd = -1;
 		goto out;
 	}
 	fd = -1;
-	if (renameat(ob->outfd, tmp, ob->outfd, name) == -1)
+	if (renameat(dirfd, tmp, dirfd, name) == -1)
 		goto out;
+	d->dev = st.st_dev;
+	d->ino = st.st_ino;
 	ret = 0;
 out:
 	saved = errno;
 	if (fd >= 0)
 		close(fd);
 	if (ret == -1)
-		unlinkat(ob->outfd, tmp, 0);
+		unlinkat(dirfd, tmp, 0);
 	free(text);
 	errno = saved;
 	return ret;
+}
+
+int outbox_save(struct outbox *ob, struct delivery *d)
+{
+	return save_at(ob->outfd, d);
 }
 
 static const char *str_member(json_t *o, const char *key)
@@ -216,7 +203,7 @@ static struct delivery *delivery_from_json(json_t *o, const char *fname)
 	outbox_file_name(id, expect, sizeof(expect));
 	if (strcmp(expect, fname) != 0)
 		return NULL;
-	d = calloc(1, sizeof(*d));
+	d = delivery_alloc();
 	if (!d)
 		return NULL;
 	snprintf(d->id, sizeof(d->id), "%s", id);
@@ -238,7 +225,7 @@ static struct delivery *delivery_from_json(json_t *o, const char *fname)
 	d->due_ms = json_integer_value(due);
 	if (json_is_object(err))
 		d->last_error = json_incref(err);
-	d->synced = 1;
+	d->where = D_HEAP;
 	return d;
 }
 
@@ -269,37 +256,33 @@ void outbox_move_dead(struct outbox *ob, struct delivery *d)
 {
 	char name[DELIVERY_NAME_SIZE];
 
+	/* Written into dead/ first, then taken out of outbox/ (while d's lock
+	 * is held): whoever looks next finds it in one place or both, never
+	 * in outbox/ with an older state. */
 	outbox_file_name(d->id, name, sizeof(name));
-	if (outbox_save(ob, d) == -1 ||
-	    renameat(ob->outfd, name, ob->deadfd, name) == -1)
+	if (save_at(ob->deadfd, d) == -1 || unlinkat(ob->outfd, name, 0) == -1)
 		log_msg(LOG_ERR, "webhook %s: cannot move %s to dead/: %s",
 			d->hook, name, strerror(errno));
 }
 
-/* ---- loading at start ---------------------------------------------- */
+/* ---- loading ----------------------------------------------------- */
 
-static int by_due(const void *a, const void *b)
-{
-	const struct delivery *x = *(struct delivery *const *)a;
-	const struct delivery *y = *(struct delivery *const *)b;
-
-	if (x->due_ms != y->due_ms)
-		return x->due_ms < y->due_ms ? -1 : 1;
-	return strcmp(x->id, y->id);
-}
-
-/* The delivery in outbox/name, or NULL: unreadable files are left (and
- * logged), files that are no delivery go to dead/. */
-static struct delivery *load_one(struct outbox *ob, const char *name)
+struct delivery *outbox_load_file(struct outbox *ob, const char *name)
 {
 	struct delivery *d;
 	char *text, esc[256];
+	struct stat st;
 	size_t len;
 
-	if (read_file_at(ob->outfd, name, MAX_DELIVERY_FILE, &text, &len) ==
-	    -1) {
-		log_msg(LOG_WARNING, "outbox: cannot read %s: %s", name,
-			strerror(errno));
+	/* Noted before reading: should the file be replaced meanwhile, the
+	 * claim sees another one and reads it again. */
+	if (fstatat(ob->outfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    read_file_at(ob->outfd, name, MAX_DELIVERY_FILE, &text, &len) ==
+		-1) {
+		if (errno != ENOENT)
+			log_msg(LOG_WARNING, "outbox: cannot read %s: %s",
+				log_escape(name, esc, sizeof(esc)),
+				strerror(errno));
 		return NULL;
 	}
 	d = delivery_parse(text, len, name);
@@ -309,67 +292,68 @@ static struct delivery *load_one(struct outbox *ob, const char *name)
 		log_msg(LOG_ERR, "outbox: %s is not a delivery; moved to dead/",
 			esc);
 		renameat(ob->outfd, name, ob->deadfd, name);
+		return NULL;
 	}
+	d->dev = st.st_dev;
+	d->ino = st.st_ino;
 	return d;
 }
 
-/* Read outbox/ into all[] (*n of them); remove stale temporary files. */
-static int scan(struct outbox *ob, struct delivery ***all, size_t *n)
+/* Remove the temporary files of writers that crashed (another daemon's
+ * may be in use: only old ones go). */
+static void remove_stale_temps(struct outbox *ob)
 {
-	size_t cap = 0;
 	struct dirent *de;
+	struct stat st;
 	DIR *dir;
 	int fd = dup(ob->outfd);
 
 	if (fd < 0 || !(dir = fdopendir(fd))) {
 		if (fd >= 0)
 			close(fd);
-		return -1;
+		return;
 	}
-	while ((de = readdir(dir))) {
-		struct delivery *d;
-
-		if (is_temp_name(de->d_name))
+	rewinddir(dir);
+	while ((de = readdir(dir)))
+		if (is_temp_name(de->d_name) &&
+		    fstatat(ob->outfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
+			0 &&
+		    st.st_mtime + STALE_TEMP_S < time(NULL))
 			unlinkat(ob->outfd, de->d_name, 0);
-		if (!is_delivery_name(de->d_name))
-			continue;
-		d = load_one(ob, de->d_name);
-		if (!d)
-			continue;
-		if (*n == cap) {
-			size_t nc = cap ? cap * 2 : 64;
-			struct delivery **p = realloc(*all, nc * sizeof(*p));
-
-			if (!p) {
-				delivery_free(d);
-				break;
-			}
-			*all = p;
-			cap = nc;
-		}
-		(*all)[(*n)++] = d;
-	}
 	closedir(dir);
-	return 0;
 }
 
-/* Load outbox/ *.json, oldest due first. */
+/* Load outbox/ *.json into the schedule. */
 static int load(struct outbox *ob, struct diag *diag)
 {
-	struct delivery **all = NULL;
-	size_t n = 0, i;
+	char **names = NULL;
+	size_t n = 0, i, loaded = 0;
 
-	if (scan(ob, &all, &n) == -1) {
+	remove_stale_temps(ob);
+	if (list_dir(ob->outfd, &names, &n) == -1) {
 		diag_add(diag, "outbox: cannot read: %s", strerror(errno));
 		return -1;
 	}
-	if (n > 0)
-		qsort(all, n, sizeof(*all), by_due);
-	for (i = 0; i < n; i++)
-		list_append(ob, all[i]);
-	free(all);
-	if (n > 0)
-		log_msg(LOG_INFO, "outbox: %zu pending deliveries resumed", n);
+	for (i = 0; i < n; i++) {
+		struct delivery *d;
+
+		if (!outbox_is_delivery_name(names[i]))
+			continue;
+		d = outbox_load_file(ob, names[i]);
+		if (!d)
+			continue;
+		if (outbox_add(ob, d) == -1) {
+			delivery_free(d);
+			names_free(names, n);
+			diag_add(diag, "outbox: out of memory");
+			return -1;
+		}
+		loaded++;
+	}
+	names_free(names, n);
+	if (loaded > 0)
+		log_msg(LOG_INFO, "outbox: %zu pending deliveries resumed",
+			loaded);
 	return 0;
 }
 
@@ -404,6 +388,27 @@ static int open_dirs(struct outbox *ob, const char *spool_dir,
 	return ob->deadfd >= 0 ? 0 : -1;
 }
 
+/* Watch SPOOL/outbox before loading it: a file put there meanwhile is
+ * seen by one or the other, or both (then loaded once). */
+static int watch_outbox(struct outbox *ob, const char *spool_dir,
+			struct diag *diag)
+{
+	char *dir = malloc(strlen(spool_dir) + sizeof("/outbox"));
+	int rc;
+
+	if (!dir) {
+		diag_add(diag, "outbox: out of memory");
+		return -1;
+	}
+	memcpy(dir, spool_dir, strlen(spool_dir));
+	memcpy(dir + strlen(spool_dir), "/outbox", sizeof("/outbox"));
+	rc = outbox_watch_open(ob, dir);
+	if (rc == -1)
+		diag_add(diag, "%s: cannot watch: %s", dir, strerror(errno));
+	free(dir);
+	return rc;
+}
+
 struct outbox *outbox_open(const char *spool_dir, const struct config *cfg,
 			   int epfd, struct diag *diag)
 {
@@ -414,17 +419,19 @@ struct outbox *outbox_open(const char *spool_dir, const struct config *cfg,
 		return NULL;
 	}
 	ob->outfd = ob->deadfd = -1;
-	ob->curl_timer.fd = ob->retry_timer.fd = -1;
+	ob->curl_timer.fd = ob->retry_timer.fd = ob->watch.fd = -1;
 	ob->epfd = epfd;
 	ob->cfg = cfg;
-	ob->inflight = calloc(cfg->nhooks + 1, sizeof(int));
-	if (!ob->inflight) {
+	ob->byid = (struct strmap)STRMAP_INIT;
+	if (sched_rebuild(ob) == -1) {
 		diag_add(diag, "outbox: out of memory");
 		goto fail;
 	}
 	if (open_dirs(ob, spool_dir, diag) == -1)
 		goto fail;
 	if (epfd >= 0 && deliver_open(ob, diag) == -1)
+		goto fail;
+	if (epfd >= 0 && watch_outbox(ob, spool_dir, diag) == -1)
 		goto fail;
 	if (load(ob, diag) == -1)
 		goto fail;
@@ -471,7 +478,7 @@ static struct delivery *delivery_new(const struct webhook_conf *wh,
 {
 	const char *file = j->file;
 	char created[ISO8601_SIZE];
-	struct delivery *d = calloc(1, sizeof(*d));
+	struct delivery *d = delivery_alloc();
 
 	if (!d)
 		return NULL;
@@ -525,7 +532,7 @@ int outbox_queue(struct outbox *ob, const char *claim,
 			continue;
 		if (make_id(claim, sha, wh->name, id, sizeof(id)) == -1)
 			return -1;
-		if (find_delivery(ob, id)) {
+		if (outbox_get(ob, id)) {
 			queued++; /* judged again after a crash: kept */
 			continue;
 		}
@@ -545,7 +552,13 @@ int outbox_queue(struct outbox *ob, const char *claim,
 			delivery_free(d);
 			return -1;
 		}
-		list_append(ob, d);
+		d->where = D_UNSYNCED;
+		if (outbox_add(ob, d) == -1) {
+			delivery_free(d); /* its file is loaded at the next
+					     start */
+			errno = ENOMEM;
+			return -1;
+		}
 		ob->dirty = 1;
 		queued++;
 	}
@@ -554,8 +567,6 @@ int outbox_queue(struct outbox *ob, const char *claim,
 
 int outbox_sync(struct outbox *ob)
 {
-	struct delivery *d;
-
 	if (ob->dirty) {
 		if (syncfs(ob->outfd) == -1) {
 			log_msg(LOG_ERR, "outbox: sync: %s", strerror(errno));
@@ -563,8 +574,7 @@ int outbox_sync(struct outbox *ob)
 		}
 		ob->dirty = 0;
 	}
-	for (d = ob->head; d; d = d->next)
-		d->synced = 1;
+	sched_synced(ob);
 	deliver_schedule(ob);
 	return 0;
 }
@@ -581,112 +591,17 @@ void outbox_close(struct outbox *ob)
 	if (!ob)
 		return;
 	deliver_close(ob);
+	outbox_watch_close(ob);
 	for (d = ob->head; d; d = next) {
 		next = d->next;
 		delivery_free(d);
 	}
+	sched_free(ob);
 	if (ob->outfd >= 0)
 		close(ob->outfd);
 	if (ob->deadfd >= 0)
 		close(ob->deadfd);
-	free(ob->inflight);
 	free(ob);
-}
-
-/* ---- reading a delivery file from outside the daemon ---------------- */
-
-/* Skip blanks in s from *i. */
-static void skip_blanks(const char *s, size_t len, size_t *i)
-{
-	while (*i < len && (s[*i] == ' ' || s[*i] == '\n' || s[*i] == '\t' ||
-			    s[*i] == '\r'))
-		(*i)++;
-}
-
-/* Match lit at *i (after blanks); advance past it. */
-static bool match_lit(const char *s, size_t len, size_t *i, const char *lit)
-{
-	size_t n = strlen(lit);
-
-	skip_blanks(s, len, i);
-	if (len - *i < n || memcmp(s + *i, lit, n) != 0)
-		return false;
-	*i += n;
-	return true;
-}
-
-/* A JSON string without escapes at *i (after blanks): its bytes start at
- * *start, *n long; *i goes past the closing quote. */
-static bool plain_string(const char *s, size_t len, size_t *i, size_t *start,
-			 size_t *n)
-{
-	if (!match_lit(s, len, i, "\""))
-		return false;
-	*start = *i;
-	while (*i < len && s[*i] != '"' && s[*i] != '\\' &&
-	       (unsigned char)s[*i] >= 0x20)
-		(*i)++;
-	if (*i == len || s[*i] != '"')
-		return false;
-	*n = *i - *start;
-	(*i)++;
-	return true;
-}
-
-/* The fast way: delivery_format() writes "id" then "webhook" first, so the
- * name is in the file's first bytes. 0, or -1 if they are not so. */
-static int head_webhook(const char *s, size_t len, char *hook, size_t size)
-{
-	size_t i = 0, start, n;
-
-	if (!match_lit(s, len, &i, "{") || !match_lit(s, len, &i, "\"id\"") ||
-	    !match_lit(s, len, &i, ":") ||
-	    !plain_string(s, len, &i, &start, &n) ||
-	    !match_lit(s, len, &i, ",") ||
-	    !match_lit(s, len, &i, "\"webhook\"") ||
-	    !match_lit(s, len, &i, ":") ||
-	    !plain_string(s, len, &i, &start, &n) || n == 0 || n >= size)
-		return -1;
-	memcpy(hook, s + start, n);
-	hook[n] = '\0';
-	return 0;
-}
-
-int outbox_file_webhook(int dirfd, const char *name, char *hook, size_t size)
-{
-	char head[512], *text = NULL;
-	size_t len;
-	ssize_t got;
-	json_t *o;
-	const char *w;
-	int fd, rc = 1;
-
-	if (!is_delivery_name(name))
-		return 1;
-	fd =
-	    openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
-		return -1;
-	do
-		got = pread(fd, head, sizeof(head), 0);
-	while (got < 0 && errno == EINTR);
-	close(fd);
-	if (got < 0)
-		return -1;
-	if (head_webhook(head, (size_t)got, hook, size) == 0)
-		return 0;
-	/* written some other way: read it whole */
-	if (read_file_at(dirfd, name, MAX_DELIVERY_FILE, &text, &len) == -1)
-		return errno == EFBIG || errno == EINVAL ? 1 : -1;
-	o = json_loadb(text, len, 0, NULL);
-	w = json_is_object(o) ? str_member(o, "webhook") : NULL;
-	if (w != NULL && strlen(w) > 0 && strlen(w) < size) {
-		memcpy(hook, w, strlen(w) + 1);
-		rc = 0;
-	}
-	json_decref(o);
-	free(text);
-	return rc;
 }
 
 /* ---- requeue: what `expensed requeue` needs (requeue.c) -------------- */

@@ -72,7 +72,7 @@ void outbox_close(struct outbox *ob);
 /* ---- for `expensed requeue` (requeue.c): the files of dead/ ---------- */
 
 /* Room for a delivery file name (outbox_names) and its NUL. */
-#define OUTBOX_NAME_SIZE 64
+#define OUTBOX_NAME_SIZE 96
 
 /* What outbox_requeue_text read from a delivery, for its output line. */
 struct outbox_requeued {

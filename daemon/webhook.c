@@ -1,7 +1,7 @@
 /*
  * webhook.c - how a webhook delivery goes over the wire: Standard Webhooks
  * signing, one curl easy handle per attempt (headers, TLS and redirect
- * policy), the outcome of an attempt, and Retry-After parsing. Shared by
+ * policy), the outcome of an attempt and its Retry-After (libcurl's). Shared by
  * the outbox's driver (deliver.c) and `send-test` (sendtest.c).
  */
 #include <assert.h>
@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -69,91 +68,14 @@ out:
 	return ret;
 }
 
-long long webhook_parse_retry_after(const char *value, time_t now)
-{
-	static const char *const formats[] = {
-	    "%a, %d %b %Y %H:%M:%S GMT", /* IMF-fixdate */
-	    "%A, %d-%b-%y %H:%M:%S GMT", /* RFC 850 */
-	    "%a %b %d %H:%M:%S %Y",	 /* asctime */
-	};
-	const char *p = value;
-	size_t i;
-
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (isdigit((unsigned char)*p)) {
-		char *end;
-		long long secs;
-
-		errno = 0;
-		secs = strtoll(p, &end, 10);
-		while (*end == ' ' || *end == '\t')
-			end++;
-		if (*end == '\0') {
-			/* A day at most: a bigger value is no reason to wait
-			 * past the rest of the schedule. */
-			if (errno == ERANGE || secs > 86400)
-				secs = 86400;
-			return secs * 1000;
-		}
-		return -1;
-	}
-	for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
-		struct tm tm;
-		const char *end;
-		time_t t;
-
-		memset(&tm, 0, sizeof(tm));
-		end = strptime(p, formats[i], &tm);
-		if (!end)
-			continue;
-		while (*end == ' ' || *end == '\t')
-			end++;
-		if (*end != '\0')
-			continue;
-		t = timegm(&tm);
-		if (t == (time_t)-1)
-			return -1;
-		if (t <= now)
-			return 0;
-		if (t - now > 86400)
-			return 86400LL * 1000;
-		return (long long)(t - now) * 1000;
-	}
-	return -1;
-}
-
-static size_t discard(char *ptr, size_t size, size_t n, void *data)
-{
-	(void)ptr;
-	(void)data;
-	return size * n;
-}
-
-/* Keep the Retry-After of the final answer (a new status line resets it:
- * there may be a 100 Continue first). */
-static size_t on_header(char *buf, size_t size, size_t n, void *data)
+/* Keep the first bytes of the answer's body (for dead/), read the rest. */
+static size_t keep_answer(char *ptr, size_t size, size_t n, void *data)
 {
 	struct webhook_attempt *a = data;
-	size_t len = size * n, vlen;
-	const char *v;
+	size_t len = size * n, room = sizeof(a->answer) - a->answer_len;
 
-	if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
-		a->retry_after[0] = '\0';
-	} else if (len > 12 && strncasecmp(buf, "Retry-After:", 12) == 0) {
-		v = buf + 12;
-		vlen = len - 12;
-		while (vlen > 0 && (*v == ' ' || *v == '\t')) {
-			v++;
-			vlen--;
-		}
-		while (vlen > 0 && isspace((unsigned char)v[vlen - 1]))
-			vlen--;
-		if (vlen >= sizeof(a->retry_after))
-			vlen = sizeof(a->retry_after) - 1;
-		memcpy(a->retry_after, v, vlen);
-		a->retry_after[vlen] = '\0';
-	}
+	memcpy(a->answer + a->answer_len, ptr, len < room ? len : room);
+	a->answer_len += len < room ? len : room;
 	return len;
 }
 
@@ -240,10 +162,9 @@ static int set_options(struct webhook_attempt *a, CURL *e,
 				(curl_off_t)len) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, a->body) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, a->errbuf) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard) != CURLE_OK;
 	bad |=
-	    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_HEADERDATA, a) != CURLE_OK;
+	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, keep_answer) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, a) != CURLE_OK;
 	return bad;
 }
 
@@ -254,7 +175,7 @@ int webhook_attempt_init(struct webhook_attempt *a,
 	a->easy = NULL;
 	a->headers = NULL;
 	a->errbuf[0] = '\0';
-	a->retry_after[0] = '\0';
+	a->answer_len = 0;
 	a->body = malloc(len + 1);
 	if (!a->body)
 		goto fail;
@@ -314,4 +235,20 @@ int webhook_attempt_outcome(struct webhook_attempt *a, CURLcode rc,
 	else
 		snprintf(err, size, "HTTP %ld", code);
 	return code >= 200 && code < 300;
+}
+
+long long webhook_attempt_retry_after(struct webhook_attempt *a)
+{
+	curl_off_t secs = 0;
+
+	assert(a->easy != NULL);
+	/* libcurl reads both forms; before 8.12 a past date is negative */
+	if (curl_easy_getinfo(a->easy, CURLINFO_RETRY_AFTER, &secs) !=
+		CURLE_OK ||
+	    secs <= 0)
+		return 0;
+	if (secs > 86400) /* no reason to wait past the rest of the
+			     schedule */
+		secs = 86400;
+	return (long long)secs * 1000;
 }

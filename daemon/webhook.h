@@ -81,11 +81,8 @@ char *webhook_build_ping(enum webhook_format f, const char *name, time_t now,
 int webhook_sign(const char *secret, const char *id, long long timestamp,
 		 const void *body, size_t len, char *out, size_t size);
 
-/*
- * A Retry-After value (delay-seconds or an HTTP-date) as a delay in
- * milliseconds from now (0 for a date in the past), or -1 if it is neither.
- */
-long long webhook_parse_retry_after(const char *value, time_t now);
+/* Bytes of an answer's body kept for the dead/ file. */
+#define WEBHOOK_ANSWER_KEEP 256
 
 /* One HTTP attempt: an easy handle and what it needs while it runs. */
 struct webhook_attempt {
@@ -93,7 +90,8 @@ struct webhook_attempt {
 	struct curl_slist *headers;
 	char *body; /* owned copy of the bytes posted */
 	char errbuf[CURL_ERROR_SIZE];
-	char retry_after[64]; /* the last answer's Retry-After, or "" */
+	char answer[WEBHOOK_ANSWER_KEEP]; /* the answer body's first bytes */
+	size_t answer_len;
 };
 
 /*
@@ -101,7 +99,8 @@ struct webhook_attempt {
  * (webhook-id), timestamp is the attempt's (webhook-timestamp and the
  * signature when the webhook has a secret). Only http and https, no
  * redirect followed, TLS verified (ca_file if set), timeout_ms, no signals,
- * the answer's body discarded. 0, or -1 (nothing to clean up).
+ * the answer's body read and its first WEBHOOK_ANSWER_KEEP bytes kept. 0, or -1
+ * (nothing to clean up).
  */
 int webhook_attempt_init(struct webhook_attempt *a,
 			 const struct webhook_conf *wh, const char *id,
@@ -120,5 +119,9 @@ void webhook_attempt_cleanup(struct webhook_attempt *a);
 int webhook_attempt_outcome(struct webhook_attempt *a, CURLcode rc,
 			    const char *url, long *status, char *err,
 			    size_t size);
+
+/* The Retry-After of a finished attempt's answer (seconds or an HTTP date,
+ * read by libcurl) in milliseconds, at most a day; 0 when there is none. */
+long long webhook_attempt_retry_after(struct webhook_attempt *a);
 
 #endif

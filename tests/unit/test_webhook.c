@@ -66,37 +66,6 @@ static void test_sign_bad_secret(void **state)
 	    -1);
 }
 
-static void test_retry_after(void **state)
-{
-	/* Wed, 21 Oct 2015 07:28:00 GMT */
-	time_t t = 1445412480;
-
-	(void)state;
-	assert_int_equal(webhook_parse_retry_after("2", t), 2000);
-	assert_int_equal(webhook_parse_retry_after(" 120 ", t), 120000);
-	assert_int_equal(webhook_parse_retry_after("0", t), 0);
-	assert_int_equal(webhook_parse_retry_after("99999999", t),
-			 86400LL * 1000);
-	assert_int_equal(
-	    webhook_parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", t - 0),
-	    30000);
-	assert_int_equal(
-	    webhook_parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", t - 90),
-	    90000);
-	assert_int_equal(
-	    webhook_parse_retry_after("Wednesday, 21-Oct-15 07:28:05 GMT", t),
-	    5000);
-	assert_int_equal(
-	    webhook_parse_retry_after("Wed Oct 21 07:28:10 2015", t), 10000);
-	/* A date in the past: no waiting. */
-	assert_int_equal(
-	    webhook_parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", t), 0);
-	assert_int_equal(webhook_parse_retry_after("soon", t), -1);
-	assert_int_equal(webhook_parse_retry_after("2 s", t), -1);
-	assert_int_equal(webhook_parse_retry_after("-5", t), -1);
-	assert_int_equal(webhook_parse_retry_after("", t), -1);
-}
-
 /* A result document with n error findings and one warning. */
 static json_t *make_doc(const char *file, int n, const char *msg)
 {
@@ -699,7 +668,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_sign_reference_vector),
 	    cmocka_unit_test(test_sign_bad_secret),
-	    cmocka_unit_test(test_retry_after),
 	    cmocka_unit_test(test_standard_body),
 	    cmocka_unit_test(test_standard_trimmed),
 	    cmocka_unit_test(test_slack_body),
