@@ -19,6 +19,7 @@
 
 #include <openssl/evp.h>
 
+#include "../common/jsonmem.h"
 #include "../common/fsutil.h"
 #include "../common/io.h"
 #include "../common/timefmt.h"
@@ -119,7 +120,7 @@ static char *delivery_format(const struct delivery *d)
 		      d->body, d->len);
 	if (!o)
 		return NULL;
-	text = json_dumps(o, JSON_INDENT(2));
+	text = json_dumps_checked(o, JSON_INDENT(2));
 	json_decref(o);
 	return text;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/jsonmem.h"
 #include "../common/strbuf.h"
 #include "../common/timefmt.h"
 #include "../common/utf8.h"
@@ -373,7 +374,7 @@ static char *dump(json_t *msg)
 
 	if (!msg)
 		return NULL;
-	s = json_dumps(msg, JSON_COMPACT);
+	s = json_dumps_checked(msg, JSON_COMPACT);
 	json_decref(msg);
 	return s;
 }
@@ -656,7 +657,7 @@ char *webhook_build_ping(enum webhook_format f, const char *name, time_t now,
 	}
 	if (!msg)
 		return NULL;
-	s = json_dumps(msg, JSON_COMPACT);
+	s = json_dumps_checked(msg, JSON_COMPACT);
 	json_decref(msg);
 	if (s && len)
 		*len = strlen(s);

@@ -272,3 +272,23 @@ def test_requeue_leaves_deliveries_of_unconfigured_webhooks(sp):
     r = sp.requeue(chat)
     assert r.returncode == 2
     assert sp.names("dead") == [chat]
+
+
+def test_requeue_picked_up_by_a_running_daemon(sp):
+    """`expensed requeue` while the daemon runs: the daemon notices the
+    files in outbox/ and sends them within a second, same webhook-id."""
+    dead = sp.make_dead(["a.json"])
+    sp.receiver.script("/audit", [], default=204)
+    sp.receiver.script("/chat", [], default=204)
+    sp.start()
+    before = len(sp.receiver.got())
+    r = sp.requeue("all")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1] == "requeued 2 deliveries"
+    got = sp.receiver.wait(
+        lambda rs: [x for x in rs[before:] if x.answer == 204]
+        if len([x for x in rs[before:] if x.answer == 204]) == 2 else None,
+        timeout=3, what="the two requeued deliveries")
+    assert sorted(x.id for x in got) == sorted(d["id"] for d in dead.values())
+    wait_for(lambda: sp.names("outbox") == [], what="an empty outbox")
+    sp.stop()
