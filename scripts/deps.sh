@@ -7,7 +7,7 @@
 # tests/package-lock.json changed since the last install.
 # Debian packages need root; otherwise prints the command to run and
 # exits 1. The Node packages need no root, but the npm registry
-# (registry.npmjs.org, or the one configured for npm) must be reachable.
+# (as configured for npm) must be reachable.
 set -eu
 cd "$(dirname "$0")/.."
 
