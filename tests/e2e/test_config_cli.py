@@ -285,6 +285,7 @@ def test_shipped_config_is_valid_and_states_the_defaults(expensed_bin,
                  "max_file_size: 16777216 bytes (16M)",
                  "settle: 2s", "rescan: 1m",
                  "log: facility daemon, level info",
+                 "metrics: off",
                  "rules: %s" % SHIPPED_RULES.parent,
                  "webhooks: none", "configuration OK"):
         assert want in lines
