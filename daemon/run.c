@@ -47,8 +47,8 @@ struct daemon {
 	struct spool_item *recov; /* recovery items not yet processed */
 	size_t nrecov, recov_pos;
 	struct spool_item batch[SPOOL_BATCH_MAX];
-	int trim;		  /* batches done since going idle */
-	unsigned long status_sum; /* counters at the last STATUS= */
+	int trim;		       /* batches done since going idle */
+	unsigned long long status_sum; /* totals at the last STATUS= */
 	size_t status_backlog;
 	int metrics_errno; /* of the last failed write, 0 after success */
 };
