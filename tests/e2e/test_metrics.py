@@ -20,35 +20,30 @@ import time
 import pytest
 
 from daemon_util import wait_for
-from receiver import Receiver
 from test_webhooks import FAST_RETRY, report
+from test_webhooks import Env as WebhookEnv
 
 HOOKS = (("ok", "/ok"), ("gone", "/gone"), ("flaky", "/flaky"))
 
 
-class Env:
+class Env(WebhookEnv):
+    """test_webhooks' spool, receiver and configuration, with a metrics
+    file and a notify socket read all the time."""
+
     def __init__(self, tmp_path, exe):
-        self.exe = exe
-        self.dir = tmp_path
-        self.spool = tmp_path / "spool"
-        self.inbox = self.spool / "inbox"
-        self.inbox.mkdir(parents=True)
+        super().__init__(tmp_path, exe)
         self.prom = tmp_path / "textfile" / "expensed.prom"
         self.prom.parent.mkdir()
-        self.receiver = Receiver()
         self.receiver.script("/ok", [], default=204)
         self.receiver.script("/gone", [], default=410)
         self.receiver.script("/flaky", [500], default=204)
-        self.conf = tmp_path / "expensed.conf"
-        text = ("[spool]\ndirectory = %s\nsettle = 100ms\n"
-                "[log]\nlevel = debug\n"
-                "[metrics]\ntextfile = %s\ninterval = 100ms\n"
-                % (self.spool, self.prom))
-        for name, path in HOOKS:
-            text += ("[webhook %s]\nurl = %s\nevents = accepted, rejected, "
-                     "invalid\nretry = %s\n"
-                     % (name, self.receiver.url(path), FAST_RETRY))
-        self.conf.write_text(text)
+        self.configure([(name, {"url": self.receiver.url(path),
+                                "events": "accepted, rejected, invalid",
+                                "retry": FAST_RETRY})
+                        for name, path in HOOKS])
+        with open(self.conf, "a") as f:
+            f.write("[metrics]\ntextfile = %s\ninterval = 100ms\n"
+                    % self.prom)
         self.sock_path = str(tmp_path / "notify.sock")
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(self.sock_path)
@@ -59,7 +54,6 @@ class Env:
         self.closing = False
         self.reader = threading.Thread(target=self.read_notify, daemon=True)
         self.reader.start()
-        self.proc = None
         self.log = open(tmp_path / "daemon.log", "ab")
 
     def read_notify(self):
@@ -116,12 +110,7 @@ class Env:
         self.sock.close()
         self.receiver.stop()
 
-    def drop(self, name, data):
-        tmp = self.spool / ("stage-" + name)
-        tmp.write_bytes(data)
-        os.rename(tmp, self.inbox / name)
-
-    def archived(self):
+    def n_archived(self):
         return sum(1 for d in ("accepted", "rejected")
                    for n in os.listdir(self.spool / d)
                    if not n.endswith(".result.json"))
@@ -178,7 +167,7 @@ def settled(env, files, per_hook):
     metrics file saying so."""
     def done():
         got = env.receiver.got()
-        return (env.archived() == files and env.count("outbox") == 0 and
+        return (env.n_archived() == files and env.count("outbox") == 0 and
                 env.count("dead") == per_hook and
                 len(env.receiver.delivered("/ok")) == per_hook and
                 len(env.receiver.delivered("/flaky")) == per_hook and
@@ -187,7 +176,7 @@ def settled(env, files, per_hook):
         wait_for(done, 20, what="files judged and delivered")
     except AssertionError:
         raise AssertionError("archived %d, outbox %d, dead %d, got %r" % (
-            env.archived(), env.count("outbox"), env.count("dead"),
+            env.n_archived(), env.count("outbox"), env.count("dead"),
             [(r.path, r.answer) for r in env.receiver.got()]))
 
 
