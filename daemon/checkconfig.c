@@ -144,6 +144,13 @@ static void print_summary(FILE *f, const struct config *cfg,
 	fprintf(f, "\nlog: facility %s, level %s\n",
 		config_facility_name(cfg->log_facility),
 		log_level_name(cfg->log_level));
+	if (cfg->metrics_textfile == NULL) {
+		fputs("metrics: off\n", f);
+	} else {
+		fprintf(f, "metrics: %s, every ", cfg->metrics_textfile);
+		print_duration(f, cfg->metrics_interval_ms);
+		fputs("\n", f);
+	}
 	fprintf(f, "rules: %s\n",
 		cfg->rules_path != NULL ? cfg->rules_path : "built-in");
 	fprintf(f, "rule count: %zu\n", ruleset_count(rs));

@@ -31,7 +31,15 @@ static const long default_retry_ms[] = {
     18000000, 36000000, 50400000, 72000000, 86400000,
 };
 
-enum section { SEC_NONE, SEC_SPOOL, SEC_RULES, SEC_LOG, SEC_WEBHOOK, SEC_BAD };
+enum section {
+	SEC_NONE,
+	SEC_SPOOL,
+	SEC_RULES,
+	SEC_LOG,
+	SEC_METRICS,
+	SEC_WEBHOOK,
+	SEC_BAD
+};
 
 struct seen_key {
 	const char *key; /* static string from the key tables */
@@ -49,7 +57,7 @@ struct parser {
 	enum section sec;
 	int sec_line;	   /* line of the current section header */
 	char secname[80];  /* "[spool]", "[webhook audit]" for messages */
-	int fixed_line[3]; /* first line of [spool], [rules], [log] */
+	int fixed_line[4]; /* first line of [spool] [rules] [log] [metrics] */
 	int *hook_line;	   /* header line of each webhook */
 	int secret_line;   /* line of secret_file in the current webhook */
 	bool skip_secrets; /* CONFIG_SKIP_SECRETS */
@@ -83,6 +91,7 @@ void config_free(struct config *cfg)
 	free(cfg->spool_dir);
 	free(cfg->inbox);
 	free(cfg->rules_path);
+	free(cfg->metrics_textfile);
 	for (size_t i = 0; i < cfg->nhooks; i++)
 		webhook_free(&cfg->hooks[i]);
 	free(cfg->hooks);
@@ -101,6 +110,7 @@ int config_defaults(struct config *cfg)
 	cfg->rules_path = NULL;
 	cfg->log_facility = LOG_DAEMON;
 	cfg->log_level = LOG_INFO;
+	cfg->metrics_interval_ms = 15000;
 	if (cfg->spool_dir == NULL || cfg->inbox == NULL) {
 		config_free(cfg);
 		return -1;
@@ -243,7 +253,7 @@ static int add_hook(struct parser *st, const char *name)
 /* name is the text between the brackets, trimmed. */
 static void begin_section(struct parser *st, const char *name)
 {
-	static const char *fixed[] = {"spool", "rules", "log"};
+	static const char *fixed[] = {"spool", "rules", "log", "metrics"};
 	char buf[80];
 
 	end_section(st);
@@ -253,7 +263,7 @@ static void begin_section(struct parser *st, const char *name)
 	snprintf(st->secname, sizeof(st->secname), "[%s]",
 		 shown(name, buf, 64));
 
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		if (strcmp(name, fixed[i]) != 0)
 			continue;
 		if (st->fixed_line[i] != 0) {
@@ -430,6 +440,21 @@ static void log_key(struct parser *st, const char *key, const char *value)
 	}
 }
 
+static void metrics_key(struct parser *st, const char *key, const char *value)
+{
+	long ms;
+
+	if (strcmp(key, "textfile") == 0) {
+		set_path(st, key, value, &st->cfg->metrics_textfile);
+	} else if (strcmp(key, "interval") == 0 &&
+		   set_duration(st, key, value, &ms) == 0) {
+		if (ms == 0)
+			err(st, st->lineno, "interval must not be 0");
+		else
+			st->cfg->metrics_interval_ms = ms;
+	}
+}
+
 /* Read the secret file of the current webhook; never show its content. */
 static void read_secret(struct parser *st, struct webhook_conf *h)
 {
@@ -518,6 +543,7 @@ static const char *const spool_keys[] = {
 };
 static const char *const rules_keys[] = {"path", NULL};
 static const char *const log_keys[] = {"facility", "level", NULL};
+static const char *const metrics_keys[] = {"textfile", "interval", NULL};
 static const char *const webhook_keys[] = {
     "url",     "format", "events",  "secret_file",
     "timeout", "retry",	 "ca_file", NULL,
@@ -533,6 +559,8 @@ static const char *const *section_keys(enum section sec)
 		return rules_keys;
 	case SEC_LOG:
 		return log_keys;
+	case SEC_METRICS:
+		return metrics_keys;
 	case SEC_WEBHOOK:
 		return webhook_keys;
 	case SEC_NONE:
@@ -587,6 +615,9 @@ static void pair(struct parser *st, const char *name, const char *value)
 		break;
 	case SEC_LOG:
 		log_key(st, key, value);
+		break;
+	case SEC_METRICS:
+		metrics_key(st, key, value);
 		break;
 	case SEC_WEBHOOK:
 		webhook_key(st, key, value);

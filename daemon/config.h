@@ -50,6 +50,8 @@ struct config {
 	char *rules_path;     /* NULL = built-in set */
 	int log_facility;     /* LOG_DAEMON ... */
 	int log_level;	      /* LOG_INFO ... (syslog priority, inclusive) */
+	char *metrics_textfile;	  /* [metrics] textfile; NULL = off */
+	long metrics_interval_ms; /* [metrics] interval; default 15s */
 	struct webhook_conf *hooks;
 	size_t nhooks;
 };

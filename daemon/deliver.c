@@ -19,6 +19,7 @@
 #include "../common/timefmt.h"
 #include "../common/utf8.h"
 #include "log.h"
+#include "metrics.h"
 #include "outbox_int.h"
 
 /* One of curl's sockets. Never freed before deliver_close, so that an
@@ -92,6 +93,7 @@ static void give_up(struct outbox *ob, struct delivery *d, const char *err)
 	char claim[256];
 
 	log_escape(d->file, claim, sizeof(claim));
+	metrics_delivery(d->hook, "dead");
 	outbox_move_dead(ob, d);
 	log_msg(LOG_ERR,
 		"webhook %s: gave up delivery %s (%s, %s) after %d %s: %s; "
@@ -141,6 +143,7 @@ static void failed(struct outbox *ob, struct delivery *d, long status,
 		return;
 	}
 	delay = retry_delay(ob, d, idx, retry_after_ms);
+	metrics_delivery(d->hook, "retried");
 	d->due_ms = clock_real_ms() + delay;
 	if (outbox_save(ob, d) == -1) {
 		outbox_file_name(d->id, name, sizeof(name));
@@ -303,6 +306,7 @@ static void finish(struct outbox *ob, CURL *easy, CURLcode rc)
 		return;
 	}
 	outbox_remove_file(ob, d);
+	metrics_delivery(d->hook, "delivered");
 	log_msg(LOG_DEBUG, "webhook %s: delivered %s (%s), try %d: %s", d->hook,
 		d->id, d->type, d->attempts, err);
 	outbox_forget(ob, d);

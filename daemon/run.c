@@ -24,6 +24,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "notify.h"
 #include "outbox.h"
 #include "spool.h"
@@ -40,15 +41,16 @@ struct daemon {
 	struct watch *w;
 	struct spool_ctx ctx;
 
-	struct loop_source sig, rescan, wdog;
+	struct loop_source sig, rescan, wdog, metrics;
 	int stop, reload, rescan_due;
 
 	struct spool_item *recov; /* recovery items not yet processed */
 	size_t nrecov, recov_pos;
 	struct spool_item batch[SPOOL_BATCH_MAX];
-	int trim;		  /* batches done since going idle */
-	unsigned long status_sum; /* counters at the last STATUS= */
+	int trim;		       /* batches done since going idle */
+	unsigned long long status_sum; /* totals at the last STATUS= */
 	size_t status_backlog;
+	int metrics_errno; /* of the last failed write, 0 after success */
 };
 
 #define CONTAINER(ptr, type, member)                                           \
@@ -67,16 +69,55 @@ static void log_diag(int prio, const struct diag *d)
 
 static void send_status(struct daemon *d, int force)
 {
-	unsigned long sum = d->ctx.accepted + d->ctx.rejected + d->ctx.invalid;
+	/* totals since the spool was created (metrics.h) */
+	struct metrics_totals t = metrics_totals();
+	unsigned long long sum = t.accepted + t.rejected + t.invalid;
 	size_t backlog = d->ob ? outbox_backlog(d->ob) : 0;
 
 	if (!force && sum == d->status_sum && backlog == d->status_backlog)
 		return;
 	d->status_sum = sum;
 	d->status_backlog = backlog;
-	notify_sendf("STATUS=accepted %lu, rejected %lu, invalid %lu, "
+	notify_sendf("STATUS=accepted %llu, rejected %llu, invalid %llu, "
 		     "outbox backlog %zu",
-		     d->ctx.accepted, d->ctx.rejected, d->ctx.invalid, backlog);
+		     t.accepted, t.rejected, t.invalid, backlog);
+}
+
+/* A failed metrics write is logged when its reason changes, not at every
+ * interval. */
+static void metrics_failed(struct daemon *d, const char *what)
+{
+	int e = errno;
+
+	if (e != d->metrics_errno)
+		log_msg(LOG_WARNING, "cannot write %s: %s", what, strerror(e));
+	d->metrics_errno = e;
+}
+
+/* The totals into state/metrics, and the textfile when configured. */
+static void write_metrics(struct daemon *d)
+{
+	char esc[1024];
+
+	if (metrics_save(spool_statefd(d->sp)) == -1) {
+		metrics_failed(d, "state/" METRICS_STATE_NAME);
+		return;
+	}
+	if (metrics_write_textfile(d->cfg, outbox_backlog(d->ob)) == -1) {
+		metrics_failed(
+		    d, log_escape(d->cfg->metrics_textfile, esc, sizeof(esc)));
+		return;
+	}
+	d->metrics_errno = 0;
+}
+
+static void on_metrics(struct loop_source *src, uint32_t events)
+{
+	struct daemon *d = CONTAINER(src, struct daemon, metrics);
+
+	(void)events;
+	loop_timer_drain(src);
+	write_metrics(d);
 }
 
 static void on_signal(struct loop_source *src, uint32_t events)
@@ -182,6 +223,8 @@ out:
 		watch_reconfigure(d->w, cfg->inbox, cfg->settle_ms);
 		if (cfg->rescan_ms != old->rescan_ms)
 			loop_timer_every(&d->rescan, cfg->rescan_ms);
+		if (cfg->metrics_interval_ms != old->metrics_interval_ms)
+			loop_timer_every(&d->metrics, cfg->metrics_interval_ms);
 		ruleset_free(d->rs);
 		d->rs = rs;
 		d->cfg = cfg;
@@ -303,6 +346,9 @@ static int run_loop(struct daemon *d)
 		if (d->recov_pos < d->nrecov || watch_ready(d->w) > 0) {
 			do_batch(d);
 			d->trim = 1;
+			/* the totals survive a crash too */
+			if (metrics_save(spool_statefd(d->sp)) == -1)
+				metrics_failed(d, "state/" METRICS_STATE_NAME);
 		}
 		send_status(d, 0);
 	}
@@ -358,6 +404,11 @@ static int start(struct daemon *d)
 			 d->cfg->spool_dir, strerror(errno));
 		goto out;
 	}
+	if (metrics_load(spool_statefd(d->sp)) == -1)
+		log_msg(LOG_WARNING,
+			"cannot read state/" METRICS_STATE_NAME
+			": %s; totals start from zero",
+			strerror(errno));
 	d->ob = outbox_open(d->cfg->spool_dir, d->cfg, d->epfd, &diag);
 	if (d->ob == NULL)
 		goto out;
@@ -370,6 +421,9 @@ static int start(struct daemon *d)
 		goto out;
 	wd_usec = notify_watchdog_usec();
 	if (open_timer(d, &d->wdog, on_watchdog, (long)(wd_usec / 2000)) == -1)
+		goto out;
+	if (open_timer(d, &d->metrics, on_metrics,
+		       d->cfg->metrics_interval_ms) == -1)
 		goto out;
 
 	/* watch first, then scan (watch_open does both) */
@@ -387,6 +441,7 @@ static int start(struct daemon *d)
 		ruleset_sha256(d->rs), ledger_count(d->ledger));
 	notify_send("READY=1");
 	send_status(d, 1);
+	write_metrics(d);
 	rc = 0;
 out:
 	log_diag(LOG_ERR, &diag);
@@ -403,6 +458,8 @@ static void stop(struct daemon *d)
 	spool_close(d->sp);
 	loop_timer_close(d->epfd, &d->rescan);
 	loop_timer_close(d->epfd, &d->wdog);
+	loop_timer_close(d->epfd, &d->metrics);
+	metrics_free();
 	if (d->sig.fd > 0)
 		close(d->sig.fd);
 	if (d->epfd > 0)
@@ -431,7 +488,7 @@ int cmd_run(int argc, char **argv)
 
 	if (d == NULL)
 		return 1;
-	d->rescan.fd = d->wdog.fd = -1;
+	d->rescan.fd = d->wdog.fd = d->metrics.fd = -1;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":c:vh", longopts, NULL)) != -1) {
@@ -490,6 +547,7 @@ int cmd_run(int argc, char **argv)
 	rc = run_loop(d) == 0 ? 0 : 1;
 	notify_send("STOPPING=1");
 	log_msg(LOG_NOTICE, "stopping");
+	write_metrics(d);
 out:
 	stop(d);
 	diag_clear(&diag);

@@ -20,6 +20,7 @@
 #include "../common/io.h"
 #include "../common/timefmt.h"
 #include "log.h"
+#include "metrics.h"
 #include "spool_int.h"
 
 #define READ_BUF_KEEP (1024 * 1024) /* keep the read buffer up to this */
@@ -439,6 +440,7 @@ static void judge_all(struct spool *sp, const struct spool_ctx *ctx,
 	for (size_t i = 0; i < n; i++) {
 		struct rec *r = &recs[i];
 		char esc[1024];
+		long long t0;
 		int jr;
 
 		r->it = &items[i];
@@ -447,7 +449,10 @@ static void judge_all(struct spool *sp, const struct spool_ctx *ctx,
 			prepare_result(sp, r);
 			continue;
 		}
+		t0 = metrics_now_us();
 		jr = judge_claim(sp, ctx, r);
+		if (jr == 0)
+			metrics_judge_time(metrics_now_us() - t0);
 		if (jr == 1) {
 			r->ok = 0;
 		} else if (jr != 0) {
@@ -567,6 +572,7 @@ static void report_all(struct spool_ctx *ctx, struct rec *recs, size_t n)
 		log_result(
 		    &r->j, file ? file : r->arch,
 		    json_string_value(json_object_get(r->doc, "archived_as")));
+		metrics_judged(&r->j, r->verdict);
 		if (r->verdict == VERDICT_ACCEPTED)
 			ctx->accepted++;
 		else if (r->verdict == VERDICT_REJECTED)

@@ -14,12 +14,14 @@ cd "$(dirname "$0")/.."
 # The one list. systemd provides /usr/bin/systemd-analyze on Debian 12;
 # llvm provides llvm-symbolizer for sanitizer stack traces; debhelper,
 # dpkg-dev and lintian build and check the package (make deb), mandoc lints
-# the man pages; nodejs and npm run the real client libraries the
-# end-to-end tests check webhook deliveries with (tests/package.json).
+# the man pages; prometheus provides promtool, which checks the metrics
+# file (tests/e2e/test_metrics.py); nodejs and npm run the real client
+# libraries the end-to-end tests check webhook deliveries with
+# (tests/package.json).
 PACKAGES="build-essential pkg-config libjansson-dev libcurl4-openssl-dev
 libssl-dev libcmocka-dev python3 python3-pytest clang
 libclang-rt-14-dev llvm cppcheck clang-format valgrind systemd
-debhelper dpkg-dev lintian mandoc nodejs npm"
+debhelper dpkg-dev lintian mandoc prometheus nodejs npm"
 
 # Installed: by dpkg, or for nodejs and npm by their command (a nodejs
 # from elsewhere, such as NodeSource's, includes npm and conflicts with

@@ -48,6 +48,9 @@ def test_good_config_summary(expensed_bin, tmp_path):
         "[log]\n"
         "facility = local2\n"
         "level = warning\n"
+        "[metrics]\n"
+        "textfile = metrics/expensed.prom\n"
+        "interval = 30s\n"
         "[webhook audit]\n"
         "url = https://audit.example.org:8443/hooks/expensed?key=QS123\n"
         "events = accepted, invalid\n"
@@ -74,6 +77,7 @@ def test_good_config_summary(expensed_bin, tmp_path):
         "settle: 500ms",
         "rescan: off",
         "log: facility local2, level warning",
+        "metrics: %s/metrics/expensed.prom, every 30s" % tmp_path,
         "rules: %s/rules" % tmp_path,
         "rule count: %d" % n,
         "webhook audit: format standard, events accepted, invalid",
@@ -104,6 +108,7 @@ def test_defaults_and_builtin_rules_via_environment(expensed_bin, tmp_path):
     assert "inbox: /var/spool/expensed/inbox" in lines
     assert "max_file_size: 16777216 bytes (16M)" in lines
     assert "settle: 2s" in lines
+    assert "metrics: off" in lines
     assert "rules: built-in" in lines
     assert "rule count: %d" % rule_count(SHIPPED_RULES) in lines
     assert "webhooks: none" in lines
@@ -153,6 +158,35 @@ def test_errors_with_line_numbers(expensed_bin, tmp_path):
         "configuration has errors",
     ]]
     assert SLACK_TOKEN not in r.stderr
+
+
+def test_metrics_errors_with_line_numbers(expensed_bin, tmp_path):
+    conf = tmp_path / "bad.conf"
+    conf.write_text(
+        "[metrics]\n"                                # 1
+        "interval = 0\n"                             # 2
+        "textfile =\n"                               # 3
+        "[metrics]\n"                                # 4
+        "[log]\n"                                    # 5
+        "[metrics]\n"                                # 6
+        "colour = red\n")                            # 7
+    r = run(expensed_bin, ["-c", str(conf)])
+    assert r.returncode == 2
+    c = str(conf)
+    assert r.stderr.splitlines() == ["expensed: " + line for line in [
+        c + ":2: interval must not be 0",
+        c + ":3: empty value for 'textfile'",
+        c + ":4: duplicate section [metrics] (first on line 1)",
+        c + ":6: duplicate section [metrics] (first on line 1)",
+        "configuration has errors",
+    ]]
+    conf.write_text("[metrics]\ninterval = soon\ntextfile = m.prom\n")
+    r = run(expensed_bin, ["-c", str(conf)])
+    assert r.returncode == 2
+    assert r.stderr.splitlines() == [
+        "expensed: %s:2: bad duration 'soon' for interval "
+        "(e.g. 500ms, 2s, 5m, 1h, 1d)" % c,
+        "expensed: configuration has errors"]
 
 
 def test_missing_config_file(expensed_bin, tmp_path):
@@ -251,6 +285,7 @@ def test_shipped_config_is_valid_and_states_the_defaults(expensed_bin,
                  "max_file_size: 16777216 bytes (16M)",
                  "settle: 2s", "rescan: 1m",
                  "log: facility daemon, level info",
+                 "metrics: off",
                  "rules: %s" % SHIPPED_RULES.parent,
                  "webhooks: none", "configuration OK"):
         assert want in lines
