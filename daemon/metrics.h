@@ -27,9 +27,10 @@
 
 #include "../rules/engine.h"
 #include "config.h"
+#include "spool_name.h"
 
-/* The state file in the spool's state/ directory. */
-#define METRICS_STATE_NAME "metrics"
+/* The state file in the spool's state/ directory (named by spool_name.h). */
+#define METRICS_STATE_NAME SPOOL_METRICS_NAME
 
 /* Totals of judged files, per verdict. */
 struct metrics_totals {

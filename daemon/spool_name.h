@@ -27,6 +27,8 @@
  *   tmp-TOKEN         the same lock file before it is in place
  *   tries-KEY         how many times claim KEY was recovered ("N\n")
  *   accepted-ids      the ledger (ledger.h)
+ *   metrics           the daemon's counters (metrics.h), replaced through
+ *                     metrics.tmp-PID
  *
  * Builders return 0, or -1 with errno ENAMETOOLONG when the name would not
  * fit in NAME_MAX bytes (it may come from a file name found on disk). They
@@ -49,6 +51,9 @@
 
 /* The ledger's file in state/. */
 #define SPOOL_LEDGER_NAME "accepted-ids"
+
+/* The metrics counters' file in state/ (metrics.c). */
+#define SPOOL_METRICS_NAME "metrics"
 
 /* Longest NAME kept in a claim (bytes); longer names are cut (on a UTF-8
  * boundary) so that CLAIM and NAME.result.json fit in NAME_MAX. */
