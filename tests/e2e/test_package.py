@@ -90,6 +90,7 @@ def test_package_control(deb, tmp_path):
     assert i_users < i_spool < i_start
     assert "deb-systemd-helper enable 'expensed.service'" in postinst
     assert "rmdir --ignore-fail-on-non-empty" in (ctl / "postrm").read_text()
+    assert "userdel expensed" in (ctl / "postrm").read_text()
     unit = run("sh", "-c", "dpkg-deb --fsys-tarfile '%s' | tar -xOf - "
                "./lib/systemd/system/expensed.service" % deb).stdout
     assert "\nExecStart=/usr/bin/expensed run\n" in unit

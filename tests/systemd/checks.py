@@ -402,14 +402,15 @@ def check_purge(s, deb):
                     "2>/dev/null"], check=False).stdout.split()
     if left:
         raise CheckFailed("left after purge: %s" % " ".join(left))
-    # Debian practice: a package does not remove its system users (a
-    # reused id would inherit their files); the package says so.
-    user = s.g.run(["getent", "passwd", "expensed"], check=False)
+    # the package removes its accounts on purge (the issue asks for no
+    # user left behind; debian/expensed.postrm says why and what it means)
+    for db, name in (("passwd", "expensed"), ("group", "expensed"),
+                     ("group", "expensed-drop")):
+        if s.g.run(["getent", db, name], check=False).returncode == 0:
+            raise CheckFailed("%s %s left after purge" % (db, name))
     kept = s.g.run(["find", SPOOL, "-type", "f"], check=False).stdout
-    return "unit, enablement links and /etc/expensed gone; user %s; " \
-        "spool files kept: %d" % (
-            "expensed kept (Debian practice)" if user.returncode == 0
-            else "expensed removed", len(kept.split()))
+    return "unit, enablement links, /etc/expensed, user and groups gone; " \
+        "spool files kept: %d" % len(kept.split())
 
 
 CHECKS = [
