@@ -50,7 +50,7 @@ run() {
 	esac
 }
 
-for t in "$build"/tests/*; do
+for t in "$build"/tests/test_*; do
 	if [ ! -f "$t" ] || [ ! -x "$t" ]; then
 		continue
 	fi
