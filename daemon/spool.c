@@ -156,6 +156,9 @@ void spool_close(struct spool *sp)
 	for (size_t i = 0; i < sp->nadopted; i++)
 		close(sp->adopted[i].fd);
 	free(sp->adopted);
+	/* the last batch's renames (step 5 of spool_int.h) */
+	if (sp->unsynced && sp->dirfd >= 0 && syncfs(sp->dirfd) == -1)
+		log_msg(LOG_ERR, "cannot sync the spool: %s", strerror(errno));
 	if (sp->lockfd >= 0)
 		spool_unlock_owner(sp, sp->token, sp->lockfd);
 	if (sp->dirfd >= 0)

@@ -619,9 +619,9 @@ int spool_process(struct spool *sp, struct spool_ctx *ctx,
 	SPOOL_FAIL_AT("synced", n);
 	moved = archive_all(sp, recs, n);
 	SPOOL_FAIL_AT("archived", n);
-	/* step 5: the renames made durable */
-	if (moved && syncfs(sp->dirfd) == -1)
-		log_msg(LOG_ERR, "cannot sync the spool: %s", strerror(errno));
+	/* step 5: no sync of the renames here (spool_int.h says why) */
+	if (moved)
+		sp->unsynced = 1;
 	report_all(ctx, recs, n);
 	rc = 0;
 out:

@@ -31,7 +31,10 @@
  *   4. per file: rename cKEY.NAME -> D/ARCH (RENAME_NOREPLACE), then
  *      rKEY -> D/ARCH.result.json (RENAME_NOREPLACE); remove state/tries-KEY
  *      if the claim was recovered;
- *   5. ONE more syncfs() (the renames).
+ *   5. no sync: the renames become durable with the next batch's sync
+ *      (step 3), the file system's own journal commit (ext4: within 5 s),
+ *      or the syncfs() of spool_close() when the daemon stops. A lone file
+ *      thus costs one journal commit, not two.
  *
  *   Crash before 3 completes: work/ holds cKEY.NAME (the dropper's inode or
  *   already the copy), maybe kKEY.NAME (a copy not yet in place) and maybe
@@ -40,12 +43,18 @@
  *   (existing deliveries are kept, not duplicated) and its own ledger line
  *   (same KEY) is not a duplicate of itself. (kKEY without cKEY cannot
  *   happen; if found, it is put back as cKEY and judged.)
- *   Crash in 4 or before 5 completes: a journalling file system makes
+ *   Crash in 4, or a power cut before the renames are durable: a
+ *   journalling file system makes
  *   renames durable in order, so per file either nothing moved (as above:
  *   judged again; the archive name is still free), or the input moved but
  *   not its result (work/ holds rKEY alone: recovery reads D/ARCH from its
  *   archived_as and finishes the rename, no judging: the deliveries are
  *   durable since 3), or both moved (done).
+ *   A kill -9 loses nothing of 4 (the page cache outlives the process); a
+ *   power cut may undo renames not yet committed, and recovery then sees
+ *   the "nothing moved" case: the file is judged again, same verdict and
+ *   same delivery ids (a delivery already posted may be posted once more,
+ *   with its same webhook-id), and the recovery is counted like any other.
  *   If a rename in 4 finds its name taken (another daemon used it
  *   meanwhile): for the input, rKEY is removed and the file judged again at
  *   once; for the result, the input is first moved back to cKEY.NAME. Such
@@ -91,6 +100,7 @@ struct spool {
 	unsigned seq;			 /* claims made so far */
 	struct adopted *adopted;	 /* dead owners' locks we hold */
 	size_t nadopted;
+	int unsynced;  /* renames of step 5 not synced yet (spool_close) */
 	int retry;     /* spool_retry_wanted() will say 1 */
 	char *buf;     /* the read buffer of judging, reused */
 	size_t bufcap; /* its size */
