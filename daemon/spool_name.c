@@ -85,6 +85,7 @@ static void shorten(const char *name, const char *tail, size_t max, char *out)
 	size_t room = max - tl - (json ? strlen(JSON_SUFFIX) : 0);
 	char buf[SPOOL_NAME_SIZE];
 	size_t n;
+	int w;
 
 	assert(max < SPOOL_NAME_SIZE && max > tl + strlen(JSON_SUFFIX));
 	snprintf(buf, sizeof(buf), "%.*s", (int)stem, name);
@@ -97,10 +98,13 @@ static void shorten(const char *name, const char *tail, size_t max, char *out)
 			n = cut_len(buf, n - 1);
 			buf[n] = '\0';
 		}
-		snprintf(out, SPOOL_NAME_SIZE, "%s%s", buf, tail);
+		w = snprintf(out, SPOOL_NAME_SIZE, "%s%s", buf, tail);
+		assert(w > 0 && w < SPOOL_NAME_SIZE); /* room was counted */
 		return;
 	}
-	snprintf(out, SPOOL_NAME_SIZE, "%s%s" JSON_SUFFIX, buf, tail);
+	w = snprintf(out, SPOOL_NAME_SIZE, "%s%s" JSON_SUFFIX, buf, tail);
+	assert(w > 0 && w < SPOOL_NAME_SIZE);
+	(void)w;
 }
 
 void spool_name_keep(const char *name, char *out)

@@ -81,68 +81,10 @@ static void mark_node(struct eval *ev, const json_t *node)
 	}
 }
 
-static bool strset_has(const struct strset *s, const char *key)
-{
-	if (s->n == 0)
-		return false;
-	for (size_t i = hash_str(key) & (s->cap - 1);;
-	     i = (i + 1) & (s->cap - 1)) {
-		if (s->slot[i] == NULL)
-			return false;
-		if (strcmp(s->slot[i], key) == 0)
-			return true;
-	}
-}
-
-static int strset_grow(struct strset *s)
-{
-	size_t cap = s->cap ? s->cap * 2 : 16;
-	char **slot = calloc(cap, sizeof(*slot));
-
-	if (slot == NULL)
-		return -1;
-	for (size_t i = 0; i < s->cap; i++) {
-		if (s->slot[i] == NULL)
-			continue;
-		size_t j = hash_str(s->slot[i]) & (cap - 1);
-		while (slot[j] != NULL)
-			j = (j + 1) & (cap - 1);
-		slot[j] = s->slot[i];
-	}
-	free(s->slot);
-	s->slot = slot;
-	s->cap = cap;
-	return 0;
-}
-
-static int strset_add(struct strset *s, const char *key)
-{
-	if ((s->n + 1) * 2 > s->cap && strset_grow(s) == -1)
-		return -1;
-	size_t i = hash_str(key) & (s->cap - 1);
-	while (s->slot[i] != NULL) {
-		if (strcmp(s->slot[i], key) == 0)
-			return 0;
-		i = (i + 1) & (s->cap - 1);
-	}
-	s->slot[i] = strdup(key);
-	if (s->slot[i] == NULL)
-		return -1;
-	s->n++;
-	return 0;
-}
-
-static void strset_free(struct strset *s)
-{
-	for (size_t i = 0; i < s->cap; i++)
-		free(s->slot[i]);
-	free(s->slot);
-}
-
 void eval_release(struct eval *ev)
 {
 	free(ev->reported.slot);
-	strset_free(&ev->reported_at);
+	strmap_free(&ev->reported_at, NULL);
 	free(ev->st);
 }
 
@@ -161,7 +103,7 @@ bool reported(const struct eval *ev, const json_t *node, size_t lo,
 	if (ev->reported_at.n == 0)
 		return false;
 	char *ptr = pointer(ev, lo, p);
-	bool r = ptr != NULL && strset_has(&ev->reported_at, ptr);
+	bool r = ptr != NULL && strmap_get(&ev->reported_at, ptr) != NULL;
 	free(ptr);
 	return r;
 }
@@ -317,9 +259,9 @@ void report_ill(struct eval *ev, const json_t *node, const char *path,
 		return;
 	}
 	if (is_singleton(node)) {
-		if (strset_has(&ev->reported_at, path))
+		if (strmap_get(&ev->reported_at, path) != NULL)
 			return;
-		if (strset_add(&ev->reported_at, path) == -1)
+		if (strmap_put(&ev->reported_at, path, (void *)1, NULL) == -1)
 			ev->oom = 1;
 	} else {
 		if (reported_node(ev, node))

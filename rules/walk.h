@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "../common/strmap.h"
 #include "eval.h"
 #include "ruleset.h"
 
@@ -30,16 +31,6 @@ struct seg {
 /* The non-singleton nodes reported as ill-kinded, by address. */
 struct ptrset {
 	const json_t **slot;
-	size_t cap; /* power of two, or 0 */
-	size_t n;
-};
-
-/*
- * The singleton nodes reported as ill-kinded, by pointer text: null, true
- * and false are shared singletons in Jansson, told apart by where they are.
- */
-struct strset {
-	char **slot;
 	size_t cap; /* power of two, or 0 */
 	size_t n;
 };
@@ -63,7 +54,9 @@ struct eval {
 	size_t run_n;
 	int oom; /* memory ran out: the evaluation fails */
 	struct ptrset reported;
-	struct strset reported_at;
+	/* the singletons (null, true, false: shared by Jansson, told apart by
+	 * where they are) reported as ill-kinded, by pointer text */
+	struct strmap reported_at;
 	struct seg *st; /* the walk stack */
 	size_t nst, capst;
 	bool no_runs; /* rule by rule only (tests compare the two) */
