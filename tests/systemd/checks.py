@@ -261,7 +261,17 @@ def check_security(s, deb):
         raise CheckFailed("no exposure level in:\n" + out[-2000:])
     if float(m.group(1)) > 1.5:
         raise CheckFailed("exposure %s %s, want <= 1.5" % m.groups())
-    return "exposure %s %s (online)" % m.groups()
+    # the sandbox as the daemon sees it: /run is read-only (systemd 252
+    # would leave it writable, see the unit), the spool writable
+    pid = s.wait_running()
+    probe = s.g.run(["nsenter", "-t", str(pid), "-m", "sh", "-c",
+                     "touch /run/.expensed-probe 2>&1; echo rc=$?"],
+                    check=False).stdout
+    if "rc=0" in probe:
+        s.g.run(["rm", "-f", "/run/.expensed-probe"], check=False)
+        raise CheckFailed("/run is writable inside the service")
+    return "exposure %s %s (online); /run read-only in the service" % \
+        m.groups()
 
 
 def check_reload(s, deb):
