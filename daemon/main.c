@@ -15,7 +15,7 @@
 static void usage(FILE *out)
 {
 	fputs("usage: expensed check [-r RULES] [--format text|json] "
-	      "[--fail-on error|warning] FILE... | -\n"
+	      "[--fail-on error|warning] [--max-findings N] FILE... | -\n"
 	      "       expensed run [-c FILE] [-v]\n"
 	      "       expensed check-config [-c FILE]\n"
 	      "       expensed send-test [-c FILE] WEBHOOK\n"

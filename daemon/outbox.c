@@ -63,6 +63,20 @@ int outbox_is_delivery_name(const char *name)
 	       ends_with(name, DELIVERY_SUFFIX);
 }
 
+int outbox_file_id(const char *name, char *id, size_t size)
+{
+	size_t n;
+
+	if (!outbox_is_delivery_name(name))
+		return -1;
+	n = strlen(name) - strlen(DELIVERY_SUFFIX);
+	if (n >= size)
+		return -1;
+	memcpy(id, name, n);
+	id[n] = '\0';
+	return 0;
+}
+
 /* A new delivery, in no line, with no lock. */
 static struct delivery *delivery_alloc(void)
 {

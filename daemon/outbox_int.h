@@ -122,6 +122,11 @@ int outbox_save(struct outbox *ob, struct delivery *d);
 /* 1 if name is that of a delivery file (ID.json, not hidden), else 0. */
 int outbox_is_delivery_name(const char *name);
 
+/* The id of delivery file name ("ID.json") into id (size bytes): the
+ * inverse of outbox_file_name. 0, or -1 when name is no delivery's or the
+ * id does not fit. */
+int outbox_file_id(const char *name, char *id, size_t size);
+
 /* Delivered: remove d's file from outbox/ (a failure is logged). */
 void outbox_remove_file(struct outbox *ob, const struct delivery *d);
 

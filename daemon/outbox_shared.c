@@ -118,12 +118,9 @@ static void appeared(struct outbox *ob, const char *name)
 {
 	char id[DELIVERY_NAME_SIZE];
 	struct delivery *d;
-	size_t n = strlen(name) - strlen(".json");
 
-	if (n >= sizeof(id))
+	if (outbox_file_id(name, id, sizeof(id)) == -1)
 		return;
-	memcpy(id, name, n);
-	id[n] = '\0';
 	if (outbox_get(ob, id))
 		return; /* ours, or known: its lock tells the rest */
 	d = outbox_load_file(ob, name);
@@ -145,12 +142,9 @@ static void vanished(struct outbox *ob, const char *name)
 {
 	char id[DELIVERY_NAME_SIZE];
 	struct delivery *d;
-	size_t n = strlen(name) - strlen(".json");
 
-	if (n >= sizeof(id))
+	if (outbox_file_id(name, id, sizeof(id)) == -1)
 		return;
-	memcpy(id, name, n);
-	id[n] = '\0';
 	d = outbox_get(ob, id);
 	if (!d || (d->where != D_HEAP && d->where != D_IDLE))
 		return;
