@@ -93,7 +93,12 @@ deps:
 run: deps $(BUILD)/expensed
 	@sh scripts/run-dev.sh $(BUILD)/expensed
 
-unit: $(UNIT_BIN)
+# Ids that collide under the old, unkeyed hash (tests/collide/gen_collide.c).
+$(BUILD)/tests/gen_collide: tests/collide/gen_collide.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+unit: $(UNIT_BIN) $(BUILD)/tests/gen_collide
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
 e2e: $(BUILD)/expensed $(BUILD)/expensed-hooks $(BUILD)/tests/failmalloc.so

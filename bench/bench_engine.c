@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "../common/hash.h"
 #include "../rules/engine.h"
 #include "../rules/eval.h"
 
@@ -276,6 +277,10 @@ int main(int argc, char **argv)
 	long n = 10000;
 	int ret = 1;
 
+	if (hash_init() == -1) {
+		perror("bench_engine: hash key");
+		return 1;
+	}
 	if (argc < 2 || argc > 4) {
 		fprintf(stderr, "usage: bench_engine SEED.json [LARGE.json] "
 				"[N]\n");

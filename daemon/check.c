@@ -23,13 +23,15 @@ struct check_opts {
 	bool fail_on_warning;
 	bool colour;
 	size_t max_findings; /* --max-findings, 0 when not given */
+	long max_time_ms;    /* --max-time, 0 when not given: no limit */
 	struct judge_opts judge;
 };
 
 static void check_usage(FILE *out)
 {
 	fputs("usage: expensed check [-r RULES] [--format text|json] "
-	      "[--fail-on error|warning] [--max-findings N] FILE... | -\n",
+	      "[--fail-on error|warning] [--max-findings N]\n"
+	      "                      [--max-time DURATION] FILE... | -\n",
 	      out);
 }
 
@@ -244,6 +246,7 @@ static int parse_options(int argc, char **argv, struct check_opts *o,
 	    {"format", required_argument, NULL, 'f'},
 	    {"fail-on", required_argument, NULL, 'F'},
 	    {"max-findings", required_argument, NULL, 'M'},
+	    {"max-time", required_argument, NULL, 'T'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -280,6 +283,15 @@ static int parse_options(int argc, char **argv, struct check_opts *o,
 			if (parse_max_findings(optarg, &o->max_findings) == -1)
 				return -1;
 			break;
+		case 'T':
+			o->max_time_ms = parse_duration_ms(optarg);
+			if (o->max_time_ms <= 0) {
+				cli_error("bad --max-time '%s' (a duration "
+					  "such as 500ms, 10s, 2m)",
+					  optarg);
+				return -1;
+			}
+			break;
 		case 'h':
 			check_usage(stdout);
 			*status = 0;
@@ -300,7 +312,7 @@ static int parse_options(int argc, char **argv, struct check_opts *o,
 
 int cmd_check(int argc, char **argv)
 {
-	struct check_opts o = {false, false, false, 0, {0, 0, 0}};
+	struct check_opts o = {false, false, false, 0, 0, {0, 0, 0, 0}};
 	const char *rules_arg = NULL;
 	struct config cfg;
 	bool have_cfg = false;
@@ -316,6 +328,7 @@ int cmd_check(int argc, char **argv)
 	o.judge.max_findings = o.max_findings ? o.max_findings
 			       : have_cfg     ? cfg.max_findings
 					      : EXPENSED_DEFAULT_MAX_FINDINGS;
+	o.judge.max_time_ms = (unsigned long long)o.max_time_ms;
 	if (load_rules(rules_arg, have_cfg ? &cfg : NULL, &rs) == -1) {
 		if (have_cfg)
 			config_free(&cfg);

@@ -136,6 +136,8 @@ static void print_summary(FILE *f, const struct config *cfg,
 	fprintf(f, "\nmax_findings: %zu", cfg->max_findings);
 	fputs("\nsettle: ", f);
 	print_duration(f, cfg->settle_ms);
+	fputs("\nmax_judge_time: ", f);
+	print_duration(f, cfg->max_judge_ms);
 	fputs("\nrescan: ", f);
 	if (cfg->rescan_ms == 0)
 		fputs("off", f);

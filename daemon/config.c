@@ -106,6 +106,7 @@ int config_defaults(struct config *cfg)
 	cfg->max_file_size = (size_t)16 * 1024 * 1024;
 	cfg->max_findings = EXPENSED_DEFAULT_MAX_FINDINGS;
 	cfg->settle_ms = 2000;
+	cfg->max_judge_ms = 10000;
 	cfg->rescan_ms = 60000;
 	cfg->rules_path = NULL;
 	cfg->log_facility = LOG_DAEMON;
@@ -418,6 +419,15 @@ static void spool_key(struct parser *st, const char *key, const char *value)
 		set_duration(st, key, value, &cfg->settle_ms);
 	} else if (strcmp(key, "rescan") == 0) {
 		set_duration(st, key, value, &cfg->rescan_ms);
+	} else if (strcmp(key, "max_judge_time") == 0) {
+		long ms = 0;
+		if (set_duration(st, key, value, &ms) == -1)
+			return;
+		if (ms < 1 || ms > CONFIG_MAX_JUDGE_MS)
+			err(st, st->lineno,
+			    "max_judge_time must be from 1ms to 20s");
+		else
+			cfg->max_judge_ms = ms;
 	}
 }
 
@@ -538,8 +548,8 @@ static void webhook_key(struct parser *st, const char *key, const char *value)
 }
 
 static const char *const spool_keys[] = {
-    "directory", "inbox", "max_file_size", "max_findings", "settle",
-    "rescan",	 NULL,
+    "directory", "inbox",  "max_file_size",  "max_findings",
+    "settle",	 "rescan", "max_judge_time", NULL,
 };
 static const char *const rules_keys[] = {"path", NULL};
 static const char *const log_keys[] = {"facility", "level", NULL};

@@ -16,6 +16,9 @@
 
 #define CONFIG_DEFAULT_PATH "/etc/expensed/expensed.conf"
 
+/* [spool] max_judge_time: 1ms to this, well below the watchdog's 30s. */
+#define CONFIG_MAX_JUDGE_MS 20000L
+
 /* [spool] max_findings and check --max-findings: 1 to this. */
 #define CONFIG_MAX_FINDINGS_LIMIT 1000000
 
@@ -47,6 +50,7 @@ struct config {
 	size_t max_findings;  /* findings listed per file; default 1000 */
 	long settle_ms;	      /* default 2s */
 	long rescan_ms;	      /* default 60s; 0 = off */
+	long max_judge_ms;    /* [spool] max_judge_time; default 10s */
 	char *rules_path;     /* NULL = built-in set */
 	int log_facility;     /* LOG_DAEMON ... */
 	int log_level;	      /* LOG_INFO ... (syslog priority, inclusive) */

@@ -2,9 +2,12 @@
  * main.c - the expensed command: dispatch to the sub-commands. Wiring only;
  * each command lives in its own file (commands.h).
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "../common/hash.h"
 #include "cli.h"
 #include "commands.h"
 
@@ -15,7 +18,8 @@
 static void usage(FILE *out)
 {
 	fputs("usage: expensed check [-r RULES] [--format text|json] "
-	      "[--fail-on error|warning] [--max-findings N] FILE... | -\n"
+	      "[--fail-on error|warning] [--max-findings N]\n"
+	      "                      [--max-time DURATION] FILE... | -\n"
 	      "       expensed run [-c FILE] [-v]\n"
 	      "       expensed check-config [-c FILE]\n"
 	      "       expensed send-test [-c FILE] WEBHOOK\n"
@@ -25,8 +29,36 @@ static void usage(FILE *out)
 	      out);
 }
 
+#ifdef EXPENSED_TEST_HOOKS
+/* Test hook: EXPENSED_HASH_KEY=K0,K1 (two hex numbers) fixes the hash key,
+ * so that tests can show that no output depends on it. */
+static void hook_hash_key(void)
+{
+	const char *s = getenv("EXPENSED_HASH_KEY");
+	unsigned long long k0, k1;
+	char *end;
+
+	if (s == NULL)
+		return;
+	k0 = strtoull(s, &end, 16);
+	if (*end != ',')
+		return;
+	k1 = strtoull(end + 1, &end, 16);
+	if (*end == '\0')
+		hash_set_key(k0, k1);
+}
+#endif
+
 int main(int argc, char **argv)
 {
+	/* every table of report data is keyed: no key, no run */
+	if (hash_init() == -1) {
+		cli_error("cannot draw a random hash key: %s", strerror(errno));
+		return 1;
+	}
+#ifdef EXPENSED_TEST_HOOKS
+	hook_hash_key();
+#endif
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

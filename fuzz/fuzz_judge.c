@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/hash.h"
 #include "../rules/engine.h"
 #include "../rules/eval.h"
 #include "check_doc.h"
@@ -74,7 +75,18 @@ static void compare_runs(const struct ruleset *rs, json_t *root)
 	finding_list_release(&lb);
 }
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The hash key, drawn once as expensed's main does (common/hash.h). */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	if (hash_init() == -1)
+		abort();
+	return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

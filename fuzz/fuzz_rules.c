@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/hash.h"
 #include "../rules/engine.h"
 #include "check_doc.h"
 
@@ -32,7 +33,18 @@ static const char report[] =
     "\"delegation\": {\"size\": 0}, \"cost\": \"-5.00\"}], "
     "\"a/b\": {\"c~d\": [1, 2, 3]}}";
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The hash key, drawn once as expensed's main does (common/hash.h). */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	if (hash_init() == -1)
+		abort();
+	return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

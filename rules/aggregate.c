@@ -332,6 +332,8 @@ void unique_visit(struct eval *ev, json_t *node, size_t lo, void *ud)
 	uint64_t h = key_hash(kv, nk);
 	size_t i = h & (s->cap - 1);
 	for (; s->slot[i].item != NULL; i = (i + 1) & (s->cap - 1)) {
+		if (spend(ev, 1))
+			return; /* out of time: the judgement is dropped */
 		if (s->slot[i].hash == h &&
 		    key_equal(s, s->slot[i].item, node)) {
 			unique_repeat(ev, s, node, lo, &s->slot[i]);

@@ -63,6 +63,10 @@ struct judge_opts {
 	 * docs/result.md (the others are counted, never stored); 0 means
 	 * EXPENSED_DEFAULT_MAX_FINDINGS */
 	size_t max_findings;
+	/* judging stops when it has taken this many milliseconds (the
+	 * monotonic clock, read every few thousand steps): the file is then
+	 * invalid, input.resources; 0 means no limit */
+	unsigned long long max_time_ms;
 };
 
 enum severity { SEV_ERROR, SEV_WARNING, SEV_INFO };

@@ -12,6 +12,7 @@
 #include <assert.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "eval.h"
 #include "runs.h"
@@ -43,19 +44,38 @@ static void eval_rule(struct eval *ev, json_t *root)
 	walk(ev, root, root, 0, &r->each, &loc, &w);
 }
 
-int eval_ruleset_bounded(const struct ruleset *rs, json_t *root,
-			 size_t max_listed, struct finding_list *out,
-			 struct eval_counts *counts)
+long long clock_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+bool budget_check(struct budget *b)
+{
+	b->left = BUDGET_STEPS;
+	if (!b->spent && clock_mono_ns() >= b->deadline_ns)
+		b->spent = true;
+	return b->spent;
+}
+
+int eval_ruleset_timed(const struct ruleset *rs, json_t *root,
+		       size_t max_listed, long long deadline_ns,
+		       struct finding_list *out, struct eval_counts *counts)
 {
 	size_t before = out->n;
+	struct budget budget = {deadline_ns, 0, false};
 	struct eval ev;
 
 	memset(&ev, 0, sizeof(ev));
+	if (deadline_ns != 0)
+		ev.budget = &budget;
 	ev.findings = out;
 	ev.max_listed = max_listed;
 	ev.listed = out->n;
 	ev.no_runs = eval_rule_by_rule;
-	for (size_t i = 0; i < rs->n && !ev.oom;) {
+	for (size_t i = 0; i < rs->n && !ev.oom && !spend(&ev, 1);) {
 		const struct rule *r = &rs->rules[i];
 		ev.nst = 0;
 		if (!r->enabled) {
@@ -75,10 +95,18 @@ int eval_ruleset_bounded(const struct ruleset *rs, json_t *root,
 	}
 	eval_release(&ev);
 	assert(ev.oom || ev.listed == out->n);
+	counts->out_of_time = budget.spent;
 	counts->errors = ev.errors;
 	counts->warnings = ev.warnings;
 	counts->left_out = ev.made - (ev.listed - before);
 	return ev.oom ? -1 : 0;
+}
+
+int eval_ruleset_bounded(const struct ruleset *rs, json_t *root,
+			 size_t max_listed, struct finding_list *out,
+			 struct eval_counts *counts)
+{
+	return eval_ruleset_timed(rs, root, max_listed, 0, out, counts);
 }
 
 int eval_ruleset(const struct ruleset *rs, json_t *root,

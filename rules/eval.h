@@ -43,7 +43,8 @@ void finding_list_release(struct finding_list *l);
 /* What an evaluation counted: every finding, listed or not. */
 struct eval_counts {
 	int errors, warnings;
-	size_t left_out; /* made but not listed (past max_listed) */
+	size_t left_out;  /* made but not listed (past max_listed) */
+	bool out_of_time; /* stopped at the deadline: nothing else holds */
 };
 
 /*
@@ -57,6 +58,19 @@ struct eval_counts {
 int eval_ruleset_bounded(const struct ruleset *rs, json_t *root,
 			 size_t max_listed, struct finding_list *out,
 			 struct eval_counts *counts);
+
+/*
+ * The same with a deadline on the monotonic clock (clock_mono_ns(); 0: none):
+ * the evaluation looks at the clock every few thousand steps and stops once
+ * it has passed, with counts->out_of_time set (the findings and counts are
+ * then partial: the caller says the file could not be judged).
+ */
+int eval_ruleset_timed(const struct ruleset *rs, json_t *root,
+		       size_t max_listed, long long deadline_ns,
+		       struct finding_list *out, struct eval_counts *counts);
+
+/* Now on the monotonic clock, in nanoseconds. */
+long long clock_mono_ns(void);
 
 /* The same with no bound: every finding is listed. */
 int eval_ruleset(const struct ruleset *rs, json_t *root,

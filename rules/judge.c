@@ -126,9 +126,41 @@ int judge_invalid(const struct ruleset *rs, const struct judge_opts *opts,
 	return make_invalid(out, rule, message);
 }
 
+/* The deadline of a judgement started now (clock_mono_ns()), 0: none. */
+static long long deadline_of(const struct judge_opts *opts)
+{
+	unsigned long long ms = opts ? opts->max_time_ms : 0;
+
+	if (ms == 0)
+		return 0;
+	if (ms > 1000ULL * 1000 * 1000 * 1000)
+		ms = 1000ULL * 1000 * 1000 * 1000; /* 31 years: no overflow */
+	return clock_mono_ns() + (long long)ms * 1000000;
+}
+
+/* The time budget is spent: the file is invalid, input.resources, whatever
+ * was found so far (out holds no finding yet), and with no report_id, so
+ * that the document does not depend on where the clock ran out. */
+static int out_of_time(struct judgement *j, const struct judge_opts *opts)
+{
+	unsigned long long ms = opts->max_time_ms;
+	char msg[128];
+
+	free(j->report_id);
+	j->report_id = NULL;
+	if (ms % 1000 == 0)
+		snprintf(msg, sizeof(msg), "judging took longer than %llu s",
+			 ms / 1000);
+	else
+		snprintf(msg, sizeof(msg), "judging took longer than %llu ms",
+			 ms);
+	return make_invalid(j, "input.resources", msg);
+}
+
 /* Judge the parsed object root with the rule set into out. 0, or -1 when
  * memory runs out (out released). */
 static int judge_root(const struct ruleset *rs, json_t *root,
+		      const struct judge_opts *opts, long long deadline,
 		      struct judgement *out)
 {
 	struct finding_list l = FINDING_LIST_INIT;
@@ -137,8 +169,13 @@ static int judge_root(const struct ruleset *rs, json_t *root,
 
 	if (id != NULL && (out->report_id = strdup(id)) == NULL)
 		goto fail;
-	if (eval_ruleset_bounded(rs, root, out->max_findings, &l, &c) == -1)
+	if (eval_ruleset_timed(rs, root, out->max_findings, deadline, &l, &c) ==
+	    -1)
 		goto fail;
+	if (c.out_of_time) {
+		finding_list_release(&l);
+		return out_of_time(out, opts);
+	}
 	out->findings = l.v;
 	out->nfindings = l.n;
 	out->capfindings = l.cap;
@@ -161,6 +198,7 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 	size_t max = opts && opts->max_file_size
 			 ? opts->max_file_size
 			 : EXPENSED_DEFAULT_MAX_FILE_SIZE;
+	long long deadline = deadline_of(opts);
 	char msg[512];
 	json_error_t err;
 	int line, col;
@@ -235,7 +273,11 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 		json_decref(root);
 		return make_invalid(out, "input.type", msg);
 	}
-	int rc = judge_root(rs, root, out);
+	if (deadline != 0 && clock_mono_ns() >= deadline) {
+		json_decref(root); /* the parser alone took the budget */
+		return out_of_time(out, opts);
+	}
+	int rc = judge_root(rs, root, opts, deadline, out);
 	json_decref(root);
 	return rc;
 }

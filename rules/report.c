@@ -221,6 +221,7 @@ void add_finding(struct eval *ev, const char *path, const char *expected,
 		ev->oom = 1;
 		return;
 	}
+	spend(ev, 1);
 	ev->made++;
 	if (r->severity == SEV_ERROR)
 		ev->errors++;

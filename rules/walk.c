@@ -69,8 +69,13 @@ char *pointer_tail(const struct eval *ev, size_t lo, const struct path *p,
 		   size_t from)
 {
 	/* the stack may still be unallocated (NULL) when empty */
-	return pointer_segs(ev->nst > lo ? ev->st + lo : NULL, ev->nst - lo, p,
-			    from);
+	char *ptr = pointer_segs(ev->nst > lo ? ev->st + lo : NULL,
+				 ev->nst - lo, p, from);
+
+	/* a pointer costs its length: keys can be long */
+	if (ptr != NULL)
+		spend(ev, 1 + strlen(ptr) / 64);
+	return ptr;
 }
 
 char *pointer(const struct eval *ev, size_t lo, const struct path *p)
@@ -179,6 +184,10 @@ static void walk_wild(struct eval *ev, const struct path *p, size_t i,
 static void walk_rec(struct eval *ev, const struct path *p, size_t i,
 		     json_t *node, struct walk *w)
 {
+	if (spend(ev, 1)) { /* out of time: the judgement is dropped */
+		w->bad = true;
+		return;
+	}
 	if (reported(ev, node, w->lo, NULL)) {
 		w->bad = true;
 		return;

@@ -35,6 +35,22 @@ struct ptrset {
 	size_t n;
 };
 
+/*
+ * The time budget of an evaluation (eval_ruleset_timed): the work done is
+ * counted in steps (a node walked to, a probe in a table, a finding, some
+ * bytes of a pointer built) and the clock is read every BUDGET_STEPS.
+ */
+struct budget {
+	long long deadline_ns; /* on the monotonic clock */
+	size_t left;	       /* steps until the next look at the clock */
+	bool spent;
+};
+
+#define BUDGET_STEPS 4096
+
+/* Look at the clock (left has run out); true when the budget is spent. */
+bool budget_check(struct budget *b);
+
 /* The state of one evaluation of a rule set on one document. */
 struct eval {
 	const struct rule *rule; /* the rule whose findings are being made */
@@ -59,8 +75,24 @@ struct eval {
 	struct strmap reported_at;
 	struct seg *st; /* the walk stack */
 	size_t nst, capst;
-	bool no_runs; /* rule by rule only (tests compare the two) */
+	bool no_runs;	       /* rule by rule only (tests compare the two) */
+	struct budget *budget; /* NULL: no deadline */
 };
+
+/* Count n steps of work; true when the time budget is spent (then every
+ * walk stops at once and no rule is started). */
+static inline bool spend(const struct eval *ev, size_t n)
+{
+	struct budget *b = ev->budget;
+
+	if (b == NULL)
+		return false;
+	if (b->left > n) {
+		b->left -= n;
+		return b->spent;
+	}
+	return budget_check(b);
+}
 
 /* Free the sets and the stack of ev (not its findings). */
 void eval_release(struct eval *ev);

@@ -17,6 +17,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "../../common/hash.h"
 #include "../../daemon/config.h"
 
 #define SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -836,6 +837,8 @@ static void test_config_path(void **state)
 
 int main(void)
 {
+	if (hash_init() == -1) /* common/hash.h: a random key */
+		return 1;
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_empty_file_gives_defaults),

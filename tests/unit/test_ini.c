@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "../../common/hash.h"
 #include "../../common/ini.h"
 
 static const struct ini_syntax rules = {INI_CONTROL_OK | INI_HEADER_ALONE,
@@ -165,6 +166,8 @@ static void test_handler_stops(void **state)
 
 int main(void)
 {
+	if (hash_init() == -1) /* common/hash.h: a random key */
+		return 1;
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_items_and_lines),
 	    cmocka_unit_test(test_bom),

@@ -12,6 +12,7 @@
 
 #include <string.h>
 
+#include "../../common/hash.h"
 #include "../../daemon/log.h"
 
 static void check(const char *in, const char *want)
@@ -128,6 +129,8 @@ static void test_long_name(void **state)
 
 int main(void)
 {
+	if (hash_init() == -1) /* common/hash.h: a random key */
+		return 1;
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_plain),      cmocka_unit_test(test_controls),
 	    cmocka_unit_test(test_backslash),  cmocka_unit_test(test_utf8),

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../common/hash.h"
 #include "../../common/io.h"
 #include "../../daemon/config.h"
 #include "../../daemon/metrics.h"
@@ -186,6 +187,8 @@ static void test_damaged_state(void **state)
 
 int main(void)
 {
+	if (hash_init() == -1) /* common/hash.h: a random key */
+		return 1;
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_label_escaping, setup,
 					    teardown),

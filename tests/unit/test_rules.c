@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "../../common/hash.h"
 #include "../../rules/engine.h"
 #include "../../rules/path.h"
 #include "../../rules/value.h"
@@ -386,7 +387,7 @@ static void test_result_round_trip(void **state)
 {
 	static const char report[] =
 	    "{\"id\": \"R-1\", \"missions\": [{\"cost\": \"x\"}]}";
-	struct judge_opts opts = {0, 1700000000, 0};
+	struct judge_opts opts = {.now = 1700000000};
 	struct ruleset *rs;
 	struct diag d = DIAG_INIT;
 	struct judgement j, back;
@@ -472,7 +473,7 @@ static void test_out_of_memory_in_jansson(void **state)
 	    "{\"id\": \"M-1\", \"cost\": 123456789012}, {}]}",
 	    "{\"missions\": [{}, {}, {}, {}, {}, {}, {}, {}, {}, {}]}",
 	};
-	struct judge_opts opts = {0, 1700000000, 7};
+	struct judge_opts opts = {.now = 1700000000, .max_findings = 7};
 	struct ruleset *rs;
 	struct diag d = DIAG_INIT;
 	json_malloc_t m0;
@@ -524,6 +525,8 @@ static void test_out_of_memory_in_jansson(void **state)
 
 int main(void)
 {
+	if (hash_init() == -1) /* common/hash.h: a random key */
+		return 1;
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_amount_strings),
 	    cmocka_unit_test(test_amount_json),

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "../../common/hash.h"
 #include "../../rules/engine.h"
 #include "../../rules/eval.h"
 
@@ -361,6 +362,8 @@ static void test_shared_nodes(void **state)
 
 int main(void)
 {
+	if (hash_init() == -1) /* common/hash.h: a random key */
+		return 1;
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_golden_cases),
 	    cmocka_unit_test(test_shared_nodes),

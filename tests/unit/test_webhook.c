@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "../../common/hash.h"
 #include "../../daemon/outbox.h"
 #include "../../daemon/webhook.h"
 
@@ -665,6 +666,8 @@ static void test_outbox_queue(void **state)
 
 int main(void)
 {
+	if (hash_init() == -1) /* common/hash.h: a random key */
+		return 1;
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_sign_reference_vector),
 	    cmocka_unit_test(test_sign_bad_secret),
