@@ -29,6 +29,10 @@ for s in bench/*.sh; do
 	sh "$s" "$build"
 done
 
+# A report of ids that collide under the old unkeyed hash (docs/costs.md).
+echo "== bench/bench_collide.py"
+/usr/bin/python3 bench/bench_collide.py "$build"
+
 # The daemon under a burst, a lone file and idle, against its floor, each on
 # a fresh loop-mounted ext4 (needs root; see bench/README.md).
 /usr/bin/python3 bench/bench_burst.py "$build"

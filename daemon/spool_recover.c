@@ -319,6 +319,14 @@ static int group_item(struct spool *sp, const char *key, struct group *g,
 	return 0;
 }
 
+/* Recovered claims in the order of their keys (token, then claim number),
+ * not in the hash table's order, which depends on the hash key. */
+static int by_key(const void *a, const void *b)
+{
+	return strcmp(((const struct spool_item *)a)->key,
+		      ((const struct spool_item *)b)->key);
+}
+
 int spool_recoverable(struct spool *sp, struct spool_item **items)
 {
 	struct strmap groups = STRMAP_INIT, tokens = STRMAP_INIT;
@@ -360,6 +368,7 @@ int spool_recoverable(struct spool *sp, struct spool_item **items)
 	}
 	sweep_locks(sp, &tokens);
 	sweep_tries(sp, &groups);
+	qsort(out, count, sizeof(*out), by_key);
 	*items = out;
 	out = NULL;
 	rc = (int)count;
