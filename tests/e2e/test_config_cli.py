@@ -75,6 +75,7 @@ def test_good_config_summary(expensed_bin, tmp_path):
         "max_file_size: 524288 bytes (512K)",
         "max_findings: 1000",
         "settle: 500ms",
+        "max_judge_time: 10s",
         "rescan: off",
         "log: facility local2, level warning",
         "metrics: %s/metrics/expensed.prom, every 30s" % tmp_path,

@@ -32,6 +32,7 @@ FILES = [
     "usr/share/doc/expensed/README.md.gz",
     "usr/share/doc/expensed/changelog.Debian.gz",
     "usr/share/doc/expensed/copyright",
+    "usr/share/doc/expensed/costs.md.gz",
     "usr/share/doc/expensed/ini.md",
     "usr/share/doc/expensed/operations.md.gz",
     "usr/share/doc/expensed/report-format.md.gz",
