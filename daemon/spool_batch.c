@@ -21,6 +21,7 @@
 #include "../common/timefmt.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "spool_int.h"
 
 #define READ_BUF_KEEP (1024 * 1024) /* keep the read buffer up to this */
@@ -452,6 +453,9 @@ static void judge_all(struct spool *sp, const struct spool_ctx *ctx,
 		}
 		t0 = metrics_now_us();
 		jr = judge_claim(sp, ctx, r);
+		/* each file takes at most max_judge_time (20 s at most): a
+		 * batch of slow files is progress, not a hang */
+		notify_send("WATCHDOG=1");
 		if (jr == 0)
 			metrics_judge_time(metrics_now_us() - t0);
 		if (jr == 1) {

@@ -3,7 +3,9 @@
 takes too long to judge is invalid, input.resources, within its budget
 (check --max-time, [spool] max_judge_time)."""
 import json
+import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -150,7 +152,8 @@ def test_daemon_max_judge_time(expensed_bin, tmp_path):
     write_budget_config(cfg, spool, "50ms", settle="100ms")
     d = Daemon(expensed_bin, cfg, tmp_path / "d.log").start()
     try:
-        data = slow_report()
+        # small enough to parse fast (even under ASan), slow to judge
+        data = slow_report(50000)
         start = time.monotonic()
         drop(spool, "slow.json", data)
         doc = wait_for(lambda: result(spool, "slow.json"), 20,
@@ -193,3 +196,43 @@ def test_config_max_judge_time(expensed_bin, tmp_path):
                            capture_output=True, timeout=10)
         assert p.returncode != 0
         assert why in p.stderr.decode(), p.stderr
+
+
+def test_slow_files_keep_the_watchdog_fed(expensed_bin, tmp_path):
+    """Each file judged pings the watchdog (WATCHDOG=1), so that a batch
+    of files each slow up to max_judge_time never trips it: with a
+    watchdog period far too long for the timer to fire, three slow files
+    dropped at once give at least three pings."""
+    spool = tmp_path / "spool"
+    (spool / "inbox").mkdir(parents=True)
+    cfg = tmp_path / "w.conf"
+    write_budget_config(cfg, spool, "50ms", settle="100ms")
+    sock_path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(sock_path)
+    sock.settimeout(10)
+    env = dict(os.environ)
+    env.update({"NOTIFY_SOCKET": sock_path, "WATCHDOG_USEC": "3600000000"})
+    d = Daemon(expensed_bin, cfg, tmp_path / "w.log", env).start()
+    try:
+        msgs = []
+        while "READY=1" not in msgs:
+            msgs.append(sock.recv(4096).decode())
+        before = msgs.count("WATCHDOG=1")
+        stage = tmp_path / "stage"
+        stage.mkdir()
+        for i in range(3):
+            (stage / ("s%d.json" % i)).write_bytes(slow_report(50000))
+        for i in range(3):
+            (stage / ("s%d.json" % i)).rename(spool / "inbox" /
+                                             ("s%d.json" % i))
+        while msgs.count("WATCHDOG=1") < before + 3:
+            msgs.append(sock.recv(4096).decode())
+        for i in range(3):
+            doc = wait_for(lambda: result(spool, "s%d.json" % i), 10,
+                           what="s%d.json archived" % i)
+            assert [f["rule"] for f in doc["findings"]] == [
+                "input.resources"]
+    finally:
+        d.cleanup()
+        sock.close()
