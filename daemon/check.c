@@ -300,7 +300,7 @@ static int parse_options(int argc, char **argv, struct check_opts *o,
 
 int cmd_check(int argc, char **argv)
 {
-	struct check_opts o = {false, false, false, 0, {0, 0, 0}};
+	struct check_opts o = {false, false, false, 0, {0, 0, 0, LANG_EN}};
 	const char *rules_arg = NULL;
 	struct config cfg;
 	bool have_cfg = false;

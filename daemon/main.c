@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "../common/i18n.h"
 #include "commands.h"
 
 #ifndef EXPENSED_VERSION
@@ -27,6 +28,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+	i18n_init();
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -188,7 +188,7 @@ static int judge_claim(struct spool *sp, const struct spool_ctx *ctx,
 {
 	struct spool_item *it = r->it;
 	struct judge_opts opts = {ctx->cfg->max_file_size, 0,
-				  ctx->cfg->max_findings};
+				  ctx->cfg->max_findings, ctx->cfg->language};
 	size_t max = opts.max_file_size ? opts.max_file_size
 					: EXPENSED_DEFAULT_MAX_FILE_SIZE;
 	struct refusal rf = {NULL, "", -1};

@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "../common/diag.h"
+#include "../common/i18n.h"
 
 #define EXPENSED_DEFAULT_MAX_FILE_SIZE ((size_t)16 * 1024 * 1024)
 #define EXPENSED_DEFAULT_MAX_FINDINGS ((size_t)1000)
@@ -63,6 +64,7 @@ struct judge_opts {
 	 * docs/result.md (the others are counted, never stored); 0 means
 	 * EXPENSED_DEFAULT_MAX_FINDINGS */
 	size_t max_findings;
+	enum lang lang; /* of the findings' messages (LANG_EN is 0) */
 };
 
 enum severity { SEV_ERROR, SEV_WARNING, SEV_INFO };

@@ -47,12 +47,20 @@ int eval_ruleset_bounded(const struct ruleset *rs, json_t *root,
 			 size_t max_listed, struct finding_list *out,
 			 struct eval_counts *counts)
 {
+	return eval_ruleset_lang(rs, root, max_listed, LANG_EN, out, counts);
+}
+
+int eval_ruleset_lang(const struct ruleset *rs, json_t *root,
+		      size_t max_listed, enum lang lang,
+		      struct finding_list *out, struct eval_counts *counts)
+{
 	size_t before = out->n;
 	struct eval ev;
 
 	memset(&ev, 0, sizeof(ev));
 	ev.findings = out;
 	ev.max_listed = max_listed;
+	ev.lang = lang;
 	ev.listed = out->n;
 	ev.no_runs = eval_rule_by_rule;
 	for (size_t i = 0; i < rs->n && !ev.oom;) {
