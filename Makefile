@@ -7,6 +7,7 @@
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make systemd-test the package under a real systemd (root, network; CI)
 #   make deb          the Debian package, in build/deb/ (debian/)
+#   make pot          po/expensed.pot from the sources, merged into po/*.po
 
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
@@ -16,6 +17,7 @@ UNITDIR   ?= /lib/systemd/system
 SYSUSERSDIR ?= /usr/lib/sysusers.d
 TMPFILESDIR ?= /usr/lib/tmpfiles.d
 MANDIR    ?= $(PREFIX)/share/man
+LOCALEDIR ?= $(PREFIX)/share/locale
 MAN8      := man/expensed.8
 MAN5      := man/expensed.conf.5 man/expensed.rules.5
 CC        ?= cc
@@ -45,11 +47,39 @@ DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BUILTIN_RULES := config/rules.d/mission-report.rules
+LINGUAS   := fr
+MO        := $(LINGUAS:%=$(BUILD)/locale/%/LC_MESSAGES/expensed.mo)
 
 .PHONY: all deps run test unit e2e lint fuzz bench install clean format valgrind \
-	standalone systemd-test deb
+	standalone systemd-test deb pot
 
-all: $(BUILD)/expensed $(BUILD)/expensed-hooks $(BUILD)/tests/failmalloc.so
+all: $(BUILD)/expensed $(BUILD)/expensed-hooks $(BUILD)/tests/failmalloc.so $(MO)
+
+# Translations (docs/languages.md): po/LANG.po compiled, checked, into
+# $(BUILD)/locale, where EXPENSED_LOCALEDIR points the dev build and the
+# tests; the binary's own default is $(LOCALEDIR), where install puts them.
+$(BUILD)/common/i18n.o: CPPFLAGS += -DEXPENSED_LOCALEDIR=\"$(LOCALEDIR)\"
+
+$(BUILD)/locale/%/LC_MESSAGES/expensed.mo: po/%.po
+	@mkdir -p $(dir $@)
+	msgfmt --check --statistics -o $@ $<
+
+# Every marked string of every source: _ and N_ (common/i18n.h), TR, NTR
+# and CTR (rules/walk.h), i18n_tr, i18n_ntr, i18n_ctx.
+XGETTEXT_KEYS := -k_ -kN_ -kTR:2 -kNTR:2,3 -kCTR:2c,3 -ki18n_tr:2 \
+	-ki18n_ntr:2,3 -ki18n_ctx:2c,3 --flag=TR:2:c-format \
+	--flag=NTR:2:c-format --flag=NTR:3:c-format --flag=CTR:3:c-format \
+	--flag=i18n_tr:2:c-format --flag=i18n_ntr:2:c-format \
+	--flag=i18n_ntr:3:c-format --flag=i18n_ctx:3:c-format
+
+pot:
+	xgettext --from-code=UTF-8 --language=C --add-comments=TRANSLATORS: \
+		--package-name=expensed --package-version=$(VERSION) \
+		--msgid-bugs-address= --sort-by-file $(XGETTEXT_KEYS) \
+		-o po/expensed.pot $(sort $(wildcard common/*.c rules/*.c daemon/*.c))
+	@for l in $(LINGUAS); do \
+		msgmerge --quiet --update --backup=none --no-fuzzy-matching \
+			po/$$l.po po/expensed.pot; done
 
 $(BUILD)/expensed: $(BUILD)/daemon/main.o $(DAEMON_OBJ) $(RULES_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -132,7 +162,7 @@ bench: deps $(BUILD)/expensed
 format:
 	clang-format -i common/*.[ch] rules/*.[ch] daemon/*.[ch] tests/unit/*.c fuzz/*.[ch] bench/*.c
 
-install: $(BUILD)/expensed
+install: $(BUILD)/expensed $(MO)
 	install -D -m 0755 $(BUILD)/expensed $(DESTDIR)$(PREFIX)/bin/expensed
 	install -d $(DESTDIR)$(SYSCONFDIR)/expensed/rules.d
 	test -e $(DESTDIR)$(SYSCONFDIR)/expensed/expensed.conf || \
@@ -147,6 +177,9 @@ install: $(BUILD)/expensed
 	install -D -m 0644 systemd/expensed.tmpfiles $(DESTDIR)$(TMPFILESDIR)/expensed.conf
 	install -D -m 0644 -t $(DESTDIR)$(MANDIR)/man8 $(MAN8)
 	install -D -m 0644 -t $(DESTDIR)$(MANDIR)/man5 $(MAN5)
+	for l in $(LINGUAS); do install -D -m 0644 \
+		$(BUILD)/locale/$$l/LC_MESSAGES/expensed.mo \
+		$(DESTDIR)$(LOCALEDIR)/$$l/LC_MESSAGES/expensed.mo; done
 
 # The Debian package (debian/), built from a copy of the checkout's files
 # (tracked and new, not ignored) in build/deb/src, so that
