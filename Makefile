@@ -73,7 +73,8 @@ XGETTEXT_KEYS := -k_ -kN_ -kTR:2 -kNTR:2,3 -kCTR:2c,3 -ki18n_tr:2 \
 	--flag=i18n_ntr:3:c-format --flag=i18n_ctx:3:c-format
 
 pot:
-	xgettext --from-code=UTF-8 --language=C --add-comments=TRANSLATORS: \
+	@echo "xgettext -> po/expensed.pot"
+	@xgettext --from-code=UTF-8 --language=C --add-comments=TRANSLATORS: \
 		--package-name=expensed --package-version=$(VERSION) \
 		--msgid-bugs-address= --sort-by-file $(XGETTEXT_KEYS) \
 		-o po/expensed.pot $(sort $(wildcard common/*.c rules/*.c daemon/*.c))
