@@ -64,19 +64,21 @@ $(BUILD)/locale/%/LC_MESSAGES/expensed.mo: po/%.po
 	@mkdir -p $(dir $@)
 	msgfmt --check --statistics -o $@ $<
 
-# Every marked string of every source: _ and N_ (common/i18n.h), TR, NTR
-# and CTR (rules/walk.h), i18n_tr, i18n_ntr, i18n_ctx.
-XGETTEXT_KEYS := -k_ -kN_ -kTR:2 -kNTR:2,3 -kCTR:2c,3 -ki18n_tr:2 \
-	-ki18n_ntr:2,3 -ki18n_ctx:2c,3 --flag=TR:2:c-format \
+# Every marked string of every source: _ and N_ (common/i18n.h), TR, NTR,
+# CTR and NCTR (rules/walk.h), i18n_tr, i18n_ntr, i18n_ctx, i18n_nctx.
+XGETTEXT_KEYS := -k_ -kN_ -kTR:2 -kNTR:2,3 -kCTR:2c,3 -kNCTR:2c,3,4 -ki18n_tr:2 \
+	-ki18n_ntr:2,3 -ki18n_ctx:2c,3 -ki18n_nctx:2c,3,4 --flag=TR:2:c-format \
 	--flag=NTR:2:c-format --flag=NTR:3:c-format --flag=CTR:3:c-format \
+	--flag=NCTR:3:c-format --flag=NCTR:4:c-format \
 	--flag=i18n_tr:2:c-format --flag=i18n_ntr:2:c-format \
-	--flag=i18n_ntr:3:c-format --flag=i18n_ctx:3:c-format
+	--flag=i18n_ntr:3:c-format --flag=i18n_ctx:3:c-format \
+	--flag=i18n_nctx:3:c-format --flag=i18n_nctx:4:c-format
 
 pot:
 	@echo "xgettext -> po/expensed.pot"
 	@xgettext --from-code=UTF-8 --language=C --add-comments=TRANSLATORS: \
 		--package-name=expensed --package-version=$(VERSION) \
-		--msgid-bugs-address= --sort-by-file $(XGETTEXT_KEYS) \
+		--msgid-bugs-address=expensed@example.org --sort-by-file $(XGETTEXT_KEYS) \
 		-o po/expensed.pot $(sort $(wildcard common/*.c rules/*.c daemon/*.c))
 	@for l in $(LINGUAS); do \
 		msgmerge --quiet --update --backup=none --no-fuzzy-matching \

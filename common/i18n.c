@@ -183,6 +183,20 @@ const char *i18n_ctx(enum lang l, const char *ctx, const char *msgid)
 	return t == key ? NULL : t;
 }
 
+const char *i18n_nctx(enum lang l, const char *ctx, const char *one,
+		      const char *many, unsigned long n)
+{
+	char key[512];
+
+	if (l == LANG_EN)
+		return NULL;
+	int k = snprintf(key, sizeof(key), "%s\004%s", ctx, one);
+	if (k < 0 || (size_t)k >= sizeof(key))
+		return NULL;
+	const char *t = lookup(key, many, n);
+	return t == key || t == many ? NULL : t;
+}
+
 char *i18n_amount(enum lang l, int64_t cents, char *buf, size_t size)
 {
 	uint64_t mag =

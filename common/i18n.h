@@ -64,6 +64,11 @@ const char *i18n_ntr(enum lang l, const char *one, const char *many,
 const char *i18n_ctx(enum lang l, const char *ctx, const char *msgid)
     __attribute__((format_arg(3)));
 
+/* i18n_ctx with a plural: one or many for n in the context ctx, or NULL. */
+const char *i18n_nctx(enum lang l, const char *ctx, const char *one,
+		      const char *many, unsigned long n)
+    __attribute__((format_arg(3))) __attribute__((format_arg(4)));
+
 /*
  * An amount in cents as people read it in language l, into buf:
  * English "139108.94" (what the result document says), French

@@ -168,6 +168,51 @@ static int64_t div_round(__int128 v, __int128 div)
 }
 
 /*
+ * The sentence of a built-in limit rule in languages other than English,
+ * when the catalog has one (context: the rule's id), made into a finding:
+ * true when it was.
+ */
+static bool limit_own(struct eval *ev, const char *ptr, const char *exp,
+		      const char *act, const char *val, const char *q,
+		      const char *bound, const struct limit_state *s, bool low)
+{
+	const char *id = ev->rule->id;
+	const char *f;
+
+	if (ev->lang == LANG_EN || low) /* the sentences name a ceiling */
+		return false;
+	if (strcmp(id, "cost.per_participant") == 0 && s->r->per.present &&
+	    !s->r->days_start.present) {
+		f = NCTR(ev, "cost.per_participant",
+			 "cost per participant: %s for %lld person is %s, "
+			 "above the ceiling of %s",
+			 "cost per participant: %s for %lld people is %s, "
+			 "above the ceiling of %s",
+			 (unsigned long)s->per);
+		if (f != NULL)
+			add_finding(ev, ptr, exp, act, f, val,
+				    (long long)s->per, q, bound);
+		return f != NULL;
+	}
+	/* per x days only when small enough to be a head count */
+	if (strcmp(id, "cost.per_participant_day") == 0 &&
+	    s->r->per.present && s->r->days_start.present &&
+	    s->per <= 1000000000LL) {
+		f = NCTR(ev, "cost.per_participant_day",
+			 "cost per participant and day: %s for %lld "
+			 "participant-days is %s, above the ceiling of %s",
+			 "cost per participant and day: %s for %lld "
+			 "participant-days is %s, above the ceiling of %s",
+			 (unsigned long)(s->per * s->days));
+		if (f != NULL)
+			add_finding(ev, ptr, exp, act, f, val,
+				    (long long)(s->per * s->days), q, bound);
+		return f != NULL;
+	}
+	return false;
+}
+
+/*
  * The finding of value v of a limit: "cost 600.01 / 2 (people) / 3 days =
  * 100.00, above the maximum 100.00" and its seven other shapes (with or
  * without per and days, below or above), each a sentence of its own.
@@ -188,6 +233,8 @@ static void limit_finding(struct eval *ev, const struct limit_state *s,
 	msg_amount(ev, v, val, sizeof(val));
 	msg_amount(ev, q, mq, sizeof(mq));
 	msg_amount(ev, low ? r->min : r->max, bound, sizeof(bound));
+	if (limit_own(ev, ptr, exp, aq, val, mq, bound, s, low))
+		return;
 	if (r->per.present && r->days_start.present && low)
 		add_finding(ev, ptr, exp, aq,
 			    NTR(ev,

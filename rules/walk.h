@@ -67,11 +67,12 @@ struct eval {
 /*
  * The language of messages: TR(ev, "text") is text in ev's language,
  * NTR(ev, one, many, n) its plural for n, CTR(ev, rule id, "text") the
- * rule's own sentence or NULL (common/i18n.h). make pot knows these names.
+ * rule's own sentence or NULL, NCTR its plural (common/i18n.h). make pot knows these names.
  */
 #define TR(ev, s) i18n_tr((ev)->lang, s)
 #define NTR(ev, one, many, n) i18n_ntr((ev)->lang, one, many, n)
 #define CTR(ev, ctx, s) i18n_ctx((ev)->lang, ctx, s)
+#define NCTR(ev, ctx, one, many, n) i18n_nctx((ev)->lang, ctx, one, many, n)
 
 /* A day number, an amount in cents, as people read them in ev's language
  * (dates YYYY-MM-DD or DD/MM/YYYY, amounts 1234.50 or 1 234,50 €). */
