@@ -51,7 +51,7 @@ LINGUAS   := fr
 MO        := $(LINGUAS:%=$(BUILD)/locale/%/LC_MESSAGES/expensed.mo)
 
 .PHONY: all deps run test unit e2e lint fuzz bench install clean format valgrind \
-	standalone systemd-test deb pot
+	standalone systemd-test deb pot po-check
 
 all: $(BUILD)/expensed $(BUILD)/expensed-hooks $(BUILD)/tests/failmalloc.so $(MO)
 
@@ -74,12 +74,15 @@ XGETTEXT_KEYS := -k_ -kN_ -kTR:2 -kNTR:2,3 -kCTR:2c,3 -kNCTR:2c,3,4 -ki18n_tr:2 
 	--flag=i18n_ntr:3:c-format --flag=i18n_ctx:3:c-format \
 	--flag=i18n_nctx:3:c-format --flag=i18n_nctx:4:c-format
 
+XGETTEXT := xgettext --from-code=UTF-8 --language=C \
+	--add-comments=TRANSLATORS: --package-name=expensed \
+	--package-version=$(VERSION) --msgid-bugs-address=expensed@example.org \
+	--sort-by-file $(XGETTEXT_KEYS)
+I18N_SRC := $(sort $(wildcard common/*.c rules/*.c daemon/*.c))
+
 pot:
 	@echo "xgettext -> po/expensed.pot"
-	@xgettext --from-code=UTF-8 --language=C --add-comments=TRANSLATORS: \
-		--package-name=expensed --package-version=$(VERSION) \
-		--msgid-bugs-address=expensed@example.org --sort-by-file $(XGETTEXT_KEYS) \
-		-o po/expensed.pot $(sort $(wildcard common/*.c rules/*.c daemon/*.c))
+	@$(XGETTEXT) -o po/expensed.pot $(I18N_SRC)
 	@for l in $(LINGUAS); do \
 		msgmerge --quiet --update --backup=none --no-fuzzy-matching \
 			po/$$l.po po/expensed.pot; done
@@ -183,6 +186,23 @@ install: $(BUILD)/expensed $(MO)
 	for l in $(LINGUAS); do install -D -m 0644 \
 		$(BUILD)/locale/$$l/LC_MESSAGES/expensed.mo \
 		$(DESTDIR)$(LOCALEDIR)/$$l/LC_MESSAGES/expensed.mo; done
+
+# The catalogs against the sources (make lint): each compiles with
+# msgfmt --check, has no untranslated, fuzzy or obsolete entry, and
+# translates every string the sources mark now (a new _() fails here
+# until `make pot` and a translation).
+po-check:
+	@mkdir -p $(BUILD)
+	@$(XGETTEXT) -o $(BUILD)/expensed.pot $(I18N_SRC)
+	@set -e; for l in $(LINGUAS); do \
+		msgfmt --check -o /dev/null po/$$l.po; \
+		msgcmp po/$$l.po $(BUILD)/expensed.pot; \
+		for a in --untranslated --only-fuzzy --only-obsolete; do \
+			if [ -n "$$(msgattrib $$a po/$$l.po)" ]; then \
+				echo "po/$$l.po: entries found by msgattrib $$a:"; \
+				msgattrib $$a po/$$l.po; exit 1; fi; \
+		done; \
+	done
 
 # The Debian package (debian/), built from a copy of the checkout's files
 # (tracked and new, not ignored) in build/deb/src, so that
