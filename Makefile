@@ -129,7 +129,7 @@ deps:
 run: deps $(BUILD)/expensed
 	@sh scripts/run-dev.sh $(BUILD)/expensed
 
-unit: $(UNIT_BIN)
+unit: $(UNIT_BIN) $(MO)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
 e2e: $(BUILD)/expensed $(BUILD)/expensed-hooks $(BUILD)/tests/failmalloc.so

@@ -109,8 +109,8 @@ static enum lang read_env(void)
 
 void i18n_init(void)
 {
-	static const char *const names[] = {"C.UTF-8", "C.utf8",
-					    "fr_FR.UTF-8", "fr_FR.utf8"};
+	static const char *const names[] = {"C.UTF-8", "C.utf8", "fr_FR.UTF-8",
+					    "fr_FR.utf8"};
 	const char *dir = env_nonempty("EXPENSED_LOCALEDIR");
 
 	env_lang = read_env();
@@ -118,6 +118,9 @@ void i18n_init(void)
 	bindtextdomain(I18N_DOMAIN, dir ? dir : EXPENSED_LOCALEDIR);
 	bind_textdomain_codeset(I18N_DOMAIN, "UTF-8");
 	setenv("LANGUAGE", "fr", 1);
+	if (messages_locale != (locale_t)0)
+		freelocale(messages_locale);
+	messages_locale = (locale_t)0;
 	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
 		messages_locale =
 		    newlocale(LC_MESSAGES_MASK, names[i], (locale_t)0);
@@ -143,15 +146,13 @@ enum lang i18n_current(void)
 
 /* key looked up in the French catalog (key itself when absent, or when
  * French cannot be set up). */
-static const char *lookup(const char *key, const char *plural,
-			  unsigned long n)
+static const char *lookup(const char *key, const char *plural, unsigned long n)
 {
 	if (messages_locale == (locale_t)0)
 		return plural == NULL || n == 1 ? key : plural;
 	locale_t old = uselocale(messages_locale);
-	const char *t = plural == NULL
-			    ? dgettext(I18N_DOMAIN, key)
-			    : dngettext(I18N_DOMAIN, key, plural, n);
+	const char *t = plural == NULL ? dgettext(I18N_DOMAIN, key)
+				       : dngettext(I18N_DOMAIN, key, plural, n);
 	uselocale(old);
 	return t;
 }

@@ -56,7 +56,7 @@ const char *i18n_tr(enum lang l, const char *msgid)
 /* one or many (English: n == 1 picks one) in language l, for n. */
 const char *i18n_ntr(enum lang l, const char *one, const char *many,
 		     unsigned long n) __attribute__((format_arg(2)))
-    __attribute__((format_arg(3)));
+__attribute__((format_arg(3)));
 
 /* msgid in the message context ctx in language l, or NULL when the
  * catalog has no such entry (or l is English): for a sentence of its own

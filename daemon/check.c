@@ -145,12 +145,13 @@ static void print_text(const struct check_opts *o, const struct judgement *j)
 	}
 	if (j->findings_left_out > 0) {
 		printf("%s%s:%s ", bold, file, reset);
-		printf(i18n_ntr(i18n_current(),
-				"%zu more finding not listed (max_findings %zu)",
-				"%zu more findings not listed (max_findings "
-				"%zu)",
-				j->findings_left_out),
-		       j->findings_left_out, j->max_findings);
+		printf(
+		    i18n_ntr(i18n_current(),
+			     "%zu more finding not listed (max_findings %zu)",
+			     "%zu more findings not listed (max_findings "
+			     "%zu)",
+			     j->findings_left_out),
+		    j->findings_left_out, j->max_findings);
 		putchar('\n');
 	}
 	print_summary(o, file, j);
@@ -190,8 +191,9 @@ static int check_one(const struct ruleset *rs, const struct check_opts *o,
 		goto out;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		rc = judge_invalid(rs, &o->judge, name, "input.file",
-				   _("is a directory, not a file"), NULL, -1, j);
+		rc =
+		    judge_invalid(rs, &o->judge, name, "input.file",
+				  _("is a directory, not a file"), NULL, -1, j);
 		goto judged;
 	}
 	if (read_bounded(fd, o->judge.max_file_size, &buf, &len) == -1) {
@@ -344,7 +346,7 @@ static int parse_options(int argc, char **argv, struct check_opts *o,
 
 int cmd_check(int argc, char **argv)
 {
-	struct check_opts o = {false, false, false, 0, {0, 0, 0, LANG_EN}};
+	struct check_opts o = {.judge = {.lang = LANG_EN}};
 	const char *rules_arg = NULL;
 	struct config cfg;
 	bool have_cfg = false;

@@ -188,8 +188,9 @@ static int judge_claim(struct spool *sp, const struct spool_ctx *ctx,
 		       struct rec *r)
 {
 	struct spool_item *it = r->it;
-	struct judge_opts opts = {ctx->cfg->max_file_size, 0,
-				  ctx->cfg->max_findings, ctx->cfg->language};
+	struct judge_opts opts = {.max_file_size = ctx->cfg->max_file_size,
+				  .max_findings = ctx->cfg->max_findings,
+				  .lang = ctx->cfg->language};
 	size_t max = opts.max_file_size ? opts.max_file_size
 					: EXPENSED_DEFAULT_MAX_FILE_SIZE;
 	struct refusal rf = {NULL, "", -1};

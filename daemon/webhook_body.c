@@ -257,11 +257,11 @@ static json_t *build_slack(struct chat *c, size_t keep)
 	const char *report = c->j->report_id;
 	json_t *out;
 	size_t i;
-	char *file_t = chat_text(file ? file : "?", WEBHOOK_CHAT_MAX_STRING,
-				 c->f);
-	char *report_t = report ? chat_text(report, WEBHOOK_CHAT_MAX_STRING,
-					    c->f)
-				: strdup(_("(none)"));
+	char *file_t =
+	    chat_text(file ? file : "?", WEBHOOK_CHAT_MAX_STRING, c->f);
+	char *report_t = report
+			     ? chat_text(report, WEBHOOK_CHAT_MAX_STRING, c->f)
+			     : strdup(_("(none)"));
 
 	if (!file_t || !report_t)
 		t.failed = true;
@@ -353,13 +353,12 @@ static json_t *teams_head(const struct chat *c, size_t keep)
 		if (!note)
 			goto out;
 	}
-	body =
-	    json_pack("[{s:s, s:s, s:s, s:s, s:b}, {s:s, s:[o, o, o, o, o]}]",
-		      "type", "TextBlock", "text", title, "weight", "Bolder",
-		      "size", "Medium", "wrap", 1, "type", "FactSet", "facts",
-		      fact(_("Verdict"), verdict), fact(_("File"), file_t),
-		      fact(_("Report"), report_t), fact(_("Errors"), nerr),
-		      fact(_("Warnings"), nwarn));
+	body = json_pack(
+	    "[{s:s, s:s, s:s, s:s, s:b}, {s:s, s:[o, o, o, o, o]}]", "type",
+	    "TextBlock", "text", title, "weight", "Bolder", "size", "Medium",
+	    "wrap", 1, "type", "FactSet", "facts", fact(_("Verdict"), verdict),
+	    fact(_("File"), file_t), fact(_("Report"), report_t),
+	    fact(_("Errors"), nerr), fact(_("Warnings"), nwarn));
 	/* insert_new releases the note even when it fails */
 	if (body && note && json_array_insert_new(body, 1, note) == -1) {
 		json_decref(body);

@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct judge_opts opts = {0, 1700000000, 0};
+	struct judge_opts opts = {.now = 1700000000};
 	struct diag d = DIAG_INIT;
 	struct ruleset *rs = NULL;
 	struct judgement j;

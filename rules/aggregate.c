@@ -87,14 +87,15 @@ static void sum_finding(struct eval *ev, const char *ptr, const char *exp,
 	char items[320];
 
 	if (r->nitems == 1 && path_has_wildcard(&r->items[0]))
-		add_finding(ev, ptr, exp, act,
-			    NTR(ev,
-				"%s is %s but the %zu value of %s adds up to %s "
-				"(difference %s)",
-				"%s is %s but the %zu values of %s add up to %s "
-				"(difference %s)",
-				n),
-			    eq, x, n, r->items[0].text, sum, d);
+		add_finding(
+		    ev, ptr, exp, act,
+		    NTR(ev,
+			"%s is %s but the %zu value of %s adds up to %s "
+			"(difference %s)",
+			"%s is %s but the %zu values of %s add up to %s "
+			"(difference %s)",
+			n),
+		    eq, x, n, r->items[0].text, sum, d);
 	else if (r->nitems == 1)
 		add_finding(ev, ptr, exp, act,
 			    TR(ev, "%s is %s but %s adds up to %s (difference "

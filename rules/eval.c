@@ -50,9 +50,9 @@ int eval_ruleset_bounded(const struct ruleset *rs, json_t *root,
 	return eval_ruleset_lang(rs, root, max_listed, LANG_EN, out, counts);
 }
 
-int eval_ruleset_lang(const struct ruleset *rs, json_t *root,
-		      size_t max_listed, enum lang lang,
-		      struct finding_list *out, struct eval_counts *counts)
+int eval_ruleset_lang(const struct ruleset *rs, json_t *root, size_t max_listed,
+		      enum lang lang, struct finding_list *out,
+		      struct eval_counts *counts)
 {
 	size_t before = out->n;
 	struct eval ev;

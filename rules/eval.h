@@ -60,9 +60,9 @@ int eval_ruleset_bounded(const struct ruleset *rs, json_t *root,
 			 struct eval_counts *counts);
 
 /* The same, with messages in language lang (eval_ruleset_bounded: English). */
-int eval_ruleset_lang(const struct ruleset *rs, json_t *root,
-		      size_t max_listed, enum lang lang,
-		      struct finding_list *out, struct eval_counts *counts);
+int eval_ruleset_lang(const struct ruleset *rs, json_t *root, size_t max_listed,
+		      enum lang lang, struct finding_list *out,
+		      struct eval_counts *counts);
 
 /* The same with no bound: every finding is listed. */
 int eval_ruleset(const struct ruleset *rs, json_t *root,

@@ -128,8 +128,8 @@ int judge_invalid(const struct ruleset *rs, const struct judge_opts *opts,
 
 /* Judge the parsed object root with the rule set into out. 0, or -1 when
  * memory runs out (out released). */
-static int judge_root(const struct ruleset *rs, json_t *root,
-		      enum lang lang, struct judgement *out)
+static int judge_root(const struct ruleset *rs, json_t *root, enum lang lang,
+		      struct judgement *out)
 {
 	struct finding_list l = FINDING_LIST_INIT;
 	const char *id = json_string_value(json_object_get(root, "id"));
@@ -213,12 +213,13 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 		const char *text = strstr(err.text, "JSON_ALLOW_NUL")
 				       ? "\\u0000 is not allowed"
 				       : err.text;
-		snprintf(msg, sizeof(msg),
-			 i18n_tr(lang, "invalid JSON at line %d, column %d: %s"),
-			 err.line, err.column > 0 ? err.column : 1,
-			 text == err.text ? text
-					  : i18n_tr(lang, "\\u0000 is not "
-							  "allowed"));
+		snprintf(
+		    msg, sizeof(msg),
+		    i18n_tr(lang, "invalid JSON at line %d, column %d: %s"),
+		    err.line, err.column > 0 ? err.column : 1,
+		    text == err.text ? text
+				     : i18n_tr(lang, "\\u0000 is not "
+						     "allowed"));
 		return make_invalid(out, "input.json", msg);
 	}
 	if (deep != (size_t)-1) {

@@ -195,9 +195,8 @@ static bool limit_own(struct eval *ev, const char *ptr, const char *exp,
 		return f != NULL;
 	}
 	/* per x days only when small enough to be a head count */
-	if (strcmp(id, "cost.per_participant_day") == 0 &&
-	    s->r->per.present && s->r->days_start.present &&
-	    s->per <= 1000000000LL) {
+	if (strcmp(id, "cost.per_participant_day") == 0 && s->r->per.present &&
+	    s->r->days_start.present && s->per <= 1000000000LL) {
 		f = NCTR(ev, "cost.per_participant_day",
 			 "cost per participant and day: %s for %lld "
 			 "participant-days is %s, above the ceiling of %s",
@@ -264,17 +263,17 @@ static void limit_finding(struct eval *ev, const struct limit_state *s,
 				   "%s"),
 			    item, val, p, per, mq, bound);
 	else if (r->days_start.present && low)
-		add_finding(ev, ptr, exp, aq,
-			    NTR(ev, "%s %s / %lld day = %s, below the minimum %s",
-				"%s %s / %lld days = %s, below the minimum %s",
-				nd),
-			    item, val, d, mq, bound);
+		add_finding(
+		    ev, ptr, exp, aq,
+		    NTR(ev, "%s %s / %lld day = %s, below the minimum %s",
+			"%s %s / %lld days = %s, below the minimum %s", nd),
+		    item, val, d, mq, bound);
 	else if (r->days_start.present)
-		add_finding(ev, ptr, exp, aq,
-			    NTR(ev, "%s %s / %lld day = %s, above the maximum %s",
-				"%s %s / %lld days = %s, above the maximum %s",
-				nd),
-			    item, val, d, mq, bound);
+		add_finding(
+		    ev, ptr, exp, aq,
+		    NTR(ev, "%s %s / %lld day = %s, above the maximum %s",
+			"%s %s / %lld days = %s, above the maximum %s", nd),
+		    item, val, d, mq, bound);
 	else if (low)
 		add_finding(ev, ptr, exp, aq,
 			    TR(ev, "%s %s is below the minimum %s"), item, val,

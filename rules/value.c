@@ -185,11 +185,10 @@ char *json_describe(const json_t *node, enum lang l, char *buf, size_t size)
 			       ((unsigned char)s[cut] & 0xC0) == 0x80)
 				cut--;
 			snprintf(buf, size,
-				 i18n_tr(l, "the string \"%.*s...\""),
-				 (int)cut, s);
-		} else {
-			snprintf(buf, size, i18n_tr(l, "the string \"%s\""),
+				 i18n_tr(l, "the string \"%.*s...\""), (int)cut,
 				 s);
+		} else {
+			snprintf(buf, size, i18n_tr(l, "the string \"%s\""), s);
 		}
 		break;
 	}

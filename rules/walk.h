@@ -60,14 +60,15 @@ struct eval {
 	struct strmap reported_at;
 	struct seg *st; /* the walk stack */
 	size_t nst, capst;
-	bool no_runs; /* rule by rule only (tests compare the two) */
+	bool no_runs;	/* rule by rule only (tests compare the two) */
 	enum lang lang; /* of the messages (judge_opts) */
 };
 
 /*
  * The language of messages: TR(ev, "text") is text in ev's language,
  * NTR(ev, one, many, n) its plural for n, CTR(ev, rule id, "text") the
- * rule's own sentence or NULL, NCTR its plural (common/i18n.h). make pot knows these names.
+ * rule's own sentence or NULL, NCTR its plural (common/i18n.h). make pot knows
+ * these names.
  */
 #define TR(ev, s) i18n_tr((ev)->lang, s)
 #define NTR(ev, one, many, n) i18n_ntr((ev)->lang, one, many, n)

@@ -386,7 +386,7 @@ static void test_result_round_trip(void **state)
 {
 	static const char report[] =
 	    "{\"id\": \"R-1\", \"missions\": [{\"cost\": \"x\"}]}";
-	struct judge_opts opts = {0, 1700000000, 0};
+	struct judge_opts opts = {.now = 1700000000};
 	struct ruleset *rs;
 	struct diag d = DIAG_INIT;
 	struct judgement j, back;
@@ -472,7 +472,7 @@ static void test_out_of_memory_in_jansson(void **state)
 	    "{\"id\": \"M-1\", \"cost\": 123456789012}, {}]}",
 	    "{\"missions\": [{}, {}, {}, {}, {}, {}, {}, {}, {}, {}]}",
 	};
-	struct judge_opts opts = {0, 1700000000, 7};
+	struct judge_opts opts = {.now = 1700000000, .max_findings = 7};
 	struct ruleset *rs;
 	struct diag d = DIAG_INIT;
 	json_malloc_t m0;
