@@ -51,7 +51,7 @@ LINGUAS   := fr
 MO        := $(LINGUAS:%=$(BUILD)/locale/%/LC_MESSAGES/expensed.mo)
 
 .PHONY: all deps run test unit e2e lint fuzz bench install clean format valgrind \
-	standalone systemd-test deb pot po-check
+	standalone systemd-test deb pot po-check FORCE
 
 all: $(BUILD)/expensed $(BUILD)/expensed-hooks $(BUILD)/tests/failmalloc.so $(MO)
 
@@ -59,6 +59,17 @@ all: $(BUILD)/expensed $(BUILD)/expensed-hooks $(BUILD)/tests/failmalloc.so $(MO
 # $(BUILD)/locale, where EXPENSED_LOCALEDIR points the dev build and the
 # tests; the binary's own default is $(LOCALEDIR), where install puts them.
 $(BUILD)/common/i18n.o: CPPFLAGS += -DEXPENSED_LOCALEDIR=\"$(LOCALEDIR)\"
+
+# LOCALEDIR is compiled into common/i18n.o: building or installing with
+# another PREFIX rebuilds it, so that the installed binary finds its
+# installed catalogs.
+$(BUILD)/gen/localedir: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(LOCALEDIR)' | cmp -s - $@ || echo '$(LOCALEDIR)' > $@
+
+$(BUILD)/common/i18n.o: $(BUILD)/gen/localedir
+
+FORCE:
 
 $(BUILD)/locale/%/LC_MESSAGES/expensed.mo: po/%.po
 	@mkdir -p $(dir $@)
