@@ -675,3 +675,26 @@ def test_language_fr_messages_and_slack_but_not_keys_or_log(env):
     assert re.search(r": r1\.json: /total: error: /total vaut .* "
                      r"\[total\.missions\]$", log, re.M), log
     assert "rejet\u00e9" not in log and "erreur" not in log
+
+
+def test_language_follows_a_reload(env):
+    """language = fr set by a reload: the files judged before it keep their
+    English messages, the ones judged after it are French."""
+    env.configure([])
+    env.start()
+    env.drop("before.json", report("R-1", total="400.00"))
+    doc = env.wait_archived("before.json")
+    (f,) = [f for f in doc["findings"] if f["rule"] == "total.missions"]
+    assert f["message"] == ("/total is 400.00 but the 1 value of "
+                            "/missions/*/cost adds up to 300.00 "
+                            "(difference 100.00)")
+    env.configure([], head="[general]\nlanguage = fr\n\n")
+    env.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: "reloaded:" in env.logtext(), what="the reload")
+    env.drop("after.json", report("R-2", total="400.00"))
+    doc = env.wait_archived("after.json")
+    (f,) = [f for f in doc["findings"] if f["rule"] == "total.missions"]
+    assert f["message"].startswith("/total vaut 400,00\u00a0\u20ac mais ")
+    before = json.loads((env.spool / "rejected" /
+                         "before.json.result.json").read_text())
+    assert before["findings"][0]["message"].startswith("/total is 400.00")
