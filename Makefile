@@ -7,6 +7,7 @@
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make systemd-test the package under a real systemd (root, network; CI)
 #   make deb          the Debian package, in build/deb/ (debian/)
+#   make pot          po/expensed.pot from the sources, merged into po/*.po
 
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
@@ -16,6 +17,7 @@ UNITDIR   ?= /lib/systemd/system
 SYSUSERSDIR ?= /usr/lib/sysusers.d
 TMPFILESDIR ?= /usr/lib/tmpfiles.d
 MANDIR    ?= $(PREFIX)/share/man
+LOCALEDIR ?= $(PREFIX)/share/locale
 MAN8      := man/expensed.8
 MAN5      := man/expensed.conf.5 man/expensed.rules.5
 CC        ?= cc
@@ -45,11 +47,56 @@ DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BUILTIN_RULES := config/rules.d/mission-report.rules
+LINGUAS   := fr
+MO        := $(LINGUAS:%=$(BUILD)/locale/%/LC_MESSAGES/expensed.mo)
 
 .PHONY: all deps run test unit e2e lint fuzz bench install clean format valgrind \
-	standalone systemd-test deb
+	standalone systemd-test deb pot po-check FORCE
 
-all: $(BUILD)/expensed $(BUILD)/expensed-hooks $(BUILD)/tests/failmalloc.so
+all: $(BUILD)/expensed $(BUILD)/expensed-hooks $(BUILD)/tests/failmalloc.so $(MO)
+
+# Translations (docs/languages.md): po/LANG.po compiled, checked, into
+# $(BUILD)/locale, where EXPENSED_LOCALEDIR points the dev build and the
+# tests; the binary's own default is $(LOCALEDIR), where install puts them.
+$(BUILD)/common/i18n.o: CPPFLAGS += -DEXPENSED_LOCALEDIR=\"$(LOCALEDIR)\"
+
+# LOCALEDIR is compiled into common/i18n.o: building or installing with
+# another PREFIX rebuilds it, so that the installed binary finds its
+# installed catalogs.
+$(BUILD)/gen/localedir: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(LOCALEDIR)' | cmp -s - $@ || echo '$(LOCALEDIR)' > $@
+
+$(BUILD)/common/i18n.o: $(BUILD)/gen/localedir
+
+FORCE:
+
+$(BUILD)/locale/%/LC_MESSAGES/expensed.mo: po/%.po
+	@mkdir -p $(dir $@)
+	msgfmt --check --statistics -o $@ $<
+
+# Every marked string of every source: _ and N_ (common/i18n.h), TR, NTR,
+# CTR and NCTR (rules/walk.h), i18n_tr, i18n_ntr, i18n_ctx, i18n_nctx.
+XGETTEXT_KEYS := -k_ -kN_ -kTR:2 -kNTR:2,3 -kCTR:2c,3 -kNCTR:2c,3,4 -ki18n_tr:2 \
+	-ki18n_ntr:2,3 -ki18n_ctx:2c,3 -ki18n_nctx:2c,3,4 --flag=TR:2:c-format \
+	--flag=NTR:2:c-format --flag=NTR:3:c-format --flag=CTR:3:c-format \
+	--flag=NCTR:3:c-format --flag=NCTR:4:c-format \
+	--flag=i18n_tr:2:c-format --flag=i18n_ntr:2:c-format \
+	--flag=i18n_ntr:3:c-format --flag=i18n_ctx:3:c-format \
+	--flag=i18n_nctx:3:c-format --flag=i18n_nctx:4:c-format
+
+XGETTEXT := xgettext --from-code=UTF-8 --language=C \
+	--add-comments=TRANSLATORS: --package-name=expensed \
+	--package-version=$(VERSION) --msgid-bugs-address=expensed@example.org \
+	--sort-by-file $(XGETTEXT_KEYS)
+I18N_SRC := $(sort $(wildcard common/*.c rules/*.c daemon/*.c))
+
+pot:
+	@echo "xgettext -> po/expensed.pot"
+	@$(XGETTEXT) -o po/expensed.pot $(I18N_SRC)
+	@for l in $(LINGUAS); do \
+		msgmerge --quiet --update --backup=none --no-fuzzy-matching \
+			po/$$l.po po/expensed.pot; done
 
 $(BUILD)/expensed: $(BUILD)/daemon/main.o $(DAEMON_OBJ) $(RULES_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -98,7 +145,7 @@ $(BUILD)/tests/gen_collide: tests/collide/gen_collide.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
-unit: $(UNIT_BIN) $(BUILD)/tests/gen_collide
+unit: $(UNIT_BIN) $(BUILD)/tests/gen_collide $(MO)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
 e2e: $(BUILD)/expensed $(BUILD)/expensed-hooks $(BUILD)/tests/failmalloc.so
@@ -137,7 +184,7 @@ bench: deps $(BUILD)/expensed
 format:
 	clang-format -i common/*.[ch] rules/*.[ch] daemon/*.[ch] tests/unit/*.c fuzz/*.[ch] bench/*.c
 
-install: $(BUILD)/expensed
+install: $(BUILD)/expensed $(MO)
 	install -D -m 0755 $(BUILD)/expensed $(DESTDIR)$(PREFIX)/bin/expensed
 	install -d $(DESTDIR)$(SYSCONFDIR)/expensed/rules.d
 	test -e $(DESTDIR)$(SYSCONFDIR)/expensed/expensed.conf || \
@@ -152,6 +199,26 @@ install: $(BUILD)/expensed
 	install -D -m 0644 systemd/expensed.tmpfiles $(DESTDIR)$(TMPFILESDIR)/expensed.conf
 	install -D -m 0644 -t $(DESTDIR)$(MANDIR)/man8 $(MAN8)
 	install -D -m 0644 -t $(DESTDIR)$(MANDIR)/man5 $(MAN5)
+	for l in $(LINGUAS); do install -D -m 0644 \
+		$(BUILD)/locale/$$l/LC_MESSAGES/expensed.mo \
+		$(DESTDIR)$(LOCALEDIR)/$$l/LC_MESSAGES/expensed.mo; done
+
+# The catalogs against the sources (make lint): each compiles with
+# msgfmt --check, has no untranslated, fuzzy or obsolete entry, and
+# translates every string the sources mark now (a new _() fails here
+# until `make pot` and a translation).
+po-check:
+	@mkdir -p $(BUILD)
+	@$(XGETTEXT) -o $(BUILD)/expensed.pot $(I18N_SRC)
+	@set -e; for l in $(LINGUAS); do \
+		msgfmt --check -o /dev/null po/$$l.po; \
+		msgcmp po/$$l.po $(BUILD)/expensed.pot; \
+		for a in --untranslated --only-fuzzy --only-obsolete; do \
+			if [ -n "$$(msgattrib $$a po/$$l.po)" ]; then \
+				echo "po/$$l.po: entries found by msgattrib $$a:"; \
+				msgattrib $$a po/$$l.po; exit 1; fi; \
+		done; \
+	done
 
 # The Debian package (debian/), built from a copy of the checkout's files
 # (tracked and new, not ignored) in build/deb/src, so that

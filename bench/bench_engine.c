@@ -142,7 +142,7 @@ static int time_judge(const struct ruleset *rs, const char *name,
 		      struct judgement *last)
 {
 	/* No size limit here: the large report is over the default 16M. */
-	struct judge_opts opts = {len + 1, 1700000000, 0};
+	struct judge_opts opts = {.max_file_size = len + 1, .now = 1700000000};
 	struct judgement j;
 	double t0 = now_s();
 

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/i18n.h"
 #include "../rules/engine.h"
 #include "cli.h"
 #include "commands.h"
@@ -78,13 +79,55 @@ static int read_bounded(int fd, size_t max, char **buf, size_t *len)
 	return 0;
 }
 
+/* "error", "warning", "info" as check's text says them. */
+static const char *severity_text(enum severity s)
+{
+	return s == SEV_ERROR	  ? _("error")
+	       : s == SEV_WARNING ? _("warning")
+				  : _("info");
+}
+
+/* "accepted", "rejected", "invalid" as check's text says them. */
+static const char *verdict_text(enum verdict v)
+{
+	return v == VERDICT_ACCEPTED   ? _("accepted")
+	       : v == VERDICT_REJECTED ? _("rejected")
+				       : _("invalid");
+}
+
+/* The last line: "FILE: VERDICT: N errors, M warnings". */
+static void print_summary(const struct check_opts *o, const char *file,
+			  const struct judgement *j)
+{
+	const char *red = o->colour ? "\033[1;31m" : "";
+	const char *green = o->colour ? "\033[1;32m" : "";
+	const char *bold = o->colour ? "\033[1m" : "";
+	const char *reset = o->colour ? "\033[0m" : "";
+	char verdict[64], errs[64], warns[64];
+	unsigned long ne = (unsigned long)j->errors;
+	unsigned long nw = (unsigned long)j->warnings;
+
+	snprintf(verdict, sizeof(verdict), "%s%s%s",
+		 j->verdict == VERDICT_ACCEPTED ? green : red,
+		 verdict_text(j->verdict), reset);
+	snprintf(errs, sizeof(errs),
+		 i18n_ntr(i18n_current(), "%d error", "%d errors", ne),
+		 j->errors);
+	snprintf(warns, sizeof(warns),
+		 i18n_ntr(i18n_current(), "%d warning", "%d warnings", nw),
+		 j->warnings);
+	/* TRANSLATORS: the verdict, then "N errors" and "M warnings" */
+	printf("%s%s:%s ", bold, file, reset);
+	printf(_("%s: %s, %s"), verdict, errs, warns);
+	putchar('\n');
+}
+
 static void print_text(const struct check_opts *o, const struct judgement *j)
 {
 	char file[512], path[1024], msg[2048];
 	const char *red = o->colour ? "\033[1;31m" : "";
 	const char *yellow = o->colour ? "\033[1;33m" : "";
 	const char *cyan = o->colour ? "\033[1;36m" : "";
-	const char *green = o->colour ? "\033[1;32m" : "";
 	const char *bold = o->colour ? "\033[1m" : "";
 	const char *reset = o->colour ? "\033[0m" : "";
 
@@ -99,19 +142,21 @@ static void print_text(const struct check_opts *o, const struct judgement *j)
 		printf("%s%s:%s ", bold, file, reset);
 		if (path[0] != '\0')
 			printf("%s: ", path);
-		printf("%s%s:%s %s [%s]\n", col, severity_name(f->severity),
+		printf("%s%s:%s %s [%s]\n", col, severity_text(f->severity),
 		       reset, msg, f->rule);
 	}
-	if (j->findings_left_out > 0)
-		printf("%s%s:%s %zu more finding%s not listed (max_findings "
-		       "%zu)\n",
-		       bold, file, reset, j->findings_left_out,
-		       j->findings_left_out == 1 ? "" : "s", j->max_findings);
-	printf("%s%s:%s %s%s%s: %d error%s, %d warning%s\n", bold, file, reset,
-	       j->verdict == VERDICT_ACCEPTED ? green : red,
-	       verdict_name(j->verdict), reset, j->errors,
-	       j->errors == 1 ? "" : "s", j->warnings,
-	       j->warnings == 1 ? "" : "s");
+	if (j->findings_left_out > 0) {
+		printf("%s%s:%s ", bold, file, reset);
+		printf(
+		    i18n_ntr(i18n_current(),
+			     "%zu more finding not listed (max_findings %zu)",
+			     "%zu more findings not listed (max_findings "
+			     "%zu)",
+			     j->findings_left_out),
+		    j->findings_left_out, j->max_findings);
+		putchar('\n');
+	}
+	print_summary(o, file, j);
 }
 
 /* 0, or -1 when memory runs out (nothing printed). */
@@ -148,8 +193,9 @@ static int check_one(const struct ruleset *rs, const struct check_opts *o,
 		goto out;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		rc = judge_invalid(rs, &o->judge, name, "input.file",
-				   "is a directory, not a file", NULL, -1, j);
+		rc =
+		    judge_invalid(rs, &o->judge, name, "input.file",
+				  _("is a directory, not a file"), NULL, -1, j);
 		goto judged;
 	}
 	if (read_bounded(fd, o->judge.max_file_size, &buf, &len) == -1) {
@@ -164,7 +210,7 @@ static int check_one(const struct ruleset *rs, const struct check_opts *o,
 		long long size =
 		    S_ISREG(st.st_mode) ? (long long)st.st_size : -1;
 		snprintf(msg, sizeof(msg),
-			 "file is larger than the limit of %zu bytes",
+			 _("file is larger than the limit of %zu bytes"),
 			 o->judge.max_file_size);
 		rc = judge_invalid(rs, &o->judge, name, "input.size", msg, NULL,
 				   size, j);
@@ -312,7 +358,7 @@ static int parse_options(int argc, char **argv, struct check_opts *o,
 
 int cmd_check(int argc, char **argv)
 {
-	struct check_opts o = {false, false, false, 0, 0, {0, 0, 0, 0}};
+	struct check_opts o = {.judge = {.lang = LANG_EN}};
 	const char *rules_arg = NULL;
 	struct config cfg;
 	bool have_cfg = false;
@@ -323,6 +369,9 @@ int cmd_check(int argc, char **argv)
 		return status;
 	if (load_config(&cfg, &have_cfg) == -1)
 		return 2;
+	/* check speaks the locale's language, never the daemon's */
+	o.judge.lang = i18n_from_env();
+	i18n_set(o.judge.lang);
 	o.judge.max_file_size =
 	    have_cfg ? cfg.max_file_size : EXPENSED_DEFAULT_MAX_FILE_SIZE;
 	o.judge.max_findings = o.max_findings ? o.max_findings

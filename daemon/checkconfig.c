@@ -134,6 +134,7 @@ static void print_summary(FILE *f, const struct config *cfg,
 	fputs("max_file_size: ", f);
 	print_size(f, cfg->max_file_size);
 	fprintf(f, "\nmax_findings: %zu", cfg->max_findings);
+	fprintf(f, "\nlanguage: %s", i18n_name(cfg->language));
 	fputs("\nsettle: ", f);
 	print_duration(f, cfg->settle_ms);
 	fputs("\nmax_judge_time: ", f);

@@ -37,6 +37,7 @@ enum section {
 	SEC_RULES,
 	SEC_LOG,
 	SEC_METRICS,
+	SEC_GENERAL,
 	SEC_WEBHOOK,
 	SEC_BAD
 };
@@ -57,7 +58,8 @@ struct parser {
 	enum section sec;
 	int sec_line;	   /* line of the current section header */
 	char secname[80];  /* "[spool]", "[webhook audit]" for messages */
-	int fixed_line[4]; /* first line of [spool] [rules] [log] [metrics] */
+	int fixed_line[5]; /* first line of [spool] [rules] [log] [metrics]
+			    * [general] */
 	int *hook_line;	   /* header line of each webhook */
 	int secret_line;   /* line of secret_file in the current webhook */
 	bool skip_secrets; /* CONFIG_SKIP_SECRETS */
@@ -254,7 +256,8 @@ static int add_hook(struct parser *st, const char *name)
 /* name is the text between the brackets, trimmed. */
 static void begin_section(struct parser *st, const char *name)
 {
-	static const char *fixed[] = {"spool", "rules", "log", "metrics"};
+	static const char *fixed[] = {"spool", "rules", "log", "metrics",
+				      "general"};
 	char buf[80];
 
 	end_section(st);
@@ -264,7 +267,7 @@ static void begin_section(struct parser *st, const char *name)
 	snprintf(st->secname, sizeof(st->secname), "[%s]",
 		 shown(name, buf, 64));
 
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 5; i++) {
 		if (strcmp(name, fixed[i]) != 0)
 			continue;
 		if (st->fixed_line[i] != 0) {
@@ -552,6 +555,7 @@ static const char *const spool_keys[] = {
     "settle",	 "rescan", "max_judge_time", NULL,
 };
 static const char *const rules_keys[] = {"path", NULL};
+static const char *const general_keys[] = {"language", NULL};
 static const char *const log_keys[] = {"facility", "level", NULL};
 static const char *const metrics_keys[] = {"textfile", "interval", NULL};
 static const char *const webhook_keys[] = {
@@ -571,6 +575,8 @@ static const char *const *section_keys(enum section sec)
 		return log_keys;
 	case SEC_METRICS:
 		return metrics_keys;
+	case SEC_GENERAL:
+		return general_keys;
 	case SEC_WEBHOOK:
 		return webhook_keys;
 	case SEC_NONE:
@@ -628,6 +634,11 @@ static void pair(struct parser *st, const char *name, const char *value)
 		break;
 	case SEC_METRICS:
 		metrics_key(st, key, value);
+		break;
+	case SEC_GENERAL:
+		if (i18n_parse(value, &st->cfg->language) == -1)
+			err(st, st->lineno, "bad language '%s' (en or fr)",
+			    shown(value, buf, 64));
 		break;
 	case SEC_WEBHOOK:
 		webhook_key(st, key, value);

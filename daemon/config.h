@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "../common/diag.h"
+#include "../common/i18n.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/expensed/expensed.conf"
 
@@ -58,6 +59,7 @@ struct config {
 	long metrics_interval_ms; /* [metrics] interval; default 15s */
 	struct webhook_conf *hooks;
 	size_t nhooks;
+	enum lang language; /* [general] language; default en (LANG_EN, 0) */
 };
 
 /* Fill cfg with the built-in defaults (no file). */

@@ -9,6 +9,7 @@
 
 #include "../common/hash.h"
 #include "cli.h"
+#include "../common/i18n.h"
 #include "commands.h"
 
 #ifndef EXPENSED_VERSION
@@ -59,6 +60,7 @@ int main(int argc, char **argv)
 #ifdef EXPENSED_TEST_HOOKS
 	hook_hash_key();
 #endif
+	i18n_init();
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -20,6 +20,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "../common/i18n.h"
 #include "config.h"
 #include "ledger.h"
 #include "log.h"
@@ -218,6 +219,7 @@ out:
 	} else {
 		struct config *old = d->cfg;
 		log_setup(cfg->log_facility, cfg->log_level);
+		i18n_set(cfg->language);
 		if (d->ob != NULL)
 			outbox_reconfigure(d->ob, cfg);
 		watch_reconfigure(d->w, cfg->inbox, cfg->settle_ms);
@@ -533,6 +535,7 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	log_open(d->cfg->log_facility, d->cfg->log_level, verbose);
+	i18n_set(d->cfg->language);
 	log_diag(LOG_WARNING, &warn);
 	if (config_load_rules(d->cfg, &d->rs, &diag) == -1) {
 		cli_diag("", &diag);

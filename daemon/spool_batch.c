@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/i18n.h"
 #include "../common/fsutil.h"
 #include "../common/jsonmem.h"
 #include "../common/io.h"
@@ -66,19 +67,19 @@ static const char *kind_name(mode_t mode)
 	assert(!S_ISREG(mode));
 	switch (mode & S_IFMT) {
 	case S_IFLNK:
-		return "a symbolic link";
+		return _("a symbolic link");
 	case S_IFIFO:
-		return "a FIFO";
+		return _("a FIFO");
 	case S_IFDIR:
-		return "a directory";
+		return _("a directory");
 	case S_IFCHR:
-		return "a character device";
+		return _("a character device");
 	case S_IFBLK:
-		return "a block device";
+		return _("a block device");
 	case S_IFSOCK:
-		return "a socket";
+		return _("a socket");
 	default:
-		return "not a regular file";
+		return _("not a regular file");
 	}
 }
 
@@ -97,12 +98,12 @@ static int open_claim(int workfd, const char *work, struct refusal *rf)
 	if (fstatat(workfd, work, &st, AT_SYMLINK_NOFOLLOW) == -1) {
 		if (errno == ENOENT)
 			return -2;
-		refuse(rf, "input.file", "cannot examine the file: %s",
+		refuse(rf, "input.file", _("cannot examine the file: %s"),
 		       strerror(errno));
 		return -1;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		refuse(rf, "input.file", "%s is not a regular file",
+		refuse(rf, "input.file", _("%s is not a regular file"),
 		       kind_name(st.st_mode));
 		return -1;
 	}
@@ -111,9 +112,9 @@ static int open_claim(int workfd, const char *work, struct refusal *rf)
 	if (fd == -1 || fstat(fd, &st) == -1) {
 		if (errno == ELOOP)
 			refuse(rf, "input.file",
-			       "a symbolic link is not a regular file");
+			       _("a symbolic link is not a regular file"));
 		else
-			refuse(rf, "input.file", "cannot open the file: %s",
+			refuse(rf, "input.file", _("cannot open the file: %s"),
 			       strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -121,12 +122,12 @@ static int open_claim(int workfd, const char *work, struct refusal *rf)
 	}
 	rf->size = S_ISREG(st.st_mode) ? st.st_size : -1;
 	if (!S_ISREG(st.st_mode))
-		refuse(rf, "input.file", "%s is not a regular file",
+		refuse(rf, "input.file", _("%s is not a regular file"),
 		       kind_name(st.st_mode));
 	else if (st.st_nlink > 1)
 		/* its bytes could change after the verdict through the
 		 * other name */
-		refuse(rf, "input.file", "the file has %lu hard links",
+		refuse(rf, "input.file", _("the file has %lu hard links"),
 		       (unsigned long)st.st_nlink);
 	else
 		return fd;
@@ -188,9 +189,11 @@ static int judge_claim(struct spool *sp, const struct spool_ctx *ctx,
 		       struct rec *r)
 {
 	struct spool_item *it = r->it;
-	struct judge_opts opts = {ctx->cfg->max_file_size, 0,
-				  ctx->cfg->max_findings,
-				  (unsigned long long)ctx->cfg->max_judge_ms};
+	struct judge_opts opts = {
+	    .max_file_size = ctx->cfg->max_file_size,
+	    .max_findings = ctx->cfg->max_findings,
+	    .lang = ctx->cfg->language,
+	    .max_time_ms = (unsigned long long)ctx->cfg->max_judge_ms};
 	size_t max = opts.max_file_size ? opts.max_file_size
 					: EXPENSED_DEFAULT_MAX_FILE_SIZE;
 	struct refusal rf = {NULL, "", -1};
@@ -199,9 +202,9 @@ static int judge_claim(struct spool *sp, const struct spool_ctx *ctx,
 
 	if (it->tries >= SPOOL_MAX_TRIES) {
 		refuse(&rf, "input.resources",
-		       "could not be judged within the machine's limits: "
-		       "judging it ran out of memory or stopped the daemon "
-		       "%u times",
+		       _("could not be judged within the machine's limits: "
+			 "judging it ran out of memory or stopped the daemon "
+			 "%u times"),
 		       it->tries);
 		goto invalid;
 	}
@@ -211,12 +214,12 @@ static int judge_claim(struct spool *sp, const struct spool_ctx *ctx,
 	if (fd == -1)
 		goto invalid;
 	if (!ends_with(it->name, ".json")) {
-		refuse(&rf, "input.name", "the name does not end in .json");
+		refuse(&rf, "input.name", _("the name does not end in .json"));
 		goto invalid;
 	}
 	if ((size_t)rf.size > max) {
 		refuse(&rf, "input.size",
-		       "size %lld bytes exceeds max_file_size %zu", rf.size,
+		       _("size %lld bytes exceeds max_file_size %zu"), rf.size,
 		       max);
 		goto invalid;
 	}
@@ -226,7 +229,7 @@ static int judge_claim(struct spool *sp, const struct spool_ctx *ctx,
 			close(fd);
 			return -1;
 		}
-		refuse(&rf, "input.file", "cannot read the file: %s",
+		refuse(&rf, "input.file", _("cannot read the file: %s"),
 		       strerror(errno));
 		goto invalid;
 	}

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/i18n.h"
 #include "../common/jsonmem.h"
 #include "../common/strbuf.h"
 #include "../common/timefmt.h"
@@ -180,9 +181,29 @@ static char *chat_text(const char *s, size_t max, enum webhook_format f)
 	return sb_detach(&sb, NULL);
 }
 
-static const char *plural(long long n, const char *one, const char *many)
+/* The verdict as a chat message says it, in the daemon's language. */
+static const char *verdict_text(enum verdict v)
 {
-	return n == 1 ? one : many;
+	return v == VERDICT_ACCEPTED   ? _("accepted")
+	       : v == VERDICT_REJECTED ? _("rejected")
+	       : v == VERDICT_INVALID  ? _("invalid")
+				       : "?";
+}
+
+/* "N errors, M warnings" into sb, in the daemon's language. */
+static void add_counts(struct strbuf *sb, int nerr, int nwarn)
+{
+	char errs[64], warns[64];
+	enum lang l = i18n_current();
+
+	snprintf(errs, sizeof(errs),
+		 i18n_ntr(l, "%d error", "%d errors", (unsigned long)nerr),
+		 nerr);
+	snprintf(warns, sizeof(warns),
+		 i18n_ntr(l, "%d warning", "%d warnings", (unsigned long)nwarn),
+		 nwarn);
+	/* TRANSLATORS: "N errors" and "M warnings" */
+	sb_addf(sb, _("%s, %s"), errs, warns);
 }
 
 /* The chat formats' view of a judgement. */
@@ -212,12 +233,20 @@ static void finding_line(struct strbuf *sb, const struct finding *fd,
  * findings (M left out); full result: rejected/NAME.result.json". */
 static void left_out_note(struct strbuf *sb, const struct chat *c, size_t keep)
 {
-	sb_addf(sb, "Showing %zu of %zu error %s (%zu left out)", keep,
-		c->nerrs, plural((long long)c->nerrs, "finding", "findings"),
-		c->nerrs - keep);
+	sb_addf(sb,
+		i18n_ntr(i18n_current(),
+			 "Showing %zu of %zu error finding (%zu left out)",
+			 "Showing %zu of %zu error findings (%zu left out)",
+			 (unsigned long)c->nerrs),
+		keep, c->nerrs, c->nerrs - keep);
 	if (c->result) {
-		sb_adds(sb, "; full result: ");
-		add_text(sb, c->result, RESULT_MAX_STRING, c->f);
+		char *r = chat_text(c->result, RESULT_MAX_STRING, c->f);
+		if (!r) {
+			sb->failed = true;
+			return;
+		}
+		sb_addf(sb, _("; full result: %s"), r);
+		free(r);
 	}
 }
 
@@ -225,28 +254,31 @@ static json_t *build_slack(struct chat *c, size_t keep)
 {
 	struct strbuf t = STRBUF_INIT;
 	const char *file = c->j->file;
-	const char *verdict = verdict_name(c->j->verdict);
 	const char *report = c->j->report_id;
-	long long nerr = c->j->errors;
-	long long nwarn = c->j->warnings;
 	json_t *out;
 	size_t i;
+	char *file_t =
+	    chat_text(file ? file : "?", WEBHOOK_CHAT_MAX_STRING, c->f);
+	char *report_t = report
+			     ? chat_text(report, WEBHOOK_CHAT_MAX_STRING, c->f)
+			     : strdup(_("(none)"));
 
-	sb_adds(&t, "expensed: ");
-	add_text(&t, file ? file : "?", WEBHOOK_CHAT_MAX_STRING, c->f);
-	sb_adds(&t, " was ");
-	sb_adds(&t, verdict ? verdict : "?");
+	if (!file_t || !report_t)
+		t.failed = true;
+	else
+		sb_addf(&t, _("expensed: %s was %s"), file_t,
+			verdict_text(c->j->verdict));
 	if (keep < c->nerrs) {
 		sb_adds(&t, "\n");
 		left_out_note(&t, c, keep);
 	}
-	sb_adds(&t, "\nReport: ");
-	if (report)
-		add_text(&t, report, WEBHOOK_CHAT_MAX_STRING, c->f);
-	else
-		sb_adds(&t, "(none)");
-	sb_addf(&t, "\n%lld %s, %lld %s", nerr, plural(nerr, "error", "errors"),
-		nwarn, plural(nwarn, "warning", "warnings"));
+	sb_adds(&t, "\n");
+	if (report_t)
+		sb_addf(&t, _("Report: %s"), report_t);
+	free(file_t);
+	free(report_t);
+	sb_adds(&t, "\n");
+	add_counts(&t, c->j->errors, c->j->warnings);
 	for (i = 0; i < keep && i < c->nerrs; i++) {
 		sb_adds(&t, "\n\xe2\x80\xa2 ");
 		finding_line(&t, c->errs[i], c->f);
@@ -299,20 +331,19 @@ static json_t *teams_message(json_t *body)
 /* The title, the left-out note when trimmed, and the facts of a card. */
 static json_t *teams_head(const struct chat *c, size_t keep)
 {
-	const char *verdict = verdict_name(c->j->verdict);
+	const char *verdict = verdict_text(c->j->verdict);
 	const char *report = c->j->report_id;
-	char title[64], nerr[32], nwarn[32];
+	char title[128], nerr[32], nwarn[32];
 	char *file_t, *report_t;
 	json_t *body = NULL, *note = NULL;
 
-	snprintf(title, sizeof(title), "expensed: report %s",
-		 verdict ? verdict : "?");
+	snprintf(title, sizeof(title), _("expensed: report %s"), verdict);
 	snprintf(nerr, sizeof(nerr), "%d", c->j->errors);
 	snprintf(nwarn, sizeof(nwarn), "%d", c->j->warnings);
 	file_t = chat_text(c->j->file ? c->j->file : "?",
 			   WEBHOOK_CHAT_MAX_STRING, c->f);
 	report_t = report ? chat_text(report, WEBHOOK_CHAT_MAX_STRING, c->f)
-			  : strdup("(none)");
+			  : strdup(_("(none)"));
 	if (keep < c->nerrs) {
 		struct strbuf t = STRBUF_INIT;
 
@@ -322,13 +353,12 @@ static json_t *teams_head(const struct chat *c, size_t keep)
 		if (!note)
 			goto out;
 	}
-	body =
-	    json_pack("[{s:s, s:s, s:s, s:s, s:b}, {s:s, s:[o, o, o, o, o]}]",
-		      "type", "TextBlock", "text", title, "weight", "Bolder",
-		      "size", "Medium", "wrap", 1, "type", "FactSet", "facts",
-		      fact("Verdict", verdict ? verdict : "?"),
-		      fact("File", file_t), fact("Report", report_t),
-		      fact("Errors", nerr), fact("Warnings", nwarn));
+	body = json_pack(
+	    "[{s:s, s:s, s:s, s:s, s:b}, {s:s, s:[o, o, o, o, o]}]", "type",
+	    "TextBlock", "text", title, "weight", "Bolder", "size", "Medium",
+	    "wrap", 1, "type", "FactSet", "facts", fact(_("Verdict"), verdict),
+	    fact(_("File"), file_t), fact(_("Report"), report_t),
+	    fact(_("Errors"), nerr), fact(_("Warnings"), nwarn));
 	/* insert_new releases the note even when it fails */
 	if (body && note && json_array_insert_new(body, 1, note) == -1) {
 		json_decref(body);

@@ -48,7 +48,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct judge_opts opts = {0, 1700000000, 0};
+	struct judge_opts opts = {.now = 1700000000};
 	struct diag d = DIAG_INIT;
 	struct ruleset *rs = NULL;
 	struct judgement j;

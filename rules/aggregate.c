@@ -30,12 +30,15 @@ void sum_visit(struct eval *ev, json_t *node, size_t lo, void *ud)
 	s->all_int &= json_is_integer(node);
 }
 
-static void fmt_value(int64_t cents, bool as_int, char *buf, size_t size)
+/* A sum's value: the integer as it was written when every value was
+ * one (a head count), else an amount in ev's language. */
+static void fmt_value(const struct eval *ev, int64_t cents, bool as_int,
+		      char *buf, size_t size)
 {
 	if (as_int && cents % 100 == 0)
 		snprintf(buf, size, "%lld", (long long)(cents / 100));
 	else
-		amount_format(cents, buf, size);
+		msg_amount(ev, cents, buf, size);
 }
 
 void eval_sum(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
@@ -61,20 +64,50 @@ void eval_sum(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
 	sum_finish(ev, lo, &eq, &s, bad || missing);
 }
 
-/* "the 3 values of /missions/ *" or "a + b + c", into items. */
-static void sum_items(const struct rule *r, size_t n, char *items, size_t size)
+/* The items of a sum rule as "a + b + c". */
+static void sum_items(const struct rule *r, char *items, size_t size)
 {
 	size_t len = 0;
 
 	items[0] = '\0';
+	for (size_t i = 0; i < r->nitems && len < size; i++)
+		len += (size_t)snprintf(items + len, size - len, "%s%s",
+					i ? " + " : "", r->items[i].text);
+}
+
+/* The finding of a sum: "E is X but the N values of P add up to S
+ * (difference D)", "E is X but P adds up to ...", "E is X but P + Q add up
+ * to ...". */
+static void sum_finding(struct eval *ev, const char *ptr, const char *exp,
+			const char *act, const char *x, const char *sum,
+			const char *d, size_t n)
+{
+	const struct rule *r = ev->rule;
+	const char *eq = operand_text(ev, &r->equals);
+	char items[320];
+
 	if (r->nitems == 1 && path_has_wildcard(&r->items[0]))
-		snprintf(items, size, "the %zu value%s of %s", n,
-			 n == 1 ? "" : "s", r->items[0].text);
-	else
-		for (size_t i = 0; i < r->nitems && len < size; i++)
-			len +=
-			    (size_t)snprintf(items + len, size - len, "%s%s",
-					     i ? " + " : "", r->items[i].text);
+		add_finding(
+		    ev, ptr, exp, act,
+		    NTR(ev,
+			"%s is %s but the %zu value of %s adds up to %s "
+			"(difference %s)",
+			"%s is %s but the %zu values of %s add up to %s "
+			"(difference %s)",
+			n),
+		    eq, x, n, r->items[0].text, sum, d);
+	else if (r->nitems == 1)
+		add_finding(ev, ptr, exp, act,
+			    TR(ev, "%s is %s but %s adds up to %s (difference "
+				   "%s)"),
+			    eq, x, r->items[0].text, sum, d);
+	else {
+		sum_items(r, items, sizeof(items));
+		add_finding(ev, ptr, exp, act,
+			    TR(ev, "%s is %s but %s add up to %s (difference "
+				   "%s)"),
+			    eq, x, items, sum, d);
+	}
 }
 
 void sum_finish(struct eval *ev, size_t lo, const struct opval *eqp,
@@ -102,16 +135,18 @@ void sum_finish(struct eval *ev, size_t lo, const struct opval *eqp,
 	bool as_int = s.all_int &&
 		      (eq.node == NULL || json_is_integer(eq.node)) &&
 		      r->tolerance == 0;
-	char sum[40], act[40], d[40], items[320];
-	fmt_value((int64_t)s.sum, as_int, sum, sizeof(sum));
-	fmt_value(eq.v, as_int, act, sizeof(act));
-	fmt_value((int64_t)diff, as_int, d, sizeof(d));
-	sum_items(r, s.n, items, sizeof(items));
+	const struct eval en = {.lang = LANG_EN};
+	char sum[48], act[48], msum[48], mact[48], d[48];
+	fmt_value(&en, (int64_t)s.sum, as_int, sum, sizeof(sum));
+	fmt_value(&en, eq.v, as_int, act, sizeof(act));
+	fmt_value(ev, (int64_t)s.sum, as_int, msum, sizeof(msum));
+	fmt_value(ev, eq.v, as_int, mact, sizeof(mact));
+	fmt_value(ev, (int64_t)diff, as_int, d, sizeof(d));
 	char *ptr = operand_pointer(ev, lo, &r->equals);
-	add_finding(ev, ptr, sum, act,
-		    "%s is %s but %s add%s up to %s (difference %s)",
-		    operand_name(&r->equals), act, items,
-		    r->nitems == 1 && s.n == 1 ? "s" : "", sum, d);
+	if (ptr == NULL)
+		ev->oom = 1;
+	else
+		sum_finding(ev, ptr, sum, act, mact, msum, d, s.n);
 	free(ptr);
 }
 
@@ -137,7 +172,7 @@ void count_visit(struct eval *ev, json_t *node, size_t lo, void *ud)
 	}
 	if (!json_is_string(f)) {
 		char *ptr = pointer(ev, lo, &r->where_field);
-		report_ill(ev, f, ptr, "a string");
+		report_ill(ev, f, ptr, N_("a string"));
 		free(ptr);
 		s->bad = true;
 		return;
@@ -171,16 +206,21 @@ void count_finish(struct eval *ev, size_t lo, const struct opval *eq,
 		return;
 	if (eq->v == s->n)
 		return;
-	char exp[32], act[32], cond[300] = "";
+	char exp[32], act[32];
 	snprintf(exp, sizeof(exp), "%lld", (long long)s->n);
 	snprintf(act, sizeof(act), "%lld", (long long)eq->v);
-	if (r->has_where)
-		snprintf(cond, sizeof(cond), " with %s=%s", r->where_field.text,
-			 r->where_value);
 	char *ptr = operand_pointer(ev, lo, &r->equals);
-	add_finding(
-	    ev, ptr, exp, act, "%s %s does not equal the number of %s%s: %s",
-	    operand_name(&r->equals), act, last_key(&r->items[0]), cond, exp);
+	const char *eqn = operand_text(ev, &r->equals);
+	if (r->has_where)
+		add_finding(ev, ptr, exp, act,
+			    TR(ev, "%s %s does not equal the number of %s with "
+				   "%s=%s: %s"),
+			    eqn, act, last_key(&r->items[0]),
+			    r->where_field.text, r->where_value, exp);
+	else
+		add_finding(ev, ptr, exp, act,
+			    TR(ev, "%s %s does not equal the number of %s: %s"),
+			    eqn, act, last_key(&r->items[0]), exp);
 	free(ptr);
 }
 
@@ -273,8 +313,9 @@ static void unique_repeat(struct eval *ev, const struct unique_state *s,
 	if (at == NULL) {
 		ev->oom = 1;
 	} else if (r->nkeys == 0) {
-		json_describe(node, desc, sizeof(desc));
-		add_finding(ev, ptr, NULL, NULL, "%s repeats %s", desc, at);
+		json_describe(node, ev->lang, desc, sizeof(desc));
+		add_finding(ev, ptr, NULL, NULL, TR(ev, "%s repeats %s"), desc,
+			    at);
 	} else {
 		keys[0] = '\0';
 		for (size_t k = 0; k < r->nkeys; k++)
@@ -282,8 +323,8 @@ static void unique_repeat(struct eval *ev, const struct unique_state *s,
 			    keys + len,
 			    len < sizeof(keys) ? sizeof(keys) - len : 0, "%s%s",
 			    k ? ", " : "", r->keys[k].text);
-		add_finding(ev, ptr, NULL, NULL, "repeats %s (same %s)", at,
-			    keys);
+		add_finding(ev, ptr, NULL, NULL, TR(ev, "repeats %s (same %s)"),
+			    at, keys);
 	}
 	free(at);
 	free(ptr);

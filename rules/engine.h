@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "../common/diag.h"
+#include "../common/i18n.h"
 
 #define EXPENSED_DEFAULT_MAX_FILE_SIZE ((size_t)16 * 1024 * 1024)
 #define EXPENSED_DEFAULT_MAX_FINDINGS ((size_t)1000)
@@ -67,6 +68,7 @@ struct judge_opts {
 	 * monotonic clock, read every few thousand steps): the file is then
 	 * invalid, input.resources; 0 means no limit */
 	unsigned long long max_time_ms;
+	enum lang lang; /* of the findings' messages (LANG_EN is 0) */
 };
 
 enum severity { SEV_ERROR, SEV_WARNING, SEV_INFO };

@@ -64,6 +64,21 @@ int eval_ruleset_timed(const struct ruleset *rs, json_t *root,
 		       size_t max_listed, long long deadline_ns,
 		       struct finding_list *out, struct eval_counts *counts)
 {
+	return eval_ruleset_full(rs, root, max_listed, deadline_ns, LANG_EN,
+				 out, counts);
+}
+
+int eval_ruleset_lang(const struct ruleset *rs, json_t *root, size_t max_listed,
+		      enum lang lang, struct finding_list *out,
+		      struct eval_counts *counts)
+{
+	return eval_ruleset_full(rs, root, max_listed, 0, lang, out, counts);
+}
+
+int eval_ruleset_full(const struct ruleset *rs, json_t *root, size_t max_listed,
+		      long long deadline_ns, enum lang lang,
+		      struct finding_list *out, struct eval_counts *counts)
+{
 	size_t before = out->n;
 	struct budget budget = {deadline_ns, 0, false};
 	struct eval ev;
@@ -73,6 +88,7 @@ int eval_ruleset_timed(const struct ruleset *rs, json_t *root,
 		ev.budget = &budget;
 	ev.findings = out;
 	ev.max_listed = max_listed;
+	ev.lang = lang;
 	ev.listed = out->n;
 	ev.no_runs = eval_rule_by_rule;
 	for (size_t i = 0; i < rs->n && !ev.oom && !spend(&ev, 1);) {

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "../common/i18n.h"
 #include "engine.h"
 #include "ruleset.h"
 
@@ -71,6 +72,15 @@ int eval_ruleset_timed(const struct ruleset *rs, json_t *root,
 
 /* Now on the monotonic clock, in nanoseconds. */
 long long clock_mono_ns(void);
+/* The same, with messages in language lang (eval_ruleset_bounded: English). */
+int eval_ruleset_lang(const struct ruleset *rs, json_t *root, size_t max_listed,
+		      enum lang lang, struct finding_list *out,
+		      struct eval_counts *counts);
+
+/* Both: a deadline (0: none) and the messages' language. */
+int eval_ruleset_full(const struct ruleset *rs, json_t *root, size_t max_listed,
+		      long long deadline_ns, enum lang lang,
+		      struct finding_list *out, struct eval_counts *counts);
 
 /* The same with no bound: every finding is listed. */
 int eval_ruleset(const struct ruleset *rs, json_t *root,

@@ -169,8 +169,8 @@ static int judge_root(const struct ruleset *rs, json_t *root,
 
 	if (id != NULL && (out->report_id = strdup(id)) == NULL)
 		goto fail;
-	if (eval_ruleset_timed(rs, root, out->max_findings, deadline, &l, &c) ==
-	    -1)
+	if (eval_ruleset_full(rs, root, out->max_findings, deadline,
+			      opts ? opts->lang : LANG_EN, &l, &c) == -1)
 		goto fail;
 	if (c.out_of_time) {
 		finding_list_release(&l);
@@ -199,16 +199,17 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 			 ? opts->max_file_size
 			 : EXPENSED_DEFAULT_MAX_FILE_SIZE;
 	long long deadline = deadline_of(opts);
+	enum lang lang = opts ? opts->lang : LANG_EN;
 	char msg[512];
 	json_error_t err;
 	int line, col;
 
 	if (len > max) {
 		/* an oversize file is not hashed: it is not judged */
-		snprintf(
-		    msg, sizeof(msg),
-		    "file is %zu bytes, larger than the limit of %zu bytes",
-		    len, max);
+		snprintf(msg, sizeof(msg),
+			 i18n_tr(lang, "file is %zu bytes, larger than the "
+				       "limit of %zu bytes"),
+			 len, max);
 		return judge_invalid(rs, opts, name, "input.size", msg, NULL,
 				     (long long)len, out);
 	}
@@ -223,7 +224,8 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 	if (ok < len) {
 		line_col(s, ok, &line, &col);
 		snprintf(msg, sizeof(msg),
-			 "not valid UTF-8: byte 0x%02x at line %d, column %d",
+			 i18n_tr(lang, "not valid UTF-8: byte 0x%02x at line "
+				       "%d, column %d"),
 			 s[ok], line, col);
 		return make_invalid(out, "input.encoding", msg);
 	}
@@ -249,27 +251,40 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 		const char *text = strstr(err.text, "JSON_ALLOW_NUL")
 				       ? "\\u0000 is not allowed"
 				       : err.text;
-		snprintf(msg, sizeof(msg),
-			 "invalid JSON at line %d, column %d: %s", err.line,
-			 err.column > 0 ? err.column : 1, text);
+		snprintf(
+		    msg, sizeof(msg),
+		    i18n_tr(lang, "invalid JSON at line %d, column %d: %s"),
+		    err.line, err.column > 0 ? err.column : 1,
+		    text == err.text ? text
+				     : i18n_tr(lang, "\\u0000 is not "
+						     "allowed"));
 		return make_invalid(out, "input.json", msg);
 	}
 	if (deep != (size_t)-1) {
 		json_decref(root);
 		line_col(s, deep, &line, &col);
 		snprintf(msg, sizeof(msg),
-			 "invalid JSON at line %d, column %d: nested deeper "
-			 "than %d levels",
+			 i18n_tr(lang, "invalid JSON at line %d, column %d: "
+				       "nested deeper than %d levels"),
 			 line, col, JSON_MAX_DEPTH);
 		return make_invalid(out, "input.json", msg);
 	}
 	if (!json_is_object(root)) {
-		snprintf(msg, sizeof(msg), "the top level is %s, not an object",
-			 json_is_array(root)	? "an array"
-			 : json_is_string(root) ? "a string"
-			 : json_is_number(root) ? "a number"
-			 : json_is_null(root)	? "null"
-						: "a boolean");
+		snprintf(msg, sizeof(msg),
+			 i18n_tr(lang, json_is_array(root)
+					   ? N_("the top level is an array, "
+						"not an object")
+				       : json_is_string(root)
+					   ? N_("the top level is a string, "
+						"not an object")
+				       : json_is_number(root)
+					   ? N_("the top level is a number, "
+						"not an object")
+				       : json_is_null(root)
+					   ? N_("the top level is null, not "
+						"an object")
+					   : N_("the top level is a boolean, "
+						"not an object")));
 		json_decref(root);
 		return make_invalid(out, "input.type", msg);
 	}

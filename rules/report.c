@@ -232,8 +232,11 @@ void add_finding(struct eval *ev, const char *path, const char *expected,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* a rule's own message is looked up too: translated when a catalog
+	 * has it */
 	if (r->message != NULL)
-		snprintf(full, sizeof(full), "%s: %s", r->message, msg);
+		snprintf(full, sizeof(full), TR(ev, "%s: %s"),
+			 TR(ev, r->message), msg);
 	else
 		snprintf(full, sizeof(full), "%s", msg);
 	/* the message may cut a quoted string inside a character */
@@ -269,8 +272,9 @@ void report_ill(struct eval *ev, const json_t *node, const char *path,
 			return;
 		mark_node(ev, node);
 	}
-	json_describe(node, desc, sizeof(desc));
-	add_finding(ev, path, NULL, NULL, "expected %s, found %s", what, desc);
+	json_describe(node, ev->lang, desc, sizeof(desc));
+	add_finding(ev, path, NULL, NULL, TR(ev, "expected %s, found %s"),
+		    TR(ev, what), desc);
 }
 
 int read_kind(const json_t *node, enum kind k, int64_t *v)
@@ -303,36 +307,45 @@ int read_kind(const json_t *node, enum kind k, int64_t *v)
 	return -1;
 }
 
-static const char *article(enum kind k)
+const char *kind_text(enum kind k)
 {
-	return (k == KIND_INTEGER || k == KIND_AMOUNT || k == KIND_ARRAY ||
-		k == KIND_OBJECT)
-		   ? "an "
-		   : "a ";
+	static const char *const text[] = {
+	    [KIND_STRING] = N_("a non-empty string"),
+	    [KIND_INTEGER] = N_("an integer"),
+	    [KIND_AMOUNT] = N_("an amount"),
+	    [KIND_DATE] = N_("a date"),
+	    [KIND_ARRAY] = N_("an array"),
+	    [KIND_OBJECT] = N_("an object"),
+	    [KIND_BOOLEAN] = N_("a boolean"),
+	    [KIND_ANY] = N_("a value"),
+	};
+
+	assert((unsigned)k <= KIND_ANY);
+	return text[k];
 }
 
-const char *kind_text(enum kind k, char *buf, size_t size)
+char *msg_date(const struct eval *ev, int64_t day, char *buf, size_t size)
 {
-	assert((unsigned)k <= KIND_ANY);
-	if (k == KIND_STRING)
-		return "a non-empty string";
-	if (k == KIND_ANY)
-		return "a value";
-	snprintf(buf, size, "%s%s", article(k), kind_name(k));
-	return buf;
+	char iso[16];
+
+	return i18n_date(ev->lang, date_format(day, iso, sizeof(iso)), buf,
+			 size);
+}
+
+char *msg_amount(const struct eval *ev, int64_t cents, char *buf, size_t size)
+{
+	return i18n_amount(ev->lang, cents, buf, size);
 }
 
 int check_kind(struct eval *ev, const json_t *node, enum kind k, int64_t *v,
 	       size_t lo, const struct path *p)
 {
-	char what[32];
-
 	if (reported(ev, node, lo, p))
 		return -1;
 	if (read_kind(node, k, v) == 0)
 		return 0;
 	char *ptr = pointer(ev, lo, p);
-	report_ill(ev, node, ptr, kind_text(k, what, sizeof(what)));
+	report_ill(ev, node, ptr, kind_text(k));
 	free(ptr);
 	return -1;
 }

@@ -35,21 +35,42 @@ static void within_visit(struct eval *ev, json_t *node, size_t lo, void *ud)
 	bool after = d > s->to.v + r->slack;
 	if (!before && !after)
 		return;
-	char dt[16], f[16], t[16], range[40], slack[48] = "";
+	char dt[16], f[16], t[16], range[40];
 	date_format(d, dt, sizeof(dt));
 	date_format(s->from.v, f, sizeof(f));
 	date_format(s->to.v, t, sizeof(t));
 	snprintf(range, sizeof(range), "%s..%s", f, t);
-	if (r->slack)
-		snprintf(slack, sizeof(slack), " (allowing %lld days of slack)",
-			 (long long)r->slack);
 	char *ptr = pointer(ev, lo, NULL);
-	if (before)
-		add_finding(ev, ptr, range, dt, "%s %s is before %s %s%s",
-			    s->item_name, dt, operand_name(&r->from), f, slack);
+	const struct operand *op = before ? &r->from : &r->to;
+	char md[32], mb[32];
+	msg_date(ev, d, md, sizeof(md));
+	msg_date(ev, before ? s->from.v : s->to.v, mb, sizeof(mb));
+	const char *name = operand_text(ev, op);
+	unsigned long n = (unsigned long)r->slack;
+	if (r->slack == 0 && before)
+		add_finding(ev, ptr, range, dt, TR(ev, "%s %s is before %s %s"),
+			    s->item_name, md, name, mb);
+	else if (r->slack == 0)
+		add_finding(ev, ptr, range, dt, TR(ev, "%s %s is after %s %s"),
+			    s->item_name, md, name, mb);
+	else if (before)
+		add_finding(ev, ptr, range, dt,
+			    NTR(ev,
+				"%s %s is before %s %s (allowing %lld day of "
+				"slack)",
+				"%s %s is before %s %s (allowing %lld days of "
+				"slack)",
+				n),
+			    s->item_name, md, name, mb, (long long)r->slack);
 	else
-		add_finding(ev, ptr, range, dt, "%s %s is after %s %s%s",
-			    s->item_name, dt, operand_name(&r->to), t, slack);
+		add_finding(ev, ptr, range, dt,
+			    NTR(ev,
+				"%s %s is after %s %s (allowing %lld day of "
+				"slack)",
+				"%s %s is after %s %s (allowing %lld days of "
+				"slack)",
+				n),
+			    s->item_name, md, name, mb, (long long)r->slack);
 	free(ptr);
 }
 
@@ -77,6 +98,30 @@ static void eval_within(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
 
 /* ---- order ---- */
 
+/*
+ * The sentence of a built-in order rule in languages other than English,
+ * when the catalog has one (its context is the rule's id): two dates, the
+ * second operand's then the first's. NULL: the generic sentence.
+ */
+static const char *order_sentence(const struct eval *ev)
+{
+	const char *id = ev->rule->id;
+
+	if (ev->lang == LANG_EN)
+		return NULL;
+	if (strcmp(id, "ratification.retroactive") == 0)
+		return CTR(ev, "ratification.retroactive",
+			   "the mission began on %s, before the meeting of %s "
+			   "that authorised it");
+	if (strcmp(id, "dates.order") == 0)
+		return CTR(ev, "dates.order",
+			   "the mission ends on %s, before it begins on %s");
+	if (strcmp(id, "dates.period") == 0)
+		return CTR(ev, "dates.period",
+			   "the period ends on %s, before it begins on %s");
+	return NULL;
+}
+
 static void eval_order(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
 {
 	const struct rule *r = ev->rule;
@@ -89,14 +134,21 @@ static void eval_order(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
 	struct opval b = operand(ev, lo, &r->second, second, KIND_DATE);
 	if (a.state != OP_OK || b.state != OP_OK || a.v <= b.v)
 		return;
-	char da[16], db[16], exp[40];
+	char da[16], db[16], exp[40], ma[32], mb[32];
 	date_format(a.v, da, sizeof(da));
 	date_format(b.v, db, sizeof(db));
 	snprintf(exp, sizeof(exp), "on or after %s", da);
+	msg_date(ev, a.v, ma, sizeof(ma));
+	msg_date(ev, b.v, mb, sizeof(mb));
 	const struct operand *at = r->second.literal ? &r->first : &r->second;
 	char *ptr = operand_pointer(ev, lo, at);
-	add_finding(ev, ptr, exp, db, "%s %s is before %s %s",
-		    operand_name(&r->second), db, operand_name(&r->first), da);
+	const char *own = order_sentence(ev);
+	if (own != NULL)
+		add_finding(ev, ptr, exp, db, own, mb, ma);
+	else
+		add_finding(ev, ptr, exp, db, TR(ev, "%s %s is before %s %s"),
+			    operand_text(ev, &r->second), mb,
+			    operand_text(ev, &r->first), ma);
 	free(ptr);
 }
 
@@ -115,24 +167,121 @@ static int64_t div_round(__int128 v, __int128 div)
 	return (int64_t)(v < 0 ? -q : q);
 }
 
-/* " / 3 (participants) / 4 days = 12.50," and the like, into how. */
-static void limit_how(const struct limit_state *s, const char *q, char *how,
-		      size_t size)
+/*
+ * The sentence of a built-in limit rule in languages other than English,
+ * when the catalog has one (context: the rule's id), made into a finding:
+ * true when it was.
+ */
+static bool limit_own(struct eval *ev, const char *ptr, const char *exp,
+		      const char *act, const char *val, const char *q,
+		      const char *bound, const struct limit_state *s, bool low)
+{
+	const char *id = ev->rule->id;
+	const char *f;
+
+	if (ev->lang == LANG_EN || low) /* the sentences name a ceiling */
+		return false;
+	if (strcmp(id, "cost.per_participant") == 0 && s->r->per.present &&
+	    !s->r->days_start.present) {
+		f = NCTR(ev, "cost.per_participant",
+			 "cost per participant: %s for %lld person is %s, "
+			 "above the ceiling of %s",
+			 "cost per participant: %s for %lld people is %s, "
+			 "above the ceiling of %s",
+			 (unsigned long)s->per);
+		if (f != NULL)
+			add_finding(ev, ptr, exp, act, f, val,
+				    (long long)s->per, q, bound);
+		return f != NULL;
+	}
+	/* per x days only when small enough to be a head count */
+	if (strcmp(id, "cost.per_participant_day") == 0 && s->r->per.present &&
+	    s->r->days_start.present && s->per <= 1000000000LL) {
+		f = NCTR(ev, "cost.per_participant_day",
+			 "cost per participant and day: %s for %lld "
+			 "participant-days is %s, above the ceiling of %s",
+			 "cost per participant and day: %s for %lld "
+			 "participant-days is %s, above the ceiling of %s",
+			 (unsigned long)(s->per * s->days));
+		if (f != NULL)
+			add_finding(ev, ptr, exp, act, f, val,
+				    (long long)(s->per * s->days), q, bound);
+		return f != NULL;
+	}
+	return false;
+}
+
+/*
+ * The finding of value v of a limit: "cost 600.01 / 2 (people) / 3 days =
+ * 100.00, above the maximum 100.00" and its seven other shapes (with or
+ * without per and days, below or above), each a sentence of its own.
+ */
+static void limit_finding(struct eval *ev, const struct limit_state *s,
+			  const char *ptr, bool low, int64_t v, int64_t q)
 {
 	const struct rule *r = s->r;
+	char val[48], mq[48], bound[48], exp[64], aq[40];
+	const char *item = last_key(&r->items[0]);
+	const char *per = operand_text(ev, &r->per);
+	unsigned long nd = (unsigned long)s->days;
+	long long d = (long long)s->days, p = (long long)s->per;
 
-	if (r->per.present && r->days_start.present)
-		snprintf(how, size, " / %lld (%s) / %lld days = %s,",
-			 (long long)s->per, operand_name(&r->per),
-			 (long long)s->days, q);
+	amount_format(q, aq, sizeof(aq));
+	amount_format(low ? r->min : r->max, bound, sizeof(bound));
+	snprintf(exp, sizeof(exp), "%s %s", low ? ">=" : "<=", bound);
+	msg_amount(ev, v, val, sizeof(val));
+	msg_amount(ev, q, mq, sizeof(mq));
+	msg_amount(ev, low ? r->min : r->max, bound, sizeof(bound));
+	if (limit_own(ev, ptr, exp, aq, val, mq, bound, s, low))
+		return;
+	if (r->per.present && r->days_start.present && low)
+		add_finding(ev, ptr, exp, aq,
+			    NTR(ev,
+				"%s %s / %lld (%s) / %lld day = %s, below the "
+				"minimum %s",
+				"%s %s / %lld (%s) / %lld days = %s, below the "
+				"minimum %s",
+				nd),
+			    item, val, p, per, d, mq, bound);
+	else if (r->per.present && r->days_start.present)
+		add_finding(ev, ptr, exp, aq,
+			    NTR(ev,
+				"%s %s / %lld (%s) / %lld day = %s, above the "
+				"maximum %s",
+				"%s %s / %lld (%s) / %lld days = %s, above the "
+				"maximum %s",
+				nd),
+			    item, val, p, per, d, mq, bound);
+	else if (r->per.present && low)
+		add_finding(ev, ptr, exp, aq,
+			    TR(ev, "%s %s / %lld (%s) = %s, below the minimum "
+				   "%s"),
+			    item, val, p, per, mq, bound);
 	else if (r->per.present)
-		snprintf(how, size, " / %lld (%s) = %s,", (long long)s->per,
-			 operand_name(&r->per), q);
+		add_finding(ev, ptr, exp, aq,
+			    TR(ev, "%s %s / %lld (%s) = %s, above the maximum "
+				   "%s"),
+			    item, val, p, per, mq, bound);
+	else if (r->days_start.present && low)
+		add_finding(
+		    ev, ptr, exp, aq,
+		    NTR(ev, "%s %s / %lld day = %s, below the minimum %s",
+			"%s %s / %lld days = %s, below the minimum %s", nd),
+		    item, val, d, mq, bound);
 	else if (r->days_start.present)
-		snprintf(how, size, " / %lld days = %s,", (long long)s->days,
-			 q);
+		add_finding(
+		    ev, ptr, exp, aq,
+		    NTR(ev, "%s %s / %lld day = %s, above the maximum %s",
+			"%s %s / %lld days = %s, above the maximum %s", nd),
+		    item, val, d, mq, bound);
+	else if (low)
+		add_finding(ev, ptr, exp, aq,
+			    TR(ev, "%s %s is below the minimum %s"), item, val,
+			    bound);
 	else
-		snprintf(how, size, " is");
+		add_finding(ev, ptr, exp, aq,
+			    TR(ev, "%s %s is above the maximum %s"), item, val,
+			    bound);
 }
 
 static void limit_visit(struct eval *ev, json_t *node, size_t lo, void *ud)
@@ -154,16 +303,11 @@ static void limit_visit(struct eval *ev, json_t *node, size_t lo, void *ud)
 	bool high = r->has_max && (__int128)v > (__int128)r->max * div;
 	if (!low && !high)
 		return;
-	char val[40], q[40], bound[40], exp[48], how[160];
-	amount_format(v, val, sizeof(val));
-	amount_format(div_round(v, div), q, sizeof(q));
-	amount_format(low ? r->min : r->max, bound, sizeof(bound));
-	snprintf(exp, sizeof(exp), "%s %s", low ? ">=" : "<=", bound);
-	limit_how(s, q, how, sizeof(how));
 	char *ptr = pointer(ev, lo, NULL);
-	add_finding(ev, ptr, exp, q, "%s %s%s %s the %s %s",
-		    last_key(&r->items[0]), val, how, low ? "below" : "above",
-		    low ? "minimum" : "maximum", bound);
+	if (ptr == NULL)
+		ev->oom = 1;
+	else
+		limit_finding(ev, s, ptr, low, v, div_round(v, div));
 	free(ptr);
 }
 
@@ -222,12 +366,11 @@ static void eval_limit(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
 static void required_missing(struct eval *ev, size_t plo, const struct field *f,
 			     size_t i)
 {
-	char what[32];
 	char *ptr = pointer_tail(ev, plo, &f->path, i);
 
 	add_finding(ev, ptr, kind_name(f->kind), "missing",
-		    "missing required field %s (%s)", f->path.text,
-		    kind_text(f->kind, what, sizeof(what)));
+		    TR(ev, "missing required field %s (%s)"), f->path.text,
+		    TR(ev, kind_text(f->kind)));
 	free(ptr);
 }
 
@@ -247,7 +390,7 @@ static void required_field(struct eval *ev, json_t *root, json_t *ctx,
 			return;
 		if (!json_is_object(node) && !json_is_array(node)) {
 			char *ptr = pointer(ev, plo, NULL);
-			report_ill(ev, node, ptr, "an object");
+			report_ill(ev, node, ptr, N_("an object"));
 			free(ptr);
 			return;
 		}
@@ -283,7 +426,7 @@ void enum_visit(struct eval *ev, json_t *node, size_t lo, void *ud)
 		return;
 	if (!json_is_string(node)) {
 		char *ptr = pointer(ev, lo, NULL);
-		report_ill(ev, node, ptr, "a string");
+		report_ill(ev, node, ptr, N_("a string"));
 		free(ptr);
 		return;
 	}
@@ -297,10 +440,10 @@ void enum_visit(struct eval *ev, json_t *node, size_t lo, void *ud)
 		len += (size_t)snprintf(
 		    list + len, len < sizeof(list) ? sizeof(list) - len : 0,
 		    "%s%s", i ? ", " : "", r->values[i]);
-	json_describe(node, desc, sizeof(desc));
+	json_describe(node, ev->lang, desc, sizeof(desc));
 	char *ptr = pointer(ev, lo, NULL);
 	add_finding(ev, ptr, list, json_string_value(node),
-		    "%s is not one of: %s", desc, list);
+		    TR(ev, "%s is not one of: %s"), desc, list);
 	free(ptr);
 }
 

@@ -166,14 +166,14 @@ int integer_from_json(const json_t *node, int64_t *value)
 	return 0;
 }
 
-char *json_describe(const json_t *node, char *buf, size_t size)
+char *json_describe(const json_t *node, enum lang l, char *buf, size_t size)
 {
 	switch (json_typeof(node)) {
 	case JSON_OBJECT:
-		snprintf(buf, size, "an object");
+		snprintf(buf, size, "%s", i18n_tr(l, "an object"));
 		break;
 	case JSON_ARRAY:
-		snprintf(buf, size, "an array");
+		snprintf(buf, size, "%s", i18n_tr(l, "an array"));
 		break;
 	case JSON_STRING: {
 		const char *s = json_string_value(node);
@@ -184,19 +184,22 @@ char *json_describe(const json_t *node, char *buf, size_t size)
 			while (cut > 0 &&
 			       ((unsigned char)s[cut] & 0xC0) == 0x80)
 				cut--;
-			snprintf(buf, size, "the string \"%.*s...\"", (int)cut,
+			snprintf(buf, size,
+				 i18n_tr(l, "the string \"%.*s...\""), (int)cut,
 				 s);
 		} else {
-			snprintf(buf, size, "the string \"%s\"", s);
+			snprintf(buf, size, i18n_tr(l, "the string \"%s\""), s);
 		}
 		break;
 	}
 	case JSON_INTEGER:
-		snprintf(buf, size, "the integer %lld",
+		snprintf(buf, size, i18n_tr(l, "the integer %lld"),
 			 (long long)json_integer_value(node));
 		break;
 	case JSON_REAL:
-		snprintf(buf, size, "the number %.17g", json_real_value(node));
+		/* %g is the C locale's: LC_NUMERIC is never set */
+		snprintf(buf, size, i18n_tr(l, "the number %.17g"),
+			 json_real_value(node));
 		break;
 	case JSON_TRUE:
 		snprintf(buf, size, "true");

@@ -14,6 +14,8 @@
 
 #include <jansson.h>
 
+#include "../common/i18n.h"
+
 #define AMOUNT_MAX_CENTS ((int64_t)100000000000000) /* 10^12 units */
 
 /* The amount a node denotes: a string matching -?[0-9]+(\.[0-9]{1,2})? or
@@ -40,7 +42,7 @@ int integer_from_json(const json_t *node, int64_t *value);
 /* A short, human description of a node for messages: "string \"abc\"",
  * "number 10.005", "null", "object", "array" (long strings cut with
  * "..."). */
-char *json_describe(const json_t *node, char *buf, size_t size);
+char *json_describe(const json_t *node, enum lang l, char *buf, size_t size);
 
 /* Equality for `unique`: two values that both read as amounts compare by
  * amount; other values as JSON values (numbers by value, objects regardless

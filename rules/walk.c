@@ -175,7 +175,7 @@ static void walk_wild(struct eval *ev, const struct path *p, size_t i,
 		}
 	} else {
 		char *ptr = pointer(ev, w->lo, NULL);
-		report_ill(ev, node, ptr, "an array or an object");
+		report_ill(ev, node, ptr, N_("an array or an object"));
 		free(ptr);
 		w->bad = true;
 	}
@@ -278,4 +278,9 @@ char *operand_pointer(struct eval *ev, size_t ctx_lo, const struct operand *op)
 const char *operand_name(const struct operand *op)
 {
 	return op->literal ? "the literal" : op->path.text;
+}
+
+const char *operand_text(const struct eval *ev, const struct operand *op)
+{
+	return op->literal ? TR(ev, "the literal") : op->path.text;
 }

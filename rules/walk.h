@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "../common/i18n.h"
 #include "../common/strmap.h"
 #include "eval.h"
 #include "ruleset.h"
@@ -77,6 +78,7 @@ struct eval {
 	size_t nst, capst;
 	bool no_runs;	       /* rule by rule only (tests compare the two) */
 	struct budget *budget; /* NULL: no deadline */
+	enum lang lang;	       /* of the messages (judge_opts) */
 };
 
 /* Count n steps of work; true when the time budget is spent (then every
@@ -93,6 +95,22 @@ static inline bool spend(const struct eval *ev, size_t n)
 	}
 	return budget_check(b);
 }
+
+/*
+ * The language of messages: TR(ev, "text") is text in ev's language,
+ * NTR(ev, one, many, n) its plural for n, CTR(ev, rule id, "text") the
+ * rule's own sentence or NULL, NCTR its plural (common/i18n.h). make pot knows
+ * these names.
+ */
+#define TR(ev, s) i18n_tr((ev)->lang, s)
+#define NTR(ev, one, many, n) i18n_ntr((ev)->lang, one, many, n)
+#define CTR(ev, ctx, s) i18n_ctx((ev)->lang, ctx, s)
+#define NCTR(ev, ctx, one, many, n) i18n_nctx((ev)->lang, ctx, one, many, n)
+
+/* A day number, an amount in cents, as people read them in ev's language
+ * (dates YYYY-MM-DD or DD/MM/YYYY, amounts 1234.50 or 1 234,50 €). */
+char *msg_date(const struct eval *ev, int64_t day, char *buf, size_t size);
+char *msg_amount(const struct eval *ev, int64_t cents, char *buf, size_t size);
 
 /* Free the sets and the stack of ev (not its findings). */
 void eval_release(struct eval *ev);
@@ -145,7 +163,8 @@ void add_finding(struct eval *ev, const char *path, const char *expected,
 
 /*
  * Report node (at pointer path) as "expected <what>, found <node>", unless
- * it was reported before; remembers it. A NULL path sets ev->oom.
+ * it was reported before; remembers it. what is English, marked N_, and
+ * translated here. A NULL path sets ev->oom.
  */
 void report_ill(struct eval *ev, const json_t *node, const char *path,
 		const char *what);
@@ -155,8 +174,9 @@ void report_ill(struct eval *ev, const json_t *node, const char *path,
 /* Does node read as kind k? 0 with *v (when v is not NULL), or -1. */
 int read_kind(const json_t *node, enum kind k, int64_t *v);
 
-/* "a non-empty string", "an amount", ... into buf (or a static text). */
-const char *kind_text(enum kind k, char *buf, size_t size);
+/* "a non-empty string", "an amount", ...: the English text (N_), for
+ * TR. */
+const char *kind_text(enum kind k);
 
 /*
  * Check that node (at stack [lo, nst) + path p) is of kind k. Returns 0 with
@@ -256,5 +276,8 @@ char *operand_pointer(struct eval *ev, size_t ctx_lo, const struct operand *op);
 
 /* "the literal", or the operand's path as written. */
 const char *operand_name(const struct operand *op);
+
+/* The same in ev's language ("the literal" translated; a path never is). */
+const char *operand_text(const struct eval *ev, const struct operand *op);
 
 #endif

@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 # libraries the end-to-end tests check webhook deliveries with
 # (tests/package.json).
 PACKAGES="build-essential pkg-config libjansson-dev libcurl4-openssl-dev
-libssl-dev libcmocka-dev python3 python3-pytest clang
+libssl-dev libcmocka-dev python3 python3-pytest clang gettext
 libclang-rt-14-dev llvm cppcheck clang-format valgrind systemd
 debhelper dpkg-dev lintian mandoc prometheus nodejs npm"
 

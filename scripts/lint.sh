@@ -2,7 +2,8 @@
 # lint.sh - the checkers that `make lint` (and so `make test`) runs:
 # (a) banned C functions (curl's checksrc idea: a checker, not a memory),
 # (b) no path outside the repository, (c) cppcheck over the engine and the
-# daemon, (d) clang-format conformance, (e) the man pages (mandoc -T lint).
+# daemon, (d) clang-format conformance, (e) the man pages (mandoc -T lint),
+# (f) the translations (make po-check).
 # Prints every failure and exits 1 if any checker failed.
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -131,6 +132,15 @@ if command -v mandoc >/dev/null 2>&1; then
 	fi
 else
 	echo "lint: mandoc not installed (scripts/deps.sh); man pages not checked"
+fi
+
+# (f) translations: po/*.po compile (msgfmt --check), are complete (no
+# untranslated, fuzzy or obsolete entry) and cover every marked string
+# of the sources (make po-check; docs/languages.md).
+echo "lint: translations"
+if ! make --no-print-directory -s po-check; then
+	echo "lint: the catalogs are not complete (above): make pot, translate"
+	fail=1
 fi
 
 if [ "$fail" -ne 0 ]; then

@@ -3,6 +3,8 @@
 EXPENSED (a path; empty is unset) overrides the binary, default
 <repo>/build/expensed: missing, it fails every test that runs it (no skip);
 EXPENSED_EXAMPLES overrides the examples folder, default <repo>/examples.
+EXPENSED_LOCALEDIR (the catalogs) defaults to the locale/ folder beside
+the binary.
 """
 import os
 from pathlib import Path
@@ -16,6 +18,12 @@ def expensed_path():
     """Absolute path of the binary under test (no existence check)."""
     return str(Path(os.environ.get("EXPENSED")
                     or REPO / "build" / "expensed").resolve())
+
+
+# The binary's catalogs are the ones built beside it (make: BUILD/locale),
+# for every process the tests start (docs/languages.md).
+os.environ.setdefault("EXPENSED_LOCALEDIR",
+                      str(Path(expensed_path()).parent / "locale"))
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,10 @@ folder, `expensed check --format json [-r rules.rules] input.json` and
 
 - expected.json: the result document, less the fields that vary from run to
   run (checked_at, expensed), indented, keys in the binary's order;
-- expected.txt: the text output, byte for byte (no colour: not a terminal).
+- expected.txt: the text output, byte for byte (no colour: not a terminal);
+- expected.fr.json and expected.fr.txt: the same in French, run with
+  LANG=fr_FR.UTF-8 (docs/languages.md) and the build's catalog
+  (EXPENSED_LOCALEDIR, the locale/ folder beside the binary).
 
 This pins the current behaviour: after a deliberate change of output, run it
 and read `git diff tests/cases` before committing. tests/test_golden.py
@@ -36,24 +39,39 @@ def binary():
                     or REPO / "build" / "expensed").resolve())
 
 
-def clean_env():
-    """No configuration file: check must use the built-in set."""
+# The expected files of each language, and the locale check runs in.
+LANGS = {
+    "en": ("expected.json", "expected.txt"),
+    "fr": ("expected.fr.json", "expected.fr.txt"),
+}
+
+
+def clean_env(exe=None, lang="en"):
+    """No configuration file: check must use the built-in set. French: a
+    French LANG (a locale this machine need not have) and the catalog
+    built beside the binary."""
     env = dict(os.environ)
     env.pop("EXPENSED_CONFIG", None)
     env.pop("NO_COLOR", None)
-    env["LC_ALL"] = "C.UTF-8"
+    if lang == "en":
+        env["LC_ALL"] = "C.UTF-8"
+        return env
+    for k in ("LC_ALL", "LC_MESSAGES", "LANGUAGE"):
+        env.pop(k, None)
+    env["LANG"] = "fr_FR.UTF-8"
+    env["EXPENSED_LOCALEDIR"] = str(Path(exe).parent / "locale")
     return env
 
 
-def run_check(exe, folder, as_json):
-    """Run check on folder/input.json from inside folder."""
+def run_check(exe, folder, as_json, lang="en"):
+    """Run check on folder/input.json from inside folder, in lang."""
     argv = [exe, "check"]
     if as_json:
         argv += ["--format", "json"]
     if (Path(folder) / "rules.rules").is_file():
         argv += ["-r", "rules.rules"]
     argv.append("input.json")
-    return subprocess.run(argv, cwd=folder, env=clean_env(),
+    return subprocess.run(argv, cwd=folder, env=clean_env(exe, lang),
                           stdin=subprocess.DEVNULL, capture_output=True,
                           timeout=30)
 
@@ -82,17 +100,20 @@ def case_folders(names=None):
 
 
 def regen(exe, folder):
-    """Write folder's expected.json and expected.txt; returns the doc."""
-    pj = run_check(exe, folder, True)
-    pt = run_check(exe, folder, False)
-    for p in (pj, pt):
-        if p.stderr or p.returncode not in (0, 1):
-            raise RuntimeError("%s: exit %d, stderr %r"
-                               % (folder.name, p.returncode, p.stderr))
-    doc = parse_doc(pj)
-    (folder / "expected.json").write_text(render(doc), encoding="utf-8")
-    (folder / "expected.txt").write_bytes(pt.stdout)
-    return doc
+    """Write folder's expected files of every language; returns the
+    English doc."""
+    docs = {}
+    for lang, (jname, tname) in LANGS.items():
+        pj = run_check(exe, folder, True, lang)
+        pt = run_check(exe, folder, False, lang)
+        for p in (pj, pt):
+            if p.stderr or p.returncode not in (0, 1):
+                raise RuntimeError("%s: exit %d, stderr %r"
+                                   % (folder.name, p.returncode, p.stderr))
+        docs[lang] = parse_doc(pj)
+        (folder / jname).write_text(render(docs[lang]), encoding="utf-8")
+        (folder / tname).write_bytes(pt.stdout)
+    return docs["en"]
 
 
 def main(argv):

@@ -38,6 +38,8 @@ def test_good_config_summary(expensed_bin, tmp_path):
     (tmp_path / "spool" / "inbox").mkdir(parents=True)
     conf = tmp_path / "expensed.conf"
     conf.write_text(
+        "[general]\n"
+        "language = fr\n"
         "[spool]\n"
         "directory = spool   # relative to this file\n"
         "max_file_size = 512K\n"
@@ -74,6 +76,7 @@ def test_good_config_summary(expensed_bin, tmp_path):
         "inbox: %s/spool/inbox" % tmp_path,
         "max_file_size: 524288 bytes (512K)",
         "max_findings: 1000",
+        "language: fr",
         "settle: 500ms",
         "max_judge_time: 10s",
         "rescan: off",
@@ -399,3 +402,13 @@ def test_inbox_guard_resolves_the_path(expensed_bin, tmp_path):
         r = run(expensed_bin, ["-c", str(conf)])
         assert r.returncode == 0, (inbox, r.stderr)
         assert r.stdout.splitlines()[-1] == "configuration OK"
+
+
+def test_language_must_be_en_or_fr(expensed_bin, tmp_path):
+    (tmp_path / "spool" / "inbox").mkdir(parents=True)
+    conf = tmp_path / "expensed.conf"
+    conf.write_text("[spool]\ndirectory = spool\n"
+                    "[general]\nlanguage = de\n")
+    r = run(expensed_bin, ["-c", str(conf)])
+    assert r.returncode != 0
+    assert "%s:4: bad language 'de' (en or fr)" % conf in r.stderr

@@ -26,6 +26,7 @@ def test_install_layout_and_no_overwrite(expensed_bin, tmp_path):
         "etc/expensed/rules.d/mission-report.rules",
         "lib/systemd/system/expensed.service",
         "opt/exp/bin/expensed",
+        "opt/exp/share/locale/fr/LC_MESSAGES/expensed.mo",
         "opt/exp/share/man/man5/expensed.conf.5",
         "opt/exp/share/man/man5/expensed.rules.5",
         "opt/exp/share/man/man8/expensed.8",
@@ -33,6 +34,11 @@ def test_install_layout_and_no_overwrite(expensed_bin, tmp_path):
         "usr/lib/tmpfiles.d/expensed.conf",
     ]
     assert os.access(dest / "opt/exp/bin/expensed", os.X_OK)
+    # the French catalog, where the installed binary looks for it
+    assert b"/opt/exp/share/locale\0" in \
+        (dest / "opt/exp/bin/expensed").read_bytes()
+    assert (dest / "opt/exp/share/locale/fr/LC_MESSAGES/expensed.mo") \
+        .read_bytes()[:4] in (b"\xde\x12\x04\x95", b"\x95\x04\x12\xde")
     # the unit starts the binary where PREFIX put it
     unit = (dest / "lib/systemd/system/expensed.service").read_text()
     assert [ln for ln in unit.splitlines() if ln.startswith("ExecStart=")] \

@@ -34,12 +34,14 @@ FILES = [
     "usr/share/doc/expensed/copyright",
     "usr/share/doc/expensed/costs.md.gz",
     "usr/share/doc/expensed/ini.md",
+    "usr/share/doc/expensed/languages.md.gz",
     "usr/share/doc/expensed/operations.md.gz",
     "usr/share/doc/expensed/report-format.md.gz",
     "usr/share/doc/expensed/result.md.gz",
     "usr/share/doc/expensed/rules.md.gz",
     "usr/share/doc/expensed/webhooks.md.gz",
     "usr/share/lintian/overrides/expensed",
+    "usr/share/locale/fr/LC_MESSAGES/expensed.mo",
     "usr/share/man/man5/expensed.conf.5.gz",
     "usr/share/man/man5/expensed.rules.5.gz",
     "usr/share/man/man8/expensed.8.gz",
@@ -95,6 +97,28 @@ def test_package_control(deb, tmp_path):
     unit = run("sh", "-c", "dpkg-deb --fsys-tarfile '%s' | tar -xOf - "
                "./lib/systemd/system/expensed.service" % deb).stdout
     assert "\nExecStart=/usr/bin/expensed run\n" in unit
+
+
+def test_package_speaks_french(deb, tmp_path):
+    """The packaged binary finds the packaged catalog where it installs
+    it (/usr/share/locale), without a French locale on the machine."""
+    r = run("dpkg-deb", "-x", str(deb), str(tmp_path / "root"))
+    assert r.returncode == 0, r.stderr
+    exe = (tmp_path / "root/usr/bin/expensed").read_bytes()
+    assert b"/usr/share/locale\0" in exe
+    env = dict(os.environ, LANG="fr_FR.UTF-8",
+               EXPENSED_LOCALEDIR=str(tmp_path / "root/usr/share/locale"))
+    env.pop("LC_ALL", None)
+    env.pop("EXPENSED_CONFIG", None)
+    seed = REPO / "examples" / "cd13-cp-2019-02-08-r36.json"
+    r = run(str(tmp_path / "root/usr/bin/expensed"), "check", str(seed),
+            env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0].endswith(
+        "/missions/0/start: avertissement: la mission a commenc\u00e9 le "
+        "19/10/2017, avant la r\u00e9union de la commission du 08/02/2019 "
+        "qui l'a autoris\u00e9e : mandat sp\u00e9cial accord\u00e9 a "
+        "posteriori [ratification.retroactive]")
 
 
 def test_lintian_clean(deb):

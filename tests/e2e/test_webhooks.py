@@ -91,10 +91,11 @@ class Env:
         self.proc = None
         self.log = None
 
-    def configure(self, hooks):
-        """hooks: list of dicts NAME -> {key: value}, written in order."""
-        text = ("[spool]\ndirectory = %s\ninbox = %s\nsettle = 200ms\n\n"
-                "[log]\nlevel = debug\n\n" % (self.spool, self.inbox))
+    def configure(self, hooks, head=""):
+        """hooks: list of dicts NAME -> {key: value}, written in order;
+        head: text before them (a [general] section)."""
+        text = head + ("[spool]\ndirectory = %s\ninbox = %s\nsettle = 200ms\n\n"
+                       "[log]\nlevel = debug\n\n" % (self.spool, self.inbox))
         for name, keys in hooks:
             text += "[webhook %s]\n" % name
             for k, v in keys.items():
@@ -108,9 +109,10 @@ class Env:
                 "events": events, "secret_file": str(self.secret_file),
                 "timeout": timeout, "retry": retry}
 
-    def start(self):
+    def start(self, extra_env=None):
         env = {k: v for k, v in os.environ.items()
                if "proxy" not in k.lower() and k != "EXPENSED_CONFIG"}
+        env.update(extra_env or {})
         if self.log:
             self.log.close()
         self.log = open(self.dir / "daemon.log", "ab")
@@ -631,3 +633,68 @@ def test_resident_memory(env):
         rss = [int(line.split()[1]) for line in f
                if line.startswith("VmRSS:")][0]
     assert rss <= 16 * 1024
+
+
+def test_language_fr_messages_and_slack_but_not_keys_or_log(env):
+    """[general] language = fr: the result document's messages and the
+    chat alert are French whatever the daemon's environment (an English
+    locale here, and a LANGUAGE gettext would follow); the JSON keys, the
+    rule ids, the expected and actual values and the log line are not."""
+    env.configure([
+        ("chat", {"url": env.receiver.url("/slack"), "format": "slack",
+                  "events": "rejected", "retry": FAST_RETRY}),
+    ], head="[general]\nlanguage = fr\n\n")
+    env.start({"LC_ALL": "C.UTF-8", "LANG": "en_US.UTF-8",
+               "LANGUAGE": "en"})
+    env.drop("r1.json", report("R-1", total="400.00"))
+    doc = env.wait_archived("r1.json")
+    env.receiver.wait(lambda rs: len([r for r in rs if r.answer]) == 1,
+                      what="the slack delivery")
+    assert doc["verdict"] == "rejected" and doc["errors"] == 1
+    assert all(set(f) <= {"rule", "severity", "path", "message", "expected",
+                          "actual"} for f in doc["findings"])
+    (total,) = [f for f in doc["findings"] if f["rule"] == "total.missions"]
+    assert total == {
+        "rule": "total.missions", "severity": "error", "path": "/total",
+        "message": "/total vaut 400,00\u00a0\u20ac mais 1 valeur de "
+                   "/missions/*/cost totalise 300,00\u00a0\u20ac "
+                   "(\u00e9cart de 100,00\u00a0\u20ac)",
+        "expected": "300.00", "actual": "400.00"}
+    (slack,) = env.receiver.got("/slack")
+    assert slack.json()["text"].split("\n") == [
+        "expensed : r1.json, verdict : rejet\u00e9",
+        "Rapport : R-1",
+        "1 erreur, 0 avertissement",
+        "\u2022 total.missions /total: " + total["message"],
+    ]
+    # the log's own words stay English; a finding line quotes the message
+    # as the result document has it
+    log = env.logtext()
+    assert re.search(r": r1\.json: rejected \(report R-1, 1 error, 0 "
+                     r"warnings\) -> rejected/r1\.json$", log, re.M), log
+    assert re.search(r": r1\.json: /total: error: /total vaut .* "
+                     r"\[total\.missions\]$", log, re.M), log
+    assert "rejet\u00e9" not in log and "erreur" not in log
+
+
+def test_language_follows_a_reload(env):
+    """language = fr set by a reload: the files judged before it keep their
+    English messages, the ones judged after it are French."""
+    env.configure([])
+    env.start()
+    env.drop("before.json", report("R-1", total="400.00"))
+    doc = env.wait_archived("before.json")
+    (f,) = [f for f in doc["findings"] if f["rule"] == "total.missions"]
+    assert f["message"] == ("/total is 400.00 but the 1 value of "
+                            "/missions/*/cost adds up to 300.00 "
+                            "(difference 100.00)")
+    env.configure([], head="[general]\nlanguage = fr\n\n")
+    env.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: "reloaded:" in env.logtext(), what="the reload")
+    env.drop("after.json", report("R-2", total="400.00"))
+    doc = env.wait_archived("after.json")
+    (f,) = [f for f in doc["findings"] if f["rule"] == "total.missions"]
+    assert f["message"].startswith("/total vaut 400,00\u00a0\u20ac mais ")
+    before = json.loads((env.spool / "rejected" /
+                         "before.json.result.json").read_text())
+    assert before["findings"][0]["message"].startswith("/total is 400.00")

@@ -1,0 +1,146 @@
+/*
+ * test_i18n.c - common/i18n: the language read from the environment as
+ * gettext reads it, French amounts and dates, and the catalog found and
+ * used without any French locale on the machine.
+ */
+#include <libgen.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../common/i18n.h"
+
+static char localedir[4096];
+
+static void amounts(void **state)
+{
+	char buf[64];
+	(void)state;
+
+	assert_string_equal(i18n_amount(LANG_EN, 13910894, buf, sizeof(buf)),
+			    "139108.94");
+	assert_string_equal(i18n_amount(LANG_FR, 13910894, buf, sizeof(buf)),
+			    "139\u202f108,94\u00a0\u20ac");
+	assert_string_equal(i18n_amount(LANG_FR, -5, buf, sizeof(buf)),
+			    "-0,05\u00a0\u20ac");
+	assert_string_equal(i18n_amount(LANG_FR, 100000000, buf, sizeof(buf)),
+			    "1\u202f000\u202f000,00\u00a0\u20ac");
+	assert_string_equal(i18n_amount(LANG_FR, 99999, buf, sizeof(buf)),
+			    "999,99\u00a0\u20ac");
+	assert_string_equal(i18n_amount(LANG_EN, -500, buf, sizeof(buf)),
+			    "-5.00");
+}
+
+static void dates(void **state)
+{
+	char buf[32];
+	(void)state;
+
+	assert_string_equal(i18n_date(LANG_FR, "2017-10-19", buf, sizeof(buf)),
+			    "19/10/2017");
+	assert_string_equal(i18n_date(LANG_EN, "2017-10-19", buf, sizeof(buf)),
+			    "2017-10-19");
+	assert_string_equal(i18n_date(LANG_FR, "2017/10/19", buf, sizeof(buf)),
+			    "2017/10/19");
+	assert_string_equal(i18n_date(LANG_FR, "", buf, sizeof(buf)), "");
+}
+
+/* The language i18n_init reads from these variables (NULL: unset). */
+static enum lang env_lang(const char *lc_all, const char *lc_messages,
+			  const char *lang, const char *language)
+{
+	const char *names[] = {"LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"};
+	const char *values[] = {lc_all, lc_messages, lang, language};
+
+	for (int i = 0; i < 4; i++) {
+		if (values[i] != NULL)
+			setenv(names[i], values[i], 1);
+		else
+			unsetenv(names[i]);
+	}
+	i18n_init();
+	return i18n_from_env();
+}
+
+static void environment(void **state)
+{
+	(void)state;
+	assert_int_equal(env_lang(NULL, NULL, NULL, NULL), LANG_EN);
+	assert_int_equal(env_lang(NULL, NULL, "fr_FR.UTF-8", NULL), LANG_FR);
+	assert_int_equal(env_lang(NULL, NULL, "fr", NULL), LANG_FR);
+	assert_int_equal(env_lang(NULL, NULL, "fr_BE@euro", NULL), LANG_FR);
+	assert_int_equal(env_lang(NULL, NULL, "french", NULL), LANG_EN);
+	/* LC_ALL, then LC_MESSAGES, then LANG */
+	assert_int_equal(env_lang("C.UTF-8", NULL, "fr_FR.UTF-8", NULL),
+			 LANG_EN);
+	assert_int_equal(env_lang("fr_FR.UTF-8", "en_GB.UTF-8", NULL, NULL),
+			 LANG_FR);
+	assert_int_equal(env_lang(NULL, "fr_CA.UTF-8", "en_US.UTF-8", NULL),
+			 LANG_FR);
+	assert_int_equal(env_lang("", "", "fr_FR.UTF-8", ""), LANG_FR);
+	/* LANGUAGE first, its first known entry, but never for C */
+	assert_int_equal(env_lang(NULL, NULL, "de_DE.UTF-8", "de:fr"), LANG_FR);
+	assert_int_equal(env_lang(NULL, NULL, "fr_FR.UTF-8", "en_GB:fr"),
+			 LANG_EN);
+	assert_int_equal(env_lang(NULL, NULL, "C", "fr"), LANG_EN);
+	assert_int_equal(env_lang(NULL, NULL, "POSIX", "fr"), LANG_EN);
+	assert_int_equal(env_lang(NULL, NULL, NULL, "fr"), LANG_EN);
+}
+
+/* The build's catalog, with no French locale generated (only C.UTF-8 on a
+ * typical machine) and a C process locale. */
+static void catalog(void **state)
+{
+	(void)state;
+	setenv("EXPENSED_LOCALEDIR", localedir, 1);
+	env_lang("C", NULL, NULL, NULL);
+	assert_string_equal(i18n_tr(LANG_FR, "error"), "erreur");
+	assert_string_equal(i18n_tr(LANG_EN, "error"), "error");
+	assert_string_equal(i18n_tr(LANG_FR, "not in any catalog"),
+			    "not in any catalog");
+	assert_string_equal(i18n_ntr(LANG_FR, "%d error", "%d errors", 0),
+			    "%d erreur");
+	assert_string_equal(i18n_ntr(LANG_FR, "%d error", "%d errors", 2),
+			    "%d erreurs");
+	assert_string_equal(i18n_ntr(LANG_EN, "%d error", "%d errors", 0),
+			    "%d errors");
+	assert_non_null(i18n_ctx(LANG_FR, "ratification.retroactive",
+				 "the mission began on %s, before the meeting "
+				 "of %s that authorised it"));
+	assert_null(i18n_ctx(LANG_EN, "ratification.retroactive",
+			     "the mission began on %s, before the meeting "
+			     "of %s that authorised it"));
+	assert_null(i18n_ctx(LANG_FR, "no.such.rule", "error"));
+	/* the process's language (_) */
+	i18n_set(LANG_FR);
+	assert_string_equal(_("warning"), "avertissement");
+	i18n_set(LANG_EN);
+	assert_string_equal(_("warning"), "warning");
+	/* LC_NUMERIC stays "C": no decimal comma by accident */
+	char num[16];
+	snprintf(num, sizeof(num), "%.2f", 1.5);
+	assert_string_equal(num, "1.50");
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(amounts),
+	    cmocka_unit_test(dates),
+	    cmocka_unit_test(environment),
+	    cmocka_unit_test(catalog),
+	};
+	char self[4096];
+
+	(void)argc;
+	/* BUILD/tests/test_i18n: the catalogs are in BUILD/locale */
+	snprintf(self, sizeof(self), "%s", argv[0]);
+	snprintf(localedir, sizeof(localedir), "%s/../locale", dirname(self));
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
