@@ -171,7 +171,7 @@ systemd-test:
 fuzz:
 	@sh scripts/fuzz.sh $(FUZZ_SECONDS)
 
-valgrind: $(BUILD)/expensed $(UNIT_BIN)
+valgrind: $(BUILD)/expensed $(UNIT_BIN) $(MO)
 	@sh scripts/valgrind.sh $(BUILD)
 
 $(BUILD)/bench/bench_engine: bench/bench_engine.c $(RULES_OBJ)
