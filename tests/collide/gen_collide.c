@@ -52,8 +52,8 @@ static uint64_t collide_inverse(uint64_t p)
  */
 static char **collide_ids(size_t n, int bits)
 {
-	uint64_t mask = (1ULL << bits) - 1, pinv = collide_inverse(
-					       COLLIDE_FNV_PRIME);
+	uint64_t mask = (1ULL << bits) - 1,
+		 pinv = collide_inverse(COLLIDE_FNV_PRIME);
 	uint32_t *tab = malloc(sizeof(*tab) << bits);
 	char **ids = calloc(n ? n : 1, sizeof(*ids));
 	char *block = malloc(n * 32 + 1);
@@ -66,8 +66,8 @@ static char **collide_ids(size_t n, int bits)
 		uint64_t h = 0;
 		for (int j = 0; j < 4; j++) /* the last character first */
 			h = ((h * pinv) ^
-			     (unsigned char)collide_alphabet[(k >> (6 * j)) &
-							     63]) &
+			     (unsigned char)
+				 collide_alphabet[(k >> (6 * j)) & 63]) &
 			    mask;
 		if (tab[h] == UINT32_MAX)
 			tab[h] = k;
