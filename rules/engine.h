@@ -69,6 +69,12 @@ struct judge_opts {
 	 * invalid, input.resources; 0 means no limit */
 	unsigned long long max_time_ms;
 	enum lang lang; /* of the findings' messages (LANG_EN is 0) */
+	/* when not NULL, judge_bytes() hands the parsed report over here (a
+	 * JSON object the rules were run on; the caller json_decref()s it),
+	 * or NULL when there is none (not read, not JSON, not an object, out
+	 * of time): for a page that shows the report (daemon/page.h) without
+	 * parsing it twice */
+	json_t **keep_root;
 };
 
 enum severity { SEV_ERROR, SEV_WARNING, SEV_INFO };

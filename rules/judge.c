@@ -204,6 +204,8 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 	json_error_t err;
 	int line, col;
 
+	if (opts != NULL && opts->keep_root != NULL)
+		*opts->keep_root = NULL;
 	if (len > max) {
 		/* an oversize file is not hashed: it is not judged */
 		snprintf(msg, sizeof(msg),
@@ -293,6 +295,10 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 		return out_of_time(out, opts);
 	}
 	int rc = judge_root(rs, root, opts, deadline, out);
-	json_decref(root);
+	if (rc == 0 && opts != NULL && opts->keep_root != NULL &&
+	    out->verdict != VERDICT_INVALID)
+		*opts->keep_root = root; /* the caller's reference now */
+	else
+		json_decref(root);
 	return rc;
 }

@@ -17,11 +17,13 @@ cd "$(dirname "$0")/.."
 # the man pages; prometheus provides promtool, which checks the metrics
 # file (tests/e2e/test_metrics.py); nodejs and npm run the real client
 # libraries the end-to-end tests check webhook deliveries with
-# (tests/package.json).
+# (tests/package.json); chromium renders the verdict pages headless and
+# poppler-utils' pdftotext reads them back printed (tests/e2e/browser.py).
 PACKAGES="build-essential pkg-config libjansson-dev libcurl4-openssl-dev
 libssl-dev libcmocka-dev python3 python3-pytest clang gettext
 libclang-rt-14-dev llvm cppcheck clang-format valgrind systemd
-debhelper dpkg-dev lintian mandoc prometheus nodejs npm"
+debhelper dpkg-dev lintian mandoc prometheus nodejs npm chromium
+poppler-utils"
 
 # Installed: by dpkg, or for nodejs and npm by their command (a nodejs
 # from elsewhere, such as NodeSource's, includes npm and conflicts with
