@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-static void add_escaped(struct strbuf *sb, const char *s)
+void page_escape(struct strbuf *sb, const char *s)
 {
 	for (; *s; s++) {
 		switch (*s) {
@@ -37,7 +37,7 @@ int page_render(struct strbuf *out, const struct page_input *in)
 
 	sb_adds(out, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
 		     "<title>");
-	add_escaped(out, j->file);
+	page_escape(out, j->file);
 	sb_adds(out, "</title></head><body><h1 id=\"verdict\">");
 	sb_adds(out, verdict_name(j->verdict));
 	sb_addf(out, "</h1><p>%d errors, %d warnings</p></body></html>\n",

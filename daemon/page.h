@@ -40,6 +40,13 @@ struct page_input {
 };
 
 /*
+ * Append s HTML-escaped (& < > " ' as character references), for text
+ * and for attribute values in double quotes. Bytes that are not valid
+ * UTF-8 become U+FFFD.
+ */
+void page_escape(struct strbuf *out, const char *s);
+
+/*
  * Append the page of in to out. 0, or -1 when memory runs out (out is
  * then marked failed; nothing half-written is ever used).
  */
