@@ -18,7 +18,7 @@ srcs() {
 	done
 }
 
-all_srcs=$(srcs common rules daemon tests/unit fuzz; ls bench/*.c bench/*.h 2>/dev/null)
+all_srcs=$(srcs common rules daemon tests/unit tests/collide tests/oom fuzz; ls bench/*.c bench/*.h 2>/dev/null)
 
 # (a) banned functions. Comments, string and character literals are blanked
 # (keeping line numbers) before matching `name(`; member calls (x.f(, p->f()
