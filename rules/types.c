@@ -160,11 +160,20 @@ struct limit_state {
 	bool divisor_ok;
 };
 
-/* cents / div rounded half away from zero */
-static int64_t div_round(__int128 v, __int128 div)
+/*
+ * cents / div (div > 0) rounded to the cent away from the bound it breaks:
+ * up above a maximum, down below a minimum, so that the quotient shown is
+ * never the bound itself (600.00125 above 600.00 shows as 600.01).
+ */
+static int64_t div_away(__int128 v, __int128 div, bool low)
 {
-	__int128 q = (2 * (v < 0 ? -v : v) + div) / (2 * div);
-	return (int64_t)(v < 0 ? -q : q);
+	__int128 q = v / div, r = v % div; /* q truncated toward zero */
+
+	if (r != 0 && !low && v > 0)
+		q++;
+	else if (r != 0 && low && v < 0)
+		q--;
+	return (int64_t)q;
 }
 
 /*
@@ -213,7 +222,7 @@ static bool limit_own(struct eval *ev, const char *ptr, const char *exp,
 
 /*
  * The finding of value v of a limit: "cost 600.01 / 2 (people) / 3 days =
- * 100.00, above the maximum 100.00" and its seven other shapes (with or
+ * 100.01, above the maximum 100.00" and its seven other shapes (with or
  * without per and days, below or above), each a sentence of its own.
  */
 static void limit_finding(struct eval *ev, const struct limit_state *s,
@@ -307,7 +316,7 @@ static void limit_visit(struct eval *ev, json_t *node, size_t lo, void *ud)
 	if (ptr == NULL)
 		ev->oom = 1;
 	else
-		limit_finding(ev, s, ptr, low, v, div_round(v, div));
+		limit_finding(ev, s, ptr, low, v, div_away(v, div, low));
 	free(ptr);
 }
 
