@@ -196,11 +196,21 @@ char *json_describe(const json_t *node, enum lang l, char *buf, size_t size)
 		snprintf(buf, size, i18n_tr(l, "the integer %lld"),
 			 (long long)json_integer_value(node));
 		break;
-	case JSON_REAL:
-		/* %g is the C locale's: LC_NUMERIC is never set */
-		snprintf(buf, size, i18n_tr(l, "the number %.17g"),
-			 json_real_value(node));
+	case JSON_REAL: {
+		/* the fewest digits that read back as the same double (10.005,
+		 * not 10.005000000000001); %g and strtod are the C locale's:
+		 * LC_NUMERIC is never set */
+		double d = json_real_value(node);
+		char digits[40];
+		int prec = 15;
+		for (; prec < 17; prec++) {
+			snprintf(digits, sizeof(digits), "%.*g", prec, d);
+			if (strtod(digits, NULL) == d)
+				break;
+		}
+		snprintf(buf, size, i18n_tr(l, "the number %.*g"), prec, d);
 		break;
+	}
 	case JSON_TRUE:
 		snprintf(buf, size, "true");
 		break;
