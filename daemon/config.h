@@ -9,6 +9,7 @@
 #ifndef EXPENSED_CONFIG_H
 #define EXPENSED_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,6 +61,7 @@ struct config {
 	struct webhook_conf *hooks;
 	size_t nhooks;
 	enum lang language; /* [general] language; default en (LANG_EN, 0) */
+	bool html; /* [html] enabled: write pages and index.html; default yes */
 };
 
 /* Fill cfg with the built-in defaults (no file). */
