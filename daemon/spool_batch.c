@@ -717,9 +717,9 @@ static void index_all(struct spool *sp, const struct spool_ctx *ctx,
 			       json_object_get(r->doc, "archived_as"));
 		if (as == NULL)
 			continue;
-		page_index_entry_set(
-		    &e, &r->j, r->it->kind == ITEM_CLAIM ? r->it->name : NULL,
-		    as);
+		/* j.file: the dropped name, in UTF-8 (U+FFFD for what is
+		 * not) */
+		page_index_entry_set(&e, &r->j, NULL, as);
 		if (page_index_add(sp->index, &e) == -1) {
 			log_msg(LOG_ERR, "cannot update %s: out of memory",
 				SPOOL_INDEX_NAME);
