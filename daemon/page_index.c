@@ -195,37 +195,36 @@ static int get_verdict(const char *s, const char *end, enum verdict *v)
 static int parse_line(const char *s, const char *end,
 		      struct page_index_entry *e)
 {
-	const char *f[8];
+	enum { NFIELDS = 8 };
+	const char *f[NFIELDS], *fe[NFIELDS]; /* field i is [f[i], fe[i]) */
 	size_t nf = 0;
 	long long t, errs, warns;
 	char d, arch[SPOOL_NAME_SIZE];
 
-	f[nf++] = s;
+	f[nf] = s;
 	for (const char *p = s; p < end; p++) {
 		if (*p != '\t')
 			continue;
-		if (nf == 8)
+		if (nf + 1 == NFIELDS)
 			return -1;
-		f[nf++] = p + 1;
+		fe[nf++] = p;
+		f[nf] = p + 1;
 	}
-	if (nf != 8)
+	if (nf + 1 != NFIELDS)
 		return -1;
-		/* field i is [f[i], f[i + 1] - 1), the last one [f[7], end) */
-#define FIELD_END(i) ((i) == 7 ? end : f[(i) + 1] - 1)
+	fe[nf] = end;
 	memset(e, 0, sizeof(*e));
-	if ((size_t)(FIELD_END(0) - f[0]) != strlen(LINE_VERSION) ||
+	if ((size_t)(fe[0] - f[0]) != strlen(LINE_VERSION) ||
 	    memcmp(f[0], LINE_VERSION, strlen(LINE_VERSION)) != 0 ||
-	    get_number(f[1], FIELD_END(1), (long long)1 << 40, &t) == -1 ||
-	    get_verdict(f[2], FIELD_END(2), &e->verdict) == -1 ||
-	    get_number(f[3], FIELD_END(3), 1 << 30, &errs) == -1 ||
-	    get_number(f[4], FIELD_END(4), 1 << 30, &warns) == -1 ||
-	    get_field(f[5], FIELD_END(5), e->archived_as,
-		      sizeof(e->archived_as)) == -1 ||
-	    get_field(f[6], FIELD_END(6), e->file, sizeof(e->file)) == -1 ||
-	    get_field(f[7], FIELD_END(7), e->report_id, sizeof(e->report_id)) ==
-		-1)
+	    get_number(f[1], fe[1], (long long)1 << 40, &t) == -1 ||
+	    get_verdict(f[2], fe[2], &e->verdict) == -1 ||
+	    get_number(f[3], fe[3], 1 << 30, &errs) == -1 ||
+	    get_number(f[4], fe[4], 1 << 30, &warns) == -1 ||
+	    get_field(f[5], fe[5], e->archived_as, sizeof(e->archived_as)) ==
+		-1 ||
+	    get_field(f[6], fe[6], e->file, sizeof(e->file)) == -1 ||
+	    get_field(f[7], fe[7], e->report_id, sizeof(e->report_id)) == -1)
 		return -1;
-#undef FIELD_END
 	/* a link that leaves accepted/ or rejected/ is never written */
 	if (spool_name_parse_archived_as(e->archived_as, &d, arch) == -1)
 		return -1;
