@@ -27,9 +27,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 sys.path.insert(0, str(REPO / "bench"))
 
-from bench_burst import (BURST, MISSIONS, BenchDaemon, burst,  # noqa: E402
-                         reports, spool_dirs, stage)
-from benchenv import ResultWatch, SyslogSink, fresh_ext4  # noqa: E402
+import bench_burst  # noqa: E402
+from bench_burst import (BURST, MISSIONS, burst, reports,  # noqa: E402
+                         spool_dirs, stage)
+from benchenv import SyslogSink, fresh_ext4  # noqa: E402
 from daemon_util import rss_kb  # noqa: E402
 from receiver import Receiver  # noqa: E402
 
@@ -44,42 +45,10 @@ def build(build_dir):
 
 
 def start_daemon(binary, fs, spool, rcv, html):
-    """A daemon as in bench_burst.py (syslog, level info, one webhook to
-    rcv) with [html] enabled = html; returns it with a ResultWatch once it
-    has archived a probe file."""
-    cfg = fs.path / "bench.conf"
-    cfg.write_text("\n".join([
-        "[spool]",
-        "directory = %s" % spool,
-        "inbox = %s" % (spool / "inbox"),
-        "settle = 200ms",
-        "rescan = 60s",
-        "max_judge_time = 20s",
-        "[log]",
-        "level = info",
-        "[html]",
-        "enabled = %s" % ("yes" if html else "no"),
-        "[webhook bench]",
-        "url = %s" % rcv.url("/hook"),
-        "format = standard",
-        "events = rejected, invalid",
-        ""]))
-    watch = ResultWatch([spool / "accepted", spool / "rejected"])
-    d = BenchDaemon(binary, cfg, fs.path / "daemon.err")
-    try:
-        (name, data), = reports("probe", 1, base=90000)
-        (fs.path / name).write_bytes(data)
-        os.rename(fs.path / name, spool / "inbox" / name)
-        watch.wait(lambda w: w.has(name) or d.proc.poll() is not None,
-                   20, "the daemon to start")
-        if d.proc.poll() is not None:
-            raise SystemExit("the daemon exited: %s" %
-                             (fs.path / "daemon.err").read_text())
-    except BaseException:
-        d.kill()
-        watch.close()
-        raise
-    return d, watch
+    """bench_burst.py's daemon with [html] enabled = html."""
+    return bench_burst.start_daemon(
+        binary, fs, spool, rcv,
+        extra=["[html]", "enabled = %s" % ("yes" if html else "no")])
 
 
 def phase_burst(binary, fs, rcv, items, html):
