@@ -152,6 +152,20 @@ int spool_reserve_name(struct spool *sp, struct reserved *res, struct rec *r)
 	return spool_name_archived_as(r->d, r->arch, r->archived_as);
 }
 
+void spool_unreserve(struct spool *sp, const struct rec *r)
+{
+	char key[SPOOL_NAME_SIZE + 2];
+	struct suffix *s;
+
+	dkey(r->d, r->it->name, key);
+	s = strmap_get(&sp->suffixes, key);
+	if (s == NULL)
+		return;
+	if (r->n < s->next)
+		s->next = r->n;
+	s->probe = 1; /* others of the batch may have taken the next ones */
+}
+
 int spool_reserve_fixed(struct reserved *res, const struct rec *r)
 {
 	char rname[SPOOL_NAME_SIZE], page[SPOOL_NAME_SIZE];

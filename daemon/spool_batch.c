@@ -55,6 +55,21 @@ void spool_fail_at(const char *stage, size_t batch)
 	if (failpoint != NULL && batch >= 2 && strcmp(failpoint, stage) == 0)
 		_exit(99);
 }
+
+int spool_page_enomem(void)
+{
+	static long left = -1;
+	const char *n;
+
+	if (left == -1) {
+		n = getenv("EXPENSED_PAGE_ENOMEM");
+		left = n != NULL ? strtol(n, NULL, 10) : 0;
+	}
+	if (left <= 0)
+		return 0;
+	left--;
+	return 1;
+}
 #endif
 
 /* Why a claim is invalid before the engine reads it. */
@@ -320,6 +335,8 @@ static void leave(struct spool *sp, struct rec *r, int defer)
 	r->ok = 0;
 	if (r->it->kind != ITEM_CLAIM)
 		return;
+	if (r->arch[0] != '\0')
+		spool_unreserve(sp, r);
 	if (!defer) {
 		if (strmap_put(&sp->requeued, r->it->key, (void *)1, NULL) ==
 		    -1)
@@ -576,7 +593,7 @@ static int write_page(struct spool *sp, const struct spool_ctx *ctx,
 		in.len = len;
 	}
 	sb_setlen(&sp->page, 0);
-	rc = page_render(&sp->page, &in);
+	rc = SPOOL_PAGE_ENOMEM() ? -1 : page_render(&sp->page, &in);
 	json_decref(r->root);
 	r->root = NULL;
 	if (sp->bufcap > READ_BUF_KEEP) {

@@ -157,15 +157,19 @@ struct rec {
 };
 
 /*
- * Test hook, built only into expensed-hooks (-DEXPENSED_TEST_HOOKS): with
+ * Test hooks, built only into expensed-hooks (-DEXPENSED_TEST_HOOKS): with
  * EXPENSED_FAILPOINT set to copied, recorded, synced, half-archived,
- * page-archived or archived, the daemon dies like kill -9 (_exit, no cleanup)
- * at that point of its first batch of two or more files, so that the end-to-end
- * tests can check recovery from every window of the protocol.
+ * page-archived or archived, the daemon dies like kill -9 (_exit, no
+ * cleanup) at that point of its first batch of two or more files, so that
+ * the end-to-end tests can check recovery from every window of the
+ * protocol. With EXPENSED_PAGE_ENOMEM=N, the first N pages rendered fail
+ * as if memory ran out (spool_page_enomem() says 1 for them).
  */
 #ifdef EXPENSED_TEST_HOOKS
 extern int spool_fail_half; /* the second file of a batch is archived */
 void spool_fail_at(const char *stage, size_t batch);
+int spool_page_enomem(void);
+#define SPOOL_PAGE_ENOMEM() spool_page_enomem()
 #define SPOOL_FAIL_AT(stage, batch) spool_fail_at(stage, batch)
 #define SPOOL_FAIL_HALF_ARM() (spool_fail_half = 1)
 #define SPOOL_FAIL_HALF()                                                      \
@@ -180,6 +184,7 @@ void spool_fail_at(const char *stage, size_t batch);
 			spool_fail_at("page-archived", 2);                     \
 	} while (0)
 #else
+#define SPOOL_PAGE_ENOMEM() 0
 #define SPOOL_FAIL_AT(stage, batch) ((void)0)
 #define SPOOL_FAIL_HALF_ARM() ((void)0)
 #define SPOOL_FAIL_HALF() ((void)0)
@@ -200,6 +205,11 @@ struct reserved {
  * or -1 (no memory).
  */
 int spool_reserve_name(struct spool *sp, struct reserved *res, struct rec *r);
+
+/* r, whose name was reserved, stays in work/ (its page or result could not
+ * be written...): its name is free again for the next attempt (the suffix
+ * of its name is probed again from it). */
+void spool_unreserve(struct spool *sp, const struct rec *r);
 
 /* Reserve the names of r, a result left over (r->d, r->arch), among res.
  * 0 or -1. */

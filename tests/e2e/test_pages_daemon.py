@@ -251,6 +251,30 @@ def test_crash_windows(point, spool, expensed_bin, start_daemon, tmp_path):
         assert len(files) == (11 if "archived" in point else 12)
 
 
+def test_page_out_of_memory_is_not_a_verdict(spool, expensed_bin,
+                                             start_daemon):
+    """A page that cannot be rendered for lack of memory (the test hook
+    EXPENSED_PAGE_ENOMEM fails the first two) leaves its file in work/,
+    without result or page; it is judged again and archived once, with its
+    verdict, result and page."""
+    d = start_daemon(spool, binary=hooks_binary(expensed_bin),
+                     env={"EXPENSED_PAGE_ENOMEM": "2"})
+    drop(spool, "seed.json", SEED)
+    drop(spool, "broken.json", BROKEN)
+    wait_for(lambda: d.text().count("cannot write page") == 2, 10,
+             what="two pages out of memory")
+    wait_all(spool, 2)
+    assert d.stop() == 0
+    docs = assert_each_has_one_page(spool)
+    assert {n: doc["verdict"] for (_, n), doc in docs.items()} == {
+        "seed.json": "accepted", "broken.json": "rejected"}
+    assert d.text().count("cannot write page") == 2
+    assert "Cannot allocate memory" in d.text()
+    assert sorted(verdict_lines(d)) == ["broken.json", "seed.json"]
+    # not a duplicate of itself: its ledger line came from the same claim
+    assert docs[("accepted", "seed.json")]["errors"] == 0
+
+
 # ---- names ----
 
 def test_dropped_page_name_cannot_take_a_page(spool, start_daemon, tmp_path):
