@@ -116,6 +116,7 @@ int config_defaults(struct config *cfg)
 	cfg->log_level = LOG_INFO;
 	cfg->metrics_interval_ms = 15000;
 	cfg->html = true;
+	cfg->read_gid = (gid_t)-1;
 	if (cfg->spool_dir == NULL || cfg->inbox == NULL) {
 		config_free(cfg);
 		return -1;
@@ -424,6 +425,10 @@ static void spool_key(struct parser *st, const char *key, const char *value)
 		set_duration(st, key, value, &cfg->settle_ms);
 	} else if (strcmp(key, "rescan") == 0) {
 		set_duration(st, key, value, &cfg->rescan_ms);
+	} else if (strcmp(key, "read_group") == 0) {
+		if (config_group(value, &cfg->read_gid) == -1)
+			err(st, st->lineno, "unknown group '%s' for read_group",
+			    shown(value, buf, sizeof(buf)));
 	} else if (strcmp(key, "max_judge_time") == 0) {
 		long ms = 0;
 		if (set_duration(st, key, value, &ms) == -1)
@@ -553,8 +558,8 @@ static void webhook_key(struct parser *st, const char *key, const char *value)
 }
 
 static const char *const spool_keys[] = {
-    "directory", "inbox",  "max_file_size",  "max_findings",
-    "settle",	 "rescan", "max_judge_time", NULL,
+    "directory", "inbox",	   "max_file_size", "max_findings", "settle",
+    "rescan",	 "max_judge_time", "read_group",    NULL,
 };
 static const char *const rules_keys[] = {"path", NULL};
 static const char *const general_keys[] = {"language", NULL};

@@ -781,15 +781,39 @@ static void leave_all(struct spool *sp, struct rec *recs, size_t n)
 	}
 }
 
-/* The read group: that of accepted/ (SPEC: the drop group, or the group
- * an administrator gave it), or -1 when it is the daemon's own. */
-static void read_group(struct spool *sp)
+/* Give the directory fd ("accepted", "rejected") group gid and its setgid
+ * bit, when it does not have that group yet (logged when it cannot). */
+static void give_dir(int fd, const char *name, gid_t gid)
 {
 	struct stat st;
 
-	sp->read_gid = (gid_t)-1;
-	if (fstat(sp->accfd, &st) == 0 && st.st_gid != getegid())
-		sp->read_gid = st.st_gid;
+	if (fstat(fd, &st) == 0 && st.st_gid == gid)
+		return;
+	if (fchown(fd, (uid_t)-1, gid) == -1 ||
+	    fchmod(fd, (st.st_mode & 0777) | S_ISGID) == -1)
+		log_msg(LOG_ERR, "cannot give %s/ the read group %lu: %s", name,
+			(unsigned long)gid, strerror(errno));
+}
+
+/* The read group, at each batch: [spool] read_group (given to accepted/
+ * and rejected/ too), else the group of accepted/ (SPEC: the drop group);
+ * sp->read_gid is -1 when it is the daemon's own. */
+static void read_group(struct spool *sp, const struct config *cfg)
+{
+	struct stat st;
+	gid_t gid = (gid_t)-1;
+
+	if (cfg->read_gid != (gid_t)-1) {
+		gid = cfg->read_gid;
+		if (sp->dirs_gid != gid) {
+			give_dir(sp->accfd, SPOOL_DIR_ACCEPTED, gid);
+			give_dir(sp->rejfd, SPOOL_DIR_REJECTED, gid);
+			sp->dirs_gid = gid;
+		}
+	} else if (fstat(sp->accfd, &st) == 0) {
+		gid = st.st_gid;
+	}
+	sp->read_gid = gid == getegid() ? (gid_t)-1 : gid;
 }
 
 /* Steps 1 (after judging) to 5 for the n records of recs, judged. 0, or
@@ -843,7 +867,7 @@ int spool_process(struct spool *sp, struct spool_ctx *ctx,
 	recs = calloc(n, sizeof(*recs));
 	if (recs == NULL)
 		return -1;
-	read_group(sp);
+	read_group(sp, ctx->cfg);
 	/* one group commit, or more when the reports kept for the pages
 	 * grow large (PAGE_KEEP_BYTES) */
 	while (done < n) {

@@ -136,6 +136,7 @@ struct spool {
 	 * group of the copies, results and pages, or -1 to leave them the
 	 * daemon's */
 	gid_t read_gid;
+	gid_t dirs_gid;	    /* [spool] read_group given to the directories */
 	struct strbuf page; /* the page being rendered, reused */
 };
 

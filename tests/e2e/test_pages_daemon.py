@@ -188,6 +188,34 @@ def test_pages_take_the_read_group(spool, start_daemon):
     assert d.stop() == 0
 
 
+def test_read_group_setting(spool, start_daemon, tmp_path):
+    """[spool] read_group names the group instead: accepted/ and rejected/
+    are given it (setgid kept), and so are the files archived, their pages
+    and index.html."""
+    if os.geteuid() != 0:
+        pytest.skip("chown to another group needs root")
+    for dd in ("accepted", "rejected"):
+        (spool / dd).mkdir()
+        os.chmod(spool / dd, 0o750)
+    write_config(tmp_path / "d.conf", spool)
+    conf = (tmp_path / "d.conf").read_text().replace(
+        "[spool]\n", "[spool]\nread_group = 4343\n", 1)
+    (tmp_path / "d.conf").write_text(conf)
+    d = start_daemon(spool)
+    drop(spool, "seed.json", SEED)
+    drop(spool, "broken.json", BROKEN)
+    wait_all(spool, 2)
+    wait_for(lambda: (spool / "index.html").exists(), 10, what="index")
+    assert d.stop() == 0
+    for dd in ("accepted", "rejected"):
+        st = os.stat(spool / dd)
+        assert (st.st_gid, stat.S_IMODE(st.st_mode)) == (4343, 0o2750), dd
+    for dd, names in listing(spool).items():
+        for n in names:
+            assert os.stat(spool / dd / n).st_gid == 4343, n
+    assert os.stat(spool / "index.html").st_gid == 4343
+
+
 # ---- crashes ----
 
 POINTS = ["copied", "recorded", "synced", "half-archived", "page-archived",

@@ -858,6 +858,37 @@ static void test_html(void **state)
 	tmp_clean(&t);
 }
 
+/* [spool] read_group: a group name or id; an unknown one is an error. */
+static void test_read_group(void **state)
+{
+	struct tmp t;
+	struct config cfg;
+	struct diag d = DIAG_INIT;
+
+	(void)state;
+	assert_int_equal(config_defaults(&cfg), 0);
+	assert_true(cfg.read_gid == (gid_t)-1);
+	config_free(&cfg);
+	assert_int_equal(
+	    load(&t, "[spool]\nread_group = 4343\n", &cfg, &d, NULL), 0);
+	assert_true(cfg.read_gid == 4343);
+	config_free(&cfg);
+	tmp_clean(&t);
+	assert_int_equal(
+	    load(&t, "[spool]\nread_group = root\n", &cfg, &d, NULL), 0);
+	assert_true(cfg.read_gid == 0);
+	config_free(&cfg);
+	tmp_clean(&t);
+	assert_int_equal(
+	    load(&t, "[spool]\nread_group = no-such-group-x\n", &cfg, &d, NULL),
+	    -1);
+	assert_int_equal(d.n, 1);
+	assert_line(&t, &d, 0, 2,
+		    "unknown group 'no-such-group-x' for read_group");
+	diag_clear(&d);
+	tmp_clean(&t);
+}
+
 static void test_config_path(void **state)
 {
 	(void)state;
@@ -894,6 +925,7 @@ int main(void)
 	    cmocka_unit_test(test_url_parts),
 	    cmocka_unit_test(test_url_valid),
 	    cmocka_unit_test(test_html),
+	    cmocka_unit_test(test_read_group),
 	    cmocka_unit_test(test_config_path),
 	};
 
