@@ -173,10 +173,11 @@ class BenchDaemon:
         self.err.close()
 
 
-def start_daemon(binary, fs, spool, rcv, wrapper=()):
-    """A daemon on spool with a webhook to rcv, level info; returns it
-    with a ResultWatch on its archive once it has archived a probe file
-    (so it is watching the inbox)."""
+def start_daemon(binary, fs, spool, rcv, wrapper=(), extra=()):
+    """A daemon on spool with a webhook to rcv, level info (and the
+    configuration lines extra); returns it with a ResultWatch on its
+    archive once it has archived a probe file (so it is watching the
+    inbox)."""
     cfg = fs.path / "bench.conf"
     cfg.write_text("\n".join([
         "[spool]",
@@ -189,8 +190,7 @@ def start_daemon(binary, fs, spool, rcv, wrapper=()):
         "[webhook bench]",
         "url = %s" % rcv.url("/hook"),
         "format = standard",
-        "events = rejected, invalid",
-        ""]))
+        "events = rejected, invalid"] + list(extra) + [""]))
     watch = ResultWatch([spool / "accepted", spool / "rejected"])
     d = BenchDaemon(binary, cfg, fs.path / "daemon.err", wrapper)
     try:

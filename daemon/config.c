@@ -38,6 +38,7 @@ enum section {
 	SEC_LOG,
 	SEC_METRICS,
 	SEC_GENERAL,
+	SEC_HTML,
 	SEC_WEBHOOK,
 	SEC_BAD
 };
@@ -58,8 +59,8 @@ struct parser {
 	enum section sec;
 	int sec_line;	   /* line of the current section header */
 	char secname[80];  /* "[spool]", "[webhook audit]" for messages */
-	int fixed_line[5]; /* first line of [spool] [rules] [log] [metrics]
-			    * [general] */
+	int fixed_line[6]; /* first line of [spool] [rules] [log] [metrics]
+			    * [general] [html] */
 	int *hook_line;	   /* header line of each webhook */
 	int secret_line;   /* line of secret_file in the current webhook */
 	bool skip_secrets; /* CONFIG_SKIP_SECRETS */
@@ -114,6 +115,8 @@ int config_defaults(struct config *cfg)
 	cfg->log_facility = LOG_DAEMON;
 	cfg->log_level = LOG_INFO;
 	cfg->metrics_interval_ms = 15000;
+	cfg->html = true;
+	cfg->read_gid = (gid_t)-1;
 	if (cfg->spool_dir == NULL || cfg->inbox == NULL) {
 		config_free(cfg);
 		return -1;
@@ -256,8 +259,8 @@ static int add_hook(struct parser *st, const char *name)
 /* name is the text between the brackets, trimmed. */
 static void begin_section(struct parser *st, const char *name)
 {
-	static const char *fixed[] = {"spool", "rules", "log", "metrics",
-				      "general"};
+	static const char *fixed[] = {"spool",	 "rules",   "log",
+				      "metrics", "general", "html"};
 	char buf[80];
 
 	end_section(st);
@@ -267,7 +270,7 @@ static void begin_section(struct parser *st, const char *name)
 	snprintf(st->secname, sizeof(st->secname), "[%s]",
 		 shown(name, buf, 64));
 
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < 6; i++) {
 		if (strcmp(name, fixed[i]) != 0)
 			continue;
 		if (st->fixed_line[i] != 0) {
@@ -422,6 +425,10 @@ static void spool_key(struct parser *st, const char *key, const char *value)
 		set_duration(st, key, value, &cfg->settle_ms);
 	} else if (strcmp(key, "rescan") == 0) {
 		set_duration(st, key, value, &cfg->rescan_ms);
+	} else if (strcmp(key, "read_group") == 0) {
+		if (config_group(value, &cfg->read_gid) == -1)
+			err(st, st->lineno, "unknown group '%s' for read_group",
+			    shown(value, buf, sizeof(buf)));
 	} else if (strcmp(key, "max_judge_time") == 0) {
 		long ms = 0;
 		if (set_duration(st, key, value, &ms) == -1)
@@ -551,11 +558,12 @@ static void webhook_key(struct parser *st, const char *key, const char *value)
 }
 
 static const char *const spool_keys[] = {
-    "directory", "inbox",  "max_file_size",  "max_findings",
-    "settle",	 "rescan", "max_judge_time", NULL,
+    "directory", "inbox",	   "max_file_size", "max_findings", "settle",
+    "rescan",	 "max_judge_time", "read_group",    NULL,
 };
 static const char *const rules_keys[] = {"path", NULL};
 static const char *const general_keys[] = {"language", NULL};
+static const char *const html_keys[] = {"enabled", NULL};
 static const char *const log_keys[] = {"facility", "level", NULL};
 static const char *const metrics_keys[] = {"textfile", "interval", NULL};
 static const char *const webhook_keys[] = {
@@ -577,6 +585,8 @@ static const char *const *section_keys(enum section sec)
 		return metrics_keys;
 	case SEC_GENERAL:
 		return general_keys;
+	case SEC_HTML:
+		return html_keys;
 	case SEC_WEBHOOK:
 		return webhook_keys;
 	case SEC_NONE:
@@ -638,6 +648,17 @@ static void pair(struct parser *st, const char *name, const char *value)
 	case SEC_GENERAL:
 		if (i18n_parse(value, &st->cfg->language) == -1)
 			err(st, st->lineno, "bad language '%s' (en or fr)",
+			    shown(value, buf, 64));
+		break;
+	case SEC_HTML:
+		if (strcmp(value, "yes") == 0)
+			st->cfg->html = true;
+		else if (strcmp(value, "no") == 0)
+			st->cfg->html = false;
+		else
+			err(st, st->lineno,
+			    "bad value '%s' for enabled (yes "
+			    "or no)",
 			    shown(value, buf, 64));
 		break;
 	case SEC_WEBHOOK:

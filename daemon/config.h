@@ -9,8 +9,10 @@
 #ifndef EXPENSED_CONFIG_H
 #define EXPENSED_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "../common/diag.h"
 #include "../common/i18n.h"
@@ -60,6 +62,10 @@ struct config {
 	struct webhook_conf *hooks;
 	size_t nhooks;
 	enum lang language; /* [general] language; default en (LANG_EN, 0) */
+	bool html; /* [html] enabled: write pages and index.html; default yes */
+	/* [spool] read_group: the group that reads accepted/ and rejected/;
+	 * (gid_t)-1 (the default): the group those directories have */
+	gid_t read_gid;
 };
 
 /* Fill cfg with the built-in defaults (no file). */

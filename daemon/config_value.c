@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,6 +248,27 @@ const char *config_facility_name(int facility)
 			return facilities[i].name;
 	}
 	return "?";
+}
+
+int config_group(const char *name, gid_t *out)
+{
+	struct group gr, *found = NULL;
+	char buf[4096], *end;
+	unsigned long long n;
+
+	if (name[0] >= '0' && name[0] <= '9') {
+		errno = 0;
+		n = strtoull(name, &end, 10);
+		if (errno != 0 || *end != '\0' || n >= (gid_t)-1)
+			return -1;
+		*out = (gid_t)n;
+		return 0;
+	}
+	if (getgrnam_r(name, &gr, buf, sizeof(buf), &found) != 0 ||
+	    found == NULL || found->gr_gid == (gid_t)-1)
+		return -1;
+	*out = found->gr_gid;
+	return 0;
 }
 
 int config_level(const char *name, int *out)

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #define MAX_RETRIES 100 /* entries of a webhook's retry list */
 
@@ -34,6 +35,10 @@ int config_parse_retry(const char *value, long **out, size_t *nout);
 /* The syslog facility called name ("daemon", "local0" ...) into *out; -1
  * if unknown. config_facility_name (config.h) is the reverse. */
 int config_facility(const char *name, int *out);
+
+/* The group called name, or a group id in decimal, into *out; -1 if there
+ * is no such group (or it is (gid_t)-1). */
+int config_group(const char *name, gid_t *out);
 
 /* The syslog level called name ("debug" ... "crit", "error" too); -1 if
  * unknown. */

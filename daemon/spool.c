@@ -91,6 +91,7 @@ struct spool *spool_open(const char *dir, struct diag *diag)
 	}
 	sp->dirfd = sp->workfd = sp->accfd = sp->rejfd = sp->statefd = -1;
 	sp->lockfd = -1;
+	sp->read_gid = sp->dirs_gid = (gid_t)-1;
 	sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sp->dirfd == -1) {
 		diag_add(diag, "cannot open spool directory %s: %s", dir,
@@ -172,6 +173,8 @@ void spool_close(struct spool *sp)
 	if (sp->statefd >= 0)
 		close(sp->statefd);
 	free(sp->buf);
+	page_index_close(sp->index);
+	sb_release(&sp->page);
 	spool_forget(sp);
 	free(sp);
 }

@@ -1,7 +1,8 @@
 /*
  * spool_archive.c - archive names and step 4 of the protocol (spool_int.h):
- * reserve ARCH and ARCH.result.json for every file of a batch together,
- * then move each input and its result in place with RENAME_NOREPLACE.
+ * reserve ARCH, ARCH.result.json and ARCH.result.html for every file of a
+ * batch together, then move each input, its page and its result in place
+ * with RENAME_NOREPLACE.
  *
  * A suffix costs the same for the millionth same.json as for the first:
  * the next free suffix of each dropped name is remembered (per directory,
@@ -62,16 +63,22 @@ static int reserve(struct reserved *res, char d, const char *name)
 	return strmap_put(&res->names, key, (void *)1, NULL);
 }
 
-/* Whether dirfd/arch and dirfd/res (its result name) are both free. */
-static int name_free(int dirfd, const char *arch, const char *res)
+/* Whether dirfd/name is free. */
+static int free_at(int dirfd, const char *name)
 {
 	struct stat st;
 
-	if (fstatat(dirfd, arch, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
-	    errno != ENOENT)
-		return 0;
-	return fstatat(dirfd, res, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1 &&
 	       errno == ENOENT;
+}
+
+/* Whether dirfd/arch, dirfd/res (its result name) and dirfd/page (its page
+ * name) are all free. */
+static int name_free(int dirfd, const char *arch, const char *res,
+		     const char *page)
+{
+	return free_at(dirfd, arch) && free_at(dirfd, res) &&
+	       free_at(dirfd, page);
 }
 
 /* The suffix entry of r's name in its directory, created (to be probed)
@@ -101,7 +108,7 @@ static struct suffix *suffix_of(struct spool *sp, const struct rec *r)
 int spool_reserve_name(struct spool *sp, struct reserved *res, struct rec *r)
 {
 	int dirfd = dirfd_of(sp, r->d);
-	char rname[SPOOL_NAME_SIZE], esc[1024];
+	char rname[SPOOL_NAME_SIZE], page[SPOOL_NAME_SIZE], esc[1024];
 	struct suffix *s = suffix_of(sp, r);
 	unsigned n, taken = 0;
 
@@ -113,12 +120,16 @@ int spool_reserve_name(struct spool *sp, struct reserved *res, struct rec *r)
 			return -1;
 		}
 		spool_name_archive(r->it->name, n, r->arch);
-		if (spool_name_result(r->arch, rname) == -1)
+		if (spool_name_result(r->arch, rname) == -1 ||
+		    spool_name_page(r->arch, page) == -1)
 			return -1; /* cannot happen: ARCH was shortened */
-		if (is_reserved(res, r->d, r->arch) ||
-		    is_reserved(res, r->d, rname))
+		/* a dropped x.json.result.html never looks like a page */
+		if (spool_name_is_derived(r->arch) ||
+		    is_reserved(res, r->d, r->arch) ||
+		    is_reserved(res, r->d, rname) ||
+		    is_reserved(res, r->d, page))
 			continue;
-		if (s->probe && !name_free(dirfd, r->arch, rname)) {
+		if (s->probe && !name_free(dirfd, r->arch, rname, page)) {
 			taken++;
 			continue;
 		}
@@ -134,20 +145,36 @@ int spool_reserve_name(struct spool *sp, struct reserved *res, struct rec *r)
 	s->next = n + 1;
 	r->n = n;
 	if (reserve(res, r->d, r->arch) == -1 ||
-	    reserve(res, r->d, rname) == -1)
+	    reserve(res, r->d, rname) == -1 || reserve(res, r->d, page) == -1)
 		return -1;
 	spool_name_result_work(r->it->key, r->rname);
+	spool_name_page_work(r->it->key, r->pname);
 	return spool_name_archived_as(r->d, r->arch, r->archived_as);
+}
+
+void spool_unreserve(struct spool *sp, const struct rec *r)
+{
+	char key[SPOOL_NAME_SIZE + 2];
+	struct suffix *s;
+
+	dkey(r->d, r->it->name, key);
+	s = strmap_get(&sp->suffixes, key);
+	if (s == NULL)
+		return;
+	if (r->n < s->next)
+		s->next = r->n;
+	s->probe = 1; /* others of the batch may have taken the next ones */
 }
 
 int spool_reserve_fixed(struct reserved *res, const struct rec *r)
 {
-	char rname[SPOOL_NAME_SIZE];
+	char rname[SPOOL_NAME_SIZE], page[SPOOL_NAME_SIZE];
 
-	if (spool_name_result(r->arch, rname) == -1)
+	if (spool_name_result(r->arch, rname) == -1 ||
+	    spool_name_page(r->arch, page) == -1)
 		return -1;
 	if (reserve(res, r->d, r->arch) == -1 ||
-	    reserve(res, r->d, rname) == -1)
+	    reserve(res, r->d, rname) == -1 || reserve(res, r->d, page) == -1)
 		return -1;
 	return 0;
 }
@@ -169,7 +196,7 @@ static int rename_noreplace(int from, const char *a, int to, const char *b)
 
 /* A name of r was taken by someone else meanwhile: probe its suffix again
  * from the next one, and judge r's claim again at once without counting a
- * recovery (its result is removed). */
+ * recovery (its page and result are removed). */
 static void requeue(struct spool *sp, struct rec *r, const char *taken)
 {
 	char key[SPOOL_NAME_SIZE + 2], esc[1024];
@@ -179,6 +206,8 @@ static void requeue(struct spool *sp, struct rec *r, const char *taken)
 	s = strmap_get(&sp->suffixes, key);
 	if (s != NULL)
 		s->probe = 1;
+	if (r->page)
+		unlinkat(sp->workfd, r->pname, 0);
 	unlinkat(sp->workfd, r->rname, 0);
 	if (strmap_put(&sp->requeued, r->it->key, (void *)1, NULL) == -1)
 		log_msg(LOG_ERR, "out of memory"); /* counted: harmless */
@@ -209,12 +238,41 @@ fail:
 	return -1;
 }
 
+/* The page of r moved in step 4 goes back to work/ (its result's name was
+ * taken): requeue() removes it there. */
+static void unarchive_page(struct spool *sp, struct rec *r, const char *page)
+{
+	char esc[1024];
+
+	if (renameat(dirfd_of(sp, r->d), page, sp->workfd, r->pname) == -1)
+		log_msg(LOG_ERR, "cannot take %s/%s back: %s",
+			spool_name_dir(r->d),
+			log_escape(page, esc, sizeof(esc)), strerror(errno));
+}
+
+/* Move work/from to dirfd/to for step 4. 0; -1 with errno EEXIST when the
+ * name is taken, else logged. */
+static int move_in(struct spool *sp, int dirfd, const char *from,
+		   const char *to, const char *what)
+{
+	char esc[1024];
+
+	if (rename_noreplace(sp->workfd, from, dirfd, to) == 0)
+		return 0;
+	if (errno != EEXIST)
+		log_msg(LOG_ERR, "cannot put %s %s in place: %s", what,
+			log_escape(from, esc, sizeof(esc)), strerror(errno));
+	return -1;
+}
+
 int spool_archive_item(struct spool *sp, struct rec *r)
 {
 	int dirfd = dirfd_of(sp, r->d);
-	char res[SPOOL_NAME_SIZE], tries[SPOOL_LOCK_SIZE], esc[1024];
+	char res[SPOOL_NAME_SIZE], page[SPOOL_NAME_SIZE];
+	char tries[SPOOL_LOCK_SIZE], esc[1024];
 
-	if (spool_name_result(r->arch, res) == -1)
+	if (spool_name_result(r->arch, res) == -1 ||
+	    spool_name_page(r->arch, page) == -1)
 		return -1; /* cannot happen: ARCH was shortened */
 	if (r->it->kind == ITEM_CLAIM &&
 	    rename_noreplace(sp->workfd, r->it->work, dirfd, r->arch) == -1) {
@@ -227,8 +285,16 @@ int spool_archive_item(struct spool *sp, struct rec *r)
 		return -1;
 	}
 	SPOOL_FAIL_HALF();
+	if (r->page && move_in(sp, dirfd, r->pname, page, "page") == -1) {
+		if (errno == EEXIST && unarchive(sp, r) == 0)
+			requeue(sp, r, page);
+		return -1;
+	}
+	SPOOL_FAIL_PAGE();
 	if (rename_noreplace(sp->workfd, r->rname, dirfd, res) == -1) {
 		if (errno == EEXIST) {
+			if (r->page)
+				unarchive_page(sp, r, page);
 			if (unarchive(sp, r) == 0)
 				requeue(sp, r, res);
 		} else if (errno != ENOENT || r->it->kind == ITEM_CLAIM) {
@@ -242,6 +308,18 @@ int spool_archive_item(struct spool *sp, struct rec *r)
 		spool_name_tries(r->it->key, tries);
 		unlinkat(sp->statefd, tries, 0);
 	}
+	return 0;
+}
+
+int spool_readable(const struct spool *sp, int fd)
+{
+	if (fchmod(fd, 0640) == -1)
+		return -1;
+	/* not a member of that group (EPERM): the file stays the daemon's
+	 * group, as the directory's setgid bit cannot give it on a rename */
+	if (sp->read_gid != (gid_t)-1 &&
+	    fchown(fd, (uid_t)-1, sp->read_gid) == -1 && errno != EPERM)
+		return -1;
 	return 0;
 }
 

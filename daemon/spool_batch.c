@@ -2,8 +2,8 @@
  * spool_batch.c - one batch of the spool (steps 1 to 5 of the protocol in
  * spool_int.h): judge each claim safely (no FIFO, device or symlink is ever
  * read), decide verdicts and archive names under the ledger lock, write the
- * results, make everything durable with one group commit, archive, and log
- * one verdict line per file.
+ * results and pages, make everything durable with one group commit,
+ * archive, update index.html, and log one verdict line per file.
  */
 #include <assert.h>
 #include <errno.h>
@@ -23,11 +23,27 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "page.h"
 #include "spool_int.h"
 
 #define READ_BUF_KEEP (1024 * 1024) /* keep the read buffer up to this */
 #define LOG_FINDINGS_MAX 20	    /* error lines logged per file */
 #define DEFER_MS (5 * 60 * 1000)    /* a claim out of memory waits this */
+#define PAGE_BUF_KEEP (1024 * 1024) /* keep the page buffer up to this */
+
+/*
+ * When pages are rendered, and why: a page needs the final verdict (a
+ * report.duplicate is only known under the ledger lock) and the archive
+ * name, so it is rendered in step 2, with the result, from the parsed
+ * report that judging kept (judge_opts.keep_root), which is freed right
+ * after: parsing every report twice would cost as much as judging it. Those
+ * reports are what a batch holds meanwhile, so a batch is cut in two once
+ * the inputs of the reports it keeps reach PAGE_KEEP_BYTES (a report in
+ * memory takes some ten times its JSON): a burst of 256 small reports stays
+ * one group commit, while a 16 MB report is never kept beside many others.
+ * The peak is then judging's own (one large report) plus its page.
+ */
+#define PAGE_KEEP_BYTES (2 * 1024 * 1024)
 
 #ifdef EXPENSED_TEST_HOOKS
 int spool_fail_half;
@@ -38,6 +54,21 @@ void spool_fail_at(const char *stage, size_t batch)
 
 	if (failpoint != NULL && batch >= 2 && strcmp(failpoint, stage) == 0)
 		_exit(99);
+}
+
+int spool_page_enomem(void)
+{
+	static long left = -1;
+	const char *n;
+
+	if (left == -1) {
+		n = getenv("EXPENSED_PAGE_ENOMEM");
+		left = n != NULL ? strtol(n, NULL, 10) : 0;
+	}
+	if (left <= 0)
+		return 0;
+	left--;
+	return 1;
 }
 #endif
 
@@ -149,7 +180,8 @@ static int keep_copy(struct spool *sp, const struct spool_item *it,
 	fd =
 	    openat(sp->workfd, kname,
 		   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (fd >= 0 && fchmod(fd, 0640) == 0 && write_all(fd, buf, len) == 0)
+	if (fd >= 0 && spool_readable(sp, fd) == 0 &&
+	    write_all(fd, buf, len) == 0)
 		rc = 0;
 	if (fd >= 0 && close(fd) == -1)
 		rc = -1;
@@ -193,7 +225,9 @@ static int judge_claim(struct spool *sp, const struct spool_ctx *ctx,
 	    .max_file_size = ctx->cfg->max_file_size,
 	    .max_findings = ctx->cfg->max_findings,
 	    .lang = ctx->cfg->language,
-	    .max_time_ms = (unsigned long long)ctx->cfg->max_judge_ms};
+	    .max_time_ms = (unsigned long long)ctx->cfg->max_judge_ms,
+	    /* the report is kept for the page (PAGE_KEEP_BYTES) */
+	    .keep_root = ctx->cfg->html ? &r->root : NULL};
 	size_t max = opts.max_file_size ? opts.max_file_size
 					: EXPENSED_DEFAULT_MAX_FILE_SIZE;
 	struct refusal rf = {NULL, "", -1};
@@ -301,6 +335,8 @@ static void leave(struct spool *sp, struct rec *r, int defer)
 	r->ok = 0;
 	if (r->it->kind != ITEM_CLAIM)
 		return;
+	if (r->arch[0] != '\0')
+		spool_unreserve(sp, r);
 	if (!defer) {
 		if (strmap_put(&sp->requeued, r->it->key, (void *)1, NULL) ==
 		    -1)
@@ -422,6 +458,8 @@ static void prepare_result(struct spool *sp, struct rec *r)
 	assert(rc == 0 && wn.kind == 'r');
 	(void)rc;
 	spool_name_copy(r->rname, r->it->work);
+	spool_name_page_work(r->it->key, r->pname);
+	r->page = faccessat(sp->workfd, r->pname, F_OK, AT_EACCESS) == 0;
 	fd = openat(sp->workfd, r->rname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0) {
 		r->doc = json_loadfd(fd, 0, &err);
@@ -438,10 +476,13 @@ static void prepare_result(struct spool *sp, struct rec *r)
 }
 
 /* Step 1 before decide(): judge each claim (and copy it), load each
- * leftover result. */
-static void judge_all(struct spool *sp, const struct spool_ctx *ctx,
-		      struct rec *recs, struct spool_item *items, size_t n)
+ * leftover result; stop after the claim whose report makes the reports
+ * kept reach PAGE_KEEP_BYTES. The count of items taken. */
+static size_t judge_all(struct spool *sp, const struct spool_ctx *ctx,
+			struct rec *recs, struct spool_item *items, size_t n)
 {
+	size_t kept = 0;
+
 	for (size_t i = 0; i < n; i++) {
 		struct rec *r = &recs[i];
 		char esc[1024];
@@ -472,7 +513,12 @@ static void judge_all(struct spool *sp, const struct spool_ctx *ctx,
 				    log_escape(r->it->work, esc, sizeof(esc)));
 			leave(sp, r, 1);
 		}
+		if (r->root != NULL && r->j.size > 0)
+			kept += (size_t)r->j.size;
+		if (kept >= PAGE_KEEP_BYTES)
+			return i + 1;
 	}
+	return n;
 }
 
 /* Step 2 for one claim: its result document, built here once (the
@@ -498,7 +544,8 @@ static int write_result(struct spool *sp, struct rec *r)
 	fd =
 	    openat(sp->workfd, r->rname,
 		   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (fd >= 0 && write_all(fd, text, strlen(text)) == 0 &&
+	if (fd >= 0 && spool_readable(sp, fd) == 0 &&
+	    write_all(fd, text, strlen(text)) == 0 &&
 	    write_all(fd, "\n", 1) == 0)
 		rc = 0;
 	if (fd >= 0 && close(fd) == -1)
@@ -507,7 +554,75 @@ static int write_result(struct spool *sp, struct rec *r)
 	return rc;
 }
 
-/* Step 2: write the results and queue the deliveries. */
+/* The bytes judged of an invalid file that was read but not parsed (its
+ * page quotes them around a syntax error), read back from its copy into
+ * sp->buf: *len, or -1 (the page then goes without them). */
+static int reread(struct spool *sp, const struct spool_ctx *ctx,
+		  const struct rec *r, size_t *len)
+{
+	size_t max = ctx->cfg->max_file_size ? ctx->cfg->max_file_size
+					     : EXPENSED_DEFAULT_MAX_FILE_SIZE;
+	int fd, rc;
+
+	if (r->root != NULL || r->j.verdict != VERDICT_INVALID ||
+	    !r->j.has_sha256)
+		return -1;
+	fd = openat(sp->workfd, r->it->work, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	rc = read_fd(fd, max, (size_t)r->j.size, &sp->buf, &sp->bufcap, len);
+	close(fd);
+	return rc == -1 || *len > max ? -1 : 0;
+}
+
+/* Step 2 for one claim, with [html] enabled: its page in work/pKEY (0640,
+ * the read group), from its kept report, then freed. 0 or -1 with errno
+ * (ENOMEM when it cannot be rendered). */
+static int write_page(struct spool *sp, const struct spool_ctx *ctx,
+		      struct rec *r)
+{
+	struct page_input in = {
+	    .j = &r->j, .report = r->root, .lang = ctx->cfg->language};
+	size_t len = 0;
+	int fd, rc = -1;
+
+	if (r->j.file == NULL || strcmp(r->arch, r->j.file) != 0)
+		in.archived_as = r->arch;
+	if (reread(sp, ctx, r, &len) == 0) {
+		in.data = sp->buf;
+		in.len = len;
+	}
+	sb_setlen(&sp->page, 0);
+	rc = SPOOL_PAGE_ENOMEM() ? -1 : page_render(&sp->page, &in);
+	json_decref(r->root);
+	r->root = NULL;
+	if (sp->bufcap > READ_BUF_KEEP) {
+		free(sp->buf);
+		sp->buf = NULL;
+		sp->bufcap = 0;
+	}
+	if (rc == -1 || sp->page.failed) {
+		sb_release(&sp->page);
+		errno = ENOMEM;
+		return -1;
+	}
+	rc = -1;
+	fd =
+	    openat(sp->workfd, r->pname,
+		   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd >= 0 && spool_readable(sp, fd) == 0 &&
+	    write_all(fd, sp->page.buf, sp->page.len) == 0)
+		rc = 0;
+	if (fd >= 0 && close(fd) == -1)
+		rc = -1;
+	if (sp->page.cap > PAGE_BUF_KEEP)
+		sb_release(&sp->page);
+	if (rc == 0)
+		r->page = 1;
+	return rc;
+}
+
+/* Step 2: write the results and pages, and queue the deliveries. */
 static void record_all(struct spool *sp, struct spool_ctx *ctx,
 		       struct rec *recs, size_t n)
 {
@@ -525,9 +640,22 @@ static void record_all(struct spool *sp, struct spool_ctx *ctx,
 			leave(sp, r, 0);
 			continue;
 		}
+		if (ctx->cfg->html && write_page(sp, ctx, r) == -1) {
+			/* like a result that cannot be written: never a
+			 * file without its page, nor a wrong verdict */
+			log_msg(LOG_ERR, "cannot write page %s: %s",
+				log_escape(r->pname, esc, sizeof(esc)),
+				strerror(errno));
+			unlinkat(sp->workfd, r->pname, 0);
+			unlinkat(sp->workfd, r->rname, 0);
+			leave(sp, r, 0);
+			continue;
+		}
 		if (outbox_queue(ctx->ob, r->it->work, &r->j, r->doc) == -1) {
 			log_msg(LOG_ERR, "cannot queue deliveries for %s",
 				log_escape(r->it->work, esc, sizeof(esc)));
+			if (r->page)
+				unlinkat(sp->workfd, r->pname, 0);
 			unlinkat(sp->workfd, r->rname, 0);
 			leave(sp, r, 0);
 		}
@@ -567,6 +695,59 @@ static int archive_all(struct spool *sp, struct rec *recs, size_t n)
 	return moved;
 }
 
+/* Whether the archived r has its page in place. */
+static int has_page(const struct spool *sp, const struct rec *r)
+{
+	char page[SPOOL_NAME_SIZE];
+
+	if (r->it->kind == ITEM_CLAIM)
+		return r->page;
+	/* a left-over result: its page moved with it, or earlier */
+	return spool_name_page(r->arch, page) == 0 &&
+	       faccessat(r->d == 'a' ? sp->accfd : sp->rejfd, page, F_OK,
+			 AT_EACCESS) == 0;
+}
+
+/* After step 4, with [html] enabled: index.html lists the files archived
+ * with their pages. */
+static void index_all(struct spool *sp, const struct spool_ctx *ctx,
+		      const struct rec *recs, size_t n)
+{
+	struct page_index_entry e;
+	int added = 0;
+
+	if (sp->index == NULL)
+		sp->index = page_index_open(sp->dirfd, sp->statefd, sp->token);
+	if (sp->index == NULL) {
+		log_msg(LOG_ERR, "cannot update %s: out of memory",
+			SPOOL_INDEX_NAME);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct rec *r = &recs[i];
+		const char *as;
+		if (!r->ok || !has_page(sp, r))
+			continue;
+		as = r->it->kind == ITEM_CLAIM
+			 ? r->archived_as
+			 : json_string_value(
+			       json_object_get(r->doc, "archived_as"));
+		if (as == NULL)
+			continue;
+		/* j.file: the dropped name, in UTF-8 (U+FFFD for what is
+		 * not) */
+		page_index_entry_set(&e, &r->j, NULL, as);
+		if (page_index_add(sp->index, &e) == -1) {
+			log_msg(LOG_ERR, "cannot update %s: out of memory",
+				SPOOL_INDEX_NAME);
+			break;
+		}
+		added = 1;
+	}
+	if (added)
+		page_index_flush(sp->index, ctx->cfg->language, sp->read_gid);
+}
+
 /* After step 5: the verdict lines and counters of the archived files. */
 static void report_all(struct spool_ctx *ctx, struct rec *recs, size_t n)
 {
@@ -600,19 +781,48 @@ static void leave_all(struct spool *sp, struct rec *recs, size_t n)
 	}
 }
 
-int spool_process(struct spool *sp, struct spool_ctx *ctx,
-		  struct spool_item *items, size_t n)
+/* Give the directory fd ("accepted", "rejected") group gid and its setgid
+ * bit, when it does not have that group yet (logged when it cannot). */
+static void give_dir(int fd, const char *name, gid_t gid)
 {
-	struct rec *recs;
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && st.st_gid == gid)
+		return;
+	if (fchown(fd, (uid_t)-1, gid) == -1 ||
+	    fchmod(fd, (st.st_mode & 0777) | S_ISGID) == -1)
+		log_msg(LOG_ERR, "cannot give %s/ the read group %lu: %s", name,
+			(unsigned long)gid, strerror(errno));
+}
+
+/* The read group, at each batch: [spool] read_group (given to accepted/
+ * and rejected/ too), else the group of accepted/ (SPEC: the drop group);
+ * sp->read_gid is -1 when it is the daemon's own. */
+static void read_group(struct spool *sp, const struct config *cfg)
+{
+	struct stat st;
+	gid_t gid = (gid_t)-1;
+
+	if (cfg->read_gid != (gid_t)-1) {
+		gid = cfg->read_gid;
+		if (sp->dirs_gid != gid) {
+			give_dir(sp->accfd, SPOOL_DIR_ACCEPTED, gid);
+			give_dir(sp->rejfd, SPOOL_DIR_REJECTED, gid);
+			sp->dirs_gid = gid;
+		}
+	} else if (fstat(sp->accfd, &st) == 0) {
+		gid = st.st_gid;
+	}
+	sp->read_gid = gid == getegid() ? (gid_t)-1 : gid;
+}
+
+/* Steps 1 (after judging) to 5 for the n records of recs, judged. 0, or
+ * -1 when the whole part failed (logged). */
+static int process_part(struct spool *sp, struct spool_ctx *ctx,
+			struct rec *recs, size_t n)
+{
 	int rc = -1, moved;
 
-	assert(ctx->ob != NULL);
-	if (n == 0)
-		return 0;
-	recs = calloc(n, sizeof(*recs));
-	if (recs == NULL)
-		return -1;
-	judge_all(sp, ctx, recs, items, n);
 	SPOOL_FAIL_AT("copied", n);
 	if (decide(sp, ctx, recs, n) == -1) {
 		leave_all(sp, recs, n);
@@ -628,14 +838,44 @@ int spool_process(struct spool *sp, struct spool_ctx *ctx,
 	moved = archive_all(sp, recs, n);
 	SPOOL_FAIL_AT("archived", n);
 	/* step 5: no sync of the renames here (spool_int.h says why) */
-	if (moved)
+	if (moved) {
 		sp->unsynced = 1;
+		if (ctx->cfg->html)
+			index_all(sp, ctx, recs, n);
+	}
 	report_all(ctx, recs, n);
 	rc = 0;
 out:
 	for (size_t i = 0; i < n; i++) {
 		judgement_release(&recs[i].j);
 		json_decref(recs[i].doc);
+		json_decref(recs[i].root);
+	}
+	return rc;
+}
+
+int spool_process(struct spool *sp, struct spool_ctx *ctx,
+		  struct spool_item *items, size_t n)
+{
+	struct rec *recs;
+	size_t done = 0;
+	int rc = 0;
+
+	assert(ctx->ob != NULL);
+	if (n == 0)
+		return 0;
+	recs = calloc(n, sizeof(*recs));
+	if (recs == NULL)
+		return -1;
+	read_group(sp, ctx->cfg);
+	/* one group commit, or more when the reports kept for the pages
+	 * grow large (PAGE_KEEP_BYTES) */
+	while (done < n) {
+		size_t m =
+		    judge_all(sp, ctx, recs + done, items + done, n - done);
+		if (process_part(sp, ctx, recs + done, m) == -1)
+			rc = -1;
+		done += m;
 	}
 	free(recs);
 	return rc;

@@ -19,18 +19,26 @@
  *      exactly the bytes judged, and the dropper's inode (an open write
  *      descriptor, a hard link) is out of the spool. Entries not read (a
  *      FIFO, a file too large, a wrong name, a hard link) stay as they are.
+ *      With [html] enabled, the parsed report of each claim is kept for its
+ *      page until step 2 (see PAGE_KEEP_BYTES in spool_batch.c: a batch is
+ *      cut in two where the reports kept would grow too large).
  *      Then, under the ledger lock, decide the verdicts (report.duplicate),
- *      reserve the archive names of the whole batch together (ARCH and
- *      ARCH.result.json distinct from every other name of the batch, and
- *      free on disk: see spool_archive.c) and append accepted ids to the
- *      ledger (each line carries KEY);
- *   2. write every rKEY in work/ (archived_as inside), queue the deliveries
- *      (outbox_queue: ids derived from the claim name);
- *   3. outbox_sync() and ONE syncfs() of the spool: copies, results,
+ *      reserve the archive names of the whole batch together (ARCH,
+ *      ARCH.result.json and ARCH.result.html distinct from every other name
+ *      of the batch, and free on disk: see spool_archive.c; no ARCH ends in
+ *      .result.json or .result.html) and append accepted ids to the ledger
+ *      (each line carries KEY);
+ *   2. write every rKEY in work/ (archived_as inside) and, with [html]
+ *      enabled, its page pKEY (its report freed right after), queue the
+ *      deliveries (outbox_queue: ids derived from the claim name);
+ *   3. outbox_sync() and ONE syncfs() of the spool: copies, results, pages,
  *      deliveries and ledger lines are durable;
- *   4. per file: rename cKEY.NAME -> D/ARCH (RENAME_NOREPLACE), then
- *      rKEY -> D/ARCH.result.json (RENAME_NOREPLACE); remove state/tries-KEY
- *      if the claim was recovered;
+ *   4. per file: rename cKEY.NAME -> D/ARCH (RENAME_NOREPLACE), then pKEY
+ *      -> D/ARCH.result.html when there is one, then rKEY ->
+ *      D/ARCH.result.json (RENAME_NOREPLACE each): the result comes last,
+ *      its arrival means the file is done; remove state/tries-KEY if the
+ *      claim was recovered. Then index.html is rewritten once for the batch
+ *      (page_index.h: a view, not synced: a crash may lose its last lines);
  *   5. no sync: the renames become durable with the next batch's sync
  *      (step 3), the file system's own journal commit (ext4: within 5 s),
  *      or the syncfs() of spool_close() when the daemon stops. A lone file
@@ -38,27 +46,29 @@
  *
  *   Crash before 3 completes: work/ holds cKEY.NAME (the dropper's inode or
  *   already the copy), maybe kKEY.NAME (a copy not yet in place) and maybe
- *   a partial or complete rKEY. Recovery removes kKEY and rKEY of a present
- *   cKEY and judges cKEY again: same claim name, so the same delivery ids
- *   (existing deliveries are kept, not duplicated) and its own ledger line
- *   (same KEY) is not a duplicate of itself. (kKEY without cKEY cannot
- *   happen; if found, it is put back as cKEY and judged.)
+ *   a partial or complete rKEY and pKEY. Recovery removes kKEY, rKEY and
+ *   pKEY of a present cKEY and judges cKEY again: same claim name, so the
+ *   same delivery ids (existing deliveries are kept, not duplicated) and its
+ *   own ledger line (same KEY) is not a duplicate of itself. (kKEY without
+ *   cKEY cannot happen; if found, it is put back as cKEY and judged. pKEY
+ *   alone cannot either; if found, it is removed.)
  *   Crash in 4, or a power cut before the renames are durable: a
- *   journalling file system makes
- *   renames durable in order, so per file either nothing moved (as above:
- *   judged again; the archive name is still free), or the input moved but
- *   not its result (work/ holds rKEY alone: recovery reads D/ARCH from its
- *   archived_as and finishes the rename, no judging: the deliveries are
- *   durable since 3), or both moved (done).
+ *   journalling file system makes renames durable in order, so per file
+ *   either nothing moved (as above: judged again; the archive names are
+ *   still free), or the input moved but not its result (work/ holds rKEY,
+ *   and pKEY when the page did not move either: recovery reads D/ARCH from
+ *   rKEY's archived_as and finishes the renames, page then result, no
+ *   judging: the deliveries are durable since 3), or all moved (done).
  *   A kill -9 loses nothing of 4 (the page cache outlives the process); a
  *   power cut may undo renames not yet committed, and recovery then sees
  *   the "nothing moved" case: the file is judged again, same verdict and
  *   same delivery ids (a delivery already posted may be posted once more,
  *   with its same webhook-id), and the recovery is counted like any other.
  *   If a rename in 4 finds its name taken (another daemon used it
- *   meanwhile): for the input, rKEY is removed and the file judged again at
- *   once; for the result, the input is first moved back to cKEY.NAME. Such
- *   a retry is not counted as a recovery.
+ *   meanwhile): for the input, rKEY and pKEY are removed and the file
+ *   judged again at once; for the page or the result, the page (if moved)
+ *   and the input are first moved back to pKEY and cKEY.NAME. Such a retry
+ *   is not counted as a recovery.
  *
  * Poison pills: before a claim taken back by recovery is judged again,
  * state/tries-KEY is raised by one (written in place, then one syncfs for
@@ -68,15 +78,24 @@
  * in work/ and is not taken again by this daemon before DEFER_MS: at most
  * one attempt per restart or per DEFER_MS, each counted as a recovery.
  *
+ * A page that cannot be rendered for lack of memory, or written, is
+ * handled as a result that cannot be written: the claim stays in work/
+ * (its result is removed) and is judged again at the next look.
+ *
  * So every file ends in exactly one of accepted/ or rejected/, with exactly
- * one result beside it; a file is never judged by two live daemons.
+ * one result beside it (and, with [html] enabled, exactly one page); a file
+ * is never judged by two live daemons.
  */
 #ifndef EXPENSED_SPOOL_INT_H
 #define EXPENSED_SPOOL_INT_H
 
 #include <stddef.h>
 
+#include <sys/types.h>
+
+#include "../common/strbuf.h"
 #include "../common/strmap.h"
+#include "page_index.h"
 #include "spool.h"
 
 /* The third recovery of a claim judges it input.resources. */
@@ -112,6 +131,13 @@ struct spool {
 	/* KEY -> (void *)1: claims to judge again without counting a
 	 * recovery (their archive name was taken meanwhile) */
 	struct strmap requeued;
+	struct page_index *index; /* index.html, opened at its first use */
+	/* the read group (the group of accepted/, read at each batch): the
+	 * group of the copies, results and pages, or -1 to leave them the
+	 * daemon's */
+	gid_t read_gid;
+	gid_t dirs_gid;	    /* [spool] read_group given to the directories */
+	struct strbuf page; /* the page being rendered, reused */
 };
 
 /* One item of a batch being processed (spool_batch.c, spool_archive.c). */
@@ -119,25 +145,32 @@ struct rec {
 	struct spool_item *it;
 	int ok;		    /* still going */
 	struct judgement j; /* judged, or read back from a left-over result */
-	json_t *doc; /* the result document: built from j once, or loaded */
+	json_t *doc;  /* the result document: built from j once, or loaded */
+	json_t *root; /* the parsed report, kept until its page is written */
+	int page;     /* a page is in work/ (pname) */
 	enum verdict verdict;
 	char d;				   /* 'a' or 'r' */
 	unsigned n;			   /* ARCH is candidate n of NAME */
 	char arch[SPOOL_NAME_SIZE];	   /* the archive name ARCH */
 	char rname[SPOOL_NAME_SIZE];	   /* work/ rKEY */
+	char pname[SPOOL_NAME_SIZE];	   /* work/ pKEY */
 	char archived_as[SPOOL_PATH_SIZE]; /* "accepted/ARCH" */
 };
 
 /*
- * Test hook, built only into expensed-hooks (-DEXPENSED_TEST_HOOKS): with
- * EXPENSED_FAILPOINT set to copied, recorded, synced, half-archived or
- * archived, the daemon dies like kill -9 (_exit, no cleanup) at that point
- * of its first batch of two or more files, so that the end-to-end tests can
- * check recovery from every window of the protocol.
+ * Test hooks, built only into expensed-hooks (-DEXPENSED_TEST_HOOKS): with
+ * EXPENSED_FAILPOINT set to copied, recorded, synced, half-archived,
+ * page-archived or archived, the daemon dies like kill -9 (_exit, no
+ * cleanup) at that point of its first batch of two or more files, so that
+ * the end-to-end tests can check recovery from every window of the
+ * protocol. With EXPENSED_PAGE_ENOMEM=N, the first N pages rendered fail
+ * as if memory ran out (spool_page_enomem() says 1 for them).
  */
 #ifdef EXPENSED_TEST_HOOKS
 extern int spool_fail_half; /* the second file of a batch is archived */
 void spool_fail_at(const char *stage, size_t batch);
+int spool_page_enomem(void);
+#define SPOOL_PAGE_ENOMEM() spool_page_enomem()
 #define SPOOL_FAIL_AT(stage, batch) spool_fail_at(stage, batch)
 #define SPOOL_FAIL_HALF_ARM() (spool_fail_half = 1)
 #define SPOOL_FAIL_HALF()                                                      \
@@ -145,10 +178,18 @@ void spool_fail_at(const char *stage, size_t batch);
 		if (spool_fail_half)                                           \
 			spool_fail_at("half-archived", 2);                     \
 	} while (0)
+/* the second file's page is archived, not its result */
+#define SPOOL_FAIL_PAGE()                                                      \
+	do {                                                                   \
+		if (spool_fail_half)                                           \
+			spool_fail_at("page-archived", 2);                     \
+	} while (0)
 #else
+#define SPOOL_PAGE_ENOMEM() 0
 #define SPOOL_FAIL_AT(stage, batch) ((void)0)
 #define SPOOL_FAIL_HALF_ARM() ((void)0)
 #define SPOOL_FAIL_HALF() ((void)0)
+#define SPOOL_FAIL_PAGE() ((void)0)
 #endif
 
 /* ---- spool_archive.c ---- */
@@ -160,11 +201,16 @@ struct reserved {
 
 /*
  * Reserve the archive name of r (its d and it->name set) among res and in
- * the suffix cache: r->arch, r->archived_as, r->rname. Probes the disk
- * (fstatat) only the first time a name is seen (and after a collision). 0
+ * the suffix cache: r->arch, r->archived_as, r->rname, r->pname. Probes the
+ * disk (fstatat) only the first time a name is seen (and after a collision). 0
  * or -1 (no memory).
  */
 int spool_reserve_name(struct spool *sp, struct reserved *res, struct rec *r);
+
+/* r, whose name was reserved, stays in work/ (its page or result could not
+ * be written...): its name is free again for the next attempt (the suffix
+ * of its name is probed again from it). */
+void spool_unreserve(struct spool *sp, const struct rec *r);
 
 /* Reserve the names of r, a result left over (r->d, r->arch), among res.
  * 0 or -1. */
@@ -176,6 +222,12 @@ int spool_reserve_fixed(struct reserved *res, const struct rec *r);
  * otherwise logged, for the next recovery).
  */
 int spool_archive_item(struct spool *sp, struct rec *r);
+
+/*
+ * Give the file fd (a copy, a result or a page being written) mode 0640
+ * and the read group. 0 or -1 with errno.
+ */
+int spool_readable(const struct spool *sp, int fd);
 
 /* Forget the suffix cache, the deferred and requeued claims. */
 void spool_forget(struct spool *sp);

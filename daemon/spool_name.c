@@ -13,6 +13,9 @@
 #include "spool_name.h"
 
 #define RESULT_SUFFIX ".result.json"
+#define PAGE_SUFFIX ".result.html"
+/* what fits beside ARCH.result.json fits beside ARCH.result.html */
+_Static_assert(sizeof(PAGE_SUFFIX) == sizeof(RESULT_SUFFIX), "page suffix");
 #define JSON_SUFFIX ".json"
 #define TRIES_PREFIX "tries-"
 #define LOCK_PREFIX "owner-"
@@ -137,12 +140,19 @@ void spool_name_result_work(const char *key, char *out)
 	snprintf(out, SPOOL_NAME_SIZE, "r%s", key);
 }
 
+void spool_name_page_work(const char *key, char *out)
+{
+	assert(spool_key_valid(key));
+	snprintf(out, SPOOL_NAME_SIZE, "p%s", key);
+}
+
 int spool_name_parse_work(const char *name, struct spool_work_name *wn)
 {
 	const char *key = name + 1, *rest;
 	size_t len = strlen(name);
 
-	if ((name[0] != 'c' && name[0] != 'k' && name[0] != 'r') ||
+	if ((name[0] != 'c' && name[0] != 'k' && name[0] != 'r' &&
+	     name[0] != 'p') ||
 	    len < 1 + SPOOL_KEY_LEN || !is_hex(key, SPOOL_TOKEN_LEN) ||
 	    key[SPOOL_TOKEN_LEN] != '.' ||
 	    !is_hex(key + SPOOL_TOKEN_LEN + 1, 8))
@@ -157,6 +167,9 @@ int spool_name_parse_work(const char *name, struct spool_work_name *wn)
 			return -1;
 		wn->d = rest[1];
 		rest += 3;
+	} else if (wn->kind == 'p') {
+		if (rest[0] != '\0')
+			return -1;
 	} else if (wn->kind != 'r') {
 		if (rest[0] != '.' || rest[1] == '\0')
 			return -1;
@@ -192,6 +205,29 @@ int spool_name_result(const char *arch, char *out)
 {
 	return fits(snprintf(out, SPOOL_NAME_SIZE, "%s%s", arch, RESULT_SUFFIX),
 		    SPOOL_NAME_SIZE);
+}
+
+int spool_name_page(const char *arch, char *out)
+{
+	return fits(snprintf(out, SPOOL_NAME_SIZE, "%s%s", arch, PAGE_SUFFIX),
+		    SPOOL_NAME_SIZE);
+}
+
+bool spool_name_is_derived(const char *name)
+{
+	return ends_with(name, RESULT_SUFFIX) || ends_with(name, PAGE_SUFFIX);
+}
+
+void spool_name_index_tmp(const char *token, char *out)
+{
+	assert(spool_token_valid(token));
+	snprintf(out, SPOOL_LOCK_SIZE, "." SPOOL_INDEX_NAME "-%s", token);
+}
+
+void spool_name_pages_index_tmp(const char *token, char *out)
+{
+	assert(spool_token_valid(token));
+	snprintf(out, SPOOL_LOCK_SIZE, SPOOL_PAGES_INDEX_NAME ".tmp-%s", token);
 }
 
 const char *spool_name_dir(char d)

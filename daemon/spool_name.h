@@ -16,12 +16,19 @@
  *   rKEY            its result document, not yet in place; where it goes
  *                   (D/ARCH) is its "archived_as"
  *   rKEY.D.ARCH     the same, as older versions named it (D: 'a' or 'r')
+ *   pKEY            its page (NAME.result.html), not yet in place; it goes
+ *                   beside its result, as ARCH.result.html
  * accepted/ and rejected/
  *   ARCH            the input: NAME, else STEM.N.json for NAME = STEM.json,
  *                   else NAME.N (N = 1, 2, ...); NAME (STEM) shortened on a
  *                   UTF-8 boundary only when ARCH.result.json would not fit
  *                   in NAME_MAX bytes
  *   ARCH.result.json  its result document
+ *   ARCH.result.html  its page ([html] enabled); never the name of an ARCH:
+ *                   an archive name never ends in .result.json or
+ *                   .result.html (such a dropped name gets a suffix)
+ * index.html        the latest verdicts, at the top of the spool (written
+ *                   through .index.html-TOKEN)
  * state/
  *   owner-TOKEN.lock  held (flock) by the daemon of TOKEN while it lives
  *   tmp-TOKEN         the same lock file before it is in place
@@ -29,6 +36,8 @@
  *   accepted-ids      the ledger (ledger.h)
  *   metrics           the daemon's counters (metrics.h), replaced through
  *                     metrics.tmp-PID
+ *   pages-index       the entries of index.html (page_index.h), compacted
+ *                     through pages-index.tmp-TOKEN
  *
  * Builders return 0, or -1 with errno ENAMETOOLONG when the name would not
  * fit in NAME_MAX bytes (it may come from a file name found on disk). They
@@ -54,6 +63,10 @@
 
 /* The metrics counters' file in state/ (metrics.c). */
 #define SPOOL_METRICS_NAME "metrics"
+
+/* The pages' list at the top of the spool, and its entries in state/. */
+#define SPOOL_INDEX_NAME "index.html"
+#define SPOOL_PAGES_INDEX_NAME "pages-index"
 
 /* Longest NAME kept in a claim (bytes); longer names are cut (on a UTF-8
  * boundary) so that CLAIM and NAME.result.json fit in NAME_MAX. */
@@ -95,14 +108,17 @@ void spool_name_kept(const char *claim, char *out);
 /* work/ "rKEY" into out (SPOOL_NAME_SIZE bytes). */
 void spool_name_result_work(const char *key, char *out);
 
+/* work/ "pKEY" into out (SPOOL_NAME_SIZE bytes). */
+void spool_name_page_work(const char *key, char *out);
+
 /* A work/ name taken apart. */
 struct spool_work_name {
-	char kind;		     /* 'c' claim, 'k' copy, 'r' result */
+	char kind; /* 'c' claim, 'k' copy, 'r' result, 'p' page */
 	char key[SPOOL_KEY_LEN + 1]; /* its KEY */
 	char d; /* legacy "rKEY.D.ARCH": 'a' or 'r'; else 0 */
 	char token[SPOOL_TOKEN_LEN + 1]; /* the KEY's token */
-	const char *rest; /* 'c', 'k': NAME; 'r': ARCH or "" (inside the
-			     parsed name) */
+	const char *rest; /* 'c', 'k': NAME; 'r': ARCH or ""; 'p': "" (inside
+			     the parsed name) */
 };
 
 /* Parse a work/ name into *wn. 0, or -1 when it is not one of ours. */
@@ -114,6 +130,19 @@ void spool_name_archive(const char *name, unsigned n, char *out);
 
 /* "ARCH.result.json" into out (SPOOL_NAME_SIZE bytes). 0 or -1. */
 int spool_name_result(const char *arch, char *out);
+
+/* "ARCH.result.html" into out (SPOOL_NAME_SIZE bytes). 0 or -1. */
+int spool_name_page(const char *arch, char *out);
+
+/* Whether name ends like a result or a page (".result.json",
+ * ".result.html"): never an archive name ARCH. */
+bool spool_name_is_derived(const char *name);
+
+/* The temporary names of index.html (".index.html-TOKEN", in the spool)
+ * and of state/pages-index ("pages-index.tmp-TOKEN"), into out
+ * (SPOOL_LOCK_SIZE bytes). */
+void spool_name_index_tmp(const char *token, char *out);
+void spool_name_pages_index_tmp(const char *token, char *out);
 
 /* "accepted" for d = 'a', "rejected" for d = 'r'. */
 const char *spool_name_dir(char d);

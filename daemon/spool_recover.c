@@ -1,8 +1,8 @@
 /*
  * spool_recover.c - crash recovery of the spool: find what work/ holds that
  * belongs to nobody alive (this daemon's failed batches, the claims of dead
- * daemons, whose owner locks are then taken over), void the results of
- * claims to be judged again, and remove the owner locks of dead daemons that
+ * daemons, whose owner locks are then taken over), void the results and pages
+ * of claims to be judged again, and remove the owner locks of dead daemons that
  * left nothing behind. The cases follow the protocol in spool_int.h.
  */
 #include <assert.h>
@@ -26,6 +26,7 @@ struct group {
 	char token[SPOOL_TOKEN_LEN + 1]; /* the KEY's owner */
 	char *claim;			 /* cKEY.NAME, or NULL */
 	char *copy;			 /* kKEY.NAME, or NULL */
+	char *page;			 /* pKEY, or NULL */
 	char **results;			 /* rKEY (or legacy rKEY.D.ARCH) */
 	size_t nresults;
 };
@@ -36,6 +37,7 @@ static void group_free(void *p)
 
 	free(g->claim);
 	free(g->copy);
+	free(g->page);
 	for (size_t i = 0; i < g->nresults; i++)
 		free(g->results[i]);
 	free(g->results);
@@ -194,6 +196,9 @@ static int collect_groups(char **names, size_t n, struct strmap *groups)
 		} else if (wn.kind == 'k') {
 			free(g->copy);
 			g->copy = names[i];
+		} else if (wn.kind == 'p') {
+			free(g->page);
+			g->page = names[i];
 		} else {
 			char **p =
 			    realloc(g->results, (g->nresults + 1) * sizeof(*p));
@@ -266,8 +271,9 @@ static int deferred(struct spool *sp, const char *key)
 
 /*
  * The item to process for group g of KEY key: its claim, judged again (its
- * old results and copy are void and removed; a copy without its claim is
- * put back as the claim), else its result, to put in place. 0, 1 when
+ * old results, page and copy are void and removed; a copy without its claim
+ * is put back as the claim), else its result, to put in place with its page
+ * if it is there (spool_batch.c finds it). 0, 1 when
  * there is nothing to do now, -1 when its recovery cannot be counted.
  * *counted is set when a count was raised (to sync).
  */
@@ -305,8 +311,15 @@ static int group_item(struct spool *sp, const char *key, struct group *g,
 			unlinkat(sp->workfd, g->results[r], 0);
 		if (g->copy != NULL)
 			unlinkat(sp->workfd, g->copy, 0);
+		if (g->page != NULL)
+			unlinkat(sp->workfd, g->page, 0);
 		it->kind = ITEM_CLAIM;
 		spool_name_copy(it->work, g->claim);
+	} else if (g->nresults == 0) {
+		/* a page alone: nothing to finish */
+		if (g->page != NULL)
+			unlinkat(sp->workfd, g->page, 0);
+		return 1;
 	} else {
 		it->kind = ITEM_RESULT;
 		spool_name_copy(it->work, g->results[0]);

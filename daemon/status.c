@@ -187,10 +187,12 @@ static void on_archive(struct status *st, int dirfd, const char *name,
 	size_t *count = arg;
 	struct stat sb;
 
-	if (!ends_with(name, RESULT_SUFFIX)) {
+	if (!spool_name_is_derived(name)) {
 		(*count)++;
 		return;
 	}
+	if (!ends_with(name, RESULT_SUFFIX))
+		return; /* a page */
 	if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == -1)
 		return;
 	long long t = ts_ms(&sb.st_mtim);

@@ -130,6 +130,12 @@ class Daemon:
             self.log.close()
 
 
+def derived(name):
+    """Whether an archive entry is a result or a page (never an input: the
+    daemon never archives an input under such a name)."""
+    return name.endswith(".result.json") or name.endswith(".result.html")
+
+
 def archived(spool):
     """{input name: (dir, has result)} for accepted/ and rejected/."""
     out = {}
@@ -139,7 +145,7 @@ def archived(spool):
             continue
         names = set(os.listdir(p))
         for n in names:
-            if n.endswith(".result.json"):
+            if derived(n):
                 continue
             out.setdefault(n, []).append((d, n + ".result.json" in names))
     return out
@@ -150,8 +156,7 @@ def count_archived(spool):
     for d in ("accepted", "rejected"):
         p = Path(spool) / d
         if p.is_dir():
-            n += sum(1 for e in os.scandir(p)
-                     if not e.name.endswith(".result.json"))
+            n += sum(1 for e in os.scandir(p) if not derived(e.name))
     return n
 
 

@@ -113,7 +113,7 @@ class Env(WebhookEnv):
     def n_archived(self):
         return sum(1 for d in ("accepted", "rejected")
                    for n in os.listdir(self.spool / d)
-                   if not n.endswith(".result.json"))
+                   if not n.endswith((".result.json", ".result.html")))
 
     def count(self, sub):
         p = self.spool / sub

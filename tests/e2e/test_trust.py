@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon_util import (Daemon, archived, count_archived, drop, make_report,
-                         result, seed_path, wait_for, write_config)
+from daemon_util import (Daemon, archived, count_archived, derived, drop,
+                         make_report, result, seed_path, wait_for,
+                         write_config)
 
 SEED = seed_path().read_bytes()
 
@@ -87,7 +88,9 @@ def assert_each_has_its_own(spool):
                 assert doc["sha256"] == sha((p / n).read_bytes()), n
             inputs.add(n)
             docs[doc["archived_as"]] = doc
-        assert names == inputs | {n + ".result.json" for n in inputs}
+        # and its page ([html] enabled, the default)
+        assert names == inputs | {n + ".result.json" for n in inputs} | \
+            {n + ".result.html" for n in inputs}
     assert os.listdir(Path(spool) / "work") == []
     return docs
 
@@ -204,8 +207,7 @@ def test_same_name_3000_times(spool, start_daemon, tmp_path):
              not os.listdir(spool / "work"), 60, 0.05, what="3000 archived")
     names = sorted(os.listdir(spool / "accepted"))
     want = ["same.json"] + ["same.%d.json" % i for i in range(1, 3000)]
-    assert sorted(n for n in names if not n.endswith(".result.json")) == \
-        sorted(want)
+    assert sorted(n for n in names if not derived(n)) == sorted(want)
     for n in want:
         doc = json.loads((spool / "accepted" / (n + ".result.json"))
                          .read_text())

@@ -205,8 +205,17 @@ def check_drop(s, deb):
     s.wait_archived(s.bad, "rejected")
     owner = s.g.run(["stat", "-c", "%U:%G %a", "%s/accepted/%s"
                      % (SPOOL, s.good)]).stdout.strip()
-    return "%s (%s): accepted/ with result; %s: rejected/" % (
-        s.good, ids.split()[0], s.bad) + "; archived as " + owner
+    # the dropper reads the verdicts: report, result and page, each given
+    # the group of accepted/ by the daemon (a rename does not give it)
+    for name in (s.good, s.good + ".result.json", s.good + ".result.html"):
+        r = s.g.run(["runuser", "-u", DROPPER, "--", "cat",
+                     "%s/accepted/%s" % (SPOOL, name)], check=False)
+        if r.returncode != 0:
+            raise CheckFailed("%s cannot read accepted/%s: %s"
+                              % (DROPPER, name, r.stderr.strip()))
+    return "%s (%s): accepted/ with result and page, readable by the " \
+        "dropper; %s: rejected/" % (s.good, ids.split()[0], s.bad) + \
+        "; archived as " + owner
 
 
 def check_journal(s, deb):

@@ -97,6 +97,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.log_facility, LOG_DAEMON);
 	assert_int_equal(cfg.log_level, LOG_INFO);
 	assert_int_equal(cfg.nhooks, 0);
+	assert_true(cfg.html);
 	config_free(&cfg);
 }
 
@@ -825,6 +826,69 @@ static void test_url_valid(void **state)
 	}
 }
 
+/* [html] enabled: yes, no, and nothing else. */
+static void test_html(void **state)
+{
+	struct tmp t;
+	struct config cfg;
+	struct diag d = DIAG_INIT;
+
+	(void)state;
+	assert_int_equal(load(&t, "[html]\nenabled = no\n", &cfg, &d, NULL), 0);
+	assert_false(cfg.html);
+	config_free(&cfg);
+	tmp_clean(&t);
+	assert_int_equal(load(&t, "[html]\nenabled = yes\n", &cfg, &d, NULL),
+			 0);
+	assert_true(cfg.html);
+	config_free(&cfg);
+	tmp_clean(&t);
+	assert_int_equal(load(&t,
+			      "[html]\n"	/* 1 */
+			      "enabled = on\n"	/* 2 */
+			      "colour = blue\n" /* 3 */
+			      "[html]\n",	/* 4 */
+			      &cfg, &d, NULL),
+			 -1);
+	assert_int_equal(d.n, 3);
+	assert_line(&t, &d, 0, 2, "bad value 'on' for enabled (yes or no)");
+	assert_line(&t, &d, 1, 3, "unknown key 'colour' in [html]");
+	assert_line(&t, &d, 2, 4, "duplicate section [html] (first on line 1)");
+	diag_clear(&d);
+	tmp_clean(&t);
+}
+
+/* [spool] read_group: a group name or id; an unknown one is an error. */
+static void test_read_group(void **state)
+{
+	struct tmp t;
+	struct config cfg;
+	struct diag d = DIAG_INIT;
+
+	(void)state;
+	assert_int_equal(config_defaults(&cfg), 0);
+	assert_true(cfg.read_gid == (gid_t)-1);
+	config_free(&cfg);
+	assert_int_equal(
+	    load(&t, "[spool]\nread_group = 4343\n", &cfg, &d, NULL), 0);
+	assert_true(cfg.read_gid == 4343);
+	config_free(&cfg);
+	tmp_clean(&t);
+	assert_int_equal(
+	    load(&t, "[spool]\nread_group = root\n", &cfg, &d, NULL), 0);
+	assert_true(cfg.read_gid == 0);
+	config_free(&cfg);
+	tmp_clean(&t);
+	assert_int_equal(
+	    load(&t, "[spool]\nread_group = no-such-group-x\n", &cfg, &d, NULL),
+	    -1);
+	assert_int_equal(d.n, 1);
+	assert_line(&t, &d, 0, 2,
+		    "unknown group 'no-such-group-x' for read_group");
+	diag_clear(&d);
+	tmp_clean(&t);
+}
+
 static void test_config_path(void **state)
 {
 	(void)state;
@@ -860,6 +924,8 @@ int main(void)
 	    cmocka_unit_test(test_url_never_shown),
 	    cmocka_unit_test(test_url_parts),
 	    cmocka_unit_test(test_url_valid),
+	    cmocka_unit_test(test_html),
+	    cmocka_unit_test(test_read_group),
 	    cmocka_unit_test(test_config_path),
 	};
 

@@ -1,0 +1,551 @@
+/*
+ * page_index.c - index.html, the latest verdicts of the spool (page_index.h):
+ * a ring of the last PAGE_INDEX_MAX entries, their lines in
+ * state/pages-index (appended, compacted when twice too long), and the page
+ * itself, replaced by a rename after each batch.
+ */
+#include "page_index.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../common/io.h"
+#include "../common/timefmt.h"
+#include "log.h"
+#include "page.h"
+
+/* Most of state/pages-index read back (its last bytes): a file of garbage
+ * costs no more than this. */
+#define LOAD_MAX (1024 * 1024)
+/* state/pages-index is compacted when it holds more lines than this. */
+#define STATE_LINES_MAX (2 * PAGE_INDEX_MAX)
+/* The version field opening every state line. */
+#define LINE_VERSION "1"
+
+struct page_index {
+	int spool_fd, state_fd;
+	char token[SPOOL_TOKEN_LEN + 1];
+	int loaded;	     /* state/pages-index was read */
+	int compact;	     /* rewrite it whole at the next flush */
+	size_t state_lines;  /* lines it holds (as far as we know) */
+	struct strbuf lines; /* lines added since the last flush */
+	size_t nlines;	     /* how many */
+	struct page_index_entry ring[PAGE_INDEX_MAX];
+	size_t head;  /* the slot of the next entry */
+	size_t count; /* entries held (<= PAGE_INDEX_MAX) */
+};
+
+struct page_index *page_index_open(int spool_fd, int state_fd,
+				   const char *token)
+{
+	struct page_index *ix = calloc(1, sizeof(*ix));
+
+	if (ix == NULL)
+		return NULL;
+	ix->spool_fd = spool_fd;
+	ix->state_fd = state_fd;
+	snprintf(ix->token, sizeof(ix->token), "%s", token);
+	return ix;
+}
+
+void page_index_close(struct page_index *ix)
+{
+	if (ix == NULL)
+		return;
+	sb_release(&ix->lines);
+	free(ix);
+}
+
+/* src cut to fit in size bytes (with its NUL), not inside a UTF-8
+ * sequence, into dst. */
+static void copy_cut(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= size) {
+		n = size - 1;
+		while (n > 0 && ((unsigned char)src[n] & 0xc0) == 0x80)
+			n--;
+	}
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+void page_index_entry_set(struct page_index_entry *e, const struct judgement *j,
+			  const char *file, const char *archived_as)
+{
+	memset(e, 0, sizeof(*e));
+	e->checked_at = j->checked_at;
+	e->verdict = j->verdict;
+	e->errors = j->errors;
+	e->warnings = j->warnings;
+	copy_cut(e->file, sizeof(e->file),
+		 file != NULL	   ? file
+		 : j->file != NULL ? j->file
+				   : "");
+	copy_cut(e->report_id, sizeof(e->report_id),
+		 j->report_id != NULL ? j->report_id : "");
+	copy_cut(e->archived_as, sizeof(e->archived_as), archived_as);
+}
+
+/* ---- state/pages-index lines ---- */
+
+/* A field of a line: '%', tabs, line ends and other controls as %HH. */
+static void add_field(struct strbuf *sb, const char *s)
+{
+	sb_addc(sb, '\t');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < 0x20 || c == 0x7f || c == '%')
+			sb_addf(sb, "%%%02X", c);
+		else
+			sb_addc(sb, (char)c);
+	}
+}
+
+static void add_line(struct strbuf *sb, const struct page_index_entry *e)
+{
+	sb_addf(sb, LINE_VERSION "\t%lld\t%s\t%d\t%d", (long long)e->checked_at,
+		verdict_name(e->verdict), e->errors, e->warnings);
+	add_field(sb, e->archived_as);
+	add_field(sb, e->file);
+	add_field(sb, e->report_id);
+	sb_addc(sb, '\n');
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decode the field [s, end) into dst (size bytes). 0, or -1 when it is
+ * not one add_field() writes, or does not fit. */
+static int get_field(const char *s, const char *end, char *dst, size_t size)
+{
+	size_t n = 0;
+
+	for (; s < end; s++) {
+		int c = (unsigned char)*s;
+		if (c < 0x20 || c == 0x7f)
+			return -1;
+		if (c == '%') {
+			int hi, lo;
+			if (end - s < 3 || (hi = hexval(s[1])) < 0 ||
+			    (lo = hexval(s[2])) < 0)
+				return -1;
+			c = hi * 16 + lo;
+			if (c == 0)
+				return -1;
+			s += 2;
+		}
+		if (n + 1 >= size)
+			return -1;
+		dst[n++] = (char)c;
+	}
+	dst[n] = '\0';
+	return 0;
+}
+
+/* A decimal number in [0, max]. 0 or -1. */
+static int get_number(const char *s, const char *end, long long max,
+		      long long *out)
+{
+	long long v = 0;
+
+	if (s == end || end - s > 19)
+		return -1;
+	for (; s < end; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	if (v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int get_verdict(const char *s, const char *end, enum verdict *v)
+{
+	static const enum verdict all[] = {VERDICT_ACCEPTED, VERDICT_REJECTED,
+					   VERDICT_INVALID};
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		const char *name = verdict_name(all[i]);
+		if ((size_t)(end - s) == strlen(name) &&
+		    memcmp(s, name, (size_t)(end - s)) == 0) {
+			*v = all[i];
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Parse the line [s, end) (without its '\n') into *e. 0, or -1 when it is
+ * not a good line. */
+static int parse_line(const char *s, const char *end,
+		      struct page_index_entry *e)
+{
+	enum { NFIELDS = 8 };
+	const char *f[NFIELDS], *fe[NFIELDS]; /* field i is [f[i], fe[i]) */
+	size_t nf = 0;
+	long long t, errs, warns;
+	char d, arch[SPOOL_NAME_SIZE];
+
+	f[nf] = s;
+	for (const char *p = s; p < end; p++) {
+		if (*p != '\t')
+			continue;
+		if (nf + 1 == NFIELDS)
+			return -1;
+		fe[nf++] = p;
+		f[nf] = p + 1;
+	}
+	if (nf + 1 != NFIELDS)
+		return -1;
+	fe[nf] = end;
+	memset(e, 0, sizeof(*e));
+	if ((size_t)(fe[0] - f[0]) != strlen(LINE_VERSION) ||
+	    memcmp(f[0], LINE_VERSION, strlen(LINE_VERSION)) != 0 ||
+	    get_number(f[1], fe[1], (long long)1 << 40, &t) == -1 ||
+	    get_verdict(f[2], fe[2], &e->verdict) == -1 ||
+	    get_number(f[3], fe[3], 1 << 30, &errs) == -1 ||
+	    get_number(f[4], fe[4], 1 << 30, &warns) == -1 ||
+	    get_field(f[5], fe[5], e->archived_as, sizeof(e->archived_as)) ==
+		-1 ||
+	    get_field(f[6], fe[6], e->file, sizeof(e->file)) == -1 ||
+	    get_field(f[7], fe[7], e->report_id, sizeof(e->report_id)) == -1)
+		return -1;
+	/* a link that leaves accepted/ or rejected/ is never written */
+	if (spool_name_parse_archived_as(e->archived_as, &d, arch) == -1)
+		return -1;
+	e->checked_at = (time_t)t;
+	e->errors = (int)errs;
+	e->warnings = (int)warns;
+	return 0;
+}
+
+static void ring_put(struct page_index *ix, const struct page_index_entry *e)
+{
+	ix->ring[ix->head] = *e;
+	ix->head = (ix->head + 1) % PAGE_INDEX_MAX;
+	if (ix->count < PAGE_INDEX_MAX)
+		ix->count++;
+}
+
+/* The i-th entry held, oldest first. */
+static const struct page_index_entry *ring_at(const struct page_index *ix,
+					      size_t i)
+{
+	return &ix->ring[(ix->head + PAGE_INDEX_MAX - ix->count + i) %
+			 PAGE_INDEX_MAX];
+}
+
+/* Read state/pages-index (its last LOAD_MAX bytes) into the ring. 0, or
+ * -1 when memory runs out; a file that cannot be read is an empty list
+ * (logged), rewritten at the next flush. */
+static int load(struct page_index *ix)
+{
+	struct page_index_entry e;
+	char *buf = NULL;
+	size_t cap = 0, len = 0;
+	const char *p, *end;
+	struct stat st;
+	int fd, rc = 0, clean;
+
+	ix->compact = 1; /* unless it reads back clean */
+	fd = openat(ix->state_fd, SPOOL_PAGES_INDEX_NAME,
+		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1) {
+		if (errno != ENOENT)
+			log_msg(LOG_WARNING, "cannot read state/%s: %s",
+				SPOOL_PAGES_INDEX_NAME, strerror(errno));
+		goto done;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (st.st_size > LOAD_MAX &&
+	     lseek(fd, st.st_size - LOAD_MAX, SEEK_SET) == -1) ||
+	    read_fd(fd, LOAD_MAX, 0, &buf, &cap, &len) == -1) {
+		if (errno == ENOMEM)
+			rc = -1;
+		else
+			log_msg(LOG_WARNING, "cannot read state/%s: %s",
+				SPOOL_PAGES_INDEX_NAME, strerror(errno));
+		goto done;
+	}
+	if (len > LOAD_MAX)
+		len = LOAD_MAX;
+	p = buf;
+	end = buf + len;
+	clean = st.st_size <= LOAD_MAX;
+	if (!clean) { /* the first line read is a part of one */
+		p = memchr(p, '\n', len);
+		p = p != NULL ? p + 1 : end;
+	}
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL) { /* a torn last line */
+			clean = 0;
+			break;
+		}
+		if (parse_line(p, nl, &e) == 0) {
+			ring_put(ix, &e);
+			ix->state_lines++;
+		} else {
+			clean = 0;
+		}
+		p = nl + 1;
+	}
+	if (clean && ix->state_lines <= STATE_LINES_MAX)
+		ix->compact = 0;
+done:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	if (rc == 0)
+		ix->loaded = 1;
+	return rc;
+}
+
+int page_index_add(struct page_index *ix, const struct page_index_entry *e)
+{
+	if (!ix->loaded && load(ix) == -1)
+		return -1;
+	ring_put(ix, e);
+	add_line(&ix->lines, e);
+	ix->nlines++;
+	return 0;
+}
+
+/* ---- writing ---- */
+
+/* Write data (len bytes) to dirfd/tmp (0640, group gid), then rename it
+ * to dirfd/name. 0 or -1 with errno. */
+static int replace_file(int dirfd, const char *tmp, const char *name,
+			const char *data, size_t len, gid_t gid)
+{
+	int fd, rc = -1, e;
+
+	fd =
+	    openat(dirfd, tmp,
+		   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd == -1)
+		return -1;
+	if (fchmod(fd, 0640) == 0 &&
+	    (gid == (gid_t)-1 || fchown(fd, (uid_t)-1, gid) == 0) &&
+	    write_all(fd, data, len) == 0)
+		rc = 0;
+	if (close(fd) == -1)
+		rc = -1;
+	if (rc == 0 && renameat(dirfd, tmp, dirfd, name) == 0)
+		return 0;
+	e = errno;
+	unlinkat(dirfd, tmp, 0);
+	errno = e;
+	return -1;
+}
+
+/* The lines since the last flush into state/pages-index: appended, or the
+ * whole ring written anew when the file is too long or was not clean. */
+static int write_state(struct page_index *ix)
+{
+	struct strbuf all = STRBUF_INIT;
+	char tmp[SPOOL_LOCK_SIZE];
+	int fd, rc = -1;
+
+	if (!ix->compact && ix->state_lines + ix->nlines <= STATE_LINES_MAX) {
+		fd = openat(ix->state_fd, SPOOL_PAGES_INDEX_NAME,
+			    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+				O_NOFOLLOW,
+			    0640);
+		if (fd == -1)
+			return -1;
+		rc = write_all(fd, ix->lines.buf, ix->lines.len);
+		if (close(fd) == -1)
+			rc = -1;
+		if (rc == 0)
+			ix->state_lines += ix->nlines;
+		else
+			ix->compact = 1; /* a torn line maybe */
+		return rc;
+	}
+	for (size_t i = 0; i < ix->count; i++)
+		add_line(&all, ring_at(ix, i));
+	if (all.failed) {
+		errno = ENOMEM;
+		goto out;
+	}
+	spool_name_pages_index_tmp(ix->token, tmp);
+	rc = replace_file(ix->state_fd, tmp, SPOOL_PAGES_INDEX_NAME,
+			  all.buf ? all.buf : "", all.len, (gid_t)-1);
+	if (rc == 0) {
+		ix->compact = 0;
+		ix->state_lines = ix->count;
+	}
+out:
+	sb_release(&all);
+	return rc;
+}
+
+int page_index_flush(struct page_index *ix, enum lang lang, gid_t gid)
+{
+	const struct page_index_entry *list[PAGE_INDEX_MAX];
+	struct strbuf page = STRBUF_INIT;
+	char tmp[SPOOL_LOCK_SIZE];
+	int rc = 0;
+
+	if (ix->nlines == 0)
+		return 0;
+	if (ix->lines.failed || write_state(ix) == -1) {
+		log_msg(LOG_ERR, "cannot write state/%s: %s",
+			SPOOL_PAGES_INDEX_NAME,
+			ix->lines.failed ? strerror(ENOMEM) : strerror(errno));
+		ix->compact = 1; /* the ring has them all: written anew */
+		rc = -1;
+	}
+	sb_release(&ix->lines);
+	ix->nlines = 0;
+	for (size_t i = 0; i < ix->count; i++)
+		list[i] = ring_at(ix, i);
+	spool_name_index_tmp(ix->token, tmp);
+	if (page_index_render(&page, list, ix->count, lang) == -1) {
+		errno = ENOMEM;
+		goto fail;
+	}
+	if (replace_file(ix->spool_fd, tmp, SPOOL_INDEX_NAME, page.buf,
+			 page.len, gid) == -1)
+		goto fail;
+	sb_release(&page);
+	return rc;
+fail:
+	log_msg(LOG_ERR, "cannot write %s: %s", SPOOL_INDEX_NAME,
+		strerror(errno));
+	sb_release(&page);
+	return -1;
+}
+
+/* ---- the page ---- */
+
+/* Same look as the verdict pages: a plain statement, printable. */
+static const char STYLE[] =
+    "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,"
+    "'Helvetica Neue',Arial,sans-serif;color:#1f2328;margin:2em auto;"
+    "max-width:62em;padding:0 1em;line-height:1.4}"
+    "h1{font-size:1.5em;margin:0 0 .2em}"
+    "p.note{color:#57606a;margin:0 0 1.2em}"
+    "table{border-collapse:collapse;width:100%;font-size:.95em}"
+    "th,td{text-align:left;padding:.35em .6em;border-bottom:1px solid "
+    "#d0d7de;vertical-align:top}"
+    "th{background:#f6f8fa;font-weight:600}"
+    "td.n{text-align:right;font-variant-numeric:tabular-nums}"
+    "td.t{white-space:nowrap;font-variant-numeric:tabular-nums}"
+    "td.f{word-break:break-all}"
+    "a{color:#0969da}"
+    ".v{display:inline-block;padding:0 .5em;border-radius:.3em;"
+    "font-weight:600;white-space:nowrap}"
+    ".accepted{background:#dafbe1;color:#116329}"
+    ".rejected{background:#ffebe9;color:#a40e26}"
+    ".invalid{background:#fff8c5;color:#7d4e00}"
+    "@media print{body{margin:0;max-width:none}a{color:inherit;"
+    "text-decoration:none}}";
+
+/* s percent-encoded for a relative URL: every byte but the unreserved
+ * ones and '/' (the one between the directory and the name). */
+static void add_url(struct strbuf *sb, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		    c == '_' || c == '~' || c == '/')
+			sb_addc(sb, (char)c);
+		else
+			sb_addf(sb, "%%%02X", c);
+	}
+}
+
+/* The verdict's word, as the pages say it. */
+static const char *verdict_word(enum lang lang, enum verdict v)
+{
+	switch (v) {
+	case VERDICT_ACCEPTED:
+		return i18n_tr(lang, N_("accepted"));
+	case VERDICT_REJECTED:
+		return i18n_tr(lang, N_("rejected"));
+	case VERDICT_INVALID:
+		break;
+	}
+	return i18n_tr(lang, N_("invalid"));
+}
+
+static void add_row(struct strbuf *sb, const struct page_index_entry *e,
+		    enum lang lang)
+{
+	char iso[32], date[32], day[11];
+
+	iso8601_utc(e->checked_at, iso, sizeof(iso));
+	snprintf(day, sizeof(day), "%.10s", iso);
+	i18n_date(lang, day, date, sizeof(date));
+	/* iso: YYYY-MM-DDTHH:MM:SSZ */
+	sb_addf(sb,
+		"<tr><td class=\"t\"><time datetime=\"%s\">%s %.5s</time>"
+		"</td><td class=\"f\"><a href=\"",
+		iso, date, iso + 11);
+	add_url(sb, e->archived_as);
+	sb_adds(sb, ".result.html\">");
+	page_escape(sb, e->file);
+	sb_adds(sb, "</a></td><td class=\"f\">");
+	if (e->report_id[0] != '\0')
+		page_escape(sb, e->report_id);
+	else
+		sb_adds(sb, "&#8212;");
+	sb_addf(sb, "</td><td><span class=\"v %s\">", verdict_name(e->verdict));
+	page_escape(sb, verdict_word(lang, e->verdict));
+	sb_addf(sb,
+		"</span></td><td class=\"n\">%d</td><td class=\"n\">%d"
+		"</td></tr>\n",
+		e->errors, e->warnings);
+}
+
+int page_index_render(struct strbuf *out,
+		      const struct page_index_entry *const *in, size_t n,
+		      enum lang lang)
+{
+	const char *title = i18n_tr(lang, N_("Latest verdicts"));
+
+	sb_addf(out,
+		"<!DOCTYPE html>\n<html lang=\"%s\"><head><meta "
+		"charset=\"utf-8\">\n<meta name=\"viewport\" "
+		"content=\"width=device-width\">\n<title>",
+		i18n_name(lang));
+	page_escape(out, title);
+	sb_addf(out, "</title>\n<style>%s</style>\n</head><body>\n<h1>", STYLE);
+	page_escape(out, title);
+	sb_adds(out, "</h1>\n<p class=\"note\">");
+	page_escape(out,
+		    i18n_tr(lang, N_("Newest first. Each file name opens its "
+				     "verdict page. Times are in UTC.")));
+	sb_adds(out, "</p>\n<table><thead><tr>");
+	static const char *const heads[] = {N_("Time"),	  N_("File"),
+					    N_("Report"), N_("Verdict"),
+					    N_("Errors"), N_("Warnings")};
+	for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+		sb_adds(out, "<th>");
+		page_escape(out, i18n_tr(lang, heads[i]));
+		sb_adds(out, "</th>");
+	}
+	sb_adds(out, "</tr></thead>\n<tbody id=\"verdicts\">\n");
+	for (size_t i = n; i > 0; i--)
+		add_row(out, in[i - 1], lang);
+	sb_adds(out, "</tbody></table>\n</body></html>\n");
+	return out->failed ? -1 : 0;
+}

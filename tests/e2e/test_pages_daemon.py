@@ -1,0 +1,541 @@
+"""End-to-end tests of the daemon's pages (docs/operations.md "Verdict
+pages"): NAME.result.html beside every result, written in the same batch
+and recovered from every kill -9 point of it, never a name a dropped file
+can take; index.html, the latest 200 verdicts, newest first, continued
+across restarts; [html] enabled = no; French.
+"""
+import json
+import os
+import re
+import signal
+import stat
+import subprocess
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from browser import dump_dom, parse
+from daemon_util import (VERDICT_LINE, Daemon, derived, drop, hooks_binary,
+                         make_report, result, seed_path, wait_for,
+                         write_config)
+
+SEED = seed_path().read_bytes()
+BROKEN = make_report(SEED, 1, broken=True)
+VERDICTS = {"en": ("accepted", "rejected", "invalid"),
+            "fr": ("accepté", "rejeté", "invalide")}
+
+
+@pytest.fixture
+def spool(tmp_path):
+    s = tmp_path / "spool"
+    (s / "inbox").mkdir(parents=True)
+    return s
+
+
+@pytest.fixture
+def start_daemon(expensed_bin, tmp_path):
+    """start_daemon(spool, name, extra=...) -> a started Daemon."""
+    started = []
+
+    def start(spool, name="d", binary=None, env=None, **conf):
+        cfg = tmp_path / ("%s.conf" % name)
+        if not cfg.exists():
+            write_config(cfg, spool, **conf)
+        d = Daemon(binary or expensed_bin, cfg,
+                   tmp_path / ("%s.log" % name), env)
+        started.append(d)
+        return d.start()
+
+    yield start
+    for d in started:
+        d.cleanup()
+
+
+def listing(spool):
+    """{dir: sorted names} of accepted/ and rejected/."""
+    return {d: sorted(os.listdir(spool / d)) for d in ("accepted", "rejected")
+            if (spool / d).is_dir()}
+
+
+def inputs(spool):
+    """[(dir, ARCH)] of every archived input."""
+    return [(d, n) for d, names in listing(spool).items() for n in names
+            if not derived(n)]
+
+
+def assert_each_has_one_page(spool):
+    """Every archived input has exactly its result and its page (mode
+    0640), every other entry is one of those; work/ is empty. Returns
+    {(dir, ARCH): result document}."""
+    docs = {}
+    for d, names in listing(spool).items():
+        got = set(names)
+        ins = {n for n in names if not derived(n)}
+        assert got == ins | {n + ".result.json" for n in ins} | \
+            {n + ".result.html" for n in ins}, (d, sorted(got))
+        for n in ins:
+            doc = json.loads((spool / d / (n + ".result.json")).read_text())
+            assert doc["archived_as"] == "%s/%s" % (d, n)
+            page = spool / d / (n + ".result.html")
+            assert stat.S_IMODE(page.stat().st_mode) == 0o640
+            docs[(d, n)] = doc
+    assert os.listdir(spool / "work") == []
+    return docs
+
+
+def page_verdict(page):
+    """The start of the page's #verdict element, lower case (raw HTML
+    read, no browser): where the page states its verdict (docs/pages.md)."""
+    m = re.search(r'id="verdict"[^>]*>(.*?)</', page.read_text(), re.S)
+    assert m, page
+    return m.group(1).lower()
+
+
+def dom_verdict(page):
+    """The text of the page's #verdict element, as Chromium built it,
+    lower case."""
+    el = parse(dump_dom(page)).by_id().get("verdict")
+    assert el is not None, page
+    return el.text.lower()
+
+
+def verdict_lines(d):
+    return [m.group(1) for m in map(VERDICT_LINE.match, d.text().splitlines())
+            if m]
+
+
+def settled(stage, names):
+    """Make the staged files old enough for the daemon's first scan to take
+    them all, in one batch."""
+    old = time.time() - 60
+    for n in names:
+        os.utime(stage / n, (old, old))
+
+
+def wait_all(spool, n, timeout=30):
+    wait_for(lambda: len(inputs(spool)) >= n and
+             not os.listdir(spool / "work"), timeout,
+             what="%d files archived" % n)
+
+
+# ---- pages beside results ----
+
+def test_pages_beside_results(spool, start_daemon):
+    """An accepted, a rejected, an invalid file and a same-name drop each
+    get exactly ARCH.result.html beside ARCH.result.json, mode 0640, whose
+    verdict is the result's."""
+    d = start_daemon(spool)
+    drop(spool, "seed.json", SEED)
+    wait_for(lambda: result(spool, "seed.json"), 10, what="seed.json")
+    drop(spool, "broken.json", BROKEN)
+    drop(spool, "bad.json", b'{"id": "x", ')
+    drop(spool, "notes.txt", b"hello")
+    wait_all(spool, 4)
+    # the same name again: suffixed, and so is its page
+    drop(spool, "broken.json", make_report(SEED, 2, broken=True))
+    wait_for(lambda: result(spool, "broken.1.json"), 10, what="broken.1")
+    assert listing(spool) == {
+        "accepted": ["seed.json", "seed.json.result.html",
+                     "seed.json.result.json"],
+        "rejected": ["bad.json", "bad.json.result.html",
+                     "bad.json.result.json",
+                     "broken.1.json", "broken.1.json.result.html",
+                     "broken.1.json.result.json",
+                     "broken.json", "broken.json.result.html",
+                     "broken.json.result.json",
+                     "notes.txt", "notes.txt.result.html",
+                     "notes.txt.result.json"]}
+    docs = assert_each_has_one_page(spool)
+    assert {n: doc["verdict"] for (_, n), doc in docs.items()} == {
+        "seed.json": "accepted", "broken.json": "rejected",
+        "broken.1.json": "rejected", "bad.json": "invalid",
+        "notes.txt": "invalid"}
+    for (dd, n), doc in docs.items():
+        assert doc["verdict"] in page_verdict(spool / dd /
+                                              (n + ".result.html"))
+    # as a browser reads them
+    for dd, n in (("accepted", "seed.json"), ("rejected", "broken.json"),
+                  ("rejected", "bad.json")):
+        doc = docs[(dd, n)]
+        assert doc["verdict"] in dom_verdict(spool / dd /
+                                             (n + ".result.html"))
+    assert d.stop() == 0
+
+
+def test_pages_take_the_read_group(spool, start_daemon):
+    """The read group is the group of accepted/ and rejected/ (setgid, as
+    tmpfiles makes them): copies, results, pages and index.html get it,
+    although they are written elsewhere and renamed in."""
+    if os.geteuid() != 0:
+        pytest.skip("chown to another group needs root")
+    gid = 4242
+    for dd in ("accepted", "rejected"):
+        (spool / dd).mkdir()
+        os.chown(spool / dd, -1, gid)
+        os.chmod(spool / dd, 0o2750)
+    d = start_daemon(spool)
+    drop(spool, "seed.json", SEED)
+    drop(spool, "broken.json", BROKEN)
+    wait_all(spool, 2)
+    wait_for(lambda: (spool / "index.html").exists(), 10, what="index")
+    for dd, names in listing(spool).items():
+        for n in names:
+            st = os.stat(spool / dd / n)
+            assert (st.st_gid, stat.S_IMODE(st.st_mode)) == (gid, 0o640), n
+    st = os.stat(spool / "index.html")
+    assert (st.st_gid, stat.S_IMODE(st.st_mode)) == (gid, 0o640)
+    assert d.stop() == 0
+
+
+def test_read_group_setting(spool, start_daemon, tmp_path):
+    """[spool] read_group names the group instead: accepted/ and rejected/
+    are given it (setgid kept), and so are the files archived, their pages
+    and index.html."""
+    if os.geteuid() != 0:
+        pytest.skip("chown to another group needs root")
+    for dd in ("accepted", "rejected"):
+        (spool / dd).mkdir()
+        os.chmod(spool / dd, 0o750)
+    write_config(tmp_path / "d.conf", spool)
+    conf = (tmp_path / "d.conf").read_text().replace(
+        "[spool]\n", "[spool]\nread_group = 4343\n", 1)
+    (tmp_path / "d.conf").write_text(conf)
+    d = start_daemon(spool)
+    drop(spool, "seed.json", SEED)
+    drop(spool, "broken.json", BROKEN)
+    wait_all(spool, 2)
+    wait_for(lambda: (spool / "index.html").exists(), 10, what="index")
+    assert d.stop() == 0
+    for dd in ("accepted", "rejected"):
+        st = os.stat(spool / dd)
+        assert (st.st_gid, stat.S_IMODE(st.st_mode)) == (4343, 0o2750), dd
+    for dd, names in listing(spool).items():
+        for n in names:
+            assert os.stat(spool / dd / n).st_gid == 4343, n
+    assert os.stat(spool / "index.html").st_gid == 4343
+
+
+# ---- crashes ----
+
+POINTS = ["copied", "recorded", "synced", "half-archived", "page-archived",
+          "archived"]
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_crash_windows(point, spool, expensed_bin, start_daemon, tmp_path):
+    """Die like kill -9 at each point of a batch of 12, restart: every file
+    has exactly one result and one page, the page's verdict is the
+    result's, nothing is left in work/."""
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    names = []
+    for i in range(12):
+        name = "f%02d.json" % i
+        data = b"{" if i % 4 == 3 else make_report(SEED, i, broken=i % 2)
+        (stage / name).write_bytes(data)
+        names.append(name)
+    settled(stage, names)
+    for n in names:
+        os.rename(stage / n, spool / "inbox" / n)
+    cfg = tmp_path / "crash.conf"
+    write_config(cfg, spool)
+    env = dict(os.environ, EXPENSED_FAILPOINT=point)
+    env.pop("NOTIFY_SOCKET", None)
+    with open(tmp_path / "crash.log", "wb") as log:
+        r = subprocess.run([hooks_binary(expensed_bin), "run", "-c",
+                            str(cfg), "-v"], stderr=log, env=env, timeout=30)
+    assert r.returncode == 99
+    work = sorted(os.listdir(spool / "work"))
+    pages = [w for w in work if w.startswith("p")]
+    if point in ("recorded", "synced"):
+        assert len(pages) == 12
+    elif point == "half-archived":
+        # the first file is done; the second moved, not its page
+        assert len(pages) == 11
+    elif point == "page-archived":
+        # the second file's page moved, not its result
+        assert len(pages) == 10
+        assert len([w for w in work if w.startswith("r")]) == 11
+    elif point == "archived":
+        assert work == []
+    d = start_daemon(spool, name="after")
+    wait_all(spool, 12)
+    assert d.stop() == 0
+    docs = assert_each_has_one_page(spool)
+    assert sorted(doc["file"] for doc in docs.values()) == names
+    for (dd, n), doc in docs.items():
+        assert doc["verdict"] in page_verdict(spool / dd /
+                                              (n + ".result.html"))
+    # index.html lists what the recovery archived, each file once: the
+    # index is a view, the files the crashed daemon archived are not in it
+    # (it died before its index update)
+    if point == "archived":
+        assert not (spool / "index.html").exists()
+    else:
+        files = [r["file"] for r in index_rows(spool)]
+        assert len(set(files)) == len(files)
+        assert set(files) <= set(names)
+        assert len(files) == (11 if "archived" in point else 12)
+
+
+def test_page_out_of_memory_is_not_a_verdict(spool, expensed_bin,
+                                             start_daemon):
+    """A page that cannot be rendered for lack of memory (the test hook
+    EXPENSED_PAGE_ENOMEM fails the first two) leaves its file in work/,
+    without result or page; it is judged again and archived once, with its
+    verdict, result and page."""
+    d = start_daemon(spool, binary=hooks_binary(expensed_bin),
+                     env={"EXPENSED_PAGE_ENOMEM": "2"})
+    drop(spool, "seed.json", SEED)
+    drop(spool, "broken.json", BROKEN)
+    wait_for(lambda: d.text().count("cannot write page") == 2, 10,
+             what="two pages out of memory")
+    wait_all(spool, 2)
+    assert d.stop() == 0
+    docs = assert_each_has_one_page(spool)
+    assert {n: doc["verdict"] for (_, n), doc in docs.items()} == {
+        "seed.json": "accepted", "broken.json": "rejected"}
+    assert d.text().count("cannot write page") == 2
+    assert "Cannot allocate memory" in d.text()
+    assert sorted(verdict_lines(d)) == ["broken.json", "seed.json"]
+    # not a duplicate of itself: its ledger line came from the same claim
+    assert docs[("accepted", "seed.json")]["errors"] == 0
+
+
+# ---- names ----
+
+def test_dropped_page_name_cannot_take_a_page(spool, start_daemon, tmp_path):
+    """X.json and X.json.result.html dropped together, and a lone
+    Y.json.result.html dropped before Y.json: a dropped file never takes
+    the name of a page; each file gets its own page."""
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    (stage / "X.json.result.html").write_bytes(b"<h1>forged</h1>")
+    (stage / "X.json").write_bytes(BROKEN)
+    settled(stage, ["X.json", "X.json.result.html"])
+    os.rename(stage / "X.json.result.html",
+              spool / "inbox" / "X.json.result.html")
+    os.rename(stage / "X.json", spool / "inbox" / "X.json")
+    d = start_daemon(spool)  # one scan at start: one batch
+    wait_all(spool, 2)
+    drop(spool, "Y.json.result.html", b"<h1>forged</h1>")
+    wait_all(spool, 3)
+    drop(spool, "Y.json", make_report(SEED, 3, broken=True))
+    wait_all(spool, 4)
+    assert listing(spool)["rejected"] == [
+        "X.json", "X.json.result.html", "X.json.result.html.1",
+        "X.json.result.html.1.result.html",
+        "X.json.result.html.1.result.json", "X.json.result.json",
+        "Y.json", "Y.json.result.html", "Y.json.result.html.1",
+        "Y.json.result.html.1.result.html",
+        "Y.json.result.html.1.result.json", "Y.json.result.json"]
+    assert_each_has_one_page(spool)
+    rej = spool / "rejected"
+    for n in ("X.json", "Y.json"):
+        assert "forged" not in (rej / (n + ".result.html")).read_text()
+        assert "rejected" in page_verdict(rej / (n + ".result.html"))
+    assert (rej / "X.json.result.html.1").read_bytes() == \
+        b"<h1>forged</h1>"
+    assert d.stop() == 0
+
+
+# ---- index.html ----
+
+def index_rows(spool):
+    """The rows of index.html: [{file, href, verdict, ...}], in order."""
+    root = parse((spool / "index.html").read_text())
+    rows = []
+    for tr in root.find_all("tbody")[0].find_all("tr"):
+        td = tr.find_all("td")
+        a = td[1].find_all("a")[0]
+        rows.append({"time": td[0].find_all("time")[0].attrs["datetime"],
+                     "file": a.text, "href": a.attrs["href"],
+                     "report": td[2].text, "verdict": td[3].text,
+                     "errors": int(td[4].text), "warnings": int(td[5].text)})
+    return rows
+
+
+def href_target(spool, href):
+    """The file a relative href of index.html names."""
+    assert not urllib.parse.urlsplit(href).scheme, href
+    assert not href.startswith("/") and ".." not in href.split("/"), href
+    return Path(os.fsdecode(spool)) / os.fsdecode(
+        urllib.parse.unquote_to_bytes(href))
+
+
+def test_index_300_files_and_restart(spool, start_daemon, tmp_path):
+    """After 300 files index.html lists exactly the latest 200, newest
+    first, each linking to its page; a restart continues the list."""
+    d = start_daemon(spool)
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    names = []
+    for i in range(300):
+        n = "r%03d.json" % i
+        (stage / n).write_bytes(make_report(SEED, i, broken=i % 3 == 0))
+        names.append(n)
+    for n in names:
+        os.rename(stage / n, spool / "inbox" / n)
+    wait_all(spool, 300, 60)
+    assert d.stop() == 0
+    order = verdict_lines(d)  # the order in which they were archived
+    assert sorted(order) == names
+    rows = index_rows(spool)
+    assert len(rows) == 200
+    assert [r["file"] for r in rows] == order[::-1][:200]
+    times = [r["time"] for r in rows]
+    assert times == sorted(times, reverse=True)
+    for r in rows:
+        page = href_target(spool, r["href"])
+        assert page.name == r["file"] + ".result.html"
+        doc = result(spool, r["file"])
+        assert page.parent.name == doc["verdict"].replace("invalid",
+                                                          "rejected")
+        assert r["verdict"] == doc["verdict"]
+        assert (r["errors"], r["warnings"]) == (doc["errors"],
+                                                doc["warnings"])
+        assert r["report"] == doc["report_id"]
+        assert page.is_file()
+    st = os.stat(spool / "index.html")
+    assert stat.S_IMODE(st.st_mode) == 0o640
+    # the state behind it stays bounded
+    lines = (spool / "state" / "pages-index").read_bytes().splitlines()
+    assert 200 <= len(lines) <= 400
+
+    # a restart continues the list
+    d2 = start_daemon(spool, name="d2")
+    drop(spool, "after.json", SEED)
+    wait_for(lambda: index_rows(spool)[0]["file"] == "after.json", 10,
+             what="after.json in the index")
+    assert d2.stop() == 0
+    rows2 = index_rows(spool)
+    assert len(rows2) == 200
+    assert [r["file"] for r in rows2] == \
+        ["after.json"] + [r["file"] for r in rows[:199]]
+
+    # as Chromium loads it: every link relative, resolving to a page
+    dom = parse(dump_dom(spool / "index.html"))
+    links = dom.find_all("a")
+    assert len(links) == 200
+    for a in links:
+        assert href_target(spool, a.attrs["href"]).is_file()
+    assert not dom.find_all("script")
+
+
+def test_index_hostile_names(spool, start_daemon):
+    """File names and report ids with markup, quotes and bytes that are not
+    UTF-8 are escaped in index.html; their links still resolve."""
+    d = start_daemon(spool)
+    doc = json.loads(SEED)
+    doc["id"] = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
+    drop(spool, "<script>alert(3)<script>.json",
+         json.dumps(doc).encode())
+    drop(spool, "q\"uote's <b>.json", BROKEN)
+    raw = b"\xff\xfe-latin1-\xe9t\xe9.json"
+    (spool / "stage").mkdir(exist_ok=True)
+    (spool / "stage" / os.fsdecode(raw)).write_bytes(SEED)
+    os.rename(os.path.join(os.fsencode(spool / "stage"), raw),
+              os.path.join(os.fsencode(spool / "inbox"), raw))
+    wait_all(spool, 3)
+    wait_for(lambda: (spool / "index.html").exists() and
+             len(index_rows(spool)) == 3, 10, what="index of 3")
+    text = (spool / "index.html").read_bytes()
+    text.decode("utf-8")  # valid UTF-8 whatever the names
+    assert b"<script" not in text and b"<img" not in text and \
+        b"<b>" not in text
+    rows = index_rows(spool)
+    files = sorted(r["file"] for r in rows)
+    assert "<script>alert(3)<script>.json" in files
+    assert "q\"uote's <b>.json" in files
+    for r in rows:
+        assert href_target(spool, r["href"]).is_file(), r
+    assert any(r["report"] == doc["id"] for r in rows)
+    dom = parse(dump_dom(spool / "index.html"))
+    assert not dom.find_all("script") and not dom.find_all("img") and \
+        not dom.find_all("b")
+    for a in dom.find_all("a"):
+        assert href_target(spool, a.attrs["href"]).is_file()
+    assert d.stop() == 0
+
+
+def test_index_state_torn_or_garbage(spool, start_daemon):
+    """A torn last line and garbage lines in state/pages-index are skipped;
+    the good lines are kept and the file is written anew."""
+    (spool / "state").mkdir()
+    good = "1\t1700000000\taccepted\t0\t5\taccepted/old.json\told.json\tOLD\n"
+    bad = ["garbage\n", "1\t1700000000\taccepted\t0\t5\t../x\tx\t\n",
+           "1\tnan\trejected\t1\t0\trejected/y.json\ty.json\t\n",
+           "1\t1700000001\tmaybe\t1\t0\trejected/z.json\tz.json\t\n",
+           "\x00\xff\n"]
+    (spool / "state" / "pages-index").write_bytes(
+        (good + "".join(bad)).encode("latin-1") + b"1\t17000")
+    d = start_daemon(spool)
+    drop(spool, "new.json", SEED)
+    wait_for(lambda: (spool / "index.html").exists(), 10, what="index")
+    assert d.stop() == 0
+    rows = index_rows(spool)
+    assert [(r["file"], r["report"]) for r in rows] == [
+        ("new.json", json.loads(SEED)["id"]), ("old.json", "OLD")]
+    lines = (spool / "state" / "pages-index").read_text().splitlines()
+    assert len(lines) == 2 and lines[0] == good.rstrip("\n")
+
+
+# ---- [html] enabled, language ----
+
+def test_html_disabled_then_reloaded(spool, start_daemon, tmp_path):
+    """[html] enabled = no: no page, no index.html; after a reload with
+    yes, new files get them (the old ones are left as they are)."""
+    d = start_daemon(spool, extra="[html]\nenabled = no\n")
+    drop(spool, "one.json", SEED)
+    drop(spool, "two.json", BROKEN)
+    wait_all(spool, 2)
+    assert not [n for names in listing(spool).values() for n in names
+                if n.endswith(".result.html")]
+    assert not (spool / "index.html").exists()
+    assert not (spool / "state" / "pages-index").exists()
+    write_config(tmp_path / "d.conf", spool, extra="[html]\nenabled = yes\n")
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: "reloaded" in d.text(), 10, what="reload")
+    drop(spool, "three.json", make_report(SEED, 3))
+    wait_all(spool, 3)
+    pages = [n for names in listing(spool).values() for n in names
+             if n.endswith(".result.html")]
+    assert pages == ["three.json.result.html"]
+    assert [r["file"] for r in index_rows(spool)] == ["three.json"]
+    assert d.stop() == 0
+
+
+def test_bad_html_value(spool, expensed_bin, tmp_path):
+    cfg = tmp_path / "bad.conf"
+    write_config(cfg, spool, extra="[html]\nenabled = maybe\n")
+    r = subprocess.run([expensed_bin, "check-config", "-c", str(cfg)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    assert "%s:9: bad value 'maybe' for enabled (yes or no)" % cfg in \
+        r.stderr + r.stdout
+
+
+def test_index_in_french(spool, start_daemon):
+    """language = fr: index.html is in French (words, dates)."""
+    d = start_daemon(spool, extra="[general]\nlanguage = fr\n")
+    drop(spool, "seed.json", SEED)
+    drop(spool, "broken.json", BROKEN)
+    drop(spool, "bad.json", b"{")
+    wait_all(spool, 3)
+    wait_for(lambda: (spool / "index.html").exists() and
+             len(index_rows(spool)) == 3, 10, what="index of 3")
+    text = (spool / "index.html").read_text()
+    assert '<html lang="fr">' in text
+    assert "<h1>Derniers verdicts</h1>" in text
+    rows = index_rows(spool)
+    assert sorted(r["verdict"] for r in rows) == sorted(VERDICTS["fr"])
+    dom = parse(dump_dom(spool / "index.html"))
+    heads = [th.text for th in dom.find_all("th")]
+    assert heads == ["Heure", "Fichier", "Rapport", "Verdict", "Erreurs",
+                     "Avertissements"]
+    # dates as the French write them: DD/MM/YYYY HH:MM
+    assert all(re.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d",
+                            td.text) for td in dom.find_all("td", class_="t"))
+    assert d.stop() == 0
