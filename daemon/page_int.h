@@ -104,6 +104,12 @@ void pg_missions(struct pg *p);
  * error for input.json and input.encoding, and how to fix it. */
 void pg_invalid(struct pg *p);
 
+/* --- page_css.c --- */
+
+/* The page's Content-Security-Policy and its style sheet. */
+extern const char pg_csp[];
+extern const char pg_css[];
+
 /* --- page.c --- */
 
 /* One finding as a list item (id f-N, N = i + 1). */
