@@ -82,9 +82,12 @@ static void banner(struct pg *p)
 	}
 	sb_adds(p->out, "</p><p class=\"say\">");
 	sb_adds(p->out,
-		j->verdict == VERDICT_ACCEPTED
+		j->verdict == VERDICT_ACCEPTED && j->warnings == 0
+		    ? i18n_tr(p->lang, "No error and no warning: the report "
+				       "can go ahead.")
+		: j->verdict == VERDICT_ACCEPTED
 		    ? i18n_tr(p->lang, "No error was found: the report can "
-				       "go ahead. Any warning below deserves "
+				       "go ahead. The warnings below deserve "
 				       "a look.")
 		: j->verdict == VERDICT_REJECTED
 		    ? i18n_tr(p->lang, "The report has errors: it must be "
