@@ -69,7 +69,7 @@ static size_t char_len(const unsigned char *s, size_t n)
  * "invalid JSON at line %d, column %d: ..." in any language). */
 static bool two_numbers(const char *s, long *a, long *b)
 {
-	long v[2];
+	long v[2] = {0, 0};
 	int n = 0;
 
 	while (*s && n < 2) {
