@@ -201,21 +201,25 @@ static void report_header(struct pg *p)
 	sb_adds(p->out, "</table></section>\n");
 }
 
-/* An expected or actual value: an amount or a date in the page's words,
- * anything else as it is. */
-static void ev_value(struct pg *p, const char *s)
+/* An expected or actual value s (NULL: none) after its label: an amount
+ * or a date in the page's words, anything else as it is. */
+static void ev_value(struct pg *p, const char *label, const char *s)
 {
 	int64_t v;
 	char buf[32];
 
-	sb_adds(p->out, "<code>");
+	if (s == NULL)
+		return;
+	sb_adds(p->out, "<span><span class=\"k\">");
+	sb_adds(p->out, label);
+	sb_adds(p->out, "</span> <code>");
 	if (date_parse(s, &v) == 0)
 		sb_adds(p->out, i18n_date(p->lang, s, buf, sizeof(buf)));
 	else if (strchr(s, '.') && amount_parse(s, &v) == 0)
 		pg_amount(p, v);
 	else
 		pg_str(p, s, PAGE_MAX_LONG_TEXT);
-	sb_adds(p->out, "</code>");
+	sb_adds(p->out, "</code></span>");
 }
 
 static const char *severity_word(enum lang l, enum severity s)
@@ -243,20 +247,8 @@ void pg_finding(struct pg *p, size_t i)
 	sb_adds(p->out, "</p>");
 	if (f->expected || f->actual) {
 		sb_adds(p->out, "<p class=\"ev\">");
-		if (f->expected) {
-			sb_adds(p->out, "<span><span class=\"k\">");
-			sb_adds(p->out, i18n_tr(p->lang, "Expected:"));
-			sb_adds(p->out, "</span> ");
-			ev_value(p, f->expected);
-			sb_adds(p->out, "</span>");
-		}
-		if (f->actual) {
-			sb_adds(p->out, "<span><span class=\"k\">");
-			sb_adds(p->out, i18n_tr(p->lang, "Found:"));
-			sb_adds(p->out, "</span> ");
-			ev_value(p, f->actual);
-			sb_adds(p->out, "</span>");
-		}
+		ev_value(p, i18n_tr(p->lang, "Expected:"), f->expected);
+		ev_value(p, i18n_tr(p->lang, "Found:"), f->actual);
 		sb_adds(p->out, "</p>");
 	}
 	sb_adds(p->out, "<p class=\"where\">");
