@@ -355,7 +355,9 @@ void pg_cell_label(struct pg *p, const char *key)
 				: i18n_tr(p->lang, "Expense %zu");
 			sb_addf(p->out, what, k + 1);
 		} else if (strcmp(t, "delegation") == 0 ||
-			   (i == 0 && strcmp(t, "missions") == 0 && tk.n > 1)) {
+			   (i + 1 < tk.n && (strcmp(t, "missions") == 0 ||
+					     strcmp(t, "members") == 0 ||
+					     strcmp(t, "expenses") == 0))) {
 			sep = ""; /* "Mission 2", not "Missions · Mission 2" */
 		} else if (strcmp(t, "date") == 0 && i == 1) {
 			sb_adds(p->out, i18n_tr(p->lang, "Meeting date"));

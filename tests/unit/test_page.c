@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "../../daemon/page.h"
+#include "../../daemon/webhook.h"
 
 static char seed_path[4096];
 
@@ -429,6 +430,61 @@ static void out_of_memory(void **state)
 #endif
 }
 
+/* A place in words: the member of a mission's list, a count. */
+static void labels(void **state)
+{
+	struct judged x;
+	char *en =
+	    page_of("{\"missions\": [{\"delegation\": {\"size\": 1, "
+		    "\"councillors\": 1, \"guests\": 0, \"staff\": 0, "
+		    "\"members\": [{\"name\": \"A\", \"role\": \"mayor\"}]}}]}",
+		    LANG_EN, &x);
+	(void)state;
+
+	assert_non_null(strstr(en, "href=\"#at-missions-0-delegation-members-"
+				   "0-role\">\u2191 Mission 1 \u00b7 Member 1 "
+				   "\u00b7 Role</a>"));
+	assert_non_null(strstr(en, "<details class=\"annex\" open>"));
+	free(en);
+	unjudge(&x);
+}
+
+/* The other sentences of issue 11 in French: the time budget, the ping. */
+static void other_french(void **state)
+{
+	struct strbuf doc = STRBUF_INIT;
+	struct diag d = DIAG_INIT;
+	struct ruleset *rs;
+	struct judgement j;
+	struct judge_opts o = {.lang = LANG_FR, .max_time_ms = 1};
+	size_t len;
+	(void)state;
+
+	sb_adds(&doc, "{\"missions\": [");
+	for (int i = 0; i < 200000; i++)
+		sb_addf(&doc, "%s{\"id\": \"m%d\"}", i ? "," : "", i);
+	sb_adds(&doc, "]}");
+	assert_false(doc.failed);
+	assert_int_equal(ruleset_load_builtin(&rs, &d), 0);
+	assert_int_equal(judge_bytes(rs, &o, "slow.json", doc.buf, doc.len, &j),
+			 0);
+	assert_int_equal(j.verdict, VERDICT_INVALID);
+	assert_string_equal(j.findings[0].rule, "input.resources");
+	assert_string_equal(j.findings[0].message,
+			    "le contr\u00f4le a dur\u00e9 plus de 1 ms");
+	judgement_release(&j);
+	ruleset_free(rs);
+	sb_release(&doc);
+
+	i18n_set(LANG_FR);
+	char *ping = webhook_build_ping(WEBHOOK_SLACK, "chat", 0, &len);
+	i18n_set(LANG_EN);
+	assert_non_null(ping);
+	assert_non_null(
+	    strstr(ping, "expensed : message de test via le webhook chat"));
+	free(ping);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -436,6 +492,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(other_currency), cmocka_unit_test(seed_cells),
 	    cmocka_unit_test(rejected_cells), cmocka_unit_test(invalid_json),
 	    cmocka_unit_test(hostile),	      cmocka_unit_test(shapes),
+	    cmocka_unit_test(labels),	      cmocka_unit_test(other_french),
 	    cmocka_unit_test(out_of_memory),
 	};
 	char self[4096], localedir[4200];
