@@ -33,7 +33,7 @@ static void head(struct pg *p)
 		i18n_name(p->lang), pg_csp);
 	sb_adds(p->out, verdict_title(p->lang, j->verdict));
 	sb_adds(p->out, " \xe2\x80\x94 ");
-	pg_text(p, j->file, PAGE_MAX_TEXT);
+	pg_text(p, p->file, PAGE_MAX_TEXT);
 	sb_addf(p->out, "</title>\n<style>%s</style>\n</head>\n", pg_css);
 }
 
@@ -95,7 +95,7 @@ static void banner(struct pg *p)
 		    : i18n_tr(p->lang, "The file could not be read as a "
 				       "report: nothing in it was checked."));
 	sb_adds(p->out, "</p></div><div class=\"file\"><b>");
-	pg_str(p, j->file, PAGE_MAX_TEXT);
+	pg_str(p, p->file, PAGE_MAX_TEXT);
 	sb_adds(p->out, "</b><br>");
 	timestamp(p, j->checked_at);
 	sb_adds(p->out, "</div></header>\n");
@@ -329,7 +329,7 @@ static void about(struct pg *p)
 	sb_adds(p->out, i18n_tr(p->lang, "About this check"));
 	sb_adds(p->out, "</h2><table>\n");
 	about_row(p, i18n_tr(p->lang, "File"));
-	pg_str(p, j->file, PAGE_MAX_LONG_TEXT);
+	pg_str(p, p->file, PAGE_MAX_LONG_TEXT);
 	if (p->in->archived_as) {
 		sb_adds(p->out, "</td></tr>\n");
 		about_row(p, i18n_tr(p->lang, "Archived as"));
@@ -361,7 +361,10 @@ static void about(struct pg *p)
 
 int page_render(struct strbuf *out, const struct page_input *in)
 {
-	struct pg p = {.out = out, .in = in, .lang = in->lang};
+	struct pg p = {.out = out,
+		       .in = in,
+		       .lang = in->lang,
+		       .file = in->j->file ? in->j->file : ""};
 	int rc = -1;
 
 	if (pg_cells_init(&p) == -1) {

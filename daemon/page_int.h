@@ -27,6 +27,7 @@ struct pg {
 	struct strbuf *out;
 	const struct page_input *in;
 	enum lang lang;
+	const char *file;	/* j->file, or "" when it has none */
 	const json_t *missions; /* the report's missions array, or NULL */
 	size_t nrows;		/* missions shown in the table */
 	/* per finding: the pointer of the cell it is shown at, or NULL when

@@ -360,6 +360,19 @@ static void shapes(void **state)
 		free(en);
 		unjudge(&x);
 	}
+	/* a leftover result document that says almost nothing */
+	json_t *left_doc =
+	    json_pack("{s:[{}, {s:s}]}", "findings", "path", "/x");
+	struct judgement left;
+	struct page_input in = {.j = &left};
+	struct strbuf sb = STRBUF_INIT;
+	assert_int_equal(judgement_from_json(left_doc, &left), 0);
+	assert_int_equal(page_render(&sb, &in), 0);
+	assert_non_null(strstr(sb.buf, "<h1 class=\"verdict\">Invalid</h1>"));
+	assert_non_null(strstr(sb.buf, "</html>\n"));
+	sb_release(&sb);
+	judgement_release(&left);
+	json_decref(left_doc);
 	/* 3000 missions, each with 10 members: 500 rows, 2000 detail rows */
 	struct strbuf doc = STRBUF_INIT;
 	sb_adds(&doc, "{\"missions\": [");
