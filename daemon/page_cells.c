@@ -81,6 +81,11 @@ static void detail_key(const struct pg *p, const struct toks *tk, int at,
 		       size_t row, int which, struct strbuf *key)
 {
 	const char *list = which ? "/expenses" : "/delegation/members";
+	const json_t *m = json_array_get(p->missions, row);
+	const json_t *items =
+	    which
+		? json_object_get(m, "expenses")
+		: json_object_get(json_object_get(m, "delegation"), "members");
 	size_t k;
 
 	sb_addf(key, "/missions/%zu", row);
@@ -91,7 +96,7 @@ static void detail_key(const struct pg *p, const struct toks *tk, int at,
 	    !index_of(tk->t[at + 1], p->shown[row][which], &k))
 		return;
 	sb_addf(key, "/%zu", k);
-	if (tk->n > at + 2 &&
+	if (tk->n > at + 2 && json_is_object(json_array_get(items, k)) &&
 	    one_of(tk->t[at + 2], which ? expense_fields : member_fields))
 		sb_addf(key, "/%s", tk->t[at + 2]);
 }
@@ -114,14 +119,20 @@ static bool key_of(const struct pg *p, const char *path, struct strbuf *key)
 	if (strcmp(t0, "meeting") == 0 || strcmp(t0, "period") == 0) {
 		const char *const meeting[] = {"body", "date", NULL};
 		const char *const period[] = {"start", "end", NULL};
+		const json_t *o = json_object_get(p->in->report, t0);
 		sb_addf(key, "/%s", t0);
-		if (tk.n > 1 && one_of(t1, t0[0] == 'm' ? meeting : period))
+		/* its parts have cells of their own when it is an object */
+		if (tk.n > 1 && (o == NULL || json_is_object(o)) &&
+		    one_of(t1, t0[0] == 'm' ? meeting : period))
 			sb_addf(key, "/%s", t1);
 		return true;
 	}
 	if (strcmp(t0, "missions") != 0 || !index_of(t1, p->nrows, &row))
 		return false;
-	if (tk.n > 2 && one_of(t2, mission_fields)) {
+	if (!json_is_object(json_array_get(p->missions, row))) {
+		/* one cell for all of it (an array's missing fields) */
+		sb_addf(key, "/missions/%zu", row);
+	} else if (tk.n > 2 && one_of(t2, mission_fields)) {
 		sb_addf(key, "/missions/%zu/%s", row, t2);
 	} else if (tk.n > 3 && strcmp(t2, "delegation") == 0 &&
 		   one_of(tk.t[3], counts)) {

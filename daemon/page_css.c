@@ -7,7 +7,7 @@
 
 /* No script, no resource from anywhere, even were markup to slip in. */
 const char pg_csp[] =
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
+    "default-src 'none'; style-src 'unsafe-inline'";
 
 const char pg_css[] =
     "@page{size:A4;margin:14mm 12mm}"

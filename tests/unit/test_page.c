@@ -339,6 +339,19 @@ static void hostile(void **state)
 	unjudge(&x);
 }
 
+/* Every in-page link of page has its target. */
+static void assert_links_resolve(const char *page)
+{
+	for (const char *p = page; (p = strstr(p, "href=\"#")) != NULL;) {
+		char id[160];
+		p += strlen("href=\"#");
+		size_t n = strcspn(p, "\"");
+		assert_true(n < 100);
+		snprintf(id, sizeof(id), " id=\"%.*s\"", (int)n, p);
+		assert_non_null(strstr(page, id));
+	}
+}
+
 /* Any shape of report: a page, bounded. */
 static void shapes(void **state)
 {
@@ -350,6 +363,8 @@ static void shapes(void **state)
 	    "{\"missions\": [], \"total\": 1e400}",
 	    "{\"total\": {}, \"missions\": [{\"cost\": \"99999999999.99\"}, "
 	    "{\"cost\": 1.5}]}",
+	    "{\"meeting\": [], \"period\": [], \"missions\": [[], {"
+	    "\"delegation\": {\"members\": [[], {}]}, \"expenses\": [[]]}]}",
 	};
 	struct judged x;
 	(void)state;
@@ -357,6 +372,7 @@ static void shapes(void **state)
 	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
 		char *en = page_of(docs[i], LANG_EN, &x);
 		assert_non_null(strstr(en, "</html>\n"));
+		assert_links_resolve(en);
 		free(en);
 		unjudge(&x);
 	}
