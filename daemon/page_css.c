@@ -6,8 +6,7 @@
 #include "page_int.h"
 
 /* No script, no resource from anywhere, even were markup to slip in. */
-const char pg_csp[] =
-    "default-src 'none'; style-src 'unsafe-inline'";
+const char pg_csp[] = "default-src 'none'; style-src 'unsafe-inline'";
 
 const char pg_css[] =
     "@page{size:A4;margin:14mm 12mm}"
