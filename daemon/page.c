@@ -201,24 +201,60 @@ static void report_header(struct pg *p)
 	sb_adds(p->out, "</table></section>\n");
 }
 
-/* An expected or actual value s (NULL: none) after its label: an amount
- * or a date in the page's words, anything else as it is. */
-static void ev_value(struct pg *p, const char *label, const char *s)
+/* s if it is a date or an amount with decimals, in the page's words;
+ * false (nothing written) for anything else. */
+static bool date_or_amount(struct pg *p, const char *s)
 {
 	int64_t v;
 	char buf[32];
+
+	if (date_parse(s, &v) == 0)
+		sb_adds(p->out, i18n_date(p->lang, s, buf, sizeof(buf)));
+	else if (strchr(s, '.') && amount_parse(s, &v) == 0)
+		pg_amount(p, v);
+	else
+		return false;
+	return true;
+}
+
+/* An expected or actual value s (NULL: none) after its label: dates and
+ * amounts in the page's words, also in the engine's forms "on or after
+ * DATE", ">= AMOUNT", "<= AMOUNT" and "DATE..DATE"; anything else as it
+ * is. */
+static void ev_value(struct pg *p, const char *label, const char *s)
+{
+	static const char after[] = "on or after ";
+	const char *dots = strstr(s ? s : "", "..");
+	char first[16], buf[32];
+	int64_t v;
 
 	if (s == NULL)
 		return;
 	sb_adds(p->out, "<span><span class=\"k\">");
 	sb_adds(p->out, label);
 	sb_adds(p->out, "</span> <code>");
-	if (date_parse(s, &v) == 0)
-		sb_adds(p->out, i18n_date(p->lang, s, buf, sizeof(buf)));
-	else if (strchr(s, '.') && amount_parse(s, &v) == 0)
-		pg_amount(p, v);
-	else
+	if (date_or_amount(p, s)) {
+		/* done */
+	} else if (strncmp(s, after, sizeof(after) - 1) == 0 &&
+		   date_parse(s + sizeof(after) - 1, &v) == 0) {
+		sb_addf(p->out, i18n_tr(p->lang, "on or after %s"),
+			i18n_date(p->lang, s + sizeof(after) - 1, buf,
+				  sizeof(buf)));
+	} else if ((s[0] == '<' || s[0] == '>') && s[1] == '=' && s[2] == ' ' &&
+		   strchr(s, '.') && amount_parse(s + 3, &v) == 0) {
+		sb_adds(p->out,
+			s[0] == '<' ? "\xe2\x89\xa4 " : "\xe2\x89\xa5 ");
+		date_or_amount(p, s + 3);
+	} else if (dots && dots - s == 10 &&
+		   snprintf(first, sizeof(first), "%.10s", s) == 10 &&
+		   date_parse(first, &v) == 0 &&
+		   date_parse(dots + 2, &v) == 0) {
+		date_or_amount(p, first);
+		sb_adds(p->out, " \xe2\x80\x93 "); /* U+2013 */
+		date_or_amount(p, dots + 2);
+	} else {
 		pg_str(p, s, PAGE_MAX_LONG_TEXT);
+	}
 	sb_adds(p->out, "</code></span>");
 }
 

@@ -267,6 +267,9 @@ def test_french_page(pages):
     assert "la mission a commencé le 19/10/2017, avant la réunion de la " \
         "commission du 08/02/2019" in text
     assert "Constats" in text and "À propos de ce contrôle" in text
+    # expected values in French words too (the result keeps its own)
+    assert "Attendu : le 08/02/2019 ou après" in text
+    assert "≤ 5\u202f000,00\u00a0€" in text
     inv = pages["invalid", "fr"]
     assert counts(inv) == ("Invalide", "1 erreur", "0 avertissement")
     assert "Comment y remédier" in inv.text()

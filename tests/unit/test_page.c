@@ -191,6 +191,13 @@ static void seed_amounts(void **state)
 	assert_non_null(strstr(fr, "<h1 class=\"verdict\">Accept\u00e9</h1>"));
 	assert_non_null(strstr(fr, ">0 erreur</span> \u00b7 "));
 	assert_null(strstr(fr, "2017-10-19<"));
+	/* expected and found values in the page's words */
+	assert_non_null(strstr(en, "<code>on or after 2019-02-08</code>"));
+	assert_non_null(strstr(en, "<code>\u2264 5000.00</code>"));
+	assert_non_null(strstr(fr, "<code>le 08/02/2019 ou apr\u00e8s</code>"));
+	assert_non_null(
+	    strstr(fr, "<code>\u2264 5\u202f000,00\u00a0\u20ac</code>"));
+	assert_non_null(strstr(fr, "<code>6\u202f677,93\u00a0\u20ac</code>"));
 	free(en);
 	free(fr);
 	unjudge(&x);
@@ -273,7 +280,7 @@ static void rejected_cells(void **state)
 	    "\"2016-01-01\"}, \"period\": {\"start\": \"2017-01-01\", "
 	    "\"end\": \"2017-12-31\"}, \"currency\": \"EUR\", \"total\": "
 	    "\"10.00\", \"missions\": [{\"id\": \"m\", \"destination\": "
-	    "\"D\", \"start\": \"2017-02-01\", \"end\": \"2017-02-02\", "
+	    "\"D\", \"start\": \"2017-02-01\", \"end\": \"2018-02-02\", "
 	    "\"delegation\": {\"size\": 3, \"councillors\": 1, \"guests\": "
 	    "1, \"staff\": 0}, \"cost\": \"20.00\"}]}",
 	    LANG_EN, &x);
@@ -281,7 +288,14 @@ static void rejected_cells(void **state)
 
 	assert_int_equal(x.j.verdict, VERDICT_REJECTED);
 	pointers(en, got, sizeof(got));
-	assert_string_equal(got, "/total /missions/0/delegation/size ");
+	assert_string_equal(
+	    got, "/total /missions/0/end /missions/0/delegation/size ");
+	assert_non_null(
+	    strstr(en, "<code>2017-01-01 \u2013 2017-12-31</code>"));
+	char *fr = render(&x, LANG_FR);
+	assert_non_null(
+	    strstr(fr, "<code>01/01/2017 \u2013 31/12/2017</code>"));
+	free(fr);
 	assert_non_null(strstr(en, "<h1 class=\"verdict\">Rejected</h1>"));
 	assert_non_null(strstr(en, "<span class=\"diff\">difference: "
 				   "-10.00</span>"));
@@ -449,7 +463,10 @@ static void out_of_memory(void **state)
 				break; /* k is past the last allocation */
 		}
 		assert_true(failed > 0);
-		assert_int_equal(failed, k - 1);
+		/* every allocation of the page's own is checked (French
+		 * lookups may allocate inside gettext, which copes) */
+		if (langs[l] == LANG_EN)
+			assert_int_equal(failed, k - 1);
 		free(normal);
 		unjudge(&x);
 	}
