@@ -18,9 +18,11 @@
 #include "commands.h"
 #include "config.h"
 #include "log.h"
+#include "page.h"
 
 struct check_opts {
 	bool json;
+	bool html; /* --format html: the verdict page of one file */
 	bool fail_on_warning;
 	bool colour;
 	size_t max_findings; /* --max-findings, 0 when not given */
@@ -32,7 +34,9 @@ static void check_usage(FILE *out)
 {
 	fputs("usage: expensed check [-r RULES] [--format text|json] "
 	      "[--fail-on error|warning] [--max-findings N]\n"
-	      "                      [--max-time DURATION] FILE... | -\n",
+	      "                      [--max-time DURATION] FILE... | -\n"
+	      "       expensed check [-r RULES] --format html [OPTIONS] FILE "
+	      "| -   (one file)\n",
 	      out);
 }
 
@@ -171,10 +175,33 @@ static int print_json(const struct judgement *j)
 	return 0;
 }
 
+/* The verdict page of j on stdout (the bytes judged in data, len; the
+ * parsed report in root, or NULL). 0, or -1 when memory runs out
+ * (nothing printed). */
+static int print_html(const struct check_opts *o, const struct judgement *j,
+		      const json_t *root, const char *data, size_t len)
+{
+	struct page_input in = {.j = j,
+				.report = root,
+				.data = data,
+				.len = len,
+				.lang = o->judge.lang};
+	struct strbuf sb = STRBUF_INIT;
+	int rc = page_render(&sb, &in);
+
+	if (rc == 0)
+		fwrite(sb.buf, 1, sb.len, stdout);
+	sb_release(&sb);
+	return rc;
+}
+
 /* Judge one named file. Returns 0 judged, -1 system error (reported; out
- * of memory is one, never a verdict). */
+ * of memory is one, never a verdict). With keep (--format html), the
+ * bytes read are handed over in *keep and *keep_len (NULL when none were
+ * read), to free. */
 static int check_one(const struct ruleset *rs, const struct check_opts *o,
-		     const char *arg, struct judgement *j)
+		     const char *arg, struct judgement *j, char **keep,
+		     size_t *keep_len)
 {
 	bool is_stdin = strcmp(arg, "-") == 0;
 	int fd = is_stdin ? STDIN_FILENO : open(arg, O_RDONLY | O_CLOEXEC);
@@ -221,6 +248,11 @@ judged:
 	if (rc == -1)
 		cli_error("out of memory judging '%s'", arg);
 out:
+	if (rc == 0 && keep != NULL) {
+		*keep = buf;
+		*keep_len = len;
+		buf = NULL;
+	}
 	free(buf);
 	if (!is_stdin)
 		close(fd);
@@ -307,10 +339,12 @@ static int parse_options(int argc, char **argv, struct check_opts *o,
 			*rules_arg = optarg;
 			break;
 		case 'f':
-			if (strcmp(optarg, "json") == 0)
-				o->json = true;
-			else if (strcmp(optarg, "text") != 0) {
-				cli_error("unknown format '%s' (text or json)",
+			o->json = strcmp(optarg, "json") == 0;
+			o->html = strcmp(optarg, "html") == 0;
+			if (!o->json && !o->html &&
+			    strcmp(optarg, "text") != 0) {
+				cli_error("unknown format '%s' (text, json or "
+					  "html)",
 					  optarg);
 				return -1;
 			}
@@ -352,6 +386,12 @@ static int parse_options(int argc, char **argv, struct check_opts *o,
 		check_usage(stderr);
 		return -1;
 	}
+	if (o->html && argc - optind != 1) {
+		cli_error("--format html prints the page of one file; "
+			  "name one file");
+		check_usage(stderr);
+		return -1;
+	}
 	*status = 0;
 	return 0;
 }
@@ -384,12 +424,27 @@ int cmd_check(int argc, char **argv)
 		return 2;
 	}
 	const char *term = getenv("TERM");
-	o.colour = !o.json && isatty(STDOUT_FILENO) &&
+	o.colour = !o.json && !o.html && isatty(STDOUT_FILENO) &&
 		   getenv("NO_COLOR") == NULL && term != NULL &&
 		   strcmp(term, "dumb") != 0;
 	for (int i = optind; i < argc; i++) {
 		struct judgement j;
-		if (check_one(rs, &o, argv[i], &j) == -1) {
+		json_t *root = NULL;
+		char *data = NULL;
+		size_t len = 0;
+		if (o.html)
+			o.judge.keep_root = &root;
+		if (check_one(rs, &o, argv[i], &j, o.html ? &data : NULL,
+			      &len) == -1) {
+			status = 2;
+			continue;
+		}
+		int printed = o.html ? print_html(&o, &j, root, data, len) : 0;
+		json_decref(root);
+		free(data);
+		if (printed == -1) {
+			cli_error("out of memory judging '%s'", argv[i]);
+			judgement_release(&j);
 			status = 2;
 			continue;
 		}
@@ -399,7 +454,7 @@ int cmd_check(int argc, char **argv)
 			status = 2;
 			continue;
 		}
-		if (!o.json)
+		if (!o.json && !o.html)
 			print_text(&o, &j);
 		if (status == 0 && (j.verdict != VERDICT_ACCEPTED ||
 				    (o.fail_on_warning && j.warnings > 0)))

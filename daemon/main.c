@@ -18,7 +18,7 @@
 
 static void usage(FILE *out)
 {
-	fputs("usage: expensed check [-r RULES] [--format text|json] "
+	fputs("usage: expensed check [-r RULES] [--format text|json|html] "
 	      "[--fail-on error|warning] [--max-findings N]\n"
 	      "                      [--max-time DURATION] FILE... | -\n"
 	      "       expensed run [-c FILE] [-v]\n"

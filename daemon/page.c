@@ -1,46 +1,428 @@
 /*
- * page.c - the verdict page of one judged file (page.h). A first cut: the
- * verdict and the counts only, properly escaped.
+ * page.c - the verdict page of one judged file (page.h, docs/pages.md):
+ * the verdict and counts, the report's header, its missions (page_table.c),
+ * the findings linked to their cells (page_cells.c), or for an invalid
+ * file what is wrong and how to fix it (page_invalid.c); then the facts of
+ * the check. Read like a bank statement: plain, printable on A4.
  */
-#include "page.h"
-
+#include <stdio.h>
 #include <string.h>
 
-void page_escape(struct strbuf *sb, const char *s)
+#include "../common/timefmt.h"
+#include "../rules/value.h"
+#include "page_int.h"
+
+static const char *verdict_title(enum lang l, enum verdict v)
 {
-	for (; *s; s++) {
-		switch (*s) {
-		case '&':
-			sb_adds(sb, "&amp;");
-			break;
-		case '<':
-			sb_adds(sb, "&lt;");
-			break;
-		case '>':
-			sb_adds(sb, "&gt;");
-			break;
-		case '"':
-			sb_adds(sb, "&quot;");
-			break;
-		case '\'':
-			sb_adds(sb, "&#39;");
-			break;
-		default:
-			sb_addc(sb, *s);
-		}
+	return v == VERDICT_ACCEPTED   ? i18n_tr(l, "Accepted")
+	       : v == VERDICT_REJECTED ? i18n_tr(l, "Rejected")
+				       : i18n_tr(l, "Invalid");
+}
+
+static void head(struct pg *p)
+{
+	const struct judgement *j = p->in->j;
+
+	sb_addf(p->out,
+		"<!DOCTYPE html>\n<html lang=\"%s\"><head>"
+		"<meta charset=\"utf-8\">\n"
+		"<meta http-equiv=\"Content-Security-Policy\" content=\"%s\">\n"
+		"<meta name=\"viewport\" content=\"width=device-width, "
+		"initial-scale=1\">\n<meta name=\"color-scheme\" "
+		"content=\"light\">\n<title>",
+		i18n_name(p->lang), pg_csp);
+	sb_adds(p->out, verdict_title(p->lang, j->verdict));
+	sb_adds(p->out, " \xe2\x80\x94 ");
+	pg_text(p, p->file, PAGE_MAX_TEXT);
+	sb_addf(p->out, "</title>\n<style>%s</style>\n</head>\n", pg_css);
+}
+
+/* "2019-02-08T10:00:00Z" as "08/02/2019 10:00:00 UTC" in French. */
+static void timestamp(struct pg *p, time_t t)
+{
+	char iso[ISO8601_SIZE], day[16], shown[32];
+
+	iso8601_utc(t, iso, sizeof(iso));
+	snprintf(day, sizeof(day), "%.10s", iso);
+	i18n_date(p->lang, day, shown, sizeof(shown));
+	sb_addf(p->out, "%s %.8s UTC", shown, iso + 11);
+}
+
+static void banner(struct pg *p)
+{
+	const struct judgement *j = p->in->j;
+	static const char *const cls[] = {"accepted", "rejected", "invalid"};
+	static const char *const mark[] = {"\xe2\x9c\x93", "\xe2\x9c\x97", "!"};
+	unsigned long ne = (unsigned long)j->errors;
+	unsigned long nw = (unsigned long)j->warnings;
+
+	sb_addf(p->out,
+		"<header class=\"banner v-%s\" id=\"verdict\">"
+		"<div class=\"mark\" aria-hidden=\"true\">%s</div>"
+		"<div><p class=\"kicker\">",
+		cls[j->verdict], mark[j->verdict]);
+	sb_adds(p->out, i18n_tr(p->lang, "Verdict"));
+	sb_addf(p->out, "</p><h1 class=\"verdict\">%s</h1>",
+		verdict_title(p->lang, j->verdict));
+	sb_adds(p->out, "<p class=\"counts\"><span class=\"n-errors\">");
+	sb_addf(p->out, i18n_ntr(p->lang, "%d error", "%d errors", ne),
+		j->errors);
+	sb_adds(p->out, "</span> \xc2\xb7 <span class=\"n-warnings\">");
+	sb_addf(p->out, i18n_ntr(p->lang, "%d warning", "%d warnings", nw),
+		j->warnings);
+	sb_adds(p->out, "</span>");
+	if (j->findings_left_out > 0) {
+		sb_adds(p->out, " \xc2\xb7 <span class=\"n-left-out\">");
+		sb_addf(p->out,
+			i18n_ntr(p->lang, "%zu finding not listed",
+				 "%zu findings not listed",
+				 j->findings_left_out),
+			j->findings_left_out);
+		sb_adds(p->out, "</span>");
 	}
+	sb_adds(p->out, "</p><p class=\"say\">");
+	sb_adds(p->out,
+		j->verdict == VERDICT_ACCEPTED && j->warnings == 0
+		    ? i18n_tr(p->lang, "No error and no warning: the report "
+				       "can go ahead.")
+		: j->verdict == VERDICT_ACCEPTED
+		    ? i18n_tr(p->lang, "No error was found: the report can "
+				       "go ahead. The warnings below deserve "
+				       "a look.")
+		: j->verdict == VERDICT_REJECTED
+		    ? i18n_tr(p->lang, "The report has errors: it must be "
+				       "corrected and dropped again.")
+		    : i18n_tr(p->lang, "The file could not be read as a "
+				       "report: nothing in it was checked."));
+	sb_adds(p->out, "</p></div><div class=\"file\"><b>");
+	pg_str(p, p->file, PAGE_MAX_TEXT);
+	sb_adds(p->out, "</b><br>");
+	timestamp(p, j->checked_at);
+	sb_adds(p->out, "</div></header>\n");
+}
+
+/* A row of the report's facts: the cell of one member of the top. */
+static void fact(struct pg *p, const char *name, enum pg_kind kind)
+{
+	char key[32];
+
+	snprintf(key, sizeof(key), "/%s", name);
+	sb_adds(p->out, "<tr><th>");
+	sb_adds(p->out, pg_label(p->lang, name));
+	sb_adds(p->out, "</th>");
+	pg_cell_open(p, "td", key, kind == PG_AMOUNT ? "num" : NULL);
+	pg_value(p, json_object_get(p->in->report, name), kind);
+	pg_cell_close(p, "td", key);
+	sb_adds(p->out, "</tr>\n");
+}
+
+/* A row of two members of one object ("/meeting": body and date). */
+static void pair(struct pg *p, const char *name, const char *a, enum pg_kind ka,
+		 const char *sep, const char *b, enum pg_kind kb)
+{
+	const json_t *obj = json_object_get(p->in->report, name);
+	char key[32], ka_key[48], kb_key[48];
+
+	snprintf(key, sizeof(key), "/%s", name);
+	snprintf(ka_key, sizeof(ka_key), "/%s/%s", name, a);
+	snprintf(kb_key, sizeof(kb_key), "/%s/%s", name, b);
+	sb_adds(p->out, "<tr><th>");
+	sb_adds(p->out, pg_label(p->lang, name));
+	sb_adds(p->out, "</th>");
+	pg_cell_open(p, "td", key, NULL);
+	if (obj != NULL && !json_is_object(obj)) {
+		pg_value(p, obj, PG_TEXT);
+	} else {
+		pg_cell_open(p, "span", ka_key, NULL);
+		pg_value(p, json_object_get(obj, a), ka);
+		pg_cell_close(p, "span", ka_key);
+		sb_adds(p->out, sep);
+		pg_cell_open(p, "span", kb_key, NULL);
+		pg_value(p, json_object_get(obj, b), kb);
+		pg_cell_close(p, "span", kb_key);
+	}
+	pg_cell_close(p, "td", key);
+	sb_adds(p->out, "</tr>\n");
+}
+
+/* The sum of the costs, and how far it is from the declared total. */
+static void sum_row(struct pg *p)
+{
+	int64_t sum, total;
+	size_t unreadable;
+
+	sb_adds(p->out, "<tr class=\"sum\"><th>");
+	sb_adds(p->out, i18n_tr(p->lang, "Sum of the missions' costs"));
+	sb_adds(p->out, "</th><td class=\"num\" id=\"computed-sum\">");
+	if (pg_costs_sum(p, &sum, &unreadable) == 0) {
+		pg_amount(p, sum);
+		if (amount_from_json(json_object_get(p->in->report, "total"),
+				     &total) == 0 &&
+		    total != sum && !__builtin_sub_overflow(total, sum, &sum)) {
+			sb_adds(p->out, "<span class=\"diff\">");
+			sb_adds(p->out, i18n_tr(p->lang, "difference:"));
+			sb_addc(p->out, ' ');
+			pg_amount(p, sum);
+			sb_adds(p->out, "</span>");
+		}
+	} else {
+		sb_adds(p->out, "<span class=\"none\">\xe2\x80\x94 ");
+		if (unreadable > 0)
+			sb_addf(p->out,
+				i18n_ntr(p->lang,
+					 "(%zu cost cannot be read as an "
+					 "amount)",
+					 "(%zu costs cannot be read as "
+					 "amounts)",
+					 unreadable),
+				unreadable);
+		else if (json_is_array(
+			     json_object_get(p->in->report, "missions")))
+			sb_adds(p->out, i18n_tr(p->lang, "(too large)"));
+		sb_adds(p->out, "</span>");
+	}
+	sb_adds(p->out, "</td></tr>\n");
+}
+
+static void report_header(struct pg *p)
+{
+	sb_adds(p->out, "<section id=\"report\"><h2>");
+	sb_adds(p->out, i18n_tr(p->lang, "Report"));
+	sb_adds(p->out, "</h2>\n<table class=\"facts\">\n");
+	fact(p, "id", PG_TEXT);
+	fact(p, "authority", PG_TEXT);
+	pair(p, "meeting", "body", PG_TEXT, " \xe2\x80\x94 ", "date", PG_DATE);
+	fact(p, "subject", PG_TEXT);
+	pair(p, "period", "start", PG_DATE, " \xe2\x80\x93 ", "end", PG_DATE);
+	fact(p, "currency", PG_TEXT);
+	fact(p, "format", PG_TEXT);
+	fact(p, "total", PG_AMOUNT);
+	sum_row(p);
+	sb_adds(p->out, "</table></section>\n");
+}
+
+/* s if it is a date or an amount with decimals, in the page's words;
+ * false (nothing written) for anything else. */
+static bool date_or_amount(struct pg *p, const char *s)
+{
+	int64_t v;
+	char buf[32];
+
+	if (date_parse(s, &v) == 0)
+		sb_adds(p->out, i18n_date(p->lang, s, buf, sizeof(buf)));
+	else if (strchr(s, '.') && amount_parse(s, &v) == 0)
+		pg_amount(p, v);
+	else
+		return false;
+	return true;
+}
+
+/* An expected or actual value s (NULL: none) after its label: dates and
+ * amounts in the page's words, also in the engine's forms "on or after
+ * DATE", ">= AMOUNT", "<= AMOUNT" and "DATE..DATE"; anything else as it
+ * is. */
+static void ev_value(struct pg *p, const char *label, const char *s)
+{
+	static const char after[] = "on or after ";
+	const char *dots = strstr(s ? s : "", "..");
+	char first[16], buf[32];
+	int64_t v;
+
+	if (s == NULL)
+		return;
+	sb_adds(p->out, "<span><span class=\"k\">");
+	sb_adds(p->out, label);
+	sb_adds(p->out, "</span> <code>");
+	if (date_or_amount(p, s)) {
+		/* done */
+	} else if (strncmp(s, after, sizeof(after) - 1) == 0 &&
+		   date_parse(s + sizeof(after) - 1, &v) == 0) {
+		sb_addf(p->out, i18n_tr(p->lang, "on or after %s"),
+			i18n_date(p->lang, s + sizeof(after) - 1, buf,
+				  sizeof(buf)));
+	} else if ((s[0] == '<' || s[0] == '>') && s[1] == '=' && s[2] == ' ' &&
+		   strchr(s, '.') && amount_parse(s + 3, &v) == 0) {
+		sb_adds(p->out,
+			s[0] == '<' ? "\xe2\x89\xa4 " : "\xe2\x89\xa5 ");
+		date_or_amount(p, s + 3);
+	} else if (dots && dots - s == 10 &&
+		   snprintf(first, sizeof(first), "%.10s", s) == 10 &&
+		   date_parse(first, &v) == 0 &&
+		   date_parse(dots + 2, &v) == 0) {
+		date_or_amount(p, first);
+		sb_adds(p->out, " \xe2\x80\x93 "); /* U+2013 */
+		date_or_amount(p, dots + 2);
+	} else {
+		pg_str(p, s, PAGE_MAX_LONG_TEXT);
+	}
+	sb_adds(p->out, "</code></span>");
+}
+
+static const char *severity_word(enum lang l, enum severity s)
+{
+	return s == SEV_ERROR	  ? i18n_tr(l, "error")
+	       : s == SEV_WARNING ? i18n_tr(l, "warning")
+				  : i18n_tr(l, "info");
+}
+
+void pg_finding(struct pg *p, size_t i)
+{
+	const struct finding *f = &p->in->j->findings[i];
+	static const char sev[] = {'e', 'w', 'i'};
+
+	sb_addf(p->out, "<li class=\"finding f-%c\" id=\"f-%zu\" data-path=\"",
+		sev[f->severity], i + 1);
+	page_escape(p->out, f->path);
+	sb_addf(p->out,
+		"\"><span class=\"fno\">%zu</span><div>"
+		"<p class=\"msg\"><span class=\"sev\">",
+		i + 1);
+	sb_adds(p->out, severity_word(p->lang, f->severity));
+	sb_adds(p->out, "</span>");
+	pg_text(p, f->message, PAGE_MAX_LONG_TEXT);
+	sb_adds(p->out, "</p>");
+	if (f->expected || f->actual) {
+		sb_adds(p->out, "<p class=\"ev\">");
+		ev_value(p, i18n_tr(p->lang, "Expected:"), f->expected);
+		ev_value(p, i18n_tr(p->lang, "Found:"), f->actual);
+		sb_adds(p->out, "</p>");
+	}
+	sb_adds(p->out, "<p class=\"where\">");
+	if (p->cell && p->cell[i]) {
+		sb_adds(p->out, "<a class=\"back\" href=\"#");
+		pg_cell_id(p, p->cell[i]);
+		sb_adds(p->out, "\">\xe2\x86\x91 "); /* U+2191 */
+		pg_cell_label(p, p->cell[i]);
+		sb_adds(p->out, "</a>");
+	} else if (f->path[0] != '\0') {
+		sb_adds(p->out, i18n_tr(p->lang, "Not shown in the tables:"));
+		sb_adds(p->out, " <code>");
+		pg_str(p, f->path, PAGE_MAX_TEXT);
+		sb_adds(p->out, "</code>");
+	} else {
+		sb_adds(p->out, i18n_tr(p->lang, "The whole file"));
+	}
+	sb_adds(p->out, "<span class=\"rule\">");
+	pg_text(p, f->rule, PAGE_MAX_TEXT);
+	sb_adds(p->out, "</span></p></div></li>\n");
+}
+
+static void findings(struct pg *p)
+{
+	const struct judgement *j = p->in->j;
+	static const char *const group[] = {N_("Errors"), N_("Warnings"),
+					    N_("Information")};
+	static const char *const id[] = {"errors", "warnings", "infos"};
+
+	sb_adds(p->out, "<section id=\"findings\"><h2>");
+	sb_adds(p->out, i18n_tr(p->lang, "Findings"));
+	sb_adds(p->out, "</h2>\n");
+	if (j->nfindings == 0)
+		sb_addf(p->out, "<p class=\"note\">%s</p>\n",
+			i18n_tr(p->lang, "No finding: every rule holds."));
+	for (int s = SEV_ERROR; s <= SEV_INFO; s++) {
+		size_t n = 0;
+		for (size_t i = 0; i < j->nfindings; i++)
+			n += j->findings[i].severity == (enum severity)s;
+		if (n == 0)
+			continue;
+		sb_addf(p->out,
+			"<h3 id=\"%s\">%s (%zu)</h3>\n<ul class=\"flist\">\n",
+			id[s], i18n_tr(p->lang, group[s]), n);
+		for (size_t i = 0; i < j->nfindings; i++)
+			if (j->findings[i].severity == (enum severity)s)
+				pg_finding(p, i);
+		sb_adds(p->out, "</ul>\n");
+	}
+	if (j->findings_left_out > 0) {
+		sb_adds(p->out, "<p class=\"note\" id=\"left-out\">");
+		sb_addf(p->out,
+			i18n_ntr(p->lang,
+				 "%zu more finding is not listed: a result "
+				 "lists the first %zu.",
+				 "%zu more findings are not listed: a result "
+				 "lists the first %zu.",
+				 j->findings_left_out),
+			j->findings_left_out, j->max_findings);
+		sb_adds(p->out, "</p>\n");
+	}
+	sb_adds(p->out, "</section>\n");
+}
+
+/* A row of the facts of the check. */
+static void about_row(struct pg *p, const char *label)
+{
+	sb_adds(p->out, "<tr><th>");
+	sb_adds(p->out, label);
+	sb_adds(p->out, "</th><td>");
+}
+
+static void about(struct pg *p)
+{
+	const struct judgement *j = p->in->j;
+
+	sb_adds(p->out, "<footer class=\"about\" id=\"about\"><h2>");
+	sb_adds(p->out, i18n_tr(p->lang, "About this check"));
+	sb_adds(p->out, "</h2><table>\n");
+	about_row(p, i18n_tr(p->lang, "File"));
+	pg_str(p, p->file, PAGE_MAX_LONG_TEXT);
+	if (p->in->archived_as) {
+		sb_adds(p->out, "</td></tr>\n");
+		about_row(p, i18n_tr(p->lang, "Archived as"));
+		pg_str(p, p->in->archived_as, PAGE_MAX_LONG_TEXT);
+	}
+	sb_adds(p->out, "</td></tr>\n");
+	about_row(p, i18n_tr(p->lang, "Size"));
+	if (j->size >= 0)
+		sb_addf(p->out,
+			i18n_ntr(p->lang, "%lld byte", "%lld bytes",
+				 (unsigned long)j->size),
+			j->size);
+	else
+		sb_adds(p->out, i18n_tr(p->lang, "not read"));
+	sb_adds(p->out, "</td></tr>\n");
+	about_row(p, "SHA-256");
+	sb_addf(p->out, "<code>%s</code>",
+		j->has_sha256 ? j->sha256 : i18n_tr(p->lang, "not read"));
+	sb_adds(p->out, "</td></tr>\n");
+	about_row(p, i18n_tr(p->lang, "Checked at"));
+	timestamp(p, j->checked_at);
+	sb_adds(p->out, "</td></tr>\n");
+	about_row(p, i18n_tr(p->lang, "Rule set (SHA-256)"));
+	sb_addf(p->out, "<code>%s</code></td></tr>\n", j->rules_sha256);
+	about_row(p, i18n_tr(p->lang, "Checked by"));
+	sb_addf(p->out, "expensed %s</td></tr>\n", EXPENSED_VERSION);
+	sb_adds(p->out, "</table></footer>\n");
 }
 
 int page_render(struct strbuf *out, const struct page_input *in)
 {
-	const struct judgement *j = in->j;
+	struct pg p = {.out = out,
+		       .in = in,
+		       .lang = in->lang,
+		       .file = in->j->file ? in->j->file : ""};
+	int rc = -1;
 
-	sb_adds(out, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-		     "<title>");
-	page_escape(out, j->file);
-	sb_adds(out, "</title></head><body><h1 id=\"verdict\">");
-	sb_adds(out, verdict_name(j->verdict));
-	sb_addf(out, "</h1><p>%d errors, %d warnings</p></body></html>\n",
-		j->errors, j->warnings);
-	return out->failed ? -1 : 0;
+	if (pg_cells_init(&p) == -1) {
+		out->failed = true;
+		goto out;
+	}
+	head(&p);
+	sb_adds(out, "<body><main>\n");
+	banner(&p);
+	if (in->j->verdict == VERDICT_INVALID) {
+		pg_invalid(&p);
+	} else {
+		if (in->report != NULL) {
+			report_header(&p);
+			pg_missions(&p);
+		}
+		findings(&p);
+	}
+	about(&p);
+	sb_adds(out, "</main></body></html>\n");
+	rc = out->failed ? -1 : 0;
+out:
+	pg_cells_release(&p);
+	return rc;
 }

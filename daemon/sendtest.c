@@ -13,6 +13,7 @@
 
 #include <curl/curl.h>
 
+#include "../common/i18n.h"
 #include "../common/timefmt.h"
 #include "cli.h"
 #include "commands.h"
@@ -126,6 +127,8 @@ int cmd_send_test(int argc, char **argv)
 	}
 	cli_diag("warning: ", &warn);
 	diag_clear(&warn);
+	/* the ping's text, like the chat alerts, in the daemon's language */
+	i18n_set(cfg.language);
 	for (i = 0; i < cfg.nhooks; i++)
 		if (strcmp(cfg.hooks[i].name, name) == 0)
 			break;

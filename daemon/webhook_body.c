@@ -667,7 +667,7 @@ char *webhook_build_ping(enum webhook_format f, const char *name, time_t now,
 
 	iso8601_utc(now, stamp, sizeof(stamp));
 	snprintf(text, sizeof(text),
-		 "expensed: test message through webhook %s (expensed %s)",
+		 _("expensed: test message through webhook %s (expensed %s)"),
 		 name, EXPENSED_VERSION);
 	switch (f) {
 	case WEBHOOK_STANDARD:

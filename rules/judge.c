@@ -149,11 +149,14 @@ static int out_of_time(struct judgement *j, const struct judge_opts *opts)
 	free(j->report_id);
 	j->report_id = NULL;
 	if (ms % 1000 == 0)
-		snprintf(msg, sizeof(msg), "judging took longer than %llu s",
+		snprintf(msg, sizeof(msg),
+			 i18n_tr(opts->lang, "judging took longer than %llu s"),
 			 ms / 1000);
 	else
-		snprintf(msg, sizeof(msg), "judging took longer than %llu ms",
-			 ms);
+		snprintf(
+		    msg, sizeof(msg),
+		    i18n_tr(opts->lang, "judging took longer than %llu ms"),
+		    ms);
 	return make_invalid(j, "input.resources", msg);
 }
 

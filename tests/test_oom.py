@@ -57,13 +57,16 @@ def env_for(extra):
     return env
 
 
-def check(binary, path, cwd, extra):
-    return subprocess.run([binary, "check", "--format", "json", path],
+def check(binary, path, cwd, extra, fmt="json"):
+    return subprocess.run([binary, "check", "--format", fmt, path],
                           cwd=cwd, capture_output=True, timeout=60,
                           env=env_for(extra))
 
 
 def without_time(out):
+    """The output but the time it was checked at (in a result document,
+    or on a page: "2026-11-26 14:39:34 UTC")."""
+    out = re.sub(rb"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} UTC", b"", out)
     return re.sub(rb'"checked_at":"[^"]*"', b'"checked_at":""', out)
 
 
@@ -85,15 +88,15 @@ def judge_outcome(what, normal, rc, out, err):
     return "out of memory"
 
 
-def sweep(binary, so, path, tmp):
+def sweep(binary, so, path, tmp, fmt="json"):
     """Fail each allocation in turn (FAILMALLOC_SWEEP: one process forked
-    per k, the libraries loaded once); return the outcomes counted and the
-    number of allocations of a normal run."""
-    normal = check(binary, path, tmp, {})
+    per k, the libraries loaded once) of `check --format fmt`; return the
+    outcomes counted and the number of allocations of a normal run."""
+    normal = check(binary, path, tmp, {}, fmt)
     assert normal.returncode in (0, 1) and normal.stderr == b""
     d = tmp / "sweep"
     d.mkdir()
-    r = subprocess.run([binary, "check", "--format", "json", path],
+    r = subprocess.run([binary, "check", "--format", fmt, path],
                        cwd=tmp, capture_output=True, timeout=600,
                        env=env_for({"LD_PRELOAD": so,
                                     "FAILMALLOC_SWEEP": str(d),
@@ -155,6 +158,18 @@ def test_oom_rejected_report_every_allocation(expensed_bin, preload,
     assert doc["verdict"] == "rejected"
     assert len({f["rule"] for f in doc["findings"]}) >= 5, doc["findings"]
     outcomes, n = sweep(expensed_bin, preload, str(path), tmp_path)
+    assert outcomes["out of memory"] > outcomes["same"], outcomes
+
+
+def test_oom_html_page_every_allocation(expensed_bin, preload,
+                                        examples_dir, tmp_path):
+    """check --format html: the page too is all or nothing (issue 11)."""
+    path = rejected_report(examples_dir, tmp_path)
+    normal = check(expensed_bin, str(path), tmp_path, {}, "html")
+    assert normal.returncode == 1
+    assert normal.stdout.startswith(b"<!DOCTYPE html>")
+    assert normal.stdout.endswith(b"</html>\n")
+    outcomes, n = sweep(expensed_bin, preload, str(path), tmp_path, "html")
     assert outcomes["out of memory"] > outcomes["same"], outcomes
 
 

@@ -36,6 +36,7 @@ FILES = [
     "usr/share/doc/expensed/ini.md",
     "usr/share/doc/expensed/languages.md.gz",
     "usr/share/doc/expensed/operations.md.gz",
+    "usr/share/doc/expensed/pages.md.gz",
     "usr/share/doc/expensed/report-format.md.gz",
     "usr/share/doc/expensed/result.md.gz",
     "usr/share/doc/expensed/rules.md.gz",

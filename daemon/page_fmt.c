@@ -1,0 +1,183 @@
+/*
+ * page_fmt.c - text and values on the verdict page: HTML escaping that
+ * also neutralises invalid UTF-8, control and bidi characters, amounts in
+ * the page's language and currency, dates, and nodes of any kind.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "../common/utf8.h"
+#include "../rules/value.h"
+#include "page_int.h"
+
+/* Characters shown as a visible [U+XXXX] rather than as themselves: C0
+ * and C1 controls (but tab and newline) and the bidi controls, which
+ * would otherwise reorder the text around them. */
+static bool shown_as_code(unsigned cp)
+{
+	return (cp < 0x20 && cp != '\t' && cp != '\n') || cp == 0x7F ||
+	       (cp >= 0x80 && cp <= 0x9F) || cp == 0x061C || cp == 0x200E ||
+	       cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) ||
+	       (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* page_escape() of the n bytes at s. */
+static void escape_n(struct strbuf *sb, const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < n) {
+		size_t k = utf8_seq_len(u + i, n - i);
+		unsigned cp = k ? utf8_decode(u + i, k) : 0xFFFD;
+
+		if (k == 0) {
+			sb_adds(sb, "\xef\xbf\xbd"); /* U+FFFD */
+			i++;
+			continue;
+		}
+		if (shown_as_code(cp))
+			sb_addf(sb, "[U+%04X]", cp);
+		else if (cp == '&')
+			sb_adds(sb, "&amp;");
+		else if (cp == '<')
+			sb_adds(sb, "&lt;");
+		else if (cp == '>')
+			sb_adds(sb, "&gt;");
+		else if (cp == '"')
+			sb_adds(sb, "&quot;");
+		else if (cp == '\'')
+			sb_adds(sb, "&#39;");
+		else
+			sb_add(sb, u + i, k);
+		i += k;
+	}
+}
+
+void page_escape(struct strbuf *out, const char *s)
+{
+	escape_n(out, s, strlen(s));
+}
+
+void pg_text(struct pg *p, const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (max == 0 || n <= max) {
+		escape_n(p->out, s, n);
+		return;
+	}
+	while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+		max--;
+	escape_n(p->out, s, max);
+	sb_adds(p->out, "\xe2\x80\xa6"); /* U+2026 */
+}
+
+void pg_text_n(struct pg *p, const char *s, size_t n)
+{
+	escape_n(p->out, s, n);
+}
+
+void pg_str(struct pg *p, const char *s, size_t max)
+{
+	sb_adds(p->out, "<bdi>");
+	pg_text(p, s, max);
+	sb_adds(p->out, "</bdi>");
+}
+
+void pg_amount(struct pg *p, int64_t cents)
+{
+	static const char euro[] = "\xc2\xa0\xe2\x82\xac"; /* NBSP U+20AC */
+	const char *cur =
+	    json_string_value(json_object_get(p->in->report, "currency"));
+	char buf[96];
+	size_t n;
+
+	i18n_amount(p->lang, cents, buf, sizeof(buf));
+	n = strlen(buf);
+	if (cur == NULL || strcmp(cur, "EUR") == 0 || p->lang == LANG_EN ||
+	    n < sizeof(euro) - 1 ||
+	    strcmp(buf + n - (sizeof(euro) - 1), euro) != 0) {
+		sb_adds(p->out, buf);
+		return;
+	}
+	/* French words for another currency: its code after the number */
+	sb_add(p->out, buf, n - (sizeof(euro) - 1));
+	sb_adds(p->out, "\xc2\xa0");
+	pg_str(p, cur, 8);
+}
+
+/* A node that is not of the column's kind, as its JSON kind. */
+static void describe(struct pg *p, const json_t *node)
+{
+	sb_adds(p->out, "<code class=\"odd\">");
+	switch (json_typeof(node)) {
+	case JSON_STRING:
+		sb_addc(p->out, '"');
+		pg_str(p, json_string_value(node), PAGE_MAX_TEXT);
+		sb_addc(p->out, '"');
+		break;
+	case JSON_INTEGER:
+		sb_addf(p->out, "%lld", (long long)json_integer_value(node));
+		break;
+	case JSON_REAL:
+		sb_addf(p->out, "%.15g", json_real_value(node));
+		break;
+	case JSON_TRUE:
+		sb_adds(p->out, "true");
+		break;
+	case JSON_FALSE:
+		sb_adds(p->out, "false");
+		break;
+	case JSON_NULL:
+		sb_adds(p->out, "null");
+		break;
+	case JSON_OBJECT:
+		sb_adds(p->out, "{\xe2\x80\xa6}");
+		break;
+	case JSON_ARRAY:
+		sb_adds(p->out, "[\xe2\x80\xa6]");
+		break;
+	}
+	sb_adds(p->out, "</code>");
+}
+
+void pg_value(struct pg *p, const json_t *node, enum pg_kind kind)
+{
+	const char *s = json_string_value(node);
+	int64_t v;
+	char buf[32];
+
+	if (node == NULL) {
+		sb_adds(p->out, "<span class=\"none\">\xe2\x80\x94</span>");
+		return;
+	}
+	switch (kind) {
+	case PG_DATE:
+		if (s != NULL && date_parse(s, &v) == 0) {
+			sb_adds(p->out,
+				i18n_date(p->lang, s, buf, sizeof(buf)));
+			return;
+		}
+		break;
+	case PG_AMOUNT:
+		if (amount_from_json(node, &v) == 0) {
+			pg_amount(p, v);
+			return;
+		}
+		break;
+	case PG_INTEGER:
+		if (integer_from_json(node, &v) == 0) {
+			sb_addf(p->out, "%lld", (long long)v);
+			return;
+		}
+		break;
+	case PG_TEXT:
+		if (s != NULL) {
+			pg_str(p, s, PAGE_MAX_TEXT);
+			return;
+		}
+		break;
+	}
+	describe(p, node);
+}

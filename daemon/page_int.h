@@ -1,0 +1,119 @@
+/*
+ * page_int.h - what the files of the verdict page share (page.h is the
+ * API): the rendering state, text and value formatting (page_fmt.c), the
+ * cells that findings point at (page_cells.c) and the explanations of an
+ * invalid file (page_invalid.c). page.c puts the page together.
+ */
+#ifndef EXPENSED_PAGE_INT_H
+#define EXPENSED_PAGE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "page.h"
+
+/* Bounds that keep a page's size in proportion to what people can read. */
+#define PAGE_MAX_ROWS 500	   /* missions in the table */
+#define PAGE_MAX_DETAIL_ROWS 200   /* members or expenses of one mission */
+#define PAGE_MAX_DETAIL_TOTAL 2000 /* detail rows of the whole page */
+#define PAGE_MAX_TEXT 300	   /* bytes of one report string in a table */
+#define PAGE_MAX_LONG_TEXT 2000	   /* bytes of a header string or message */
+
+/* The kind a column shows its value as. */
+enum pg_kind { PG_TEXT, PG_DATE, PG_AMOUNT, PG_INTEGER };
+
+struct pg {
+	struct strbuf *out;
+	const struct page_input *in;
+	enum lang lang;
+	const char *file;	/* j->file, or "" when it has none */
+	const json_t *missions; /* the report's missions array, or NULL */
+	size_t nrows;		/* missions shown in the table */
+	/* per finding: the pointer of the cell it is shown at, or NULL when
+	 * it points nowhere in the tables (page_cells.c) */
+	char **cell;
+	/* finding indexes sorted by cell, those with a cell only */
+	size_t *order;
+	size_t norder;
+	/* per mission shown: how many of its members ([0]) and expenses
+	 * ([1]) are shown in its <details> (page_cells.c) */
+	size_t (*shown)[2];
+};
+
+/* --- page_fmt.c --- */
+
+/* Append s escaped as page_escape() does, at most max bytes of it (cut at
+ * a character, then "..."); max 0: no limit. */
+void pg_text(struct pg *p, const char *s, size_t max);
+
+/* The n bytes at s, escaped. */
+void pg_text_n(struct pg *p, const char *s, size_t n);
+
+/* A string from a report, escaped, cut at max bytes, isolated in <bdi> so
+ * that right-to-left text cannot reorder its neighbours. */
+void pg_str(struct pg *p, const char *s, size_t max);
+
+/* cents as people read them in the page's language ("139 108,94 €"), for
+ * the report's currency when it is not EUR. */
+void pg_amount(struct pg *p, int64_t cents);
+
+/* A node shown as kind: a date in the page's language, an amount, an
+ * integer, a string; a node of another kind is described ("null", "an
+ * object"...), an absent one is a dash. */
+void pg_value(struct pg *p, const json_t *node, enum pg_kind kind);
+
+/* --- page_cells.c --- */
+
+/* Work out where each finding is shown (p->cell, p->order). 0 or -1. */
+int pg_cells_init(struct pg *p);
+void pg_cells_release(struct pg *p);
+
+/* Open a cell (tag "td", "span"...) at pointer key, with class cls (or
+ * NULL): a cell some finding points at is highlighted, has the id that
+ * the finding links to and a data-pointer attribute. */
+void pg_cell_open(struct pg *p, const char *tag, const char *key,
+		  const char *cls);
+/* Close it: first the links to its findings (#f-N), then </tag>. */
+void pg_cell_close(struct pg *p, const char *tag, const char *key);
+
+/* The element id of the cell at key ("at-missions-1-start"). */
+void pg_cell_id(struct pg *p, const char *key);
+
+/* Whether a finding is shown at key or at a cell below it. */
+bool pg_cells_under(const struct pg *p, const char *key);
+
+/* The word of a column or header row, by its JSON member's name. */
+const char *pg_label(enum lang l, const char *name);
+
+/* A finding's place in words ("mission 2, start"), for its link back. */
+void pg_cell_label(struct pg *p, const char *key);
+
+/* --- page_table.c --- */
+
+/* The sum of the missions' costs into *sum: 0, or -1 when some cost is
+ * missing or not an amount (*unreadable of them) or the sum overflows. */
+int pg_costs_sum(const struct pg *p, int64_t *sum, size_t *unreadable);
+
+/* The missions table, then the members and expenses of each mission in
+ * <details>. */
+void pg_missions(struct pg *p);
+
+/* --- page_invalid.c --- */
+
+/* For an invalid file: what is wrong in plain words, the text around the
+ * error for input.json and input.encoding, and how to fix it. */
+void pg_invalid(struct pg *p);
+
+/* --- page_css.c --- */
+
+/* The page's Content-Security-Policy and its style sheet. */
+extern const char pg_csp[];
+extern const char pg_css[];
+
+/* --- page.c --- */
+
+/* One finding as a list item (id f-N, N = i + 1). */
+void pg_finding(struct pg *p, size_t i);
+
+#endif

@@ -1,0 +1,300 @@
+/*
+ * page_table.c - the missions of the verdict page: one table row per
+ * mission (its cells highlighted where findings point), the sum of the
+ * costs, and each mission's members and expenses folded in <details>.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "../rules/value.h"
+#include "page_int.h"
+
+int pg_costs_sum(const struct pg *p, int64_t *sum, size_t *unreadable)
+{
+	const json_t *ms = json_object_get(p->in->report, "missions");
+	bool overflow = false;
+	int64_t s = 0, c;
+
+	*unreadable = 0;
+	*sum = 0;
+	if (!json_is_array(ms))
+		return -1;
+	for (size_t i = 0; i < json_array_size(ms); i++) {
+		const json_t *m = json_array_get(ms, i);
+		if (amount_from_json(json_object_get(m, "cost"), &c) == -1)
+			(*unreadable)++;
+		else if (__builtin_add_overflow(s, c, &s))
+			overflow = true;
+	}
+	*sum = s;
+	return *unreadable > 0 || overflow ? -1 : 0;
+}
+
+/* A heading cell of a column, named after its JSON member. */
+static void th(struct pg *p, const char *attrs, const char *name)
+{
+	sb_addf(p->out, "<th%s>", attrs);
+	sb_adds(p->out, pg_label(p->lang, name));
+	sb_adds(p->out, "</th>");
+}
+
+/* The cell of obj's member name (key base/name) shown as kind. */
+static void field(struct pg *p, const char *base, const json_t *obj,
+		  const char *name, enum pg_kind kind, const char *cls)
+{
+	char key[128];
+
+	snprintf(key, sizeof(key), "%s/%s", base, name);
+	pg_cell_open(p, "td", key, cls);
+	pg_value(p, json_object_get(obj, name), kind);
+	pg_cell_close(p, "td", key);
+}
+
+/* The first cell of a row: its number, the cell of the row itself. */
+static void number_cell(struct pg *p, const char *key, size_t i)
+{
+	pg_cell_open(p, "td", key, "no");
+	sb_addf(p->out, "%zu", i + 1);
+	pg_cell_close(p, "td", key);
+}
+
+static void mission_row(struct pg *p, size_t i)
+{
+	const json_t *m = json_array_get(p->missions, i);
+	const json_t *d = json_object_get(m, "delegation");
+	static const char *const counts[] = {"councillors", "guests", "staff",
+					     "size"};
+	char key[64], dkey[96];
+
+	snprintf(key, sizeof(key), "/missions/%zu", i);
+	snprintf(dkey, sizeof(dkey), "%s/delegation", key);
+	sb_adds(p->out, "<tr>");
+	number_cell(p, key, i);
+	if (!json_is_object(m)) {
+		sb_adds(p->out, "<td colspan=\"9\">");
+		pg_value(p, m, PG_TEXT);
+		sb_adds(p->out, "</td></tr>\n");
+		return;
+	}
+	field(p, key, m, "id", PG_TEXT, "ref");
+	field(p, key, m, "destination", PG_TEXT, NULL);
+	field(p, key, m, "start", PG_DATE, "date");
+	field(p, key, m, "end", PG_DATE, "date");
+	for (size_t k = 0; k < 4; k++)
+		field(p, dkey, d, counts[k], PG_INTEGER, "num");
+	field(p, key, m, "cost", PG_AMOUNT, "num");
+	sb_adds(p->out, "</tr>\n");
+}
+
+/* "Only the first N of M are shown." */
+static void cut_note(struct pg *p, size_t shown, size_t all)
+{
+	if (shown >= all)
+		return;
+	sb_adds(p->out, "<p class=\"note\">");
+	sb_addf(p->out,
+		i18n_tr(p->lang, "Only the first %zu of %zu are shown."), shown,
+		all);
+	sb_adds(p->out, "</p>\n");
+}
+
+/* The role of a member: its word when it is one of the three. */
+static void role_cell(struct pg *p, const char *base, const json_t *member)
+{
+	const json_t *role = json_object_get(member, "role");
+	const char *s = json_string_value(role);
+	char key[160];
+
+	snprintf(key, sizeof(key), "%s/role", base);
+	pg_cell_open(p, "td", key, NULL);
+	if (s && strcmp(s, "councillor") == 0)
+		sb_adds(p->out, i18n_tr(p->lang, "councillor"));
+	else if (s && strcmp(s, "guest") == 0)
+		sb_adds(p->out, i18n_tr(p->lang, "guest"));
+	else if (s && strcmp(s, "staff") == 0)
+		sb_adds(p->out, i18n_tr(p->lang, "staff member"));
+	else
+		pg_value(p, role, PG_TEXT);
+	pg_cell_close(p, "td", key);
+}
+
+/* One list of a mission's <details>: members (which 0) or expenses. */
+static void detail_list(struct pg *p, size_t i, int which)
+{
+	const json_t *m = json_array_get(p->missions, i);
+	const json_t *list =
+	    which
+		? json_object_get(m, "expenses")
+		: json_object_get(json_object_get(m, "delegation"), "members");
+	char key[96], row[128];
+
+	snprintf(key, sizeof(key), "/missions/%zu/%s", i,
+		 which ? "expenses" : "delegation/members");
+	pg_cell_open(p, "h3", key, NULL);
+	sb_adds(p->out, pg_label(p->lang, which ? "expenses" : "members"));
+	pg_cell_close(p, "h3", key);
+	sb_adds(p->out, "\n<table class=\"detail\"><thead><tr>");
+	sb_adds(p->out, "<th>");
+	sb_adds(p->out, i18n_tr(p->lang, "No."));
+	sb_adds(p->out, "</th>");
+	if (which) {
+		th(p, "", "date");
+		th(p, "", "category");
+		th(p, " class=\"num\"", "amount");
+		th(p, "", "description");
+	} else {
+		th(p, "", "name");
+		th(p, "", "role");
+	}
+	sb_adds(p->out, "</tr></thead><tbody>\n");
+	for (size_t k = 0; k < p->shown[i][which]; k++) {
+		const json_t *item = json_array_get(list, k);
+		snprintf(row, sizeof(row), "%s/%zu", key, k);
+		sb_adds(p->out, "<tr>");
+		number_cell(p, row, k);
+		if (!json_is_object(item)) {
+			sb_addf(p->out, "<td colspan=\"%d\">", which ? 4 : 2);
+			pg_value(p, item, PG_TEXT);
+			sb_adds(p->out, "</td></tr>\n");
+			continue;
+		}
+		if (which) {
+			field(p, row, item, "date", PG_DATE, "date");
+			field(p, row, item, "category", PG_TEXT, NULL);
+			field(p, row, item, "amount", PG_AMOUNT, "num");
+			field(p, row, item, "description", PG_TEXT, NULL);
+		} else {
+			field(p, row, item, "name", PG_TEXT, NULL);
+			role_cell(p, row, item);
+		}
+		sb_adds(p->out, "</tr>\n");
+	}
+	sb_adds(p->out, "</tbody></table>\n");
+	cut_note(p, p->shown[i][which], json_array_size(list));
+}
+
+/* Mission i's members and expenses, folded (open when a finding points
+ * into them, so that it prints too). */
+static void details(struct pg *p, size_t i)
+{
+	const json_t *m = json_array_get(p->missions, i);
+	size_t nm = json_array_size(
+	    json_object_get(json_object_get(m, "delegation"), "members"));
+	size_t ne = json_array_size(json_object_get(m, "expenses"));
+	char k1[96], k2[96];
+
+	if (p->shown[i][0] == 0 && p->shown[i][1] == 0)
+		return;
+	snprintf(k1, sizeof(k1), "/missions/%zu/delegation/members", i);
+	snprintf(k2, sizeof(k2), "/missions/%zu/expenses", i);
+	sb_addf(p->out, "<details class=\"annex\"%s><summary>",
+		pg_cells_under(p, k1) || pg_cells_under(p, k2) ? " open" : "");
+	sb_addf(p->out, i18n_tr(p->lang, "Mission %zu"), i + 1);
+	sb_adds(p->out, " \xe2\x80\x94 "); /* U+2014 */
+	pg_value(p, json_object_get(m, "destination"), PG_TEXT);
+	sb_adds(p->out, "<span class=\"count\">");
+	if (p->shown[i][0] > 0)
+		sb_addf(p->out,
+			i18n_ntr(p->lang, "%zu member", "%zu members", nm), nm);
+	if (p->shown[i][0] > 0 && p->shown[i][1] > 0)
+		sb_adds(p->out, " \xc2\xb7 ");
+	if (p->shown[i][1] > 0)
+		sb_addf(p->out,
+			i18n_ntr(p->lang, "%zu expense", "%zu expenses", ne),
+			ne);
+	sb_adds(p->out, "</span></summary>\n");
+	if (p->shown[i][0] > 0)
+		detail_list(p, i, 0);
+	if (p->shown[i][1] > 0)
+		detail_list(p, i, 1);
+	sb_adds(p->out, "</details>\n");
+}
+
+/* The table's head: two rows, the delegation's counts grouped. */
+static void table_head(struct pg *p)
+{
+	static const char *const counts[] = {"councillors", "guests", "staff",
+					     "size"};
+
+	sb_adds(p->out, "<table class=\"missions\"><thead><tr>"
+			"<th rowspan=\"2\">");
+	sb_adds(p->out, i18n_tr(p->lang, "No."));
+	sb_adds(p->out, "</th>");
+	th(p, " rowspan=\"2\"", "id");
+	th(p, " rowspan=\"2\"", "destination");
+	th(p, " rowspan=\"2\"", "start");
+	th(p, " rowspan=\"2\"", "end");
+	sb_adds(p->out, "<th colspan=\"4\" class=\"group\">");
+	sb_adds(p->out, i18n_tr(p->lang, "Delegation"));
+	sb_adds(p->out, "</th>");
+	th(p, " rowspan=\"2\" class=\"num\"", "cost");
+	sb_adds(p->out, "</tr><tr>");
+	for (size_t k = 0; k < 4; k++)
+		th(p, " class=\"num\"", counts[k]);
+	sb_adds(p->out, "</tr></thead>\n<tbody>\n");
+}
+
+void pg_missions(struct pg *p)
+{
+	const json_t *node = json_object_get(p->in->report, "missions");
+	size_t all = json_array_size(p->missions), unreadable, hidden = 0;
+	int64_t sum;
+
+	sb_adds(p->out, "<section id=\"missions\">");
+	pg_cell_open(p, "h2", "/missions", NULL);
+	sb_adds(p->out, pg_label(p->lang, "missions"));
+	pg_cell_close(p, "h2", "/missions");
+	sb_adds(p->out, "\n");
+	if (p->missions == NULL) {
+		sb_adds(p->out, "<p class=\"note\">");
+		if (node == NULL)
+			sb_adds(p->out, i18n_tr(p->lang, "The report has no "
+							 "list of missions."));
+		else {
+			sb_adds(
+			    p->out,
+			    i18n_tr(p->lang, "The missions are not a list:"));
+			sb_addc(p->out, ' ');
+			pg_value(p, node, PG_TEXT);
+		}
+		sb_adds(p->out, "</p></section>\n");
+		return;
+	}
+	cut_note(p, p->nrows, all);
+	table_head(p);
+	for (size_t i = 0; i < p->nrows; i++)
+		mission_row(p, i);
+	if (all == 0) {
+		sb_adds(p->out, "<tr><td colspan=\"10\" class=\"none\">");
+		sb_adds(p->out, i18n_tr(p->lang, "No mission."));
+		sb_adds(p->out, "</td></tr>\n");
+	}
+	sb_adds(p->out, "</tbody><tfoot><tr><th colspan=\"9\">");
+	sb_adds(p->out, i18n_tr(p->lang, "Sum of the costs"));
+	sb_adds(p->out, "</th><td class=\"num\" id=\"sum\">");
+	if (pg_costs_sum(p, &sum, &unreadable) == 0)
+		pg_amount(p, sum);
+	else
+		sb_adds(p->out, "<span class=\"none\">\xe2\x80\x94</span>");
+	sb_adds(p->out, "</td></tr></tfoot></table>\n");
+	for (size_t i = 0; i < p->nrows; i++) {
+		const json_t *m = json_array_get(p->missions, i);
+		size_t nm = json_array_size(json_object_get(
+		    json_object_get(m, "delegation"), "members"));
+		size_t ne = json_array_size(json_object_get(m, "expenses"));
+		if ((nm > 0 && p->shown[i][0] == 0) ||
+		    (ne > 0 && p->shown[i][1] == 0))
+			hidden++;
+		details(p, i);
+	}
+	if (hidden > 0) {
+		sb_adds(p->out, "<p class=\"note\">");
+		sb_addf(p->out,
+			i18n_tr(p->lang, "Some members and expenses are left "
+					 "out: a page shows at most %d rows "
+					 "of them."),
+			PAGE_MAX_DETAIL_TOTAL);
+		sb_adds(p->out, "</p>\n");
+	}
+	sb_adds(p->out, "</section>\n");
+}

@@ -1,0 +1,556 @@
+/*
+ * test_page.c - daemon/page.c: the verdict page of the seed report and of
+ * rejected, invalid and hostile files: escaping, amounts in English and
+ * French, cells highlighted where findings point, bounded output for any
+ * report shape, and out of memory as -1, never a crash or half a page.
+ */
+#include <libgen.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../daemon/page.h"
+#include "../../daemon/webhook.h"
+
+static char seed_path[4096];
+
+/* --- a failing allocator (not under AddressSanitizer, which owns
+ * malloc): the k-th allocation after arming fails --- */
+
+#ifndef __SANITIZE_ADDRESS__
+extern void *__libc_malloc(size_t size);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t size);
+
+/* volatile: the compiler knows malloc by name and would otherwise assume
+ * that it touches no variable of ours */
+static volatile long countdown = -1; /* -1: nothing fails */
+
+static int fails(void)
+{
+	if (countdown < 0)
+		return 0;
+	return --countdown == 0;
+}
+
+void *malloc(size_t size)
+{
+	return fails() ? NULL : __libc_malloc(size);
+}
+
+void *calloc(size_t n, size_t size)
+{
+	return fails() ? NULL : __libc_calloc(n, size);
+}
+
+void *realloc(void *p, size_t size)
+{
+	if (size == 0)
+		return __libc_realloc(p, size);
+	return fails() ? NULL : __libc_realloc(p, size);
+}
+#define HAVE_FAILING_MALLOC 1
+
+static void *volatile probe;
+
+/* Whether the three fail when asked: not when a tool such as valgrind
+ * replaced them. */
+static bool failing_works(void)
+{
+	bool ok = true;
+
+	countdown = 1;
+	probe = malloc(8);
+	ok = ok && probe == NULL;
+	free(probe);
+	countdown = 1;
+	probe = calloc(1, 8);
+	ok = ok && probe == NULL;
+	free(probe);
+	countdown = 1;
+	probe = realloc(NULL, 8);
+	ok = ok && probe == NULL;
+	free(probe);
+	countdown = -1;
+	return ok;
+}
+#endif
+
+static char *read_seed(size_t *len)
+{
+	FILE *f = fopen(seed_path, "rb");
+	char *buf = malloc(1 << 16);
+
+	assert_non_null(f);
+	assert_non_null(buf);
+	*len = fread(buf, 1, (1 << 16) - 1, f);
+	buf[*len] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* A judged file and what its page needs. */
+struct judged {
+	struct ruleset *rs;
+	struct judgement j;
+	json_t *root;
+	const char *data;
+	size_t len;
+};
+
+static void judge(struct judged *x, const char *name, const char *data,
+		  size_t len, enum lang l)
+{
+	struct diag d = DIAG_INIT;
+	struct judge_opts o = {.lang = l, .now = 1764000000};
+
+	memset(x, 0, sizeof(*x));
+	o.keep_root = &x->root;
+	assert_int_equal(ruleset_load_builtin(&x->rs, &d), 0);
+	assert_int_equal(judge_bytes(x->rs, &o, name, data, len, &x->j), 0);
+	x->data = data;
+	x->len = len;
+}
+
+static void unjudge(struct judged *x)
+{
+	judgement_release(&x->j);
+	json_decref(x->root);
+	ruleset_free(x->rs);
+}
+
+/* The page of x in language l (a new string). */
+static char *render(const struct judged *x, enum lang l)
+{
+	struct page_input in = {.j = &x->j,
+				.report = x->root,
+				.data = x->data,
+				.len = x->len,
+				.lang = l};
+	struct strbuf sb = STRBUF_INIT;
+
+	assert_int_equal(page_render(&sb, &in), 0);
+	return sb_detach(&sb, NULL);
+}
+
+static char *page_of(const char *text, enum lang l, struct judged *x)
+{
+	judge(x, "r.json", text, strlen(text), l);
+	return render(x, l);
+}
+
+static void escaping(void **state)
+{
+	struct strbuf sb = STRBUF_INIT;
+	(void)state;
+
+	page_escape(&sb, "<script>alert(\"x\")</script>&'");
+	page_escape(&sb, "|a\xff"
+			 "b\xc0\xaf|"); /* bad, overlong */
+	page_escape(&sb, "|\xe2\x80\xae"
+			 "cba|\x01|"); /* U+202E, U+0001 */
+	page_escape(&sb, "|\xe2\x81\xa6|\xc3\xa9\xe2\x82\xac|");
+	assert_false(sb.failed);
+	assert_string_equal(
+	    sb.buf, "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;"
+		    "&#39;|a\xef\xbf\xbd"
+		    "b\xef\xbf\xbd\xef\xbf\xbd||"
+		    "[U+202E]cba|[U+0001]||[U+2066]|\xc3\xa9\xe2\x82\xac|");
+	sb_release(&sb);
+}
+
+static void seed_amounts(void **state)
+{
+	size_t len;
+	char *text = read_seed(&len);
+	struct judged x;
+	(void)state;
+
+	judge(&x, "r36.json", text, len, LANG_EN);
+	char *en = render(&x, LANG_EN);
+	char *fr = render(&x, LANG_FR);
+	assert_non_null(strstr(en, "<td class=\"num\">139108.94</td>"));
+	assert_non_null(strstr(en, "id=\"computed-sum\">139108.94</td>"));
+	assert_non_null(strstr(en, "id=\"sum\">139108.94</td>"));
+	assert_non_null(strstr(en, "<td class=\"num\">1177.87</td>"));
+	assert_non_null(strstr(en, ">2017-10-19<"));
+	assert_non_null(strstr(en, "<html lang=\"en\">"));
+	assert_non_null(strstr(fr, "<td class=\"num\">139\u202f108,94\u00a0"
+				   "\u20ac</td>"));
+	assert_non_null(strstr(fr, "id=\"computed-sum\">139\u202f108,94"
+				   "\u00a0\u20ac</td>"));
+	assert_non_null(strstr(fr, ">19/10/2017<"));
+	assert_non_null(strstr(fr, "<html lang=\"fr\">"));
+	assert_non_null(strstr(fr, "<h1 class=\"verdict\">Accept\u00e9</h1>"));
+	assert_non_null(strstr(fr, ">0 erreur</span> \u00b7 "));
+	assert_null(strstr(fr, "2017-10-19<"));
+	/* expected and found values in the page's words */
+	assert_non_null(strstr(en, "<code>on or after 2019-02-08</code>"));
+	assert_non_null(strstr(en, "<code>\u2264 5000.00</code>"));
+	assert_non_null(strstr(fr, "<code>le 08/02/2019 ou apr\u00e8s</code>"));
+	assert_non_null(
+	    strstr(fr, "<code>\u2264 5\u202f000,00\u00a0\u20ac</code>"));
+	assert_non_null(strstr(fr, "<code>6\u202f677,93\u00a0\u20ac</code>"));
+	free(en);
+	free(fr);
+	unjudge(&x);
+	free(text);
+}
+
+/* Another currency: its code, not the euro sign, in French. */
+static void other_currency(void **state)
+{
+	struct judged x;
+	char *fr = page_of("{\"currency\": \"USD\", \"total\": \"1177.87\", "
+			   "\"missions\": [{\"cost\": \"1177.87\"}]}",
+			   LANG_FR, &x);
+	(void)state;
+
+	assert_non_null(strstr(fr, "1\u202f177,87\u00a0<bdi>USD</bdi>"));
+	assert_null(strstr(fr, "\u20ac"));
+	free(fr);
+	unjudge(&x);
+}
+
+/* Every data-pointer of the page, in order, as one string. */
+static void pointers(const char *page, char *out, size_t size)
+{
+	const char *p = page;
+	size_t n = 0;
+
+	out[0] = '\0';
+	while ((p = strstr(p, "data-pointer=\"")) != NULL) {
+		p += strlen("data-pointer=\"");
+		const char *e = strchr(p, '"');
+		n += (size_t)snprintf(out + n, size - n, "%.*s ", (int)(e - p),
+				      p);
+		assert_true(n < size);
+	}
+}
+
+static void seed_cells(void **state)
+{
+	size_t len;
+	char *text = read_seed(&len);
+	struct judged x;
+	char got[4096];
+	(void)state;
+
+	judge(&x, "r36.json", text, len, LANG_EN);
+	char *en = render(&x, LANG_EN);
+	pointers(en, got, sizeof(got));
+	assert_string_equal(got, "/missions/0/start /missions/1/start "
+				 "/missions/1/cost /missions/2/start ");
+	assert_non_null(strstr(
+	    en, "<td class=\"date hit hit-w\" id=\"at-missions-0-start\" "
+		"data-pointer=\"/missions/0/start\">2017-10-19<span "
+		"class=\"refs\"><a class=\"ref ref-w\" href=\"#f-1\">1</a>"));
+	assert_non_null(strstr(en, "<a class=\"ref ref-w\" href=\"#f-4\">4</a>"
+				   "<a class=\"ref ref-w\" href=\"#f-5\">5"));
+	for (size_t i = 0; i < x.j.nfindings; i++) {
+		char want[128];
+		snprintf(want, sizeof(want), "id=\"f-%zu\" data-path=\"%s\"",
+			 i + 1, x.j.findings[i].path);
+		assert_non_null(strstr(en, want));
+	}
+	assert_non_null(strstr(en, "href=\"#at-missions-1-cost\""));
+	assert_non_null(strstr(en, "<span class=\"n-errors\">0 errors</span>"));
+	assert_non_null(
+	    strstr(en, "<span class=\"n-warnings\">5 warnings</span>"));
+	free(en);
+	unjudge(&x);
+	free(text);
+}
+
+/* A rejected report: the row, the header and a path shown nowhere. */
+static void rejected_cells(void **state)
+{
+	struct judged x;
+	char got[4096];
+	char *en = page_of(
+	    "{\"format\": \"mission-report/1\", \"id\": \"R\", \"authority\": "
+	    "\"A\", \"subject\": \"S\", \"meeting\": {\"date\": "
+	    "\"2016-01-01\"}, \"period\": {\"start\": \"2017-01-01\", "
+	    "\"end\": \"2017-12-31\"}, \"currency\": \"EUR\", \"total\": "
+	    "\"10.00\", \"missions\": [{\"id\": \"m\", \"destination\": "
+	    "\"D\", \"start\": \"2017-02-01\", \"end\": \"2018-02-02\", "
+	    "\"delegation\": {\"size\": 3, \"councillors\": 1, \"guests\": "
+	    "1, \"staff\": 0}, \"cost\": \"20.00\"}]}",
+	    LANG_EN, &x);
+	(void)state;
+
+	assert_int_equal(x.j.verdict, VERDICT_REJECTED);
+	pointers(en, got, sizeof(got));
+	assert_string_equal(
+	    got, "/total /missions/0/end /missions/0/delegation/size ");
+	assert_non_null(
+	    strstr(en, "<code>2017-01-01 \u2013 2017-12-31</code>"));
+	char *fr = render(&x, LANG_FR);
+	assert_non_null(
+	    strstr(fr, "<code>01/01/2017 \u2013 31/12/2017</code>"));
+	free(fr);
+	assert_non_null(strstr(en, "<h1 class=\"verdict\">Rejected</h1>"));
+	assert_non_null(strstr(en, "<span class=\"diff\">difference: "
+				   "-10.00</span>"));
+	free(en);
+	unjudge(&x);
+}
+
+static void invalid_json(void **state)
+{
+	struct judged x;
+	char *en = page_of("{\n  \"a\": 1,\n  \"b\": [1 2]\n}\n", LANG_EN, &x);
+	(void)state;
+
+	assert_int_equal(x.j.verdict, VERDICT_INVALID);
+	assert_non_null(strstr(en, "Line 3, column 11:"));
+	assert_non_null(strstr(en, "<span class=\"at\"><span class=\"ln\">3"
+				   "</span>  &quot;b&quot;: [1 <mark "
+				   "class=\"here\">2</mark>]</span>"));
+	assert_non_null(strstr(en, "<span class=\"ln\">4</span>}</span>"));
+	free(en);
+	unjudge(&x);
+	en = page_of("{\"a\": \"caf\xe9\"}", LANG_FR, &x);
+	assert_non_null(
+	    strstr(en, "&quot;caf<mark class=\"here\">\xef\xbf\xbd</mark>"));
+	assert_non_null(strstr(en, "Ligne 1, colonne 11") ||
+			strstr(en, "Line 1, column 11"));
+	free(en);
+	unjudge(&x);
+}
+
+/* Markup, quotes and bidi controls from a report never become markup. */
+static void hostile(void **state)
+{
+	struct judged x;
+	char *en =
+	    page_of("{\"id\": \"<script>alert(1)</script>\", \"authority\": "
+		    "\"\\\"><img src=x onerror=alert(1)>\", \"subject\": "
+		    "\"</style><b>x</b>\", \"currency\": \"\\u202eRUE\", "
+		    "\"missions\": [{\"destination\": \"</td></tr></table>\", "
+		    "\"cost\": \"<i>\"}]}",
+		    LANG_EN, &x);
+	(void)state;
+
+	assert_null(strstr(en, "<script"));
+	assert_null(strstr(en, "<img"));
+	assert_null(strstr(en, "<b>x"));
+	assert_null(strstr(en, "<i>"));
+	assert_null(strstr(en, "\xe2\x80\xae"));
+	assert_int_equal(strstr(en, "</style>") - strstr(en, "<style>") > 0, 1);
+	assert_null(strstr(strstr(en, "</style>") + 1, "</style>"));
+	assert_non_null(strstr(en, "&lt;script&gt;alert(1)&lt;/script&gt;"));
+	assert_non_null(strstr(en, "&quot;&gt;&lt;img src=x"));
+	assert_non_null(strstr(en, "[U+202E]RUE"));
+	free(en);
+	unjudge(&x);
+}
+
+/* Every in-page link of page has its target. */
+static void assert_links_resolve(const char *page)
+{
+	for (const char *p = page; (p = strstr(p, "href=\"#")) != NULL;) {
+		char id[160];
+		p += strlen("href=\"#");
+		size_t n = strcspn(p, "\"");
+		assert_true(n < 100);
+		snprintf(id, sizeof(id), " id=\"%.*s\"", (int)n, p);
+		assert_non_null(strstr(page, id));
+	}
+}
+
+/* Any shape of report: a page, bounded. */
+static void shapes(void **state)
+{
+	static const char *const docs[] = {
+	    "{\"missions\": {\"a\": 1}, \"meeting\": 3, \"period\": []}",
+	    "{\"missions\": [1, null, [], {\"delegation\": \"x\", "
+	    "\"expenses\": 4}, {\"delegation\": {\"members\": [1, {\"name\": "
+	    "[]}]}, \"expenses\": [{\"amount\": 1e300}]}]}",
+	    "{\"missions\": [], \"total\": 1e400}",
+	    "{\"total\": {}, \"missions\": [{\"cost\": \"99999999999.99\"}, "
+	    "{\"cost\": 1.5}]}",
+	    "{\"meeting\": [], \"period\": [], \"missions\": [[], {"
+	    "\"delegation\": {\"members\": [[], {}]}, \"expenses\": [[]]}]}",
+	};
+	struct judged x;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		char *en = page_of(docs[i], LANG_EN, &x);
+		assert_non_null(strstr(en, "</html>\n"));
+		assert_links_resolve(en);
+		free(en);
+		unjudge(&x);
+	}
+	/* a leftover result document that says almost nothing */
+	json_t *left_doc =
+	    json_pack("{s:[{}, {s:s}]}", "findings", "path", "/x");
+	struct judgement left;
+	struct page_input in = {.j = &left};
+	struct strbuf sb = STRBUF_INIT;
+	assert_int_equal(judgement_from_json(left_doc, &left), 0);
+	assert_int_equal(page_render(&sb, &in), 0);
+	assert_non_null(strstr(sb.buf, "<h1 class=\"verdict\">Invalid</h1>"));
+	assert_non_null(strstr(sb.buf, "</html>\n"));
+	sb_release(&sb);
+	judgement_release(&left);
+	json_decref(left_doc);
+	/* 3000 missions, each with 10 members: 500 rows, 2000 detail rows */
+	struct strbuf doc = STRBUF_INIT;
+	sb_adds(&doc, "{\"missions\": [");
+	for (int i = 0; i < 3000; i++)
+		sb_addf(&doc,
+			"%s{\"destination\": \"d%d\", \"cost\": \"1.00\", "
+			"\"delegation\": {\"members\": [%s]}}",
+			i ? "," : "", i,
+			"{},{},{},{},{},{},{},{},{},{\"name\": \"n\"}");
+	sb_adds(&doc, "]}");
+	assert_false(doc.failed);
+	char *en = page_of(doc.buf, LANG_EN, &x);
+	size_t rows = 0;
+	for (const char *p = en; (p = strstr(p, "<td class=\"no")); p++)
+		rows++;
+	assert_int_equal(rows, 500 + 2000); /* missions, members */
+	assert_non_null(strstr(en, "Only the first 500 of 3000 are shown."));
+	assert_non_null(strstr(en, "id=\"sum\">3000.00</td>"));
+	assert_true(strlen(en) < 2 * 1024 * 1024);
+	free(en);
+	unjudge(&x);
+	sb_release(&doc);
+}
+
+/* Failing each allocation of page_render in turn: 0 and the same page,
+ * or -1; never a crash. */
+static void out_of_memory(void **state)
+{
+	(void)state;
+#ifdef HAVE_FAILING_MALLOC
+	if (!failing_works())
+		skip(); /* malloc is not ours (valgrind) */
+	size_t len;
+	char *text = read_seed(&len);
+	struct judged x;
+	enum lang langs[] = {LANG_EN, LANG_FR};
+
+	for (int l = 0; l < 2; l++) {
+		judge(&x, "r36.json", text, len, langs[l]);
+		char *normal = render(&x, langs[l]);
+		struct page_input in = {
+		    .j = &x.j, .report = x.root, .lang = langs[l]};
+		long failed = 0, k;
+		for (k = 1;; k++) {
+			struct strbuf sb = STRBUF_INIT;
+			countdown = k;
+			int rc = page_render(&sb, &in);
+			bool hit = countdown <= 0;
+			countdown = -1;
+			if (rc == -1) {
+				assert_true(sb.failed);
+				failed++;
+			} else {
+				assert_string_equal(sb.buf, normal);
+			}
+			sb_release(&sb);
+			if (!hit && rc == 0)
+				break; /* k is past the last allocation */
+		}
+		assert_true(failed > 0);
+		/* every allocation of the page's own is checked (French
+		 * lookups may allocate inside gettext, which copes) */
+		if (langs[l] == LANG_EN)
+			assert_int_equal(failed, k - 1);
+		free(normal);
+		unjudge(&x);
+	}
+	free(text);
+#else
+	skip();
+#endif
+}
+
+/* A place in words: the member of a mission's list, a count. */
+static void labels(void **state)
+{
+	struct judged x;
+	char *en =
+	    page_of("{\"missions\": [{\"delegation\": {\"size\": 1, "
+		    "\"councillors\": 1, \"guests\": 0, \"staff\": 0, "
+		    "\"members\": [{\"name\": \"A\", \"role\": \"mayor\"}]}}]}",
+		    LANG_EN, &x);
+	(void)state;
+
+	assert_non_null(strstr(en, "href=\"#at-missions-0-delegation-members-"
+				   "0-role\">\u2191 Mission 1 \u00b7 Member 1 "
+				   "\u00b7 Role</a>"));
+	assert_non_null(strstr(en, "<details class=\"annex\" open>"));
+	free(en);
+	unjudge(&x);
+}
+
+/* The other sentences of issue 11 in French: the time budget, the ping. */
+static void other_french(void **state)
+{
+	struct strbuf doc = STRBUF_INIT;
+	struct diag d = DIAG_INIT;
+	struct ruleset *rs;
+	struct judgement j;
+	struct judge_opts o = {.lang = LANG_FR, .max_time_ms = 1};
+	size_t len;
+	(void)state;
+
+	sb_adds(&doc, "{\"missions\": [");
+	for (int i = 0; i < 200000; i++)
+		sb_addf(&doc, "%s{\"id\": \"m%d\"}", i ? "," : "", i);
+	sb_adds(&doc, "]}");
+	assert_false(doc.failed);
+	assert_int_equal(ruleset_load_builtin(&rs, &d), 0);
+	assert_int_equal(judge_bytes(rs, &o, "slow.json", doc.buf, doc.len, &j),
+			 0);
+	assert_int_equal(j.verdict, VERDICT_INVALID);
+	assert_string_equal(j.findings[0].rule, "input.resources");
+	assert_string_equal(j.findings[0].message,
+			    "le contr\u00f4le a dur\u00e9 plus de 1 ms");
+	judgement_release(&j);
+	ruleset_free(rs);
+	sb_release(&doc);
+
+	i18n_set(LANG_FR);
+	char *ping = webhook_build_ping(WEBHOOK_SLACK, "chat", 0, &len);
+	i18n_set(LANG_EN);
+	assert_non_null(ping);
+	assert_non_null(
+	    strstr(ping, "expensed : message de test via le webhook chat"));
+	free(ping);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(escaping),	      cmocka_unit_test(seed_amounts),
+	    cmocka_unit_test(other_currency), cmocka_unit_test(seed_cells),
+	    cmocka_unit_test(rejected_cells), cmocka_unit_test(invalid_json),
+	    cmocka_unit_test(hostile),	      cmocka_unit_test(shapes),
+	    cmocka_unit_test(labels),	      cmocka_unit_test(other_french),
+	    cmocka_unit_test(out_of_memory),
+	};
+	char self[4096], localedir[4200];
+
+	(void)argc;
+	snprintf(self, sizeof(self), "%s", argv[0]);
+	snprintf(seed_path, sizeof(seed_path),
+		 "%s/../../examples/cd13-cp-2019-02-08-r36.json",
+		 dirname(self));
+	snprintf(localedir, sizeof(localedir), "%s/../locale", self);
+	setenv("EXPENSED_LOCALEDIR", localedir, 1);
+	setenv("LC_ALL", "C", 1);
+	i18n_init();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
