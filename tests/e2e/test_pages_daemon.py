@@ -86,19 +86,23 @@ def assert_each_has_one_page(spool):
 
 
 def page_verdict(page):
-    """The start of the page's #verdict element, lower case (raw HTML
-    read, no browser): where the page states its verdict (docs/pages.md)."""
-    m = re.search(r'id="verdict"[^>]*>(.*?)</', page.read_text(), re.S)
+    """The verdict the page's #verdict banner states by its class, v-VERDICT
+    (raw HTML read, no browser; docs/pages.md)."""
+    m = re.search(r'<header class="banner v-(\w+)" id="verdict">',
+                  page.read_text())
     assert m, page
-    return m.group(1).lower()
+    return m.group(1)
 
 
 def dom_verdict(page):
-    """The text of the page's #verdict element, as Chromium built it,
-    lower case."""
+    """The verdict as Chromium built the page: the #verdict banner's class
+    and its heading, which says it in words (English)."""
     el = parse(dump_dom(page)).by_id().get("verdict")
     assert el is not None, page
-    return el.text.lower()
+    cls = [c[2:] for c in el.attrs["class"].split() if c.startswith("v-")]
+    words = el.find_all("h1", class_="verdict")[0].text.lower()
+    assert cls == [words], (cls, words)
+    return words
 
 
 def verdict_lines(d):
@@ -153,13 +157,13 @@ def test_pages_beside_results(spool, start_daemon):
         "broken.1.json": "rejected", "bad.json": "invalid",
         "notes.txt": "invalid"}
     for (dd, n), doc in docs.items():
-        assert doc["verdict"] in page_verdict(spool / dd /
+        assert doc["verdict"] == page_verdict(spool / dd /
                                               (n + ".result.html"))
     # as a browser reads them
     for dd, n in (("accepted", "seed.json"), ("rejected", "broken.json"),
                   ("rejected", "bad.json")):
         doc = docs[(dd, n)]
-        assert doc["verdict"] in dom_verdict(spool / dd /
+        assert doc["verdict"] == dom_verdict(spool / dd /
                                              (n + ".result.html"))
     assert d.stop() == 0
 
@@ -266,7 +270,7 @@ def test_crash_windows(point, spool, expensed_bin, start_daemon, tmp_path):
     docs = assert_each_has_one_page(spool)
     assert sorted(doc["file"] for doc in docs.values()) == names
     for (dd, n), doc in docs.items():
-        assert doc["verdict"] in page_verdict(spool / dd /
+        assert doc["verdict"] == page_verdict(spool / dd /
                                               (n + ".result.html"))
     # index.html lists what the recovery archived, each file once: the
     # index is a view, the files the crashed daemon archived are not in it
@@ -335,7 +339,7 @@ def test_dropped_page_name_cannot_take_a_page(spool, start_daemon, tmp_path):
     rej = spool / "rejected"
     for n in ("X.json", "Y.json"):
         assert "forged" not in (rej / (n + ".result.html")).read_text()
-        assert "rejected" in page_verdict(rej / (n + ".result.html"))
+        assert "rejected" == page_verdict(rej / (n + ".result.html"))
     assert (rej / "X.json.result.html.1").read_bytes() == \
         b"<h1>forged</h1>"
     assert d.stop() == 0
