@@ -21,70 +21,13 @@
 #include "../common/io.h"
 #include "../rules/engine.h"
 #include "config.h"
+#include "config_int.h"
 #include "config_value.h"
 #include "log.h"
 
 #define DEFAULT_SPOOL "/var/spool/expensed"
 
-static const long default_retry_ms[] = {
-    0,	      5000,	300000,	  1800000,  7200000,
-    18000000, 36000000, 50400000, 72000000, 86400000,
-};
-
-enum section {
-	SEC_NONE,
-	SEC_SPOOL,
-	SEC_RULES,
-	SEC_LOG,
-	SEC_METRICS,
-	SEC_GENERAL,
-	SEC_HTML,
-	SEC_WEBHOOK,
-	SEC_BAD
-};
-
-struct seen_key {
-	const char *key; /* static string from the key tables */
-	int line;
-};
-
-struct parser {
-	const char *file; /* as given, for messages */
-	char *dir;	  /* absolute directory of file, for relative paths */
-	int lineno;	  /* of the item being read */
-	struct config *cfg;
-	struct diag *diag;
-	struct diag *warn;
-
-	enum section sec;
-	int sec_line;	   /* line of the current section header */
-	char secname[80];  /* "[spool]", "[webhook audit]" for messages */
-	int fixed_line[6]; /* first line of [spool] [rules] [log] [metrics]
-			    * [general] [html] */
-	int *hook_line;	   /* header line of each webhook */
-	int secret_line;   /* line of secret_file in the current webhook */
-	bool skip_secrets; /* CONFIG_SKIP_SECRETS */
-	struct seen_key seen[16];
-	size_t nseen;
-	bool inbox_set;
-	int inbox_line;
-};
-
 /* ---- configuration object ---- */
-
-static void webhook_free(struct webhook_conf *h)
-{
-	free(h->name);
-	free(h->url);
-	free(h->secret_file);
-	if (h->secret != NULL) {
-		explicit_bzero(h->secret, strlen(h->secret));
-		free(h->secret);
-	}
-	free(h->retry_ms);
-	free(h->ca_file);
-	memset(h, 0, sizeof(*h));
-}
 
 void config_free(struct config *cfg)
 {
@@ -96,7 +39,7 @@ void config_free(struct config *cfg)
 	free(cfg->rules_path);
 	free(cfg->metrics_textfile);
 	for (size_t i = 0; i < cfg->nhooks; i++)
-		webhook_free(&cfg->hooks[i]);
+		webhook_conf_free(&cfg->hooks[i]);
 	free(cfg->hooks);
 	memset(cfg, 0, sizeof(*cfg));
 }
@@ -139,15 +82,12 @@ const char *config_path(const char *arg)
 /* ---- helpers for the parser ---- */
 
 /* A value shown in a message, escaped and shortened. */
-static const char *shown(const char *s, char *buf, size_t size)
+const char *config_shown(const char *s, char *buf, size_t size)
 {
 	return log_escape(s, buf, size);
 }
 
-static void err(struct parser *st, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void err(struct parser *st, int line, const char *fmt, ...)
+void config_err(struct parser *st, int line, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -158,10 +98,7 @@ static void err(struct parser *st, int line, const char *fmt, ...)
 	diag_at(st->diag, st->file, line, "%s", msg);
 }
 
-static void warn(struct parser *st, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void warn(struct parser *st, int line, const char *fmt, ...)
+void config_warn(struct parser *st, int line, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -185,76 +122,7 @@ static char *resolve(const struct parser *st, const char *value)
 	return out;
 }
 
-static struct webhook_conf *cur_hook(struct parser *st)
-{
-	return &st->cfg->hooks[st->cfg->nhooks - 1];
-}
-
 /* ---- sections ---- */
-
-static bool valid_hook_name(const char *s)
-{
-	if (*s == '\0' || strlen(s) > 64)
-		return false;
-	for (; *s != '\0'; s++) {
-		if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' &&
-		    *s != '-')
-			return false;
-	}
-	return true;
-}
-
-/* Checks at the end of a section (the next header, or the end of file). */
-static void end_section(struct parser *st)
-{
-	struct webhook_conf *h;
-	bool url_given = false;
-
-	if (st->sec != SEC_WEBHOOK)
-		return;
-	h = cur_hook(st);
-	for (size_t i = 0; i < st->nseen; i++) {
-		if (strcmp(st->seen[i].key, "url") == 0)
-			url_given = true; /* but bad: reported already */
-	}
-	if (h->url == NULL && !url_given)
-		err(st, st->sec_line, "webhook '%s' has no url", h->name);
-	if (h->secret_file != NULL && h->format != WEBHOOK_STANDARD)
-		warn(st, st->secret_line,
-		     "secret_file is only used by the standard format");
-}
-
-static int add_hook(struct parser *st, const char *name)
-{
-	struct config *cfg = st->cfg;
-	struct webhook_conf *hooks, *h;
-	int *lines;
-
-	hooks = realloc(cfg->hooks, (cfg->nhooks + 1) * sizeof(*hooks));
-	if (hooks == NULL)
-		return -1;
-	cfg->hooks = hooks;
-	lines = realloc(st->hook_line, (cfg->nhooks + 1) * sizeof(*lines));
-	if (lines == NULL)
-		return -1;
-	st->hook_line = lines;
-	h = &hooks[cfg->nhooks];
-	memset(h, 0, sizeof(*h));
-	h->name = strdup(name);
-	h->retry_ms = malloc(sizeof(default_retry_ms));
-	if (h->name == NULL || h->retry_ms == NULL) {
-		webhook_free(h);
-		return -1;
-	}
-	memcpy(h->retry_ms, default_retry_ms, sizeof(default_retry_ms));
-	h->nretry = sizeof(default_retry_ms) / sizeof(default_retry_ms[0]);
-	h->format = WEBHOOK_STANDARD;
-	h->events = EVENT_REJECTED | EVENT_INVALID;
-	h->timeout_ms = 15000;
-	lines[cfg->nhooks] = st->lineno;
-	cfg->nhooks++;
-	return 0;
-}
 
 /* name is the text between the brackets, trimmed. */
 static void begin_section(struct parser *st, const char *name)
@@ -263,20 +131,21 @@ static void begin_section(struct parser *st, const char *name)
 				      "metrics", "general", "html"};
 	char buf[80];
 
-	end_section(st);
+	if (st->sec == SEC_WEBHOOK)
+		webhook_section_end(st);
 	st->sec = SEC_BAD;
 	st->sec_line = st->lineno;
 	st->nseen = 0;
 	snprintf(st->secname, sizeof(st->secname), "[%s]",
-		 shown(name, buf, 64));
+		 config_shown(name, buf, 64));
 
 	for (int i = 0; i < 6; i++) {
 		if (strcmp(name, fixed[i]) != 0)
 			continue;
 		if (st->fixed_line[i] != 0) {
-			err(st, st->lineno,
-			    "duplicate section [%s] (first on line %d)",
-			    fixed[i], st->fixed_line[i]);
+			config_err(st, st->lineno,
+				   "duplicate section [%s] (first on line %d)",
+				   fixed[i], st->fixed_line[i]);
 			return;
 		}
 		st->fixed_line[i] = st->lineno;
@@ -286,39 +155,11 @@ static void begin_section(struct parser *st, const char *name)
 
 	if (strncmp(name, "webhook", 7) == 0 &&
 	    (name[7] == '\0' || name[7] == ' ' || name[7] == '\t')) {
-		const char *hn = name + 7;
-
-		while (*hn == ' ' || *hn == '\t')
-			hn++;
-		if (*hn == '\0') {
-			err(st, st->lineno,
-			    "webhook section needs a name: [webhook NAME]");
-			return;
-		}
-		if (!valid_hook_name(hn)) {
-			err(st, st->lineno,
-			    "bad webhook name '%s' (letters, digits, '.', '_', "
-			    "'-')",
-			    shown(hn, buf, 64));
-			return;
-		}
-		for (size_t i = 0; i < st->cfg->nhooks; i++) {
-			if (strcmp(st->cfg->hooks[i].name, hn) == 0) {
-				err(st, st->lineno,
-				    "duplicate webhook '%s' (first on line %d)",
-				    hn, st->hook_line[i]);
-				return;
-			}
-		}
-		if (add_hook(st, hn) == -1) {
-			err(st, st->lineno, "out of memory");
-			return;
-		}
-		snprintf(st->secname, sizeof(st->secname), "[webhook %s]", hn);
-		st->sec = SEC_WEBHOOK;
+		webhook_section_begin(st, name + 7);
 		return;
 	}
-	err(st, st->lineno, "unknown section [%s]", shown(name, buf, 64));
+	config_err(st, st->lineno, "unknown section [%s]",
+		   config_shown(name, buf, 64));
 }
 
 /* ---- keys ---- */
@@ -327,7 +168,8 @@ static bool seen_before(struct parser *st, const char *key)
 {
 	for (size_t i = 0; i < st->nseen; i++) {
 		if (strcmp(st->seen[i].key, key) == 0) {
-			err(st, st->lineno,
+			config_err(
+			    st, st->lineno,
 			    "duplicate key '%s' in %s (first on line %d)", key,
 			    st->secname, st->seen[i].line);
 			return true;
@@ -341,18 +183,18 @@ static bool seen_before(struct parser *st, const char *key)
 	return false;
 }
 
-static int set_path(struct parser *st, const char *key, const char *value,
+int config_set_path(struct parser *st, const char *key, const char *value,
 		    char **dst)
 {
 	char *p;
 
 	if (value[0] == '\0') {
-		err(st, st->lineno, "empty value for '%s'", key);
+		config_err(st, st->lineno, "empty value for '%s'", key);
 		return -1;
 	}
 	p = resolve(st, value);
 	if (p == NULL) {
-		err(st, st->lineno, "out of memory");
+		config_err(st, st->lineno, "out of memory");
 		return -1;
 	}
 	free(*dst);
@@ -360,16 +202,17 @@ static int set_path(struct parser *st, const char *key, const char *value,
 	return 0;
 }
 
-static int set_duration(struct parser *st, const char *key, const char *value,
+int config_set_duration(struct parser *st, const char *key, const char *value,
 			long *dst)
 {
 	char buf[80];
 	long ms = parse_duration_ms(value);
 
 	if (ms < 0) {
-		err(st, st->lineno,
+		config_err(
+		    st, st->lineno,
 		    "bad duration '%s' for %s (e.g. 500ms, 2s, 5m, 1h, 1d)",
-		    shown(value, buf, sizeof(buf)), key);
+		    config_shown(value, buf, sizeof(buf)), key);
 		return -1;
 	}
 	*dst = ms;
@@ -388,9 +231,10 @@ static int set_count(struct parser *st, const char *key, const char *value,
 		n = n * 10 + (size_t)(*p - '0');
 	if (p == value || *p != '\0' || n < 1 ||
 	    n > CONFIG_MAX_FINDINGS_LIMIT) {
-		err(st, st->lineno, "bad %s '%s' (a whole number from 1 to %d)",
-		    key, shown(value, buf, sizeof(buf)),
-		    CONFIG_MAX_FINDINGS_LIMIT);
+		config_err(st, st->lineno,
+			   "bad %s '%s' (a whole number from 1 to %d)", key,
+			   config_shown(value, buf, sizeof(buf)),
+			   CONFIG_MAX_FINDINGS_LIMIT);
 		return -1;
 	}
 	*dst = n;
@@ -403,9 +247,9 @@ static void spool_key(struct parser *st, const char *key, const char *value)
 	char buf[80];
 
 	if (strcmp(key, "directory") == 0) {
-		set_path(st, key, value, &cfg->spool_dir);
+		config_set_path(st, key, value, &cfg->spool_dir);
 	} else if (strcmp(key, "inbox") == 0) {
-		if (set_path(st, key, value, &cfg->inbox) == 0) {
+		if (config_set_path(st, key, value, &cfg->inbox) == 0) {
 			st->inbox_set = true;
 			st->inbox_line = st->lineno;
 		}
@@ -413,29 +257,30 @@ static void spool_key(struct parser *st, const char *key, const char *value)
 		long long n = parse_size(value);
 
 		if (n <= 0 || (unsigned long long)n > SIZE_MAX) {
-			err(st, st->lineno,
-			    "bad size '%s' for %s (e.g. 512K, 16M, 1G)",
-			    shown(value, buf, sizeof(buf)), key);
+			config_err(st, st->lineno,
+				   "bad size '%s' for %s (e.g. 512K, 16M, 1G)",
+				   config_shown(value, buf, sizeof(buf)), key);
 			return;
 		}
 		cfg->max_file_size = (size_t)n;
 	} else if (strcmp(key, "max_findings") == 0) {
 		set_count(st, key, value, &cfg->max_findings);
 	} else if (strcmp(key, "settle") == 0) {
-		set_duration(st, key, value, &cfg->settle_ms);
+		config_set_duration(st, key, value, &cfg->settle_ms);
 	} else if (strcmp(key, "rescan") == 0) {
-		set_duration(st, key, value, &cfg->rescan_ms);
+		config_set_duration(st, key, value, &cfg->rescan_ms);
 	} else if (strcmp(key, "read_group") == 0) {
 		if (config_group(value, &cfg->read_gid) == -1)
-			err(st, st->lineno, "unknown group '%s' for read_group",
-			    shown(value, buf, sizeof(buf)));
+			config_err(st, st->lineno,
+				   "unknown group '%s' for read_group",
+				   config_shown(value, buf, sizeof(buf)));
 	} else if (strcmp(key, "max_judge_time") == 0) {
 		long ms = 0;
-		if (set_duration(st, key, value, &ms) == -1)
+		if (config_set_duration(st, key, value, &ms) == -1)
 			return;
 		if (ms < 1 || ms > CONFIG_MAX_JUDGE_MS)
-			err(st, st->lineno,
-			    "max_judge_time must be from 1ms to 20s");
+			config_err(st, st->lineno,
+				   "max_judge_time must be from 1ms to 20s");
 		else
 			cfg->max_judge_ms = ms;
 	}
@@ -447,16 +292,18 @@ static void log_key(struct parser *st, const char *key, const char *value)
 
 	if (strcmp(key, "facility") == 0) {
 		if (config_facility(value, &st->cfg->log_facility) == -1)
-			err(st, st->lineno,
+			config_err(
+			    st, st->lineno,
 			    "unknown facility '%s' (daemon, user, local0 ... "
 			    "local7)",
-			    shown(value, buf, sizeof(buf)));
+			    config_shown(value, buf, sizeof(buf)));
 	} else if (strcmp(key, "level") == 0) {
 		if (config_level(value, &st->cfg->log_level) == -1)
-			err(st, st->lineno,
+			config_err(
+			    st, st->lineno,
 			    "unknown level '%s' (debug, info, notice, warning, "
 			    "err, crit)",
-			    shown(value, buf, sizeof(buf)));
+			    config_shown(value, buf, sizeof(buf)));
 	}
 }
 
@@ -465,98 +312,17 @@ static void metrics_key(struct parser *st, const char *key, const char *value)
 	long ms;
 
 	if (strcmp(key, "textfile") == 0) {
-		set_path(st, key, value, &st->cfg->metrics_textfile);
+		config_set_path(st, key, value, &st->cfg->metrics_textfile);
 	} else if (strcmp(key, "interval") == 0 &&
-		   set_duration(st, key, value, &ms) == 0) {
+		   config_set_duration(st, key, value, &ms) == 0) {
 		if (ms == 0)
-			err(st, st->lineno, "interval must not be 0");
+			config_err(st, st->lineno, "interval must not be 0");
 		else
 			st->cfg->metrics_interval_ms = ms;
 	}
 }
 
 /* Read the secret file of the current webhook; never show its content. */
-static void read_secret(struct parser *st, struct webhook_conf *h)
-{
-	char why[512], buf[256];
-	bool others;
-
-	if (config_read_secret(h->secret_file, &h->secret, &others, why,
-			       sizeof(why)) == -1)
-		err(st, st->lineno, "%s", why);
-	if (others)
-		warn(st, st->lineno,
-		     "secret_file '%s' is readable by others (chmod o-r)",
-		     shown(h->secret_file, buf, sizeof(buf)));
-}
-
-static void webhook_key(struct parser *st, const char *key, const char *value)
-{
-	struct webhook_conf *h = cur_hook(st);
-	char buf[80];
-
-	if (strcmp(key, "url") == 0) {
-		/* Never show the url: it may carry a token. */
-		const char *why = config_url_problem(value);
-
-		if (why != NULL) {
-			err(st, st->lineno, "bad url for webhook '%s': %s",
-			    h->name, why);
-			return;
-		}
-		free(h->url);
-		h->url = strdup(value);
-	} else if (strcmp(key, "format") == 0) {
-		if (strcmp(value, "standard") == 0)
-			h->format = WEBHOOK_STANDARD;
-		else if (strcmp(value, "slack") == 0)
-			h->format = WEBHOOK_SLACK;
-		else if (strcmp(value, "teams") == 0)
-			h->format = WEBHOOK_TEAMS;
-		else
-			err(st, st->lineno,
-			    "unknown format '%s' (standard, slack, teams)",
-			    shown(value, buf, sizeof(buf)));
-	} else if (strcmp(key, "events") == 0) {
-		if (config_parse_events(value, &h->events) == -1)
-			err(st, st->lineno,
-			    "bad events '%s' (a list of accepted, rejected, "
-			    "invalid)",
-			    shown(value, buf, sizeof(buf)));
-	} else if (strcmp(key, "secret_file") == 0) {
-		if (set_path(st, key, value, &h->secret_file) == 0) {
-			st->secret_line = st->lineno;
-			if (!st->skip_secrets)
-				read_secret(st, h);
-		}
-	} else if (strcmp(key, "timeout") == 0) {
-		long ms;
-
-		if (set_duration(st, key, value, &ms) == 0) {
-			if (ms == 0)
-				err(st, st->lineno, "timeout must not be 0");
-			else
-				h->timeout_ms = ms;
-		}
-	} else if (strcmp(key, "retry") == 0) {
-		long *list;
-		size_t n;
-
-		if (config_parse_retry(value, &list, &n) == -1) {
-			err(st, st->lineno,
-			    "bad retry list '%s' (durations separated by "
-			    "commas, at most %d)",
-			    shown(value, buf, sizeof(buf)), MAX_RETRIES);
-			return;
-		}
-		free(h->retry_ms);
-		h->retry_ms = list;
-		h->nretry = n;
-	} else if (strcmp(key, "ca_file") == 0) {
-		set_path(st, key, value, &h->ca_file);
-	}
-}
-
 static const char *const spool_keys[] = {
     "directory", "inbox",	   "max_file_size", "max_findings", "settle",
     "rescan",	 "max_judge_time", "read_group",    NULL,
@@ -605,12 +371,12 @@ static void pair(struct parser *st, const char *name, const char *value)
 
 	/* No key, or a ':' in it, has always read as a malformed line. */
 	if (name[0] == '\0' || strchr(name, ':') != NULL) {
-		err(st, st->lineno, "expected 'key = value'");
+		config_err(st, st->lineno, "expected 'key = value'");
 		return;
 	}
 	if (st->sec == SEC_NONE) {
-		err(st, st->lineno, "key '%s' outside any section",
-		    shown(name, buf, 64));
+		config_err(st, st->lineno, "key '%s' outside any section",
+			   config_shown(name, buf, 64));
 		return;
 	}
 	keys = section_keys(st->sec);
@@ -621,14 +387,14 @@ static void pair(struct parser *st, const char *name, const char *value)
 			key = keys[i];
 	}
 	if (key == NULL) {
-		err(st, st->lineno, "unknown key '%s' in %s",
-		    shown(name, buf, 64), st->secname);
+		config_err(st, st->lineno, "unknown key '%s' in %s",
+			   config_shown(name, buf, 64), st->secname);
 		return;
 	}
 	if (seen_before(st, key))
 		return;
 	if (value[0] == '\0') {
-		err(st, st->lineno, "empty value for '%s'", key);
+		config_err(st, st->lineno, "empty value for '%s'", key);
 		return;
 	}
 
@@ -637,7 +403,7 @@ static void pair(struct parser *st, const char *name, const char *value)
 		spool_key(st, key, value);
 		break;
 	case SEC_RULES:
-		set_path(st, key, value, &st->cfg->rules_path);
+		config_set_path(st, key, value, &st->cfg->rules_path);
 		break;
 	case SEC_LOG:
 		log_key(st, key, value);
@@ -647,8 +413,9 @@ static void pair(struct parser *st, const char *name, const char *value)
 		break;
 	case SEC_GENERAL:
 		if (i18n_parse(value, &st->cfg->language) == -1)
-			err(st, st->lineno, "bad language '%s' (en or fr)",
-			    shown(value, buf, 64));
+			config_err(st, st->lineno,
+				   "bad language '%s' (en or fr)",
+				   config_shown(value, buf, 64));
 		break;
 	case SEC_HTML:
 		if (strcmp(value, "yes") == 0)
@@ -656,10 +423,10 @@ static void pair(struct parser *st, const char *name, const char *value)
 		else if (strcmp(value, "no") == 0)
 			st->cfg->html = false;
 		else
-			err(st, st->lineno,
-			    "bad value '%s' for enabled (yes "
-			    "or no)",
-			    shown(value, buf, 64));
+			config_err(st, st->lineno,
+				   "bad value '%s' for enabled (yes "
+				   "or no)",
+				   config_shown(value, buf, 64));
 		break;
 	case SEC_WEBHOOK:
 		webhook_key(st, key, value);
@@ -680,7 +447,8 @@ static int on_item(void *user, const struct ini_item *item)
 		begin_section(st, item->name);
 		break;
 	case INI_BAD_SECTION:
-		end_section(st);
+		if (st->sec == SEC_WEBHOOK)
+			webhook_section_end(st);
 		st->sec = SEC_BAD;
 		break;
 	case INI_PAIR:
@@ -696,7 +464,8 @@ static void finish(struct parser *st)
 	struct config *cfg = st->cfg;
 	char real[PATH_MAX];
 
-	end_section(st);
+	if (st->sec == SEC_WEBHOOK)
+		webhook_section_end(st);
 	if (!st->inbox_set) {
 		free(cfg->inbox);
 		cfg->inbox = NULL;
@@ -707,7 +476,8 @@ static void finish(struct parser *st)
 	}
 	if (cfg->inbox != NULL &&
 	    config_inbox_is_own(cfg->inbox, cfg->spool_dir, real, sizeof(real)))
-		err(st, st->inbox_line,
+		config_err(
+		    st, st->inbox_line,
 		    "inbox must not be the spool directory or its work, "
 		    "accepted, rejected, outbox, dead or state directory, "
 		    "nor lie inside one (it is %s)",
