@@ -534,15 +534,17 @@ static void record_all(struct spool *sp, struct spool_ctx *ctx,
 	}
 }
 
-/* Step 3: the group commit. 0 or -1 (logged). */
+/* Step 3: the group commit, one syncfs() (outbox/ is in the spool: the
+ * outbox syncs apart only if it is on another file system). 0 or -1
+ * (logged). */
 static int commit(struct spool *sp, struct spool_ctx *ctx)
 {
-	if (outbox_sync(ctx->ob) == -1) {
-		log_msg(LOG_ERR, "cannot sync the outbox: %s", strerror(errno));
-		return -1;
-	}
 	if (syncfs(sp->dirfd) == -1) {
 		log_msg(LOG_ERR, "cannot sync the spool: %s", strerror(errno));
+		return -1;
+	}
+	if (outbox_synced(ctx->ob) == -1) {
+		log_msg(LOG_ERR, "cannot sync the outbox: %s", strerror(errno));
 		return -1;
 	}
 	return 0;

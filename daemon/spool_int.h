@@ -26,7 +26,8 @@
  *      ledger (each line carries KEY);
  *   2. write every rKEY in work/ (archived_as inside), queue the deliveries
  *      (outbox_queue: ids derived from the claim name);
- *   3. outbox_sync() and ONE syncfs() of the spool: copies, results,
+ *   3. ONE syncfs() of the spool, then outbox_synced() (no second sync
+ *      when outbox/ is on the spool's file system): copies, results,
  *      deliveries and ledger lines are durable;
  *   4. per file: rename cKEY.NAME -> D/ARCH (RENAME_NOREPLACE), then
  *      rKEY -> D/ARCH.result.json (RENAME_NOREPLACE); remove state/tries-KEY
