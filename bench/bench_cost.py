@@ -1,7 +1,9 @@
 #!/usr/bin/python3
-"""bench_cost.py BUILD [BUILD...] - what the daemon costs per file, in
+"""bench_cost.py SRC [SRC...] - what the daemon costs per file, in
 figures that a busy machine does not move, against the floor of the same
-run (bench/README.md, "The cost benchmark"). For each build:
+run (bench/README.md, "The cost benchmark"). Each SRC is a source tree
+of expensed (this one: .; another revision: `git archive REV | tar -x -C
+DIR`), built with its own `make` into SRC/build. For each:
 
   syscalls  a 1,000-file burst (20 % rejected, webhook and syslog on) and
             50 lone files under `strace -f`: system calls per file, by
@@ -36,6 +38,24 @@ SYS_BURST = 1000
 SYS_LONE = 50
 CG_BURST = 500
 CPU_BURST = 5000
+
+
+def build(src):
+    """SRC/build/expensed and SRC/build/bench/floor, made from SRC."""
+    src = Path(src).resolve()
+    subprocess.run(["make", "--no-print-directory", "-C", str(src), "-j2",
+                    "build/expensed"], check=True, stdout=subprocess.DEVNULL)
+    b = src / "build"
+    out = b / "bench" / "floor"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    objs = sorted(str(p) for d in ("rules", "common")
+                  for p in (b / d).glob("*.o")
+                  if (src / d / (p.stem + ".c")).exists())
+    objs.append(str(b / "gen" / "builtin_rules.o"))
+    subprocess.run(["cc", "-O2", "-std=gnu11", "-D_GNU_SOURCE", "-o",
+                    str(out), str(src / "bench" / "floor.c")] + objs +
+                   ["-ljansson", "-lcrypto", "-lm"], check=True)
+    return str(b / "expensed"), str(out)
 
 
 def posts_wanted(items):
@@ -216,8 +236,8 @@ def fmt_calls(calls, files, top=12):
 
 def main():
     if len(sys.argv) < 2:
-        sys.exit("usage: bench_cost.py BUILD [BUILD...]")
-    builds = [bb.build(b) for b in sys.argv[1:]]
+        sys.exit("usage: bench_cost.py SRC [SRC...]")
+    builds = [build(b) for b in sys.argv[1:]]
     names = sys.argv[1:]
     rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
     sitems = bb.reports("s", SYS_BURST, rejected_every=5, base=20000)
