@@ -279,7 +279,7 @@ def test_metrics_file_and_totals_across_restarts(env):
     assert env.stop() == 0
     check_file(env.metrics(), 2, t0, time.time())
 
-    # kill -9 after a batch: its counts were saved with it
+    # kill -9 after a batch: its counts were saved within a second
     env.start()
     assert env.status() == ("STATUS=accepted 4, rejected 2, invalid 4, "
                             "outbox backlog 0")
