@@ -531,6 +531,11 @@ static void record_all(struct spool *sp, struct spool_ctx *ctx,
 			unlinkat(sp->workfd, r->rname, 0);
 			leave(sp, r, 0);
 		}
+		/* written and queued: not kept for the rest of the batch (256
+		 * documents alive at once made the heap of a burst grow by
+		 * megabytes that stay mapped) */
+		json_decref(r->doc);
+		r->doc = NULL;
 	}
 }
 
@@ -574,14 +579,17 @@ static void report_all(struct spool_ctx *ctx, struct rec *recs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct rec *r = &recs[i];
-		const char *file;
+		const char *file, *as;
 		if (!r->ok)
 			continue;
 		file = r->it->kind == ITEM_CLAIM ? r->it->name : r->j.file;
-		/* the daemon's own key in the document it wrote (and read) */
-		log_result(
-		    &r->j, file ? file : r->arch,
-		    json_string_value(json_object_get(r->doc, "archived_as")));
+		/* the daemon's own key in the document it wrote (a claim's
+		 * document is gone: the same r->archived_as) or read */
+		as = r->it->kind == ITEM_CLAIM
+			 ? r->archived_as
+			 : json_string_value(
+			       json_object_get(r->doc, "archived_as"));
+		log_result(&r->j, file ? file : r->arch, as);
 		metrics_judged(&r->j, r->verdict);
 		if (r->verdict == VERDICT_ACCEPTED)
 			ctx->accepted++;

@@ -120,7 +120,9 @@ struct rec {
 	struct spool_item *it;
 	int ok;		    /* still going */
 	struct judgement j; /* judged, or read back from a left-over result */
-	json_t *doc; /* the result document: built from j once, or loaded */
+	/* the result document: built from j once (freed once written and
+	 * queued), or loaded */
+	json_t *doc;
 	enum verdict verdict;
 	char d;				   /* 'a' or 'r' */
 	unsigned n;			   /* ARCH is candidate n of NAME */
