@@ -62,24 +62,17 @@ def posts_wanted(items):
     return sum(1 for _, data in items if b"139208.94" in data)
 
 
-def count_trace(path, windows):
-    """All system calls in the strace -ttt output at path, per window, as
-    {call: n} (a call interrupted and resumed counts once)."""
-    out = [dict() for _ in windows]
-    with open(path) as f:
-        for line in f:
-            parts = line.split(None, 2)
-            if len(parts) < 3 or parts[2].startswith(("<...", "+++", "---")):
-                continue
-            call = parts[2].split("(", 1)[0]
-            try:
-                ts = float(parts[1])
-            except ValueError:
-                continue
-            for i, (a, b) in enumerate(windows):
-                if a <= ts <= b:
-                    out[i][call] = out[i].get(call, 0) + 1
-    return out
+def floor_spools(fs, items):
+    """An empty spool, and a spool with items in its inbox, for the
+    floor's run on nothing and on the files."""
+    empty = fs.path / "empty"
+    for d in ("inbox", "accepted", "rejected"):
+        (empty / d).mkdir(parents=True, exist_ok=True)
+    spool = bb.spool_dirs(fs)
+    st = bb.stage(fs, items)
+    for name, _ in items:
+        os.rename(st / name, spool / "inbox" / name)
+    return empty, spool
 
 
 def floor_syscalls(floor, fs, items):
@@ -97,39 +90,17 @@ def floor_syscalls(floor, fs, items):
                     parts[-1] != "total":
                 calls[parts[-1]] = int(parts[3])
         return calls
-    empty = fs.path / "empty"
-    for d in ("inbox", "accepted", "rejected"):
-        (empty / d).mkdir(parents=True, exist_ok=True)
+    empty, spool = floor_spools(fs, items)
     base = counted(empty, "empty")
-    spool = bb.spool_dirs(fs)
-    st = bb.stage(fs, items)
-    for name, _ in items:
-        os.rename(st / name, spool / "inbox" / name)
     full = counted(spool, "full")
     return {k: v - base.get(k, 0) for k, v in full.items()
             if v - base.get(k, 0) > 0}
 
 
 def daemon_syscalls(binary, fs, rcv, bitems, litems):
-    spool = bb.spool_dirs(fs)
-    st = bb.stage(fs, bitems + litems)
-    trace = fs.path / "all.strace"
-    wrapper = ["strace", "-f", "-qq", "-ttt", "-o", str(trace)]
-    d, watch = bb.start_daemon(binary, fs, spool, rcv, wrapper)
-    try:
-        time.sleep(0.3)
-        a = time.time()
-        bb.burst(spool, st, bitems, watch, rcv)
-        time.sleep(0.3)
-        b = time.time()
-        bb.lone(spool, st, litems, watch)
-        time.sleep(0.3)
-        c = time.time()
-        d.stop()
-    finally:
-        d.kill()
-        watch.close()
-    return count_trace(trace, [(a, b), (b, c)])
+    res = {}
+    bb.phase_strace(binary, fs, rcv, bitems, litems, res, calls=None)
+    return res["syncs_burst"], res["syncs_lone"]
 
 
 def callgrind_total(path):
@@ -147,15 +118,8 @@ def floor_instr(floor, fs, items):
                         "--callgrind-out-file=%s" % out, floor, str(spool)],
                        check=True, stdout=subprocess.DEVNULL)
         return callgrind_total(out)
-    empty = fs.path / "empty"
-    for d in ("inbox", "accepted", "rejected"):
-        (empty / d).mkdir(parents=True, exist_ok=True)
-    base = run(empty, "empty")
-    spool = bb.spool_dirs(fs)
-    st = bb.stage(fs, items)
-    for name, _ in items:
-        os.rename(st / name, spool / "inbox" / name)
-    return (run(spool, "full") - base) / len(items)
+    empty, spool = floor_spools(fs, items)
+    return (run(spool, "full") - run(empty, "empty")) / len(items)
 
 
 def daemon_instr(binary, fs, rcv, items):
@@ -206,10 +170,7 @@ def daemon_cpu(binary, fs, rcv, items):
 
 
 def floor_cpu(floor, fs, items):
-    spool = bb.spool_dirs(fs)
-    st = bb.stage(fs, items)
-    for name, _ in items:
-        os.rename(st / name, spool / "inbox" / name)
+    spool = floor_spools(fs, items)[1]
     p = subprocess.Popen([floor, str(spool)], stdout=subprocess.DEVNULL)
     _, _, ru = os.wait4(p.pid, 0)
     return (ru.ru_utime + ru.ru_stime) * 1000 / len(items)
