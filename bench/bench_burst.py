@@ -303,12 +303,15 @@ def phase_lone(binary, fs, rcv, items, res):
         watch.close()
 
 
-def phase_strace(binary, fs, rcv, bitems, litems, res):
+def phase_strace(binary, fs, rcv, bitems, litems, res, calls=SYNC_CALLS):
+    """res["syncs_burst"], res["syncs_lone"]: the calls (all of them when
+    calls is None) of a burst of bitems then of litems dropped alone."""
     spool = spool_dirs(fs)
     st = stage(fs, bitems + litems)
     trace = fs.path / "strace.out"
-    wrapper = ["strace", "-f", "-qq", "-ttt", "--seccomp-bpf",
-               "-e", "trace=" + SYNC_CALLS, "-o", str(trace)]
+    wrapper = ["strace", "-f", "-qq", "-ttt", "-o", str(trace)]
+    if calls is not None:
+        wrapper[-2:-2] = ["--seccomp-bpf", "-e", "trace=" + calls]
     d, watch = start_daemon(binary, fs, spool, rcv, wrapper)
     try:
         time.sleep(0.3)

@@ -26,6 +26,7 @@ struct ledger_entry {
 struct ledger {
 	int fd;
 	off_t seen;	   /* bytes of the file already loaded */
+	off_t size;	   /* its size when locked (after a torn line cut) */
 	struct strmap ids; /* id -> struct ledger_entry */
 	char *out;	   /* lines buffered by ledger_add */
 	size_t outlen, outcap;
@@ -126,6 +127,7 @@ static int load_tail(struct ledger *l)
 
 	if (fstat(l->fd, &st) == -1)
 		return -1;
+	l->size = st.st_size;
 	if (st.st_size <= l->seen)
 		return 0;
 	len = (size_t)(st.st_size - l->seen);
@@ -150,6 +152,7 @@ static int load_tail(struct ledger *l)
 			 * starts on a line of its own */
 			if (ftruncate(l->fd, l->seen) == -1)
 				goto out;
+			l->size = l->seen;
 			break;
 		}
 		*nl = '\0';
@@ -275,14 +278,14 @@ fail:
 
 int ledger_unlock(struct ledger *l)
 {
-	int rc = write_all(l->fd, l->out, l->outlen);
+	int rc = l->outlen ? write_all(l->fd, l->out, l->outlen) : 0;
 
-	if (rc == 0) {
-		/* our own lines are loaded already: skip them */
-		struct stat st;
-		if (fstat(l->fd, &st) == 0 &&
-		    st.st_size == l->seen + (off_t)l->outlen)
-			l->seen = st.st_size;
+	/* our own lines are loaded already: skip them when the file held
+	 * exactly what was loaded (nobody appends while we hold the lock),
+	 * without another fstat */
+	if (rc == 0 && l->size == l->seen) {
+		l->size += (off_t)l->outlen;
+		l->seen = l->size;
 	}
 	l->outlen = 0;
 	flock(l->fd, LOCK_UN);

@@ -9,6 +9,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "../common/timefmt.h"
 #include "loop.h"
 
 static int loop_ctl(int epfd, int op, struct loop_source *src, uint32_t events)
@@ -39,6 +40,7 @@ int loop_timer_open(int epfd, struct loop_source *src,
 		    void (*ready)(struct loop_source *, uint32_t))
 {
 	src->ready = ready;
+	src->due_ms = -1;
 	src->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (src->fd == -1)
 		return -1;
@@ -64,25 +66,40 @@ static struct timespec ms_to_ts(long long ms)
 int loop_timer_arm(struct loop_source *src, long long ms)
 {
 	struct itimerspec its = {0};
+	long long due = ms >= 0 ? clock_mono_ms() + ms : -1;
 
+	/* libcurl, the outbox and the watch often ask again for what is
+	 * set already: a settime per batch or per delivery saved */
+	if (src->due_ms != 0 && due == src->due_ms)
+		return 0;
 	if (ms >= 0) {
 		its.it_value = ms_to_ts(ms);
 		/* an all-zero it_value disarms: "now" is 1 ns */
 		if (ms == 0)
 			its.it_value.tv_nsec = 1;
 	}
-	return timerfd_settime(src->fd, 0, &its, NULL);
+	if (timerfd_settime(src->fd, 0, &its, NULL) == -1) {
+		src->due_ms = 0;
+		return -1;
+	}
+	src->due_ms = due > 0 ? due : 0;
+	return 0;
 }
 
 int loop_timer_every(struct loop_source *src, long long ms)
 {
 	struct itimerspec its = {0};
 
+	src->due_ms = ms > 0 ? 0 : -1;
 	if (ms > 0) {
 		its.it_value = ms_to_ts(ms);
 		its.it_interval = its.it_value;
 	}
-	return timerfd_settime(src->fd, 0, &its, NULL);
+	if (timerfd_settime(src->fd, 0, &its, NULL) == -1) {
+		src->due_ms = 0;
+		return -1;
+	}
+	return 0;
 }
 
 void loop_timer_drain(struct loop_source *src)
@@ -91,6 +108,9 @@ void loop_timer_drain(struct loop_source *src)
 
 	while (read(src->fd, &ticks, sizeof(ticks)) == -1 && errno == EINTR)
 		;
+	/* a one-shot that fired is disarmed now */
+	if (src->due_ms > 0)
+		src->due_ms = -1;
 }
 
 void loop_timer_close(int epfd, struct loop_source *src)

@@ -19,6 +19,10 @@
 struct loop_source {
 	int fd;
 	void (*ready)(struct loop_source *src, uint32_t events);
+	/* a timer's state as loop_timer_*() left it: the monotonic ms a
+	 * one-shot fires at, -1 disarmed, 0 unknown or periodic; lets
+	 * loop_timer_arm() skip a timerfd_settime() that changes nothing */
+	long long due_ms;
 };
 
 /* epoll_ctl wrappers: 0 or -1 with errno. events: EPOLLIN|EPOLLOUT... */
@@ -34,7 +38,8 @@ int loop_timer_open(int epfd, struct loop_source *src,
 		    void (*ready)(struct loop_source *, uint32_t));
 
 /* Fire once after ms milliseconds (0: as soon as possible), or disarm
- * when ms < 0. 0 or -1 with errno. */
+ * when ms < 0; nothing is done when the timer is already in that state
+ * (disarmed, or due at that same millisecond). 0 or -1 with errno. */
 int loop_timer_arm(struct loop_source *src, long long ms);
 
 /* Fire every ms milliseconds (ms <= 0 disarms). 0 or -1 with errno. */

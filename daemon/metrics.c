@@ -42,15 +42,44 @@
 #define SUM_US "expensed_internal_judge_sum_us"
 #define LAST_MS "expensed_internal_last_verdict_ms"
 
-/* The histogram's upper bounds, in microseconds and as labels. */
+/* The histogram's upper bounds in microseconds, and its series (the last
+ * one +Inf). */
 static const long long bucket_us[] = {1000,   5000,   10000,   50000,
 				      100000, 500000, 1000000, 5000000};
-static const char *const bucket_le[] = {"0.001", "0.005", "0.01", "0.05",
-					"0.1",	 "0.5",	  "1",	  "5"};
 #define NBUCKETS (sizeof(bucket_us) / sizeof(bucket_us[0]))
+
+static const char *const bucket_keys[] = {
+    HIST "_bucket{le=\"0.001\"}", HIST "_bucket{le=\"0.005\"}",
+    HIST "_bucket{le=\"0.01\"}",  HIST "_bucket{le=\"0.05\"}",
+    HIST "_bucket{le=\"0.1\"}",	  HIST "_bucket{le=\"0.5\"}",
+    HIST "_bucket{le=\"1\"}",	  HIST "_bucket{le=\"5\"}",
+    HIST "_bucket{le=\"+Inf\"}"};
+_Static_assert(sizeof(bucket_keys) / sizeof(bucket_keys[0]) == NBUCKETS + 1,
+	       "one series per bound, and +Inf");
+
+/* The series of files judged, per enum verdict. */
+static const char *const judged_keys[] = {JUDGED "{verdict=\"accepted\"}",
+					  JUDGED "{verdict=\"rejected\"}",
+					  JUDGED "{verdict=\"invalid\"}"};
 
 static struct strmap series = STRMAP_INIT; /* series -> unsigned long long * */
 static bool dirty;
+
+/*
+ * Where the counters of the hot series are (values of series, found once
+ * per process rather than formatted and hashed for every file): the
+ * judged_keys, the bucket_keys, then the three below. And findings: "RULE
+ * SEVERITY" (unescaped, one space) -> the value of its series, not owned.
+ */
+enum {
+	HOT_BUCKET = 3,
+	HOT_COUNT = HOT_BUCKET + NBUCKETS + 1,
+	HOT_SUM,
+	HOT_LAST,
+	HOT_N
+};
+static unsigned long long *hot[HOT_N];
+static struct strmap finding_slots = STRMAP_INIT;
 
 /* ---- counters ------------------------------------------------------- */
 
@@ -61,9 +90,9 @@ static unsigned long long get(const char *key)
 	return v != NULL ? *v : 0;
 }
 
-/* Set (add = false) or add to a series. 0, or -1 (no memory, logged once
- * per process). */
-static int put(const char *key, unsigned long long n, bool add)
+/* The counter of a series, made (0) if new; NULL when out of memory
+ * (logged once per process). */
+static unsigned long long *slot(const char *key)
 {
 	static bool oom_logged;
 	unsigned long long *v = strmap_get(&series, key);
@@ -75,12 +104,31 @@ static int put(const char *key, unsigned long long n, bool add)
 			if (!oom_logged)
 				log_msg(LOG_ERR, "metrics: out of memory");
 			oom_logged = true;
-			return -1;
+			return NULL;
 		}
 	}
+	return v;
+}
+
+/* Set (add = false) or add to a series. 0, or -1 (no memory). */
+static int put(const char *key, unsigned long long n, bool add)
+{
+	unsigned long long *v = slot(key);
+
+	if (v == NULL)
+		return -1;
 	*v = add ? *v + n : n;
 	dirty = true;
 	return 0;
+}
+
+/* Add n to (add) or set the hot series i, of key key. */
+static void put_hot(size_t i, const char *key, unsigned long long n, bool add)
+{
+	if (hot[i] == NULL && (hot[i] = slot(key)) == NULL)
+		return;
+	*hot[i] = add ? *hot[i] + n : n;
+	dirty = true;
 }
 
 /* A label value as the exposition format escapes it. */
@@ -100,11 +148,13 @@ static void add_label(struct strbuf *sb, const char *name, const char *value)
 	sb_addc(sb, '"');
 }
 
-/* Add 1 to NAME{l1="v1",l2="v2"}. */
-static void count2(const char *name, const char *l1, const char *v1,
-		   const char *l2, const char *v2)
+/* The counter of NAME{l1="v1",l2="v2"}, made if new; NULL when out of
+ * memory. */
+static unsigned long long *slot2(const char *name, const char *l1,
+				 const char *v1, const char *l2, const char *v2)
 {
 	struct strbuf sb = STRBUF_INIT;
+	unsigned long long *v = NULL;
 
 	sb_addf(&sb, "%s{", name);
 	add_label(&sb, l1, v1);
@@ -112,47 +162,69 @@ static void count2(const char *name, const char *l1, const char *v1,
 	add_label(&sb, l2, v2);
 	sb_addc(&sb, '}');
 	if (!sb.failed)
-		put(sb.buf, 1, true);
+		v = slot(sb.buf);
 	sb_release(&sb);
+	return v;
 }
 
-static void judged_key(enum verdict v, char *buf, size_t size)
+/* Add 1 to NAME{l1="v1",l2="v2"}. */
+static void count2(const char *name, const char *l1, const char *v1,
+		   const char *l2, const char *v2)
 {
-	snprintf(buf, size, JUDGED "{verdict=\"%s\"}", verdict_name(v));
+	unsigned long long *v = slot2(name, l1, v1, l2, v2);
+
+	if (v != NULL) {
+		(*v)++;
+		dirty = true;
+	}
 }
 
-static void bucket_key(size_t i, char *buf, size_t size)
+/* Add 1 to the findings series of rule and severity: its counter is found
+ * through finding_slots, by the two names as they are. */
+static void count_finding(const char *rule, const char *severity)
 {
-	snprintf(buf, size, HIST "_bucket{le=\"%s\"}",
-		 i < NBUCKETS ? bucket_le[i] : "+Inf");
+	char raw[256];
+	size_t rl = strlen(rule), sl = strlen(severity);
+	unsigned long long *v;
+
+	if (rl + sl + 2 > sizeof(raw)) {
+		count2(FINDINGS, "rule", rule, "severity", severity);
+		return;
+	}
+	memcpy(raw, rule, rl);
+	raw[rl] = ' ';
+	memcpy(raw + rl + 1, severity, sl + 1);
+	v = strmap_get(&finding_slots, raw);
+	if (v == NULL) {
+		v = slot2(FINDINGS, "rule", rule, "severity", severity);
+		if (v == NULL)
+			return;
+		/* not remembered (no memory): found the slow way next time */
+		(void)strmap_put(&finding_slots, raw, v, NULL);
+	}
+	(*v)++;
+	dirty = true;
 }
 
 void metrics_judged(const struct judgement *j, enum verdict verdict)
 {
-	char key[128];
-
-	judged_key(verdict, key, sizeof(key));
-	put(key, 1, true);
-	put(LAST_MS, (unsigned long long)clock_real_ms(), false);
+	put_hot((size_t)verdict, judged_keys[verdict], 1, true);
+	put_hot(HOT_LAST, LAST_MS, (unsigned long long)clock_real_ms(), false);
 	for (size_t i = 0; i < j->nfindings; i++)
-		count2(FINDINGS, "rule", j->findings[i].rule, "severity",
-		       severity_name(j->findings[i].severity));
+		count_finding(j->findings[i].rule,
+			      severity_name(j->findings[i].severity));
 }
 
 void metrics_judge_time(long long usec)
 {
-	char key[128];
-
 	if (usec < 0)
 		usec = 0;
 	for (size_t i = 0; i <= NBUCKETS; i++) {
-		if (i == NBUCKETS || usec <= bucket_us[i]) {
-			bucket_key(i, key, sizeof(key));
-			put(key, 1, true);
-		}
+		if (i == NBUCKETS || usec <= bucket_us[i])
+			put_hot(HOT_BUCKET + i, bucket_keys[i], 1, true);
 	}
-	put(HIST "_count", 1, true);
-	put(SUM_US, (unsigned long long)usec, true);
+	put_hot(HOT_COUNT, HIST "_count", 1, true);
+	put_hot(HOT_SUM, SUM_US, (unsigned long long)usec, true);
 }
 
 long long metrics_now_us(void)
@@ -171,19 +243,17 @@ void metrics_delivery(const char *webhook, const char *outcome)
 struct metrics_totals metrics_totals(void)
 {
 	struct metrics_totals t;
-	char key[128];
 
-	judged_key(VERDICT_ACCEPTED, key, sizeof(key));
-	t.accepted = get(key);
-	judged_key(VERDICT_REJECTED, key, sizeof(key));
-	t.rejected = get(key);
-	judged_key(VERDICT_INVALID, key, sizeof(key));
-	t.invalid = get(key);
+	t.accepted = get(judged_keys[VERDICT_ACCEPTED]);
+	t.rejected = get(judged_keys[VERDICT_REJECTED]);
+	t.invalid = get(judged_keys[VERDICT_INVALID]);
 	return t;
 }
 
 void metrics_free(void)
 {
+	strmap_free(&finding_slots, NULL);
+	memset(hot, 0, sizeof(hot));
 	strmap_free(&series, free);
 	dirty = false;
 }
@@ -391,7 +461,6 @@ static void gauge(struct strbuf *sb, const char *name, const char *help,
 static void exposition(struct strbuf *sb, const struct config *cfg,
 		       size_t backlog)
 {
-	char key[128];
 	unsigned long long us = get(SUM_US), last = get(LAST_MS);
 
 	family(sb, "expensed_build_info", "gauge",
@@ -400,18 +469,14 @@ static void exposition(struct strbuf *sb, const struct config *cfg,
 		"expensed_build_info{version=\"" EXPENSED_VERSION "\"} 1\n");
 	family(sb, JUDGED, "counter",
 	       "Files judged since the spool was created, by verdict.");
-	for (int v = VERDICT_ACCEPTED; v <= VERDICT_INVALID; v++) {
-		judged_key((enum verdict)v, key, sizeof(key));
-		sb_addf(sb, "%s %llu\n", key, get(key));
-	}
+	for (int v = VERDICT_ACCEPTED; v <= VERDICT_INVALID; v++)
+		sb_addf(sb, "%s %llu\n", judged_keys[v], get(judged_keys[v]));
 	family(sb, FINDINGS, "counter",
 	       "Findings listed in the results, by rule and severity.");
 	labelled(sb, FINDINGS);
 	family(sb, HIST, "histogram", "Time taken to judge one file.");
-	for (size_t i = 0; i <= NBUCKETS; i++) {
-		bucket_key(i, key, sizeof(key));
-		sb_addf(sb, "%s %llu\n", key, get(key));
-	}
+	for (size_t i = 0; i <= NBUCKETS; i++)
+		sb_addf(sb, "%s %llu\n", bucket_keys[i], get(bucket_keys[i]));
 	sb_addf(sb, HIST "_sum %llu.%06llu\n", us / 1000000, us % 1000000);
 	sb_addf(sb, HIST "_count %llu\n", get(HIST "_count"));
 	gauge(sb, "expensed_inbox_files", "Files waiting in the inbox.",

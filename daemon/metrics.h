@@ -5,9 +5,10 @@
  *
  * They are totals since the spool was created, not since the daemon
  * started: metrics_load() reads them back from the spool's state/metrics
- * at start, metrics_save() writes them there (after each batch, at each
- * metrics interval and at stop; a temporary file renamed into place, not
- * synced: a crash loses at most the counts of the batch it interrupted).
+ * at start, metrics_save() writes them there (run.c: within a second of a
+ * batch but at most once a second, at each metrics interval and at stop;
+ * a temporary file renamed into place, not synced: a crash loses at most
+ * the counts of the last second).
  * STATUS= shows the same totals. Two daemons on one spool each keep their
  * own counts and the last one to save wins: the totals are then a lower
  * bound.

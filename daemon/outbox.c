@@ -396,9 +396,14 @@ static int open_dirs(struct outbox *ob, const char *spool_dir,
 			 strerror(errno));
 		return -1;
 	}
+	struct stat a, b;
+
 	ob->outfd = open_subdir(spoolfd, "outbox", diag, spool_dir);
 	if (ob->outfd >= 0)
 		ob->deadfd = open_subdir(spoolfd, "dead", diag, spool_dir);
+	/* the spool's syncfs() then covers outbox/ (outbox_synced) */
+	ob->spool_fs = ob->outfd >= 0 && fstat(spoolfd, &a) == 0 &&
+		       fstat(ob->outfd, &b) == 0 && a.st_dev == b.st_dev;
 	close(spoolfd);
 	return ob->deadfd >= 0 ? 0 : -1;
 }
@@ -578,6 +583,13 @@ int outbox_queue(struct outbox *ob, const char *claim,
 		queued++;
 	}
 	return queued;
+}
+
+int outbox_synced(struct outbox *ob)
+{
+	if (ob->spool_fs)
+		ob->dirty = 0;
+	return outbox_sync(ob);
 }
 
 int outbox_sync(struct outbox *ob)

@@ -48,6 +48,15 @@ int outbox_queue(struct outbox *ob, const char *claim,
 /* Make every delivery queued so far durable (one sync for the batch). */
 int outbox_sync(struct outbox *ob);
 
+/*
+ * The same, called right after the caller's own syncfs() of the spool
+ * directory, with nothing queued in between: when outbox/ is on the
+ * spool's file system (checked at outbox_open), that sync made the
+ * deliveries durable already and no second one is made (each syncfs costs
+ * a journal commit). 0 or -1, as outbox_sync.
+ */
+int outbox_synced(struct outbox *ob);
+
 /* Deliveries pending (not yet 2xx, not dead); 0 for a NULL outbox. */
 size_t outbox_backlog(const struct outbox *ob);
 

@@ -100,6 +100,7 @@ struct outbox {
 	int *inflight;		  /* per cfg->hooks[i] */
 	struct loop_source watch; /* inotify on outbox/, or fd -1 */
 	int dirty;		  /* files written since the last sync */
+	int spool_fs;		  /* outbox/ is on the spool's file system */
 	uint64_t rng;		  /* retry jitter */
 };
 

@@ -43,16 +43,32 @@ struct daemon {
 	struct spool_ctx ctx;
 
 	struct loop_source sig, rescan, wdog, metrics;
+	struct loop_source save; /* one-shot: the totals, after batches */
 	int stop, reload, rescan_due;
+	int save_armed; /* save is armed */
 
 	struct spool_item *recov; /* recovery items not yet processed */
 	size_t nrecov, recov_pos;
 	struct spool_item batch[SPOOL_BATCH_MAX];
-	int trim;		       /* batches done since going idle */
+	size_t since_trim;	       /* files taken since the last trim */
 	unsigned long long status_sum; /* totals at the last STATUS= */
 	size_t status_backlog;
 	int metrics_errno; /* of the last failed write, 0 after success */
 };
+
+/*
+ * The totals are saved in state/metrics at most once per SAVE_MS after a
+ * batch (and at each metrics interval, and at stop), not after every
+ * batch: a rename there starts a writeback that the next batch's sync
+ * then waits for. A kill -9 loses at most the counts of that last second.
+ */
+#define SAVE_MS 1000
+
+/* Going idle after at least TRIM_FILES files since the last trim, the heap
+ * of a burst is given back to the system; not after each lone file
+ * (malloc_trim walks the whole heap and calls madvise on every free page
+ * run, each time). */
+#define TRIM_FILES SPOOL_BATCH_MAX
 
 #define CONTAINER(ptr, type, member)                                           \
 	((type *)((char *)(ptr)-offsetof(type, member)))
@@ -119,6 +135,32 @@ static void on_metrics(struct loop_source *src, uint32_t events)
 	(void)events;
 	loop_timer_drain(src);
 	write_metrics(d);
+}
+
+/* The totals into state/metrics (SAVE_MS after a batch). */
+static void on_save(struct loop_source *src, uint32_t events)
+{
+	struct daemon *d = CONTAINER(src, struct daemon, save);
+
+	(void)events;
+	loop_timer_drain(src);
+	d->save_armed = 0;
+	if (metrics_save(spool_statefd(d->sp)) == -1)
+		metrics_failed(d, "state/" METRICS_STATE_NAME);
+}
+
+/* After a batch: the totals are saved within SAVE_MS. */
+static void save_soon(struct daemon *d)
+{
+	if (d->save_armed)
+		return;
+	if (loop_timer_arm(&d->save, SAVE_MS) == -1) {
+		/* no timer: save now rather than not at all */
+		if (metrics_save(spool_statefd(d->sp)) == -1)
+			metrics_failed(d, "state/" METRICS_STATE_NAME);
+		return;
+	}
+	d->save_armed = 1;
 }
 
 static void on_signal(struct loop_source *src, uint32_t events)
@@ -276,8 +318,9 @@ static void claim_failed(struct daemon *d, const char *name, int err)
 			log_escape(name, esc, sizeof(esc)), strerror(err));
 }
 
-/* One batch: recovered claims first, then ready names from the inbox. */
-static void do_batch(struct daemon *d)
+/* One batch: recovered claims first, then ready names from the inbox.
+ * Returns the number of files taken. */
+static size_t do_batch(struct daemon *d)
 {
 	size_t n = 0;
 
@@ -307,6 +350,7 @@ static void do_batch(struct daemon *d)
 	}
 	if (spool_retry_wanted(d->sp))
 		load_recovery(d);
+	return n;
 }
 
 static int run_loop(struct daemon *d)
@@ -318,11 +362,10 @@ static int run_loop(struct daemon *d)
 			   d->recov_pos < d->nrecov || watch_ready(d->w) > 0;
 		int n;
 
-		if (!busy && d->trim) {
-			/* going idle after work: give the heap of a burst
-			 * back to the system */
+		if (!busy && d->since_trim >= TRIM_FILES) {
+			/* going idle after a burst: give its heap back */
 			malloc_trim(0);
-			d->trim = 0;
+			d->since_trim = 0;
 		}
 		n = epoll_wait(d->epfd, evs, 32, busy ? 0 : -1);
 
@@ -346,11 +389,9 @@ static int run_loop(struct daemon *d)
 			load_recovery(d);
 		}
 		if (d->recov_pos < d->nrecov || watch_ready(d->w) > 0) {
-			do_batch(d);
-			d->trim = 1;
-			/* the totals survive a crash too */
-			if (metrics_save(spool_statefd(d->sp)) == -1)
-				metrics_failed(d, "state/" METRICS_STATE_NAME);
+			d->since_trim += do_batch(d);
+			/* the totals survive a crash too (SAVE_MS) */
+			save_soon(d);
 		}
 		send_status(d, 0);
 	}
@@ -427,6 +468,8 @@ static int start(struct daemon *d)
 	if (open_timer(d, &d->metrics, on_metrics,
 		       d->cfg->metrics_interval_ms) == -1)
 		goto out;
+	if (open_timer(d, &d->save, on_save, 0) == -1)
+		goto out;
 
 	/* watch first, then scan (watch_open does both) */
 	d->w = watch_open(d->epfd, d->cfg->inbox, d->cfg->settle_ms);
@@ -461,6 +504,7 @@ static void stop(struct daemon *d)
 	loop_timer_close(d->epfd, &d->rescan);
 	loop_timer_close(d->epfd, &d->wdog);
 	loop_timer_close(d->epfd, &d->metrics);
+	loop_timer_close(d->epfd, &d->save);
 	metrics_free();
 	if (d->sig.fd > 0)
 		close(d->sig.fd);
@@ -490,7 +534,7 @@ int cmd_run(int argc, char **argv)
 
 	if (d == NULL)
 		return 1;
-	d->rescan.fd = d->wdog.fd = d->metrics.fd = -1;
+	d->rescan.fd = d->wdog.fd = d->metrics.fd = d->save.fd = -1;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":c:vh", longopts, NULL)) != -1) {

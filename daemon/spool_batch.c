@@ -659,18 +659,25 @@ static void record_all(struct spool *sp, struct spool_ctx *ctx,
 			unlinkat(sp->workfd, r->rname, 0);
 			leave(sp, r, 0);
 		}
+		/* written and queued: not kept for the rest of the batch (256
+		 * documents alive at once made the heap of a burst grow by
+		 * megabytes that stay mapped) */
+		json_decref(r->doc);
+		r->doc = NULL;
 	}
 }
 
-/* Step 3: the group commit. 0 or -1 (logged). */
+/* Step 3: the group commit, one syncfs() (outbox/ is in the spool: the
+ * outbox syncs apart only if it is on another file system). 0 or -1
+ * (logged). */
 static int commit(struct spool *sp, struct spool_ctx *ctx)
 {
-	if (outbox_sync(ctx->ob) == -1) {
-		log_msg(LOG_ERR, "cannot sync the outbox: %s", strerror(errno));
-		return -1;
-	}
 	if (syncfs(sp->dirfd) == -1) {
 		log_msg(LOG_ERR, "cannot sync the spool: %s", strerror(errno));
+		return -1;
+	}
+	if (outbox_synced(ctx->ob) == -1) {
+		log_msg(LOG_ERR, "cannot sync the outbox: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -693,6 +700,16 @@ static int archive_all(struct spool *sp, struct rec *recs, size_t n)
 			moved = 1;
 	}
 	return moved;
+}
+
+/* "accepted/ARCH" of an archived record: a claim's own (its document is
+ * freed once written), or the archived_as of a left-over result's
+ * document; NULL when that document has none. */
+static const char *archived_as(const struct rec *r)
+{
+	if (r->it->kind == ITEM_CLAIM)
+		return r->archived_as;
+	return json_string_value(json_object_get(r->doc, "archived_as"));
 }
 
 /* Whether the archived r has its page in place. */
@@ -728,10 +745,7 @@ static void index_all(struct spool *sp, const struct spool_ctx *ctx,
 		const char *as;
 		if (!r->ok || !has_page(sp, r))
 			continue;
-		as = r->it->kind == ITEM_CLAIM
-			 ? r->archived_as
-			 : json_string_value(
-			       json_object_get(r->doc, "archived_as"));
+		as = archived_as(r);
 		if (as == NULL)
 			continue;
 		/* j.file: the dropped name, in UTF-8 (U+FFFD for what is
@@ -753,14 +767,12 @@ static void report_all(struct spool_ctx *ctx, struct rec *recs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct rec *r = &recs[i];
-		const char *file;
+		const char *file, *as;
 		if (!r->ok)
 			continue;
 		file = r->it->kind == ITEM_CLAIM ? r->it->name : r->j.file;
-		/* the daemon's own key in the document it wrote (and read) */
-		log_result(
-		    &r->j, file ? file : r->arch,
-		    json_string_value(json_object_get(r->doc, "archived_as")));
+		as = archived_as(r);
+		log_result(&r->j, file ? file : r->arch, as);
 		metrics_judged(&r->j, r->verdict);
 		if (r->verdict == VERDICT_ACCEPTED)
 			ctx->accepted++;

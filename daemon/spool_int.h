@@ -31,7 +31,8 @@
  *   2. write every rKEY in work/ (archived_as inside) and, with [html]
  *      enabled, its page pKEY (its report freed right after), queue the
  *      deliveries (outbox_queue: ids derived from the claim name);
- *   3. outbox_sync() and ONE syncfs() of the spool: copies, results, pages,
+ *   3. ONE syncfs() of the spool, then outbox_synced() (no second sync
+ *      when outbox/ is on the spool's file system): copies, results, pages,
  *      deliveries and ledger lines are durable;
  *   4. per file: rename cKEY.NAME -> D/ARCH (RENAME_NOREPLACE), then pKEY
  *      -> D/ARCH.result.html when there is one, then rKEY ->
@@ -145,7 +146,9 @@ struct rec {
 	struct spool_item *it;
 	int ok;		    /* still going */
 	struct judgement j; /* judged, or read back from a left-over result */
-	json_t *doc;  /* the result document: built from j once, or loaded */
+	/* the result document: built from j once (freed once written and
+	 * queued), or loaded */
+	json_t *doc;
 	json_t *root; /* the parsed report, kept until its page is written */
 	int page;     /* a page is in work/ (pname) */
 	enum verdict verdict;

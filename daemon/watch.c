@@ -413,14 +413,15 @@ static void on_inotify(struct loop_source *src, uint32_t events)
 	    __attribute__((aligned(__alignof__(struct inotify_event))));
 	int overflow = 0, lost = 0, parent_hit = 0;
 	const char *why = "removed";
+	ssize_t n;
 
 	(void)events;
-	for (;;) {
-		ssize_t n = read(w->ino.fd, buf, sizeof(buf));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
+	/* one read per wakeup, not a second one for EAGAIN: the fd is
+	 * level-triggered, so what a full buffer left wakes the loop again */
+	do
+		n = read(w->ino.fd, buf, sizeof(buf));
+	while (n == -1 && errno == EINTR);
+	if (n > 0) {
 		for (char *p = buf; p < buf + n;) {
 			struct inotify_event *ev = (struct inotify_event *)p;
 			p += sizeof(*ev) + ev->len;
