@@ -1,9 +1,9 @@
 /*
  * spool_batch.c - one batch of the spool (steps 1 to 5 of the protocol in
- * spool_int.h): judge each claim safely (no FIFO, device or symlink is ever
- * read), decide verdicts and archive names under the ledger lock, write the
- * results and pages, make everything durable with one group commit,
- * archive, update index.html, and log one verdict line per file.
+ * spool_int.h): judge each claim (spool_judge.c), decide verdicts and
+ * archive names under the ledger lock, write the results and pages, make
+ * everything durable with one group commit, archive, update index.html,
+ * and log one verdict line per file.
  */
 #include <assert.h>
 #include <errno.h>
@@ -26,7 +26,6 @@
 #include "page.h"
 #include "spool_int.h"
 
-#define READ_BUF_KEEP (1024 * 1024) /* keep the read buffer up to this */
 #define LOG_FINDINGS_MAX 20	    /* error lines logged per file */
 #define DEFER_MS (5 * 60 * 1000)    /* a claim out of memory waits this */
 #define PAGE_BUF_KEEP (1024 * 1024) /* keep the page buffer up to this */
@@ -71,218 +70,6 @@ int spool_page_enomem(void)
 	return 1;
 }
 #endif
-
-/* Why a claim is invalid before the engine reads it. */
-struct refusal {
-	const char *rule;
-	char msg[256];
-	long long size; /* the file's size, -1 unknown */
-};
-
-static void refuse(struct refusal *rf, const char *rule, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void refuse(struct refusal *rf, const char *rule, const char *fmt, ...)
-{
-	va_list ap;
-
-	rf->rule = rule;
-	va_start(ap, fmt);
-	vsnprintf(rf->msg, sizeof(rf->msg), fmt, ap);
-	va_end(ap);
-}
-
-/* What a file that is not regular is, for the input.file message. */
-static const char *kind_name(mode_t mode)
-{
-	assert(!S_ISREG(mode));
-	switch (mode & S_IFMT) {
-	case S_IFLNK:
-		return _("a symbolic link");
-	case S_IFIFO:
-		return _("a FIFO");
-	case S_IFDIR:
-		return _("a directory");
-	case S_IFCHR:
-		return _("a character device");
-	case S_IFBLK:
-		return _("a block device");
-	case S_IFSOCK:
-		return _("a socket");
-	default:
-		return _("not a regular file");
-	}
-}
-
-/*
- * Open work/CLAIM for reading, only if it is a regular file: checked twice,
- * as Postfix's safe_open does: before the open, so that a device is never
- * opened at all, and after it, on the file actually opened, in case it was
- * swapped in between; O_NOFOLLOW | O_NONBLOCK as well. Returns the fd (and
- * rf->size), -1 refused (*rf filled), or -2 when the claim is gone.
- */
-static int open_claim(int workfd, const char *work, struct refusal *rf)
-{
-	struct stat st;
-	int fd;
-
-	if (fstatat(workfd, work, &st, AT_SYMLINK_NOFOLLOW) == -1) {
-		if (errno == ENOENT)
-			return -2;
-		refuse(rf, "input.file", _("cannot examine the file: %s"),
-		       strerror(errno));
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		refuse(rf, "input.file", _("%s is not a regular file"),
-		       kind_name(st.st_mode));
-		return -1;
-	}
-	fd = openat(workfd, work,
-		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	if (fd == -1 || fstat(fd, &st) == -1) {
-		if (errno == ELOOP)
-			refuse(rf, "input.file",
-			       _("a symbolic link is not a regular file"));
-		else
-			refuse(rf, "input.file", _("cannot open the file: %s"),
-			       strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	rf->size = S_ISREG(st.st_mode) ? st.st_size : -1;
-	if (!S_ISREG(st.st_mode))
-		refuse(rf, "input.file", _("%s is not a regular file"),
-		       kind_name(st.st_mode));
-	else if (st.st_nlink > 1)
-		/* its bytes could change after the verdict through the
-		 * other name */
-		refuse(rf, "input.file", _("the file has %lu hard links"),
-		       (unsigned long)st.st_nlink);
-	else
-		return fd;
-	close(fd);
-	return -1;
-}
-
-/*
- * Step 1's copy: the judged bytes into work/kKEY.NAME (0640, this daemon's),
- * renamed over the claim. 0 or -1 (logged).
- */
-static int keep_copy(struct spool *sp, const struct spool_item *it,
-		     const char *buf, size_t len)
-{
-	char kname[SPOOL_NAME_SIZE], esc[1024];
-	int fd, rc = -1;
-
-	spool_name_kept(it->work, kname);
-	fd =
-	    openat(sp->workfd, kname,
-		   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (fd >= 0 && spool_readable(sp, fd) == 0 &&
-	    write_all(fd, buf, len) == 0)
-		rc = 0;
-	if (fd >= 0 && close(fd) == -1)
-		rc = -1;
-	if (rc == 0 && renameat(sp->workfd, kname, sp->workfd, it->work) == 0)
-		return 0;
-	log_msg(LOG_ERR, "cannot copy %s: %s",
-		log_escape(it->work, esc, sizeof(esc)), strerror(errno));
-	unlinkat(sp->workfd, kname, 0);
-	return -1;
-}
-
-/* Judge the bytes read (sp->buf, len) into r->j and put the copy of them in
- * place of the claim. 0, -1 no memory, -2 no copy. */
-static int judge_read(struct spool *sp, const struct spool_ctx *ctx,
-		      const struct judge_opts *opts, struct rec *r, size_t len)
-{
-	int rc = judge_bytes(ctx->rs, opts, r->it->name, sp->buf, len, &r->j);
-
-	if (rc == 0 && keep_copy(sp, r->it, sp->buf, len) == -1) {
-		judgement_release(&r->j);
-		rc = -2;
-	}
-	if (sp->bufcap > READ_BUF_KEEP) {
-		free(sp->buf);
-		sp->buf = NULL;
-		sp->bufcap = 0;
-	}
-	return rc;
-}
-
-/*
- * Judge work/CLAIM into r->j. 0 judged, 1 the claim is gone (skip), -1 no
- * memory, -2 the copy could not be written (logged). The bytes are read
- * into sp->buf, kept for the next claim unless it grew large.
- */
-static int judge_claim(struct spool *sp, const struct spool_ctx *ctx,
-		       struct rec *r)
-{
-	struct spool_item *it = r->it;
-	struct judge_opts opts = {
-	    .max_file_size = ctx->cfg->max_file_size,
-	    .max_findings = ctx->cfg->max_findings,
-	    .lang = ctx->cfg->language,
-	    .max_time_ms = (unsigned long long)ctx->cfg->max_judge_ms,
-	    /* the report is kept for the page (PAGE_KEEP_BYTES) */
-	    .keep_root = ctx->cfg->html ? &r->root : NULL};
-	size_t max = opts.max_file_size ? opts.max_file_size
-					: EXPENSED_DEFAULT_MAX_FILE_SIZE;
-	struct refusal rf = {NULL, "", -1};
-	size_t len = 0;
-	int fd = -1;
-
-	if (it->tries >= SPOOL_MAX_TRIES) {
-		refuse(&rf, "input.resources",
-		       _("could not be judged within the machine's limits: "
-			 "judging it ran out of memory or stopped the daemon "
-			 "%u times"),
-		       it->tries);
-		goto invalid;
-	}
-	fd = open_claim(sp->workfd, it->work, &rf);
-	if (fd == -2)
-		return 1;
-	if (fd == -1)
-		goto invalid;
-	if (!ends_with(it->name, ".json")) {
-		refuse(&rf, "input.name", _("the name does not end in .json"));
-		goto invalid;
-	}
-	if ((size_t)rf.size > max) {
-		refuse(&rf, "input.size",
-		       _("size %lld bytes exceeds max_file_size %zu"), rf.size,
-		       max);
-		goto invalid;
-	}
-	if (read_fd(fd, max, (size_t)rf.size, &sp->buf, &sp->bufcap, &len) ==
-	    -1) {
-		if (errno == ENOMEM) {
-			close(fd);
-			return -1;
-		}
-		refuse(&rf, "input.file", _("cannot read the file: %s"),
-		       strerror(errno));
-		goto invalid;
-	}
-	if (len > max) {
-		rf.size = (long long)len;
-		refuse(&rf, "input.size",
-		       "size exceeds max_file_size %zu (the file grew)", max);
-		goto invalid;
-	}
-	close(fd);
-	return judge_read(sp, ctx, &opts, r, len);
-invalid:
-	if (fd >= 0)
-		close(fd);
-	if (judge_invalid(ctx->rs, &opts, it->name, rf.rule, rf.msg, NULL,
-			  rf.size, &r->j) == -1)
-		return -1;
-	return 0;
-}
 
 /* ---- logging ---- */
 
@@ -496,7 +283,7 @@ static size_t judge_all(struct spool *sp, const struct spool_ctx *ctx,
 			continue;
 		}
 		t0 = metrics_now_us();
-		jr = judge_claim(sp, ctx, r);
+		jr = spool_judge_claim(sp, ctx, r);
 		/* each file takes at most max_judge_time (20 s at most): a
 		 * batch of slow files is progress, not a hang */
 		notify_send("WATCHDOG=1");
@@ -596,11 +383,7 @@ static int write_page(struct spool *sp, const struct spool_ctx *ctx,
 	rc = SPOOL_PAGE_ENOMEM() ? -1 : page_render(&sp->page, &in);
 	json_decref(r->root);
 	r->root = NULL;
-	if (sp->bufcap > READ_BUF_KEEP) {
-		free(sp->buf);
-		sp->buf = NULL;
-		sp->bufcap = 0;
-	}
+	spool_buf_trim(sp);
 	if (rc == -1 || sp->page.failed) {
 		sb_release(&sp->page);
 		errno = ENOMEM;

@@ -195,6 +195,22 @@ int spool_page_enomem(void);
 #define SPOOL_FAIL_PAGE() ((void)0)
 #endif
 
+/* ---- spool_judge.c ---- */
+
+/*
+ * Step 1 for one claim: judge work/CLAIM into r->j (with the parsed report
+ * kept in r->root when [html] is enabled) and put the daemon's copy of the
+ * bytes judged in its place. 0 judged, 1 the claim is gone (skip), -1 no
+ * memory, -2 the copy could not be written (logged). The bytes are read
+ * into sp->buf, kept for the next claim unless it grew large.
+ */
+int spool_judge_claim(struct spool *sp, const struct spool_ctx *ctx,
+		      struct rec *r);
+
+/* Free sp->buf (the bytes of the last file read) if it grew past a
+ * megabyte; smaller, it is kept for the next file. */
+void spool_buf_trim(struct spool *sp);
+
 /* ---- spool_archive.c ---- */
 
 /* The names reserved by one batch ("D/NAME" -> 1). */
