@@ -73,6 +73,19 @@ unsigned utf8_decode(const unsigned char *s, size_t len)
 	return cp;
 }
 
+size_t utf8_cut(const char *s, size_t len, size_t max)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = max;
+
+	if (len <= max)
+		return len;
+	while (n > 0 && max - n < 3 && (u[n] & 0xc0) == 0x80)
+		n--;
+	/* four continuation bytes in a row: no sequence to keep whole */
+	return (u[n] & 0xc0) == 0x80 ? max : n;
+}
+
 char *utf8_lossy_dup(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;

@@ -18,6 +18,14 @@ size_t utf8_valid_prefix(const unsigned char *s, size_t n);
 /* The code point of the valid sequence of len bytes at s. */
 unsigned utf8_decode(const unsigned char *s, size_t len);
 
+/* The length of the first len bytes of s cut to at most max bytes
+ * without splitting a UTF-8 sequence: len when len <= max, else max moved
+ * back over at most 3 continuation bytes (so that the cut falls before
+ * the lead byte of the sequence max is inside). Bytes that are not UTF-8
+ * are cut as they come: at most 3 bytes are ever given back. s needs no
+ * terminating NUL; s[max] is read only when len > max. */
+size_t utf8_cut(const char *s, size_t len, size_t max);
+
 /* A malloc'ed copy of s in which every byte that does not belong to a
  * valid sequence is replaced by U+FFFD (file names from a share, messages
  * quoting them). NULL only when memory runs out. */

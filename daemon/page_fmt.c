@@ -67,9 +67,7 @@ void pg_text(struct pg *p, const char *s, size_t max)
 		escape_n(p->out, s, n);
 		return;
 	}
-	while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
-		max--;
-	escape_n(p->out, s, max);
+	escape_n(p->out, s, utf8_cut(s, n, max));
 	sb_adds(p->out, "\xe2\x80\xa6"); /* U+2026 */
 }
 

@@ -16,6 +16,7 @@
 
 #include "../common/io.h"
 #include "../common/timefmt.h"
+#include "../common/utf8.h"
 #include "log.h"
 #include "page.h"
 
@@ -65,13 +66,8 @@ void page_index_close(struct page_index *ix)
  * sequence, into dst. */
 static void copy_cut(char *dst, size_t size, const char *src)
 {
-	size_t n = strlen(src);
+	size_t n = utf8_cut(src, strlen(src), size - 1);
 
-	if (n >= size) {
-		n = size - 1;
-		while (n > 0 && ((unsigned char)src[n] & 0xc0) == 0x80)
-			n--;
-	}
 	memcpy(dst, src, n);
 	dst[n] = '\0';
 }

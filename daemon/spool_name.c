@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../common/fsutil.h"
+#include "../common/utf8.h"
 #include "spool_name.h"
 
 #define RESULT_SUFFIX ".result.json"
@@ -68,14 +69,7 @@ void spool_name_key(const char *token, unsigned seq, char *key)
 /* The length of s cut to at most max bytes, not inside a UTF-8 sequence. */
 static size_t cut_len(const char *s, size_t max)
 {
-	size_t n = strlen(s);
-
-	if (n <= max)
-		return n;
-	n = max;
-	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-		n--;
-	return n;
+	return utf8_cut(s, strlen(s), max);
 }
 
 /* name shortened to at most max bytes into out (SPOOL_NAME_SIZE bytes),

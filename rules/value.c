@@ -179,11 +179,7 @@ char *json_describe(const json_t *node, enum lang l, char *buf, size_t size)
 		const char *s = json_string_value(node);
 		size_t len = json_string_length(node);
 		if (len > 40) {
-			/* cut on a UTF-8 boundary */
-			size_t cut = 40;
-			while (cut > 0 &&
-			       ((unsigned char)s[cut] & 0xC0) == 0x80)
-				cut--;
+			size_t cut = utf8_cut(s, len, 40);
 			snprintf(buf, size,
 				 i18n_tr(l, "the string \"%.*s...\""), (int)cut,
 				 s);
