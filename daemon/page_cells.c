@@ -41,7 +41,8 @@ static void split(const char *path, struct toks *tk)
 	}
 }
 
-/* t as an array index below lim (RFC 6901: no leading zero). */
+/* t as an array index below lim (RFC 6901: no leading zero); any lim,
+ * however many digits t has. */
 static bool index_of(const char *t, size_t lim, size_t *out)
 {
 	size_t v = 0;
@@ -49,9 +50,10 @@ static bool index_of(const char *t, size_t lim, size_t *out)
 	if (*t == '\0' || (t[0] == '0' && t[1] != '\0'))
 		return false;
 	for (; *t; t++) {
-		if (*t < '0' || *t > '9' || v > lim)
+		size_t d = (size_t)(*t - '0');
+		if (*t < '0' || *t > '9' || v > (SIZE_MAX - d) / 10)
 			return false;
-		v = v * 10 + (size_t)(*t - '0');
+		v = v * 10 + d;
 	}
 	*out = v;
 	return v < lim;
@@ -346,34 +348,58 @@ const char *pg_label(enum lang l, const char *name)
 	return name;
 }
 
+/* The parts of the header's pairs, in a phrase of their own. */
+static const struct {
+	const char *name, *part, *label;
+} part_labels[] = {
+    {"meeting", "body", N_("Deciding body")},
+    {"meeting", "date", N_("Meeting date")},
+    {"period", "start", N_("Start of the period")},
+    {"period", "end", N_("End of the period")},
+};
+
+/* The phrase of part of the pair name ("Meeting date"), or NULL. */
+static const char *part_label(enum lang l, const char *name, const char *part)
+{
+	for (size_t i = 0; i < sizeof(part_labels) / sizeof(part_labels[0]);
+	     i++)
+		if (strcmp(part_labels[i].name, name) == 0 &&
+		    strcmp(part_labels[i].part, part) == 0)
+			return i18n_tr(l, part_labels[i].label);
+	return NULL;
+}
+
 void pg_cell_label(struct pg *p, const char *key)
 {
 	struct toks tk;
-	const char *sep = "";
+	const char *sep = "", *part;
 
 	split(key, &tk);
+	if (tk.n == 2 && (part = part_label(p->lang, tk.t[0], tk.t[1]))) {
+		sb_adds(p->out, part);
+		return;
+	}
 	for (int i = 0; i < tk.n; i++) {
-		const char *t = tk.t[i];
+		const char *t = tk.t[i], *up = i > 0 ? tk.t[i - 1] : "";
+		/* an item of a list, numbered from 1 (k < SIZE_MAX) */
+		const char *item =
+		    strcmp(up, "missions") == 0	  ? N_("Mission %zu")
+		    : strcmp(up, "members") == 0  ? N_("Member %zu")
+		    : strcmp(up, "expenses") == 0 ? N_("Expense %zu")
+						  : NULL;
 		size_t k;
 		sb_adds(p->out, sep);
 		sep = " \xc2\xb7 "; /* U+00B7 */
-		if (index_of(t, (size_t)-1 / 2, &k)) {
-			const char *what =
-			    strcmp(tk.t[i - 1], "missions") == 0
-				? i18n_tr(p->lang, "Mission %zu")
-			    : strcmp(tk.t[i - 1], "members") == 0
-				? i18n_tr(p->lang, "Member %zu")
-				: i18n_tr(p->lang, "Expense %zu");
-			sb_addf(p->out, what, k + 1);
+		if (item != NULL && index_of(t, SIZE_MAX, &k)) {
+			sb_addf(p->out, i18n_tr(p->lang, item), k + 1);
 		} else if (strcmp(t, "delegation") == 0 ||
 			   (i + 1 < tk.n && (strcmp(t, "missions") == 0 ||
 					     strcmp(t, "members") == 0 ||
 					     strcmp(t, "expenses") == 0))) {
 			sep = ""; /* "Mission 2", not "Missions · Mission 2" */
-		} else if (strcmp(t, "date") == 0 && i == 1) {
-			sb_adds(p->out, i18n_tr(p->lang, "Meeting date"));
 		} else {
-			sb_adds(p->out, pg_label(p->lang, t));
+			/* a name of no label is shown as it is, escaped */
+			page_escape(p->out, pg_label(p->lang, t));
 		}
 	}
 }

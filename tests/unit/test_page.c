@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "../../daemon/page.h"
+#include "../../daemon/page_int.h"
 #include "../../daemon/webhook.h"
 
 static char seed_path[4096];
@@ -495,6 +496,54 @@ static void labels(void **state)
 	unjudge(&x);
 }
 
+/* pg_cell_label(key) in language l, as a new string. */
+static char *cell_label(const char *key, enum lang l)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct pg p = {.out = &sb, .lang = l};
+
+	pg_cell_label(&p, key);
+	assert_false(sb.failed);
+	return sb_detach(&sb, NULL);
+}
+
+static void assert_cell_label(const char *key, enum lang l, const char *want)
+{
+	char *got = cell_label(key, l);
+
+	assert_string_equal(got, want);
+	free(got);
+}
+
+/* Places in words read naturally, and any key is safe: an index that
+ * would overflow, a number first, a name of no label. */
+static void cell_labels(void **state)
+{
+	(void)state;
+	assert_cell_label("/meeting/date", LANG_EN, "Meeting date");
+	assert_cell_label("/meeting/date", LANG_FR, "Date de la s\u00e9ance");
+	assert_cell_label("/meeting/body", LANG_EN, "Deciding body");
+	assert_cell_label("/meeting/body", LANG_FR, "Instance");
+	assert_cell_label("/meeting", LANG_EN, "Meeting");
+	assert_cell_label("/period/start", LANG_EN, "Start of the period");
+	assert_cell_label("/period/end", LANG_FR, "Fin de la p\u00e9riode");
+	assert_cell_label("/missions/1/start", LANG_EN,
+			  "Mission 2 \u00b7 Start");
+	assert_cell_label("/missions/0/expenses/2/date", LANG_FR,
+			  "Mission 1 \u00b7 D\u00e9pense 3 \u00b7 Date");
+	/* 2^64 used to wrap to 0: "Mission 1" */
+	assert_cell_label("/missions/18446744073709551616/start", LANG_EN,
+			  "18446744073709551616 \u00b7 Start");
+	assert_cell_label("/missions/18446744073709551615", LANG_EN,
+			  "18446744073709551615");
+	assert_cell_label("/missions/18446744073709551614", LANG_EN,
+			  "Mission 18446744073709551615");
+	/* a number first has no list before it (read t[-1]) */
+	assert_cell_label("/7", LANG_EN, "7");
+	assert_cell_label("/meeting/7", LANG_EN, "Meeting \u00b7 7");
+	assert_cell_label("/<b>&", LANG_EN, "&lt;b&gt;&amp;");
+}
+
 /* The other sentences of issue 11 in French: the time budget, the ping. */
 static void other_french(void **state)
 {
@@ -538,8 +587,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(other_currency), cmocka_unit_test(seed_cells),
 	    cmocka_unit_test(rejected_cells), cmocka_unit_test(invalid_json),
 	    cmocka_unit_test(hostile),	      cmocka_unit_test(shapes),
-	    cmocka_unit_test(labels),	      cmocka_unit_test(other_french),
-	    cmocka_unit_test(out_of_memory),
+	    cmocka_unit_test(labels),	      cmocka_unit_test(cell_labels),
+	    cmocka_unit_test(other_french),   cmocka_unit_test(out_of_memory),
 	};
 	char self[4096], localedir[4200];
 
