@@ -265,14 +265,22 @@ static const char *severity_word(enum lang l, enum severity s)
 				  : i18n_tr(l, "info");
 }
 
-void pg_finding(struct pg *p, size_t i)
+bool pg_finding(struct pg *p, size_t i)
 {
 	const struct finding *f = &p->in->j->findings[i];
 	static const char sev[] = {'e', 'w', 'i'};
 
+	if (p->nlisted >= PAGE_MAX_FINDINGS ||
+	    p->out->len - p->list_start >= PAGE_MAX_FINDINGS_BYTES)
+		return false;
+	if (pg_cell_of(p, i) == -1) {
+		p->out->failed = true;
+		return false;
+	}
+	p->nlisted++;
 	sb_addf(p->out, "<li class=\"finding f-%c\" id=\"f-%zu\" data-path=\"",
 		sev[f->severity], i + 1);
-	page_escape(p->out, f->path);
+	pg_text(p, f->path, PAGE_MAX_LONG_TEXT);
 	sb_addf(p->out,
 		"\"><span class=\"fno\">%zu</span><div>"
 		"<p class=\"msg\"><span class=\"sev\">",
@@ -305,6 +313,37 @@ void pg_finding(struct pg *p, size_t i)
 	sb_adds(p->out, "<span class=\"rule\">");
 	pg_text(p, f->rule, PAGE_MAX_TEXT);
 	sb_adds(p->out, "</span></p></div></li>\n");
+	return true;
+}
+
+void pg_not_listed(struct pg *p)
+{
+	const struct judgement *j = p->in->j;
+	size_t n = j->nfindings - p->nlisted;
+	const char *name = p->in->archived_as ? p->in->archived_as : p->file;
+	struct strbuf where = STRBUF_INIT;
+
+	if (n == 0)
+		return;
+	sb_adds(p->out, "<p class=\"note\" id=\"not-listed\">");
+	struct pg q = *p;
+
+	q.out = &where;
+	sb_adds(&where, "<code>");
+	pg_str(&q, name, PAGE_MAX_TEXT);
+	sb_adds(&where, ".result.json</code>");
+	if (where.failed)
+		p->out->failed = true;
+	else
+		sb_addf(p->out,
+			i18n_ntr(p->lang,
+				 "%zu more finding is not shown here: see %s.",
+				 "%zu more findings are not shown here: see "
+				 "%s.",
+				 n),
+			n, where.buf);
+	sb_adds(p->out, "</p>\n");
+	sb_release(&where);
 }
 
 static void findings(struct pg *p)
@@ -326,14 +365,20 @@ static void findings(struct pg *p)
 			n += j->findings[i].severity == (enum severity)s;
 		if (n == 0)
 			continue;
+		size_t head = p->out->len, listed = p->nlisted;
 		sb_addf(p->out,
 			"<h3 id=\"%s\">%s (%zu)</h3>\n<ul class=\"flist\">\n",
 			id[s], i18n_tr(p->lang, group[s]), n);
 		for (size_t i = 0; i < j->nfindings; i++)
-			if (j->findings[i].severity == (enum severity)s)
-				pg_finding(p, i);
-		sb_adds(p->out, "</ul>\n");
+			if (j->findings[i].severity == (enum severity)s &&
+			    !pg_finding(p, i))
+				break;
+		if (p->nlisted == listed) /* no room left: no heading */
+			sb_setlen(p->out, head);
+		else
+			sb_adds(p->out, "</ul>\n");
 	}
+	pg_not_listed(p);
 	if (j->findings_left_out > 0) {
 		sb_adds(p->out, "<p class=\"note\" id=\"left-out\">");
 		sb_addf(p->out,
@@ -401,28 +446,41 @@ int page_render(struct strbuf *out, const struct page_input *in)
 		       .in = in,
 		       .lang = in->lang,
 		       .file = in->j->file ? in->j->file : ""};
+	struct strbuf list = STRBUF_INIT;
 	int rc = -1;
 
 	if (pg_cells_init(&p) == -1) {
 		out->failed = true;
 		goto out;
 	}
+	if (in->j->verdict != VERDICT_INVALID) {
+		/* the findings first: the tables link to those listed only */
+		p.out = &list;
+		findings(&p);
+		pg_cells_sort(&p);
+		p.out = out;
+		if (list.failed)
+			out->failed = true;
+	}
 	head(&p);
 	sb_adds(out, "<body><main>\n");
 	banner(&p);
 	if (in->j->verdict == VERDICT_INVALID) {
+		p.list_start = out->len;
 		pg_invalid(&p);
 	} else {
 		if (in->report != NULL) {
 			report_header(&p);
 			pg_missions(&p);
 		}
-		findings(&p);
+		if (list.len > 0)
+			sb_add(out, list.buf, list.len);
 	}
 	about(&p);
 	sb_adds(out, "</main></body></html>\n");
 	rc = out->failed ? -1 : 0;
 out:
+	sb_release(&list);
 	pg_cells_release(&p);
 	return rc;
 }

@@ -196,16 +196,26 @@ int pg_cells_init(struct pg *p)
 		p->shown[i][1] =
 		    shown_of(json_object_get(m, "expenses"), &budget);
 	}
-	for (size_t i = 0; i < n; i++) {
-		struct strbuf key = STRBUF_INIT;
-		if (!key_of(p, j->findings[i].path, &key))
-			continue;
-		if ((p->cell[i] = sb_detach(&key, NULL)) == NULL)
-			return -1;
-		p->order[p->norder++] = i;
-	}
-	qsort_r(p->order, p->norder, sizeof(*p->order), by_cell, p->cell);
 	return 0;
+}
+
+int pg_cell_of(struct pg *p, size_t i)
+{
+	struct strbuf key = STRBUF_INIT;
+
+	if (!key_of(p, p->in->j->findings[i].path, &key)) {
+		sb_release(&key);
+		return 0;
+	}
+	if ((p->cell[i] = sb_detach(&key, NULL)) == NULL)
+		return -1;
+	p->order[p->norder++] = i;
+	return 0;
+}
+
+void pg_cells_sort(struct pg *p)
+{
+	qsort_r(p->order, p->norder, sizeof(*p->order), by_cell, p->cell);
 }
 
 void pg_cells_release(struct pg *p)

@@ -21,8 +21,9 @@ static bool shown_as_code(unsigned cp)
 	       (cp >= 0x2066 && cp <= 0x2069);
 }
 
-/* page_escape() of the n bytes at s. */
-static void escape_n(struct strbuf *sb, const char *s, size_t n)
+/* page_escape() of the n bytes at s, as long as it makes at most room
+ * bytes: how many bytes of s were escaped (n: all of them). */
+static size_t escape_n(struct strbuf *sb, const char *s, size_t n, size_t room)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0;
@@ -30,50 +31,45 @@ static void escape_n(struct strbuf *sb, const char *s, size_t n)
 	while (i < n) {
 		size_t k = utf8_seq_len(u + i, n - i);
 		unsigned cp = k ? utf8_decode(u + i, k) : 0xFFFD;
+		char code[16];
+		const char *rep = k == 0       ? "\xef\xbf\xbd" /* U+FFFD */
+				  : cp == '&'  ? "&amp;"
+				  : cp == '<'  ? "&lt;"
+				  : cp == '>'  ? "&gt;"
+				  : cp == '"'  ? "&quot;"
+				  : cp == '\'' ? "&#39;"
+				  : shown_as_code(cp) ? code
+						      : NULL;
+		size_t len;
 
-		if (k == 0) {
-			sb_adds(sb, "\xef\xbf\xbd"); /* U+FFFD */
-			i++;
-			continue;
-		}
-		if (shown_as_code(cp))
-			sb_addf(sb, "[U+%04X]", cp);
-		else if (cp == '&')
-			sb_adds(sb, "&amp;");
-		else if (cp == '<')
-			sb_adds(sb, "&lt;");
-		else if (cp == '>')
-			sb_adds(sb, "&gt;");
-		else if (cp == '"')
-			sb_adds(sb, "&quot;");
-		else if (cp == '\'')
-			sb_adds(sb, "&#39;");
-		else
-			sb_add(sb, u + i, k);
-		i += k;
+		if (rep == code)
+			snprintf(code, sizeof(code), "[U+%04X]", cp);
+		len = rep ? strlen(rep) : k;
+		if (len > room)
+			break;
+		room -= len;
+		sb_add(sb, rep ? rep : s + i, len);
+		i += k ? k : 1;
 	}
+	return i;
 }
 
 void page_escape(struct strbuf *out, const char *s)
 {
-	escape_n(out, s, strlen(s));
+	escape_n(out, s, strlen(s), SIZE_MAX);
 }
 
 void pg_text(struct pg *p, const char *s, size_t max)
 {
-	size_t n = strlen(s);
+	size_t n = strlen(s), cut = max ? utf8_cut(s, n, max) : n;
 
-	if (max == 0 || n <= max) {
-		escape_n(p->out, s, n);
-		return;
-	}
-	escape_n(p->out, s, utf8_cut(s, n, max));
-	sb_adds(p->out, "\xe2\x80\xa6"); /* U+2026 */
+	if (escape_n(p->out, s, cut, max ? max : SIZE_MAX) < n)
+		sb_adds(p->out, "\xe2\x80\xa6"); /* U+2026 */
 }
 
 void pg_text_n(struct pg *p, const char *s, size_t n)
 {
-	escape_n(p->out, s, n);
+	escape_n(p->out, s, n, SIZE_MAX);
 }
 
 void pg_str(struct pg *p, const char *s, size_t max)

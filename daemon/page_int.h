@@ -19,6 +19,9 @@
 #define PAGE_MAX_DETAIL_TOTAL 2000 /* detail rows of the whole page */
 #define PAGE_MAX_TEXT 300	   /* bytes of one report string in a table */
 #define PAGE_MAX_LONG_TEXT 2000	   /* bytes of a header string or message */
+#define PAGE_MAX_FINDINGS 1000	   /* findings listed */
+/* bytes of the list of findings: once it is that long, no more */
+#define PAGE_MAX_FINDINGS_BYTES (1024 * 1024)
 
 /* The kind a column shows its value as. */
 enum pg_kind { PG_TEXT, PG_DATE, PG_AMOUNT, PG_INTEGER };
@@ -39,12 +42,15 @@ struct pg {
 	/* per mission shown: how many of its members ([0]) and expenses
 	 * ([1]) are shown in its <details> (page_cells.c) */
 	size_t (*shown)[2];
+	size_t nlisted;	   /* findings listed so far */
+	size_t list_start; /* the length of out where their list began */
 };
 
 /* --- page_fmt.c --- */
 
-/* Append s escaped as page_escape() does, at most max bytes of it (cut at
- * a character, then "..."); max 0: no limit. */
+/* Append s escaped as page_escape() does, at most max bytes of it and at
+ * most max bytes once escaped (cut at a character, then "..."); max 0: no
+ * limit. */
 void pg_text(struct pg *p, const char *s, size_t max);
 
 /* The n bytes at s, escaped. */
@@ -65,9 +71,18 @@ void pg_value(struct pg *p, const json_t *node, enum pg_kind kind);
 
 /* --- page_cells.c --- */
 
-/* Work out where each finding is shown (p->cell, p->order). 0 or -1. */
+/* Work out which rows and folds the tables show; make room for the cells
+ * of the findings (p->cell, p->order). 0 or -1. */
 int pg_cells_init(struct pg *p);
 void pg_cells_release(struct pg *p);
+
+/* Find the cell finding i is shown at, if any (p->cell[i], p->order).
+ * 0, or -1 when memory runs out. Before pg_cells_sort(). */
+int pg_cell_of(struct pg *p, size_t i);
+
+/* Sort p->order by cell, once every cell is found: then the cells can be
+ * opened and closed. */
+void pg_cells_sort(struct pg *p);
 
 /* Open a cell (tag "td", "span"...) at pointer key, with class cls (or
  * NULL): a cell some finding points at is highlighted, has the id that
@@ -113,7 +128,14 @@ extern const char pg_css[];
 
 /* --- page.c --- */
 
-/* One finding as a list item (id f-N, N = i + 1). */
-void pg_finding(struct pg *p, size_t i);
+/* Finding i as a list item (id f-N, N = i + 1) when the page still has
+ * room for it (fewer than PAGE_MAX_FINDINGS listed and fewer than
+ * PAGE_MAX_FINDINGS_BYTES written since p->list_start); false: it has
+ * none, nothing written (or memory ran out: out is marked failed). */
+bool pg_finding(struct pg *p, size_t i);
+
+/* When some findings were not listed: how many, and where to read them
+ * all (the result document). */
+void pg_not_listed(struct pg *p);
 
 #endif

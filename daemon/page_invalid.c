@@ -203,9 +203,11 @@ void pg_invalid(struct pg *p)
 	sb_adds(p->out, "<section id=\"problem\" class=\"plain\"><h2>");
 	sb_adds(p->out, i18n_tr(p->lang, "What is wrong"));
 	sb_adds(p->out, "</h2>\n<ul class=\"flist\">\n");
-	for (size_t i = 0; i < j->nfindings; i++)
-		pg_finding(p, i);
-	sb_adds(p->out, "</ul>\n<p>");
+	for (size_t i = 0; i < j->nfindings && pg_finding(p, i); i++)
+		continue;
+	sb_adds(p->out, "</ul>\n");
+	pg_not_listed(p);
+	sb_adds(p->out, "<p>");
 	sb_adds(p->out, i18n_tr(p->lang, what));
 	sb_adds(p->out, "</p>\n");
 	if (f && p->in->data != NULL) {
