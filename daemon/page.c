@@ -320,7 +320,9 @@ void pg_not_listed(struct pg *p)
 {
 	const struct judgement *j = p->in->j;
 	size_t n = j->nfindings - p->nlisted;
+	/* the archive's name; from the command line, the one it would get */
 	const char *name = p->in->archived_as ? p->in->archived_as : p->file;
+	const char *slash = strrchr(name, '/');
 	struct strbuf where = STRBUF_INIT;
 
 	if (n == 0)
@@ -330,7 +332,7 @@ void pg_not_listed(struct pg *p)
 
 	q.out = &where;
 	sb_adds(&where, "<code>");
-	pg_str(&q, name, PAGE_MAX_TEXT);
+	pg_str(&q, slash ? slash + 1 : name, PAGE_MAX_TEXT);
 	sb_adds(&where, ".result.json</code>");
 	if (where.failed)
 		p->out->failed = true;

@@ -302,3 +302,47 @@ def test_html_takes_one_file(expensed_bin, examples_dir):
                        capture_output=True, timeout=60, env=env_for("en"))
     assert r.returncode == 2
     assert b"unknown format 'xml' (text, json or html)" in r.stderr
+
+
+def test_page_of_many_findings(expensed_bin, tmp_path):
+    """The issue's report: 100,000 ill-typed missions, 600,009 findings in
+    the result. The page lists the first 1000, says how many more there
+    are and where they are, links only to what it lists, and stays small
+    (it was 209 MB)."""
+    src = tmp_path / "m.json"
+    src.write_text(json.dumps({"missions": [
+        {"start": "x", "end": "y", "cost": "z", "id": 1, "destination": 2,
+         "delegation": 3}] * 100000}))
+    for lang, say in (("en", r"([\d]+) more findings are not shown here: "
+                       r"see m\.json\.result\.json\."),
+                      ("fr", r"([\d]+) autres constats ne sont pas "
+                       r"affichés ici : voir m\.json\.result\.json\.")):
+        r = subprocess.run([expensed_bin, "check", "--max-findings",
+                            "1000000", "--format", "html", str(src)],
+                           capture_output=True, timeout=120,
+                           env=env_for(lang))
+        assert r.returncode == 1 and r.stderr == b""
+        assert len(r.stdout) < 2 * 1000 * 1000, len(r.stdout)
+        page = tmp_path / ("m.%s.html" % lang)
+        page.write_bytes(r.stdout)
+        root = browser.parse(browser.dump_dom(page))
+        ids = root.by_id()
+        items = root.find_all("li", class_="finding")
+        assert len(items) == 1000
+        # errors come first: these are the first 1000 errors
+        assert [li.attrs["id"] for li in items][:3] == ["f-1", "f-2",
+                                                         "f-3"]
+        assert all("f-e" in li.attrs["class"].split() for li in items)
+        note = re.fullmatch(say, ids["not-listed"].text)
+        assert note, ids["not-listed"].text
+        errors = int(root.find_all("span", class_="n-errors")[0]
+                     .text.split()[0])
+        warnings = int(root.find_all("span", class_="n-warnings")[0]
+                       .text.split()[0])
+        assert int(note.group(1)) + 1000 == errors + warnings
+        assert errors + warnings == 600009
+        refs = [a.attrs["href"][1:] for a in root.find_all("a")
+                if a.attrs.get("href", "").startswith("#")]
+        assert refs and all(h in ids for h in refs)
+        assert {h for h in refs if h.startswith("f-")} <= \
+            {li.attrs["id"] for li in items}

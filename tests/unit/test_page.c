@@ -106,11 +106,15 @@ struct judged {
 	size_t len;
 };
 
+/* judge()'s max_findings (0: the default, 1000) */
+static size_t max_findings;
+
 static void judge(struct judged *x, const char *name, const char *data,
 		  size_t len, enum lang l)
 {
 	struct diag d = DIAG_INIT;
-	struct judge_opts o = {.lang = l, .now = 1764000000};
+	struct judge_opts o = {
+	    .lang = l, .now = 1764000000, .max_findings = max_findings};
 
 	memset(x, 0, sizeof(*x));
 	o.keep_root = &x->root;
@@ -428,6 +432,187 @@ static void shapes(void **state)
 	sb_release(&doc);
 }
 
+static size_t count(const char *s, const char *what)
+{
+	size_t n = 0;
+
+	for (; (s = strstr(s, what)) != NULL; s++)
+		n++;
+	return n;
+}
+
+/* nm missions whose every field is of the wrong kind: 6 findings each
+ * (the issue's report, smaller). */
+static void ill_typed(struct strbuf *doc, size_t nm)
+{
+	sb_adds(doc, "{\"missions\": [");
+	for (size_t i = 0; i < nm; i++)
+		sb_addf(doc,
+			"%s{\"start\": \"x\", \"end\": \"y\", \"cost\": "
+			"\"z\", \"id\": 1, \"destination\": 2, "
+			"\"delegation\": 3}",
+			i ? "," : "");
+	sb_adds(doc, "]}");
+	assert_false(doc->failed);
+}
+
+/* A page lists the first 1000 findings in its order (errors, warnings,
+ * information), says how many more there are and where to read them;
+ * the tables link to listed findings only. */
+static void findings_cap(void **state)
+{
+	struct strbuf doc = STRBUF_INIT;
+	struct judged x;
+	char want[200], id[32];
+	(void)state;
+
+	ill_typed(&doc, 400);
+	max_findings = 1000000;
+	char *en = page_of(doc.buf, LANG_EN, &x);
+	assert_true(x.j.nfindings > 2000);
+	assert_int_equal(count(en, "<li class=\"finding "), PAGE_MAX_FINDINGS);
+	snprintf(want, sizeof(want),
+		 "<p class=\"note\" id=\"not-listed\">%zu more findings "
+		 "are not shown here: see <code><bdi>r.json</bdi>.result.json"
+		 "</code>.</p>",
+		 x.j.nfindings - PAGE_MAX_FINDINGS);
+	assert_non_null(strstr(en, want));
+	assert_links_resolve(en);
+	/* the first 1000 in the page's order, and none after them */
+	size_t listed = 0;
+	for (int s = SEV_ERROR; s <= SEV_INFO; s++)
+		for (size_t i = 0; i < x.j.nfindings; i++) {
+			if (x.j.findings[i].severity != (enum severity)s)
+				continue;
+			snprintf(id, sizeof(id), " id=\"f-%zu\"", i + 1);
+			if (listed++ < PAGE_MAX_FINDINGS)
+				assert_non_null(strstr(en, id));
+			else
+				assert_null(strstr(en, id));
+		}
+	/* a cell whose finding is not listed is not highlighted */
+	assert_int_equal(count(en, "class=\"ref ref-"),
+			 PAGE_MAX_FINDINGS -
+			     count(en, "Not shown in the tables:") -
+			     count(en, "The whole file"));
+	free(en);
+	unjudge(&x);
+	char *fr = page_of(doc.buf, LANG_FR, &x);
+	snprintf(want, sizeof(want),
+		 "%zu autres constats ne sont pas affich\u00e9s ici : voir "
+		 "<code><bdi>r.json</bdi>.result.json</code>.",
+		 x.j.nfindings - PAGE_MAX_FINDINGS);
+	assert_non_null(strstr(fr, want));
+	free(fr);
+	unjudge(&x);
+	/* just under the cap: every finding, no note */
+	sb_release(&doc);
+	ill_typed(&doc, 10);
+	en = page_of(doc.buf, LANG_EN, &x);
+	assert_int_equal(count(en, "<li class=\"finding "), x.j.nfindings);
+	assert_null(strstr(en, "not-listed"));
+	free(en);
+	unjudge(&x);
+	sb_release(&doc);
+	max_findings = 0;
+}
+
+/* A result document of n findings, each with long strings of quotes
+ * (every byte escaped as 5), read back as a judgement. */
+static void long_findings(struct judgement *j, const char *verdict, size_t n)
+{
+	char big[2500];
+	json_t *fs = json_array(), *doc;
+
+	memset(big, '\'', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(
+		    fs, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "rule", big,
+				  "severity", "error", "path", big, "message",
+				  big, "expected", big, "actual", big));
+	doc = json_pack("{s:s, s:s, s:o}", "verdict", verdict, "file",
+			"big.json", "findings", fs);
+	assert_int_equal(judgement_from_json(doc, j), 0);
+	json_decref(doc);
+}
+
+/* The list of findings stops at PAGE_MAX_FINDINGS_BYTES, on a valid page
+ * or an invalid one. */
+static void findings_bytes(void **state)
+{
+	const char *verdicts[] = {"rejected", "invalid"};
+	(void)state;
+
+	for (int v = 0; v < 2; v++) {
+		struct judgement j;
+		struct page_input in = {.j = &j};
+		struct strbuf sb = STRBUF_INIT;
+		long_findings(&j, verdicts[v], 600);
+		assert_int_equal(page_render(&sb, &in), 0);
+		size_t n = count(sb.buf, "<li class=\"finding ");
+		const char *first = strstr(sb.buf, "<li class=\"finding ");
+		const char *last = strstr(sb.buf, "</ul>");
+		assert_true(n > 50 && n < 600);
+		assert_true(first && last && last > first);
+		assert_true((size_t)(last - first) <
+			    PAGE_MAX_FINDINGS_BYTES + 20 * 1024);
+		assert_true((size_t)(last - first) >= PAGE_MAX_FINDINGS_BYTES);
+		char want[100];
+		snprintf(want, sizeof(want),
+			 "%zu more findings are not shown here", 600 - n);
+		assert_non_null(strstr(sb.buf, want));
+		assert_links_resolve(sb.buf);
+		assert_true(sb.len < 2 * 1024 * 1024);
+		sb_release(&sb);
+		judgement_release(&j);
+	}
+}
+
+/* The largest page a report can make, near enough: every string of the
+ * tables as long as shown and escaped five times over, rows and folds
+ * full, 1000 findings. docs/pages.md promises at most 10 MB. */
+static void worst_page(void **state)
+{
+	struct strbuf doc = STRBUF_INIT;
+	struct judged x;
+	char q[301], e[1500];
+	(void)state;
+
+	memset(q, '\'', 300);
+	q[300] = '\0';
+	snprintf(e, sizeof(e),
+		 "{\"date\": \"%s\", \"category\": \"%s\", \"amount\": "
+		 "\"%s\", \"description\": \"%s\"}",
+		 q, q, q, q);
+	sb_addf(&doc,
+		"{\"id\": \"%s\", \"authority\": \"%s\", \"subject\": "
+		"\"%s\", \"currency\": \"%s\", \"total\": \"%s\", "
+		"\"meeting\": {\"body\": \"%s\", \"date\": \"%s\"}, "
+		"\"missions\": [",
+		q, q, q, q, q, q, q);
+	/* 500 rows of 4 expenses: the 2000 rows of the folds */
+	for (int i = 0; i < 600; i++)
+		sb_addf(&doc,
+			"%s{\"id\": \"%s\", \"destination\": \"%s\", "
+			"\"start\": \"%s\", \"end\": \"%s\", \"cost\": "
+			"\"%s\", \"delegation\": {\"councillors\": \"%s\", "
+			"\"guests\": \"%s\", \"staff\": \"%s\", \"size\": "
+			"\"%s\"}, \"expenses\": [%s, %s, %s, %s]}",
+			i ? "," : "", q, q, q, q, q, q, q, q, q, e, e, e, e);
+	sb_adds(&doc, "]}");
+	assert_false(doc.failed);
+	max_findings = 1000000;
+	char *en = page_of(doc.buf, LANG_EN, &x);
+	max_findings = 0;
+	assert_int_equal(count(en, "<li class=\"finding "), PAGE_MAX_FINDINGS);
+	assert_int_equal(count(en, "<td class=\"no"), 500 + 2000);
+	assert_true(strlen(en) < 10 * 1000 * 1000);
+	free(en);
+	unjudge(&x);
+	sb_release(&doc);
+}
+
 /* Failing each allocation of page_render in turn: 0 and the same page,
  * or -1; never a crash. */
 static void out_of_memory(void **state)
@@ -588,7 +773,9 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(rejected_cells), cmocka_unit_test(invalid_json),
 	    cmocka_unit_test(hostile),	      cmocka_unit_test(shapes),
 	    cmocka_unit_test(labels),	      cmocka_unit_test(cell_labels),
-	    cmocka_unit_test(other_french),   cmocka_unit_test(out_of_memory),
+	    cmocka_unit_test(findings_cap),   cmocka_unit_test(findings_bytes),
+	    cmocka_unit_test(worst_page),     cmocka_unit_test(other_french),
+	    cmocka_unit_test(out_of_memory),
 	};
 	char self[4096], localedir[4200];
 
