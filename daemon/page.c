@@ -273,10 +273,7 @@ bool pg_finding(struct pg *p, size_t i)
 	if (p->nlisted >= PAGE_MAX_FINDINGS ||
 	    p->out->len - p->list_start >= PAGE_MAX_FINDINGS_BYTES)
 		return false;
-	if (pg_cell_of(p, i) == -1) {
-		p->out->failed = true;
-		return false;
-	}
+	p->listed[i] = true;
 	p->nlisted++;
 	sb_addf(p->out, "<li class=\"finding f-%c\" id=\"f-%zu\" data-path=\"",
 		sev[f->severity], i + 1);
@@ -456,10 +453,9 @@ int page_render(struct strbuf *out, const struct page_input *in)
 		goto out;
 	}
 	if (in->j->verdict != VERDICT_INVALID) {
-		/* the findings first: the tables link to those listed only */
+		/* the findings first: the tables link to those listed */
 		p.out = &list;
 		findings(&p);
-		pg_cells_sort(&p);
 		p.out = out;
 		if (list.failed)
 			out->failed = true;

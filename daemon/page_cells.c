@@ -186,7 +186,8 @@ int pg_cells_init(struct pg *p)
 	p->shown = calloc(p->nrows ? p->nrows : 1, sizeof(*p->shown));
 	p->cell = calloc(n ? n : 1, sizeof(*p->cell));
 	p->order = calloc(n ? n : 1, sizeof(*p->order));
-	if (!p->shown || !p->cell || !p->order)
+	p->listed = calloc(n ? n : 1, sizeof(*p->listed));
+	if (!p->shown || !p->cell || !p->order || !p->listed)
 		return -1;
 	for (size_t i = 0; i < p->nrows; i++) {
 		const json_t *m = json_array_get(p->missions, i);
@@ -196,26 +197,16 @@ int pg_cells_init(struct pg *p)
 		p->shown[i][1] =
 		    shown_of(json_object_get(m, "expenses"), &budget);
 	}
-	return 0;
-}
-
-int pg_cell_of(struct pg *p, size_t i)
-{
-	struct strbuf key = STRBUF_INIT;
-
-	if (!key_of(p, p->in->j->findings[i].path, &key)) {
-		sb_release(&key);
-		return 0;
+	for (size_t i = 0; i < n; i++) {
+		struct strbuf key = STRBUF_INIT;
+		if (!key_of(p, j->findings[i].path, &key))
+			continue;
+		if ((p->cell[i] = sb_detach(&key, NULL)) == NULL)
+			return -1;
+		p->order[p->norder++] = i;
 	}
-	if ((p->cell[i] = sb_detach(&key, NULL)) == NULL)
-		return -1;
-	p->order[p->norder++] = i;
-	return 0;
-}
-
-void pg_cells_sort(struct pg *p)
-{
 	qsort_r(p->order, p->norder, sizeof(*p->order), by_cell, p->cell);
+	return 0;
 }
 
 void pg_cells_release(struct pg *p)
@@ -225,6 +216,8 @@ void pg_cells_release(struct pg *p)
 	free(p->cell);
 	free(p->order);
 	free(p->shown);
+	free(p->listed);
+	p->listed = NULL;
 	p->cell = NULL;
 	p->order = NULL;
 	p->shown = NULL;
@@ -302,17 +295,28 @@ void pg_cell_open(struct pg *p, const char *tag, const char *key,
 
 void pg_cell_close(struct pg *p, const char *tag, const char *key)
 {
-	size_t lo, hi;
+	size_t lo, hi, more = 0;
+	enum severity worst = SEV_INFO;
 
 	range(p, key, false, &lo, &hi);
 	if (lo < hi)
 		sb_adds(p->out, "<span class=\"refs\">");
 	for (size_t i = lo; i < hi; i++) {
 		size_t f = p->order[i];
-		sb_addf(
-		    p->out, "<a class=\"ref ref-%c\" href=\"#f-%zu\">%zu</a>",
-		    sev_letter[p->in->j->findings[f].severity], f + 1, f + 1);
+		enum severity s = p->in->j->findings[f].severity;
+		if (!p->listed[f]) {
+			more++;
+			worst = s < worst ? s : worst;
+			continue;
+		}
+		sb_addf(p->out,
+			"<a class=\"ref ref-%c\" href=\"#f-%zu\">%zu</a>",
+			sev_letter[s], f + 1, f + 1);
 	}
+	if (more > 0)
+		sb_addf(p->out,
+			"<a class=\"ref ref-%c\" href=\"#not-listed\">+%zu</a>",
+			sev_letter[worst], more);
 	if (lo < hi)
 		sb_adds(p->out, "</span>");
 	sb_addf(p->out, "</%s>", tag);

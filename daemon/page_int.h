@@ -42,6 +42,7 @@ struct pg {
 	/* per mission shown: how many of its members ([0]) and expenses
 	 * ([1]) are shown in its <details> (page_cells.c) */
 	size_t (*shown)[2];
+	bool *listed;	   /* per finding: whether it is listed on the page */
 	size_t nlisted;	   /* findings listed so far */
 	size_t list_start; /* the length of out where their list began */
 };
@@ -71,25 +72,18 @@ void pg_value(struct pg *p, const json_t *node, enum pg_kind kind);
 
 /* --- page_cells.c --- */
 
-/* Work out which rows and folds the tables show; make room for the cells
- * of the findings (p->cell, p->order). 0 or -1. */
+/* Work out where each finding is shown (p->cell, p->order). 0 or -1. */
 int pg_cells_init(struct pg *p);
 void pg_cells_release(struct pg *p);
-
-/* Find the cell finding i is shown at, if any (p->cell[i], p->order).
- * 0, or -1 when memory runs out. Before pg_cells_sort(). */
-int pg_cell_of(struct pg *p, size_t i);
-
-/* Sort p->order by cell, once every cell is found: then the cells can be
- * opened and closed. */
-void pg_cells_sort(struct pg *p);
 
 /* Open a cell (tag "td", "span"...) at pointer key, with class cls (or
  * NULL): a cell some finding points at is highlighted, has the id that
  * the finding links to and a data-pointer attribute. */
 void pg_cell_open(struct pg *p, const char *tag, const char *key,
 		  const char *cls);
-/* Close it: first the links to its findings (#f-N), then </tag>. */
+/* Close it: first the links to its findings (#f-N), then one to the note
+ * on the findings not listed (#not-listed, "+N") when some of its
+ * findings are not, then </tag>. */
 void pg_cell_close(struct pg *p, const char *tag, const char *key);
 
 /* The element id of the cell at key ("at-missions-1-start"). */
@@ -131,7 +125,7 @@ extern const char pg_css[];
 /* Finding i as a list item (id f-N, N = i + 1) when the page still has
  * room for it (fewer than PAGE_MAX_FINDINGS listed and fewer than
  * PAGE_MAX_FINDINGS_BYTES written since p->list_start); false: it has
- * none, nothing written (or memory ran out: out is marked failed). */
+ * none, nothing written. */
 bool pg_finding(struct pg *p, size_t i);
 
 /* When some findings were not listed: how many, and where to read them

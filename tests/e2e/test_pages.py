@@ -346,3 +346,9 @@ def test_page_of_many_findings(expensed_bin, tmp_path):
         assert refs and all(h in ids for h in refs)
         assert {h for h in refs if h.startswith("f-")} <= \
             {li.attrs["id"] for li in items}
+        # a cell whose findings are not listed is still highlighted, and
+        # links to the note
+        cell = ids["at-missions-499-cost"]
+        assert "hit-e" in cell.attrs["class"].split()
+        (ref,) = cell.find_all("a", class_="ref")
+        assert (ref.attrs["href"], ref.text) == ("#not-listed", "+1")

@@ -490,11 +490,17 @@ static void findings_cap(void **state)
 			else
 				assert_null(strstr(en, id));
 		}
-	/* a cell whose finding is not listed is not highlighted */
-	assert_int_equal(count(en, "class=\"ref ref-"),
-			 PAGE_MAX_FINDINGS -
-			     count(en, "Not shown in the tables:") -
-			     count(en, "The whole file"));
+	/* the cells link to the listed findings, and once each to the note
+	 * for those that are not: mission 400's cost has a finding, not
+	 * listed */
+	assert_int_equal(count(en, "class=\"ref ref-e\" href=\"#f-"),
+			 PAGE_MAX_FINDINGS - count(en, "The whole file"));
+	assert_non_null(
+	    strstr(en, "<td class=\"num hit hit-e\" id=\"at-missions-399-"
+		       "cost\" data-pointer=\"/missions/399/cost\"><code "
+		       "class=\"odd\">\"<bdi>z</bdi>\"</code><span "
+		       "class=\"refs\"><a class=\"ref ref-e\" "
+		       "href=\"#not-listed\">+1</a>"));
 	free(en);
 	unjudge(&x);
 	char *fr = page_of(doc.buf, LANG_FR, &x);
