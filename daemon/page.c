@@ -321,13 +321,12 @@ void pg_not_listed(struct pg *p)
 	const char *name = p->in->archived_as ? p->in->archived_as : p->file;
 	const char *slash = strrchr(name, '/');
 	struct strbuf where = STRBUF_INIT;
+	struct pg q = *p; /* to write the name into where */
 
 	if (n == 0)
 		return;
-	sb_adds(p->out, "<p class=\"note\" id=\"not-listed\">");
-	struct pg q = *p;
-
 	q.out = &where;
+	sb_adds(p->out, "<p class=\"note\" id=\"not-listed\">");
 	sb_adds(&where, "<code>");
 	pg_str(&q, slash ? slash + 1 : name, PAGE_MAX_TEXT);
 	sb_adds(&where, ".result.json</code>");
