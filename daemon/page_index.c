@@ -14,10 +14,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/fsutil.h"
 #include "../common/io.h"
 #include "../common/timefmt.h"
 #include "log.h"
 #include "page.h"
+#include "page_int.h"
 
 /* Most of state/pages-index read back (its last bytes): a file of garbage
  * costs no more than this. */
@@ -328,32 +330,6 @@ int page_index_add(struct page_index *ix, const struct page_index_entry *e)
 
 /* ---- writing ---- */
 
-/* Write data (len bytes) to dirfd/tmp (0640, group gid), then rename it
- * to dirfd/name. 0 or -1 with errno. */
-static int replace_file(int dirfd, const char *tmp, const char *name,
-			const char *data, size_t len, gid_t gid)
-{
-	int fd, rc = -1, e;
-
-	fd =
-	    openat(dirfd, tmp,
-		   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (fd == -1)
-		return -1;
-	if (fchmod(fd, 0640) == 0 &&
-	    (gid == (gid_t)-1 || fchown(fd, (uid_t)-1, gid) == 0) &&
-	    write_all(fd, data, len) == 0)
-		rc = 0;
-	if (close(fd) == -1)
-		rc = -1;
-	if (rc == 0 && renameat(dirfd, tmp, dirfd, name) == 0)
-		return 0;
-	e = errno;
-	unlinkat(dirfd, tmp, 0);
-	errno = e;
-	return -1;
-}
-
 /* The lines since the last flush into state/pages-index: appended, or the
  * whole ring written anew when the file is too long or was not clean. */
 static int write_state(struct page_index *ix)
@@ -386,7 +362,7 @@ static int write_state(struct page_index *ix)
 	}
 	spool_name_pages_index_tmp(ix->token, tmp);
 	rc = replace_file(ix->state_fd, tmp, SPOOL_PAGES_INDEX_NAME,
-			  all.buf ? all.buf : "", all.len, (gid_t)-1);
+			  all.buf ? all.buf : "", all.len, 0640, (gid_t)-1);
 	if (rc == 0) {
 		ix->compact = 0;
 		ix->state_lines = ix->count;
@@ -422,7 +398,7 @@ int page_index_flush(struct page_index *ix, enum lang lang, gid_t gid)
 		goto fail;
 	}
 	if (replace_file(ix->spool_fd, tmp, SPOOL_INDEX_NAME, page.buf,
-			 page.len, gid) == -1)
+			 page.len, 0640, gid) == -1)
 		goto fail;
 	sb_release(&page);
 	return rc;
@@ -524,9 +500,10 @@ int page_index_render(struct strbuf *out,
 
 	sb_addf(out,
 		"<!DOCTYPE html>\n<html lang=\"%s\"><head><meta "
-		"charset=\"utf-8\">\n<meta name=\"viewport\" "
+		"charset=\"utf-8\">\n<meta http-equiv=\"Content-Security-"
+		"Policy\" content=\"%s\">\n<meta name=\"viewport\" "
 		"content=\"width=device-width\">\n<title>",
-		i18n_name(lang));
+		i18n_name(lang), pg_csp);
 	page_escape(out, title);
 	sb_addf(out, "</title>\n<style>%s</style>\n</head><body>\n<h1>", STYLE);
 	page_escape(out, title);

@@ -22,6 +22,7 @@ from daemon_util import (VERDICT_LINE, Daemon, derived, drop, hooks_binary,
                          write_config)
 
 SEED = seed_path().read_bytes()
+SEED_ID = json.loads(SEED)["id"]
 BROKEN = make_report(SEED, 1, broken=True)
 VERDICTS = {"en": ("accepted", "rejected", "invalid"),
             "fr": ("accepté", "rejeté", "invalide")}
@@ -291,7 +292,8 @@ def test_page_out_of_memory_is_not_a_verdict(spool, expensed_bin,
     without result or page; it is judged again and archived once, with its
     verdict, result and page."""
     d = start_daemon(spool, binary=hooks_binary(expensed_bin),
-                     env={"EXPENSED_PAGE_ENOMEM": "2"})
+                     env={"EXPENSED_PAGE_ENOMEM": "2",
+                          "EXPENSED_DEFER_MS": "100"})
     drop(spool, "seed.json", SEED)
     drop(spool, "broken.json", BROKEN)
     wait_for(lambda: d.text().count("cannot write page") == 2, 10,
@@ -306,6 +308,50 @@ def test_page_out_of_memory_is_not_a_verdict(spool, expensed_bin,
     assert sorted(verdict_lines(d)) == ["broken.json", "seed.json"]
     # not a duplicate of itself: its ledger line came from the same claim
     assert docs[("accepted", "seed.json")]["errors"] == 0
+    assert ledger_lines(spool) == [SEED_ID]
+
+
+def ledger_lines(spool):
+    """The ids of the ledger's lines (state/accepted-ids), in order."""
+    text = (spool / "state" / "accepted-ids").read_text()
+    return [line.split("\t")[0] for line in text.splitlines()]
+
+
+def test_page_never_written_ends_input_resources(spool, expensed_bin,
+                                                 start_daemon):
+    """A page that always fails (EXPENSED_PAGE_ENOMEM past any count) does
+    not loop: each failure defers the claim (EXPENSED_DEFER_MS, 100 ms in
+    the test) and counts a recovery (state/tries-KEY), so that the third
+    recovery judges it invalid, input.resources; its page failing too, it
+    is archived without one. The ledger keeps the one line of the first
+    try, not one per try."""
+    d = start_daemon(spool, binary=hooks_binary(expensed_bin),
+                     env={"EXPENSED_PAGE_ENOMEM": "100000",
+                          "EXPENSED_DEFER_MS": "100"})
+    drop(spool, "seed.json", SEED)
+    wait_for(lambda: (spool / "rejected" / "seed.json.result.json").exists()
+             and not os.listdir(spool / "work"), 20,
+             what="seed.json archived")
+    doc = json.loads((spool / "rejected" / "seed.json.result.json")
+                     .read_text())
+    assert doc["verdict"] == "invalid"
+    assert [f["rule"] for f in doc["findings"]] == ["input.resources"]
+    assert sorted(os.listdir(spool / "rejected")) == [
+        "seed.json", "seed.json.result.json"]
+    assert d.text().count("cannot write page") == 4
+    # the first try and three recoveries, then never again: a second file
+    # goes the same way meanwhile, and the first is not tried once more
+    drop(spool, "broken.json", BROKEN)
+    wait_for(lambda: (spool / "rejected" / "broken.json.result.json")
+             .exists() and not os.listdir(spool / "work"), 20,
+             what="broken.json archived")
+    assert d.stop() == 0
+    assert d.text().count("cannot write page") == 8
+    assert verdict_lines(d) == ["seed.json", "broken.json"]
+    assert not [n for n in os.listdir(spool / "state")
+                if n.startswith("tries-")]
+    assert ledger_lines(spool) == [SEED_ID]
+    assert not (spool / "index.html").exists()
 
 
 # ---- names ----
