@@ -106,7 +106,8 @@ int replace_file(int dirfd, const char *tmp, const char *name, const void *data,
 	if (fd == -1)
 		return -1;
 	if (fchmod(fd, mode) == 0 &&
-	    (gid == (gid_t)-1 || fchown(fd, (uid_t)-1, gid) == 0) &&
+	    (gid == (gid_t)-1 || fchown(fd, (uid_t)-1, gid) == 0 ||
+	     errno == EPERM) &&
 	    write_all(fd, data, len) == 0)
 		rc = 0;
 	if (close(fd) == -1)

@@ -29,7 +29,8 @@ void names_free(char **names, size_t n);
 /*
  * Replace dirfd/name with len bytes of data, never seen half-written:
  * write them to dirfd/tmp (created or truncated, O_NOFOLLOW), give it mode
- * and, unless gid is (gid_t)-1, group gid, then rename it over name. No
+ * and, unless gid is (gid_t)-1, group gid (when allowed: on EPERM it keeps
+ * the caller's group), then rename it over name. No
  * fsync: durable with the file system's next commit. 0, or -1 with errno
  * (tmp removed).
  */

@@ -143,6 +143,7 @@ struct spool {
 	 * daemon's */
 	gid_t read_gid;
 	gid_t dirs_gid;	    /* [spool] read_group given to the directories */
+	gid_t warned_gid;   /* the read group spool_readable() warned of */
 	struct strbuf page; /* the page being rendered, reused */
 };
 
@@ -254,9 +255,11 @@ int spool_archive_item(struct spool *sp, struct rec *r);
 
 /*
  * Give the file fd (a copy, a result or a page being written) mode 0640
- * and the read group. 0 or -1 with errno.
+ * and the read group; when the daemon may not give that group (EPERM: not
+ * a member), the file keeps the daemon's group and a warning is logged,
+ * once per read group. 0 or -1 with errno.
  */
-int spool_readable(const struct spool *sp, int fd);
+int spool_readable(struct spool *sp, int fd);
 
 /* Forget the suffix cache, the deferred and requeued claims. */
 void spool_forget(struct spool *sp);

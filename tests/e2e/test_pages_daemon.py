@@ -7,9 +7,11 @@ across restarts; [html] enabled = no; French.
 import json
 import os
 import re
+import shutil
 import signal
 import stat
 import subprocess
+import tempfile
 import time
 import urllib.parse
 from pathlib import Path
@@ -23,6 +25,7 @@ from daemon_util import (VERDICT_LINE, Daemon, derived, drop, hooks_binary,
 
 SEED = seed_path().read_bytes()
 SEED_ID = json.loads(SEED)["id"]
+NOBODY = 65534
 BROKEN = make_report(SEED, 1, broken=True)
 VERDICTS = {"en": ("accepted", "rejected", "invalid"),
             "fr": ("accepté", "rejeté", "invalide")}
@@ -222,6 +225,62 @@ def test_read_group_setting(spool, start_daemon, tmp_path):
     assert os.stat(spool / "index.html").st_gid == 4343
 
 
+def test_read_group_not_given_warns_once(expensed_bin, tmp_path):
+    """A daemon that may not give the read group (not a member: run as
+    nobody, read_group 4343) archives its files with its own group and
+    says so once, naming the group and the reason, not once per file;
+    index.html is still written."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv to run the daemon as nobody")
+    top = Path(tempfile.mkdtemp(prefix="expensed-nobody-"))
+    try:
+        os.chmod(top, 0o755)
+        spool = top / "spool"
+        for sub in ("", "inbox", "stage", "accepted", "rejected"):
+            (spool / sub).mkdir(exist_ok=True)
+            os.chown(spool / sub, NOBODY, NOBODY)
+        for dd in ("accepted", "rejected"):
+            os.chown(spool / dd, NOBODY, 4343)
+            os.chmod(spool / dd, 0o2750)
+        write_config(top / "d.conf", spool)
+        conf = (top / "d.conf").read_text().replace(
+            "[spool]\n", "[spool]\nread_group = 4343\n", 1)
+        (top / "d.conf").write_text(conf)
+        wrapper = top / "as-nobody"
+        wrapper.write_text(
+            "#!/bin/sh\nexec setpriv --reuid=%d --regid=%d --clear-groups "
+            "%s \"$@\"\n" % (NOBODY, NOBODY, os.path.abspath(expensed_bin)))
+        os.chmod(wrapper, 0o755)
+        d = Daemon(str(wrapper), top / "d.conf", top / "d.log")
+        try:
+            d.start()
+            for i, name in enumerate(("a.json", "b.json", "c.json")):
+                (spool / "stage" / name).write_bytes(
+                    make_report(SEED, i, broken=i == 1))
+                os.chown(spool / "stage" / name, NOBODY, NOBODY)
+                os.rename(spool / "stage" / name, spool / "inbox" / name)
+                wait_all(spool, i + 1)
+            wait_for(lambda: (spool / "index.html").exists(), 10,
+                     what="index")
+            assert d.stop() == 0
+        finally:
+            d.cleanup()
+        warnings = [line for line in d.text().splitlines()
+                    if "cannot give the archived files" in line]
+        assert warnings == [
+            "expensed[%d]: warning: cannot give the archived files the "
+            "read group ? (4343): Operation not permitted; they keep the "
+            "daemon's group (is the daemon a member?)" % d.proc.pid], \
+            d.text()
+        for dd, names in listing(spool).items():
+            for n in names:
+                assert os.stat(spool / dd / n).st_gid == NOBODY, n
+        assert len(inputs(spool)) == 3
+        assert os.stat(spool / "index.html").st_gid == NOBODY
+    finally:
+        shutil.rmtree(top)
+
+
 # ---- crashes ----
 
 POINTS = ["copied", "recorded", "synced", "half-archived", "page-archived",
@@ -407,6 +466,15 @@ def index_rows(spool):
     return rows
 
 
+def csp(path):
+    """The Content-Security-Policy metas of a page, as a string (each one
+    once, so two would show)."""
+    return "|".join(m.attrs["content"]
+                    for m in parse(path.read_text()).find_all("meta")
+                    if m.attrs.get("http-equiv") ==
+                    "Content-Security-Policy")
+
+
 def href_target(spool, href):
     """The file a relative href of index.html names."""
     assert not urllib.parse.urlsplit(href).scheme, href
@@ -450,6 +518,9 @@ def test_index_300_files_and_restart(spool, start_daemon, tmp_path):
         assert page.is_file()
     st = os.stat(spool / "index.html")
     assert stat.S_IMODE(st.st_mode) == 0o640
+    # the same Content-Security-Policy as the pages: no script, no fetch
+    assert csp(spool / "index.html") == csp(page) == \
+        "default-src 'none'; style-src 'unsafe-inline'"
     # the state behind it stays bounded
     lines = (spool / "state" / "pages-index").read_bytes().splitlines()
     assert 200 <= len(lines) <= 400
