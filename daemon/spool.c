@@ -110,6 +110,7 @@ struct spool *spool_open(const char *dir, struct diag *diag)
 	pick_token(sp);
 	if (lock_self(sp, diag, dir) == -1)
 		goto fail;
+	spool_sweep_index_tmp(sp);
 	return sp;
 fail:
 	spool_close(sp);

@@ -261,13 +261,20 @@ int spool_archive_item(struct spool *sp, struct rec *r);
  */
 int spool_readable(struct spool *sp, int fd);
 
+/* Remove the temporary files of index flushes (.index.html-TOKEN,
+ * state/pages-index.tmp-TOKEN) whose daemon has no owner lock file left
+ * (spool_open: those a dead daemon's lock removal missed). */
+void spool_sweep_index_tmp(struct spool *sp);
+
 /* Forget the suffix cache, the deferred and requeued claims. */
 void spool_forget(struct spool *sp);
 
 /*
  * Remove state/owner-TOKEN.lock and close fd, which holds its lock: the
  * file goes first, so that whoever locks it next finds it gone (lock_owner
- * in spool_recover.c checks) rather than taking a dead file.
+ * in spool_recover.c checks) rather than taking a dead file. The temporary
+ * files of that daemon's index flushes (.index.html-TOKEN,
+ * state/pages-index.tmp-TOKEN), left by a crash, go before it.
  */
 void spool_unlock_owner(struct spool *sp, const char *token, int fd);
 

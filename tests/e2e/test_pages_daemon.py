@@ -603,6 +603,105 @@ def test_index_state_torn_or_garbage(spool, start_daemon):
     assert len(lines) == 2 and lines[0] == good.rstrip("\n")
 
 
+def state_lines(spool):
+    return (spool / "state" / "pages-index").read_text().splitlines()
+
+
+def test_index_shared_by_two_daemons(spool, start_daemon, tmp_path):
+    """Two daemons on one spool share state/pages-index: each archives
+    files while the other is stopped (SIGSTOP), and index.html lists both
+    daemons' files, newest first, whichever wrote it last; a compaction
+    (past 400 lines) keeps the other daemon's lines, and after a restart
+    none is lost."""
+    a = start_daemon(spool, name="a")
+    b = start_daemon(spool, name="b")
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    order = []
+
+    def wave(run, stop, prefix, n):
+        stop.signal(signal.SIGSTOP)
+        try:
+            names = ["%s%03d.json" % (prefix, i) for i in range(n)]
+            for i, name in enumerate(names):
+                (stage / name).write_bytes(
+                    make_report(SEED, len(order) + i, broken=i % 5 == 0))
+            for name in names:
+                os.rename(stage / name, spool / "inbox" / name)
+            wait_all(spool, len(order) + n, 60)
+            wait_for(lambda: verdict_lines(run)[-1:] and
+                     set(names) <= set(verdict_lines(run)), 10,
+                     what="%s logged" % prefix)
+            order.extend(m for m in verdict_lines(run) if m in names)
+        finally:
+            stop.signal(signal.SIGCONT)
+
+    wave(a, b, "a", 5)
+    wave(b, a, "b", 5)
+    wave(a, b, "c", 5)
+    # the last writer (a) lists b's files too, in the order archived
+    assert [r["file"] for r in index_rows(spool)] == order[::-1]
+    assert len(state_lines(spool)) == 15
+    # past 400 lines: one of them compacts the file from its own lines
+    wave(b, a, "d", 200)
+    wave(a, b, "e", 200)
+    lines = state_lines(spool)
+    assert len(order) == 415 and 200 <= len(lines) < 400
+    assert [ln.split("\t")[6] for ln in lines] == order[-len(lines):]
+    assert [r["file"] for r in index_rows(spool)] == order[::-1][:200]
+    assert a.stop() == 0 and b.stop() == 0
+    # what the file holds is the latest 200 or more, none lost: a restart
+    # lists them, and a new file on top
+    c = start_daemon(spool, name="c")
+    drop(spool, "last.json", SEED)
+    wait_for(lambda: index_rows(spool)[0]["file"] == "last.json", 10,
+             what="last.json in the index")
+    assert c.stop() == 0
+    assert [r["file"] for r in index_rows(spool)] == \
+        ["last.json"] + order[::-1][:199]
+
+
+def test_index_crash_leaves_no_temporary_files(spool, expensed_bin,
+                                               start_daemon, tmp_path):
+    """A kill -9 in the middle of the index update (the failpoint index
+    leaves .index.html-TOKEN and state/pages-index.tmp-TOKEN) leaves
+    nothing behind once another daemon starts: the temporary files of a
+    dead daemon go with its owner lock, and those of a daemon whose lock
+    is gone too are removed at start."""
+    cfg = tmp_path / "crash.conf"
+    write_config(cfg, spool)
+    env = dict(os.environ, EXPENSED_FAILPOINT="index")
+    env.pop("NOTIFY_SOCKET", None)
+    drop(spool, "seed.json", SEED)
+    with open(tmp_path / "crash.log", "wb") as log:
+        r = subprocess.run([hooks_binary(expensed_bin), "run", "-c",
+                            str(cfg), "-v"], stderr=log, env=env, timeout=30)
+    assert r.returncode == 99
+    tmps = sorted(n for n in os.listdir(spool) if n.startswith(".index"))
+    assert len(tmps) == 1 and re.fullmatch(r"\.index\.html-[0-9a-f]{16}",
+                                           tmps[0]), tmps
+    token = tmps[0][-16:]
+    state = sorted(os.listdir(spool / "state"))
+    assert "pages-index.tmp-" + token in state
+    assert "owner-%s.lock" % token in state
+    # a second crashed daemon whose owner lock is gone as well
+    other = "0123456789abcdef"
+    (spool / (".index.html-" + other)).write_bytes(b"")
+    (spool / "state" / ("pages-index.tmp-" + other)).write_bytes(b"")
+    d = start_daemon(spool)
+    drop(spool, "next.json", SEED)
+    wait_all(spool, 2)
+    wait_for(lambda: not [n for n in os.listdir(spool / "state")
+                          if n.startswith("owner-") and token in n], 10,
+             what="the dead daemon's lock removed")
+    assert d.stop() == 0
+    assert not [n for n in os.listdir(spool) if n.startswith(".index")]
+    assert not [n for n in os.listdir(spool / "state")
+                if n.startswith("pages-index.tmp-")]
+    assert [r["file"] for r in index_rows(spool)] == ["next.json",
+                                                       "seed.json"]
+
+
 # ---- [html] enabled, language ----
 
 def test_html_disabled_then_reloaded(spool, start_daemon, tmp_path):
