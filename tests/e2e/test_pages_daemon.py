@@ -702,6 +702,44 @@ def test_index_crash_leaves_no_temporary_files(spool, expensed_bin,
                                                        "seed.json"]
 
 
+def rchar(pid):
+    """Bytes the process read so far (/proc/PID/io rchar)."""
+    with open("/proc/%d/io" % pid) as f:
+        for line in f:
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
+    raise AssertionError("no rchar")
+
+
+def test_invalid_page_reads_the_file_back_only_to_quote_it(spool,
+                                                            start_daemon,
+                                                            tmp_path):
+    """The page of an invalid file quotes its bytes only for input.json and
+    input.encoding: a large file judged invalid for another reason
+    (input.resources: longer than max_judge_time) is read once, to judge
+    it, not read back for its page."""
+    write_config(tmp_path / "d.conf", spool)
+    conf = (tmp_path / "d.conf").read_text().replace(
+        "[spool]\n", "[spool]\nmax_judge_time = 1ms\n", 1)
+    (tmp_path / "d.conf").write_text(conf)
+    d = start_daemon(spool)
+    doc = json.loads(SEED)
+    doc["padding"] = ["x" * 1000] * 8000  # some 8 MB of JSON
+    big = json.dumps(doc).encode()
+    before = rchar(d.proc.pid)
+    drop(spool, "big.json", big)
+    wait_all(spool, 1, 60)
+    read = rchar(d.proc.pid) - before
+    assert d.stop() == 0
+    res = result(spool, "big.json")
+    assert res["verdict"] == "invalid"
+    assert [f["rule"] for f in res["findings"]] == ["input.resources"]
+    assert page_verdict(spool / "rejected" / "big.json.result.html") == \
+        "invalid"
+    # judged once (its bytes), not read back for the page (twice)
+    assert len(big) <= read < len(big) * 3 // 2, (read, len(big))
+
+
 # ---- [html] enabled, language ----
 
 def test_html_disabled_then_reloaded(spool, start_daemon, tmp_path):
