@@ -124,6 +124,7 @@ static void sweep_index_tmp_in(struct spool *sp, int dirfd, const char *prefix)
 {
 	char token[SPOOL_TOKEN_LEN + 1], lock[SPOOL_LOCK_SIZE];
 	struct dirent *de;
+	struct stat st;
 	DIR *dir;
 	int fd;
 
@@ -140,7 +141,7 @@ static void sweep_index_tmp_in(struct spool *sp, int dirfd, const char *prefix)
 		    strcmp(token, sp->token) == 0)
 			continue;
 		spool_name_owner_lock(token, lock);
-		if (faccessat(sp->statefd, lock, F_OK, AT_SYMLINK_NOFOLLOW) ==
+		if (fstatat(sp->statefd, lock, &st, AT_SYMLINK_NOFOLLOW) ==
 			-1 &&
 		    errno == ENOENT)
 			unlinkat(dirfd, de->d_name, 0);
