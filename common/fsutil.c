@@ -1,15 +1,17 @@
 /*
- * fsutil.c - directory helpers of fsutil.h.
+ * fsutil.c - directory and file helpers of fsutil.h.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "io.h"
 
 bool ends_with(const char *s, const char *suffix)
 {
@@ -91,4 +93,29 @@ void names_free(char **names, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
+}
+
+int replace_file(int dirfd, const char *tmp, const char *name, const void *data,
+		 size_t len, mode_t mode, gid_t gid)
+{
+	int fd, rc = -1, saved;
+
+	fd =
+	    openat(dirfd, tmp,
+		   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd == -1)
+		return -1;
+	if (fchmod(fd, mode) == 0 &&
+	    (gid == (gid_t)-1 || fchown(fd, (uid_t)-1, gid) == 0 ||
+	     errno == EPERM) &&
+	    write_all(fd, data, len) == 0)
+		rc = 0;
+	if (close(fd) == -1)
+		rc = -1;
+	if (rc == 0 && renameat(dirfd, tmp, dirfd, name) == 0)
+		return 0;
+	saved = errno;
+	unlinkat(dirfd, tmp, 0);
+	errno = saved;
+	return -1;
 }

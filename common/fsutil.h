@@ -26,4 +26,15 @@ int list_dir(int dirfd, char ***names, size_t *n);
 
 void names_free(char **names, size_t n);
 
+/*
+ * Replace dirfd/name with len bytes of data, never seen half-written:
+ * write them to dirfd/tmp (created or truncated, O_NOFOLLOW), give it mode
+ * and, unless gid is (gid_t)-1, group gid (when allowed: on EPERM it keeps
+ * the caller's group), then rename it over name. No
+ * fsync: durable with the file system's next commit. 0, or -1 with errno
+ * (tmp removed).
+ */
+int replace_file(int dirfd, const char *tmp, const char *name, const void *data,
+		 size_t len, mode_t mode, gid_t gid);
+
 #endif

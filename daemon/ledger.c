@@ -258,7 +258,13 @@ int ledger_add(struct ledger *l, const char *id, const char *claim_key,
 	       const char *archived_as)
 {
 	size_t mark = l->outlen;
+	const struct ledger_entry *had = strmap_get(&l->ids, id);
 
+	/* the same claim tried again (its page could not be written...):
+	 * its line is there already */
+	if (had != NULL && strcmp(had->claim_key, claim_key) == 0 &&
+	    strcmp(had->archived_as, archived_as) == 0)
+		return 0;
 	if (out_escaped(l, id) == -1 || out_reserve(l, 2) == -1)
 		goto fail;
 	l->out[l->outlen++] = '\t';

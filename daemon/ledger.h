@@ -40,7 +40,9 @@ int ledger_lock(struct ledger *l);
 const char *ledger_find(struct ledger *l, const char *id,
 			const char *claim_key);
 
-/* Record id as accepted (buffered until ledger_unlock). 0 or -1. */
+/* Record id as accepted (buffered until ledger_unlock); nothing when the
+ * ledger holds that line already (same id, claim and archive name: a claim
+ * tried again). 0 or -1. */
 int ledger_add(struct ledger *l, const char *id, const char *claim_key,
 	       const char *archived_as);
 

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/fsutil.h"
 #include "../common/io.h"
 #include "../common/strbuf.h"
 #include "../common/strmap.h"
@@ -348,32 +349,19 @@ static int sorted_keys(const char *prefix, const char ***out, size_t *n)
 	return 0;
 }
 
-/* Write text to dirfd/name through a temporary name and a rename.
+/* Write text to dirfd/name through NAME.tmp-PID and a rename (mode).
  * 0, or -1 with errno. */
-static int replace_file(int dirfd, const char *name, const char *text,
-			size_t len, mode_t mode)
+static int save_file(int dirfd, const char *name, const char *text, size_t len,
+		     mode_t mode)
 {
 	char tmp[PATH_MAX];
-	int fd, rc = -1, saved;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", name, (long)getpid()) >=
 	    (int)sizeof(tmp)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	fd =
-	    openat(dirfd, tmp,
-		   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (fd >= 0 && fchmod(fd, mode) == 0 && write_all(fd, text, len) == 0)
-		rc = 0;
-	if (fd >= 0 && close(fd) == -1)
-		rc = -1;
-	if (rc == 0 && renameat(dirfd, tmp, dirfd, name) == 0)
-		return 0;
-	saved = errno;
-	unlinkat(dirfd, tmp, 0);
-	errno = saved;
-	return -1;
+	return replace_file(dirfd, tmp, name, text, len, mode, (gid_t)-1);
 }
 
 int metrics_save(int statefd)
@@ -392,8 +380,8 @@ int metrics_save(int statefd)
 		sb_addf(&sb, "%s %llu\n", keys[i], get(keys[i]));
 	if (sb.failed)
 		errno = ENOMEM;
-	else if (replace_file(statefd, METRICS_STATE_NAME, sb.buf, sb.len,
-			      0640) == 0)
+	else if (save_file(statefd, METRICS_STATE_NAME, sb.buf, sb.len, 0640) ==
+		 0)
 		rc = 0;
 	if (rc == 0)
 		dirty = false;
@@ -521,7 +509,7 @@ int metrics_write_textfile(const struct config *cfg, size_t backlog)
 	if (sb.failed)
 		errno = ENOMEM;
 	else
-		rc = replace_file(dirfd, slash + 1, sb.buf, sb.len, 0644);
+		rc = save_file(dirfd, slash + 1, sb.buf, sb.len, 0644);
 	close(dirfd);
 	sb_release(&sb);
 	return rc;

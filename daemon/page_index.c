@@ -11,14 +11,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/fsutil.h"
 #include "../common/io.h"
 #include "../common/timefmt.h"
 #include "../common/utf8.h"
 #include "log.h"
 #include "page.h"
+#include "page_int.h"
 
 /* Most of state/pages-index read back (its last bytes): a file of garbage
  * costs no more than this. */
@@ -27,11 +30,19 @@
 #define STATE_LINES_MAX (2 * PAGE_INDEX_MAX)
 /* The version field opening every state line. */
 #define LINE_VERSION "1"
+/* The lock of state/pages-index, which is replaced when compacted. */
+#define PAGES_INDEX_LOCK SPOOL_PAGES_INDEX_NAME ".lock"
 
 struct page_index {
 	int spool_fd, state_fd;
+	int lock_fd; /* state/pages-index.lock, opened at the first flush */
 	char token[SPOOL_TOKEN_LEN + 1];
-	int loaded;	     /* state/pages-index was read */
+	/* the ring holds the last lines of state/pages-index as it was when
+	 * this daemon last wrote or read it: that file (dev, ino), size */
+	int known;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
 	int compact;	     /* rewrite it whole at the next flush */
 	size_t state_lines;  /* lines it holds (as far as we know) */
 	struct strbuf lines; /* lines added since the last flush */
@@ -40,6 +51,33 @@ struct page_index {
 	size_t head;  /* the slot of the next entry */
 	size_t count; /* entries held (<= PAGE_INDEX_MAX) */
 };
+
+#ifdef EXPENSED_TEST_HOOKS
+/* EXPENSED_FAILPOINT=index: die like kill -9 in the middle of a flush,
+ * both temporary files written, neither renamed (the crash that leaves
+ * them behind). */
+static void index_failpoint(const struct page_index *ix)
+{
+	const char *fp = getenv("EXPENSED_FAILPOINT");
+	char tmp[SPOOL_LOCK_SIZE];
+	int fd;
+
+	if (fp == NULL || strcmp(fp, "index") != 0)
+		return;
+	spool_name_index_tmp(ix->token, tmp);
+	fd = openat(ix->spool_fd, tmp, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+	if (fd >= 0)
+		close(fd);
+	spool_name_pages_index_tmp(ix->token, tmp);
+	fd = openat(ix->state_fd, tmp, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+	if (fd >= 0)
+		close(fd);
+	_exit(99);
+}
+#define INDEX_FAILPOINT(ix) index_failpoint(ix)
+#else
+#define INDEX_FAILPOINT(ix) ((void)0)
+#endif
 
 struct page_index *page_index_open(int spool_fd, int state_fd,
 				   const char *token)
@@ -50,6 +88,7 @@ struct page_index *page_index_open(int spool_fd, int state_fd,
 		return NULL;
 	ix->spool_fd = spool_fd;
 	ix->state_fd = state_fd;
+	ix->lock_fd = -1;
 	snprintf(ix->token, sizeof(ix->token), "%s", token);
 	return ix;
 }
@@ -58,6 +97,8 @@ void page_index_close(struct page_index *ix)
 {
 	if (ix == NULL)
 		return;
+	if (ix->lock_fd >= 0)
+		close(ix->lock_fd);
 	sb_release(&ix->lines);
 	free(ix);
 }
@@ -246,134 +287,123 @@ static const struct page_index_entry *ring_at(const struct page_index *ix,
 			 PAGE_INDEX_MAX];
 }
 
-/* Read state/pages-index (its last LOAD_MAX bytes) into the ring. 0, or
- * -1 when memory runs out; a file that cannot be read is an empty list
- * (logged), rewritten at the next flush. */
-static int load(struct page_index *ix)
+/* Put the lines of [p, end) into the ring, counting them in state_lines
+ * when count. Whether they were all good (a torn last line, without its
+ * '\n', or garbage is not). */
+static int put_lines(struct page_index *ix, const char *p, const char *end,
+		     int count)
 {
 	struct page_index_entry e;
+	int clean = 1;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL) /* a torn last line */
+			return 0;
+		if (parse_line(p, nl, &e) == 0)
+			ring_put(ix, &e);
+		else
+			clean = 0;
+		if (count)
+			ix->state_lines++;
+		p = nl + 1;
+	}
+	return clean;
+}
+
+/*
+ * Bring the ring up to date with state/pages-index, open as fd (st), which
+ * this daemon holds the lock of: nothing to read when it is the file last
+ * seen, with the size last seen (no other daemon wrote); the lines other
+ * daemons appended since, when it only grew; else its last LOAD_MAX bytes,
+ * the ring refilled from them (a new file: compacted by another daemon,
+ * or never read). 0, or -1 when memory runs out; a file that cannot be
+ * read is taken as empty (logged), to rewrite.
+ */
+static int sync_ring(struct page_index *ix, int fd, const struct stat *st)
+{
 	char *buf = NULL;
 	size_t cap = 0, len = 0;
+	off_t from = 0;
+	int rc = 0, whole = 1, clean;
 	const char *p, *end;
-	struct stat st;
-	int fd, rc = 0, clean;
 
-	ix->compact = 1; /* unless it reads back clean */
-	fd = openat(ix->state_fd, SPOOL_PAGES_INDEX_NAME,
-		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1) {
-		if (errno != ENOENT)
-			log_msg(LOG_WARNING, "cannot read state/%s: %s",
-				SPOOL_PAGES_INDEX_NAME, strerror(errno));
-		goto done;
+	if (ix->known && st->st_dev == ix->dev && st->st_ino == ix->ino) {
+		if (st->st_size == ix->size)
+			return 0;
+		if (st->st_size > ix->size &&
+		    st->st_size - ix->size <= LOAD_MAX) {
+			from = ix->size;
+			whole = 0;
+		}
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    (st.st_size > LOAD_MAX &&
-	     lseek(fd, st.st_size - LOAD_MAX, SEEK_SET) == -1) ||
-	    read_fd(fd, LOAD_MAX, 0, &buf, &cap, &len) == -1) {
+	if (whole) {
+		ix->head = ix->count = ix->state_lines = 0;
+		if (st->st_size > LOAD_MAX)
+			from = st->st_size - LOAD_MAX;
+	}
+	ix->known = 0;
+	ix->compact = 1; /* unless it reads back clean */
+	if (!S_ISREG(st->st_mode) || lseek(fd, from, SEEK_SET) == -1 ||
+	    read_fd(fd, LOAD_MAX, (size_t)(st->st_size - from), &buf, &cap,
+		    &len) == -1) {
 		if (errno == ENOMEM)
 			rc = -1;
 		else
 			log_msg(LOG_WARNING, "cannot read state/%s: %s",
 				SPOOL_PAGES_INDEX_NAME, strerror(errno));
-		goto done;
+		goto out;
 	}
 	if (len > LOAD_MAX)
 		len = LOAD_MAX;
 	p = buf;
 	end = buf + len;
-	clean = st.st_size <= LOAD_MAX;
+	clean = from == 0 || !whole;
 	if (!clean) { /* the first line read is a part of one */
 		p = memchr(p, '\n', len);
 		p = p != NULL ? p + 1 : end;
 	}
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		if (nl == NULL) { /* a torn last line */
-			clean = 0;
-			break;
-		}
-		if (parse_line(p, nl, &e) == 0) {
-			ring_put(ix, &e);
-			ix->state_lines++;
-		} else {
-			clean = 0;
-		}
-		p = nl + 1;
-	}
+	if (put_lines(ix, p, end, 1) == 0)
+		clean = 0;
 	if (clean && ix->state_lines <= STATE_LINES_MAX)
 		ix->compact = 0;
-done:
-	if (fd >= 0)
-		close(fd);
+out:
 	free(buf);
-	if (rc == 0)
-		ix->loaded = 1;
 	return rc;
 }
 
 int page_index_add(struct page_index *ix, const struct page_index_entry *e)
 {
-	if (!ix->loaded && load(ix) == -1)
-		return -1;
-	ring_put(ix, e);
 	add_line(&ix->lines, e);
 	ix->nlines++;
-	return 0;
+	return ix->lines.failed ? -1 : 0;
 }
 
 /* ---- writing ---- */
 
-/* Write data (len bytes) to dirfd/tmp (0640, group gid), then rename it
- * to dirfd/name. 0 or -1 with errno. */
-static int replace_file(int dirfd, const char *tmp, const char *name,
-			const char *data, size_t len, gid_t gid)
+/* Remember state/pages-index as it is now: fd, or (fd -1) the file of
+ * that name, after a rename. */
+static void seen(struct page_index *ix, int fd)
 {
-	int fd, rc = -1, e;
+	struct stat st;
 
-	fd =
-	    openat(dirfd, tmp,
-		   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (fd == -1)
-		return -1;
-	if (fchmod(fd, 0640) == 0 &&
-	    (gid == (gid_t)-1 || fchown(fd, (uid_t)-1, gid) == 0) &&
-	    write_all(fd, data, len) == 0)
-		rc = 0;
-	if (close(fd) == -1)
-		rc = -1;
-	if (rc == 0 && renameat(dirfd, tmp, dirfd, name) == 0)
-		return 0;
-	e = errno;
-	unlinkat(dirfd, tmp, 0);
-	errno = e;
-	return -1;
+	if ((fd >= 0 ? fstat(fd, &st)
+		     : fstatat(ix->state_fd, SPOOL_PAGES_INDEX_NAME, &st,
+			       AT_SYMLINK_NOFOLLOW)) == -1)
+		return;
+	ix->known = 1;
+	ix->dev = st.st_dev;
+	ix->ino = st.st_ino;
+	ix->size = st.st_size;
 }
 
-/* The lines since the last flush into state/pages-index: appended, or the
- * whole ring written anew when the file is too long or was not clean. */
-static int write_state(struct page_index *ix)
+/* state/pages-index, the whole ring written anew (compacted). 0 or -1. */
+static int rewrite_state(struct page_index *ix)
 {
 	struct strbuf all = STRBUF_INIT;
 	char tmp[SPOOL_LOCK_SIZE];
-	int fd, rc = -1;
+	int rc = -1;
 
-	if (!ix->compact && ix->state_lines + ix->nlines <= STATE_LINES_MAX) {
-		fd = openat(ix->state_fd, SPOOL_PAGES_INDEX_NAME,
-			    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-				O_NOFOLLOW,
-			    0640);
-		if (fd == -1)
-			return -1;
-		rc = write_all(fd, ix->lines.buf, ix->lines.len);
-		if (close(fd) == -1)
-			rc = -1;
-		if (rc == 0)
-			ix->state_lines += ix->nlines;
-		else
-			ix->compact = 1; /* a torn line maybe */
-		return rc;
-	}
 	for (size_t i = 0; i < ix->count; i++)
 		add_line(&all, ring_at(ix, i));
 	if (all.failed) {
@@ -382,14 +412,68 @@ static int write_state(struct page_index *ix)
 	}
 	spool_name_pages_index_tmp(ix->token, tmp);
 	rc = replace_file(ix->state_fd, tmp, SPOOL_PAGES_INDEX_NAME,
-			  all.buf ? all.buf : "", all.len, (gid_t)-1);
+			  all.buf ? all.buf : "", all.len, 0640, (gid_t)-1);
 	if (rc == 0) {
 		ix->compact = 0;
 		ix->state_lines = ix->count;
+		seen(ix, -1);
 	}
 out:
 	sb_release(&all);
 	return rc;
+}
+
+/*
+ * Under the lock of state/pages-index: read what other daemons wrote since
+ * (sync_ring), put this batch's entries after it, and append their lines,
+ * or rewrite the file with the ring (the file's own last lines and this
+ * batch's) when it grows too long or was not clean. 0 or -1 with errno.
+ */
+static int write_state(struct page_index *ix)
+{
+	struct stat st;
+	int fd, rc = -1;
+
+	fd = openat(ix->state_fd, SPOOL_PAGES_INDEX_NAME,
+		    O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd == -1)
+		return -1;
+	if (fstat(fd, &st) == -1 || sync_ring(ix, fd, &st) == -1)
+		goto out;
+	(void)put_lines(ix, ix->lines.buf, ix->lines.buf + ix->lines.len, 0);
+	if (ix->compact || ix->state_lines + ix->nlines > STATE_LINES_MAX) {
+		rc = rewrite_state(ix);
+		goto out;
+	}
+	ix->known = 0; /* a torn line maybe, until it is written */
+	rc = write_all(fd, ix->lines.buf, ix->lines.len);
+	if (rc == 0) {
+		ix->state_lines += ix->nlines;
+		seen(ix, fd);
+	} else {
+		ix->compact = 1;
+	}
+out:
+	if (close(fd) == -1)
+		rc = -1;
+	return rc;
+}
+
+/* Take the lock of state/pages-index (state/pages-index.lock, a file
+ * never replaced), opened the first time. 0 or -1 with errno. */
+static int lock_state(struct page_index *ix)
+{
+	if (ix->lock_fd == -1)
+		ix->lock_fd =
+		    openat(ix->state_fd, PAGES_INDEX_LOCK,
+			   O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (ix->lock_fd == -1)
+		return -1;
+	while (flock(ix->lock_fd, LOCK_EX) == -1) {
+		if (errno != EINTR)
+			return -1;
+	}
+	return 0;
 }
 
 int page_index_flush(struct page_index *ix, enum lang lang, gid_t gid)
@@ -401,11 +485,17 @@ int page_index_flush(struct page_index *ix, enum lang lang, gid_t gid)
 
 	if (ix->nlines == 0)
 		return 0;
+	if (lock_state(ix) == -1) {
+		log_msg(LOG_ERR, "cannot lock state/%s: %s", PAGES_INDEX_LOCK,
+			strerror(errno));
+		sb_release(&ix->lines);
+		ix->nlines = 0;
+		return -1;
+	}
 	if (ix->lines.failed || write_state(ix) == -1) {
 		log_msg(LOG_ERR, "cannot write state/%s: %s",
 			SPOOL_PAGES_INDEX_NAME,
 			ix->lines.failed ? strerror(ENOMEM) : strerror(errno));
-		ix->compact = 1; /* the ring has them all: written anew */
 		rc = -1;
 	}
 	sb_release(&ix->lines);
@@ -413,20 +503,25 @@ int page_index_flush(struct page_index *ix, enum lang lang, gid_t gid)
 	for (size_t i = 0; i < ix->count; i++)
 		list[i] = ring_at(ix, i);
 	spool_name_index_tmp(ix->token, tmp);
+	INDEX_FAILPOINT(ix);
 	if (page_index_render(&page, list, ix->count, lang) == -1) {
 		errno = ENOMEM;
 		goto fail;
 	}
+	/* under the lock: the last index.html written holds the newest
+	 * list */
 	if (replace_file(ix->spool_fd, tmp, SPOOL_INDEX_NAME, page.buf,
-			 page.len, gid) == -1)
+			 page.len, 0640, gid) == -1)
 		goto fail;
-	sb_release(&page);
-	return rc;
+	goto out;
 fail:
 	log_msg(LOG_ERR, "cannot write %s: %s", SPOOL_INDEX_NAME,
 		strerror(errno));
+	rc = -1;
+out:
+	flock(ix->lock_fd, LOCK_UN);
 	sb_release(&page);
-	return -1;
+	return rc;
 }
 
 /* ---- the page ---- */
@@ -520,9 +615,10 @@ int page_index_render(struct strbuf *out,
 
 	sb_addf(out,
 		"<!DOCTYPE html>\n<html lang=\"%s\"><head><meta "
-		"charset=\"utf-8\">\n<meta name=\"viewport\" "
+		"charset=\"utf-8\">\n<meta http-equiv=\"Content-Security-"
+		"Policy\" content=\"%s\">\n<meta name=\"viewport\" "
 		"content=\"width=device-width\">\n<title>",
-		i18n_name(lang));
+		i18n_name(lang), pg_csp);
 	page_escape(out, title);
 	sb_addf(out, "</title>\n<style>%s</style>\n</head><body>\n<h1>", STYLE);
 	page_escape(out, title);

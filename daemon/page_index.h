@@ -3,11 +3,20 @@
  * "Verdict pages"): the latest PAGE_INDEX_MAX verdicts, newest first, each
  * linking to its page, in the daemon's language.
  *
- * The entries live in memory and in state/pages-index (one line each,
- * appended after every batch, compacted to the last PAGE_INDEX_MAX when it
- * holds twice as many), so that a restart continues the list and a batch
- * costs the same whatever the spool's history. A line that cannot be read
- * (a torn write, garbage) is skipped.
+ * state/pages-index is the list's truth, shared by every daemon of the
+ * spool: one line per entry, appended after every batch, compacted to its
+ * own last PAGE_INDEX_MAX lines (replaced by a rename) when it holds twice
+ * as many. Each flush works under flock(LOCK_EX) on
+ * state/pages-index.lock (a file never replaced): it reads what other
+ * daemons appended since this one last looked (only their new lines; the
+ * last LOAD_MAX bytes, at most the last PAGE_INDEX_MAX lines kept, after a
+ * compaction by another or at the first flush), appends this batch's
+ * lines, compacts if needed, and writes index.html, so that every daemon
+ * writes the same list and no compaction drops another's lines. A daemon
+ * alone reads nothing back (the file is as it left it: same inode and
+ * size). The last PAGE_INDEX_MAX entries are kept in memory. A line that
+ * cannot be read (a torn write, garbage) is skipped, and the file
+ * rewritten at the next flush.
  *
  *   struct page_index *ix = page_index_open(spool_fd, state_fd, token);
  *   page_index_add(ix, &entry); ...
@@ -51,8 +60,10 @@ struct page_index;
 
 /*
  * The index of the spool spool_fd, its entries in state_fd (read at the
- * first page_index_add), temporary files named after token (this daemon's
- * owner token). NULL when memory runs out.
+ * first page_index_flush), temporary files named after token (this
+ * daemon's owner token: .index.html-TOKEN, state/pages-index.tmp-TOKEN,
+ * which spool_recover.c removes when a crash left them). NULL when memory
+ * runs out.
  */
 struct page_index *page_index_open(int spool_fd, int state_fd,
 				   const char *token);
@@ -65,13 +76,15 @@ void page_index_entry_set(struct page_index_entry *e, const struct judgement *j,
 			  const char *file, const char *archived_as);
 
 /* Add e, the newest entry (kept in memory until page_index_flush). 0, or
- * -1 when state/pages-index cannot be read for lack of memory. */
+ * -1 when memory runs out. */
 int page_index_add(struct page_index *ix, const struct page_index_entry *e);
 
 /*
- * Append the entries added since the last flush to state/pages-index and
- * replace index.html (mode 0640, group gid unless gid is (gid_t)-1), in
- * language lang. 0, or -1 (logged); the entries stay in memory either way.
+ * Under the lock of state/pages-index: take in the lines other daemons
+ * wrote, append the entries added since the last flush, and replace
+ * index.html (mode 0640, group gid unless gid is (gid_t)-1 or the daemon
+ * may not give it), in language lang. 0, or -1 (logged: entries that could
+ * not be written are lost from the list, a view).
  */
 int page_index_flush(struct page_index *ix, enum lang lang, gid_t gid);
 

@@ -91,7 +91,7 @@ struct spool *spool_open(const char *dir, struct diag *diag)
 	}
 	sp->dirfd = sp->workfd = sp->accfd = sp->rejfd = sp->statefd = -1;
 	sp->lockfd = -1;
-	sp->read_gid = sp->dirs_gid = (gid_t)-1;
+	sp->read_gid = sp->dirs_gid = sp->warned_gid = (gid_t)-1;
 	sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sp->dirfd == -1) {
 		diag_add(diag, "cannot open spool directory %s: %s", dir,
@@ -110,6 +110,7 @@ struct spool *spool_open(const char *dir, struct diag *diag)
 	pick_token(sp);
 	if (lock_self(sp, diag, dir) == -1)
 		goto fail;
+	spool_sweep_index_tmp(sp);
 	return sp;
 fail:
 	spool_close(sp);

@@ -79,7 +79,10 @@ int spool_claim(struct spool *sp, int inbox_fd, const char *name,
  * owner lock is free: it is taken over). Stale results and copies of those
  * claims are removed (the claim is judged again); each claim's recovery is
  * counted durably (state/tries-KEY) before it is returned; a claim whose
- * judging ran out of memory lately is left for later (spool_int.h).
+ * judging ran out of memory lately, or whose copy, result or page could
+ * not be written, is left for later (spool_int.h). Also removes the owner
+ * locks of dead daemons that left nothing, with their index.html temporary
+ * files.
  * *items is malloc'ed (free it). Returns the count, or -1.
  */
 int spool_recoverable(struct spool *sp, struct spool_item **items);

@@ -15,6 +15,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,15 +312,35 @@ int spool_archive_item(struct spool *sp, struct rec *r)
 	return 0;
 }
 
-int spool_readable(const struct spool *sp, int fd)
+/* Warn, once per read group, that files cannot be given it. */
+static void warn_group(struct spool *sp, int err)
+{
+	struct group *gr;
+
+	if (sp->warned_gid == sp->read_gid)
+		return;
+	sp->warned_gid = sp->read_gid;
+	gr = getgrgid(sp->read_gid);
+	log_msg(LOG_WARNING,
+		"cannot give the archived files the read group %s (%lu): %s; "
+		"they keep the daemon's group (is the daemon a member?)",
+		gr != NULL ? gr->gr_name : "?", (unsigned long)sp->read_gid,
+		strerror(err));
+}
+
+int spool_readable(struct spool *sp, int fd)
 {
 	if (fchmod(fd, 0640) == -1)
 		return -1;
 	/* not a member of that group (EPERM): the file stays the daemon's
-	 * group, as the directory's setgid bit cannot give it on a rename */
+	 * group, as the directory's setgid bit cannot give it on a rename;
+	 * said once */
 	if (sp->read_gid != (gid_t)-1 &&
-	    fchown(fd, (uid_t)-1, sp->read_gid) == -1 && errno != EPERM)
-		return -1;
+	    fchown(fd, (uid_t)-1, sp->read_gid) == -1) {
+		if (errno != EPERM)
+			return -1;
+		warn_group(sp, errno);
+	}
 	return 0;
 }
 

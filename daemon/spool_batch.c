@@ -69,6 +69,13 @@ int spool_page_enomem(void)
 	left--;
 	return 1;
 }
+
+long long spool_defer_ms(void)
+{
+	const char *ms = getenv("EXPENSED_DEFER_MS");
+
+	return ms != NULL ? strtoll(ms, NULL, 10) : DEFER_MS;
+}
 #endif
 
 /* ---- logging ---- */
@@ -110,10 +117,10 @@ static void log_result(const struct judgement *j, const char *name,
 
 /* ---- the batch ---- */
 
-/* r stays in work/: judged again at the next look (a batch or a write
- * that failed) without counting a recovery, or (judging ran out of memory,
- * the copy could not be written: defer) not before DEFER_MS, counted as a
- * recovery. */
+/* r stays in work/: judged again at the next look (a batch that failed)
+ * without counting a recovery, or (judging ran out of memory; the copy,
+ * the result or the page could not be written: defer) not before DEFER_MS,
+ * counted as a recovery. */
 static void leave(struct spool *sp, struct rec *r, int defer)
 {
 	long long *until;
@@ -133,7 +140,7 @@ static void leave(struct spool *sp, struct rec *r, int defer)
 	until = malloc(sizeof(*until));
 	if (until == NULL)
 		return;
-	*until = clock_mono_ms() + DEFER_MS;
+	*until = clock_mono_ms() + SPOOL_DEFER_MS();
 	if (strmap_put(&sp->deferred, r->it->key, until, &old) == -1)
 		free(until);
 	free(old);
@@ -341,9 +348,20 @@ static int write_result(struct spool *sp, struct rec *r)
 	return rc;
 }
 
-/* The bytes judged of an invalid file that was read but not parsed (its
- * page quotes them around a syntax error), read back from its copy into
- * sp->buf: *len, or -1 (the page then goes without them). */
+/* Whether the page of the invalid j quotes the file's bytes: its first
+ * finding is input.json or input.encoding (page_invalid.c). */
+static int quotes_input(const struct judgement *j)
+{
+	const char *rule = j->nfindings > 0 ? j->findings[0].rule : NULL;
+
+	return rule != NULL && (strcmp(rule, "input.json") == 0 ||
+				strcmp(rule, "input.encoding") == 0);
+}
+
+/* The bytes judged of a file judged invalid for its JSON or its encoding
+ * (input.json, input.encoding: its page quotes them around the error),
+ * read back from its copy into sp->buf: *len, or -1 (the page then goes
+ * without them; any other invalid file's page quotes nothing). */
 static int reread(struct spool *sp, const struct spool_ctx *ctx,
 		  const struct rec *r, size_t *len)
 {
@@ -352,7 +370,7 @@ static int reread(struct spool *sp, const struct spool_ctx *ctx,
 	int fd, rc;
 
 	if (r->root != NULL || r->j.verdict != VERDICT_INVALID ||
-	    !r->j.has_sha256)
+	    !r->j.has_sha256 || !quotes_input(&r->j))
 		return -1;
 	fd = openat(sp->workfd, r->it->work, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
@@ -415,24 +433,31 @@ static void record_all(struct spool *sp, struct spool_ctx *ctx,
 
 		if (!r->ok || r->it->kind != ITEM_CLAIM)
 			continue;
+		/* a result or page that cannot be written is deferred and
+		 * counted like judging out of memory: a claim that always
+		 * fails ends input.resources (spool_int.h) */
 		if (write_result(sp, r) == -1) {
 			log_msg(LOG_ERR, "cannot write result %s: %s",
 				log_escape(r->rname, esc, sizeof(esc)),
 				strerror(errno));
 			unlinkat(sp->workfd, r->rname, 0);
-			leave(sp, r, 0);
+			leave(sp, r, 1);
 			continue;
 		}
 		if (ctx->cfg->html && write_page(sp, ctx, r) == -1) {
-			/* like a result that cannot be written: never a
-			 * file without its page, nor a wrong verdict */
 			log_msg(LOG_ERR, "cannot write page %s: %s",
 				log_escape(r->pname, esc, sizeof(esc)),
 				strerror(errno));
 			unlinkat(sp->workfd, r->pname, 0);
-			unlinkat(sp->workfd, r->rname, 0);
-			leave(sp, r, 0);
-			continue;
+			/* never a file without its page, nor a wrong
+			 * verdict; but the last try (already judged
+			 * input.resources) goes without its page rather than
+			 * never */
+			if (r->it->tries < SPOOL_MAX_TRIES) {
+				unlinkat(sp->workfd, r->rname, 0);
+				leave(sp, r, 1);
+				continue;
+			}
 		}
 		if (outbox_queue(ctx->ob, r->it->work, &r->j, r->doc) == -1) {
 			log_msg(LOG_ERR, "cannot queue deliveries for %s",
@@ -440,7 +465,7 @@ static void record_all(struct spool *sp, struct spool_ctx *ctx,
 			if (r->page)
 				unlinkat(sp->workfd, r->pname, 0);
 			unlinkat(sp->workfd, r->rname, 0);
-			leave(sp, r, 0);
+			leave(sp, r, 1);
 		}
 		/* written and queued: not kept for the rest of the batch (256
 		 * documents alive at once made the heap of a burst grow by
@@ -582,7 +607,12 @@ static void give_dir(int fd, const char *name, gid_t gid)
 {
 	struct stat st;
 
-	if (fstat(fd, &st) == 0 && st.st_gid == gid)
+	if (fstat(fd, &st) == -1) {
+		log_msg(LOG_ERR, "cannot give %s/ the read group %lu: %s", name,
+			(unsigned long)gid, strerror(errno));
+		return;
+	}
+	if (st.st_gid == gid)
 		return;
 	if (fchown(fd, (uid_t)-1, gid) == -1 ||
 	    fchmod(fd, (st.st_mode & 0777) | S_ISGID) == -1)

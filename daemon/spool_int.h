@@ -75,17 +75,22 @@
  * state/tries-KEY is raised by one (written in place, then one syncfs for
  * the whole recovered list); at the third recovery the file is not read
  * but judged invalid, input.resources, and archived as in 1-5. A claim
- * whose judging runs out of memory (or whose copy cannot be written) stays
- * in work/ and is not taken again by this daemon before DEFER_MS: at most
- * one attempt per restart or per DEFER_MS, each counted as a recovery.
- *
- * A page that cannot be rendered for lack of memory, or written, is
- * handled as a result that cannot be written: the claim stays in work/
- * (its result is removed) and is judged again at the next look.
+ * whose judging runs out of memory, or whose copy, result or page cannot
+ * be written (a page that cannot be rendered for lack of memory too), or
+ * whose deliveries cannot be queued, stays in work/ (its result and page
+ * removed) and is not taken again by this daemon before DEFER_MS: at most
+ * one attempt per restart or per DEFER_MS, each counted as a recovery, so
+ * that it ends input.resources at the third. Its ledger line is written
+ * once (ledger_add skips a line it holds already: same id, claim and
+ * archive name). The page of that last attempt, if it cannot be written
+ * either, is left out: the file is archived without one (logged).
  *
  * So every file ends in exactly one of accepted/ or rejected/, with exactly
- * one result beside it (and, with [html] enabled, exactly one page); a file
- * is never judged by two live daemons.
+ * one result beside it, and, with [html] enabled, exactly one page, but
+ * for two cases: a file whose page could not be written at its last try
+ * (above), and a result left over from a run with [html] disabled that is
+ * archived after pages were turned on (it never had a page; it is archived
+ * without one). A file is never judged by two live daemons.
  */
 #ifndef EXPENSED_SPOOL_INT_H
 #define EXPENSED_SPOOL_INT_H
@@ -138,6 +143,7 @@ struct spool {
 	 * daemon's */
 	gid_t read_gid;
 	gid_t dirs_gid;	    /* [spool] read_group given to the directories */
+	gid_t warned_gid;   /* the read group spool_readable() warned of */
 	struct strbuf page; /* the page being rendered, reused */
 };
 
@@ -167,13 +173,17 @@ struct rec {
  * cleanup) at that point of its first batch of two or more files, so that
  * the end-to-end tests can check recovery from every window of the
  * protocol. With EXPENSED_PAGE_ENOMEM=N, the first N pages rendered fail
- * as if memory ran out (spool_page_enomem() says 1 for them).
+ * as if memory ran out (spool_page_enomem() says 1 for them). With
+ * EXPENSED_DEFER_MS=N, a claim left in work/ is deferred N ms instead of
+ * DEFER_MS (spool_batch.c).
  */
 #ifdef EXPENSED_TEST_HOOKS
 extern int spool_fail_half; /* the second file of a batch is archived */
 void spool_fail_at(const char *stage, size_t batch);
 int spool_page_enomem(void);
+long long spool_defer_ms(void);
 #define SPOOL_PAGE_ENOMEM() spool_page_enomem()
+#define SPOOL_DEFER_MS() spool_defer_ms()
 #define SPOOL_FAIL_AT(stage, batch) spool_fail_at(stage, batch)
 #define SPOOL_FAIL_HALF_ARM() (spool_fail_half = 1)
 #define SPOOL_FAIL_HALF()                                                      \
@@ -189,6 +199,7 @@ int spool_page_enomem(void);
 	} while (0)
 #else
 #define SPOOL_PAGE_ENOMEM() 0
+#define SPOOL_DEFER_MS() DEFER_MS
 #define SPOOL_FAIL_AT(stage, batch) ((void)0)
 #define SPOOL_FAIL_HALF_ARM() ((void)0)
 #define SPOOL_FAIL_HALF() ((void)0)
@@ -244,9 +255,16 @@ int spool_archive_item(struct spool *sp, struct rec *r);
 
 /*
  * Give the file fd (a copy, a result or a page being written) mode 0640
- * and the read group. 0 or -1 with errno.
+ * and the read group; when the daemon may not give that group (EPERM: not
+ * a member), the file keeps the daemon's group and a warning is logged,
+ * once per read group. 0 or -1 with errno.
  */
-int spool_readable(const struct spool *sp, int fd);
+int spool_readable(struct spool *sp, int fd);
+
+/* Remove the temporary files of index flushes (.index.html-TOKEN,
+ * state/pages-index.tmp-TOKEN) whose daemon has no owner lock file left
+ * (spool_open: those a dead daemon's lock removal missed). */
+void spool_sweep_index_tmp(struct spool *sp);
 
 /* Forget the suffix cache, the deferred and requeued claims. */
 void spool_forget(struct spool *sp);
@@ -254,7 +272,9 @@ void spool_forget(struct spool *sp);
 /*
  * Remove state/owner-TOKEN.lock and close fd, which holds its lock: the
  * file goes first, so that whoever locks it next finds it gone (lock_owner
- * in spool_recover.c checks) rather than taking a dead file.
+ * in spool_recover.c checks) rather than taking a dead file. The temporary
+ * files of that daemon's index flushes (.index.html-TOKEN,
+ * state/pages-index.tmp-TOKEN), left by a crash, go before it.
  */
 void spool_unlock_owner(struct spool *sp, const char *token, int fd);
 

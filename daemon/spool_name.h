@@ -38,6 +38,7 @@
  *                     metrics.tmp-PID
  *   pages-index       the entries of index.html (page_index.h), compacted
  *                     through pages-index.tmp-TOKEN
+ *   pages-index.lock  flock'ed by the daemon updating pages-index
  *
  * Builders return 0, or -1 with errno ENAMETOOLONG when the name would not
  * fit in NAME_MAX bytes (it may come from a file name found on disk). They

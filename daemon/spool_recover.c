@@ -6,6 +6,7 @@
  * left nothing behind. The cases follow the protocol in spool_int.h.
  */
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -81,13 +82,77 @@ busy:
 	return -1;
 }
 
+/* Remove what a flush of index.html by token's daemon, dead or stopping,
+ * may have left: .index.html-TOKEN and state/pages-index.tmp-TOKEN. */
+static void remove_index_tmp(struct spool *sp, const char *token)
+{
+	char tmp[SPOOL_LOCK_SIZE];
+
+	spool_name_index_tmp(token, tmp);
+	unlinkat(sp->dirfd, tmp, 0);
+	spool_name_pages_index_tmp(token, tmp);
+	unlinkat(sp->statefd, tmp, 0);
+}
+
 void spool_unlock_owner(struct spool *sp, const char *token, int fd)
 {
 	char lockname[SPOOL_LOCK_SIZE];
 
+	remove_index_tmp(sp, token);
 	spool_name_owner_lock(token, lockname);
 	unlinkat(sp->statefd, lockname, 0);
 	close(fd);
+}
+
+/* The token of name when it is prefix + TOKEN, into token. 0 or -1. */
+static int tmp_token(const char *name, const char *prefix, char *token)
+{
+	size_t p = strlen(prefix);
+
+	if (strlen(name) != p + SPOOL_TOKEN_LEN ||
+	    strncmp(name, prefix, p) != 0)
+		return -1;
+	memcpy(token, name + p, SPOOL_TOKEN_LEN);
+	token[SPOOL_TOKEN_LEN] = '\0';
+	return spool_token_valid(token) ? 0 : -1;
+}
+
+/* Remove the temporary files of index flushes in dirfd whose daemon has
+ * no owner lock left (it is gone: a live daemon keeps its lock file; a
+ * dead one's is removed with them by spool_unlock_owner). */
+static void sweep_index_tmp_in(struct spool *sp, int dirfd, const char *prefix)
+{
+	char token[SPOOL_TOKEN_LEN + 1], lock[SPOOL_LOCK_SIZE];
+	struct dirent *de;
+	struct stat st;
+	DIR *dir;
+	int fd;
+
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1)
+		return;
+	dir = fdopendir(fd);
+	if (dir == NULL) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if (tmp_token(de->d_name, prefix, token) == -1 ||
+		    strcmp(token, sp->token) == 0)
+			continue;
+		spool_name_owner_lock(token, lock);
+		if (fstatat(sp->statefd, lock, &st, AT_SYMLINK_NOFOLLOW) ==
+			-1 &&
+		    errno == ENOENT)
+			unlinkat(dirfd, de->d_name, 0);
+	}
+	closedir(dir);
+}
+
+void spool_sweep_index_tmp(struct spool *sp)
+{
+	sweep_index_tmp_in(sp, sp->dirfd, "." SPOOL_INDEX_NAME "-");
+	sweep_index_tmp_in(sp, sp->statefd, SPOOL_PAGES_INDEX_NAME ".tmp-");
 }
 
 /* Whether this daemon may recover token's claims: its own, or those of a

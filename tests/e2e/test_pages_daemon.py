@@ -7,9 +7,11 @@ across restarts; [html] enabled = no; French.
 import json
 import os
 import re
+import shutil
 import signal
 import stat
 import subprocess
+import tempfile
 import time
 import urllib.parse
 from pathlib import Path
@@ -22,6 +24,8 @@ from daemon_util import (VERDICT_LINE, Daemon, derived, drop, hooks_binary,
                          write_config)
 
 SEED = seed_path().read_bytes()
+SEED_ID = json.loads(SEED)["id"]
+NOBODY = 65534
 BROKEN = make_report(SEED, 1, broken=True)
 VERDICTS = {"en": ("accepted", "rejected", "invalid"),
             "fr": ("accepté", "rejeté", "invalide")}
@@ -221,6 +225,62 @@ def test_read_group_setting(spool, start_daemon, tmp_path):
     assert os.stat(spool / "index.html").st_gid == 4343
 
 
+def test_read_group_not_given_warns_once(expensed_bin, tmp_path):
+    """A daemon that may not give the read group (not a member: run as
+    nobody, read_group 4343) archives its files with its own group and
+    says so once, naming the group and the reason, not once per file;
+    index.html is still written."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv to run the daemon as nobody")
+    top = Path(tempfile.mkdtemp(prefix="expensed-nobody-"))
+    try:
+        os.chmod(top, 0o755)
+        spool = top / "spool"
+        for sub in ("", "inbox", "stage", "accepted", "rejected"):
+            (spool / sub).mkdir(exist_ok=True)
+            os.chown(spool / sub, NOBODY, NOBODY)
+        for dd in ("accepted", "rejected"):
+            os.chown(spool / dd, NOBODY, 4343)
+            os.chmod(spool / dd, 0o2750)
+        write_config(top / "d.conf", spool)
+        conf = (top / "d.conf").read_text().replace(
+            "[spool]\n", "[spool]\nread_group = 4343\n", 1)
+        (top / "d.conf").write_text(conf)
+        wrapper = top / "as-nobody"
+        wrapper.write_text(
+            "#!/bin/sh\nexec setpriv --reuid=%d --regid=%d --clear-groups "
+            "%s \"$@\"\n" % (NOBODY, NOBODY, os.path.abspath(expensed_bin)))
+        os.chmod(wrapper, 0o755)
+        d = Daemon(str(wrapper), top / "d.conf", top / "d.log")
+        try:
+            d.start()
+            for i, name in enumerate(("a.json", "b.json", "c.json")):
+                (spool / "stage" / name).write_bytes(
+                    make_report(SEED, i, broken=i == 1))
+                os.chown(spool / "stage" / name, NOBODY, NOBODY)
+                os.rename(spool / "stage" / name, spool / "inbox" / name)
+                wait_all(spool, i + 1)
+            wait_for(lambda: (spool / "index.html").exists(), 10,
+                     what="index")
+            assert d.stop() == 0
+        finally:
+            d.cleanup()
+        warnings = [line for line in d.text().splitlines()
+                    if "cannot give the archived files" in line]
+        assert warnings == [
+            "expensed[%d]: warning: cannot give the archived files the "
+            "read group ? (4343): Operation not permitted; they keep the "
+            "daemon's group (is the daemon a member?)" % d.proc.pid], \
+            d.text()
+        for dd, names in listing(spool).items():
+            for n in names:
+                assert os.stat(spool / dd / n).st_gid == NOBODY, n
+        assert len(inputs(spool)) == 3
+        assert os.stat(spool / "index.html").st_gid == NOBODY
+    finally:
+        shutil.rmtree(top)
+
+
 # ---- crashes ----
 
 POINTS = ["copied", "recorded", "synced", "half-archived", "page-archived",
@@ -291,7 +351,8 @@ def test_page_out_of_memory_is_not_a_verdict(spool, expensed_bin,
     without result or page; it is judged again and archived once, with its
     verdict, result and page."""
     d = start_daemon(spool, binary=hooks_binary(expensed_bin),
-                     env={"EXPENSED_PAGE_ENOMEM": "2"})
+                     env={"EXPENSED_PAGE_ENOMEM": "2",
+                          "EXPENSED_DEFER_MS": "100"})
     drop(spool, "seed.json", SEED)
     drop(spool, "broken.json", BROKEN)
     wait_for(lambda: d.text().count("cannot write page") == 2, 10,
@@ -306,6 +367,50 @@ def test_page_out_of_memory_is_not_a_verdict(spool, expensed_bin,
     assert sorted(verdict_lines(d)) == ["broken.json", "seed.json"]
     # not a duplicate of itself: its ledger line came from the same claim
     assert docs[("accepted", "seed.json")]["errors"] == 0
+    assert ledger_lines(spool) == [SEED_ID]
+
+
+def ledger_lines(spool):
+    """The ids of the ledger's lines (state/accepted-ids), in order."""
+    text = (spool / "state" / "accepted-ids").read_text()
+    return [line.split("\t")[0] for line in text.splitlines()]
+
+
+def test_page_never_written_ends_input_resources(spool, expensed_bin,
+                                                 start_daemon):
+    """A page that always fails (EXPENSED_PAGE_ENOMEM past any count) does
+    not loop: each failure defers the claim (EXPENSED_DEFER_MS, 100 ms in
+    the test) and counts a recovery (state/tries-KEY), so that the third
+    recovery judges it invalid, input.resources; its page failing too, it
+    is archived without one. The ledger keeps the one line of the first
+    try, not one per try."""
+    d = start_daemon(spool, binary=hooks_binary(expensed_bin),
+                     env={"EXPENSED_PAGE_ENOMEM": "100000",
+                          "EXPENSED_DEFER_MS": "100"})
+    drop(spool, "seed.json", SEED)
+    wait_for(lambda: (spool / "rejected" / "seed.json.result.json").exists()
+             and not os.listdir(spool / "work"), 20,
+             what="seed.json archived")
+    doc = json.loads((spool / "rejected" / "seed.json.result.json")
+                     .read_text())
+    assert doc["verdict"] == "invalid"
+    assert [f["rule"] for f in doc["findings"]] == ["input.resources"]
+    assert sorted(os.listdir(spool / "rejected")) == [
+        "seed.json", "seed.json.result.json"]
+    assert d.text().count("cannot write page") == 4
+    # the first try and three recoveries, then never again: a second file
+    # goes the same way meanwhile, and the first is not tried once more
+    drop(spool, "broken.json", BROKEN)
+    wait_for(lambda: (spool / "rejected" / "broken.json.result.json")
+             .exists() and not os.listdir(spool / "work"), 20,
+             what="broken.json archived")
+    assert d.stop() == 0
+    assert d.text().count("cannot write page") == 8
+    assert verdict_lines(d) == ["seed.json", "broken.json"]
+    assert not [n for n in os.listdir(spool / "state")
+                if n.startswith("tries-")]
+    assert ledger_lines(spool) == [SEED_ID]
+    assert not (spool / "index.html").exists()
 
 
 # ---- names ----
@@ -361,6 +466,15 @@ def index_rows(spool):
     return rows
 
 
+def csp(path):
+    """The Content-Security-Policy metas of a page, as a string (each one
+    once, so two would show)."""
+    return "|".join(m.attrs["content"]
+                    for m in parse(path.read_text()).find_all("meta")
+                    if m.attrs.get("http-equiv") ==
+                    "Content-Security-Policy")
+
+
 def href_target(spool, href):
     """The file a relative href of index.html names."""
     assert not urllib.parse.urlsplit(href).scheme, href
@@ -404,6 +518,9 @@ def test_index_300_files_and_restart(spool, start_daemon, tmp_path):
         assert page.is_file()
     st = os.stat(spool / "index.html")
     assert stat.S_IMODE(st.st_mode) == 0o640
+    # the same Content-Security-Policy as the pages: no script, no fetch
+    assert csp(spool / "index.html") == csp(page) == \
+        "default-src 'none'; style-src 'unsafe-inline'"
     # the state behind it stays bounded
     lines = (spool / "state" / "pages-index").read_bytes().splitlines()
     assert 200 <= len(lines) <= 400
@@ -484,6 +601,143 @@ def test_index_state_torn_or_garbage(spool, start_daemon):
         ("new.json", json.loads(SEED)["id"]), ("old.json", "OLD")]
     lines = (spool / "state" / "pages-index").read_text().splitlines()
     assert len(lines) == 2 and lines[0] == good.rstrip("\n")
+
+
+def state_lines(spool):
+    return (spool / "state" / "pages-index").read_text().splitlines()
+
+
+def test_index_shared_by_two_daemons(spool, start_daemon, tmp_path):
+    """Two daemons on one spool share state/pages-index: each archives
+    files while the other is stopped (SIGSTOP), and index.html lists both
+    daemons' files, newest first, whichever wrote it last; a compaction
+    (past 400 lines) keeps the other daemon's lines, and after a restart
+    none is lost."""
+    a = start_daemon(spool, name="a")
+    b = start_daemon(spool, name="b")
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    order = []
+
+    def wave(run, stop, prefix, n):
+        stop.signal(signal.SIGSTOP)
+        try:
+            names = ["%s%03d.json" % (prefix, i) for i in range(n)]
+            for i, name in enumerate(names):
+                (stage / name).write_bytes(
+                    make_report(SEED, len(order) + i, broken=i % 5 == 0))
+            for name in names:
+                os.rename(stage / name, spool / "inbox" / name)
+            wait_all(spool, len(order) + n, 60)
+            wait_for(lambda: verdict_lines(run)[-1:] and
+                     set(names) <= set(verdict_lines(run)), 10,
+                     what="%s logged" % prefix)
+            order.extend(m for m in verdict_lines(run) if m in names)
+        finally:
+            stop.signal(signal.SIGCONT)
+
+    wave(a, b, "a", 5)
+    wave(b, a, "b", 5)
+    wave(a, b, "c", 5)
+    # the last writer (a) lists b's files too, in the order archived
+    assert [r["file"] for r in index_rows(spool)] == order[::-1]
+    assert len(state_lines(spool)) == 15
+    # past 400 lines: one of them compacts the file from its own lines
+    wave(b, a, "d", 200)
+    wave(a, b, "e", 200)
+    lines = state_lines(spool)
+    assert len(order) == 415 and 200 <= len(lines) < 400
+    assert [ln.split("\t")[6] for ln in lines] == order[-len(lines):]
+    assert [r["file"] for r in index_rows(spool)] == order[::-1][:200]
+    assert a.stop() == 0 and b.stop() == 0
+    # what the file holds is the latest 200 or more, none lost: a restart
+    # lists them, and a new file on top
+    c = start_daemon(spool, name="c")
+    drop(spool, "last.json", SEED)
+    wait_for(lambda: index_rows(spool)[0]["file"] == "last.json", 10,
+             what="last.json in the index")
+    assert c.stop() == 0
+    assert [r["file"] for r in index_rows(spool)] == \
+        ["last.json"] + order[::-1][:199]
+
+
+def test_index_crash_leaves_no_temporary_files(spool, expensed_bin,
+                                               start_daemon, tmp_path):
+    """A kill -9 in the middle of the index update (the failpoint index
+    leaves .index.html-TOKEN and state/pages-index.tmp-TOKEN) leaves
+    nothing behind once another daemon starts: the temporary files of a
+    dead daemon go with its owner lock, and those of a daemon whose lock
+    is gone too are removed at start."""
+    cfg = tmp_path / "crash.conf"
+    write_config(cfg, spool)
+    env = dict(os.environ, EXPENSED_FAILPOINT="index")
+    env.pop("NOTIFY_SOCKET", None)
+    drop(spool, "seed.json", SEED)
+    with open(tmp_path / "crash.log", "wb") as log:
+        r = subprocess.run([hooks_binary(expensed_bin), "run", "-c",
+                            str(cfg), "-v"], stderr=log, env=env, timeout=30)
+    assert r.returncode == 99
+    tmps = sorted(n for n in os.listdir(spool) if n.startswith(".index"))
+    assert len(tmps) == 1 and re.fullmatch(r"\.index\.html-[0-9a-f]{16}",
+                                           tmps[0]), tmps
+    token = tmps[0][-16:]
+    state = sorted(os.listdir(spool / "state"))
+    assert "pages-index.tmp-" + token in state
+    assert "owner-%s.lock" % token in state
+    # a second crashed daemon whose owner lock is gone as well
+    other = "0123456789abcdef"
+    (spool / (".index.html-" + other)).write_bytes(b"")
+    (spool / "state" / ("pages-index.tmp-" + other)).write_bytes(b"")
+    d = start_daemon(spool)
+    drop(spool, "next.json", SEED)
+    wait_all(spool, 2)
+    wait_for(lambda: not [n for n in os.listdir(spool / "state")
+                          if n.startswith("owner-") and token in n], 10,
+             what="the dead daemon's lock removed")
+    assert d.stop() == 0
+    assert not [n for n in os.listdir(spool) if n.startswith(".index")]
+    assert not [n for n in os.listdir(spool / "state")
+                if n.startswith("pages-index.tmp-")]
+    assert [r["file"] for r in index_rows(spool)] == ["next.json",
+                                                       "seed.json"]
+
+
+def rchar(pid):
+    """Bytes the process read so far (/proc/PID/io rchar)."""
+    with open("/proc/%d/io" % pid) as f:
+        for line in f:
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
+    raise AssertionError("no rchar")
+
+
+def test_invalid_page_reads_the_file_back_only_to_quote_it(spool,
+                                                            start_daemon,
+                                                            tmp_path):
+    """The page of an invalid file quotes its bytes only for input.json and
+    input.encoding: a large file judged invalid for another reason
+    (input.resources: longer than max_judge_time) is read once, to judge
+    it, not read back for its page."""
+    write_config(tmp_path / "d.conf", spool)
+    conf = (tmp_path / "d.conf").read_text().replace(
+        "[spool]\n", "[spool]\nmax_judge_time = 1ms\n", 1)
+    (tmp_path / "d.conf").write_text(conf)
+    d = start_daemon(spool)
+    doc = json.loads(SEED)
+    doc["padding"] = ["x" * 1000] * 8000  # some 8 MB of JSON
+    big = json.dumps(doc).encode()
+    before = rchar(d.proc.pid)
+    drop(spool, "big.json", big)
+    wait_all(spool, 1, 60)
+    read = rchar(d.proc.pid) - before
+    assert d.stop() == 0
+    res = result(spool, "big.json")
+    assert res["verdict"] == "invalid"
+    assert [f["rule"] for f in res["findings"]] == ["input.resources"]
+    assert page_verdict(spool / "rejected" / "big.json.result.html") == \
+        "invalid"
+    # judged once (its bytes), not read back for the page (twice)
+    assert len(big) <= read < len(big) * 3 // 2, (read, len(big))
 
 
 # ---- [html] enabled, language ----

@@ -127,7 +127,9 @@ def test_sysusers_and_tmpfiles(request):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     spool = root / "var/spool/expensed"
-    want = {"": (0o751, gid), "inbox": (0o3770, drop_gid),
+    # the top: listed by the droppers (to find index.html), passed
+    # through by others
+    want = {"": (0o751, drop_gid), "inbox": (0o3770, drop_gid),
             "accepted": (0o2750, drop_gid), "rejected": (0o2750, drop_gid)}
     for d in ("work", "outbox", "dead", "state"):
         want[d] = (0o750, gid)
@@ -164,6 +166,17 @@ def test_sysusers_and_tmpfiles(request):
         r = subprocess.run(as_dropper + ["touch", str(spool / d / "x")],
                            capture_output=True, text=True, timeout=30)
         assert r.returncode != 0, d
+    # the top: a dropper lists it (to find index.html in a file browser);
+    # anyone else (a separate read group) passes through it only
     r = subprocess.run(as_dropper + ["ls", str(spool)],
                        capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert sorted(r.stdout.split()) == sorted(k for k in want if k)
+    as_other = [setpriv, "--reuid=64001", "--regid=64001", "--clear-groups",
+                "--"]
+    r = subprocess.run(as_other + ["ls", str(spool)],
+                       capture_output=True, text=True, timeout=30)
     assert r.returncode != 0
+    r = subprocess.run(as_other + ["stat", str(spool / "accepted")],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
