@@ -305,7 +305,11 @@ static size_t judge_all(struct spool *sp, const struct spool_ctx *ctx,
 				    "out of memory judging %s: tried again "
 				    "later",
 				    log_escape(r->it->work, esc, sizeof(esc)));
-			leave(sp, r, 1);
+			/* out of memory: deferred and counted (the file may
+			 * be the cause); no copy (no disk space, an I/O
+			 * error: logged): not the file's fault, taken again
+			 * at the next look */
+			leave(sp, r, jr == -1);
 		}
 		if (r->root != NULL && r->j.size > 0)
 			kept += (size_t)r->j.size;
@@ -433,21 +437,27 @@ static void record_all(struct spool *sp, struct spool_ctx *ctx,
 
 		if (!r->ok || r->it->kind != ITEM_CLAIM)
 			continue;
-		/* a result or page that cannot be written is deferred and
-		 * counted like judging out of memory: a claim that always
-		 * fails ends input.resources (spool_int.h) */
+		/* a result or page that cannot be written for lack of
+		 * memory is deferred and counted like judging out of memory
+		 * (a claim that always fails ends input.resources:
+		 * spool_int.h); for lack of disk space or an I/O error it is
+		 * not the file's fault: taken again at the next look,
+		 * uncounted, so that a full disk never makes a report
+		 * invalid */
 		if (write_result(sp, r) == -1) {
+			int e = errno;
 			log_msg(LOG_ERR, "cannot write result %s: %s",
 				log_escape(r->rname, esc, sizeof(esc)),
-				strerror(errno));
+				strerror(e));
 			unlinkat(sp->workfd, r->rname, 0);
-			leave(sp, r, 1);
+			leave(sp, r, e == ENOMEM);
 			continue;
 		}
 		if (ctx->cfg->html && write_page(sp, ctx, r) == -1) {
+			int e = errno;
 			log_msg(LOG_ERR, "cannot write page %s: %s",
 				log_escape(r->pname, esc, sizeof(esc)),
-				strerror(errno));
+				strerror(e));
 			unlinkat(sp->workfd, r->pname, 0);
 			/* never a file without its page, nor a wrong
 			 * verdict; but the last try (already judged
@@ -455,17 +465,18 @@ static void record_all(struct spool *sp, struct spool_ctx *ctx,
 			 * never */
 			if (r->it->tries < SPOOL_MAX_TRIES) {
 				unlinkat(sp->workfd, r->rname, 0);
-				leave(sp, r, 1);
+				leave(sp, r, e == ENOMEM);
 				continue;
 			}
 		}
 		if (outbox_queue(ctx->ob, r->it->work, &r->j, r->doc) == -1) {
+			int e = errno;
 			log_msg(LOG_ERR, "cannot queue deliveries for %s",
 				log_escape(r->it->work, esc, sizeof(esc)));
 			if (r->page)
 				unlinkat(sp->workfd, r->pname, 0);
 			unlinkat(sp->workfd, r->rname, 0);
-			leave(sp, r, 1);
+			leave(sp, r, e == ENOMEM);
 		}
 		/* written and queued: not kept for the rest of the batch (256
 		 * documents alive at once made the heap of a burst grow by

@@ -75,12 +75,16 @@
  * state/tries-KEY is raised by one (written in place, then one syncfs for
  * the whole recovered list); at the third recovery the file is not read
  * but judged invalid, input.resources, and archived as in 1-5. A claim
- * whose judging runs out of memory, or whose copy, result or page cannot
- * be written (a page that cannot be rendered for lack of memory too), or
- * whose deliveries cannot be queued, stays in work/ (its result and page
- * removed) and is not taken again by this daemon before DEFER_MS: at most
- * one attempt per restart or per DEFER_MS, each counted as a recovery, so
- * that it ends input.resources at the third. Its ledger line is written
+ * whose judging runs out of memory, or whose result or page cannot be
+ * made for lack of memory (a page too large to render), or whose
+ * deliveries cannot be queued for lack of memory, stays in work/ (its
+ * result and page removed) and is not taken again by this daemon before
+ * DEFER_MS: at most one attempt per restart or per DEFER_MS, each counted
+ * as a recovery, so that it ends input.resources at the third. When the
+ * copy, result, page or deliveries cannot be written for another reason
+ * (no disk space, an I/O error: not the file's fault), the claim stays in
+ * work/ uncounted and is taken again at the next look (the next rescan):
+ * a full disk delays files, it never makes them invalid. Its ledger line is written
  * once (ledger_add skips a line it holds already: same id, claim and
  * archive name). The page of that last attempt, if it cannot be written
  * either, is left out: the file is archived without one (logged).

@@ -4,6 +4,7 @@ and recovered from every kill -9 point of it, never a name a dropped file
 can take; index.html, the latest 200 verdicts, newest first, continued
 across restarts; [html] enabled = no; French.
 """
+import errno
 import json
 import os
 import re
@@ -411,6 +412,55 @@ def test_page_never_written_ends_input_resources(spool, expensed_bin,
                 if n.startswith("tries-")]
     assert ledger_lines(spool) == [SEED_ID]
     assert not (spool / "index.html").exists()
+
+
+def fill(path):
+    """Write path until its file system has no byte left (ENOSPC)."""
+    with open(path, "wb", buffering=0) as f:
+        for size in (1 << 20, 1 << 16, 1 << 12, 1 << 8, 1):
+            try:
+                while True:
+                    f.write(b"\0" * size)
+            except OSError as e:
+                assert e.errno == errno.ENOSPC, e
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("mount"),
+                    reason="mounts a small tmpfs (root)")
+def test_full_disk_delays_and_never_invalidates(tmp_path, start_daemon):
+    """No room for the copy is not the file's fault (unlike a page too
+    large for memory): the claim stays in work/ uncounted and is tried
+    again at each rescan, never deferred or counted toward input.resources;
+    once there is room it is accepted, with its page."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755",
+                    "tmpfs", str(mnt)], check=True, timeout=30)
+    try:
+        spool = mnt / "spool"
+        (spool / "inbox").mkdir(parents=True)
+        d = start_daemon(spool)  # rescan 1s
+        part = spool / "inbox" / ".seed.json.part"  # in progress: left
+        part.write_bytes(SEED)
+        fill(mnt / "filler")
+        os.rename(part, spool / "inbox" / "seed.json")
+        wait_for(lambda: d.text().count("cannot copy") >= 4, 20,
+                 what="four looks at the claim")
+        assert listing(spool) == {"accepted": [], "rejected": []}
+        assert len(os.listdir(spool / "work")) == 1
+        assert not [n for n in os.listdir(spool / "state")
+                    if n.startswith("tries-")]
+        os.unlink(mnt / "filler")
+        wait_for(lambda: result(spool, "seed.json"), 10, what="seed.json")
+        doc = json.loads((spool / "accepted" / "seed.json.result.json")
+                         .read_text())
+        assert (doc["verdict"], doc["errors"]) == ("accepted", 0)
+        assert listing(spool)["accepted"] == [
+            "seed.json", "seed.json.result.html", "seed.json.result.json"]
+        assert d.stop() == 0
+        assert verdict_lines(d) == ["seed.json"]
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], timeout=30)
 
 
 # ---- names ----
