@@ -84,9 +84,9 @@
  * copy, result, page or deliveries cannot be written for another reason
  * (no disk space, an I/O error: not the file's fault), the claim stays in
  * work/ uncounted and is taken again at the next look (the next rescan):
- * a full disk delays files, it never makes them invalid. Its ledger line is written
- * once (ledger_add skips a line it holds already: same id, claim and
- * archive name). The page of that last attempt, if it cannot be written
+ * a full disk delays files, it never makes them invalid. Its ledger line
+ * is written once (ledger_add skips a line it holds already: same id,
+ * claim and archive name). The page of that last attempt, if it cannot be written
  * either, is left out: the file is archived without one (logged).
  *
  * So every file ends in exactly one of accepted/ or rejected/, with exactly
