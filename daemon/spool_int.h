@@ -86,8 +86,8 @@
  * work/ uncounted and is taken again at the next look (the next rescan):
  * a full disk delays files, it never makes them invalid. Its ledger line
  * is written once (ledger_add skips a line it holds already: same id,
- * claim and archive name). The page of that last attempt, if it cannot be written
- * either, is left out: the file is archived without one (logged).
+ * claim and archive name). The page of that last attempt, if it cannot be
+ * written either, is left out: the file is archived without one (logged).
  *
  * So every file ends in exactly one of accepted/ or rejected/, with exactly
  * one result beside it, and, with [html] enabled, exactly one page, but
