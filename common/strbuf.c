@@ -58,17 +58,30 @@ void sb_addc(struct strbuf *sb, char c)
 void sb_addf(struct strbuf *sb, const char *fmt, ...)
 {
 	va_list ap;
+	size_t room;
 	int n;
 
+	if (sb->failed)
+		return;
+	/* format straight into the room left (most appends fit: one pass),
+	 * and only when it did not fit, grow and format again */
+	room = sb->buf != NULL ? sb->cap - sb->len : 0;
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(room ? sb->buf + sb->len : NULL, room, fmt, ap);
 	va_end(ap);
 	if (n < 0) {
 		sb->failed = true;
 		return;
 	}
-	if (sb_grow(sb, (size_t)n) == -1)
+	if ((size_t)n < room) {
+		sb->len += (size_t)n;
 		return;
+	}
+	if (sb_grow(sb, (size_t)n) == -1) {
+		if (sb->buf != NULL)
+			sb->buf[sb->len] = '\0'; /* the cut try undone */
+		return;
+	}
 	va_start(ap, fmt);
 	vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
 	va_end(ap);

@@ -34,7 +34,10 @@ static void head(struct pg *p)
 	sb_adds(p->out, verdict_title(p->lang, j->verdict));
 	sb_adds(p->out, " \xe2\x80\x94 ");
 	pg_text(p, p->file, PAGE_MAX_TEXT);
-	sb_addf(p->out, "</title>\n<style>%s</style>\n</head>\n", pg_css);
+	/* the style sheet is long: copied, not formatted */
+	sb_adds(p->out, "</title>\n<style>");
+	sb_adds(p->out, pg_css);
+	sb_adds(p->out, "</style>\n</head>\n");
 }
 
 /* "2019-02-08T10:00:00Z" as "08/02/2019 10:00:00 UTC" in French. */

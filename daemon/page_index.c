@@ -620,7 +620,9 @@ int page_index_render(struct strbuf *out,
 		"content=\"width=device-width\">\n<title>",
 		i18n_name(lang), pg_csp);
 	page_escape(out, title);
-	sb_addf(out, "</title>\n<style>%s</style>\n</head><body>\n<h1>", STYLE);
+	sb_adds(out, "</title>\n<style>");
+	sb_adds(out, STYLE); /* long: copied, not formatted */
+	sb_adds(out, "</style>\n</head><body>\n<h1>");
 	page_escape(out, title);
 	sb_adds(out, "</h1>\n<p class=\"note\">");
 	page_escape(out,

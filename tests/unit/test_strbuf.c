@@ -1,0 +1,91 @@
+/*
+ * test_strbuf.c - common/strbuf: appends that fit the room left (one
+ * formatting pass), appends that must grow the buffer, and the sticky
+ * failed flag (nothing is appended after an allocation failed).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../common/strbuf.h"
+
+static void addf_fits_and_grows(void **state)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char big[300];
+
+	(void)state;
+	sb_addf(&sb, "%d-%s", 42, "x"); /* no buffer yet: grows */
+	assert_string_equal(sb.buf, "42-x");
+	assert_int_equal(sb.len, 4);
+	sb_addf(&sb, "|%05d", 7); /* fits the room left */
+	assert_string_equal(sb.buf, "42-x|00007");
+	assert_int_equal(sb.len, 10);
+	assert_true(sb.cap >= 11);
+	memset(big, 'b', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	sb_addf(&sb, "[%s]", big); /* does not fit: cut try, then again */
+	assert_int_equal(sb.len, 10 + 2 + 299);
+	assert_memory_equal(sb.buf, "42-x|00007[", 11);
+	assert_int_equal(sb.buf[11 + 298], 'b');
+	assert_string_equal(sb.buf + 11 + 299, "]");
+	assert_int_equal(strlen(sb.buf), sb.len);
+	sb_addf(&sb, "%s", ""); /* nothing: still terminated */
+	assert_int_equal(strlen(sb.buf), sb.len);
+	assert_false(sb.failed);
+	sb_release(&sb);
+	assert_null(sb.buf);
+}
+
+static void addf_exactly_the_room(void **state)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	(void)state;
+	sb_adds(&sb, "a"); /* cap 64: room 63 bytes with the NUL */
+	size_t room = sb.cap - sb.len - 1;
+	char *fill = malloc(room + 2);
+	assert_non_null(fill);
+	memset(fill, 'z', room + 1);
+	fill[room] = '\0';
+	sb_addf(&sb, "%s", fill); /* exactly fills it */
+	assert_int_equal(sb.len, 1 + room);
+	assert_int_equal(strlen(sb.buf), sb.len);
+	fill[0] = 'y';
+	fill[1] = '\0';
+	sb_addf(&sb, "%s", fill); /* no room at all: grows */
+	assert_int_equal(sb.len, 2 + room);
+	assert_int_equal(sb.buf[sb.len - 1], 'y');
+	assert_int_equal(strlen(sb.buf), sb.len);
+	free(fill);
+	sb_release(&sb);
+}
+
+static void failed_is_sticky(void **state)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	(void)state;
+	sb_adds(&sb, "kept");
+	sb.failed = true; /* as after an allocation failed */
+	sb_addf(&sb, "%s", "lost");
+	sb_adds(&sb, "lost");
+	assert_string_equal(sb.buf, "kept");
+	assert_null(sb_detach(&sb, NULL));
+	assert_null(sb.buf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(addf_fits_and_grows),
+	    cmocka_unit_test(addf_exactly_the_room),
+	    cmocka_unit_test(failed_is_sticky),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
