@@ -21,6 +21,14 @@ static bool shown_as_code(unsigned cp)
 	       (cp >= 0x2066 && cp <= 0x2069);
 }
 
+/* A byte that stands for itself in a page: printable ASCII but the five
+ * that HTML escapes. */
+static bool plain_ascii(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7F && c != '&' && c != '<' && c != '>' &&
+	       c != '"' && c != '\'';
+}
+
 /* page_escape() of the n bytes at s, as long as it makes at most room
  * bytes: how many bytes of s were escaped (n: all of them). */
 static size_t escape_n(struct strbuf *sb, const char *s, size_t n, size_t room)
@@ -29,6 +37,16 @@ static size_t escape_n(struct strbuf *sb, const char *s, size_t n, size_t room)
 	size_t i = 0;
 
 	while (i < n) {
+		/* a run of printable ASCII that needs no escaping, at once */
+		size_t j = i;
+		while (j < n && j - i < room && plain_ascii(u[j]))
+			j++;
+		if (j > i) {
+			sb_add(sb, s + i, j - i);
+			room -= j - i;
+			i = j;
+			continue;
+		}
 		size_t k = utf8_seq_len(u + i, n - i);
 		unsigned cp = k ? utf8_decode(u + i, k) : 0xFFFD;
 		char code[16];
