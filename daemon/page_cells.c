@@ -273,10 +273,15 @@ void pg_cell_open(struct pg *p, const char *tag, const char *key,
 	enum severity worst = SEV_INFO;
 
 	range(p, key, false, &lo, &hi);
-	sb_addf(p->out, "<%s", tag);
+	/* most cells: copied, not formatted (a page has hundreds) */
+	sb_addc(p->out, '<');
+	sb_adds(p->out, tag);
 	if (lo == hi) {
-		if (cls)
-			sb_addf(p->out, " class=\"%s\"", cls);
+		if (cls) {
+			sb_adds(p->out, " class=\"");
+			sb_adds(p->out, cls);
+			sb_addc(p->out, '"');
+		}
 		sb_addc(p->out, '>');
 		return;
 	}
@@ -319,7 +324,9 @@ void pg_cell_close(struct pg *p, const char *tag, const char *key)
 			sev_letter[worst], more);
 	if (lo < hi)
 		sb_adds(p->out, "</span>");
-	sb_addf(p->out, "</%s>", tag);
+	sb_adds(p->out, "</");
+	sb_adds(p->out, tag);
+	sb_addc(p->out, '>');
 }
 
 /* The words of the page's cells, by the name of their JSON member. */

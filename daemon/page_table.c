@@ -39,12 +39,26 @@ static void th(struct pg *p, const char *attrs, const char *name)
 }
 
 /* The cell of obj's member name (key base/name) shown as kind. */
+/* "base/name" into key, cut to fit (a cell's pointer: short). */
+static void join_key(char *key, size_t size, const char *base, const char *name)
+{
+	size_t a = strlen(base), b = strlen(name);
+
+	if (a + 1 + b >= size) {
+		snprintf(key, size, "%s/%s", base, name);
+		return;
+	}
+	memcpy(key, base, a);
+	key[a] = '/';
+	memcpy(key + a + 1, name, b + 1);
+}
+
 static void field(struct pg *p, const char *base, const json_t *obj,
 		  const char *name, enum pg_kind kind, const char *cls)
 {
 	char key[128];
 
-	snprintf(key, sizeof(key), "%s/%s", base, name);
+	join_key(key, sizeof(key), base, name);
 	pg_cell_open(p, "td", key, cls);
 	pg_value(p, json_object_get(obj, name), kind);
 	pg_cell_close(p, "td", key);
@@ -105,7 +119,7 @@ static void role_cell(struct pg *p, const char *base, const json_t *member)
 	const char *s = json_string_value(role);
 	char key[160];
 
-	snprintf(key, sizeof(key), "%s/role", base);
+	join_key(key, sizeof(key), base, "role");
 	pg_cell_open(p, "td", key, NULL);
 	if (s && strcmp(s, "councillor") == 0)
 		sb_adds(p->out, i18n_tr(p->lang, "councillor"));
