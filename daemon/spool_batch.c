@@ -38,11 +38,14 @@
  * after: parsing every report twice would cost as much as judging it. Those
  * reports are what a batch holds meanwhile, so a batch is cut in two once
  * the inputs of the reports it keeps reach PAGE_KEEP_BYTES (a report in
- * memory takes some ten times its JSON): a burst of 256 small reports stays
- * one group commit, while a 16 MB report is never kept beside many others.
- * The peak is then judging's own (one large report) plus its page.
+ * memory takes some ten times its JSON): a burst of 256 reports of 1 kB
+ * stays one group commit, while a 16 MB report is never kept beside many
+ * others. The peak is then judging's own (one large report) plus its page.
+ * 256 kB rather than more: the heap a batch of kept reports leaves behind
+ * stays mapped (bench/README.md "Pages": RSS after a burst 16.6 MB with
+ * 256 kB, 17.8 MB with 2 MB, the same throughput).
  */
-#define PAGE_KEEP_BYTES (2 * 1024 * 1024)
+#define PAGE_KEEP_BYTES (256 * 1024)
 
 #ifdef EXPENSED_TEST_HOOKS
 int spool_fail_half;
