@@ -26,31 +26,6 @@ SEED_ID = json.loads(SEED)["id"]
 MAX_EVENTS = Path("/proc/sys/fs/inotify/max_queued_events")
 
 
-@pytest.fixture
-def spool(tmp_path):
-    s = tmp_path / "spool"
-    (s / "inbox").mkdir(parents=True)
-    return s
-
-
-@pytest.fixture
-def start_daemon(expensed_bin, tmp_path):
-    """start_daemon(spool, **config) -> a started Daemon, killed at the end."""
-    started = []
-
-    def start(spool, name="d", env=None, **conf):
-        cfg = tmp_path / ("%s.conf" % name)
-        if not cfg.exists():
-            write_config(cfg, spool, **conf)
-        d = Daemon(expensed_bin, cfg, tmp_path / ("%s.log" % name), env)
-        started.append(d)
-        return d.start()
-
-    yield start
-    for d in started:
-        d.cleanup()
-
-
 def wait_archived(spool, name, timeout=10):
     return wait_for(lambda: result(spool, name), timeout,
                     what="%s to be archived" % name)

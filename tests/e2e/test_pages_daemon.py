@@ -32,32 +32,6 @@ VERDICTS = {"en": ("accepted", "rejected", "invalid"),
             "fr": ("accepté", "rejeté", "invalide")}
 
 
-@pytest.fixture
-def spool(tmp_path):
-    s = tmp_path / "spool"
-    (s / "inbox").mkdir(parents=True)
-    return s
-
-
-@pytest.fixture
-def start_daemon(expensed_bin, tmp_path):
-    """start_daemon(spool, name, extra=...) -> a started Daemon."""
-    started = []
-
-    def start(spool, name="d", binary=None, env=None, **conf):
-        cfg = tmp_path / ("%s.conf" % name)
-        if not cfg.exists():
-            write_config(cfg, spool, **conf)
-        d = Daemon(binary or expensed_bin, cfg,
-                   tmp_path / ("%s.log" % name), env)
-        started.append(d)
-        return d.start()
-
-    yield start
-    for d in started:
-        d.cleanup()
-
-
 def listing(spool):
     """{dir: sorted names} of accepted/ and rejected/."""
     return {d: sorted(os.listdir(spool / d)) for d in ("accepted", "rejected")

@@ -19,42 +19,6 @@ from daemon_util import (Daemon, archived, count_archived, derived, drop,
 SEED = seed_path().read_bytes()
 
 
-@pytest.fixture
-def spool(tmp_path):
-    s = tmp_path / "spool"
-    (s / "inbox").mkdir(parents=True)
-    return s
-
-
-@pytest.fixture
-def start_daemon(expensed_bin, tmp_path):
-    """start_daemon(spool, **config) -> a started Daemon, killed at the end."""
-    started = []
-
-    def start(spool, name="d", env=None, prefix=(), **conf):
-        cfg = tmp_path / ("%s.conf" % name)
-        if not cfg.exists():
-            write_config(cfg, spool, **conf)
-        d = Daemon(expensed_bin, cfg, tmp_path / ("%s.log" % name), env)
-        if prefix:
-            d.binary = list(prefix) + [expensed_bin]
-        started.append(d)
-        return d.start() if not prefix else start_prefixed(d)
-
-    yield start
-    for d in started:
-        d.cleanup()
-
-
-def start_prefixed(d):
-    """Start d with a command prefix (prlimit) before the binary."""
-    d.log = open(d.logfile, "ab")
-    d.proc = subprocess.Popen(d.binary + ["run", "-c", d.config, "-v"],
-                              stdout=subprocess.DEVNULL, stderr=d.log,
-                              env=d.env)
-    return d
-
-
 def sha(data):
     return hashlib.sha256(data).hexdigest()
 
