@@ -51,7 +51,7 @@ int outbox_sync(struct outbox *ob);
 /*
  * The same, called right after the caller's own syncfs() of the spool
  * directory, with nothing queued in between: when outbox/ is on the
- * spool's file system (checked at outbox_open), that sync made the
+ * spool's file system, as outbox_open found, that sync made the
  * deliveries durable already and no second one is made (each syncfs costs
  * a journal commit). 0 or -1, as outbox_sync.
  */
