@@ -6,7 +6,10 @@
 #include "jsonmem.h"
 
 static json_malloc_t inner_malloc;
-static unsigned long failures;
+/* per thread: the daemon judges on its worker thread (daemon/worker.h)
+ * while its own thread builds JSON too, and one's failure is not the
+ * other's */
+static _Thread_local unsigned long failures;
 
 static void *counting_malloc(size_t size)
 {

@@ -13,8 +13,11 @@
  *   json_t *doc = json_loadb(...);
  *   if (jsonmem_failures() != before) ... out of memory, whatever doc is ...
  *
- * Single-threaded, as the program is. A caller that sets its own allocator
- * later has it wrapped again at the next jsonmem_failures() call.
+ * The count is per thread (the daemon judges on a worker thread while its
+ * own thread builds documents); the wrapper must be installed (a first
+ * jsonmem_failures() call) before a second thread starts. A caller that
+ * sets its own allocator later has it wrapped again at the next
+ * jsonmem_failures() call.
  */
 #ifndef EXPENSED_JSONMEM_H
 #define EXPENSED_JSONMEM_H

@@ -64,11 +64,14 @@ struct daemon {
  */
 #define SAVE_MS 1000
 
-/* Going idle after at least TRIM_FILES files since the last trim, the heap
- * of a burst is given back to the system; not after each lone file
- * (malloc_trim walks the whole heap and calls madvise on every free page
- * run, each time). */
-#define TRIM_FILES SPOOL_BATCH_MAX
+/* Once nothing happened for TRIM_QUIET_MS after files were taken, the heap
+ * they used is given back to the system: at the end of a burst, after its
+ * last delivery (a trim right after the last batch, with the deliveries
+ * still to send, left their heap fragmented: RSS 1.5 MB more); one wakeup,
+ * then the loop sleeps without a timeout again. Not between lone files
+ * dropped closer together than that: malloc_trim walks the whole heap and
+ * calls madvise on every free page run, each time. */
+#define TRIM_QUIET_MS 500
 
 #define CONTAINER(ptr, type, member)                                           \
 	((type *)((char *)(ptr)-offsetof(type, member)))
@@ -360,14 +363,15 @@ static int run_loop(struct daemon *d)
 	while (!d->stop) {
 		int busy = d->reload || d->rescan_due ||
 			   d->recov_pos < d->nrecov || watch_ready(d->w) > 0;
-		int n;
+		int timeout = busy ? 0 : d->since_trim > 0 ? TRIM_QUIET_MS : -1;
+		int n = epoll_wait(d->epfd, evs, 32, timeout);
 
-		if (!busy && d->since_trim >= TRIM_FILES) {
-			/* going idle after a burst: give its heap back */
+		if (n == 0 && timeout > 0) {
+			/* quiet since the last files: their heap back */
 			malloc_trim(0);
 			d->since_trim = 0;
+			continue;
 		}
-		n = epoll_wait(d->epfd, evs, 32, busy ? 0 : -1);
 
 		if (n == -1) {
 			if (errno == EINTR)

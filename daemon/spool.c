@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../common/fsutil.h"
+#include "../common/jsonmem.h"
 #include "log.h"
 #include "spool_int.h"
 
@@ -80,6 +81,29 @@ static int lock_self(struct spool *sp, struct diag *diag, const char *dir)
 	return 0;
 }
 
+/*
+ * The batch's worker thread (worker.h), and what it needs set up before:
+ * Jansson's counting allocator (common/jsonmem.h: installed once, here,
+ * not by the first judging while a thread may allocate). Without a thread
+ * (none allowed, no memory) every job runs inline: slower, the same
+ * outcome. And whether files created 0640 get exactly that mode (the
+ * umask clears no bit of 0640): then no fchmod per file.
+ */
+static void start_worker(struct spool *sp)
+{
+	mode_t mask = umask(0);
+
+	umask(mask);
+	sp->mode_exact = (0640 & ~mask) == 0640;
+	(void)jsonmem_failures();
+	sp->worker = worker_start();
+	if (sp->worker == NULL)
+		log_msg(LOG_WARNING,
+			"cannot start the worker thread (%s): judging on one "
+			"CPU",
+			strerror(errno));
+}
+
 struct spool *spool_open(const char *dir, struct diag *diag)
 {
 	struct spool *sp = calloc(1, sizeof(*sp));
@@ -111,6 +135,7 @@ struct spool *spool_open(const char *dir, struct diag *diag)
 	if (lock_self(sp, diag, dir) == -1)
 		goto fail;
 	spool_sweep_index_tmp(sp);
+	start_worker(sp);
 	return sp;
 fail:
 	spool_close(sp);
@@ -155,6 +180,7 @@ void spool_close(struct spool *sp)
 {
 	if (sp == NULL)
 		return;
+	worker_stop(sp->worker);
 	for (size_t i = 0; i < sp->nadopted; i++)
 		close(sp->adopted[i].fd);
 	free(sp->adopted);
@@ -173,9 +199,13 @@ void spool_close(struct spool *sp)
 		close(sp->rejfd);
 	if (sp->statefd >= 0)
 		close(sp->statefd);
-	free(sp->buf);
+	for (size_t i = 0; i < 2; i++) {
+		free(sp->claims[i].buf);
+		free(sp->records[i].buf);
+		free(sp->records[i].text);
+		sb_release(&sp->records[i].page);
+	}
 	page_index_close(sp->index);
-	sb_release(&sp->page);
 	spool_forget(sp);
 	free(sp);
 }

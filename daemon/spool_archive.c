@@ -330,7 +330,7 @@ static void warn_group(struct spool *sp, int err)
 
 int spool_readable(struct spool *sp, int fd)
 {
-	if (fchmod(fd, 0640) == -1)
+	if (!sp->mode_exact && fchmod(fd, 0640) == -1)
 		return -1;
 	/* not a member of that group (EPERM): the file stays the daemon's
 	 * group, as the directory's setgid bit cannot give it on a rename;

@@ -36,11 +36,12 @@
  * name, so it is rendered in step 2, with the result, from the parsed
  * report that judging kept (judge_opts.keep_root), which is freed right
  * after: parsing every report twice would cost as much as judging it. Those
- * reports are what a batch holds meanwhile, so a batch is cut in two once
- * the inputs of the reports it keeps reach PAGE_KEEP_BYTES (a report in
- * memory takes some ten times its JSON): a burst of 256 reports of 1 kB
- * stays one group commit, while a 16 MB report is never kept beside many
- * others. The peak is then judging's own (one large report) plus its page.
+ * reports are what a batch holds meanwhile, so steps 1 and 2 go part by
+ * part, a part ending once the inputs of the reports it keeps reach
+ * PAGE_KEEP_BYTES (a report in memory takes some ten times its JSON; the
+ * part ends with the claim after, already being judged): a 16 MB report is
+ * never kept beside many others, and the batch still makes one group
+ * commit. The peak is then judging's own (one large report) plus its page.
  * 256 kB rather than more: the heap a batch of kept reports leaves behind
  * stays mapped (bench/README.md "Pages": RSS after a burst 16.6 MB with
  * 256 kB, 17.8 MB with 2 MB, the same throughput).
@@ -173,11 +174,11 @@ static int check_duplicate(struct spool_ctx *ctx, struct rec *r, const char *id)
 }
 
 /* Step 1, under the ledger lock: verdicts (report.duplicate), archive
- * names reserved for the whole batch, and ledger lines. */
+ * names reserved in res (the whole batch's, part after part), and ledger
+ * lines. */
 static int decide(struct spool *sp, struct spool_ctx *ctx, struct rec *recs,
-		  size_t n)
+		  size_t n, struct reserved *res)
 {
-	struct reserved res = {STRMAP_INIT};
 	int rc = 0;
 
 	if (ledger_lock(ctx->ledger) == -1) {
@@ -187,7 +188,7 @@ static int decide(struct spool *sp, struct spool_ctx *ctx, struct rec *recs,
 	/* the results left over keep their names: reserved first */
 	for (size_t i = 0; i < n; i++) {
 		if (recs[i].ok && recs[i].it->kind == ITEM_RESULT &&
-		    spool_reserve_fixed(&res, &recs[i]) == -1)
+		    spool_reserve_fixed(res, &recs[i]) == -1)
 			recs[i].ok = 0;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -204,7 +205,7 @@ static int decide(struct spool *sp, struct spool_ctx *ctx, struct rec *recs,
 		}
 		r->verdict = r->j.verdict;
 		r->d = r->verdict == VERDICT_ACCEPTED ? 'a' : 'r';
-		if (spool_reserve_name(sp, &res, r) == -1) {
+		if (spool_reserve_name(sp, res, r) == -1) {
 			log_msg(LOG_ERR, "no archive name for %s: %s",
 				log_escape(r->it->work, esc, sizeof(esc)),
 				strerror(errno));
@@ -221,7 +222,6 @@ static int decide(struct spool *sp, struct spool_ctx *ctx, struct rec *recs,
 			strerror(errno));
 		rc = -1;
 	}
-	strmap_free(&res.names, NULL);
 	return rc;
 }
 
@@ -272,86 +272,166 @@ static void prepare_result(struct spool *sp, struct rec *r)
 	r->verdict = r->j.verdict;
 }
 
-/* Step 1 before decide(): judge each claim (and copy it), load each
+/* Start item i of step 1, on the daemon's thread: a left-over result is
+ * loaded; a claim is read into its claim slot (sp->claims[i % 2]) and
+ * its judging submitted to w. The slot submitted, or NULL. */
+static struct claim *start_item(struct spool *sp, const struct spool_ctx *ctx,
+				struct worker *w, struct rec *r,
+				struct spool_item *it, size_t i)
+{
+	struct claim *c = &sp->claims[i % 2];
+	char esc[1024];
+	int rc;
+
+	r->it = it;
+	r->ok = 1;
+	if (it->kind == ITEM_RESULT) {
+		prepare_result(sp, r);
+		return NULL;
+	}
+	rc = spool_claim_read(sp, ctx, r, c);
+	if (rc == 1) {
+		r->ok = 0; /* gone */
+		return NULL;
+	}
+	if (rc == -1) {
+		log_msg(LOG_ERR, "out of memory reading %s: tried again later",
+			log_escape(it->work, esc, sizeof(esc)));
+		leave(sp, r, 1);
+		return NULL;
+	}
+	c->job.fn = spool_claim_judge;
+	worker_submit(w, &c->job);
+	return c;
+}
+
+/* Finish a claim started: wait for its judging, put its copy in place. */
+static void finish_item(struct spool *sp, struct worker *w, struct claim *c)
+{
+	struct rec *r = c->r;
+	char esc[1024];
+	int jr;
+
+	worker_wait(w, &c->job);
+	jr = spool_claim_copy(sp, c);
+	/* each file takes at most max_judge_time (20 s at most): a batch of
+	 * slow files is progress, not a hang */
+	notify_send("WATCHDOG=1");
+	if (jr == 0) {
+		metrics_judge_time(c->us);
+		return;
+	}
+	if (jr == -1)
+		log_msg(LOG_ERR, "out of memory judging %s: tried again later",
+			log_escape(r->it->work, esc, sizeof(esc)));
+	/* out of memory: deferred and counted (the file may be the cause);
+	 * no copy (no disk space, an I/O error: logged): not the file's
+	 * fault, taken again at the next look */
+	leave(sp, r, jr == -1);
+}
+
+/*
+ * Step 1 before decide(): judge each claim (and copy it), load each
  * leftover result; stop after the claim whose report makes the reports
- * kept reach PAGE_KEEP_BYTES. The count of items taken. */
+ * kept reach PAGE_KEEP_BYTES (or the one after it, already started). The
+ * count of items taken. A pipeline of two: item i+1 is read while item i
+ * is judged on the worker, then i is copied while i+1 is judged. A batch
+ * of one runs inline (no thread to wake: a lone file's latency).
+ */
 static size_t judge_all(struct spool *sp, const struct spool_ctx *ctx,
 			struct rec *recs, struct spool_item *items, size_t n)
 {
+	struct worker *w = n > 1 ? sp->worker : NULL;
+	struct claim *cur, *next;
 	size_t kept = 0;
 
+	cur = start_item(sp, ctx, w, &recs[0], &items[0], 0);
 	for (size_t i = 0; i < n; i++) {
 		struct rec *r = &recs[i];
-		char esc[1024];
-		long long t0;
-		int jr;
 
-		r->it = &items[i];
-		r->ok = 1;
-		if (r->it->kind == ITEM_RESULT) {
-			prepare_result(sp, r);
-			continue;
-		}
-		t0 = metrics_now_us();
-		jr = spool_judge_claim(sp, ctx, r);
-		/* each file takes at most max_judge_time (20 s at most): a
-		 * batch of slow files is progress, not a hang */
-		notify_send("WATCHDOG=1");
-		if (jr == 0)
-			metrics_judge_time(metrics_now_us() - t0);
-		if (jr == 1) {
-			r->ok = 0;
-		} else if (jr != 0) {
-			if (jr == -1)
-				log_msg(
-				    LOG_ERR,
-				    "out of memory judging %s: tried again "
-				    "later",
-				    log_escape(r->it->work, esc, sizeof(esc)));
-			/* out of memory: deferred and counted (the file may
-			 * be the cause); no copy (no disk space, an I/O
-			 * error: logged): not the file's fault, taken again
-			 * at the next look */
-			leave(sp, r, jr == -1);
-		}
+		next = NULL;
+		if (i + 1 < n)
+			next = start_item(sp, ctx, w, &recs[i + 1],
+					  &items[i + 1], i + 1);
+		if (cur != NULL)
+			finish_item(sp, w, cur);
 		if (r->root != NULL && r->j.size > 0)
 			kept += (size_t)r->j.size;
-		if (kept >= PAGE_KEEP_BYTES)
-			return i + 1;
+		if (kept >= PAGE_KEEP_BYTES) {
+			if (next != NULL)
+				finish_item(sp, w, next);
+			return i + 1 < n ? i + 2 : n;
+		}
+		cur = next;
 	}
 	return n;
 }
 
-/* Step 2 for one claim: its result document, built here once (the
- * webhook bodies share it), archived_as inside, in work/rKEY. 0 or -1 with
- * errno. */
-static int write_result(struct spool *sp, struct rec *r)
+/* The job of a record (on the worker): r's result document, archived_as
+ * inside, as text with its newline (rc->text, NULL out of memory; the
+ * document stays in r->doc, which the webhook bodies share), and with
+ * [html] enabled its page (rc->page, rc->page_rc), from its kept report,
+ * then freed. */
+static void build_record(struct job *job)
 {
-	char *text;
+	struct record *rc = (struct record *)job;
+	struct rec *r = rc->r;
+	struct page_input in = {
+	    .j = &r->j, .report = r->root, .lang = rc->lang};
+	char *text = NULL;
+
+	rc->text = NULL;
+	rc->page_rc = 0;
+	r->doc = judgement_to_json(&r->j);
+	if (r->doc != NULL &&
+	    json_object_set_new(r->doc, "archived_as",
+				json_string_lossy(r->archived_as)) == 0)
+		text = json_dumps_checked(r->doc, JSON_INDENT(2));
+	if (text != NULL) {
+		size_t len = strlen(text);
+		char *t = realloc(text, len + 2);
+
+		if (t == NULL) {
+			free(text);
+		} else {
+			t[len] = '\n';
+			t[len + 1] = '\0';
+			rc->text = t;
+			rc->tlen = len + 1;
+		}
+	}
+	if (rc->html && rc->text != NULL) {
+		if (r->j.file == NULL || strcmp(r->arch, r->j.file) != 0)
+			in.archived_as = r->arch;
+		if (rc->quote) {
+			in.data = rc->buf;
+			in.len = rc->len;
+		}
+		sb_setlen(&rc->page, 0);
+		rc->page_rc =
+		    SPOOL_PAGE_ENOMEM() ? -1 : page_render(&rc->page, &in);
+		if (rc->page.failed)
+			rc->page_rc = -1;
+	}
+	json_decref(r->root);
+	r->root = NULL;
+}
+
+/* Write the file work/name from data, 0640 and the read group. 0 or -1
+ * with errno. */
+static int write_work(struct spool *sp, const char *name, const char *data,
+		      size_t len)
+{
 	int fd, rc = -1;
 
-	r->doc = judgement_to_json(&r->j);
-	if (r->doc == NULL ||
-	    json_object_set_new(r->doc, "archived_as",
-				json_string_lossy(r->archived_as)) == -1) {
-		errno = ENOMEM;
-		return -1;
-	}
-	text = json_dumps_checked(r->doc, JSON_INDENT(2));
-	if (text == NULL) {
-		errno = ENOMEM;
-		return -1;
-	}
 	fd =
-	    openat(sp->workfd, r->rname,
+	    openat(sp->workfd, name,
 		   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (fd >= 0 && spool_readable(sp, fd) == 0 &&
-	    write_all(fd, text, strlen(text)) == 0 &&
-	    write_all(fd, "\n", 1) == 0)
+	    write_all(fd, data, len) == 0)
 		rc = 0;
 	if (fd >= 0 && close(fd) == -1)
 		rc = -1;
-	free(text);
 	return rc;
 }
 
@@ -367,14 +447,14 @@ static int quotes_input(const struct judgement *j)
 
 /* The bytes judged of a file judged invalid for its JSON or its encoding
  * (input.json, input.encoding: its page quotes them around the error),
- * read back from its copy into sp->buf: *len, or -1 (the page then goes
- * without them; any other invalid file's page quotes nothing). */
+ * read back from its copy into rc->buf (rc->len): 0, or -1 (the page then
+ * goes without them; any other invalid file's page quotes nothing). */
 static int reread(struct spool *sp, const struct spool_ctx *ctx,
-		  const struct rec *r, size_t *len)
+		  const struct rec *r, struct record *rc)
 {
 	size_t max = ctx->cfg->max_file_size ? ctx->cfg->max_file_size
 					     : EXPENSED_DEFAULT_MAX_FILE_SIZE;
-	int fd, rc;
+	int fd, n;
 
 	if (r->root != NULL || r->j.verdict != VERDICT_INVALID ||
 	    !r->j.has_sha256 || !quotes_input(&r->j))
@@ -382,110 +462,136 @@ static int reread(struct spool *sp, const struct spool_ctx *ctx,
 	fd = openat(sp->workfd, r->it->work, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
 		return -1;
-	rc = read_fd(fd, max, (size_t)r->j.size, &sp->buf, &sp->bufcap, len);
+	n = read_fd(fd, max, (size_t)r->j.size, &rc->buf, &rc->cap, &rc->len);
 	close(fd);
-	return rc == -1 || *len > max ? -1 : 0;
+	return n == -1 || rc->len > max ? -1 : 0;
 }
 
-/* Step 2 for one claim, with [html] enabled: its page in work/pKEY (0640,
- * the read group), from its kept report, then freed. 0 or -1 with errno
- * (ENOMEM when it cannot be rendered). */
-static int write_page(struct spool *sp, const struct spool_ctx *ctx,
-		      struct rec *r)
+/* Step 2's start for the claim r, on the daemon's thread: what its page
+ * quotes read back, its record built on w. */
+static void submit_record(struct spool *sp, const struct spool_ctx *ctx,
+			  struct worker *w, struct record *rc, struct rec *r)
 {
-	struct page_input in = {
-	    .j = &r->j, .report = r->root, .lang = ctx->cfg->language};
-	size_t len = 0;
-	int fd, rc = -1;
-
-	if (r->j.file == NULL || strcmp(r->arch, r->j.file) != 0)
-		in.archived_as = r->arch;
-	if (reread(sp, ctx, r, &len) == 0) {
-		in.data = sp->buf;
-		in.len = len;
-	}
-	sb_setlen(&sp->page, 0);
-	rc = SPOOL_PAGE_ENOMEM() ? -1 : page_render(&sp->page, &in);
-	json_decref(r->root);
-	r->root = NULL;
-	spool_buf_trim(sp);
-	if (rc == -1 || sp->page.failed) {
-		sb_release(&sp->page);
-		errno = ENOMEM;
-		return -1;
-	}
-	rc = -1;
-	fd =
-	    openat(sp->workfd, r->pname,
-		   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (fd >= 0 && spool_readable(sp, fd) == 0 &&
-	    write_all(fd, sp->page.buf, sp->page.len) == 0)
-		rc = 0;
-	if (fd >= 0 && close(fd) == -1)
-		rc = -1;
-	if (sp->page.cap > PAGE_BUF_KEEP)
-		sb_release(&sp->page);
-	if (rc == 0)
-		r->page = 1;
-	return rc;
+	rc->r = r;
+	rc->html = ctx->cfg->html;
+	rc->lang = ctx->cfg->language;
+	rc->quote = rc->html && reread(sp, ctx, r, rc) == 0;
+	rc->job.fn = build_record;
+	worker_submit(w, &rc->job);
 }
 
-/* Step 2: write the results and pages, and queue the deliveries. */
+/* With [html] enabled, r's page built in rc into work/pKEY. 0, or -1
+ * when r was left in work/ for it (logged). */
+static int write_page(struct spool *sp, struct record *rc)
+{
+	struct rec *r = rc->r;
+	char esc[1024];
+	int e;
+
+	if (rc->page_rc == 0 &&
+	    write_work(sp, r->pname, rc->page.buf, rc->page.len) == 0) {
+		r->page = 1;
+		return 0;
+	}
+	e = rc->page_rc == -1 ? ENOMEM : errno;
+	log_msg(LOG_ERR, "cannot write page %s: %s",
+		log_escape(r->pname, esc, sizeof(esc)), strerror(e));
+	unlinkat(sp->workfd, r->pname, 0);
+	/* never a file without its page, nor a wrong verdict; but the last
+	 * try (already judged input.resources) goes without its page rather
+	 * than never */
+	if (r->it->tries >= SPOOL_MAX_TRIES)
+		return 0;
+	unlinkat(sp->workfd, r->rname, 0);
+	leave(sp, r, e == ENOMEM);
+	return -1;
+}
+
+/* Step 2's end for one claim, built: write its result in work/rKEY and,
+ * with [html] enabled, its page in work/pKEY; queue its deliveries. A
+ * result or page that cannot be written for lack of memory is deferred
+ * and counted like judging out of memory (a claim that always fails ends
+ * input.resources: spool_int.h); for lack of disk space or an I/O error
+ * it is not the file's fault: taken again at the next look, uncounted, so
+ * that a full disk never makes a report invalid. */
+static void write_record(struct spool *sp, struct spool_ctx *ctx,
+			 struct record *rc)
+{
+	struct rec *r = rc->r;
+	char esc[1024];
+	int e;
+
+	if (rc->text == NULL ||
+	    write_work(sp, r->rname, rc->text, rc->tlen) == -1) {
+		e = rc->text == NULL ? ENOMEM : errno;
+		log_msg(LOG_ERR, "cannot write result %s: %s",
+			log_escape(r->rname, esc, sizeof(esc)), strerror(e));
+		unlinkat(sp->workfd, r->rname, 0);
+		leave(sp, r, e == ENOMEM);
+	} else if (rc->html && write_page(sp, rc) == -1) {
+		; /* left in work/ */
+	} else if (outbox_queue(ctx->ob, r->it->work, &r->j, r->doc) == -1) {
+		e = errno;
+		log_msg(LOG_ERR, "cannot queue deliveries for %s",
+			log_escape(r->it->work, esc, sizeof(esc)));
+		if (r->page)
+			unlinkat(sp->workfd, r->pname, 0);
+		unlinkat(sp->workfd, r->rname, 0);
+		leave(sp, r, e == ENOMEM);
+	}
+	/* written and queued: not kept for the rest of the batch (256
+	 * documents alive at once made the heap of a burst grow by megabytes
+	 * that stay mapped) */
+	json_decref(r->doc);
+	r->doc = NULL;
+	free(rc->text);
+	rc->text = NULL;
+	if (rc->page.cap > PAGE_BUF_KEEP || rc->page_rc == -1)
+		sb_release(&rc->page);
+	if (rc->cap > PAGE_BUF_KEEP) {
+		free(rc->buf);
+		rc->buf = NULL;
+		rc->cap = 0;
+	}
+}
+
+/* The index of the first claim still going in recs[from..n), or n. */
+static size_t next_claim(const struct rec *recs, size_t n, size_t from)
+{
+	while (from < n &&
+	       (!recs[from].ok || recs[from].it->kind != ITEM_CLAIM))
+		from++;
+	return from;
+}
+
+/* Step 2: write the results and pages, and queue the deliveries. A
+ * pipeline of two, as in step 1: record k+1 is built on the worker while
+ * record k is written; one claim alone is built inline. */
 static void record_all(struct spool *sp, struct spool_ctx *ctx,
 		       struct rec *recs, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		struct rec *r = &recs[i];
-		char esc[1024];
+	size_t a = next_claim(recs, n, 0), b = n;
+	struct worker *w = NULL;
 
-		if (!r->ok || r->it->kind != ITEM_CLAIM)
-			continue;
-		/* a result or page that cannot be written for lack of
-		 * memory is deferred and counted like judging out of memory
-		 * (a claim that always fails ends input.resources:
-		 * spool_int.h); for lack of disk space or an I/O error it is
-		 * not the file's fault: taken again at the next look,
-		 * uncounted, so that a full disk never makes a report
-		 * invalid */
-		if (write_result(sp, r) == -1) {
-			int e = errno;
-			log_msg(LOG_ERR, "cannot write result %s: %s",
-				log_escape(r->rname, esc, sizeof(esc)),
-				strerror(e));
-			unlinkat(sp->workfd, r->rname, 0);
-			leave(sp, r, e == ENOMEM);
-			continue;
+	if (a == n)
+		return;
+	b = next_claim(recs, n, a + 1);
+	if (b < n)
+		w = sp->worker;
+	submit_record(sp, ctx, w, &sp->records[0], &recs[a]);
+	if (b < n)
+		submit_record(sp, ctx, w, &sp->records[1], &recs[b]);
+	for (size_t k = 0; a < n; k++) {
+		struct record *rc = &sp->records[k % 2];
+
+		worker_wait(w, &rc->job);
+		write_record(sp, ctx, rc);
+		a = b;
+		if (b < n) {
+			b = next_claim(recs, n, b + 1);
+			if (b < n)
+				submit_record(sp, ctx, w, rc, &recs[b]);
 		}
-		if (ctx->cfg->html && write_page(sp, ctx, r) == -1) {
-			int e = errno;
-			log_msg(LOG_ERR, "cannot write page %s: %s",
-				log_escape(r->pname, esc, sizeof(esc)),
-				strerror(e));
-			unlinkat(sp->workfd, r->pname, 0);
-			/* never a file without its page, nor a wrong
-			 * verdict; but the last try (already judged
-			 * input.resources) goes without its page rather than
-			 * never */
-			if (r->it->tries < SPOOL_MAX_TRIES) {
-				unlinkat(sp->workfd, r->rname, 0);
-				leave(sp, r, e == ENOMEM);
-				continue;
-			}
-		}
-		if (outbox_queue(ctx->ob, r->it->work, &r->j, r->doc) == -1) {
-			int e = errno;
-			log_msg(LOG_ERR, "cannot queue deliveries for %s",
-				log_escape(r->it->work, esc, sizeof(esc)));
-			if (r->page)
-				unlinkat(sp->workfd, r->pname, 0);
-			unlinkat(sp->workfd, r->rname, 0);
-			leave(sp, r, e == ENOMEM);
-		}
-		/* written and queued: not kept for the rest of the batch (256
-		 * documents alive at once made the heap of a burst grow by
-		 * megabytes that stay mapped) */
-		json_decref(r->doc);
-		r->doc = NULL;
 	}
 }
 
@@ -655,23 +761,17 @@ static void read_group(struct spool *sp, const struct config *cfg)
 	sp->read_gid = gid == getegid() ? (gid_t)-1 : gid;
 }
 
-/* Steps 1 (after judging) to 5 for the n records of recs, judged. 0, or
- * -1 when the whole part failed (logged). */
-static int process_part(struct spool *sp, struct spool_ctx *ctx,
-			struct rec *recs, size_t n)
+/* Steps 2 to 5 for the n records of recs, decided and recorded. 0, or
+ * -1 when the whole batch failed (logged). */
+static int commit_all(struct spool *sp, struct spool_ctx *ctx, struct rec *recs,
+		      size_t n)
 {
-	int rc = -1, moved;
+	int moved;
 
-	SPOOL_FAIL_AT("copied", n);
-	if (decide(sp, ctx, recs, n) == -1) {
-		leave_all(sp, recs, n);
-		goto out;
-	}
-	record_all(sp, ctx, recs, n);
 	SPOOL_FAIL_AT("recorded", n);
 	if (commit(sp, ctx) == -1) {
 		leave_all(sp, recs, n);
-		goto out;
+		return -1;
 	}
 	SPOOL_FAIL_AT("synced", n);
 	moved = archive_all(sp, recs, n);
@@ -683,19 +783,13 @@ static int process_part(struct spool *sp, struct spool_ctx *ctx,
 			index_all(sp, ctx, recs, n);
 	}
 	report_all(ctx, recs, n);
-	rc = 0;
-out:
-	for (size_t i = 0; i < n; i++) {
-		judgement_release(&recs[i].j);
-		json_decref(recs[i].doc);
-		json_decref(recs[i].root);
-	}
-	return rc;
+	return 0;
 }
 
 int spool_process(struct spool *sp, struct spool_ctx *ctx,
 		  struct spool_item *items, size_t n)
 {
+	struct reserved res = {STRMAP_INIT};
 	struct rec *recs;
 	size_t done = 0;
 	int rc = 0;
@@ -707,14 +801,29 @@ int spool_process(struct spool *sp, struct spool_ctx *ctx,
 	if (recs == NULL)
 		return -1;
 	read_group(sp, ctx->cfg);
-	/* one group commit, or more when the reports kept for the pages
-	 * grow large (PAGE_KEEP_BYTES) */
+	/* steps 1 and 2 part by part, so that the reports kept for the
+	 * pages stay small (PAGE_KEEP_BYTES: they are freed in step 2);
+	 * then one group commit for the whole batch, the names of every
+	 * part reserved together */
 	while (done < n) {
 		size_t m =
 		    judge_all(sp, ctx, recs + done, items + done, n - done);
-		if (process_part(sp, ctx, recs + done, m) == -1)
+		SPOOL_FAIL_AT("copied", m);
+		if (decide(sp, ctx, recs + done, m, &res) == -1) {
+			leave_all(sp, recs + done, m);
 			rc = -1;
+		} else {
+			record_all(sp, ctx, recs + done, m);
+		}
 		done += m;
+	}
+	strmap_free(&res.names, NULL);
+	if (commit_all(sp, ctx, recs, n) == -1)
+		rc = -1;
+	for (size_t i = 0; i < n; i++) {
+		judgement_release(&recs[i].j);
+		json_decref(recs[i].doc);
+		json_decref(recs[i].root);
 	}
 	free(recs);
 	return rc;

@@ -20,8 +20,10 @@
  *      descriptor, a hard link) is out of the spool. Entries not read (a
  *      FIFO, a file too large, a wrong name, a hard link) stay as they are.
  *      With [html] enabled, the parsed report of each claim is kept for its
- *      page until step 2 (see PAGE_KEEP_BYTES in spool_batch.c: a batch is
- *      cut in two where the reports kept would grow too large).
+ *      page until step 2 (see PAGE_KEEP_BYTES in spool_batch.c: steps 1
+ *      and 2 go part by part where the reports kept would grow too large).
+ *      The reading and the copy are the daemon's thread's; judging is a
+ *      job on the worker thread (worker.h), the next claim read meanwhile.
  *      Then, under the ledger lock, decide the verdicts (report.duplicate),
  *      reserve the archive names of the whole batch together (ARCH,
  *      ARCH.result.json and ARCH.result.html distinct from every other name
@@ -30,7 +32,9 @@
  *      (each line carries KEY);
  *   2. write every rKEY in work/ (archived_as inside) and, with [html]
  *      enabled, its page pKEY (its report freed right after), queue the
- *      deliveries (outbox_queue: ids derived from the claim name);
+ *      deliveries (outbox_queue: ids derived from the claim name); the
+ *      result document and the page are built on the worker, the next
+ *      claim's while this one's are written;
  *   3. ONE syncfs() of the spool, then outbox_synced() (no second sync
  *      when outbox/ is on the spool's file system): copies, results, pages,
  *      deliveries and ledger lines are durable;
@@ -105,8 +109,10 @@
 
 #include "../common/strbuf.h"
 #include "../common/strmap.h"
+#include "../rules/engine.h"
 #include "page_index.h"
 #include "spool.h"
+#include "worker.h"
 
 /* The third recovery of a claim judges it input.resources. */
 #define SPOOL_MAX_TRIES 3
@@ -116,6 +122,46 @@
 struct adopted {
 	char token[SPOOL_TOKEN_LEN + 1];
 	int fd; /* holds the lock */
+};
+
+/*
+ * One claim being judged in step 1 (spool_judge.c): read by the daemon's
+ * thread (spool_claim_read), judged by a job on the worker
+ * (spool_claim_judge), its copy written by the daemon's thread
+ * (spool_claim_copy). A spool has two, so that the next claim is read
+ * while one is judged; the read buffer is kept for the next claim.
+ */
+struct claim {
+	struct job job; /* first: the job is the claim */
+	struct rec *r;
+	const struct ruleset *rs;
+	struct judge_opts opts;
+	const char *rule; /* refused before the engine reads it: the rule */
+	char msg[256];	  /* and the message */
+	long long size;	  /* the file's size, -1 unknown */
+	char *buf;	  /* the bytes read (len), reused */
+	size_t cap, len;
+	int rc;	      /* the judging's: 0, or -1 out of memory */
+	long long us; /* how long judging took */
+};
+
+/*
+ * One claim being recorded in step 2 (spool_batch.c): its result document
+ * and page built by a job on the worker, written by the daemon's thread.
+ * A spool has two, so that one is written while the next is built.
+ */
+struct record {
+	struct job job; /* first: the job is the record */
+	struct rec *r;
+	int html;	    /* [html] enabled */
+	enum lang lang;	    /* of the page */
+	char *text;	    /* the result document and its newline (tlen) */
+	size_t tlen;	    /* ... or NULL: out of memory */
+	struct strbuf page; /* the page, reused */
+	int page_rc;	    /* 0 rendered, -1 out of memory */
+	char *buf;	    /* an invalid file's bytes, for its page (len) */
+	size_t cap, len;
+	int quote; /* the page quotes buf */
 };
 
 struct spool {
@@ -129,10 +175,12 @@ struct spool {
 	unsigned seq;			 /* claims made so far */
 	struct adopted *adopted;	 /* dead owners' locks we hold */
 	size_t nadopted;
-	int unsynced;  /* renames of step 5 not synced yet (spool_close) */
-	int retry;     /* spool_retry_wanted() will say 1 */
-	char *buf;     /* the read buffer of judging, reused */
-	size_t bufcap; /* its size */
+	int unsynced; /* renames of step 5 not synced yet (spool_close) */
+	int retry;    /* spool_retry_wanted() will say 1 */
+	/* the batch's computing thread (NULL: none, jobs run inline) */
+	struct worker *worker;
+	struct claim claims[2];	  /* step 1's pipeline */
+	struct record records[2]; /* step 2's */
 	/* next archive suffix per "D/NAME" (struct suffix, spool_archive.c) */
 	struct strmap suffixes;
 	/* KEY -> long long *: claims not to recover before that time (ms,
@@ -146,9 +194,9 @@ struct spool {
 	 * group of the copies, results and pages, or -1 to leave them the
 	 * daemon's */
 	gid_t read_gid;
-	gid_t dirs_gid;	    /* [spool] read_group given to the directories */
-	gid_t warned_gid;   /* the read group spool_readable() warned of */
-	struct strbuf page; /* the page being rendered, reused */
+	gid_t dirs_gid;	  /* [spool] read_group given to the directories */
+	gid_t warned_gid; /* the read group spool_readable() warned of */
+	int mode_exact;	  /* files are created 0640 (the umask), no fchmod */
 };
 
 /* One item of a batch being processed (spool_batch.c, spool_archive.c). */
@@ -213,18 +261,22 @@ long long spool_defer_ms(void);
 /* ---- spool_judge.c ---- */
 
 /*
- * Step 1 for one claim: judge work/CLAIM into r->j (with the parsed report
- * kept in r->root when [html] is enabled) and put the daemon's copy of the
- * bytes judged in its place. 0 judged, 1 the claim is gone (skip), -1 no
- * memory, -2 the copy could not be written (logged). The bytes are read
- * into sp->buf, kept for the next claim unless it grew large.
+ * Step 1 for one claim, on the daemon's thread: open work/CLAIM of r
+ * safely and read it into c, or fill c->rule and c->msg with why it is
+ * invalid unread. 0 (c is then ready for spool_claim_judge), 1 the claim
+ * is gone (skip), -1 no memory.
  */
-int spool_judge_claim(struct spool *sp, const struct spool_ctx *ctx,
-		      struct rec *r);
+int spool_claim_read(struct spool *sp, const struct spool_ctx *ctx,
+		     struct rec *r, struct claim *c);
 
-/* Free sp->buf (the bytes of the last file read) if it grew past a
- * megabyte; smaller, it is kept for the next file. */
-void spool_buf_trim(struct spool *sp);
+/* The job of a claim read: judge it into r->j (with the parsed report
+ * kept in r->root when [html] is enabled); c->rc, c->us. */
+void spool_claim_judge(struct job *job);
+
+/* After judging, on the daemon's thread: put the daemon's copy of the
+ * bytes judged in place of the claim. 0 judged, -1 no memory (judging),
+ * -2 the copy could not be written (logged; r->j released). */
+int spool_claim_copy(struct spool *sp, struct claim *c);
 
 /* ---- spool_archive.c ---- */
 
@@ -258,10 +310,11 @@ int spool_reserve_fixed(struct reserved *res, const struct rec *r);
 int spool_archive_item(struct spool *sp, struct rec *r);
 
 /*
- * Give the file fd (a copy, a result or a page being written) mode 0640
- * and the read group; when the daemon may not give that group (EPERM: not
- * a member), the file keeps the daemon's group and a warning is logged,
- * once per read group. 0 or -1 with errno.
+ * Give the file fd (a copy, a result or a page being written, created
+ * 0640) mode 0640 (when the umask did not leave it so) and the read group; when
+ * the daemon may not give that group (EPERM: not a member), the file keeps the
+ * daemon's group and a warning is logged, once per read group. 0 or -1 with
+ * errno.
  */
 int spool_readable(struct spool *sp, int fd);
 

@@ -2,8 +2,9 @@
  * spool_judge.c - step 1 of a batch for one claim (spool_int.h): open it
  * safely (relative to work/, O_NOFOLLOW | O_NONBLOCK, then fstat: no FIFO,
  * device, symlink, directory or hard-linked file is ever read), read at
- * most max_file_size bytes, judge them, and put the daemon's own copy of
- * exactly those bytes in place of the claim.
+ * most max_file_size bytes (the daemon's thread), judge them (a job, on
+ * the worker), and put the daemon's own copy of exactly those bytes in
+ * place of the claim (the daemon's thread).
  */
 #include <assert.h>
 #include <errno.h>
@@ -19,30 +20,28 @@
 #include "../common/i18n.h"
 #include "../common/io.h"
 #include "log.h"
+#include "metrics.h"
 #include "spool_int.h"
 
 #define READ_BUF_KEEP (1024 * 1024) /* keep the read buffer up to this */
 
-void spool_buf_trim(struct spool *sp)
+/* Free a claim's read buffer if it grew past a megabyte; smaller, it is
+ * kept for the next claim. */
+static void buf_trim(struct claim *c)
 {
-	if (sp->bufcap > READ_BUF_KEEP) {
-		free(sp->buf);
-		sp->buf = NULL;
-		sp->bufcap = 0;
+	if (c->cap > READ_BUF_KEEP) {
+		free(c->buf);
+		c->buf = NULL;
+		c->cap = 0;
 	}
 }
 
-/* Why a claim is invalid before the engine reads it. */
-struct refusal {
-	const char *rule;
-	char msg[256];
-	long long size; /* the file's size, -1 unknown */
-};
-
-static void refuse(struct refusal *rf, const char *rule, const char *fmt, ...)
+/* Why a claim is invalid before the engine reads it: rf->rule and
+ * rf->msg. */
+static void refuse(struct claim *rf, const char *rule, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void refuse(struct refusal *rf, const char *rule, const char *fmt, ...)
+static void refuse(struct claim *rf, const char *rule, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -81,7 +80,7 @@ static const char *kind_name(mode_t mode)
  * swapped in between; O_NOFOLLOW | O_NONBLOCK as well. Returns the fd (and
  * rf->size), -1 refused (*rf filled), or -2 when the claim is gone.
  */
-static int open_claim(int workfd, const char *work, struct refusal *rf)
+static int open_claim(int workfd, const char *work, struct claim *rf)
 {
 	struct stat st;
 	int fd;
@@ -153,85 +152,95 @@ static int keep_copy(struct spool *sp, const struct spool_item *it,
 	return -1;
 }
 
-/* Judge the bytes read (sp->buf, len) into r->j and put the copy of them in
- * place of the claim. 0, -1 no memory, -2 no copy. */
-static int judge_read(struct spool *sp, const struct spool_ctx *ctx,
-		      const struct judge_opts *opts, struct rec *r, size_t len)
-{
-	int rc = judge_bytes(ctx->rs, opts, r->it->name, sp->buf, len, &r->j);
-
-	if (rc == 0 && keep_copy(sp, r->it, sp->buf, len) == -1) {
-		judgement_release(&r->j);
-		rc = -2;
-	}
-	spool_buf_trim(sp);
-	return rc;
-}
-
-int spool_judge_claim(struct spool *sp, const struct spool_ctx *ctx,
-		      struct rec *r)
+int spool_claim_read(struct spool *sp, const struct spool_ctx *ctx,
+		     struct rec *r, struct claim *c)
 {
 	struct spool_item *it = r->it;
-	struct judge_opts opts = {
+	size_t max;
+	int fd = -1;
+
+	c->r = r;
+	c->opts = (struct judge_opts){
 	    .max_file_size = ctx->cfg->max_file_size,
 	    .max_findings = ctx->cfg->max_findings,
 	    .lang = ctx->cfg->language,
 	    .max_time_ms = (unsigned long long)ctx->cfg->max_judge_ms,
 	    /* the report is kept for the page (PAGE_KEEP_BYTES) */
 	    .keep_root = ctx->cfg->html ? &r->root : NULL};
-	size_t max = opts.max_file_size ? opts.max_file_size
-					: EXPENSED_DEFAULT_MAX_FILE_SIZE;
-	struct refusal rf = {NULL, "", -1};
-	size_t len = 0;
-	int fd = -1;
-
+	c->rs = ctx->rs;
+	c->rule = NULL;
+	c->msg[0] = '\0';
+	c->size = -1;
+	c->len = 0;
+	c->rc = 0;
+	c->us = 0;
+	max = c->opts.max_file_size ? c->opts.max_file_size
+				    : EXPENSED_DEFAULT_MAX_FILE_SIZE;
 	if (it->tries >= SPOOL_MAX_TRIES) {
-		refuse(&rf, "input.resources",
+		refuse(c, "input.resources",
 		       _("could not be judged within the machine's limits: "
 			 "judging it ran out of memory or stopped the daemon "
 			 "%u times"),
 		       it->tries);
-		goto invalid;
+		return 0;
 	}
-	fd = open_claim(sp->workfd, it->work, &rf);
+	fd = open_claim(sp->workfd, it->work, c);
 	if (fd == -2)
 		return 1;
 	if (fd == -1)
-		goto invalid;
+		return 0;
 	if (!ends_with(it->name, ".json")) {
-		refuse(&rf, "input.name", _("the name does not end in .json"));
-		goto invalid;
-	}
-	if ((size_t)rf.size > max) {
-		refuse(&rf, "input.size",
-		       _("size %lld bytes exceeds max_file_size %zu"), rf.size,
+		refuse(c, "input.name", _("the name does not end in .json"));
+	} else if ((size_t)c->size > max) {
+		refuse(c, "input.size",
+		       _("size %lld bytes exceeds max_file_size %zu"), c->size,
 		       max);
-		goto invalid;
-	}
-	if (read_fd(fd, max, (size_t)rf.size, &sp->buf, &sp->bufcap, &len) ==
-	    -1) {
+	} else if (read_fd(fd, max, (size_t)c->size, &c->buf, &c->cap,
+			   &c->len) == -1) {
 		if (errno == ENOMEM) {
 			close(fd);
 			return -1;
 		}
-		refuse(&rf, "input.file", _("cannot read the file: %s"),
+		refuse(c, "input.file", _("cannot read the file: %s"),
 		       strerror(errno));
-		goto invalid;
-	}
-	if (len > max) {
-		rf.size = (long long)len;
-		refuse(&rf, "input.size",
+	} else if (c->len > max) {
+		c->size = (long long)c->len;
+		refuse(c, "input.size",
 		       _("size exceeds max_file_size %zu (the file grew)"),
 		       max);
-		goto invalid;
 	}
 	close(fd);
-	return judge_read(sp, ctx, &opts, r, len);
-invalid:
-	if (fd >= 0)
-		close(fd);
-	if (judge_invalid(ctx->rs, &opts, it->name, rf.rule, rf.msg, NULL,
-			  rf.size, &r->j) == -1)
-		return -1;
 	return 0;
+}
+
+void spool_claim_judge(struct job *job)
+{
+	struct claim *c = (struct claim *)job;
+	struct rec *r = c->r;
+	long long t0 = metrics_now_us();
+
+	if (c->rule != NULL)
+		c->rc = judge_invalid(c->rs, &c->opts, r->it->name, c->rule,
+				      c->msg, NULL, c->size, &r->j);
+	else
+		c->rc = judge_bytes(c->rs, &c->opts, r->it->name, c->buf,
+				    c->len, &r->j);
+	c->us = metrics_now_us() - t0;
+}
+
+int spool_claim_copy(struct spool *sp, struct claim *c)
+{
+	int rc = c->rc;
+
+	/* only bytes read are copied: a file refused before reading (a
+	 * FIFO, a hard link, too large...) stays as it is */
+	if (rc == 0 && c->rule == NULL &&
+	    keep_copy(sp, c->r->it, c->buf, c->len) == -1) {
+		judgement_release(&c->r->j);
+		json_decref(c->r->root);
+		c->r->root = NULL;
+		rc = -2;
+	}
+	buf_trim(c);
+	return rc;
 }

@@ -1,0 +1,120 @@
+/*
+ * worker.c - the batch's helper thread (worker.h): a FIFO of jobs under one
+ * mutex, a condition for "a job is queued" and one for "a job is done".
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include "worker.h"
+
+struct worker {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t queued; /* head set, or stop */
+	pthread_cond_t done;   /* some job's done set */
+	struct job *head, *tail;
+	int stop;
+};
+
+static void *run(void *arg)
+{
+	struct worker *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		struct job *job;
+
+		while (w->head == NULL && !w->stop)
+			pthread_cond_wait(&w->queued, &w->lock);
+		if (w->head == NULL)
+			break;
+		job = w->head;
+		w->head = job->next;
+		if (w->head == NULL)
+			w->tail = NULL;
+		pthread_mutex_unlock(&w->lock);
+		job->fn(job);
+		pthread_mutex_lock(&w->lock);
+		job->done = 1;
+		pthread_cond_broadcast(&w->done);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+struct worker *worker_start(void)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+	sigset_t all, old;
+	int rc;
+
+	if (w == NULL)
+		return NULL;
+	if (pthread_mutex_init(&w->lock, NULL) != 0)
+		goto nolock;
+	if (pthread_cond_init(&w->queued, NULL) != 0)
+		goto noqueued;
+	if (pthread_cond_init(&w->done, NULL) != 0)
+		goto nodone;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&w->thread, NULL, run, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc == 0)
+		return w;
+	errno = rc;
+	pthread_cond_destroy(&w->done);
+nodone:
+	pthread_cond_destroy(&w->queued);
+noqueued:
+	pthread_mutex_destroy(&w->lock);
+nolock:
+	free(w);
+	return NULL;
+}
+
+void worker_submit(struct worker *w, struct job *job)
+{
+	job->done = 0;
+	job->next = NULL;
+	if (w == NULL) {
+		job->fn(job);
+		job->done = 1;
+		return;
+	}
+	pthread_mutex_lock(&w->lock);
+	if (w->tail != NULL)
+		w->tail->next = job;
+	else
+		w->head = job;
+	w->tail = job;
+	pthread_cond_signal(&w->queued);
+	pthread_mutex_unlock(&w->lock);
+}
+
+void worker_wait(struct worker *w, struct job *job)
+{
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->lock);
+	while (!job->done)
+		pthread_cond_wait(&w->done, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+}
+
+void worker_stop(struct worker *w)
+{
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stop = 1;
+	pthread_cond_signal(&w->queued);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->done);
+	pthread_cond_destroy(&w->queued);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}

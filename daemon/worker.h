@@ -1,0 +1,39 @@
+/*
+ * worker.h - one helper thread that runs the batch's computing (judging a
+ * report, building its result document, rendering its page) while the
+ * daemon's own thread does the batch's file system work, so that a burst
+ * uses both of a machine's CPUs. Jobs run one at a time, in the order
+ * given; the daemon's thread submits a job, does other work, then waits
+ * for it. A job touches only what its submitter gave it (and read-only
+ * shared state: the rule set, the configuration, the catalogs): it never
+ * logs, never makes a system call on the spool, never changes state shared
+ * with the daemon's thread.
+ */
+#ifndef EXPENSED_WORKER_H
+#define EXPENSED_WORKER_H
+
+/* A job: fn(job) runs on the worker (or at once when there is none). Embed
+ * it in the job's own data; done and next are the worker's. */
+struct job {
+	void (*fn)(struct job *job);
+	int done;
+	struct job *next;
+};
+
+struct worker;
+
+/* The worker thread, started with every signal blocked (signals go to the
+ * daemon's thread), or NULL with errno when it cannot be (no memory, no
+ * thread allowed): jobs then run in the caller, at submit time. */
+struct worker *worker_start(void);
+
+/* Run job on w (job->fn set): returns at once; with w NULL, runs it now. */
+void worker_submit(struct worker *w, struct job *job);
+
+/* Wait until job, submitted to w, has run. */
+void worker_wait(struct worker *w, struct job *job);
+
+/* Wait for every job submitted, end the thread, free w (NULL: nothing). */
+void worker_stop(struct worker *w);
+
+#endif

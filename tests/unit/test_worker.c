@@ -1,0 +1,135 @@
+/*
+ * test_worker.c - unit tests of the batch's worker thread (daemon/worker.h):
+ * jobs run one at a time in the order submitted, on another thread with
+ * every signal blocked; without a worker they run in the caller at submit
+ * time; stopping runs what was queued first.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include "../../daemon/worker.h"
+
+#define NJOBS 200
+
+struct item {
+	struct job job; /* first, as in spool_int.h */
+	int *log;	/* the order jobs ran in */
+	int *next;	/* the next free slot of log */
+	int n;
+	pthread_t ran_on;
+	int term_blocked;
+};
+
+static void run_item(struct job *job)
+{
+	struct item *it = (struct item *)job;
+	sigset_t set;
+
+	it->log[(*it->next)++] = it->n;
+	it->ran_on = pthread_self();
+	pthread_sigmask(SIG_BLOCK, NULL, &set);
+	it->term_blocked = sigismember(&set, SIGTERM);
+}
+
+static struct item items[NJOBS];
+static int order[NJOBS]; /* the n of each job, in the order they ran */
+static int next;
+
+/* Fresh jobs, and a worker to run them when with_worker. */
+static struct worker *start(int with_worker)
+{
+	struct worker *w = with_worker ? worker_start() : NULL;
+
+	if (with_worker)
+		assert_non_null(w);
+	next = 0;
+	for (int i = 0; i < NJOBS; i++) {
+		items[i].job.fn = run_item;
+		items[i].log = order;
+		items[i].next = &next;
+		items[i].n = i;
+	}
+	return w;
+}
+
+static void test_jobs_run_in_order_on_another_thread(void **state)
+{
+	struct worker *w = start(1);
+
+	(void)state;
+	for (int i = 0; i < NJOBS; i++)
+		worker_submit(w, &items[i].job);
+	/* the last job done means every job before it is done */
+	worker_wait(w, &items[NJOBS - 1].job);
+	for (int i = 0; i < NJOBS; i++) {
+		assert_int_equal(items[i].job.done, 1);
+		assert_int_equal(order[i], i);
+		assert_false(pthread_equal(items[i].ran_on, pthread_self()));
+		assert_int_equal(items[i].term_blocked, 1);
+	}
+	assert_int_equal(next, NJOBS);
+	worker_stop(w);
+}
+
+static void test_two_in_flight_as_the_batch_uses_them(void **state)
+{
+	struct worker *w = start(1);
+
+	(void)state;
+	/* spool_batch.c's pipeline: k+1 submitted before k is waited for */
+	worker_submit(w, &items[0].job);
+	for (int k = 0; k < NJOBS; k++) {
+		if (k + 1 < NJOBS)
+			worker_submit(w, &items[k + 1].job);
+		worker_wait(w, &items[k].job);
+		assert_int_equal(items[k].job.done, 1);
+		assert_int_equal(order[k], k);
+	}
+	worker_stop(w);
+	assert_int_equal(next, NJOBS);
+}
+
+static void test_stop_runs_what_was_queued(void **state)
+{
+	struct worker *w = start(1);
+
+	(void)state;
+	for (int i = 0; i < NJOBS; i++)
+		worker_submit(w, &items[i].job);
+	worker_stop(w);
+	assert_int_equal(next, NJOBS);
+	for (int i = 0; i < NJOBS; i++)
+		assert_int_equal(order[i], i);
+}
+
+static void test_no_worker_runs_inline(void **state)
+{
+	(void)state;
+	start(0);
+	worker_submit(NULL, &items[0].job);
+	/* already done, in this thread, before any wait */
+	assert_int_equal(items[0].job.done, 1);
+	assert_int_equal(next, 1);
+	assert_true(pthread_equal(items[0].ran_on, pthread_self()));
+	worker_wait(NULL, &items[0].job);
+	worker_stop(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_jobs_run_in_order_on_another_thread),
+	    cmocka_unit_test(test_two_in_flight_as_the_batch_uses_them),
+	    cmocka_unit_test(test_stop_runs_what_was_queued),
+	    cmocka_unit_test(test_no_worker_runs_inline),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
