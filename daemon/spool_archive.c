@@ -312,8 +312,7 @@ int spool_archive_item(struct spool *sp, struct rec *r)
 	return 0;
 }
 
-/* Warn, once per read group, that files cannot be given it. */
-static void warn_group(struct spool *sp, int err)
+void spool_warn_group(struct spool *sp, int err)
 {
 	struct group *gr;
 
@@ -328,19 +327,29 @@ static void warn_group(struct spool *sp, int err)
 		strerror(err));
 }
 
-int spool_readable(struct spool *sp, int fd)
+int spool_give_mode(const struct spool *sp, int fd, int *eperm)
 {
 	if (!sp->mode_exact && fchmod(fd, 0640) == -1)
 		return -1;
 	/* not a member of that group (EPERM): the file stays the daemon's
-	 * group, as the directory's setgid bit cannot give it on a rename;
-	 * said once */
+	 * group, as the directory's setgid bit cannot give it on a rename */
 	if (sp->read_gid != (gid_t)-1 &&
 	    fchown(fd, (uid_t)-1, sp->read_gid) == -1) {
 		if (errno != EPERM)
 			return -1;
-		warn_group(sp, errno);
+		*eperm = 1;
 	}
+	return 0;
+}
+
+int spool_readable(struct spool *sp, int fd)
+{
+	int eperm = 0;
+
+	if (spool_give_mode(sp, fd, &eperm) == -1)
+		return -1;
+	if (eperm)
+		spool_warn_group(sp, EPERM); /* said once */
 	return 0;
 }
 

@@ -273,13 +273,14 @@ static void prepare_result(struct spool *sp, struct rec *r)
 }
 
 /* Start item i of step 1, on the daemon's thread: a left-over result is
- * loaded; a claim is read into its claim slot (sp->claims[i % 2]) and
- * its judging submitted to w. The slot submitted, or NULL. */
+ * loaded; a claim is read into its claim slot (sp->claims[i %
+ * SPOOL_PIPELINE]) and its judging submitted to w. The slot submitted, or
+ * NULL. */
 static struct claim *start_item(struct spool *sp, const struct spool_ctx *ctx,
 				struct worker *w, struct rec *r,
 				struct spool_item *it, size_t i)
 {
-	struct claim *c = &sp->claims[i % 2];
+	struct claim *c = &sp->claims[i % SPOOL_PIPELINE];
 	char esc[1024];
 	int rc;
 
@@ -332,56 +333,166 @@ static void finish_item(struct spool *sp, struct worker *w, struct claim *c)
 
 /*
  * Step 1 before decide(): judge each claim (and copy it), load each
- * leftover result; stop after the claim whose report makes the reports
- * kept reach PAGE_KEEP_BYTES (or the one after it, already started). The
- * count of items taken. A pipeline of two: item i+1 is read while item i
- * is judged on the worker, then i is copied while i+1 is judged. A batch
- * of one runs inline (no thread to wake: a lone file's latency).
+ * leftover result. The count of items taken: with [html] enabled, the
+ * part ends once the bytes read reach PAGE_KEEP_BYTES (they bound the
+ * reports kept) and every claim started is finished.
+ *
+ * A pipeline: the daemon's thread reads up to SPOOL_PIPELINE claims ahead
+ * of the one it copies, while the worker judges them in turn; it stops
+ * reading ahead while the bytes read and not yet copied (or kept, with
+ * [html]) reach PAGE_KEEP_BYTES, so that a burst of large files holds
+ * one at a time. A batch of one runs inline (no thread to wake: a lone
+ * file's latency).
  */
 static size_t judge_all(struct spool *sp, const struct spool_ctx *ctx,
 			struct rec *recs, struct spool_item *items, size_t n)
 {
 	struct worker *w = n > 1 ? sp->worker : NULL;
-	struct claim *cur, *next;
-	size_t kept = 0;
+	struct claim *started[SPOOL_PIPELINE];
+	size_t i = 0, j = 0, bytes = 0;
 
-	cur = start_item(sp, ctx, w, &recs[0], &items[0], 0);
-	for (size_t i = 0; i < n; i++) {
-		struct rec *r = &recs[i];
-
-		next = NULL;
-		if (i + 1 < n)
-			next = start_item(sp, ctx, w, &recs[i + 1],
-					  &items[i + 1], i + 1);
-		if (cur != NULL)
-			finish_item(sp, w, cur);
-		if (r->root != NULL && r->j.size > 0)
-			kept += (size_t)r->j.size;
-		if (kept >= PAGE_KEEP_BYTES) {
-			if (next != NULL)
-				finish_item(sp, w, next);
-			return i + 1 < n ? i + 2 : n;
+	while (i < n) {
+		while (j < n && j - i < SPOOL_PIPELINE &&
+		       (j == i || bytes < PAGE_KEEP_BYTES)) {
+			struct claim *c =
+			    start_item(sp, ctx, w, &recs[j], &items[j], j);
+			started[j % SPOOL_PIPELINE] = c;
+			if (c != NULL)
+				bytes += c->len;
+			j++;
 		}
-		cur = next;
+		if (started[i % SPOOL_PIPELINE] != NULL) {
+			struct claim *c = started[i % SPOOL_PIPELINE];
+			size_t len = c->len;
+
+			finish_item(sp, w, c);
+			/* without pages, nothing read stays once copied */
+			if (!ctx->cfg->html)
+				bytes -= len;
+		}
+		i++;
+		if (bytes >= PAGE_KEEP_BYTES && i == j)
+			return i;
 	}
 	return n;
+}
+
+/* Whether the page of the invalid j quotes the file's bytes: its first
+ * finding is input.json or input.encoding (page_invalid.c). */
+static int quotes_input(const struct judgement *j)
+{
+	const char *rule = j->nfindings > 0 ? j->findings[0].rule : NULL;
+
+	return rule != NULL && (strcmp(rule, "input.json") == 0 ||
+				strcmp(rule, "input.encoding") == 0);
+}
+
+/* On the worker: the bytes judged of a file judged invalid for its JSON
+ * or its encoding (input.json, input.encoding: its page quotes them around
+ * the error), read back from its copy into sp->quote (*len): 0, or -1
+ * (the page then goes without them; any other invalid file's page quotes
+ * nothing). */
+static int reread(struct spool *sp, const struct record *rc, size_t *len)
+{
+	const struct rec *r = rc->r;
+	int fd, n;
+
+	if (r->root != NULL || r->j.verdict != VERDICT_INVALID ||
+	    !r->j.has_sha256 || !quotes_input(&r->j))
+		return -1;
+	fd = openat(sp->workfd, r->it->work, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	n = read_fd(fd, rc->max, (size_t)r->j.size, &sp->quote, &sp->quote_cap,
+		    len);
+	close(fd);
+	return n == -1 || *len > rc->max ? -1 : 0;
+}
+
+/* Create the file work/name (0640) and give it the mode and the read
+ * group (*eperm: it could not be). The descriptor, or -1 with errno. */
+static int create_work(const struct spool *sp, const char *name, int *eperm)
+{
+	int fd =
+	    openat(sp->workfd, name,
+		   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+
+	if (fd >= 0 && spool_give_mode(sp, fd, eperm) == -1) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* Write the file work/name from data (create_work). 0 or -1 with
+ * errno. */
+static int write_work(const struct spool *sp, const char *name,
+		      const char *data, size_t len, int *eperm)
+{
+	int fd = create_work(sp, name, eperm), rc = -1;
+
+	if (fd == -1)
+		return -1;
+	if (write_all(fd, data, len) == 0)
+		rc = 0;
+	if (close(fd) == -1)
+		rc = -1;
+	return rc;
+}
+
+/* On the worker: render r's page from its kept report into sp->page and
+ * write it to work/pKEY. 0, or -1 with errno (ENOMEM: it could not be
+ * rendered). */
+static int put_page(struct spool *sp, struct record *rc)
+{
+	struct rec *r = rc->r;
+	struct page_input in = {
+	    .j = &r->j, .report = r->root, .lang = rc->lang};
+	size_t len = 0;
+	int prc;
+
+	if (r->j.file == NULL || strcmp(r->arch, r->j.file) != 0)
+		in.archived_as = r->arch;
+	if (reread(sp, rc, &len) == 0) {
+		in.data = sp->quote;
+		in.len = len;
+	}
+	sb_setlen(&sp->page, 0);
+	prc = SPOOL_PAGE_ENOMEM() ? -1 : page_render(&sp->page, &in);
+	if (sp->quote_cap > PAGE_BUF_KEEP) {
+		free(sp->quote);
+		sp->quote = NULL;
+		sp->quote_cap = 0;
+	}
+	if (prc == -1 || sp->page.failed) {
+		sb_release(&sp->page);
+		errno = ENOMEM;
+		return -1;
+	}
+	prc = write_work(sp, r->pname, sp->page.buf, sp->page.len,
+			 &rc->group_eperm);
+	if (sp->page.cap > PAGE_BUF_KEEP)
+		sb_release(&sp->page);
+	return prc;
 }
 
 /* The job of a record (on the worker): r's result document, archived_as
  * inside, as text with its newline (rc->text, NULL out of memory; the
  * document stays in r->doc, which the webhook bodies share), and with
- * [html] enabled its page (rc->page, rc->page_rc), from its kept report,
- * then freed. */
+ * [html] enabled its page in work/pKEY (rc->page_rc), from its kept
+ * report, then freed. */
 static void build_record(struct job *job)
 {
 	struct record *rc = (struct record *)job;
 	struct rec *r = rc->r;
-	struct page_input in = {
-	    .j = &r->j, .report = r->root, .lang = rc->lang};
+	struct spool *sp = rc->sp;
 	char *text = NULL;
 
 	rc->text = NULL;
 	rc->page_rc = 0;
+	rc->group_eperm = 0;
 	r->doc = judgement_to_json(&r->j);
 	if (r->doc != NULL &&
 	    json_object_set_new(r->doc, "archived_as",
@@ -401,99 +512,40 @@ static void build_record(struct job *job)
 		}
 	}
 	if (rc->html && rc->text != NULL) {
-		if (r->j.file == NULL || strcmp(r->arch, r->j.file) != 0)
-			in.archived_as = r->arch;
-		if (rc->quote) {
-			in.data = rc->buf;
-			in.len = rc->len;
-		}
-		sb_setlen(&rc->page, 0);
-		rc->page_rc =
-		    SPOOL_PAGE_ENOMEM() ? -1 : page_render(&rc->page, &in);
-		if (rc->page.failed)
-			rc->page_rc = -1;
+		rc->page_rc = put_page(sp, rc);
+		rc->page_errno = rc->page_rc == -1 ? errno : 0;
 	}
 	json_decref(r->root);
 	r->root = NULL;
 }
 
-/* Write the file work/name from data, 0640 and the read group. 0 or -1
- * with errno. */
-static int write_work(struct spool *sp, const char *name, const char *data,
-		      size_t len)
-{
-	int fd, rc = -1;
-
-	fd =
-	    openat(sp->workfd, name,
-		   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (fd >= 0 && spool_readable(sp, fd) == 0 &&
-	    write_all(fd, data, len) == 0)
-		rc = 0;
-	if (fd >= 0 && close(fd) == -1)
-		rc = -1;
-	return rc;
-}
-
-/* Whether the page of the invalid j quotes the file's bytes: its first
- * finding is input.json or input.encoding (page_invalid.c). */
-static int quotes_input(const struct judgement *j)
-{
-	const char *rule = j->nfindings > 0 ? j->findings[0].rule : NULL;
-
-	return rule != NULL && (strcmp(rule, "input.json") == 0 ||
-				strcmp(rule, "input.encoding") == 0);
-}
-
-/* The bytes judged of a file judged invalid for its JSON or its encoding
- * (input.json, input.encoding: its page quotes them around the error),
- * read back from its copy into rc->buf (rc->len): 0, or -1 (the page then
- * goes without them; any other invalid file's page quotes nothing). */
-static int reread(struct spool *sp, const struct spool_ctx *ctx,
-		  const struct rec *r, struct record *rc)
-{
-	size_t max = ctx->cfg->max_file_size ? ctx->cfg->max_file_size
-					     : EXPENSED_DEFAULT_MAX_FILE_SIZE;
-	int fd, n;
-
-	if (r->root != NULL || r->j.verdict != VERDICT_INVALID ||
-	    !r->j.has_sha256 || !quotes_input(&r->j))
-		return -1;
-	fd = openat(sp->workfd, r->it->work, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1)
-		return -1;
-	n = read_fd(fd, max, (size_t)r->j.size, &rc->buf, &rc->cap, &rc->len);
-	close(fd);
-	return n == -1 || rc->len > max ? -1 : 0;
-}
-
-/* Step 2's start for the claim r, on the daemon's thread: what its page
- * quotes read back, its record built on w. */
+/* Step 2's start for the claim r, on the daemon's thread: its record
+ * built on w. */
 static void submit_record(struct spool *sp, const struct spool_ctx *ctx,
 			  struct worker *w, struct record *rc, struct rec *r)
 {
 	rc->r = r;
+	rc->sp = sp;
 	rc->html = ctx->cfg->html;
 	rc->lang = ctx->cfg->language;
-	rc->quote = rc->html && reread(sp, ctx, r, rc) == 0;
+	rc->max = ctx->cfg->max_file_size ? ctx->cfg->max_file_size
+					  : EXPENSED_DEFAULT_MAX_FILE_SIZE;
 	rc->job.fn = build_record;
 	worker_submit(w, &rc->job);
 }
 
-/* With [html] enabled, r's page built in rc into work/pKEY. 0, or -1
+/* With [html] enabled, after r's page was (or was not) written: 0, or -1
  * when r was left in work/ for it (logged). */
-static int write_page(struct spool *sp, struct record *rc)
+static int page_written(struct spool *sp, struct record *rc)
 {
 	struct rec *r = rc->r;
 	char esc[1024];
-	int e;
+	int e = rc->page_errno;
 
-	if (rc->page_rc == 0 &&
-	    write_work(sp, r->pname, rc->page.buf, rc->page.len) == 0) {
+	if (rc->page_rc == 0) {
 		r->page = 1;
 		return 0;
 	}
-	e = rc->page_rc == -1 ? ENOMEM : errno;
 	log_msg(LOG_ERR, "cannot write page %s: %s",
 		log_escape(r->pname, esc, sizeof(esc)), strerror(e));
 	unlinkat(sp->workfd, r->pname, 0);
@@ -507,28 +559,30 @@ static int write_page(struct spool *sp, struct record *rc)
 	return -1;
 }
 
-/* Step 2's end for one claim, built: write its result in work/rKEY and,
- * with [html] enabled, its page in work/pKEY; queue its deliveries. A
- * result or page that cannot be written for lack of memory is deferred
- * and counted like judging out of memory (a claim that always fails ends
- * input.resources: spool_int.h); for lack of disk space or an I/O error
- * it is not the file's fault: taken again at the next look, uncounted, so
- * that a full disk never makes a report invalid. */
+/* Step 2's end for one claim, built: write its result in work/rKEY (its
+ * page, with [html] enabled, is in work/pKEY already); queue its
+ * deliveries. A result or page that cannot be written for lack of memory
+ * is deferred and counted like judging out of memory (a claim that always
+ * fails ends input.resources: spool_int.h); for lack of disk space or an
+ * I/O error it is not the file's fault: taken again at the next look,
+ * uncounted, so that a full disk never makes a report invalid. */
 static void write_record(struct spool *sp, struct spool_ctx *ctx,
 			 struct record *rc)
 {
 	struct rec *r = rc->r;
 	char esc[1024];
-	int e;
+	int e, eperm = rc->group_eperm;
 
 	if (rc->text == NULL ||
-	    write_work(sp, r->rname, rc->text, rc->tlen) == -1) {
+	    write_work(sp, r->rname, rc->text, rc->tlen, &eperm) == -1) {
 		e = rc->text == NULL ? ENOMEM : errno;
 		log_msg(LOG_ERR, "cannot write result %s: %s",
 			log_escape(r->rname, esc, sizeof(esc)), strerror(e));
 		unlinkat(sp->workfd, r->rname, 0);
+		if (rc->html)
+			unlinkat(sp->workfd, r->pname, 0);
 		leave(sp, r, e == ENOMEM);
-	} else if (rc->html && write_page(sp, rc) == -1) {
+	} else if (rc->html && page_written(sp, rc) == -1) {
 		; /* left in work/ */
 	} else if (outbox_queue(ctx->ob, r->it->work, &r->j, r->doc) == -1) {
 		e = errno;
@@ -539,6 +593,8 @@ static void write_record(struct spool *sp, struct spool_ctx *ctx,
 		unlinkat(sp->workfd, r->rname, 0);
 		leave(sp, r, e == ENOMEM);
 	}
+	if (eperm)
+		spool_warn_group(sp, EPERM); /* said once */
 	/* written and queued: not kept for the rest of the batch (256
 	 * documents alive at once made the heap of a burst grow by megabytes
 	 * that stay mapped) */
@@ -546,13 +602,6 @@ static void write_record(struct spool *sp, struct spool_ctx *ctx,
 	r->doc = NULL;
 	free(rc->text);
 	rc->text = NULL;
-	if (rc->page.cap > PAGE_BUF_KEEP || rc->page_rc == -1)
-		sb_release(&rc->page);
-	if (rc->cap > PAGE_BUF_KEEP) {
-		free(rc->buf);
-		rc->buf = NULL;
-		rc->cap = 0;
-	}
 }
 
 /* The index of the first claim still going in recs[from..n), or n. */
@@ -565,33 +614,28 @@ static size_t next_claim(const struct rec *recs, size_t n, size_t from)
 }
 
 /* Step 2: write the results and pages, and queue the deliveries. A
- * pipeline of two, as in step 1: record k+1 is built on the worker while
- * record k is written; one claim alone is built inline. */
+ * pipeline, as in step 1: up to SPOOL_PIPELINE records are built on the
+ * worker ahead of the one the daemon's thread writes; one claim alone is
+ * built inline. */
 static void record_all(struct spool *sp, struct spool_ctx *ctx,
 		       struct rec *recs, size_t n)
 {
-	size_t a = next_claim(recs, n, 0), b = n;
+	struct record *ring = sp->records;
 	struct worker *w = NULL;
+	size_t ahead = 0, done = 0, next = next_claim(recs, n, 0);
 
-	if (a == n)
-		return;
-	b = next_claim(recs, n, a + 1);
-	if (b < n)
+	if (next < n && next_claim(recs, n, next + 1) < n)
 		w = sp->worker;
-	submit_record(sp, ctx, w, &sp->records[0], &recs[a]);
-	if (b < n)
-		submit_record(sp, ctx, w, &sp->records[1], &recs[b]);
-	for (size_t k = 0; a < n; k++) {
-		struct record *rc = &sp->records[k % 2];
-
-		worker_wait(w, &rc->job);
-		write_record(sp, ctx, rc);
-		a = b;
-		if (b < n) {
-			b = next_claim(recs, n, b + 1);
-			if (b < n)
-				submit_record(sp, ctx, w, rc, &recs[b]);
+	while (next < n || done < ahead) {
+		while (next < n && ahead - done < SPOOL_PIPELINE) {
+			submit_record(sp, ctx, w, &ring[ahead % SPOOL_PIPELINE],
+				      &recs[next]);
+			ahead++;
+			next = next_claim(recs, n, next + 1);
 		}
+		worker_wait(w, &ring[done % SPOOL_PIPELINE].job);
+		write_record(sp, ctx, &ring[done % SPOOL_PIPELINE]);
+		done++;
 	}
 }
 

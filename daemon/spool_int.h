@@ -124,12 +124,16 @@ struct adopted {
 	int fd; /* holds the lock */
 };
 
+/* Claims (step 1) and records (step 2) in flight on the worker at once:
+ * deep enough that neither thread waits for the other at each file. */
+#define SPOOL_PIPELINE 16
+
 /*
  * One claim being judged in step 1 (spool_judge.c): read by the daemon's
  * thread (spool_claim_read), judged by a job on the worker
  * (spool_claim_judge), its copy written by the daemon's thread
- * (spool_claim_copy). A spool has two, so that the next claim is read
- * while one is judged; the read buffer is kept for the next claim.
+ * (spool_claim_copy). A spool has SPOOL_PIPELINE of them, used in turn;
+ * a read buffer is kept for the next claim while it stays small.
  */
 struct claim {
 	struct job job; /* first: the job is the claim */
@@ -146,22 +150,23 @@ struct claim {
 };
 
 /*
- * One claim being recorded in step 2 (spool_batch.c): its result document
- * and page built by a job on the worker, written by the daemon's thread.
- * A spool has two, so that one is written while the next is built.
+ * One claim being recorded in step 2 (spool_batch.c): a job on the worker
+ * builds its result document (written by the daemon's thread) and, with
+ * [html] enabled, renders its page and writes it to work/pKEY. A spool has
+ * SPOOL_PIPELINE of them, used in turn.
  */
 struct record {
 	struct job job; /* first: the job is the record */
 	struct rec *r;
-	int html;	    /* [html] enabled */
-	enum lang lang;	    /* of the page */
-	char *text;	    /* the result document and its newline (tlen) */
-	size_t tlen;	    /* ... or NULL: out of memory */
-	struct strbuf page; /* the page, reused */
-	int page_rc;	    /* 0 rendered, -1 out of memory */
-	char *buf;	    /* an invalid file's bytes, for its page (len) */
-	size_t cap, len;
-	int quote; /* the page quotes buf */
+	struct spool *sp;
+	int html;	 /* [html] enabled */
+	enum lang lang;	 /* of the page */
+	size_t max;	 /* max_file_size, for what the page quotes */
+	char *text;	 /* the result document and its newline (tlen) */
+	size_t tlen;	 /* ... or NULL: out of memory */
+	int page_rc;	 /* 0 page written, -1 not (page_errno) */
+	int page_errno;	 /* ENOMEM: it could not be rendered */
+	int group_eperm; /* the page could not be given the read group */
 };
 
 struct spool {
@@ -179,8 +184,13 @@ struct spool {
 	int retry;    /* spool_retry_wanted() will say 1 */
 	/* the batch's computing thread (NULL: none, jobs run inline) */
 	struct worker *worker;
-	struct claim claims[2];	  /* step 1's pipeline */
-	struct record records[2]; /* step 2's */
+	struct claim claims[SPOOL_PIPELINE];   /* step 1's pipeline */
+	struct record records[SPOOL_PIPELINE]; /* step 2's */
+	/* the worker's own (its jobs run one at a time): the page being
+	 * rendered, and the bytes an invalid file's page quotes */
+	struct strbuf page;
+	char *quote;
+	size_t quote_cap;
 	/* next archive suffix per "D/NAME" (struct suffix, spool_archive.c) */
 	struct strmap suffixes;
 	/* KEY -> long long *: claims not to recover before that time (ms,
@@ -308,6 +318,19 @@ int spool_reserve_fixed(struct reserved *res, const struct rec *r);
  * otherwise logged, for the next recovery).
  */
 int spool_archive_item(struct spool *sp, struct rec *r);
+
+/*
+ * Give the file fd (a copy, a result or a page being written, created
+ * 0640) mode 0640 (when the umask did not leave it so) and the read group,
+ * without a word: 0 or -1 with errno; *eperm set to 1 when the group
+ * could not be given (EPERM: the daemon is not a member), which is not an
+ * error. Safe on the worker during a batch (it reads only what read_group()
+ * set before the batch).
+ */
+int spool_give_mode(const struct spool *sp, int fd, int *eperm);
+
+/* Warn, once per read group, that files cannot be given it (err). */
+void spool_warn_group(struct spool *sp, int err);
 
 /*
  * Give the file fd (a copy, a result or a page being written, created

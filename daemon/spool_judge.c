@@ -23,10 +23,11 @@
 #include "metrics.h"
 #include "spool_int.h"
 
-#define READ_BUF_KEEP (1024 * 1024) /* keep the read buffer up to this */
+/* keep a claim's read buffer up to this (SPOOL_PIPELINE of them) */
+#define READ_BUF_KEEP (64 * 1024)
 
-/* Free a claim's read buffer if it grew past a megabyte; smaller, it is
- * kept for the next claim. */
+/* Free a claim's read buffer if it grew past READ_BUF_KEEP; smaller, it
+ * is kept for the next claim. */
 static void buf_trim(struct claim *c)
 {
 	if (c->cap > READ_BUF_KEEP) {
