@@ -351,8 +351,10 @@ static size_t do_batch(struct daemon *d)
 		}
 		spool_process(d->sp, &d->ctx, d->batch, n);
 	}
-	if (spool_retry_wanted(d->sp))
+	if (spool_retry_wanted(d->sp)) {
+		spool_flush(d->sp); /* its claims are not leftovers */
 		load_recovery(d);
+	}
 	return n;
 }
 
@@ -385,10 +387,13 @@ static int run_loop(struct daemon *d)
 		}
 		if (d->stop)
 			break;
-		if (d->reload)
+		if (d->reload) {
+			spool_flush(d->sp);
 			do_reload(d);
+		}
 		if (d->rescan_due) {
 			d->rescan_due = 0;
+			spool_flush(d->sp);
 			watch_rescan(d->w);
 			load_recovery(d);
 		}
@@ -397,6 +402,9 @@ static int run_loop(struct daemon *d)
 			/* the totals survive a crash too (SAVE_MS) */
 			save_soon(d);
 		}
+		/* a batch whose sync overlapped nothing: archived now */
+		if (d->recov_pos == d->nrecov && watch_ready(d->w) == 0)
+			spool_flush(d->sp);
 		send_status(d, 0);
 	}
 	return 0;
@@ -500,6 +508,8 @@ out:
 
 static void stop(struct daemon *d)
 {
+	if (d->sp != NULL)
+		spool_flush(d->sp); /* while its outbox is open */
 	watch_close(d->w);
 	if (d->ob != NULL)
 		outbox_close(d->ob);

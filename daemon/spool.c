@@ -97,10 +97,12 @@ static void start_worker(struct spool *sp)
 	sp->mode_exact = (0640 & ~mask) == 0640;
 	(void)jsonmem_failures();
 	sp->worker = worker_start();
-	if (sp->worker == NULL)
+	if (sp->worker != NULL)
+		sp->syncer = worker_start();
+	if (sp->worker == NULL || sp->syncer == NULL)
 		log_msg(LOG_WARNING,
-			"cannot start the worker thread (%s): judging on one "
-			"CPU",
+			"cannot start the worker threads (%s): judging and "
+			"syncing in turn",
 			strerror(errno));
 }
 
@@ -180,6 +182,8 @@ void spool_close(struct spool *sp)
 {
 	if (sp == NULL)
 		return;
+	spool_flush(sp);
+	worker_stop(sp->syncer);
 	worker_stop(sp->worker);
 	for (size_t i = 0; i < sp->nadopted; i++)
 		close(sp->adopted[i].fd);

@@ -94,12 +94,24 @@ int spool_retry_wanted(struct spool *sp);
 /*
  * Judge, record and archive n items (n <= SPOOL_BATCH_MAX) as one group:
  * every result and delivery is written, then synced once, then the files
- * are archived, then synced once more. One log line per judged file. An
- * item that fails stays in work/ for the next recovery. 0, or -1 when the
- * whole batch failed (logged).
+ * are archived (their renames synced with the next group, or at close).
+ * One log line per judged file. An item that fails stays in work/ for the
+ * next recovery. 0, or -1 when the whole batch failed (logged).
+ *
+ * A batch of two or more may return with its sync still running on a
+ * thread of its own: it is archived by the next spool_process(), which
+ * judges its own files meanwhile, or by spool_flush(). ctx must stay valid
+ * until then; items is copied.
  */
 int spool_process(struct spool *sp, struct spool_ctx *ctx,
 		  struct spool_item *items, size_t n);
+
+/*
+ * Archive the batch whose sync is still running, if any (waiting for that
+ * sync). Call it when no more files are ready, and before anything that
+ * lists work/ (recovery), changes ctx (a reload) or closes it.
+ */
+void spool_flush(struct spool *sp);
 
 /* Release the owner lock (and remove it) and close everything. */
 void spool_close(struct spool *sp);

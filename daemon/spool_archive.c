@@ -53,7 +53,11 @@ static int is_reserved(const struct reserved *res, char d, const char *name)
 	char key[SPOOL_NAME_SIZE + 2];
 
 	dkey(d, name, key);
-	return strmap_get(&res->names, key) != NULL;
+	for (; res != NULL; res = res->also) {
+		if (strmap_get(&res->names, key) != NULL)
+			return 1;
+	}
+	return 0;
 }
 
 static int reserve(struct reserved *res, char d, const char *name)

@@ -639,22 +639,6 @@ static void record_all(struct spool *sp, struct spool_ctx *ctx,
 	}
 }
 
-/* Step 3: the group commit, one syncfs() (outbox/ is in the spool: the
- * outbox syncs apart only if it is on another file system). 0 or -1
- * (logged). */
-static int commit(struct spool *sp, struct spool_ctx *ctx)
-{
-	if (syncfs(sp->dirfd) == -1) {
-		log_msg(LOG_ERR, "cannot sync the spool: %s", strerror(errno));
-		return -1;
-	}
-	if (outbox_synced(ctx->ob) == -1) {
-		log_msg(LOG_ERR, "cannot sync the outbox: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 /* Step 4: archive every item still going. Whether any file moved. */
 static int archive_all(struct spool *sp, struct rec *recs, size_t n)
 {
@@ -805,15 +789,24 @@ static void read_group(struct spool *sp, const struct config *cfg)
 	sp->read_gid = gid == getegid() ? (gid_t)-1 : gid;
 }
 
-/* Steps 2 to 5 for the n records of recs, decided and recorded. 0, or
- * -1 when the whole batch failed (logged). */
-static int commit_all(struct spool *sp, struct spool_ctx *ctx, struct rec *recs,
-		      size_t n)
+/*
+ * Step 3 after the batch's syncfs (synced: its return, err: its errno),
+ * and steps 4 and 5: outbox_synced() (outbox/ is in the spool: the outbox
+ * syncs apart only if it is on another file system), archive, index.html,
+ * the verdict lines. 0, or -1 when the whole batch failed (logged).
+ */
+static int after_sync(struct spool *sp, struct spool_ctx *ctx, struct rec *recs,
+		      size_t n, int synced, int err)
 {
 	int moved;
 
-	SPOOL_FAIL_AT("recorded", n);
-	if (commit(sp, ctx) == -1) {
+	if (synced == -1) {
+		log_msg(LOG_ERR, "cannot sync the spool: %s", strerror(err));
+		leave_all(sp, recs, n);
+		return -1;
+	}
+	if (outbox_synced(ctx->ob) == -1) {
+		log_msg(LOG_ERR, "cannot sync the outbox: %s", strerror(errno));
 		leave_all(sp, recs, n);
 		return -1;
 	}
@@ -830,13 +823,80 @@ static int commit_all(struct spool *sp, struct spool_ctx *ctx, struct rec *recs,
 	return 0;
 }
 
+/* Free what the n records of a batch hold, and recs. */
+static void release_all(struct rec *recs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		judgement_release(&recs[i].j);
+		json_decref(recs[i].doc);
+		json_decref(recs[i].root);
+	}
+	free(recs);
+}
+
+/* The syncer's job: the group commit of a pending batch. */
+static void sync_job(struct job *job)
+{
+	struct pending *p = (struct pending *)job;
+
+	p->rc = syncfs(p->sp->dirfd);
+	p->err = p->rc == -1 ? errno : 0;
+}
+
+void spool_flush(struct spool *sp)
+{
+	struct pending *p = sp->pending;
+
+	if (p == NULL)
+		return;
+	sp->pending = NULL;
+	worker_wait(sp->syncer, &p->job);
+	(void)after_sync(sp, p->ctx, p->recs, p->n, p->rc, p->err);
+	release_all(p->recs, p->n);
+	strmap_free(&p->res.names, NULL);
+	free(p->items);
+	free(p);
+}
+
+/* Leave the batch of n records, recorded, for its group commit on the
+ * syncer thread (its names reserved in *res, taken over, and its items
+ * copied). 0, or -1 (no memory: nothing taken, the caller commits it
+ * inline). */
+static int defer_commit(struct spool *sp, struct spool_ctx *ctx,
+			struct rec *recs, struct spool_item *items, size_t n,
+			struct reserved *res)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+	struct spool_item *own = malloc(n * sizeof(*own));
+
+	if (p == NULL || own == NULL) {
+		free(p);
+		free(own);
+		return -1;
+	}
+	memcpy(own, items, n * sizeof(*own));
+	for (size_t i = 0; i < n; i++)
+		recs[i].it = &own[i];
+	p->sp = sp;
+	p->ctx = ctx;
+	p->recs = recs;
+	p->items = own;
+	p->n = n;
+	p->res = *res;
+	p->res.also = NULL;
+	p->job.fn = sync_job;
+	sp->pending = p;
+	worker_submit(sp->syncer, &p->job);
+	return 0;
+}
+
 int spool_process(struct spool *sp, struct spool_ctx *ctx,
 		  struct spool_item *items, size_t n)
 {
-	struct reserved res = {STRMAP_INIT};
+	struct reserved res = {STRMAP_INIT, NULL};
 	struct rec *recs;
 	size_t done = 0;
-	int rc = 0;
+	int rc = 0, synced;
 
 	assert(ctx->ob != NULL);
 	if (n == 0)
@@ -845,6 +905,10 @@ int spool_process(struct spool *sp, struct spool_ctx *ctx,
 	if (recs == NULL)
 		return -1;
 	read_group(sp, ctx->cfg);
+	/* the batch before, whose sync may still run: its names are not
+	 * taken on disk yet */
+	if (sp->pending != NULL)
+		res.also = &sp->pending->res;
 	/* steps 1 and 2 part by part, so that the reports kept for the
 	 * pages stay small (PAGE_KEEP_BYTES: they are freed in step 2);
 	 * then one group commit for the whole batch, the names of every
@@ -856,19 +920,27 @@ int spool_process(struct spool *sp, struct spool_ctx *ctx,
 		if (decide(sp, ctx, recs + done, m, &res) == -1) {
 			leave_all(sp, recs + done, m);
 			rc = -1;
-		} else {
-			record_all(sp, ctx, recs + done, m);
 		}
+		/* the batch before is archived now, its sync overlapped
+		 * with this judging, and before this batch queues any
+		 * delivery (outbox_synced() then schedules every delivery
+		 * queued so far) */
+		if (sp->pending != NULL) {
+			spool_flush(sp);
+			res.also = NULL;
+		}
+		record_all(sp, ctx, recs + done, m);
 		done += m;
 	}
+	SPOOL_FAIL_AT("recorded", n);
+	/* a batch of one (a lone file) syncs at once: no thread to wake */
+	if (n > 1 && sp->syncer != NULL &&
+	    defer_commit(sp, ctx, recs, items, n, &res) == 0)
+		return rc;
 	strmap_free(&res.names, NULL);
-	if (commit_all(sp, ctx, recs, n) == -1)
+	synced = syncfs(sp->dirfd);
+	if (after_sync(sp, ctx, recs, n, synced, errno) == -1)
 		rc = -1;
-	for (size_t i = 0; i < n; i++) {
-		judgement_release(&recs[i].j);
-		json_decref(recs[i].doc);
-		json_decref(recs[i].root);
-	}
-	free(recs);
+	release_all(recs, n);
 	return rc;
 }

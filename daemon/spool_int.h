@@ -169,6 +169,30 @@ struct record {
 	int group_eperm; /* the page could not be given the read group */
 };
 
+/* The names reserved by one batch ("D/NAME" -> 1), and those of the batch
+ * before it while that one is not archived yet (also, or NULL). */
+struct reserved {
+	struct strmap names;
+	const struct reserved *also;
+};
+
+/*
+ * A batch recorded whose group commit (step 3's syncfs) runs on the
+ * syncer thread while the next batch is judged; steps 3 to 5 are finished
+ * by spool_flush() or by the next batch, before it queues any delivery
+ * (spool_batch.c).
+ */
+struct pending {
+	struct job job; /* first: the syncfs is the job */
+	struct spool *sp;
+	struct spool_ctx *ctx;
+	struct rec *recs;
+	struct spool_item *items; /* the batch's own copy (recs point here) */
+	size_t n;
+	struct reserved res; /* its archive names, until they are taken */
+	int rc, err;	     /* the syncfs's: 0, or -1 and errno */
+};
+
 struct spool {
 	int dirfd;			 /* the spool directory (syncfs) */
 	int workfd;			 /* work/ */
@@ -184,6 +208,10 @@ struct spool {
 	int retry;    /* spool_retry_wanted() will say 1 */
 	/* the batch's computing thread (NULL: none, jobs run inline) */
 	struct worker *worker;
+	/* the group commit's thread (NULL: none, syncs run inline), and the
+	 * batch whose commit it runs */
+	struct worker *syncer;
+	struct pending *pending;
 	struct claim claims[SPOOL_PIPELINE];   /* step 1's pipeline */
 	struct record records[SPOOL_PIPELINE]; /* step 2's */
 	/* the worker's own (its jobs run one at a time): the page being
@@ -289,11 +317,6 @@ void spool_claim_judge(struct job *job);
 int spool_claim_copy(struct spool *sp, struct claim *c);
 
 /* ---- spool_archive.c ---- */
-
-/* The names reserved by one batch ("D/NAME" -> 1). */
-struct reserved {
-	struct strmap names;
-};
 
 /*
  * Reserve the archive name of r (its d and it->name set) among res and in
