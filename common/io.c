@@ -55,6 +55,10 @@ int read_fd(int fd, size_t max, size_t hint, char **buf, size_t *cap,
 		if (n == 0)
 			break;
 		done += (size_t)n;
+		/* a regular file (hint: its size) reads short only at its
+		 * end: no second read to learn it */
+		if (hint > 0 && done < want)
+			break;
 	}
 	if (*buf == NULL) {
 		*buf = malloc(1);

@@ -16,7 +16,10 @@ int write_all(int fd, const void *data, size_t len);
  * sees an oversize input (*len > max) without reading all of it. *buf and
  * *cap are a buffer the caller may reuse across calls (NULL and 0 to start;
  * free *buf when done): it is grown as needed, from hint bytes (the size
- * fstat gave, or 0), and the content is followed by a NUL.
+ * fstat gave, or 0), and the content is followed by a NUL. A hint other
+ * than 0 says fd is a regular file, which reads short only at its end: a
+ * short read ends the reading (one read(2) for a file whose size did not
+ * change).
  */
 int read_fd(int fd, size_t max, size_t hint, char **buf, size_t *cap,
 	    size_t *len);

@@ -348,7 +348,7 @@ static size_t judge_all(struct spool *sp, const struct spool_ctx *ctx,
 			struct rec *recs, struct spool_item *items, size_t n)
 {
 	struct worker *w = n > 1 ? sp->worker : NULL;
-	struct claim *started[SPOOL_PIPELINE];
+	struct claim *started[SPOOL_PIPELINE] = {NULL};
 	size_t i = 0, j = 0, bytes = 0;
 
 	while (i < n) {
