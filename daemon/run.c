@@ -388,7 +388,7 @@ static int run_loop(struct daemon *d)
 		if (d->stop)
 			break;
 		if (d->reload) {
-			spool_flush(d->sp);
+			spool_wait(d->sp);
 			do_reload(d);
 		}
 		if (d->rescan_due) {
@@ -509,7 +509,7 @@ out:
 static void stop(struct daemon *d)
 {
 	if (d->sp != NULL)
-		spool_flush(d->sp); /* while its outbox is open */
+		spool_wait(d->sp); /* while its outbox is open */
 	watch_close(d->w);
 	if (d->ob != NULL)
 		outbox_close(d->ob);

@@ -182,7 +182,7 @@ void spool_close(struct spool *sp)
 {
 	if (sp == NULL)
 		return;
-	spool_flush(sp);
+	spool_wait(sp);
 	worker_stop(sp->syncer);
 	worker_stop(sp->worker);
 	for (size_t i = 0; i < sp->nadopted; i++)

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -681,14 +682,34 @@ static int has_page(const struct spool *sp, const struct rec *r)
 			 AT_EACCESS) == 0;
 }
 
+/* The job that rewrites index.html (sp->index_job). */
+static void index_flush_job(struct job *job)
+{
+	struct spool *sp =
+	    (struct spool *)((char *)job - offsetof(struct spool, index_job));
+
+	(void)page_index_flush(sp->index, sp->index_lang, sp->index_gid);
+}
+
+/* Wait for the last rewrite of index.html, if one is under way. */
+static void index_wait(struct spool *sp)
+{
+	if (sp->index_queued) {
+		worker_wait(sp->worker, &sp->index_job);
+		sp->index_queued = 0;
+	}
+}
+
 /* After step 4, with [html] enabled: index.html lists the files archived
- * with their pages. */
+ * with their pages; it is rewritten on the worker, after the verdicts
+ * are logged (a view, not synced: spool_int.h). */
 static void index_all(struct spool *sp, const struct spool_ctx *ctx,
 		      const struct rec *recs, size_t n)
 {
 	struct page_index_entry e;
 	int added = 0;
 
+	index_wait(sp);
 	if (sp->index == NULL)
 		sp->index = page_index_open(sp->dirfd, sp->statefd, sp->token);
 	if (sp->index == NULL) {
@@ -714,8 +735,13 @@ static void index_all(struct spool *sp, const struct spool_ctx *ctx,
 		}
 		added = 1;
 	}
-	if (added)
-		page_index_flush(sp->index, ctx->cfg->language, sp->read_gid);
+	if (!added)
+		return;
+	sp->index_lang = ctx->cfg->language;
+	sp->index_gid = sp->read_gid;
+	sp->index_job.fn = index_flush_job;
+	worker_submit(sp->worker, &sp->index_job);
+	sp->index_queued = 1;
 }
 
 /* After step 5: the verdict lines and counters of the archived files. */
@@ -841,6 +867,12 @@ static void sync_job(struct job *job)
 
 	p->rc = syncfs(p->sp->dirfd);
 	p->err = p->rc == -1 ? errno : 0;
+}
+
+void spool_wait(struct spool *sp)
+{
+	spool_flush(sp);
+	index_wait(sp);
 }
 
 void spool_flush(struct spool *sp)
