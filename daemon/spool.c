@@ -203,10 +203,8 @@ void spool_close(struct spool *sp)
 		close(sp->rejfd);
 	if (sp->statefd >= 0)
 		close(sp->statefd);
-	for (size_t i = 0; i < SPOOL_PIPELINE; i++) {
-		free(sp->claims[i].buf);
+	for (size_t i = 0; i < SPOOL_PIPELINE; i++)
 		free(sp->records[i].text);
-	}
 	free(sp->quote);
 	sb_release(&sp->page);
 	page_index_close(sp->index);

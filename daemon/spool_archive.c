@@ -53,11 +53,7 @@ static int is_reserved(const struct reserved *res, char d, const char *name)
 	char key[SPOOL_NAME_SIZE + 2];
 
 	dkey(d, name, key);
-	for (; res != NULL; res = res->also) {
-		if (strmap_get(&res->names, key) != NULL)
-			return 1;
-	}
-	return 0;
+	return strmap_get(&res->names, key) != NULL;
 }
 
 static int reserve(struct reserved *res, char d, const char *name)

@@ -273,15 +273,13 @@ static void prepare_result(struct spool *sp, struct rec *r)
 	r->verdict = r->j.verdict;
 }
 
-/* Start item i of step 1, on the daemon's thread: a left-over result is
- * loaded; a claim is read into its claim slot (sp->claims[i %
- * SPOOL_PIPELINE]) and its judging submitted to w. The slot submitted, or
- * NULL. */
+/* Start an item of step 1, on the daemon's thread: a left-over result is
+ * loaded; a claim is read into c and its judging submitted to w. c, or
+ * NULL when there is nothing to judge. */
 static struct claim *start_item(struct spool *sp, const struct spool_ctx *ctx,
 				struct worker *w, struct rec *r,
-				struct spool_item *it, size_t i)
+				struct spool_item *it, struct claim *c)
 {
-	struct claim *c = &sp->claims[i % SPOOL_PIPELINE];
 	char esc[1024];
 	int rc;
 
@@ -292,6 +290,10 @@ static struct claim *start_item(struct spool *sp, const struct spool_ctx *ctx,
 		return NULL;
 	}
 	rc = spool_claim_read(sp, ctx, r, c);
+	if (rc != 0) {
+		free(c->buf);
+		c->buf = NULL;
+	}
 	if (rc == 1) {
 		r->ok = 0; /* gone */
 		return NULL;
@@ -334,48 +336,40 @@ static void finish_item(struct spool *sp, struct worker *w, struct claim *c)
 
 /*
  * Step 1 before decide(): judge each claim (and copy it), load each
- * leftover result. The count of items taken: with [html] enabled, the
+ * leftover result; claims[i] is item i's. The count of items taken: the
  * part ends once the bytes read reach PAGE_KEEP_BYTES (they bound the
- * reports kept) and every claim started is finished.
+ * reports kept for the pages, and the bytes held until copied).
  *
- * A pipeline: the daemon's thread reads up to SPOOL_PIPELINE claims ahead
- * of the one it copies, while the worker judges them in turn; it stops
- * reading ahead while the bytes read and not yet copied (or kept, with
- * [html]) reach PAGE_KEEP_BYTES, so that a burst of large files holds
- * one at a time. A batch of one runs inline (no thread to wake: a lone
- * file's latency).
+ * The daemon's thread reads every claim of the part and hands each to the
+ * worker to judge, then finishes the batch before (its sync overlapped
+ * this batch's claiming: spool_flush()) while the worker judges, then
+ * copies each claim judged, in order. A batch of one runs inline (no
+ * thread to wake: a lone file's latency).
  */
 static size_t judge_all(struct spool *sp, const struct spool_ctx *ctx,
-			struct rec *recs, struct spool_item *items, size_t n)
+			struct rec *recs, struct spool_item *items, size_t n,
+			struct claim *claims)
 {
 	struct worker *w = n > 1 ? sp->worker : NULL;
-	struct claim *started[SPOOL_PIPELINE] = {NULL};
-	size_t i = 0, j = 0, bytes = 0;
+	size_t m = 0, bytes = 0;
 
-	while (i < n) {
-		while (j < n && j - i < SPOOL_PIPELINE &&
-		       (j == i || bytes < PAGE_KEEP_BYTES)) {
-			struct claim *c =
-			    start_item(sp, ctx, w, &recs[j], &items[j], j);
-			started[j % SPOOL_PIPELINE] = c;
-			if (c != NULL)
-				bytes += c->len;
-			j++;
-		}
-		if (started[i % SPOOL_PIPELINE] != NULL) {
-			struct claim *c = started[i % SPOOL_PIPELINE];
-			size_t len = c->len;
-
-			finish_item(sp, w, c);
-			/* without pages, nothing read stays once copied */
-			if (!ctx->cfg->html)
-				bytes -= len;
-		}
-		i++;
-		if (bytes >= PAGE_KEEP_BYTES && i == j)
-			return i;
+	while (m < n && (m == 0 || bytes < PAGE_KEEP_BYTES)) {
+		if (start_item(sp, ctx, w, &recs[m], &items[m], &claims[m]) !=
+		    NULL)
+			bytes += claims[m].len;
+		else
+			claims[m].r = NULL;
+		m++;
 	}
-	return n;
+	/* the batch before is archived while these are judged: before this
+	 * one queues any delivery (outbox_synced() then schedules every
+	 * delivery queued so far) */
+	spool_flush(sp);
+	for (size_t i = 0; i < m; i++) {
+		if (claims[i].r != NULL)
+			finish_item(sp, w, &claims[i]);
+	}
+	return m;
 }
 
 /* Whether the page of the invalid j quotes the file's bytes: its first
@@ -885,18 +879,16 @@ void spool_flush(struct spool *sp)
 	worker_wait(sp->syncer, &p->job);
 	(void)after_sync(sp, p->ctx, p->recs, p->n, p->rc, p->err);
 	release_all(p->recs, p->n);
-	strmap_free(&p->res.names, NULL);
 	free(p->items);
 	free(p);
 }
 
 /* Leave the batch of n records, recorded, for its group commit on the
- * syncer thread (its names reserved in *res, taken over, and its items
- * copied). 0, or -1 (no memory: nothing taken, the caller commits it
- * inline). */
+ * syncer thread (its items copied). 0, or -1 (no memory: nothing taken,
+ * the caller commits it inline). The next batch archives it before it
+ * decides names (judge_all), so its reserved names need not be kept. */
 static int defer_commit(struct spool *sp, struct spool_ctx *ctx,
-			struct rec *recs, struct spool_item *items, size_t n,
-			struct reserved *res)
+			struct rec *recs, struct spool_item *items, size_t n)
 {
 	struct pending *p = calloc(1, sizeof(*p));
 	struct spool_item *own = malloc(n * sizeof(*own));
@@ -914,8 +906,6 @@ static int defer_commit(struct spool *sp, struct spool_ctx *ctx,
 	p->recs = recs;
 	p->items = own;
 	p->n = n;
-	p->res = *res;
-	p->res.also = NULL;
 	p->job.fn = sync_job;
 	sp->pending = p;
 	worker_submit(sp->syncer, &p->job);
@@ -925,7 +915,8 @@ static int defer_commit(struct spool *sp, struct spool_ctx *ctx,
 int spool_process(struct spool *sp, struct spool_ctx *ctx,
 		  struct spool_item *items, size_t n)
 {
-	struct reserved res = {STRMAP_INIT, NULL};
+	struct reserved res = {STRMAP_INIT};
+	struct claim *claims;
 	struct rec *recs;
 	size_t done = 0;
 	int rc = 0, synced;
@@ -934,42 +925,35 @@ int spool_process(struct spool *sp, struct spool_ctx *ctx,
 	if (n == 0)
 		return 0;
 	recs = calloc(n, sizeof(*recs));
-	if (recs == NULL)
+	claims = calloc(n, sizeof(*claims));
+	if (recs == NULL || claims == NULL) {
+		free(recs);
+		free(claims);
 		return -1;
+	}
 	read_group(sp, ctx->cfg);
-	/* the batch before, whose sync may still run: its names are not
-	 * taken on disk yet */
-	if (sp->pending != NULL)
-		res.also = &sp->pending->res;
 	/* steps 1 and 2 part by part, so that the reports kept for the
 	 * pages stay small (PAGE_KEEP_BYTES: they are freed in step 2);
 	 * then one group commit for the whole batch, the names of every
 	 * part reserved together */
 	while (done < n) {
-		size_t m =
-		    judge_all(sp, ctx, recs + done, items + done, n - done);
+		size_t m = judge_all(sp, ctx, recs + done, items + done,
+				     n - done, claims + done);
 		SPOOL_FAIL_AT("copied", m);
 		if (decide(sp, ctx, recs + done, m, &res) == -1) {
 			leave_all(sp, recs + done, m);
 			rc = -1;
 		}
-		/* the batch before is archived now, its sync overlapped
-		 * with this judging, and before this batch queues any
-		 * delivery (outbox_synced() then schedules every delivery
-		 * queued so far) */
-		if (sp->pending != NULL) {
-			spool_flush(sp);
-			res.also = NULL;
-		}
 		record_all(sp, ctx, recs + done, m);
 		done += m;
 	}
+	free(claims);
 	SPOOL_FAIL_AT("recorded", n);
+	strmap_free(&res.names, NULL);
 	/* a batch of one (a lone file) syncs at once: no thread to wake */
 	if (n > 1 && sp->syncer != NULL &&
-	    defer_commit(sp, ctx, recs, items, n, &res) == 0)
+	    defer_commit(sp, ctx, recs, items, n) == 0)
 		return rc;
-	strmap_free(&res.names, NULL);
 	synced = syncfs(sp->dirfd);
 	if (after_sync(sp, ctx, recs, n, synced, errno) == -1)
 		rc = -1;

@@ -23,7 +23,9 @@
  *      page until step 2 (see PAGE_KEEP_BYTES in spool_batch.c: steps 1
  *      and 2 go part by part where the reports kept would grow too large).
  *      The reading and the copy are the daemon's thread's; judging is a
- *      job on the worker thread (worker.h), the next claim read meanwhile.
+ *      job on the worker thread (worker.h): the daemon's thread reads the
+ *      claims of a part, then archives the batch before (below) while
+ *      they are judged, then copies them.
  *      Then, under the ledger lock, decide the verdicts (report.duplicate),
  *      reserve the archive names of the whole batch together (ARCH,
  *      ARCH.result.json and ARCH.result.html distinct from every other name
@@ -37,7 +39,11 @@
  *      claim's while this one's are written;
  *   3. ONE syncfs() of the spool, then outbox_synced() (no second sync
  *      when outbox/ is on the spool's file system): copies, results, pages,
- *      deliveries and ledger lines are durable;
+ *      deliveries and ledger lines are durable. For a batch of two or
+ *      more, the syncfs runs on the syncer thread while the next batch's
+ *      claims are read, and steps 3 (outbox_synced) to 5 follow in the next
+ *      batch's step 1, before it queues any delivery (spool_flush();
+ *      also when no file is ready);
  *   4. per file: rename cKEY.NAME -> D/ARCH (RENAME_NOREPLACE), then pKEY
  *      -> D/ARCH.result.html when there is one, then rKEY ->
  *      D/ARCH.result.json (RENAME_NOREPLACE each): the result comes last,
@@ -124,16 +130,16 @@ struct adopted {
 	int fd; /* holds the lock */
 };
 
-/* Claims (step 1) and records (step 2) in flight on the worker at once:
- * deep enough that neither thread waits for the other at each file. */
+/* Records (step 2) in flight on the worker at once: deep enough that
+ * neither thread waits for the other at each file. */
 #define SPOOL_PIPELINE 16
 
 /*
  * One claim being judged in step 1 (spool_judge.c): read by the daemon's
  * thread (spool_claim_read), judged by a job on the worker
  * (spool_claim_judge), its copy written by the daemon's thread
- * (spool_claim_copy). A spool has SPOOL_PIPELINE of them, used in turn;
- * a read buffer is kept for the next claim while it stays small.
+ * (spool_claim_copy), which frees the bytes read. One per item of a batch
+ * (spool_batch.c).
  */
 struct claim {
 	struct job job; /* first: the job is the claim */
@@ -143,7 +149,7 @@ struct claim {
 	const char *rule; /* refused before the engine reads it: the rule */
 	char msg[256];	  /* and the message */
 	long long size;	  /* the file's size, -1 unknown */
-	char *buf;	  /* the bytes read (len), reused */
+	char *buf;	  /* the bytes read (len), until copied */
 	size_t cap, len;
 	int rc;	      /* the judging's: 0, or -1 out of memory */
 	long long us; /* how long judging took */
@@ -169,11 +175,9 @@ struct record {
 	int group_eperm; /* the page could not be given the read group */
 };
 
-/* The names reserved by one batch ("D/NAME" -> 1), and those of the batch
- * before it while that one is not archived yet (also, or NULL). */
+/* The names reserved by one batch ("D/NAME" -> 1). */
 struct reserved {
 	struct strmap names;
-	const struct reserved *also;
 };
 
 /*
@@ -189,8 +193,7 @@ struct pending {
 	struct rec *recs;
 	struct spool_item *items; /* the batch's own copy (recs point here) */
 	size_t n;
-	struct reserved res; /* its archive names, until they are taken */
-	int rc, err;	     /* the syncfs's: 0, or -1 and errno */
+	int rc, err; /* the syncfs's: 0, or -1 and errno */
 };
 
 struct spool {
@@ -212,8 +215,7 @@ struct spool {
 	 * batch whose commit it runs */
 	struct worker *syncer;
 	struct pending *pending;
-	struct claim claims[SPOOL_PIPELINE];   /* step 1's pipeline */
-	struct record records[SPOOL_PIPELINE]; /* step 2's */
+	struct record records[SPOOL_PIPELINE]; /* step 2's pipeline */
 	/* the worker's own (its jobs run one at a time): the page being
 	 * rendered, and the bytes an invalid file's page quotes */
 	struct strbuf page;

@@ -23,20 +23,6 @@
 #include "metrics.h"
 #include "spool_int.h"
 
-/* keep a claim's read buffer up to this (SPOOL_PIPELINE of them) */
-#define READ_BUF_KEEP (64 * 1024)
-
-/* Free a claim's read buffer if it grew past READ_BUF_KEEP; smaller, it
- * is kept for the next claim. */
-static void buf_trim(struct claim *c)
-{
-	if (c->cap > READ_BUF_KEEP) {
-		free(c->buf);
-		c->buf = NULL;
-		c->cap = 0;
-	}
-}
-
 /* Why a claim is invalid before the engine reads it: rf->rule and
  * rf->msg. */
 static void refuse(struct claim *rf, const char *rule, const char *fmt, ...)
@@ -242,6 +228,9 @@ int spool_claim_copy(struct spool *sp, struct claim *c)
 		c->r->root = NULL;
 		rc = -2;
 	}
-	buf_trim(c);
+	/* copied (or not to be): the bytes read are not needed any more */
+	free(c->buf);
+	c->buf = NULL;
+	c->cap = 0;
 	return rc;
 }
