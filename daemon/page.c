@@ -36,7 +36,7 @@ static void head(struct pg *p)
 	pg_text(p, p->file, PAGE_MAX_TEXT);
 	/* the style sheet is long: copied, not formatted */
 	sb_adds(p->out, "</title>\n<style>");
-	sb_adds(p->out, pg_css);
+	sb_add(p->out, pg_css, pg_css_len);
 	sb_adds(p->out, "</style>\n</head>\n");
 }
 

@@ -119,6 +119,7 @@ void pg_invalid(struct pg *p);
 /* The page's Content-Security-Policy and its style sheet. */
 extern const char pg_csp[];
 extern const char pg_css[];
+extern const size_t pg_css_len; /* strlen(pg_css) */
 
 /* --- page.c --- */
 
