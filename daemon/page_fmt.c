@@ -72,6 +72,23 @@ static size_t escape_n(struct strbuf *sb, const char *s, size_t n, size_t room)
 	return i;
 }
 
+const char *pg_tr(struct pg *p, const char *msgid)
+{
+	const char *text;
+
+	if (p->lang == LANG_EN)
+		return msgid; /* English is the msgid (i18n.h) */
+	for (size_t i = 0; i < p->ntr; i++)
+		if (p->tr[i].msgid == msgid)
+			return p->tr[i].text;
+	text = i18n_tr(p->lang, msgid);
+	if (p->ntr < PG_TR_MEMO) {
+		p->tr[p->ntr].msgid = msgid;
+		p->tr[p->ntr++].text = text;
+	}
+	return text;
+}
+
 void page_escape(struct strbuf *out, const char *s)
 {
 	escape_n(out, s, strlen(s), SIZE_MAX);
@@ -100,15 +117,13 @@ void pg_str(struct pg *p, const char *s, size_t max)
 void pg_amount(struct pg *p, int64_t cents)
 {
 	static const char euro[] = "\xc2\xa0\xe2\x82\xac"; /* NBSP U+20AC */
-	const char *cur =
-	    json_string_value(json_object_get(p->in->report, "currency"));
+	const char *cur = p->currency;
 	char buf[96];
 	size_t n;
 
 	i18n_amount(p->lang, cents, buf, sizeof(buf));
 	n = strlen(buf);
-	if (cur == NULL || strcmp(cur, "EUR") == 0 || p->lang == LANG_EN ||
-	    n < sizeof(euro) - 1 ||
+	if (cur == NULL || p->lang == LANG_EN || n < sizeof(euro) - 1 ||
 	    strcmp(buf + n - (sizeof(euro) - 1), euro) != 0) {
 		sb_adds(p->out, buf);
 		return;
@@ -117,6 +132,16 @@ void pg_amount(struct pg *p, int64_t cents)
 	sb_add(p->out, buf, n - (sizeof(euro) - 1));
 	sb_adds(p->out, "\xc2\xa0");
 	pg_str(p, cur, 8);
+}
+
+/* v in decimal, as "%lld" writes it. */
+static void pg_integer(struct pg *p, long long v)
+{
+	if (v < 0)
+		sb_addc(p->out, '-');
+	/* the magnitude, LLONG_MIN's included */
+	sb_addu(p->out,
+		v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v);
 }
 
 /* A node that is not of the column's kind, as its JSON kind. */
@@ -130,7 +155,7 @@ static void describe(struct pg *p, const json_t *node)
 		sb_addc(p->out, '"');
 		break;
 	case JSON_INTEGER:
-		sb_addf(p->out, "%lld", (long long)json_integer_value(node));
+		pg_integer(p, json_integer_value(node));
 		break;
 	case JSON_REAL:
 		sb_addf(p->out, "%.15g", json_real_value(node));
@@ -180,7 +205,7 @@ void pg_value(struct pg *p, const json_t *node, enum pg_kind kind)
 		break;
 	case PG_INTEGER:
 		if (integer_from_json(node, &v) == 0) {
-			sb_addf(p->out, "%lld", (long long)v);
+			pg_integer(p, v);
 			return;
 		}
 		break;

@@ -23,6 +23,9 @@
 /* bytes of the list of findings: once it is that long, no more */
 #define PAGE_MAX_FINDINGS_BYTES (1024 * 1024)
 
+/* Words of the page looked up once each (pg_tr). */
+#define PG_TR_MEMO 48
+
 /* The kind a column shows its value as. */
 enum pg_kind { PG_TEXT, PG_DATE, PG_AMOUNT, PG_INTEGER };
 
@@ -45,9 +48,34 @@ struct pg {
 	bool *listed;	   /* per finding: whether it is listed on the page */
 	size_t nlisted;	   /* findings listed so far */
 	size_t list_start; /* the length of out where their list began */
+	/* worked out once, before anything is written (page.c): */
+	const char *currency; /* the report's when a string but "EUR" */
+	char checked_at[48];  /* j->checked_at in the page's words */
+	bool sum_ok;	      /* pg_costs_sum() of the missions is 0 */
+	int64_t sum;	      /* and its sum */
+	size_t unreadable;    /* or how many costs are no amount */
+	/* the words pg_tr() looked up so far, by their msgid's address */
+	struct {
+		const char *msgid, *text;
+	} tr[PG_TR_MEMO];
+	size_t ntr;
+};
+
+/* A cell opened by pg_cell_open(), for pg_cell_close(): the findings
+ * shown at key are p->order[lo..hi). */
+struct pg_cell {
+	const char *tag, *key;
+	size_t lo, hi;
 };
 
 /* --- page_fmt.c --- */
+
+/* msgid in the page's language, as i18n_tr() gives it, looked up in the
+ * catalog once per page (a lookup costs a few thousand instructions, and
+ * rows and findings ask for the same words again). A literal msgid is
+ * marked N_() for xgettext. */
+const char *pg_tr(struct pg *p, const char *msgid)
+    __attribute__((format_arg(2)));
 
 /* Append s escaped as page_escape() does, at most max bytes of it and at
  * most max bytes once escaped (cut at a character, then "..."); max 0: no
@@ -78,13 +106,20 @@ void pg_cells_release(struct pg *p);
 
 /* Open a cell (tag "td", "span"...) at pointer key, with class cls (or
  * NULL): a cell some finding points at is highlighted, has the id that
- * the finding links to and a data-pointer attribute. */
-void pg_cell_open(struct pg *p, const char *tag, const char *key,
-		  const char *cls);
+ * the finding links to and a data-pointer attribute. tag and key must
+ * live until the cell is closed. */
+struct pg_cell pg_cell_open(struct pg *p, const char *tag, const char *key,
+			    const char *cls);
 /* Close it: first the links to its findings (#f-N), then one to the note
  * on the findings not listed (#not-listed, "+N") when some of its
  * findings are not, then </tag>. */
-void pg_cell_close(struct pg *p, const char *tag, const char *key);
+void pg_cell_close(struct pg *p, const struct pg_cell *c);
+
+/* "base/name" into key (size bytes), cut to fit: a cell's pointer. */
+void pg_key(char *key, size_t size, const char *base, const char *name);
+
+/* "base/i" into key (size bytes), cut to fit. */
+void pg_key_index(char *key, size_t size, const char *base, size_t i);
 
 /* The element id of the cell at key ("at-missions-1-start"). */
 void pg_cell_id(struct pg *p, const char *key);
@@ -93,7 +128,7 @@ void pg_cell_id(struct pg *p, const char *key);
 bool pg_cells_under(const struct pg *p, const char *key);
 
 /* The word of a column or header row, by its JSON member's name. */
-const char *pg_label(enum lang l, const char *name);
+const char *pg_label(struct pg *p, const char *name);
 
 /* A finding's place in words ("mission 2, start"), for its link back. */
 void pg_cell_label(struct pg *p, const char *key);
@@ -101,7 +136,8 @@ void pg_cell_label(struct pg *p, const char *key);
 /* --- page_table.c --- */
 
 /* The sum of the missions' costs into *sum: 0, or -1 when some cost is
- * missing or not an amount (*unreadable of them) or the sum overflows. */
+ * missing or not an amount (*unreadable of them) or the sum overflows.
+ * Worked out once, into p->sum_ok, p->sum and p->unreadable. */
 int pg_costs_sum(const struct pg *p, int64_t *sum, size_t *unreadable);
 
 /* The missions table, then the members and expenses of each mission in
