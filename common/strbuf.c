@@ -47,11 +47,6 @@ void sb_add(struct strbuf *sb, const void *data, size_t n)
 	sb->buf[sb->len] = '\0';
 }
 
-void sb_addc(struct strbuf *sb, char c)
-{
-	sb_add(sb, &c, 1);
-}
-
 void sb_addu(struct strbuf *sb, unsigned long long v)
 {
 	char digits[24], *d = digits + sizeof(digits);

@@ -51,7 +51,16 @@ static inline void sb_adds(struct strbuf *sb, const char *s)
 	sb_add(sb, s, n);
 }
 
-void sb_addc(struct strbuf *sb, char c);
+/* c (inline, as sb_adds). */
+static inline void sb_addc(struct strbuf *sb, char c)
+{
+	if (!sb->failed && sb->cap - sb->len > 1) {
+		sb->buf[sb->len++] = c;
+		sb->buf[sb->len] = '\0';
+		return;
+	}
+	sb_add(sb, &c, 1);
+}
 
 /* v in decimal ("%llu" without the formatting). */
 void sb_addu(struct strbuf *sb, unsigned long long v);

@@ -215,10 +215,9 @@ static void report_header(struct pg *p)
 static bool date_or_amount(struct pg *p, const char *s)
 {
 	int64_t v;
-	char buf[32];
 
 	if (date_parse(s, &v) == 0)
-		sb_adds(p->out, i18n_date(p->lang, s, buf, sizeof(buf)));
+		pg_date(p, s);
 	else if (strchr(s, '.') && amount_parse(s, &v) == 0)
 		pg_amount(p, v);
 	else

@@ -98,23 +98,19 @@ static void detail_key(const struct pg *p, const struct toks *tk, int at,
 		       size_t row, int which, struct strbuf *key)
 {
 	const char *list = which ? "/expenses" : "/delegation/members";
-	const json_t *m = json_array_get(p->missions, row);
-	const json_t *items =
-	    which
-		? json_object_get(m, "expenses")
-		: json_object_get(json_object_get(m, "delegation"), "members");
+	const struct pg_row *r = &p->row[row];
 	size_t k;
 
 	row_key(key, row);
-	if (p->shown[row][which] == 0)
+	if (r->shown[which] == 0)
 		return; /* no <details>: the row */
 	sb_adds(key, list);
-	if (tk->n <= at + 1 ||
-	    !index_of(tk->t[at + 1], p->shown[row][which], &k))
+	if (tk->n <= at + 1 || !index_of(tk->t[at + 1], r->shown[which], &k))
 		return;
 	sb_addc(key, '/');
 	sb_addu(key, k);
-	if (tk->n > at + 2 && json_is_object(json_array_get(items, k)) &&
+	if (tk->n > at + 2 &&
+	    json_is_object(json_array_get(r->list[which], k)) &&
 	    one_of(tk->t[at + 2], which ? expense_fields : member_fields))
 		add_token(key, tk->t[at + 2]);
 }
@@ -169,11 +165,9 @@ static bool key_of(const struct pg *p, const char *path, struct strbuf *key)
 	return true;
 }
 
-/* How many of the array node's items a <details> shows, from *budget. */
-static size_t shown_of(const json_t *node, size_t *budget)
+/* How many of the n items of a list a <details> shows, from *budget. */
+static size_t shown_of(size_t n, size_t *budget)
 {
-	size_t n = json_array_size(node);
-
 	if (n > PAGE_MAX_DETAIL_ROWS)
 		n = PAGE_MAX_DETAIL_ROWS;
 	if (n > *budget)
@@ -202,19 +196,22 @@ int pg_cells_init(struct pg *p)
 	p->nrows = json_array_size(p->missions);
 	if (p->nrows > PAGE_MAX_ROWS)
 		p->nrows = PAGE_MAX_ROWS;
-	p->shown = calloc(p->nrows ? p->nrows : 1, sizeof(*p->shown));
+	p->row = calloc(p->nrows ? p->nrows : 1, sizeof(*p->row));
 	p->cell = calloc(n ? n : 1, sizeof(*p->cell));
 	p->order = calloc(n ? n : 1, sizeof(*p->order));
 	p->listed = calloc(n ? n : 1, sizeof(*p->listed));
-	if (!p->shown || !p->cell || !p->order || !p->listed)
+	if (!p->row || !p->cell || !p->order || !p->listed)
 		return -1;
 	for (size_t i = 0; i < p->nrows; i++) {
+		struct pg_row *r = &p->row[i];
 		const json_t *m = json_array_get(p->missions, i);
-		const json_t *d = json_object_get(m, "delegation");
-		p->shown[i][0] =
-		    shown_of(json_object_get(d, "members"), &budget);
-		p->shown[i][1] =
-		    shown_of(json_object_get(m, "expenses"), &budget);
+		r->list[0] = json_object_get(json_object_get(m, "delegation"),
+					     "members");
+		r->list[1] = json_object_get(m, "expenses");
+		for (int w = 0; w < 2; w++) {
+			r->all[w] = json_array_size(r->list[w]);
+			r->shown[w] = shown_of(r->all[w], &budget);
+		}
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct strbuf key = STRBUF_INIT;
@@ -234,12 +231,12 @@ void pg_cells_release(struct pg *p)
 		free(p->cell[i]);
 	free(p->cell);
 	free(p->order);
-	free(p->shown);
+	free(p->row);
 	free(p->listed);
 	p->listed = NULL;
 	p->cell = NULL;
 	p->order = NULL;
-	p->shown = NULL;
+	p->row = NULL;
 }
 
 /* The findings shown at key (or, prefix: at key and below it), as the

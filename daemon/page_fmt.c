@@ -114,16 +114,41 @@ void pg_str(struct pg *p, const char *s, size_t max)
 	sb_adds(p->out, "</bdi>");
 }
 
+void pg_date(struct pg *p, const char *s)
+{
+	char buf[32];
+
+	if (p->lang == LANG_EN) /* as it is (i18n_date) */
+		sb_adds(p->out, s);
+	else
+		sb_adds(p->out, i18n_date(p->lang, s, buf, sizeof(buf)));
+}
+
 void pg_amount(struct pg *p, int64_t cents)
 {
 	static const char euro[] = "\xc2\xa0\xe2\x82\xac"; /* NBSP U+20AC */
 	const char *cur = p->currency;
+	uint64_t mag;
 	char buf[96];
 	size_t n;
 
+	if (p->lang == LANG_EN) {
+		/* i18n_amount's English, the result document's "-1177.87",
+		 * without the formatting */
+		mag =
+		    cents < 0 ? (uint64_t)0 - (uint64_t)cents : (uint64_t)cents;
+		if (cents < 0)
+			sb_addc(p->out, '-');
+		sb_addu(p->out, mag / 100);
+		buf[0] = '.';
+		buf[1] = (char)('0' + mag % 100 / 10);
+		buf[2] = (char)('0' + mag % 10);
+		sb_add(p->out, buf, 3);
+		return;
+	}
 	i18n_amount(p->lang, cents, buf, sizeof(buf));
 	n = strlen(buf);
-	if (cur == NULL || p->lang == LANG_EN || n < sizeof(euro) - 1 ||
+	if (cur == NULL || n < sizeof(euro) - 1 ||
 	    strcmp(buf + n - (sizeof(euro) - 1), euro) != 0) {
 		sb_adds(p->out, buf);
 		return;
@@ -183,7 +208,6 @@ void pg_value(struct pg *p, const json_t *node, enum pg_kind kind)
 {
 	const char *s = json_string_value(node);
 	int64_t v;
-	char buf[32];
 
 	if (node == NULL) {
 		sb_adds(p->out, "<span class=\"none\">\xe2\x80\x94</span>");
@@ -192,8 +216,7 @@ void pg_value(struct pg *p, const json_t *node, enum pg_kind kind)
 	switch (kind) {
 	case PG_DATE:
 		if (s != NULL && date_parse(s, &v) == 0) {
-			sb_adds(p->out,
-				i18n_date(p->lang, s, buf, sizeof(buf)));
+			pg_date(p, s);
 			return;
 		}
 		break;

@@ -29,6 +29,13 @@
 /* The kind a column shows its value as. */
 enum pg_kind { PG_TEXT, PG_DATE, PG_AMOUNT, PG_INTEGER };
 
+/* A mission of the table: its members ([0]) and expenses ([1]). */
+struct pg_row {
+	const json_t *list[2]; /* the arrays, or whatever else is there */
+	size_t all[2];	       /* how many items they have */
+	size_t shown[2];       /* and how many its <details> shows */
+};
+
 struct pg {
 	struct strbuf *out;
 	const struct page_input *in;
@@ -42,12 +49,10 @@ struct pg {
 	/* finding indexes sorted by cell, those with a cell only */
 	size_t *order;
 	size_t norder;
-	/* per mission shown: how many of its members ([0]) and expenses
-	 * ([1]) are shown in its <details> (page_cells.c) */
-	size_t (*shown)[2];
-	bool *listed;	   /* per finding: whether it is listed on the page */
-	size_t nlisted;	   /* findings listed so far */
-	size_t list_start; /* the length of out where their list began */
+	struct pg_row *row; /* per mission shown (page_cells.c) */
+	bool *listed;	    /* per finding: whether it is listed on the page */
+	size_t nlisted;	    /* findings listed so far */
+	size_t list_start;  /* the length of out where their list began */
 	/* worked out once, before anything is written (page.c): */
 	const char *currency; /* the report's when a string but "EUR" */
 	char checked_at[48];  /* j->checked_at in the page's words */
@@ -88,6 +93,10 @@ void pg_text_n(struct pg *p, const char *s, size_t n);
 /* A string from a report, escaped, cut at max bytes, isolated in <bdi> so
  * that right-to-left text cannot reorder its neighbours. */
 void pg_str(struct pg *p, const char *s, size_t max);
+
+/* The date s (YYYY-MM-DD, as date_parse() takes it) in the page's
+ * language ("19/10/2017" in French). */
+void pg_date(struct pg *p, const char *s);
 
 /* cents as people read them in the page's language ("139 108,94 €"), for
  * the report's currency when it is not EUR. */

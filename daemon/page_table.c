@@ -126,11 +126,7 @@ static void role_cell(struct pg *p, const char *base, const json_t *member)
 /* One list of a mission's <details>: members (which 0) or expenses. */
 static void detail_list(struct pg *p, size_t i, int which)
 {
-	const json_t *m = json_array_get(p->missions, i);
-	const json_t *list =
-	    which
-		? json_object_get(m, "expenses")
-		: json_object_get(json_object_get(m, "delegation"), "members");
+	const struct pg_row *r = &p->row[i];
 	char key[96], row[128];
 	struct pg_cell c;
 
@@ -154,8 +150,8 @@ static void detail_list(struct pg *p, size_t i, int which)
 		th(p, "", "role");
 	}
 	sb_adds(p->out, "</tr></thead><tbody>\n");
-	for (size_t k = 0; k < p->shown[i][which]; k++) {
-		const json_t *item = json_array_get(list, k);
+	for (size_t k = 0; k < r->shown[which]; k++) {
+		const json_t *item = json_array_get(r->list[which], k);
 		pg_key_index(row, sizeof(row), key, k);
 		sb_adds(p->out, "<tr>");
 		number_cell(p, row, k);
@@ -178,7 +174,7 @@ static void detail_list(struct pg *p, size_t i, int which)
 		sb_adds(p->out, "</tr>\n");
 	}
 	sb_adds(p->out, "</tbody></table>\n");
-	cut_note(p, p->shown[i][which], json_array_size(list));
+	cut_note(p, r->shown[which], r->all[which]);
 }
 
 /* Mission i's members and expenses, folded (open when a finding points
@@ -186,12 +182,11 @@ static void detail_list(struct pg *p, size_t i, int which)
 static void details(struct pg *p, size_t i)
 {
 	const json_t *m = json_array_get(p->missions, i);
-	size_t nm = json_array_size(
-	    json_object_get(json_object_get(m, "delegation"), "members"));
-	size_t ne = json_array_size(json_object_get(m, "expenses"));
+	const struct pg_row *r = &p->row[i];
+	size_t nm = r->all[0], ne = r->all[1];
 	char row[64], k1[96], k2[96];
 
-	if (p->shown[i][0] == 0 && p->shown[i][1] == 0)
+	if (r->shown[0] == 0 && r->shown[1] == 0)
 		return;
 	pg_key_index(row, sizeof(row), "/missions", i);
 	pg_key(k1, sizeof(k1), row, "delegation/members");
@@ -203,19 +198,19 @@ static void details(struct pg *p, size_t i)
 	sb_adds(p->out, " \xe2\x80\x94 "); /* U+2014 */
 	pg_value(p, json_object_get(m, "destination"), PG_TEXT);
 	sb_adds(p->out, "<span class=\"count\">");
-	if (p->shown[i][0] > 0)
+	if (r->shown[0] > 0)
 		sb_addf(p->out,
 			i18n_ntr(p->lang, "%zu member", "%zu members", nm), nm);
-	if (p->shown[i][0] > 0 && p->shown[i][1] > 0)
+	if (r->shown[0] > 0 && r->shown[1] > 0)
 		sb_adds(p->out, " \xc2\xb7 ");
-	if (p->shown[i][1] > 0)
+	if (r->shown[1] > 0)
 		sb_addf(p->out,
 			i18n_ntr(p->lang, "%zu expense", "%zu expenses", ne),
 			ne);
 	sb_adds(p->out, "</span></summary>\n");
-	if (p->shown[i][0] > 0)
+	if (r->shown[0] > 0)
 		detail_list(p, i, 0);
-	if (p->shown[i][1] > 0)
+	if (r->shown[1] > 0)
 		detail_list(p, i, 1);
 	sb_adds(p->out, "</details>\n");
 }
@@ -288,12 +283,9 @@ void pg_missions(struct pg *p)
 		sb_adds(p->out, "<span class=\"none\">\xe2\x80\x94</span>");
 	sb_adds(p->out, "</td></tr></tfoot></table>\n");
 	for (size_t i = 0; i < p->nrows; i++) {
-		const json_t *m = json_array_get(p->missions, i);
-		size_t nm = json_array_size(json_object_get(
-		    json_object_get(m, "delegation"), "members"));
-		size_t ne = json_array_size(json_object_get(m, "expenses"));
-		if ((nm > 0 && p->shown[i][0] == 0) ||
-		    (ne > 0 && p->shown[i][1] == 0))
+		const struct pg_row *r = &p->row[i];
+		if ((r->all[0] > 0 && r->shown[0] == 0) ||
+		    (r->all[1] > 0 && r->shown[1] == 0))
 			hidden++;
 		details(p, i);
 	}
