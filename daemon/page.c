@@ -245,9 +245,9 @@ static void ev_value(struct pg *p, const char *label, const char *s)
 		/* done */
 	} else if (strncmp(s, after, sizeof(after) - 1) == 0 &&
 		   date_parse(s + sizeof(after) - 1, &v) == 0) {
-		sb_addf(p->out, pg_tr(p, N_("on or after %s")),
-			i18n_date(p->lang, s + sizeof(after) - 1, buf,
-				  sizeof(buf)));
+		pg_fmt_s(
+		    p, pg_tr(p, N_("on or after %s")),
+		    pg_date_text(p, s + sizeof(after) - 1, buf, sizeof(buf)));
 	} else if ((s[0] == '<' || s[0] == '>') && s[1] == '=' && s[2] == ' ' &&
 		   strchr(s, '.') && amount_parse(s + 3, &v) == 0) {
 		sb_adds(p->out,

@@ -479,7 +479,7 @@ void pg_cell_label(struct pg *p, const char *key)
 		sb_adds(p->out, sep);
 		sep = " \xc2\xb7 "; /* U+00B7 */
 		if (item != NULL && index_of(t, SIZE_MAX, &k)) {
-			sb_addf(p->out, pg_tr(p, item), k + 1);
+			pg_fmt_zu(p, pg_tr(p, item), k + 1);
 		} else if (strcmp(t, "delegation") == 0 ||
 			   (i + 1 < tk.n && (strcmp(t, "missions") == 0 ||
 					     strcmp(t, "members") == 0 ||

@@ -89,6 +89,44 @@ const char *pg_tr(struct pg *p, const char *msgid)
 	return text;
 }
 
+/* Where conv ("%zu", "%s") is in fmt when it is fmt's one conversion,
+ * else NULL. */
+static const char *one_conversion(const char *fmt, const char *conv)
+{
+	const char *at = strchr(fmt, '%');
+	size_t n = strlen(conv);
+
+	if (at == NULL || strncmp(at, conv, n) != 0 || strchr(at + n, '%'))
+		return NULL;
+	return at;
+}
+
+void pg_fmt_zu(struct pg *p, const char *fmt, size_t n)
+{
+	const char *at = one_conversion(fmt, "%zu");
+
+	if (at == NULL) {
+		sb_addf(p->out, fmt, n);
+		return;
+	}
+	sb_add(p->out, fmt, (size_t)(at - fmt));
+	sb_addu(p->out, n);
+	sb_adds(p->out, at + 3);
+}
+
+void pg_fmt_s(struct pg *p, const char *fmt, const char *s)
+{
+	const char *at = one_conversion(fmt, "%s");
+
+	if (at == NULL) {
+		sb_addf(p->out, fmt, s);
+		return;
+	}
+	sb_add(p->out, fmt, (size_t)(at - fmt));
+	sb_adds(p->out, s);
+	sb_adds(p->out, at + 2);
+}
+
 void page_escape(struct strbuf *out, const char *s)
 {
 	escape_n(out, s, strlen(s), SIZE_MAX);
@@ -114,14 +152,18 @@ void pg_str(struct pg *p, const char *s, size_t max)
 	sb_adds(p->out, "</bdi>");
 }
 
+const char *pg_date_text(const struct pg *p, const char *s, char *buf,
+			 size_t size)
+{
+	/* English: as it is (i18n_date) */
+	return p->lang == LANG_EN ? s : i18n_date(p->lang, s, buf, size);
+}
+
 void pg_date(struct pg *p, const char *s)
 {
 	char buf[32];
 
-	if (p->lang == LANG_EN) /* as it is (i18n_date) */
-		sb_adds(p->out, s);
-	else
-		sb_adds(p->out, i18n_date(p->lang, s, buf, sizeof(buf)));
+	sb_adds(p->out, pg_date_text(p, s, buf, sizeof(buf)));
 }
 
 void pg_amount(struct pg *p, int64_t cents)

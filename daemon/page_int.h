@@ -82,6 +82,12 @@ struct pg_cell {
 const char *pg_tr(struct pg *p, const char *msgid)
     __attribute__((format_arg(2)));
 
+/* A translated format with one number ("Mission %zu") or one string
+ * ("on or after %s") filled in as sb_addf() would: the text around its
+ * one conversion copied (a format with any other is formatted). */
+void pg_fmt_zu(struct pg *p, const char *fmt, size_t n);
+void pg_fmt_s(struct pg *p, const char *fmt, const char *s);
+
 /* Append s escaped as page_escape() does, at most max bytes of it and at
  * most max bytes once escaped (cut at a character, then "..."); max 0: no
  * limit. */
@@ -97,6 +103,10 @@ void pg_str(struct pg *p, const char *s, size_t max);
 /* The date s (YYYY-MM-DD, as date_parse() takes it) in the page's
  * language ("19/10/2017" in French). */
 void pg_date(struct pg *p, const char *s);
+
+/* The same as text: s itself, or buf (size bytes) that holds it. */
+const char *pg_date_text(const struct pg *p, const char *s, char *buf,
+			 size_t size);
 
 /* cents as people read them in the page's language ("139 108,94 €"), for
  * the report's currency when it is not EUR. */

@@ -194,19 +194,19 @@ static void details(struct pg *p, size_t i)
 	sb_adds(p->out, pg_cells_under(p, k1) || pg_cells_under(p, k2)
 			    ? "<details class=\"annex\" open><summary>"
 			    : "<details class=\"annex\"><summary>");
-	sb_addf(p->out, pg_tr(p, N_("Mission %zu")), i + 1);
+	pg_fmt_zu(p, pg_tr(p, N_("Mission %zu")), i + 1);
 	sb_adds(p->out, " \xe2\x80\x94 "); /* U+2014 */
 	pg_value(p, json_object_get(m, "destination"), PG_TEXT);
 	sb_adds(p->out, "<span class=\"count\">");
 	if (r->shown[0] > 0)
-		sb_addf(p->out,
-			i18n_ntr(p->lang, "%zu member", "%zu members", nm), nm);
+		pg_fmt_zu(p, i18n_ntr(p->lang, "%zu member", "%zu members", nm),
+			  nm);
 	if (r->shown[0] > 0 && r->shown[1] > 0)
 		sb_adds(p->out, " \xc2\xb7 ");
 	if (r->shown[1] > 0)
-		sb_addf(p->out,
-			i18n_ntr(p->lang, "%zu expense", "%zu expenses", ne),
-			ne);
+		pg_fmt_zu(p,
+			  i18n_ntr(p->lang, "%zu expense", "%zu expenses", ne),
+			  ne);
 	sb_adds(p->out, "</span></summary>\n");
 	if (r->shown[0] > 0)
 		detail_list(p, i, 0);
