@@ -3,6 +3,12 @@
  * API): the rendering state, text and value formatting (page_fmt.c), the
  * cells that findings point at (page_cells.c) and the explanations of an
  * invalid file (page_invalid.c). page.c puts the page together.
+ *
+ * A page's whole state is its struct pg, on page_render()'s stack: no
+ * static variable is written, and what else it reads (the catalogs and
+ * the locale that i18n_init() sets up before any thread starts, the
+ * report, the judgement) is not written while it renders, so that a page
+ * may be rendered on any thread.
  */
 #ifndef EXPENSED_PAGE_INT_H
 #define EXPENSED_PAGE_INT_H
@@ -77,8 +83,9 @@ struct pg_cell {
 
 /* msgid in the page's language, as i18n_tr() gives it, looked up in the
  * catalog once per page (a lookup costs a few thousand instructions, and
- * rows and findings ask for the same words again). A literal msgid is
- * marked N_() for xgettext. */
+ * rows and findings ask for the same words again). msgid is a literal,
+ * marked N_() for xgettext, or in a static table: the memo goes by its
+ * address. */
 const char *pg_tr(struct pg *p, const char *msgid)
     __attribute__((format_arg(2)));
 
