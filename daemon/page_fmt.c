@@ -89,42 +89,36 @@ const char *pg_tr(struct pg *p, const char *msgid)
 	return text;
 }
 
-/* Where conv ("%zu", "%s") is in fmt when it is fmt's one conversion,
- * else NULL. */
-static const char *one_conversion(const char *fmt, const char *conv)
+/* fmt with s, or n when s is NULL, in place of its conversion: copied
+ * around it when it is fmt's one conversion (%s, %zu), else formatted. */
+static void fill(struct pg *p, const char *fmt, const char *s, size_t n)
 {
-	const char *at = strchr(fmt, '%');
-	size_t n = strlen(conv);
+	const char *conv = s ? "%s" : "%zu", *at = strchr(fmt, '%');
+	size_t k = strlen(conv);
 
-	if (at == NULL || strncmp(at, conv, n) != 0 || strchr(at + n, '%'))
-		return NULL;
-	return at;
+	if (at == NULL || strncmp(at, conv, k) != 0 || strchr(at + k, '%')) {
+		if (s)
+			sb_addf(p->out, fmt, s);
+		else
+			sb_addf(p->out, fmt, n);
+		return;
+	}
+	sb_add(p->out, fmt, (size_t)(at - fmt));
+	if (s)
+		sb_adds(p->out, s);
+	else
+		sb_addu(p->out, n);
+	sb_adds(p->out, at + k);
 }
 
 void pg_fmt_zu(struct pg *p, const char *fmt, size_t n)
 {
-	const char *at = one_conversion(fmt, "%zu");
-
-	if (at == NULL) {
-		sb_addf(p->out, fmt, n);
-		return;
-	}
-	sb_add(p->out, fmt, (size_t)(at - fmt));
-	sb_addu(p->out, n);
-	sb_adds(p->out, at + 3);
+	fill(p, fmt, NULL, n);
 }
 
 void pg_fmt_s(struct pg *p, const char *fmt, const char *s)
 {
-	const char *at = one_conversion(fmt, "%s");
-
-	if (at == NULL) {
-		sb_addf(p->out, fmt, s);
-		return;
-	}
-	sb_add(p->out, fmt, (size_t)(at - fmt));
-	sb_adds(p->out, s);
-	sb_adds(p->out, at + 2);
+	fill(p, fmt, s, 0);
 }
 
 void page_escape(struct strbuf *out, const char *s)
