@@ -37,7 +37,9 @@ fail:
 
 void sb_add(struct strbuf *sb, const void *data, size_t n)
 {
-	if (sb_grow(sb, n) == -1)
+	/* sb_grow() only when the room left (cap - len, 0 without a
+	 * buffer) cannot take n bytes and the NUL, or to refuse a failed sb */
+	if ((sb->failed || sb->cap - sb->len <= n) && sb_grow(sb, n) == -1)
 		return;
 	if (n > 0)
 		memcpy(sb->buf + sb->len, data, n);
@@ -45,14 +47,14 @@ void sb_add(struct strbuf *sb, const void *data, size_t n)
 	sb->buf[sb->len] = '\0';
 }
 
-void sb_adds(struct strbuf *sb, const char *s)
+void sb_addu(struct strbuf *sb, unsigned long long v)
 {
-	sb_add(sb, s, strlen(s));
-}
+	char digits[24], *d = digits + sizeof(digits);
 
-void sb_addc(struct strbuf *sb, char c)
-{
-	sb_add(sb, &c, 1);
+	do
+		*--d = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	sb_add(sb, d, (size_t)(digits + sizeof(digits) - d));
 }
 
 void sb_addf(struct strbuf *sb, const char *fmt, ...)

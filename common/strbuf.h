@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 struct strbuf {
 	char *buf;  /* NUL-terminated once anything was added, else NULL */
@@ -34,8 +35,36 @@ struct strbuf {
 int sb_grow(struct strbuf *sb, size_t n);
 
 void sb_add(struct strbuf *sb, const void *data, size_t n);
-void sb_adds(struct strbuf *sb, const char *s);
-void sb_addc(struct strbuf *sb, char c);
+
+/* s, without its NUL. Inline: a literal's length is known when compiled,
+ * and what fits the room left is copied there at once. */
+static inline void sb_adds(struct strbuf *sb, const char *s)
+{
+	size_t n = strlen(s);
+
+	/* cap - len is 0 while there is no buffer */
+	if (!sb->failed && n < sb->cap - sb->len) {
+		memcpy(sb->buf + sb->len, s, n + 1);
+		sb->len += n;
+		return;
+	}
+	sb_add(sb, s, n);
+}
+
+/* c (inline, as sb_adds). */
+static inline void sb_addc(struct strbuf *sb, char c)
+{
+	if (!sb->failed && sb->cap - sb->len > 1) {
+		sb->buf[sb->len++] = c;
+		sb->buf[sb->len] = '\0';
+		return;
+	}
+	sb_add(sb, &c, 1);
+}
+
+/* v in decimal ("%llu" without the formatting). */
+void sb_addu(struct strbuf *sb, unsigned long long v);
+
 void sb_addf(struct strbuf *sb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

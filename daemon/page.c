@@ -23,32 +23,35 @@ static void head(struct pg *p)
 {
 	const struct judgement *j = p->in->j;
 
-	sb_addf(p->out,
-		"<!DOCTYPE html>\n<html lang=\"%s\"><head>"
-		"<meta charset=\"utf-8\">\n"
-		"<meta http-equiv=\"Content-Security-Policy\" content=\"%s\">\n"
-		"<meta name=\"viewport\" content=\"width=device-width, "
-		"initial-scale=1\">\n<meta name=\"color-scheme\" "
-		"content=\"light\">\n<title>",
-		i18n_name(p->lang), pg_csp);
+	sb_adds(p->out, "<!DOCTYPE html>\n<html lang=\"");
+	sb_adds(p->out, i18n_name(p->lang));
+	sb_adds(p->out, "\"><head><meta charset=\"utf-8\">\n"
+			"<meta http-equiv=\"Content-Security-Policy\" "
+			"content=\"");
+	sb_adds(p->out, pg_csp);
+	sb_adds(p->out,
+		"\">\n<meta name=\"viewport\" content=\"width=device-"
+		"width, initial-scale=1\">\n<meta name=\"color-scheme\" "
+		"content=\"light\">\n<title>");
 	sb_adds(p->out, verdict_title(p->lang, j->verdict));
 	sb_adds(p->out, " \xe2\x80\x94 ");
 	pg_text(p, p->file, PAGE_MAX_TEXT);
 	/* the style sheet is long: copied, not formatted */
 	sb_adds(p->out, "</title>\n<style>");
-	sb_adds(p->out, pg_css);
+	sb_add(p->out, pg_css, pg_css_len);
 	sb_adds(p->out, "</style>\n</head>\n");
 }
 
-/* "2019-02-08T10:00:00Z" as "08/02/2019 10:00:00 UTC" in French. */
-static void timestamp(struct pg *p, time_t t)
+/* t, "2019-02-08T10:00:00Z", as "08/02/2019 10:00:00 UTC" in French,
+ * into buf (p->checked_at). */
+static void timestamp(const struct pg *p, time_t t, char *buf, size_t size)
 {
 	char iso[ISO8601_SIZE], day[16], shown[32];
 
 	iso8601_utc(t, iso, sizeof(iso));
 	snprintf(day, sizeof(day), "%.10s", iso);
 	i18n_date(p->lang, day, shown, sizeof(shown));
-	sb_addf(p->out, "%s %.8s UTC", shown, iso + 11);
+	snprintf(buf, size, "%s %.8s UTC", shown, iso + 11);
 }
 
 static void banner(struct pg *p)
@@ -59,15 +62,16 @@ static void banner(struct pg *p)
 	unsigned long ne = (unsigned long)j->errors;
 	unsigned long nw = (unsigned long)j->warnings;
 
-	sb_addf(p->out,
-		"<header class=\"banner v-%s\" id=\"verdict\">"
-		"<div class=\"mark\" aria-hidden=\"true\">%s</div>"
-		"<div><p class=\"kicker\">",
-		cls[j->verdict], mark[j->verdict]);
+	sb_adds(p->out, "<header class=\"banner v-");
+	sb_adds(p->out, cls[j->verdict]);
+	sb_adds(p->out, "\" id=\"verdict\"><div class=\"mark\" "
+			"aria-hidden=\"true\">");
+	sb_adds(p->out, mark[j->verdict]);
+	sb_adds(p->out, "</div><div><p class=\"kicker\">");
 	sb_adds(p->out, i18n_tr(p->lang, "Verdict"));
-	sb_addf(p->out, "</p><h1 class=\"verdict\">%s</h1>",
-		verdict_title(p->lang, j->verdict));
-	sb_adds(p->out, "<p class=\"counts\"><span class=\"n-errors\">");
+	sb_adds(p->out, "</p><h1 class=\"verdict\">");
+	sb_adds(p->out, verdict_title(p->lang, j->verdict));
+	sb_adds(p->out, "</h1><p class=\"counts\"><span class=\"n-errors\">");
 	sb_addf(p->out, i18n_ntr(p->lang, "%d error", "%d errors", ne),
 		j->errors);
 	sb_adds(p->out, "</span> \xc2\xb7 <span class=\"n-warnings\">");
@@ -100,7 +104,7 @@ static void banner(struct pg *p)
 	sb_adds(p->out, "</p></div><div class=\"file\"><b>");
 	pg_str(p, p->file, PAGE_MAX_TEXT);
 	sb_adds(p->out, "</b><br>");
-	timestamp(p, j->checked_at);
+	sb_adds(p->out, p->checked_at);
 	sb_adds(p->out, "</div></header>\n");
 }
 
@@ -108,14 +112,15 @@ static void banner(struct pg *p)
 static void fact(struct pg *p, const char *name, enum pg_kind kind)
 {
 	char key[32];
+	struct pg_cell c;
 
-	snprintf(key, sizeof(key), "/%s", name);
+	pg_key(key, sizeof(key), "", name);
 	sb_adds(p->out, "<tr><th>");
-	sb_adds(p->out, pg_label(p->lang, name));
+	sb_adds(p->out, pg_label(p, name));
 	sb_adds(p->out, "</th>");
-	pg_cell_open(p, "td", key, kind == PG_AMOUNT ? "num" : NULL);
+	c = pg_cell_open(p, "td", key, kind == PG_AMOUNT ? "num" : NULL);
 	pg_value(p, json_object_get(p->in->report, name), kind);
-	pg_cell_close(p, "td", key);
+	pg_cell_close(p, &c);
 	sb_adds(p->out, "</tr>\n");
 }
 
@@ -125,39 +130,40 @@ static void pair(struct pg *p, const char *name, const char *a, enum pg_kind ka,
 {
 	const json_t *obj = json_object_get(p->in->report, name);
 	char key[32], ka_key[48], kb_key[48];
+	struct pg_cell c, part;
 
-	snprintf(key, sizeof(key), "/%s", name);
-	snprintf(ka_key, sizeof(ka_key), "/%s/%s", name, a);
-	snprintf(kb_key, sizeof(kb_key), "/%s/%s", name, b);
+	pg_key(key, sizeof(key), "", name);
+	pg_key(ka_key, sizeof(ka_key), key, a);
+	pg_key(kb_key, sizeof(kb_key), key, b);
 	sb_adds(p->out, "<tr><th>");
-	sb_adds(p->out, pg_label(p->lang, name));
+	sb_adds(p->out, pg_label(p, name));
 	sb_adds(p->out, "</th>");
-	pg_cell_open(p, "td", key, NULL);
+	c = pg_cell_open(p, "td", key, NULL);
 	if (obj != NULL && !json_is_object(obj)) {
 		pg_value(p, obj, PG_TEXT);
 	} else {
-		pg_cell_open(p, "span", ka_key, NULL);
+		part = pg_cell_open(p, "span", ka_key, NULL);
 		pg_value(p, json_object_get(obj, a), ka);
-		pg_cell_close(p, "span", ka_key);
+		pg_cell_close(p, &part);
 		sb_adds(p->out, sep);
-		pg_cell_open(p, "span", kb_key, NULL);
+		part = pg_cell_open(p, "span", kb_key, NULL);
 		pg_value(p, json_object_get(obj, b), kb);
-		pg_cell_close(p, "span", kb_key);
+		pg_cell_close(p, &part);
 	}
-	pg_cell_close(p, "td", key);
+	pg_cell_close(p, &c);
 	sb_adds(p->out, "</tr>\n");
 }
 
 /* The sum of the costs, and how far it is from the declared total. */
 static void sum_row(struct pg *p)
 {
-	int64_t sum, total;
-	size_t unreadable;
+	int64_t sum = p->sum, total;
+	size_t unreadable = p->unreadable;
 
 	sb_adds(p->out, "<tr class=\"sum\"><th>");
 	sb_adds(p->out, i18n_tr(p->lang, "Sum of the missions' costs"));
 	sb_adds(p->out, "</th><td class=\"num\" id=\"computed-sum\">");
-	if (pg_costs_sum(p, &sum, &unreadable) == 0) {
+	if (p->sum_ok) {
 		pg_amount(p, sum);
 		if (amount_from_json(json_object_get(p->in->report, "total"),
 				     &total) == 0 &&
@@ -209,10 +215,9 @@ static void report_header(struct pg *p)
 static bool date_or_amount(struct pg *p, const char *s)
 {
 	int64_t v;
-	char buf[32];
 
 	if (date_parse(s, &v) == 0)
-		sb_adds(p->out, i18n_date(p->lang, s, buf, sizeof(buf)));
+		pg_date(p, s);
 	else if (strchr(s, '.') && amount_parse(s, &v) == 0)
 		pg_amount(p, v);
 	else
@@ -240,9 +245,9 @@ static void ev_value(struct pg *p, const char *label, const char *s)
 		/* done */
 	} else if (strncmp(s, after, sizeof(after) - 1) == 0 &&
 		   date_parse(s + sizeof(after) - 1, &v) == 0) {
-		sb_addf(p->out, i18n_tr(p->lang, "on or after %s"),
-			i18n_date(p->lang, s + sizeof(after) - 1, buf,
-				  sizeof(buf)));
+		pg_fmt_s(
+		    p, pg_tr(p, N_("on or after %s")),
+		    pg_date_text(p, s + sizeof(after) - 1, buf, sizeof(buf)));
 	} else if ((s[0] == '<' || s[0] == '>') && s[1] == '=' && s[2] == ' ' &&
 		   strchr(s, '.') && amount_parse(s + 3, &v) == 0) {
 		sb_adds(p->out,
@@ -261,11 +266,11 @@ static void ev_value(struct pg *p, const char *label, const char *s)
 	sb_adds(p->out, "</code></span>");
 }
 
-static const char *severity_word(enum lang l, enum severity s)
+static const char *severity_word(struct pg *p, enum severity s)
 {
-	return s == SEV_ERROR	  ? i18n_tr(l, "error")
-	       : s == SEV_WARNING ? i18n_tr(l, "warning")
-				  : i18n_tr(l, "info");
+	return pg_tr(p, s == SEV_ERROR	   ? N_("error")
+			: s == SEV_WARNING ? N_("warning")
+					   : N_("info"));
 }
 
 bool pg_finding(struct pg *p, size_t i)
@@ -278,21 +283,23 @@ bool pg_finding(struct pg *p, size_t i)
 		return false;
 	p->listed[i] = true;
 	p->nlisted++;
-	sb_addf(p->out, "<li class=\"finding f-%c\" id=\"f-%zu\" data-path=\"",
-		sev[f->severity], i + 1);
+	sb_adds(p->out, "<li class=\"finding f-");
+	sb_addc(p->out, sev[f->severity]);
+	sb_adds(p->out, "\" id=\"f-");
+	sb_addu(p->out, i + 1);
+	sb_adds(p->out, "\" data-path=\"");
 	pg_text(p, f->path, PAGE_MAX_LONG_TEXT);
-	sb_addf(p->out,
-		"\"><span class=\"fno\">%zu</span><div>"
-		"<p class=\"msg\"><span class=\"sev\">",
-		i + 1);
-	sb_adds(p->out, severity_word(p->lang, f->severity));
+	sb_adds(p->out, "\"><span class=\"fno\">");
+	sb_addu(p->out, i + 1);
+	sb_adds(p->out, "</span><div><p class=\"msg\"><span class=\"sev\">");
+	sb_adds(p->out, severity_word(p, f->severity));
 	sb_adds(p->out, "</span>");
 	pg_text(p, f->message, PAGE_MAX_LONG_TEXT);
 	sb_adds(p->out, "</p>");
 	if (f->expected || f->actual) {
 		sb_adds(p->out, "<p class=\"ev\">");
-		ev_value(p, i18n_tr(p->lang, "Expected:"), f->expected);
-		ev_value(p, i18n_tr(p->lang, "Found:"), f->actual);
+		ev_value(p, pg_tr(p, N_("Expected:")), f->expected);
+		ev_value(p, pg_tr(p, N_("Found:")), f->actual);
 		sb_adds(p->out, "</p>");
 	}
 	sb_adds(p->out, "<p class=\"where\">");
@@ -303,12 +310,12 @@ bool pg_finding(struct pg *p, size_t i)
 		pg_cell_label(p, p->cell[i]);
 		sb_adds(p->out, "</a>");
 	} else if (f->path[0] != '\0') {
-		sb_adds(p->out, i18n_tr(p->lang, "Not shown in the tables:"));
+		sb_adds(p->out, pg_tr(p, N_("Not shown in the tables:")));
 		sb_adds(p->out, " <code>");
 		pg_str(p, f->path, PAGE_MAX_TEXT);
 		sb_adds(p->out, "</code>");
 	} else {
-		sb_adds(p->out, i18n_tr(p->lang, "The whole file"));
+		sb_adds(p->out, pg_tr(p, N_("The whole file")));
 	}
 	sb_adds(p->out, "<span class=\"rule\">");
 	pg_text(p, f->rule, PAGE_MAX_TEXT);
@@ -357,9 +364,12 @@ static void findings(struct pg *p)
 	sb_adds(p->out, "<section id=\"findings\"><h2>");
 	sb_adds(p->out, i18n_tr(p->lang, "Findings"));
 	sb_adds(p->out, "</h2>\n");
-	if (j->nfindings == 0)
-		sb_addf(p->out, "<p class=\"note\">%s</p>\n",
+	if (j->nfindings == 0) {
+		sb_adds(p->out, "<p class=\"note\">");
+		sb_adds(p->out,
 			i18n_tr(p->lang, "No finding: every rule holds."));
+		sb_adds(p->out, "</p>\n");
+	}
 	for (int s = SEV_ERROR; s <= SEV_INFO; s++) {
 		size_t n = 0;
 		for (size_t i = 0; i < j->nfindings; i++)
@@ -367,9 +377,13 @@ static void findings(struct pg *p)
 		if (n == 0)
 			continue;
 		size_t head = p->out->len, listed = p->nlisted;
-		sb_addf(p->out,
-			"<h3 id=\"%s\">%s (%zu)</h3>\n<ul class=\"flist\">\n",
-			id[s], i18n_tr(p->lang, group[s]), n);
+		sb_adds(p->out, "<h3 id=\"");
+		sb_adds(p->out, id[s]);
+		sb_adds(p->out, "\">");
+		sb_adds(p->out, i18n_tr(p->lang, group[s]));
+		sb_adds(p->out, " (");
+		sb_addu(p->out, n);
+		sb_adds(p->out, ")</h3>\n<ul class=\"flist\">\n");
 		for (size_t i = 0; i < j->nfindings; i++)
 			if (j->findings[i].severity == (enum severity)s &&
 			    !pg_finding(p, i))
@@ -428,17 +442,32 @@ static void about(struct pg *p)
 		sb_adds(p->out, i18n_tr(p->lang, "not read"));
 	sb_adds(p->out, "</td></tr>\n");
 	about_row(p, "SHA-256");
-	sb_addf(p->out, "<code>%s</code>",
+	sb_adds(p->out, "<code>");
+	sb_adds(p->out,
 		j->has_sha256 ? j->sha256 : i18n_tr(p->lang, "not read"));
-	sb_adds(p->out, "</td></tr>\n");
+	sb_adds(p->out, "</code></td></tr>\n");
 	about_row(p, i18n_tr(p->lang, "Checked at"));
-	timestamp(p, j->checked_at);
+	sb_adds(p->out, p->checked_at);
 	sb_adds(p->out, "</td></tr>\n");
 	about_row(p, i18n_tr(p->lang, "Rule set (SHA-256)"));
-	sb_addf(p->out, "<code>%s</code></td></tr>\n", j->rules_sha256);
+	sb_adds(p->out, "<code>");
+	sb_adds(p->out, j->rules_sha256);
+	sb_adds(p->out, "</code></td></tr>\n");
 	about_row(p, i18n_tr(p->lang, "Checked by"));
-	sb_addf(p->out, "expensed %s</td></tr>\n", EXPENSED_VERSION);
-	sb_adds(p->out, "</table></footer>\n");
+	sb_adds(p->out, "expensed " EXPENSED_VERSION "</td></tr>\n"
+			"</table></footer>\n");
+}
+
+/* What the page shows more than once, worked out once. */
+static void setup(struct pg *p)
+{
+	const char *cur =
+	    json_string_value(json_object_get(p->in->report, "currency"));
+
+	p->currency = cur && strcmp(cur, "EUR") != 0 ? cur : NULL;
+	timestamp(p, p->in->j->checked_at, p->checked_at,
+		  sizeof(p->checked_at));
+	p->sum_ok = pg_costs_sum(p, &p->sum, &p->unreadable) == 0;
 }
 
 int page_render(struct strbuf *out, const struct page_input *in)
@@ -454,6 +483,7 @@ int page_render(struct strbuf *out, const struct page_input *in)
 		out->failed = true;
 		goto out;
 	}
+	setup(&p);
 	if (in->j->verdict != VERDICT_INVALID) {
 		/* the findings first: the tables link to those listed */
 		p.out = &list;

@@ -4,6 +4,7 @@
  * that node (or the nearest one that does), the highlighted cells with
  * their links to the findings, and the cells' names in words.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,30 +78,41 @@ static const char *const member_fields[] = {"name", "role", NULL};
 static const char *const expense_fields[] = {"date", "category", "amount",
 					     "description", NULL};
 
+/* "/t" after key. */
+static void add_token(struct strbuf *key, const char *t)
+{
+	sb_addc(key, '/');
+	sb_adds(key, t);
+}
+
+/* "/missions/row" after key. */
+static void row_key(struct strbuf *key, size_t row)
+{
+	sb_adds(key, "/missions/");
+	sb_addu(key, row);
+}
+
 /* The key under mission row i of its list of members (which 0) or
  * expenses (1), tokens from t[at] on (at is the list's own token). */
 static void detail_key(const struct pg *p, const struct toks *tk, int at,
 		       size_t row, int which, struct strbuf *key)
 {
 	const char *list = which ? "/expenses" : "/delegation/members";
-	const json_t *m = json_array_get(p->missions, row);
-	const json_t *items =
-	    which
-		? json_object_get(m, "expenses")
-		: json_object_get(json_object_get(m, "delegation"), "members");
+	const struct pg_row *r = &p->row[row];
 	size_t k;
 
-	sb_addf(key, "/missions/%zu", row);
-	if (p->shown[row][which] == 0)
+	row_key(key, row);
+	if (r->shown[which] == 0)
 		return; /* no <details>: the row */
 	sb_adds(key, list);
-	if (tk->n <= at + 1 ||
-	    !index_of(tk->t[at + 1], p->shown[row][which], &k))
+	if (tk->n <= at + 1 || !index_of(tk->t[at + 1], r->shown[which], &k))
 		return;
-	sb_addf(key, "/%zu", k);
-	if (tk->n > at + 2 && json_is_object(json_array_get(items, k)) &&
+	sb_addc(key, '/');
+	sb_addu(key, k);
+	if (tk->n > at + 2 &&
+	    json_is_object(json_array_get(r->list[which], k)) &&
 	    one_of(tk->t[at + 2], which ? expense_fields : member_fields))
-		sb_addf(key, "/%s", tk->t[at + 2]);
+		add_token(key, tk->t[at + 2]);
 }
 
 /* The key of the cell that shows path into key; false: none does. */
@@ -115,46 +127,47 @@ static bool key_of(const struct pg *p, const char *path, struct strbuf *key)
 	const char *t0 = tk.t[0], *t1 = tk.t[1], *t2 = tk.t[2];
 	if (one_of(t0, header_fields) ||
 	    (strcmp(t0, "missions") == 0 && tk.n == 1)) {
-		sb_addf(key, "/%s", t0);
+		add_token(key, t0);
 		return true;
 	}
 	if (strcmp(t0, "meeting") == 0 || strcmp(t0, "period") == 0) {
 		const char *const meeting[] = {"body", "date", NULL};
 		const char *const period[] = {"start", "end", NULL};
 		const json_t *o = json_object_get(p->in->report, t0);
-		sb_addf(key, "/%s", t0);
+		add_token(key, t0);
 		/* its parts have cells of their own when it is an object */
 		if (tk.n > 1 && (o == NULL || json_is_object(o)) &&
 		    one_of(t1, t0[0] == 'm' ? meeting : period))
-			sb_addf(key, "/%s", t1);
+			add_token(key, t1);
 		return true;
 	}
 	if (strcmp(t0, "missions") != 0 || !index_of(t1, p->nrows, &row))
 		return false;
 	if (!json_is_object(json_array_get(p->missions, row))) {
 		/* one cell for all of it (an array's missing fields) */
-		sb_addf(key, "/missions/%zu", row);
+		row_key(key, row);
 	} else if (tk.n > 2 && one_of(t2, mission_fields)) {
-		sb_addf(key, "/missions/%zu/%s", row, t2);
+		row_key(key, row);
+		add_token(key, t2);
 	} else if (tk.n > 3 && strcmp(t2, "delegation") == 0 &&
 		   one_of(tk.t[3], counts)) {
-		sb_addf(key, "/missions/%zu/delegation/%s", row, tk.t[3]);
+		row_key(key, row);
+		sb_adds(key, "/delegation");
+		add_token(key, tk.t[3]);
 	} else if (tk.n > 3 && strcmp(t2, "delegation") == 0 &&
 		   strcmp(tk.t[3], "members") == 0) {
 		detail_key(p, &tk, 3, row, 0, key);
 	} else if (tk.n > 2 && strcmp(t2, "expenses") == 0) {
 		detail_key(p, &tk, 2, row, 1, key);
 	} else {
-		sb_addf(key, "/missions/%zu", row);
+		row_key(key, row);
 	}
 	return true;
 }
 
-/* How many of the array node's items a <details> shows, from *budget. */
-static size_t shown_of(const json_t *node, size_t *budget)
+/* How many of the n items of a list a <details> shows, from *budget. */
+static size_t shown_of(size_t n, size_t *budget)
 {
-	size_t n = json_array_size(node);
-
 	if (n > PAGE_MAX_DETAIL_ROWS)
 		n = PAGE_MAX_DETAIL_ROWS;
 	if (n > *budget)
@@ -183,19 +196,22 @@ int pg_cells_init(struct pg *p)
 	p->nrows = json_array_size(p->missions);
 	if (p->nrows > PAGE_MAX_ROWS)
 		p->nrows = PAGE_MAX_ROWS;
-	p->shown = calloc(p->nrows ? p->nrows : 1, sizeof(*p->shown));
+	p->row = calloc(p->nrows ? p->nrows : 1, sizeof(*p->row));
 	p->cell = calloc(n ? n : 1, sizeof(*p->cell));
 	p->order = calloc(n ? n : 1, sizeof(*p->order));
 	p->listed = calloc(n ? n : 1, sizeof(*p->listed));
-	if (!p->shown || !p->cell || !p->order || !p->listed)
+	if (!p->row || !p->cell || !p->order || !p->listed)
 		return -1;
 	for (size_t i = 0; i < p->nrows; i++) {
+		struct pg_row *r = &p->row[i];
 		const json_t *m = json_array_get(p->missions, i);
-		const json_t *d = json_object_get(m, "delegation");
-		p->shown[i][0] =
-		    shown_of(json_object_get(d, "members"), &budget);
-		p->shown[i][1] =
-		    shown_of(json_object_get(m, "expenses"), &budget);
+		r->list[0] = json_object_get(json_object_get(m, "delegation"),
+					     "members");
+		r->list[1] = json_object_get(m, "expenses");
+		for (int w = 0; w < 2; w++) {
+			r->all[w] = json_array_size(r->list[w]);
+			r->shown[w] = shown_of(r->all[w], &budget);
+		}
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct strbuf key = STRBUF_INIT;
@@ -215,12 +231,12 @@ void pg_cells_release(struct pg *p)
 		free(p->cell[i]);
 	free(p->cell);
 	free(p->order);
-	free(p->shown);
+	free(p->row);
 	free(p->listed);
 	p->listed = NULL;
 	p->cell = NULL;
 	p->order = NULL;
-	p->shown = NULL;
+	p->row = NULL;
 }
 
 /* The findings shown at key (or, prefix: at key and below it), as the
@@ -260,53 +276,98 @@ bool pg_cells_under(const struct pg *p, const char *key)
 void pg_cell_id(struct pg *p, const char *key)
 {
 	sb_adds(p->out, "at");
-	for (; *key; key++)
-		sb_addc(p->out, *key == '/' ? '-' : *key);
+	while (*key != '\0') {
+		size_t n = strcspn(key, "/");
+		sb_add(p->out, key, n);
+		if (key[n] == '\0')
+			break;
+		sb_addc(p->out, '-');
+		key += n + 1;
+	}
+}
+
+void pg_key(char *key, size_t size, const char *base, const char *name)
+{
+	size_t a = strlen(base), b = strlen(name);
+
+	if (a + 1 + b >= size) {
+		snprintf(key, size, "%s/%s", base, name);
+		return;
+	}
+	memcpy(key, base, a);
+	key[a] = '/';
+	memcpy(key + a + 1, name, b + 1);
+}
+
+void pg_key_index(char *key, size_t size, const char *base, size_t i)
+{
+	char digits[24], *d = digits + sizeof(digits);
+
+	*--d = '\0';
+	do
+		*--d = (char)('0' + i % 10);
+	while ((i /= 10) != 0);
+	pg_key(key, size, base, d);
 }
 
 static const char sev_letter[] = {'e', 'w', 'i'};
 
-void pg_cell_open(struct pg *p, const char *tag, const char *key,
-		  const char *cls)
+struct pg_cell pg_cell_open(struct pg *p, const char *tag, const char *key,
+			    const char *cls)
 {
-	size_t lo, hi;
+	struct pg_cell c = {.tag = tag, .key = key};
 	enum severity worst = SEV_INFO;
 
-	range(p, key, false, &lo, &hi);
+	if (p->norder > 0) /* else no cell is highlighted */
+		range(p, key, false, &c.lo, &c.hi);
 	/* most cells: copied, not formatted (a page has hundreds) */
 	sb_addc(p->out, '<');
 	sb_adds(p->out, tag);
-	if (lo == hi) {
+	if (c.lo == c.hi) {
 		if (cls) {
 			sb_adds(p->out, " class=\"");
 			sb_adds(p->out, cls);
 			sb_addc(p->out, '"');
 		}
 		sb_addc(p->out, '>');
-		return;
+		return c;
 	}
-	for (size_t i = lo; i < hi; i++) {
+	for (size_t i = c.lo; i < c.hi; i++) {
 		enum severity s = p->in->j->findings[p->order[i]].severity;
 		if (s < worst)
 			worst = s;
 	}
-	sb_addf(p->out, " class=\"%s%shit hit-%c\" id=\"", cls ? cls : "",
-		cls ? " " : "", sev_letter[worst]);
+	sb_adds(p->out, " class=\"");
+	if (cls) {
+		sb_adds(p->out, cls);
+		sb_addc(p->out, ' ');
+	}
+	sb_adds(p->out, "hit hit-");
+	sb_addc(p->out, sev_letter[worst]);
+	sb_adds(p->out, "\" id=\"");
 	pg_cell_id(p, key);
 	sb_adds(p->out, "\" data-pointer=\"");
 	page_escape(p->out, key);
 	sb_adds(p->out, "\">");
+	return c;
 }
 
-void pg_cell_close(struct pg *p, const char *tag, const char *key)
+/* A link of a cell to a finding's item (ref-e, ref-w, ref-i). */
+static void ref_open(struct pg *p, enum severity s)
 {
-	size_t lo, hi, more = 0;
+	sb_adds(p->out, "<a class=\"ref ref-");
+	sb_addc(p->out, sev_letter[s]);
+	sb_adds(p->out, "\" href=\"#");
+}
+
+void pg_cell_close(struct pg *p, const struct pg_cell *c)
+{
+	size_t more = 0;
 	enum severity worst = SEV_INFO;
 
-	range(p, key, false, &lo, &hi);
-	if (lo < hi)
+	if (c->lo < c->hi)
 		sb_adds(p->out, "<span class=\"refs\">");
-	for (size_t i = lo; i < hi; i++) {
+	for (size_t i = c->lo; i < c->hi; i++) {
 		size_t f = p->order[i];
 		enum severity s = p->in->j->findings[f].severity;
 		if (!p->listed[f]) {
@@ -314,18 +375,23 @@ void pg_cell_close(struct pg *p, const char *tag, const char *key)
 			worst = s < worst ? s : worst;
 			continue;
 		}
-		sb_addf(p->out,
-			"<a class=\"ref ref-%c\" href=\"#f-%zu\">%zu</a>",
-			sev_letter[s], f + 1, f + 1);
+		ref_open(p, s);
+		sb_adds(p->out, "f-");
+		sb_addu(p->out, f + 1);
+		sb_adds(p->out, "\">");
+		sb_addu(p->out, f + 1);
+		sb_adds(p->out, "</a>");
 	}
-	if (more > 0)
-		sb_addf(p->out,
-			"<a class=\"ref ref-%c\" href=\"#not-listed\">+%zu</a>",
-			sev_letter[worst], more);
-	if (lo < hi)
+	if (more > 0) {
+		ref_open(p, worst);
+		sb_adds(p->out, "not-listed\">+");
+		sb_addu(p->out, more);
+		sb_adds(p->out, "</a>");
+	}
+	if (c->lo < c->hi)
 		sb_adds(p->out, "</span>");
 	sb_adds(p->out, "</");
-	sb_adds(p->out, tag);
+	sb_adds(p->out, c->tag);
 	sb_addc(p->out, '>');
 }
 
@@ -361,11 +427,12 @@ static const struct {
     {"description", N_("Description")},
 };
 
-const char *pg_label(enum lang l, const char *name)
+const char *pg_label(struct pg *p, const char *name)
 {
 	for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++)
-		if (strcmp(labels[i].name, name) == 0)
-			return i18n_tr(l, labels[i].label);
+		if (labels[i].name[0] == name[0] &&
+		    strcmp(labels[i].name, name) == 0)
+			return pg_tr(p, labels[i].label);
 	return name;
 }
 
@@ -380,13 +447,13 @@ static const struct {
 };
 
 /* The phrase of part of the pair name ("Meeting date"), or NULL. */
-static const char *part_label(enum lang l, const char *name, const char *part)
+static const char *part_label(struct pg *p, const char *name, const char *part)
 {
 	for (size_t i = 0; i < sizeof(part_labels) / sizeof(part_labels[0]);
 	     i++)
 		if (strcmp(part_labels[i].name, name) == 0 &&
 		    strcmp(part_labels[i].part, part) == 0)
-			return i18n_tr(l, part_labels[i].label);
+			return pg_tr(p, part_labels[i].label);
 	return NULL;
 }
 
@@ -396,7 +463,7 @@ void pg_cell_label(struct pg *p, const char *key)
 	const char *sep = "", *part;
 
 	split(key, &tk);
-	if (tk.n == 2 && (part = part_label(p->lang, tk.t[0], tk.t[1]))) {
+	if (tk.n == 2 && (part = part_label(p, tk.t[0], tk.t[1]))) {
 		sb_adds(p->out, part);
 		return;
 	}
@@ -412,7 +479,7 @@ void pg_cell_label(struct pg *p, const char *key)
 		sb_adds(p->out, sep);
 		sep = " \xc2\xb7 "; /* U+00B7 */
 		if (item != NULL && index_of(t, SIZE_MAX, &k)) {
-			sb_addf(p->out, i18n_tr(p->lang, item), k + 1);
+			pg_fmt_zu(p, pg_tr(p, item), k + 1);
 		} else if (strcmp(t, "delegation") == 0 ||
 			   (i + 1 < tk.n && (strcmp(t, "missions") == 0 ||
 					     strcmp(t, "members") == 0 ||
@@ -420,7 +487,7 @@ void pg_cell_label(struct pg *p, const char *key)
 			sep = ""; /* "Mission 2", not "Missions · Mission 2" */
 		} else {
 			/* a name of no label is shown as it is, escaped */
-			page_escape(p->out, pg_label(p->lang, t));
+			page_escape(p->out, pg_label(p, t));
 		}
 	}
 }

@@ -72,6 +72,55 @@ static size_t escape_n(struct strbuf *sb, const char *s, size_t n, size_t room)
 	return i;
 }
 
+const char *pg_tr(struct pg *p, const char *msgid)
+{
+	const char *text;
+
+	if (p->lang == LANG_EN)
+		return msgid; /* English is the msgid (i18n.h) */
+	for (size_t i = 0; i < p->ntr; i++)
+		if (p->tr[i].msgid == msgid)
+			return p->tr[i].text;
+	text = i18n_tr(p->lang, msgid);
+	if (p->ntr < PG_TR_MEMO) {
+		p->tr[p->ntr].msgid = msgid;
+		p->tr[p->ntr++].text = text;
+	}
+	return text;
+}
+
+/* fmt with s, or n when s is NULL, in place of its conversion: copied
+ * around it when it is fmt's one conversion (%s, %zu), else formatted. */
+static void fill(struct pg *p, const char *fmt, const char *s, size_t n)
+{
+	const char *conv = s ? "%s" : "%zu", *at = strchr(fmt, '%');
+	size_t k = strlen(conv);
+
+	if (at == NULL || strncmp(at, conv, k) != 0 || strchr(at + k, '%')) {
+		if (s)
+			sb_addf(p->out, fmt, s);
+		else
+			sb_addf(p->out, fmt, n);
+		return;
+	}
+	sb_add(p->out, fmt, (size_t)(at - fmt));
+	if (s)
+		sb_adds(p->out, s);
+	else
+		sb_addu(p->out, n);
+	sb_adds(p->out, at + k);
+}
+
+void pg_fmt_zu(struct pg *p, const char *fmt, size_t n)
+{
+	fill(p, fmt, NULL, n);
+}
+
+void pg_fmt_s(struct pg *p, const char *fmt, const char *s)
+{
+	fill(p, fmt, s, 0);
+}
+
 void page_escape(struct strbuf *out, const char *s)
 {
 	escape_n(out, s, strlen(s), SIZE_MAX);
@@ -97,18 +146,45 @@ void pg_str(struct pg *p, const char *s, size_t max)
 	sb_adds(p->out, "</bdi>");
 }
 
+const char *pg_date_text(const struct pg *p, const char *s, char *buf,
+			 size_t size)
+{
+	/* English: as it is (i18n_date) */
+	return p->lang == LANG_EN ? s : i18n_date(p->lang, s, buf, size);
+}
+
+void pg_date(struct pg *p, const char *s)
+{
+	char buf[32];
+
+	sb_adds(p->out, pg_date_text(p, s, buf, sizeof(buf)));
+}
+
 void pg_amount(struct pg *p, int64_t cents)
 {
 	static const char euro[] = "\xc2\xa0\xe2\x82\xac"; /* NBSP U+20AC */
-	const char *cur =
-	    json_string_value(json_object_get(p->in->report, "currency"));
+	const char *cur = p->currency;
+	uint64_t mag;
 	char buf[96];
 	size_t n;
 
+	if (p->lang == LANG_EN) {
+		/* i18n_amount's English, the result document's "-1177.87",
+		 * without the formatting */
+		mag =
+		    cents < 0 ? (uint64_t)0 - (uint64_t)cents : (uint64_t)cents;
+		if (cents < 0)
+			sb_addc(p->out, '-');
+		sb_addu(p->out, mag / 100);
+		buf[0] = '.';
+		buf[1] = (char)('0' + mag % 100 / 10);
+		buf[2] = (char)('0' + mag % 10);
+		sb_add(p->out, buf, 3);
+		return;
+	}
 	i18n_amount(p->lang, cents, buf, sizeof(buf));
 	n = strlen(buf);
-	if (cur == NULL || strcmp(cur, "EUR") == 0 || p->lang == LANG_EN ||
-	    n < sizeof(euro) - 1 ||
+	if (cur == NULL || n < sizeof(euro) - 1 ||
 	    strcmp(buf + n - (sizeof(euro) - 1), euro) != 0) {
 		sb_adds(p->out, buf);
 		return;
@@ -117,6 +193,16 @@ void pg_amount(struct pg *p, int64_t cents)
 	sb_add(p->out, buf, n - (sizeof(euro) - 1));
 	sb_adds(p->out, "\xc2\xa0");
 	pg_str(p, cur, 8);
+}
+
+/* v in decimal, as "%lld" writes it. */
+static void pg_integer(struct pg *p, long long v)
+{
+	if (v < 0)
+		sb_addc(p->out, '-');
+	/* the magnitude, LLONG_MIN's included */
+	sb_addu(p->out,
+		v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v);
 }
 
 /* A node that is not of the column's kind, as its JSON kind. */
@@ -130,7 +216,7 @@ static void describe(struct pg *p, const json_t *node)
 		sb_addc(p->out, '"');
 		break;
 	case JSON_INTEGER:
-		sb_addf(p->out, "%lld", (long long)json_integer_value(node));
+		pg_integer(p, json_integer_value(node));
 		break;
 	case JSON_REAL:
 		sb_addf(p->out, "%.15g", json_real_value(node));
@@ -158,7 +244,6 @@ void pg_value(struct pg *p, const json_t *node, enum pg_kind kind)
 {
 	const char *s = json_string_value(node);
 	int64_t v;
-	char buf[32];
 
 	if (node == NULL) {
 		sb_adds(p->out, "<span class=\"none\">\xe2\x80\x94</span>");
@@ -167,8 +252,7 @@ void pg_value(struct pg *p, const json_t *node, enum pg_kind kind)
 	switch (kind) {
 	case PG_DATE:
 		if (s != NULL && date_parse(s, &v) == 0) {
-			sb_adds(p->out,
-				i18n_date(p->lang, s, buf, sizeof(buf)));
+			pg_date(p, s);
 			return;
 		}
 		break;
@@ -180,7 +264,7 @@ void pg_value(struct pg *p, const json_t *node, enum pg_kind kind)
 		break;
 	case PG_INTEGER:
 		if (integer_from_json(node, &v) == 0) {
-			sb_addf(p->out, "%lld", (long long)v);
+			pg_integer(p, v);
 			return;
 		}
 		break;

@@ -553,14 +553,17 @@ static const char STYLE[] =
  * ones and '/' (the one between the directory and the name). */
 static void add_url(struct strbuf *sb, const char *s)
 {
+	static const char hex[] = "0123456789ABCDEF";
+
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
+		char pct[3] = {'%', hex[c >> 4], hex[c & 15]};
 		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
 		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
 		    c == '_' || c == '~' || c == '/')
 			sb_addc(sb, (char)c);
 		else
-			sb_addf(sb, "%%%02X", c);
+			sb_add(sb, pct, sizeof(pct));
 	}
 }
 
@@ -578,19 +581,35 @@ static const char *verdict_word(enum lang lang, enum verdict v)
 	return i18n_tr(lang, N_("invalid"));
 }
 
+/* n, a count ("%d", copied). */
+static void add_count(struct strbuf *sb, int n)
+{
+	if (n < 0)
+		sb_addf(sb, "%d", n);
+	else
+		sb_addu(sb, (unsigned)n);
+}
+
+/* A row of the table; words: the verdicts' words in the page's
+ * language, by enum verdict. */
 static void add_row(struct strbuf *sb, const struct page_index_entry *e,
-		    enum lang lang)
+		    enum lang lang, const char *const words[3])
 {
 	char iso[32], date[32], day[11];
 
 	iso8601_utc(e->checked_at, iso, sizeof(iso));
-	snprintf(day, sizeof(day), "%.10s", iso);
-	i18n_date(lang, day, date, sizeof(date));
 	/* iso: YYYY-MM-DDTHH:MM:SSZ */
-	sb_addf(sb,
-		"<tr><td class=\"t\"><time datetime=\"%s\">%s %.5s</time>"
-		"</td><td class=\"f\"><a href=\"",
-		iso, date, iso + 11);
+	memcpy(day, iso, 10);
+	day[10] = '\0';
+	sb_adds(sb, "<tr><td class=\"t\"><time datetime=\"");
+	sb_adds(sb, iso);
+	sb_adds(sb, "\">");
+	/* English: as it is (i18n_date) */
+	sb_adds(sb, lang == LANG_EN ? day
+				    : i18n_date(lang, day, date, sizeof(date)));
+	sb_addc(sb, ' ');
+	sb_add(sb, iso + 11, 5);
+	sb_adds(sb, "</time></td><td class=\"f\"><a href=\"");
 	add_url(sb, e->archived_as);
 	sb_adds(sb, ".result.html\">");
 	page_escape(sb, e->file);
@@ -599,12 +618,17 @@ static void add_row(struct strbuf *sb, const struct page_index_entry *e,
 		page_escape(sb, e->report_id);
 	else
 		sb_adds(sb, "&#8212;");
-	sb_addf(sb, "</td><td><span class=\"v %s\">", verdict_name(e->verdict));
-	page_escape(sb, verdict_word(lang, e->verdict));
-	sb_addf(sb,
-		"</span></td><td class=\"n\">%d</td><td class=\"n\">%d"
-		"</td></tr>\n",
-		e->errors, e->warnings);
+	sb_adds(sb, "</td><td><span class=\"v ");
+	sb_adds(sb, verdict_name(e->verdict));
+	sb_adds(sb, "\">");
+	/* e->verdict is one of the three (get_verdict) */
+	page_escape(sb, words[e->verdict <= VERDICT_INVALID ? e->verdict
+							    : VERDICT_INVALID]);
+	sb_adds(sb, "</span></td><td class=\"n\">");
+	add_count(sb, e->errors);
+	sb_adds(sb, "</td><td class=\"n\">");
+	add_count(sb, e->warnings);
+	sb_adds(sb, "</td></tr>\n");
 }
 
 int page_index_render(struct strbuf *out,
@@ -612,6 +636,7 @@ int page_index_render(struct strbuf *out,
 		      enum lang lang)
 {
 	const char *title = i18n_tr(lang, N_("Latest verdicts"));
+	const char *words[3]; /* looked up once, not for each row */
 
 	sb_addf(out,
 		"<!DOCTYPE html>\n<html lang=\"%s\"><head><meta "
@@ -638,8 +663,10 @@ int page_index_render(struct strbuf *out,
 		sb_adds(out, "</th>");
 	}
 	sb_adds(out, "</tr></thead>\n<tbody id=\"verdicts\">\n");
+	for (int v = VERDICT_ACCEPTED; v <= VERDICT_INVALID; v++)
+		words[v] = verdict_word(lang, (enum verdict)v);
 	for (size_t i = n; i > 0; i--)
-		add_row(out, in[i - 1], lang);
+		add_row(out, in[i - 1], lang, words);
 	sb_adds(out, "</tbody></table>\n</body></html>\n");
 	return out->failed ? -1 : 0;
 }

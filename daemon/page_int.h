@@ -3,6 +3,12 @@
  * API): the rendering state, text and value formatting (page_fmt.c), the
  * cells that findings point at (page_cells.c) and the explanations of an
  * invalid file (page_invalid.c). page.c puts the page together.
+ *
+ * A page's whole state is its struct pg, on page_render()'s stack: no
+ * static variable is written, and what else it reads (the catalogs and
+ * the locale that i18n_init() sets up before any thread starts, the
+ * report, the judgement) is not written while it renders, so that a page
+ * may be rendered on any thread.
  */
 #ifndef EXPENSED_PAGE_INT_H
 #define EXPENSED_PAGE_INT_H
@@ -23,8 +29,18 @@
 /* bytes of the list of findings: once it is that long, no more */
 #define PAGE_MAX_FINDINGS_BYTES (1024 * 1024)
 
+/* Words of the page looked up once each (pg_tr). */
+#define PG_TR_MEMO 48
+
 /* The kind a column shows its value as. */
 enum pg_kind { PG_TEXT, PG_DATE, PG_AMOUNT, PG_INTEGER };
+
+/* A mission of the table: its members ([0]) and expenses ([1]). */
+struct pg_row {
+	const json_t *list[2]; /* the arrays, or whatever else is there */
+	size_t all[2];	       /* how many items they have */
+	size_t shown[2];       /* and how many its <details> shows */
+};
 
 struct pg {
 	struct strbuf *out;
@@ -39,15 +55,45 @@ struct pg {
 	/* finding indexes sorted by cell, those with a cell only */
 	size_t *order;
 	size_t norder;
-	/* per mission shown: how many of its members ([0]) and expenses
-	 * ([1]) are shown in its <details> (page_cells.c) */
-	size_t (*shown)[2];
-	bool *listed;	   /* per finding: whether it is listed on the page */
-	size_t nlisted;	   /* findings listed so far */
-	size_t list_start; /* the length of out where their list began */
+	struct pg_row *row; /* per mission shown (page_cells.c) */
+	bool *listed;	    /* per finding: whether it is listed on the page */
+	size_t nlisted;	    /* findings listed so far */
+	size_t list_start;  /* the length of out where their list began */
+	/* worked out once, before anything is written (page.c): */
+	const char *currency; /* the report's when a string but "EUR" */
+	char checked_at[48];  /* j->checked_at in the page's words */
+	bool sum_ok;	      /* pg_costs_sum() of the missions is 0 */
+	int64_t sum;	      /* and its sum */
+	size_t unreadable;    /* or how many costs are no amount */
+	/* the words pg_tr() looked up so far, by their msgid's address */
+	struct {
+		const char *msgid, *text;
+	} tr[PG_TR_MEMO];
+	size_t ntr;
+};
+
+/* A cell opened by pg_cell_open(), for pg_cell_close(): the findings
+ * shown at key are p->order[lo..hi). */
+struct pg_cell {
+	const char *tag, *key;
+	size_t lo, hi;
 };
 
 /* --- page_fmt.c --- */
+
+/* msgid in the page's language, as i18n_tr() gives it, looked up in the
+ * catalog once per page (a lookup costs a few thousand instructions, and
+ * rows and findings ask for the same words again). msgid is a literal,
+ * marked N_() for xgettext, or in a static table: the memo goes by its
+ * address. */
+const char *pg_tr(struct pg *p, const char *msgid)
+    __attribute__((format_arg(2)));
+
+/* A translated format with one number ("Mission %zu") or one string
+ * ("on or after %s") filled in as sb_addf() would: the text around its
+ * one conversion copied (a format with any other is formatted). */
+void pg_fmt_zu(struct pg *p, const char *fmt, size_t n);
+void pg_fmt_s(struct pg *p, const char *fmt, const char *s);
 
 /* Append s escaped as page_escape() does, at most max bytes of it and at
  * most max bytes once escaped (cut at a character, then "..."); max 0: no
@@ -60,6 +106,14 @@ void pg_text_n(struct pg *p, const char *s, size_t n);
 /* A string from a report, escaped, cut at max bytes, isolated in <bdi> so
  * that right-to-left text cannot reorder its neighbours. */
 void pg_str(struct pg *p, const char *s, size_t max);
+
+/* The date s (YYYY-MM-DD, as date_parse() takes it) in the page's
+ * language ("19/10/2017" in French). */
+void pg_date(struct pg *p, const char *s);
+
+/* The same as text: s itself, or buf (size bytes) that holds it. */
+const char *pg_date_text(const struct pg *p, const char *s, char *buf,
+			 size_t size);
 
 /* cents as people read them in the page's language ("139 108,94 €"), for
  * the report's currency when it is not EUR. */
@@ -78,13 +132,20 @@ void pg_cells_release(struct pg *p);
 
 /* Open a cell (tag "td", "span"...) at pointer key, with class cls (or
  * NULL): a cell some finding points at is highlighted, has the id that
- * the finding links to and a data-pointer attribute. */
-void pg_cell_open(struct pg *p, const char *tag, const char *key,
-		  const char *cls);
+ * the finding links to and a data-pointer attribute. tag and key must
+ * live until the cell is closed. */
+struct pg_cell pg_cell_open(struct pg *p, const char *tag, const char *key,
+			    const char *cls);
 /* Close it: first the links to its findings (#f-N), then one to the note
  * on the findings not listed (#not-listed, "+N") when some of its
  * findings are not, then </tag>. */
-void pg_cell_close(struct pg *p, const char *tag, const char *key);
+void pg_cell_close(struct pg *p, const struct pg_cell *c);
+
+/* "base/name" into key (size bytes), cut to fit: a cell's pointer. */
+void pg_key(char *key, size_t size, const char *base, const char *name);
+
+/* "base/i" into key (size bytes), cut to fit. */
+void pg_key_index(char *key, size_t size, const char *base, size_t i);
 
 /* The element id of the cell at key ("at-missions-1-start"). */
 void pg_cell_id(struct pg *p, const char *key);
@@ -93,7 +154,7 @@ void pg_cell_id(struct pg *p, const char *key);
 bool pg_cells_under(const struct pg *p, const char *key);
 
 /* The word of a column or header row, by its JSON member's name. */
-const char *pg_label(enum lang l, const char *name);
+const char *pg_label(struct pg *p, const char *name);
 
 /* A finding's place in words ("mission 2, start"), for its link back. */
 void pg_cell_label(struct pg *p, const char *key);
@@ -101,7 +162,8 @@ void pg_cell_label(struct pg *p, const char *key);
 /* --- page_table.c --- */
 
 /* The sum of the missions' costs into *sum: 0, or -1 when some cost is
- * missing or not an amount (*unreadable of them) or the sum overflows. */
+ * missing or not an amount (*unreadable of them) or the sum overflows.
+ * Worked out once, into p->sum_ok, p->sum and p->unreadable. */
 int pg_costs_sum(const struct pg *p, int64_t *sum, size_t *unreadable);
 
 /* The missions table, then the members and expenses of each mission in
@@ -119,6 +181,7 @@ void pg_invalid(struct pg *p);
 /* The page's Content-Security-Policy and its style sheet. */
 extern const char pg_csp[];
 extern const char pg_css[];
+extern const size_t pg_css_len; /* strlen(pg_css) */
 
 /* --- page.c --- */
 

@@ -158,9 +158,11 @@ static void quote(struct pg *p, long line, long col)
 			break; /* no text after the last newline */
 		if (le > ls && le[-1] == '\r')
 			le--;
-		sb_addf(p->out,
-			"<span class=\"%s\"><span class=\"ln\">%ld</span>",
-			no == line ? "at" : "near", no);
+		sb_adds(p->out, no == line ? "<span class=\"at\">"
+					   : "<span class=\"near\">");
+		sb_adds(p->out, "<span class=\"ln\">");
+		sb_addu(p->out, (unsigned long)no); /* from 1 */
+		sb_adds(p->out, "</span>");
 		if (no != line) {
 			quote_part(p, ls, le, QUOTE_LINE, false);
 		} else {

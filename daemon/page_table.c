@@ -33,43 +33,33 @@ int pg_costs_sum(const struct pg *p, int64_t *sum, size_t *unreadable)
 /* A heading cell of a column, named after its JSON member. */
 static void th(struct pg *p, const char *attrs, const char *name)
 {
-	sb_addf(p->out, "<th%s>", attrs);
-	sb_adds(p->out, pg_label(p->lang, name));
+	sb_adds(p->out, "<th");
+	sb_adds(p->out, attrs);
+	sb_addc(p->out, '>');
+	sb_adds(p->out, pg_label(p, name));
 	sb_adds(p->out, "</th>");
 }
 
 /* The cell of obj's member name (key base/name) shown as kind. */
-/* "base/name" into key, cut to fit (a cell's pointer: short). */
-static void join_key(char *key, size_t size, const char *base, const char *name)
-{
-	size_t a = strlen(base), b = strlen(name);
-
-	if (a + 1 + b >= size) {
-		snprintf(key, size, "%s/%s", base, name);
-		return;
-	}
-	memcpy(key, base, a);
-	key[a] = '/';
-	memcpy(key + a + 1, name, b + 1);
-}
-
 static void field(struct pg *p, const char *base, const json_t *obj,
 		  const char *name, enum pg_kind kind, const char *cls)
 {
 	char key[128];
+	struct pg_cell c;
 
-	join_key(key, sizeof(key), base, name);
-	pg_cell_open(p, "td", key, cls);
+	pg_key(key, sizeof(key), base, name);
+	c = pg_cell_open(p, "td", key, cls);
 	pg_value(p, json_object_get(obj, name), kind);
-	pg_cell_close(p, "td", key);
+	pg_cell_close(p, &c);
 }
 
 /* The first cell of a row: its number, the cell of the row itself. */
 static void number_cell(struct pg *p, const char *key, size_t i)
 {
-	pg_cell_open(p, "td", key, "no");
-	sb_addf(p->out, "%zu", i + 1);
-	pg_cell_close(p, "td", key);
+	struct pg_cell c = pg_cell_open(p, "td", key, "no");
+
+	sb_addu(p->out, i + 1);
+	pg_cell_close(p, &c);
 }
 
 static void mission_row(struct pg *p, size_t i)
@@ -80,8 +70,8 @@ static void mission_row(struct pg *p, size_t i)
 					     "size"};
 	char key[64], dkey[96];
 
-	snprintf(key, sizeof(key), "/missions/%zu", i);
-	snprintf(dkey, sizeof(dkey), "%s/delegation", key);
+	pg_key_index(key, sizeof(key), "/missions", i);
+	pg_key(dkey, sizeof(dkey), key, "delegation");
 	sb_adds(p->out, "<tr>");
 	number_cell(p, key, i);
 	if (!json_is_object(m)) {
@@ -118,38 +108,37 @@ static void role_cell(struct pg *p, const char *base, const json_t *member)
 	const json_t *role = json_object_get(member, "role");
 	const char *s = json_string_value(role);
 	char key[160];
+	struct pg_cell c;
 
-	join_key(key, sizeof(key), base, "role");
-	pg_cell_open(p, "td", key, NULL);
+	pg_key(key, sizeof(key), base, "role");
+	c = pg_cell_open(p, "td", key, NULL);
 	if (s && strcmp(s, "councillor") == 0)
-		sb_adds(p->out, i18n_tr(p->lang, "councillor"));
+		sb_adds(p->out, pg_tr(p, N_("councillor")));
 	else if (s && strcmp(s, "guest") == 0)
-		sb_adds(p->out, i18n_tr(p->lang, "guest"));
+		sb_adds(p->out, pg_tr(p, N_("guest")));
 	else if (s && strcmp(s, "staff") == 0)
-		sb_adds(p->out, i18n_tr(p->lang, "staff member"));
+		sb_adds(p->out, pg_tr(p, N_("staff member")));
 	else
 		pg_value(p, role, PG_TEXT);
-	pg_cell_close(p, "td", key);
+	pg_cell_close(p, &c);
 }
 
 /* One list of a mission's <details>: members (which 0) or expenses. */
 static void detail_list(struct pg *p, size_t i, int which)
 {
-	const json_t *m = json_array_get(p->missions, i);
-	const json_t *list =
-	    which
-		? json_object_get(m, "expenses")
-		: json_object_get(json_object_get(m, "delegation"), "members");
+	const struct pg_row *r = &p->row[i];
 	char key[96], row[128];
+	struct pg_cell c;
 
-	snprintf(key, sizeof(key), "/missions/%zu/%s", i,
-		 which ? "expenses" : "delegation/members");
-	pg_cell_open(p, "h3", key, NULL);
-	sb_adds(p->out, pg_label(p->lang, which ? "expenses" : "members"));
-	pg_cell_close(p, "h3", key);
+	pg_key_index(row, sizeof(row), "/missions", i);
+	pg_key(key, sizeof(key), row,
+	       which ? "expenses" : "delegation/members");
+	c = pg_cell_open(p, "h3", key, NULL);
+	sb_adds(p->out, pg_label(p, which ? "expenses" : "members"));
+	pg_cell_close(p, &c);
 	sb_adds(p->out, "\n<table class=\"detail\"><thead><tr>");
 	sb_adds(p->out, "<th>");
-	sb_adds(p->out, i18n_tr(p->lang, "No."));
+	sb_adds(p->out, pg_tr(p, N_("No.")));
 	sb_adds(p->out, "</th>");
 	if (which) {
 		th(p, "", "date");
@@ -161,13 +150,14 @@ static void detail_list(struct pg *p, size_t i, int which)
 		th(p, "", "role");
 	}
 	sb_adds(p->out, "</tr></thead><tbody>\n");
-	for (size_t k = 0; k < p->shown[i][which]; k++) {
-		const json_t *item = json_array_get(list, k);
-		snprintf(row, sizeof(row), "%s/%zu", key, k);
+	for (size_t k = 0; k < r->shown[which]; k++) {
+		const json_t *item = json_array_get(r->list[which], k);
+		pg_key_index(row, sizeof(row), key, k);
 		sb_adds(p->out, "<tr>");
 		number_cell(p, row, k);
 		if (!json_is_object(item)) {
-			sb_addf(p->out, "<td colspan=\"%d\">", which ? 4 : 2);
+			sb_adds(p->out, which ? "<td colspan=\"4\">"
+					      : "<td colspan=\"2\">");
 			pg_value(p, item, PG_TEXT);
 			sb_adds(p->out, "</td></tr>\n");
 			continue;
@@ -184,7 +174,7 @@ static void detail_list(struct pg *p, size_t i, int which)
 		sb_adds(p->out, "</tr>\n");
 	}
 	sb_adds(p->out, "</tbody></table>\n");
-	cut_note(p, p->shown[i][which], json_array_size(list));
+	cut_note(p, r->shown[which], r->all[which]);
 }
 
 /* Mission i's members and expenses, folded (open when a finding points
@@ -192,34 +182,35 @@ static void detail_list(struct pg *p, size_t i, int which)
 static void details(struct pg *p, size_t i)
 {
 	const json_t *m = json_array_get(p->missions, i);
-	size_t nm = json_array_size(
-	    json_object_get(json_object_get(m, "delegation"), "members"));
-	size_t ne = json_array_size(json_object_get(m, "expenses"));
-	char k1[96], k2[96];
+	const struct pg_row *r = &p->row[i];
+	size_t nm = r->all[0], ne = r->all[1];
+	char row[64], k1[96], k2[96];
 
-	if (p->shown[i][0] == 0 && p->shown[i][1] == 0)
+	if (r->shown[0] == 0 && r->shown[1] == 0)
 		return;
-	snprintf(k1, sizeof(k1), "/missions/%zu/delegation/members", i);
-	snprintf(k2, sizeof(k2), "/missions/%zu/expenses", i);
-	sb_addf(p->out, "<details class=\"annex\"%s><summary>",
-		pg_cells_under(p, k1) || pg_cells_under(p, k2) ? " open" : "");
-	sb_addf(p->out, i18n_tr(p->lang, "Mission %zu"), i + 1);
+	pg_key_index(row, sizeof(row), "/missions", i);
+	pg_key(k1, sizeof(k1), row, "delegation/members");
+	pg_key(k2, sizeof(k2), row, "expenses");
+	sb_adds(p->out, pg_cells_under(p, k1) || pg_cells_under(p, k2)
+			    ? "<details class=\"annex\" open><summary>"
+			    : "<details class=\"annex\"><summary>");
+	pg_fmt_zu(p, pg_tr(p, N_("Mission %zu")), i + 1);
 	sb_adds(p->out, " \xe2\x80\x94 "); /* U+2014 */
 	pg_value(p, json_object_get(m, "destination"), PG_TEXT);
 	sb_adds(p->out, "<span class=\"count\">");
-	if (p->shown[i][0] > 0)
-		sb_addf(p->out,
-			i18n_ntr(p->lang, "%zu member", "%zu members", nm), nm);
-	if (p->shown[i][0] > 0 && p->shown[i][1] > 0)
+	if (r->shown[0] > 0)
+		pg_fmt_zu(p, i18n_ntr(p->lang, "%zu member", "%zu members", nm),
+			  nm);
+	if (r->shown[0] > 0 && r->shown[1] > 0)
 		sb_adds(p->out, " \xc2\xb7 ");
-	if (p->shown[i][1] > 0)
-		sb_addf(p->out,
-			i18n_ntr(p->lang, "%zu expense", "%zu expenses", ne),
-			ne);
+	if (r->shown[1] > 0)
+		pg_fmt_zu(p,
+			  i18n_ntr(p->lang, "%zu expense", "%zu expenses", ne),
+			  ne);
 	sb_adds(p->out, "</span></summary>\n");
-	if (p->shown[i][0] > 0)
+	if (r->shown[0] > 0)
 		detail_list(p, i, 0);
-	if (p->shown[i][1] > 0)
+	if (r->shown[1] > 0)
 		detail_list(p, i, 1);
 	sb_adds(p->out, "</details>\n");
 }
@@ -251,13 +242,13 @@ static void table_head(struct pg *p)
 void pg_missions(struct pg *p)
 {
 	const json_t *node = json_object_get(p->in->report, "missions");
-	size_t all = json_array_size(p->missions), unreadable, hidden = 0;
-	int64_t sum;
+	size_t all = json_array_size(p->missions), hidden = 0;
+	struct pg_cell c;
 
 	sb_adds(p->out, "<section id=\"missions\">");
-	pg_cell_open(p, "h2", "/missions", NULL);
-	sb_adds(p->out, pg_label(p->lang, "missions"));
-	pg_cell_close(p, "h2", "/missions");
+	c = pg_cell_open(p, "h2", "/missions", NULL);
+	sb_adds(p->out, pg_label(p, "missions"));
+	pg_cell_close(p, &c);
 	sb_adds(p->out, "\n");
 	if (p->missions == NULL) {
 		sb_adds(p->out, "<p class=\"note\">");
@@ -286,18 +277,15 @@ void pg_missions(struct pg *p)
 	sb_adds(p->out, "</tbody><tfoot><tr><th colspan=\"9\">");
 	sb_adds(p->out, i18n_tr(p->lang, "Sum of the costs"));
 	sb_adds(p->out, "</th><td class=\"num\" id=\"sum\">");
-	if (pg_costs_sum(p, &sum, &unreadable) == 0)
-		pg_amount(p, sum);
+	if (p->sum_ok)
+		pg_amount(p, p->sum);
 	else
 		sb_adds(p->out, "<span class=\"none\">\xe2\x80\x94</span>");
 	sb_adds(p->out, "</td></tr></tfoot></table>\n");
 	for (size_t i = 0; i < p->nrows; i++) {
-		const json_t *m = json_array_get(p->missions, i);
-		size_t nm = json_array_size(json_object_get(
-		    json_object_get(m, "delegation"), "members"));
-		size_t ne = json_array_size(json_object_get(m, "expenses"));
-		if ((nm > 0 && p->shown[i][0] == 0) ||
-		    (ne > 0 && p->shown[i][1] == 0))
+		const struct pg_row *r = &p->row[i];
+		if ((r->all[0] > 0 && r->shown[0] == 0) ||
+		    (r->all[1] > 0 && r->shown[1] == 0))
 			hidden++;
 		details(p, i);
 	}

@@ -2,7 +2,9 @@
  * test_page.c - daemon/page.c: the verdict page of the seed report and of
  * rejected, invalid and hostile files: escaping, amounts in English and
  * French, cells highlighted where findings point, bounded output for any
- * report shape, and out of memory as -1, never a crash or half a page.
+ * report shape, numbers and words written without printf and gettext
+ * as they would be with them, and out of memory as -1, never a crash or
+ * half a page.
  */
 #include <libgen.h>
 #include <setjmp.h>
@@ -771,6 +773,71 @@ static void other_french(void **state)
 	free(ping);
 }
 
+/* Numbers written without printf read as printf wrote them: integers
+ * (the smallest too), amounts below zero, a number of a translated
+ * format; a format with another conversion is still formatted. */
+static void numbers_copied(void **state)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct pg p = {.out = &sb, .lang = LANG_EN};
+	struct judged x;
+	char *en = page_of(
+	    "{\"total\": \"-0.05\", \"missions\": [{\"id\": -7, "
+	    "\"destination\": -9223372036854775808, \"cost\": \"-12.3\", "
+	    "\"delegation\": {\"size\": 0, \"councillors\": -3, "
+	    "\"guests\": 1, \"staff\": 2}}]}",
+	    LANG_EN, &x);
+	(void)state;
+
+	assert_non_null(strstr(en, "<code class=\"odd\">-7</code>"));
+	assert_non_null(
+	    strstr(en, "<code class=\"odd\">-9223372036854775808</code>"));
+	assert_non_null(strstr(en, "<td class=\"num\">-3</td>"));
+	assert_non_null(strstr(en, "id=\"at-total\" data-pointer=\"/total\">"
+				   "-0.05<span"));
+	assert_non_null(strstr(en, "\">-12.30<span"));
+	assert_non_null(strstr(en, "<td class=\"num\" id=\"sum\">-12.30</td>"));
+	assert_non_null(strstr(en, "-12.30<span class=\"diff\">difference: "
+				   "12.25</span>"));
+	free(en);
+	unjudge(&x);
+
+	pg_fmt_zu(&p, "Mission %zu", 12);
+	pg_fmt_zu(&p, "|%zu|", 0);
+	pg_fmt_zu(&p, "%zu%% ", 7);  /* another: formatted */
+	pg_fmt_zu(&p, "%1$zu. ", 3); /* the same */
+	pg_fmt_s(&p, "on or after %s!", "2019-02-08");
+	pg_fmt_s(&p, "<%s>", "");
+	pg_fmt_zu(&p, "none ", 5); /* no conversion: as sb_addf */
+	assert_false(sb.failed);
+	assert_string_equal(sb.buf, "Mission 12|0|7% 3. on or after "
+				    "2019-02-08!<>none ");
+	sb_release(&sb);
+}
+
+/* pg_tr() is i18n_tr() looked up once per page: the same text the first
+ * time, again when asked again, and past its memo. */
+static void words_once(void **state)
+{
+	static char ids[PG_TR_MEMO + 4][8]; /* "w0"... in no catalog */
+	struct strbuf sb = STRBUF_INIT;
+	struct pg p = {.out = &sb, .lang = LANG_FR};
+	const char *found = N_("Found:"), *no = N_("No.");
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		snprintf(ids[i], sizeof(ids[i]), "w%zu", i);
+	assert_string_equal(pg_tr(&p, found), "Constat\u00e9 :");
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		assert_ptr_equal(pg_tr(&p, ids[i]), ids[i]); /* not in it */
+	assert_int_equal(p.ntr, PG_TR_MEMO);
+	assert_string_equal(pg_tr(&p, found), i18n_tr(LANG_FR, found));
+	assert_string_equal(pg_tr(&p, no), i18n_tr(LANG_FR, no));
+	assert_string_not_equal(pg_tr(&p, no), no);
+	p.lang = LANG_EN;
+	assert_ptr_equal(pg_tr(&p, no), no);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -781,6 +848,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(labels),	      cmocka_unit_test(cell_labels),
 	    cmocka_unit_test(findings_cap),   cmocka_unit_test(findings_bytes),
 	    cmocka_unit_test(worst_page),     cmocka_unit_test(other_french),
+	    cmocka_unit_test(numbers_copied), cmocka_unit_test(words_once),
 	    cmocka_unit_test(out_of_memory),
 	};
 	char self[4096], localedir[4200];

@@ -1,7 +1,8 @@
 /*
  * test_strbuf.c - common/strbuf: appends that fit the room left (one
  * formatting pass), appends that must grow the buffer, and the sticky
- * failed flag (nothing is appended after an allocation failed).
+ * failed flag (nothing is appended after an allocation failed), sb_add's
+ * room, sb_addu's digits.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -75,9 +76,43 @@ static void failed_is_sticky(void **state)
 	sb.failed = true; /* as after an allocation failed */
 	sb_addf(&sb, "%s", "lost");
 	sb_adds(&sb, "lost");
+	sb_addc(&sb, 'l');
+	sb_addu(&sb, 7);
+	assert_true(sb.cap - sb.len > 5); /* room left, yet nothing added */
 	assert_string_equal(sb.buf, "kept");
 	assert_null(sb_detach(&sb, NULL));
 	assert_null(sb.buf);
+}
+
+/* sb_add: copied while the bytes and the NUL fit, grown when they do not;
+ * sb_addu: decimal, 0 and the largest value included. */
+static void add_room_and_digits(void **state)
+{
+	struct strbuf sb = STRBUF_INIT;
+	size_t room;
+
+	(void)state;
+	sb_addu(&sb, 0);
+	assert_string_equal(sb.buf, "0");
+	assert_int_equal(sb.cap, 64);
+	room = sb.cap - sb.len - 1; /* bytes that fit beside the NUL */
+	for (size_t i = 0; i < room - 1; i++)
+		sb_addc(&sb, 'x');
+	sb_addu(&sb, 9);
+	assert_int_equal(sb.len,
+			 sb.cap - 1); /* exactly the room: same buffer */
+	assert_int_equal(sb.cap, 64);
+	assert_int_equal(sb.buf[sb.len - 1], '9');
+	sb_addu(&sb, 18446744073709551615ULL); /* does not fit: grows */
+	assert_int_equal(sb.cap, 128);
+	assert_string_equal(sb.buf + 63, "18446744073709551615");
+	assert_int_equal(strlen(sb.buf), sb.len);
+	sb_setlen(&sb, 0);
+	sb_addu(&sb, 1234567890);
+	sb_add(&sb, "ab", 2);
+	sb_add(&sb, "", 0);
+	assert_string_equal(sb.buf, "1234567890ab");
+	sb_release(&sb);
 }
 
 int main(void)
@@ -86,6 +121,7 @@ int main(void)
 	    cmocka_unit_test(addf_fits_and_grows),
 	    cmocka_unit_test(addf_exactly_the_room),
 	    cmocka_unit_test(failed_is_sticky),
+	    cmocka_unit_test(add_room_and_digits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
