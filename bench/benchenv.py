@@ -210,14 +210,19 @@ class ResultWatch:
                      if e.name.endswith(".result.json"))
         self.count = n
 
-    def wait(self, cond, timeout, what):
-        """Read events until cond(self) or timeout (then raise)."""
+    def wait(self, cond, timeout, what, coalesce=0.0):
+        """Read events until cond(self) or timeout (then raise). With
+        coalesce (seconds), each wakeup waits that long before reading, so
+        that one read takes many events: a burst's watcher then takes
+        little CPU from the daemon it measures (at most coalesce later)."""
         deadline = time.monotonic() + timeout
         while not cond(self):
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError("timed out after %.0f s waiting for %s"
                                    % (timeout, what))
+            if coalesce:
+                time.sleep(coalesce)
             self._read(min(left, 0.05))
             if self.overflow:
                 self._recount()

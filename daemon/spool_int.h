@@ -43,7 +43,10 @@
  *      more, the syncfs runs on the syncer thread while the next batch's
  *      claims are read, and steps 3 (outbox_synced) to 5 follow in the next
  *      batch's step 1, before it queues any delivery (spool_flush();
- *      also when no file is ready);
+ *      also when no file is ready). So a crash may find two batches'
+ *      claims in work/; a batch of recovered claims is therefore synced
+ *      and archived at once, before more is taken (each recovery counts
+ *      towards input.resources, below);
  *   4. per file: rename cKEY.NAME -> D/ARCH (RENAME_NOREPLACE), then pKEY
  *      -> D/ARCH.result.html when there is one, then rKEY ->
  *      D/ARCH.result.json (RENAME_NOREPLACE each): the result comes last,

@@ -94,6 +94,36 @@ void worker_submit(struct worker *w, struct job *job)
 	pthread_mutex_unlock(&w->lock);
 }
 
+void worker_submit_first(struct worker *w, struct job *job)
+{
+	job->done = 0;
+	if (w == NULL) {
+		job->next = NULL;
+		job->fn(job);
+		job->done = 1;
+		return;
+	}
+	pthread_mutex_lock(&w->lock);
+	job->next = w->head;
+	w->head = job;
+	if (w->tail == NULL)
+		w->tail = job;
+	pthread_cond_signal(&w->queued);
+	pthread_mutex_unlock(&w->lock);
+}
+
+int worker_done(struct worker *w, struct job *job)
+{
+	int done;
+
+	if (w == NULL)
+		return job->done;
+	pthread_mutex_lock(&w->lock);
+	done = job->done;
+	pthread_mutex_unlock(&w->lock);
+	return done;
+}
+
 void worker_wait(struct worker *w, struct job *job)
 {
 	if (w == NULL)
