@@ -37,17 +37,18 @@
  * name, so it is rendered in step 2, with the result, from the parsed
  * report that judging kept (judge_opts.keep_root), which is freed right
  * after: parsing every report twice would cost as much as judging it. Those
- * reports are what a batch holds meanwhile, so steps 1 and 2 go part by
- * part, a part ending once the inputs of the reports it keeps reach
- * PAGE_KEEP_BYTES (a report in memory takes some ten times its JSON; the
- * part ends with the claim after, already being judged): a 16 MB report is
- * never kept beside many others, and the batch still makes one group
- * commit. The peak is then judging's own (one large report) plus its page.
- * 256 kB rather than more: the heap a batch of kept reports leaves behind
- * stays mapped (bench/README.md "Pages": RSS after a burst 16.6 MB with
- * 256 kB, 17.8 MB with 2 MB, the same throughput).
+ * reports, and the bytes read until they are copied, are what a batch
+ * holds meanwhile, so steps 1 and 2 go part by part, a part ending once
+ * the bytes read reach PAGE_KEEP_BYTES (a report in memory takes some ten
+ * times its JSON): a 16 MB report is never kept beside many others, and
+ * the batch still makes one group commit. The peak is then judging's own
+ * (one large report) plus its page. The part is also how far the daemon's
+ * thread reads ahead of the worker's judging: 128 kB (some 75 reports of
+ * the usual size) keeps both busy (64 kB cost a sixth of a burst's rate),
+ * while more leaves more heap behind that stays mapped after the burst
+ * (RSS once idle: 16.0 MB with 64 kB, 16.4 with 128 kB, 17.2 with 256 kB).
  */
-#define PAGE_KEEP_BYTES (256 * 1024)
+#define PAGE_KEEP_BYTES (128 * 1024)
 
 #ifdef EXPENSED_TEST_HOOKS
 int spool_fail_half;
