@@ -402,9 +402,13 @@ static int run_loop(struct daemon *d)
 			/* the totals survive a crash too (SAVE_MS) */
 			save_soon(d);
 		}
-		/* a batch whose sync overlapped nothing: archived now */
-		if (d->recov_pos == d->nrecov && watch_ready(d->w) == 0)
+		/* a batch whose sync overlapped nothing: archived now (and a
+		 * name taken meanwhile judged again at once) */
+		if (d->recov_pos == d->nrecov && watch_ready(d->w) == 0) {
 			spool_flush(d->sp);
+			if (spool_retry_wanted(d->sp))
+				load_recovery(d);
+		}
 		send_status(d, 0);
 	}
 	return 0;
@@ -607,6 +611,9 @@ int cmd_run(int argc, char **argv)
 	}
 	rc = run_loop(d) == 0 ? 0 : 1;
 	notify_send("STOPPING=1");
+	/* the batch in hand archived (and counted) before the totals are
+	 * saved and before "stopping" */
+	spool_wait(d->sp);
 	log_msg(LOG_NOTICE, "stopping");
 	write_metrics(d);
 out:

@@ -13,6 +13,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -87,22 +88,33 @@ static int lock_self(struct spool *sp, struct diag *diag, const char *dir)
  * not by the first judging while a thread may allocate). Without a thread
  * (none allowed, no memory) every job runs inline: slower, the same
  * outcome. And whether files created 0640 get exactly that mode (the
- * umask clears no bit of 0640): then no fchmod per file.
+ * umask clears no bit of 0640, and work/ has no default ACL): then no
+ * fchmod per file.
  */
 static void start_worker(struct spool *sp)
 {
 	mode_t mask = umask(0);
 
 	umask(mask);
-	sp->mode_exact = (0640 & ~mask) == 0640;
+	/* a default ACL on work/, not the umask, would decide the mode */
+	sp->mode_exact =
+	    (0640 & ~mask) == 0640 &&
+	    fgetxattr(sp->workfd, "system.posix_acl_default", NULL, 0) == -1 &&
+	    (errno == ENODATA || errno == EOPNOTSUPP);
 	(void)jsonmem_failures();
 	sp->worker = worker_start();
-	if (sp->worker != NULL)
-		sp->syncer = worker_start();
-	if (sp->worker == NULL || sp->syncer == NULL)
+	if (sp->worker == NULL) {
 		log_msg(LOG_WARNING,
-			"cannot start the worker threads (%s): judging and "
-			"syncing in turn",
+			"cannot start the worker thread (%s): judging on the "
+			"daemon's own thread",
+			strerror(errno));
+		return;
+	}
+	sp->syncer = worker_start();
+	if (sp->syncer == NULL)
+		log_msg(LOG_WARNING,
+			"cannot start the sync thread (%s): each batch synced "
+			"in turn",
 			strerror(errno));
 }
 

@@ -133,6 +133,10 @@ static void leave(struct spool *sp, struct rec *r, int defer)
 	void *old = NULL;
 
 	r->ok = 0;
+	/* its page will not be rendered: the report kept for it goes now
+	 * (PAGE_KEEP_BYTES counts on it) */
+	json_decref(r->root);
+	r->root = NULL;
 	if (r->it->kind != ITEM_CLAIM)
 		return;
 	if (r->arch[0] != '\0')
@@ -150,16 +154,6 @@ static void leave(struct spool *sp, struct rec *r, int defer)
 	if (strmap_put(&sp->deferred, r->it->key, until, &old) == -1)
 		free(until);
 	free(old);
-}
-
-/* A part of the batch, or all of it, failed: every claim still going is
- * judged again at the next look, without counting a recovery. */
-static void leave_all(struct spool *sp, struct rec *recs, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (recs[i].ok)
-			leave(sp, &recs[i], 0);
-	}
 }
 
 /* report.duplicate on r when its id was accepted under another claim.
@@ -185,65 +179,56 @@ static int check_duplicate(struct spool_ctx *ctx, struct rec *r, const char *id)
 	return rc;
 }
 
-/* Step 1's decisions begin: take the ledger lock, reserve the names of
- * the results left over among the n items of recs (they keep their
- * names: reserved before any claim's). 0, or -1 (logged). */
-static int decide_begin(struct spool_ctx *ctx, struct rec *recs, size_t n,
-			struct reserved *res)
+/* Step 1, under the ledger lock: verdicts (report.duplicate), archive
+ * names reserved in res (the whole batch's, part after part), and ledger
+ * lines. */
+static int decide(struct spool *sp, struct spool_ctx *ctx, struct rec *recs,
+		  size_t n, struct reserved *res)
 {
+	int rc = 0;
+
 	if (ledger_lock(ctx->ledger) == -1) {
 		log_msg(LOG_ERR, "cannot read the ledger: %s", strerror(errno));
 		return -1;
 	}
+	/* the results left over keep their names: reserved first */
 	for (size_t i = 0; i < n; i++) {
 		if (recs[i].ok && recs[i].it->kind == ITEM_RESULT &&
 		    spool_reserve_fixed(res, &recs[i]) == -1)
 			recs[i].ok = 0;
 	}
-	return 0;
-}
+	for (size_t i = 0; i < n; i++) {
+		struct rec *r = &recs[i];
+		const char *id;
+		char esc[1024];
 
-/* Step 1, under the ledger lock, for the claim r judged: its verdict
- * (report.duplicate), its archive names reserved in res (the whole
- * batch's, part after part), its ledger line. 0, or -1 when r was left in
- * work/ (logged). */
-static int decide(struct spool *sp, struct spool_ctx *ctx, struct rec *r,
-		  struct reserved *res)
-{
-	const char *id = r->j.report_id;
-	char esc[1024];
-
-	if (check_duplicate(ctx, r, id) == -1) {
-		leave(sp, r, 1);
-		return -1;
+		if (!r->ok || r->it->kind != ITEM_CLAIM)
+			continue;
+		id = r->j.report_id;
+		if (check_duplicate(ctx, r, id) == -1) {
+			leave(sp, r, 1);
+			continue;
+		}
+		r->verdict = r->j.verdict;
+		r->d = r->verdict == VERDICT_ACCEPTED ? 'a' : 'r';
+		if (spool_reserve_name(sp, res, r) == -1) {
+			log_msg(LOG_ERR, "no archive name for %s: %s",
+				log_escape(r->it->work, esc, sizeof(esc)),
+				strerror(errno));
+			leave(sp, r, 1);
+			continue;
+		}
+		if (r->verdict == VERDICT_ACCEPTED && id != NULL &&
+		    ledger_add(ctx->ledger, id, r->it->key, r->archived_as) ==
+			-1)
+			leave(sp, r, 1);
 	}
-	r->verdict = r->j.verdict;
-	r->d = r->verdict == VERDICT_ACCEPTED ? 'a' : 'r';
-	if (spool_reserve_name(sp, res, r) == -1) {
-		log_msg(LOG_ERR, "no archive name for %s: %s",
-			log_escape(r->it->work, esc, sizeof(esc)),
-			strerror(errno));
-		leave(sp, r, 1);
-		return -1;
-	}
-	if (r->verdict == VERDICT_ACCEPTED && id != NULL &&
-	    ledger_add(ctx->ledger, id, r->it->key, r->archived_as) == -1) {
-		leave(sp, r, 1);
-		return -1;
-	}
-	return 0;
-}
-
-/* Step 1's decisions end: the ledger lines written, its lock released.
- * 0, or -1 (logged). */
-static int decide_end(struct spool_ctx *ctx)
-{
 	if (ledger_unlock(ctx->ledger) == -1) {
 		log_msg(LOG_ERR, "cannot write the ledger: %s",
 			strerror(errno));
-		return -1;
+		rc = -1;
 	}
-	return 0;
+	return rc;
 }
 
 /* Where the result r->rname goes: its archived_as (the name of a legacy
@@ -294,11 +279,11 @@ static void prepare_result(struct spool *sp, struct rec *r)
 }
 
 /* Start an item of step 1, on the daemon's thread: a left-over result is
- * loaded; a claim is read into c and its judging submitted to w. c, or
- * NULL when there is nothing to judge. */
+ * loaded; a claim is read into c, its job ready to judge it. c, or NULL
+ * when there is nothing to judge. */
 static struct claim *start_item(struct spool *sp, const struct spool_ctx *ctx,
-				struct worker *w, struct rec *r,
-				struct spool_item *it, struct claim *c)
+				struct rec *r, struct spool_item *it,
+				struct claim *c)
 {
 	char esc[1024];
 	int rc;
@@ -325,7 +310,6 @@ static struct claim *start_item(struct spool *sp, const struct spool_ctx *ctx,
 		return NULL;
 	}
 	c->job.fn = spool_claim_judge;
-	worker_submit(w, &c->job);
 	return c;
 }
 
@@ -354,26 +338,52 @@ static void finish_item(struct spool *sp, struct worker *w, struct claim *c)
 	leave(sp, r, jr == -1);
 }
 
-/* Step 1's start for a part: read the claims and load the left-over
- * results of items (n of them), each claim handed to w to judge
- * (claims[i] is item i's, its r NULL when there is nothing to judge). The
- * count of items taken: the part ends once the bytes read reach
- * PAGE_KEEP_BYTES (they bound the reports kept for the pages, and the
- * bytes held until copied). */
-static size_t read_part(struct spool *sp, const struct spool_ctx *ctx,
-			struct worker *w, struct rec *recs,
-			struct spool_item *items, size_t n,
+/*
+ * Step 1 before decide(): judge each claim (and copy it), load each
+ * leftover result; claims[i] is item i's. The count of items taken: the
+ * part ends once the bytes read reach PAGE_KEEP_BYTES (they bound the
+ * reports kept for the pages, and the bytes held until copied).
+ *
+ * The daemon's thread reads every claim of the part and hands each to the
+ * worker to judge, then copies each claim judged, in order. The batch
+ * before (its sync overlapped this batch's claiming and reading:
+ * spool_flush()) is archived first, before any claim of this batch is
+ * judged: a report that kills the daemon while it is judged then takes
+ * no file of the batch before with it (each recovery counts towards
+ * input.resources), and before this batch queues any delivery
+ * (outbox_synced() then schedules every delivery queued so far). A batch
+ * of one runs inline (no thread to wake: a lone file's latency).
+ */
+static size_t judge_all(struct spool *sp, const struct spool_ctx *ctx,
+			struct rec *recs, struct spool_item *items, size_t n,
 			struct claim *claims)
 {
+	struct worker *w = n > 1 ? sp->worker : NULL;
+	int hold = sp->pending != NULL;
 	size_t m = 0, bytes = 0;
 
 	while (m < n && (m == 0 || bytes < PAGE_KEEP_BYTES)) {
-		if (start_item(sp, ctx, w, &recs[m], &items[m], &claims[m]) !=
-		    NULL)
-			bytes += claims[m].len;
-		else
+		struct claim *c =
+		    start_item(sp, ctx, &recs[m], &items[m], &claims[m]);
+		if (c == NULL) {
 			claims[m].r = NULL;
+		} else {
+			bytes += c->len;
+			if (!hold)
+				worker_submit(w, &c->job);
+		}
 		m++;
+	}
+	if (hold) {
+		spool_flush(sp);
+		for (size_t i = 0; i < m; i++) {
+			if (claims[i].r != NULL)
+				worker_submit(w, &claims[i].job);
+		}
+	}
+	for (size_t i = 0; i < m; i++) {
+		if (claims[i].r != NULL)
+			finish_item(sp, w, &claims[i]);
 	}
 	return m;
 }
@@ -532,9 +542,7 @@ static void submit_record(struct spool *sp, const struct spool_ctx *ctx,
 	rc->max = ctx->cfg->max_file_size ? ctx->cfg->max_file_size
 					  : EXPENSED_DEFAULT_MAX_FILE_SIZE;
 	rc->job.fn = build_record;
-	/* before the judging still waiting: its result is written while
-	 * the rest is judged */
-	worker_submit_first(w, &rc->job);
+	worker_submit(w, &rc->job);
 }
 
 /* With [html] enabled, after r's page was (or was not) written: 0, or -1
@@ -607,86 +615,39 @@ static void write_record(struct spool *sp, struct spool_ctx *ctx,
 	rc->text = NULL;
 }
 
-/* Step 2's records in flight (sp->records, SPOOL_PIPELINE of them):
- * ahead submitted, done written. */
-struct ring {
-	struct worker *w;
-	size_t ahead, done;
-};
-
-/* Write the records built, oldest first: those done already, or with
- * wait every one (waiting for each). */
-static void ring_write(struct spool *sp, struct spool_ctx *ctx, struct ring *g,
-		       int wait)
+/* The index of the first claim still going in recs[from..n), or n. */
+static size_t next_claim(const struct rec *recs, size_t n, size_t from)
 {
-	while (g->done < g->ahead) {
-		struct record *rc = &sp->records[g->done % SPOOL_PIPELINE];
-
-		if (!wait && !worker_done(g->w, &rc->job))
-			return;
-		worker_wait(g->w, &rc->job);
-		write_record(sp, ctx, rc);
-		g->done++;
-	}
+	while (from < n &&
+	       (!recs[from].ok || recs[from].it->kind != ITEM_CLAIM))
+		from++;
+	return from;
 }
 
-/* Step 2's start for the claim r, decided: its record built on the
- * worker (after the oldest record is written when all are in flight). */
-static void ring_put(struct spool *sp, struct spool_ctx *ctx, struct ring *g,
-		     struct rec *r)
+/* Step 2: write the results and pages, and queue the deliveries. A
+ * pipeline, as in step 1: up to SPOOL_PIPELINE records are built on the
+ * worker ahead of the one the daemon's thread writes; one claim alone is
+ * built inline. */
+static void record_all(struct spool *sp, struct spool_ctx *ctx,
+		       struct rec *recs, size_t n)
 {
-	if (g->ahead - g->done == SPOOL_PIPELINE) {
-		struct record *rc = &sp->records[g->done % SPOOL_PIPELINE];
-		worker_wait(g->w, &rc->job);
-		write_record(sp, ctx, rc);
-		g->done++;
+	struct record *ring = sp->records;
+	struct worker *w = NULL;
+	size_t ahead = 0, done = 0, next = next_claim(recs, n, 0);
+
+	if (next < n && next_claim(recs, n, next + 1) < n)
+		w = sp->worker;
+	while (next < n || done < ahead) {
+		while (next < n && ahead - done < SPOOL_PIPELINE) {
+			submit_record(sp, ctx, w, &ring[ahead % SPOOL_PIPELINE],
+				      &recs[next]);
+			ahead++;
+			next = next_claim(recs, n, next + 1);
+		}
+		worker_wait(w, &ring[done % SPOOL_PIPELINE].job);
+		write_record(sp, ctx, &ring[done % SPOOL_PIPELINE]);
+		done++;
 	}
-	submit_record(sp, ctx, g->w, &sp->records[g->ahead % SPOOL_PIPELINE],
-		      r);
-	g->ahead++;
-}
-
-/*
- * Steps 1 and 2 for a part of the n items of recs (claims[i] item i's):
- * the count of items taken (read_part). The daemon's thread reads every
- * claim of the part and hands each to the worker to judge; finishes the
- * batch before (its sync overlapped this reading: spool_flush()) while
- * they are judged; then, under the ledger lock, takes each claim as it
- * is judged: its copy, its verdict and names, and its record handed to
- * the worker ahead of the judging still waiting; and writes each record
- * as it is built. A batch of one runs inline (no thread to wake: a lone
- * file's latency). 0 in *failed, or 1 when the part failed as a whole.
- */
-static size_t run_part(struct spool *sp, struct spool_ctx *ctx,
-		       struct rec *recs, struct spool_item *items, size_t n,
-		       struct claim *claims, struct reserved *res, int *failed)
-{
-	struct worker *w = n > 1 ? sp->worker : NULL;
-	struct ring g = {w, 0, 0};
-	size_t m = read_part(sp, ctx, w, recs, items, n, claims);
-	int locked;
-
-	/* the batch before is archived while these are judged: before this
-	 * one queues any delivery (outbox_synced() then schedules every
-	 * delivery queued so far) */
-	spool_flush(sp);
-	locked = decide_begin(ctx, recs, m, res) == 0;
-	for (size_t i = 0; i < m; i++) {
-		struct rec *r = &recs[i];
-
-		if (claims[i].r != NULL)
-			finish_item(sp, w, &claims[i]);
-		if (locked && r->ok && r->it->kind == ITEM_CLAIM &&
-		    decide(sp, ctx, r, res) == 0)
-			ring_put(sp, ctx, &g, r);
-		ring_write(sp, ctx, &g, 0);
-	}
-	SPOOL_FAIL_AT("copied", m);
-	ring_write(sp, ctx, &g, 1);
-	*failed = !locked || decide_end(ctx) == -1;
-	if (*failed)
-		leave_all(sp, recs, m);
-	return m;
 }
 
 /* Step 4: archive every item still going. Whether any file moved. */
@@ -750,8 +711,8 @@ static void index_wait(struct spool *sp)
 }
 
 /* After step 4, with [html] enabled: index.html lists the files archived
- * with their pages; it is rewritten on the worker, after the verdicts
- * are logged (a view, not synced: spool_int.h). */
+ * with their pages; it is rewritten by a job on the worker, which may run
+ * while the verdicts are logged (a view, not synced: spool_int.h). */
 static void index_all(struct spool *sp, const struct spool_ctx *ctx,
 		      const struct rec *recs, size_t n)
 {
@@ -811,6 +772,16 @@ static void report_all(struct spool_ctx *ctx, struct rec *recs, size_t n)
 			ctx->rejected++;
 		else
 			ctx->invalid++;
+	}
+}
+
+/* The whole batch failed: every claim still going is judged again at the
+ * next look, without counting a recovery. */
+static void leave_all(struct spool *sp, struct rec *recs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (recs[i].ok)
+			leave(sp, &recs[i], 0);
 	}
 }
 
@@ -931,7 +902,7 @@ void spool_flush(struct spool *sp)
 /* Leave the batch of n records, recorded, for its group commit on the
  * syncer thread (its items copied). 0, or -1 (no memory: nothing taken,
  * the caller commits it inline). The next batch archives it before it
- * decides names (run_part), so its reserved names need not be kept. */
+ * decides names (judge_all), so its reserved names need not be kept. */
 static int defer_commit(struct spool *sp, struct spool_ctx *ctx,
 			struct rec *recs, struct spool_item *items, size_t n)
 {
@@ -992,12 +963,15 @@ int spool_process(struct spool *sp, struct spool_ctx *ctx,
 	 * then one group commit for the whole batch, the names of every
 	 * part reserved together */
 	while (done < n) {
-		int failed;
-
-		done += run_part(sp, ctx, recs + done, items + done, n - done,
-				 claims + done, &res, &failed);
-		if (failed)
+		size_t m = judge_all(sp, ctx, recs + done, items + done,
+				     n - done, claims + done);
+		SPOOL_FAIL_AT("copied", m);
+		if (decide(sp, ctx, recs + done, m, &res) == -1) {
+			leave_all(sp, recs + done, m);
 			rc = -1;
+		}
+		record_all(sp, ctx, recs + done, m);
+		done += m;
 	}
 	free(claims);
 	SPOOL_FAIL_AT("recorded", n);

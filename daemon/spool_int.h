@@ -24,8 +24,8 @@
  *      and 2 go part by part where the reports kept would grow too large).
  *      The reading and the copy are the daemon's thread's; judging is a
  *      job on the worker thread (worker.h): the daemon's thread reads the
- *      claims of a part, then archives the batch before (below) while
- *      they are judged, then copies them.
+ *      claims of a part, archives the batch before (below), hands the
+ *      claims to the worker, then copies each as it is judged.
  *      Then, under the ledger lock, decide the verdicts (report.duplicate),
  *      reserve the archive names of the whole batch together (ARCH,
  *      ARCH.result.json and ARCH.result.html distinct from every other name
@@ -41,12 +41,14 @@
  *      when outbox/ is on the spool's file system): copies, results, pages,
  *      deliveries and ledger lines are durable. For a batch of two or
  *      more, the syncfs runs on the syncer thread while the next batch's
- *      claims are read, and steps 3 (outbox_synced) to 5 follow in the next
- *      batch's step 1, before it queues any delivery (spool_flush();
- *      also when no file is ready). So a crash may find two batches'
- *      claims in work/; a batch of recovered claims is therefore synced
- *      and archived at once, before more is taken (each recovery counts
- *      towards input.resources, below);
+ *      claims are taken and read, and steps 3 (outbox_synced) to 5 follow
+ *      in the next batch's step 1, before any of its claims is judged
+ *      (spool_flush(); also when no file is ready): a report that kills
+ *      the daemon while judged never finds the batch before in work/ (each
+ *      recovery counts towards input.resources, below). A crash at
+ *      another moment may find two batches' claims in work/; a batch of
+ *      recovered claims is therefore synced and archived at once, before
+ *      more is taken;
  *   4. per file: rename cKEY.NAME -> D/ARCH (RENAME_NOREPLACE), then pKEY
  *      -> D/ARCH.result.html when there is one, then rKEY ->
  *      D/ARCH.result.json (RENAME_NOREPLACE each): the result comes last,

@@ -52,11 +52,12 @@ struct worker *worker_start(void)
 
 	if (w == NULL)
 		return NULL;
-	if (pthread_mutex_init(&w->lock, NULL) != 0)
+	/* these say why with their return value, not errno */
+	if ((rc = pthread_mutex_init(&w->lock, NULL)) != 0)
 		goto nolock;
-	if (pthread_cond_init(&w->queued, NULL) != 0)
+	if ((rc = pthread_cond_init(&w->queued, NULL)) != 0)
 		goto noqueued;
-	if (pthread_cond_init(&w->done, NULL) != 0)
+	if ((rc = pthread_cond_init(&w->done, NULL)) != 0)
 		goto nodone;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -64,7 +65,6 @@ struct worker *worker_start(void)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc == 0)
 		return w;
-	errno = rc;
 	pthread_cond_destroy(&w->done);
 nodone:
 	pthread_cond_destroy(&w->queued);
@@ -72,6 +72,7 @@ noqueued:
 	pthread_mutex_destroy(&w->lock);
 nolock:
 	free(w);
+	errno = rc;
 	return NULL;
 }
 
@@ -92,36 +93,6 @@ void worker_submit(struct worker *w, struct job *job)
 	w->tail = job;
 	pthread_cond_signal(&w->queued);
 	pthread_mutex_unlock(&w->lock);
-}
-
-void worker_submit_first(struct worker *w, struct job *job)
-{
-	job->done = 0;
-	if (w == NULL) {
-		job->next = NULL;
-		job->fn(job);
-		job->done = 1;
-		return;
-	}
-	pthread_mutex_lock(&w->lock);
-	job->next = w->head;
-	w->head = job;
-	if (w->tail == NULL)
-		w->tail = job;
-	pthread_cond_signal(&w->queued);
-	pthread_mutex_unlock(&w->lock);
-}
-
-int worker_done(struct worker *w, struct job *job)
-{
-	int done;
-
-	if (w == NULL)
-		return job->done;
-	pthread_mutex_lock(&w->lock);
-	done = job->done;
-	pthread_mutex_unlock(&w->lock);
-	return done;
 }
 
 void worker_wait(struct worker *w, struct job *job)

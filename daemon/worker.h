@@ -3,11 +3,11 @@
  * report, building its result document, rendering its page) while the
  * daemon's own thread does the batch's file system work, so that a burst
  * uses both of a machine's CPUs. Jobs run one at a time, in the order
- * given (or ahead of those waiting: worker_submit_first); the daemon's
- * thread submits a job, does other work, then waits for it. A job touches only
- * what its submitter gave it (and read-only shared state: the rule set, the
- * configuration, the catalogs): it never changes state shared with the daemon's
- * thread.
+ * given; the daemon's thread submits a job, does other work, then waits
+ * for it. A job touches only what its submitter gave it (and read-only
+ * shared state: the rule set, the configuration, the catalogs): it never
+ * logs, never makes a system call on the spool, never changes state shared
+ * with the daemon's thread.
  */
 #ifndef EXPENSED_WORKER_H
 #define EXPENSED_WORKER_H
@@ -29,14 +29,6 @@ struct worker *worker_start(void);
 
 /* Run job on w (job->fn set): returns at once; with w NULL, runs it now. */
 void worker_submit(struct worker *w, struct job *job);
-
-/* Run job on w before every job still waiting (one submitted later with
- * worker_submit() runs after it): for work the caller needs sooner. With
- * w NULL, runs it now. */
-void worker_submit_first(struct worker *w, struct job *job);
-
-/* Whether job, submitted to w, has run (without waiting). */
-int worker_done(struct worker *w, struct job *job);
 
 /* Wait until job, submitted to w, has run. */
 void worker_wait(struct worker *w, struct job *job);

@@ -474,14 +474,11 @@ def test_crash_windows(point, spool, expensed_bin, tmp_path):
     assert r.returncode == 99
     work = sorted(os.listdir(spool / "work"))
     if point == "copied":
-        # every claim is now the daemon's copy (steps 1 and 2 go file by
-        # file: some results may be written already), no copy left half
-        # done, nothing synced or archived
-        claims = [w for w in work if w.startswith("c")]
-        assert len(claims) == 20
-        assert [w for w in work if w[0] not in "crp"] == []
+        # every claim is now the daemon's copy, no result yet
+        assert len([w for w in work if w.startswith("c")]) == 20
+        assert [w for w in work if not w.startswith("c")] == []
         assert all(os.stat(spool / "work" / w).st_mode & 0o777 == 0o640
-                   for w in claims)
+                   for w in work)
     elif point in ("recorded", "synced"):
         assert len([w for w in work if w.startswith("c")]) == 20
         assert len([w for w in work if w.startswith("r")]) == 20

@@ -412,3 +412,48 @@ def test_totals_saved_at_most_once_a_second(tmp_path, expensed_bin):
     assert 2 <= len(saves) <= int(t1 - t0) + 2, (len(saves), n, t1 - t0)
     gaps = [b - a for a, b in zip(saves, saves[1:])]
     assert all(g >= 0.9 for g in gaps), gaps
+
+
+def test_totals_count_every_file_archived_at_stop(tmp_path, expensed_bin):
+    """SIGTERM in the middle of a burst: the daemon archives the batch in
+    hand (and the one whose sync was still running on its own thread),
+    counts them, then saves the totals; the saved count is exactly the
+    number of files archived, and nothing is left in work/."""
+    spool = tmp_path / "spool"
+    (spool / "inbox").mkdir(parents=True)
+    (spool / "state").mkdir()
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    conf = tmp_path / "expensed.conf"
+    conf.write_text("[spool]\ndirectory = %s\nsettle = 100ms\n" % spool)
+    names = ["b%04d.json" % i for i in range(1500)]
+    for i, name in enumerate(names):
+        (stage / name).write_bytes(report("t-%d" % i))
+    log = open(tmp_path / "log", "ab")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
+    proc = subprocess.Popen([expensed_bin, "run", "-v", "-c", str(conf)],
+                            stdout=log, stderr=log, env=env)
+    try:
+        wait_for(lambda: (spool / "work").is_dir(), 10, what="the spool")
+        for name in names:
+            os.rename(stage / name, spool / "inbox" / name)
+
+        def archived():
+            return sum(1 for n in os.listdir(spool / "accepted")
+                       if n.endswith(".result.json"))
+        wait_for(lambda: archived() >= 300, 60, 0.001,
+                 what="300 archived")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        log.close()
+    n = archived()
+    assert n >= 300
+    assert os.listdir(spool / "work") == []
+    assert n + len(os.listdir(spool / "inbox")) == len(names)
+    saved = (spool / "state" / "metrics").read_text().splitlines()
+    assert 'expensed_files_judged_total{verdict="accepted"} %d' % n in saved

@@ -1,9 +1,8 @@
 /*
  * test_worker.c - unit tests of the batch's worker thread (daemon/worker.h):
- * jobs run one at a time in the order submitted (or before those waiting,
- * with worker_submit_first), on another thread with every signal blocked;
- * without a worker they run in the caller at submit time; stopping runs
- * what was queued first.
+ * jobs run one at a time in the order submitted, on another thread with
+ * every signal blocked; without a worker they run in the caller at submit
+ * time; stopping runs what was queued first.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,7 +13,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "../../daemon/worker.h"
 
@@ -111,44 +109,6 @@ static void test_stop_runs_what_was_queued(void **state)
 		assert_int_equal(order[i], i);
 }
 
-/* A job that waits until *gate is set: holds the worker while others
- * are queued behind it. */
-struct gate {
-	struct job job;
-	_Atomic int *open;
-};
-
-static void run_gate(struct job *job)
-{
-	struct gate *g = (struct gate *)job;
-
-	while (!*g->open)
-		usleep(1000);
-}
-
-static void test_submit_first_runs_before_those_waiting(void **state)
-{
-	struct worker *w = start(1);
-	_Atomic int open = 0;
-	struct gate g = {{run_gate, 0, NULL}, &open};
-
-	(void)state;
-	worker_submit(w, &g.job);
-	/* 0..9 queued behind the gate, then 10 put before them */
-	for (int i = 0; i < 10; i++)
-		worker_submit(w, &items[i].job);
-	worker_submit_first(w, &items[10].job);
-	assert_false(worker_done(w, &items[10].job));
-	open = 1;
-	worker_wait(w, &items[9].job);
-	assert_true(worker_done(w, &items[10].job));
-	assert_int_equal(next, 11);
-	assert_int_equal(order[0], 10);
-	for (int i = 0; i < 10; i++)
-		assert_int_equal(order[i + 1], i);
-	worker_stop(w);
-}
-
 static void test_no_worker_runs_inline(void **state)
 {
 	(void)state;
@@ -156,11 +116,7 @@ static void test_no_worker_runs_inline(void **state)
 	worker_submit(NULL, &items[0].job);
 	/* already done, in this thread, before any wait */
 	assert_int_equal(items[0].job.done, 1);
-	assert_true(worker_done(NULL, &items[0].job));
-	worker_submit_first(NULL, &items[1].job);
-	assert_true(worker_done(NULL, &items[1].job));
-	assert_int_equal(order[1], 1);
-	assert_int_equal(next, 2);
+	assert_int_equal(next, 1);
 	assert_true(pthread_equal(items[0].ran_on, pthread_self()));
 	worker_wait(NULL, &items[0].job);
 	worker_stop(NULL);
@@ -172,7 +128,6 @@ int main(void)
 	    cmocka_unit_test(test_jobs_run_in_order_on_another_thread),
 	    cmocka_unit_test(test_two_in_flight_as_the_batch_uses_them),
 	    cmocka_unit_test(test_stop_runs_what_was_queued),
-	    cmocka_unit_test(test_submit_first_runs_before_those_waiting),
 	    cmocka_unit_test(test_no_worker_runs_inline),
 	};
 
