@@ -297,9 +297,9 @@ def test_metrics_file_and_totals_across_restarts(env):
     assert env.stop() == 0
 
 
-def test_metrics_off_writes_no_file(tmp_path, expensed_bin):
-    spool = tmp_path / "spool"
-    (spool / "inbox").mkdir(parents=True)
+def start_bare(tmp_path, expensed_bin, spool):
+    """A daemon on spool with only [spool] configured (no textfile), its
+    output in tmp_path/log: (proc, log)."""
     conf = tmp_path / "expensed.conf"
     conf.write_text("[spool]\ndirectory = %s\nsettle = 100ms\n" % spool)
     log = open(tmp_path / "log", "ab")
@@ -307,18 +307,33 @@ def test_metrics_off_writes_no_file(tmp_path, expensed_bin):
            if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
     proc = subprocess.Popen([expensed_bin, "run", "-v", "-c", str(conf)],
                             stdout=log, stderr=log, env=env)
+    return proc, log
+
+
+def stop_bare(proc, log, timeout=10):
+    """SIGTERM, which must end it with status 0 (killed if it did not)."""
     try:
-        (tmp_path / "x.json").write_bytes(b"{")
-        os.rename(tmp_path / "x.json", spool / "inbox" / "x.json")
-        wait_for(lambda: (spool / "rejected" / "x.json").exists(), 10,
-                 what="x.json judged")
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(10) == 0
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
         log.close()
+
+
+def test_metrics_off_writes_no_file(tmp_path, expensed_bin):
+    spool = tmp_path / "spool"
+    (spool / "inbox").mkdir(parents=True)
+    proc, log = start_bare(tmp_path, expensed_bin, spool)
+    try:
+        (tmp_path / "x.json").write_bytes(b"{")
+        os.rename(tmp_path / "x.json", spool / "inbox" / "x.json")
+        wait_for(lambda: (spool / "rejected" / "x.json").exists(), 10,
+                 what="x.json judged")
+    finally:
+        stop_bare(proc, log)
     # the totals are kept all the same; nothing else is written
     state = (spool / "state" / "metrics").read_text().splitlines()
     assert state[0] == "expensed-metrics 1"
@@ -424,33 +439,22 @@ def test_totals_count_every_file_archived_at_stop(tmp_path, expensed_bin):
     (spool / "state").mkdir()
     stage = tmp_path / "stage"
     stage.mkdir()
-    conf = tmp_path / "expensed.conf"
-    conf.write_text("[spool]\ndirectory = %s\nsettle = 100ms\n" % spool)
     names = ["b%04d.json" % i for i in range(1500)]
     for i, name in enumerate(names):
         (stage / name).write_bytes(report("t-%d" % i))
-    log = open(tmp_path / "log", "ab")
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
-    proc = subprocess.Popen([expensed_bin, "run", "-v", "-c", str(conf)],
-                            stdout=log, stderr=log, env=env)
+
+    def archived():
+        return sum(1 for n in os.listdir(spool / "accepted")
+                   if n.endswith(".result.json"))
+    proc, log = start_bare(tmp_path, expensed_bin, spool)
     try:
         wait_for(lambda: (spool / "work").is_dir(), 10, what="the spool")
         for name in names:
             os.rename(stage / name, spool / "inbox" / name)
-
-        def archived():
-            return sum(1 for n in os.listdir(spool / "accepted")
-                       if n.endswith(".result.json"))
         wait_for(lambda: archived() >= 300, 60, 0.001,
                  what="300 archived")
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(30) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-        log.close()
+        stop_bare(proc, log, 30)
     n = archived()
     assert n >= 300
     assert os.listdir(spool / "work") == []
