@@ -388,7 +388,7 @@ static int run_loop(struct daemon *d)
 		if (d->stop)
 			break;
 		if (d->reload) {
-			spool_wait(d->sp);
+			spool_flush(d->sp);
 			do_reload(d);
 		}
 		if (d->rescan_due) {
@@ -513,7 +513,7 @@ out:
 static void stop(struct daemon *d)
 {
 	if (d->sp != NULL)
-		spool_wait(d->sp); /* while its outbox is open */
+		spool_flush(d->sp); /* while its outbox is open */
 	watch_close(d->w);
 	if (d->ob != NULL)
 		outbox_close(d->ob);
@@ -613,7 +613,7 @@ int cmd_run(int argc, char **argv)
 	notify_send("STOPPING=1");
 	/* the batch in hand archived (and counted) before the totals are
 	 * saved and before "stopping" */
-	spool_wait(d->sp);
+	spool_flush(d->sp);
 	log_msg(LOG_NOTICE, "stopping");
 	write_metrics(d);
 out:

@@ -194,7 +194,7 @@ void spool_close(struct spool *sp)
 {
 	if (sp == NULL)
 		return;
-	spool_wait(sp);
+	spool_flush(sp);
 	worker_stop(sp->syncer);
 	worker_stop(sp->worker);
 	for (size_t i = 0; i < sp->nadopted; i++)

@@ -109,13 +109,9 @@ int spool_process(struct spool *sp, struct spool_ctx *ctx,
 /*
  * Archive the batch whose sync is still running, if any (waiting for that
  * sync). Call it when no more files are ready, and before anything that
- * lists work/ (recovery) or closes ctx.
+ * lists work/ (recovery), changes ctx (a reload) or closes it.
  */
 void spool_flush(struct spool *sp);
-
-/* spool_flush(), and wait for index.html's rewrite if one is under way
- * on the worker: before a reload (which reopens the log). */
-void spool_wait(struct spool *sp);
 
 /* Release the owner lock (and remove it) and close everything. */
 void spool_close(struct spool *sp);

@@ -692,34 +692,16 @@ static int has_page(const struct spool *sp, const struct rec *r)
 			 AT_EACCESS) == 0;
 }
 
-/* The job that rewrites index.html (sp->index_job). */
-static void index_flush_job(struct job *job)
-{
-	struct spool *sp =
-	    (struct spool *)((char *)job - offsetof(struct spool, index_job));
-
-	(void)page_index_flush(sp->index, sp->index_lang, sp->index_gid);
-}
-
-/* Wait for the last rewrite of index.html, if one is under way. */
-static void index_wait(struct spool *sp)
-{
-	if (sp->index_queued) {
-		worker_wait(sp->worker, &sp->index_job);
-		sp->index_queued = 0;
-	}
-}
-
 /* After step 4, with [html] enabled: index.html lists the files archived
- * with their pages; it is rewritten by a job on the worker, which may run
- * while the verdicts are logged (a view, not synced: spool_int.h). */
+ * with their pages (a view, not synced: spool_int.h); rewritten before
+ * their verdicts are logged, so that whoever sees a verdict line finds
+ * its file in the index. */
 static void index_all(struct spool *sp, const struct spool_ctx *ctx,
 		      const struct rec *recs, size_t n)
 {
 	struct page_index_entry e;
 	int added = 0;
 
-	index_wait(sp);
 	if (sp->index == NULL)
 		sp->index = page_index_open(sp->dirfd, sp->statefd, sp->token);
 	if (sp->index == NULL) {
@@ -745,13 +727,8 @@ static void index_all(struct spool *sp, const struct spool_ctx *ctx,
 		}
 		added = 1;
 	}
-	if (!added)
-		return;
-	sp->index_lang = ctx->cfg->language;
-	sp->index_gid = sp->read_gid;
-	sp->index_job.fn = index_flush_job;
-	worker_submit(sp->worker, &sp->index_job);
-	sp->index_queued = 1;
+	if (added)
+		page_index_flush(sp->index, ctx->cfg->language, sp->read_gid);
 }
 
 /* After step 5: the verdict lines and counters of the archived files. */
@@ -877,12 +854,6 @@ static void sync_job(struct job *job)
 
 	p->rc = syncfs(p->sp->dirfd);
 	p->err = p->rc == -1 ? errno : 0;
-}
-
-void spool_wait(struct spool *sp)
-{
-	spool_flush(sp);
-	index_wait(sp);
 }
 
 void spool_flush(struct spool *sp)

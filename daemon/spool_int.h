@@ -235,12 +235,6 @@ struct spool {
 	 * recovery (their archive name was taken meanwhile) */
 	struct strmap requeued;
 	struct page_index *index; /* index.html, opened at its first use */
-	/* its rewrite, a job on the worker (off a lone file's way); the
-	 * daemon's thread waits for it before touching index again */
-	struct job index_job;
-	int index_queued;
-	enum lang index_lang;
-	gid_t index_gid;
 	/* the read group (the group of accepted/, read at each batch): the
 	 * group of the copies, results and pages, or -1 to leave them the
 	 * daemon's */
