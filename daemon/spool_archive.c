@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/io.h"
 #include "log.h"
 #include "spool_int.h"
 
@@ -342,15 +343,24 @@ int spool_give_mode(const struct spool *sp, int fd, int *eperm)
 	return 0;
 }
 
-int spool_readable(struct spool *sp, int fd)
+int spool_write_work(const struct spool *sp, const char *name, const char *data,
+		     size_t len, int *eperm)
 {
-	int eperm = 0;
+	int fd =
+	    openat(sp->workfd, name,
+		   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+	int rc = -1, e;
 
-	if (spool_give_mode(sp, fd, &eperm) == -1)
+	if (fd == -1)
 		return -1;
-	if (eperm)
-		spool_warn_group(sp, EPERM); /* said once */
-	return 0;
+	if (spool_give_mode(sp, fd, eperm) == 0 &&
+	    write_all(fd, data, len) == 0)
+		rc = 0;
+	e = errno;
+	if (close(fd) == -1 && rc == 0)
+		return -1;
+	errno = e;
+	return rc;
 }
 
 void spool_forget(struct spool *sp)

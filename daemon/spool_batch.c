@@ -420,39 +420,6 @@ static int reread(struct spool *sp, const struct record *rc, size_t *len)
 	return n == -1 || *len > rc->max ? -1 : 0;
 }
 
-/* Create the file work/name (0640) and give it the mode and the read
- * group (*eperm: it could not be). The descriptor, or -1 with errno. */
-static int create_work(const struct spool *sp, const char *name, int *eperm)
-{
-	int fd =
-	    openat(sp->workfd, name,
-		   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
-
-	if (fd >= 0 && spool_give_mode(sp, fd, eperm) == -1) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
-
-/* Write the file work/name from data (create_work). 0 or -1 with
- * errno. */
-static int write_work(const struct spool *sp, const char *name,
-		      const char *data, size_t len, int *eperm)
-{
-	int fd = create_work(sp, name, eperm), rc = -1;
-
-	if (fd == -1)
-		return -1;
-	if (write_all(fd, data, len) == 0)
-		rc = 0;
-	if (close(fd) == -1)
-		rc = -1;
-	return rc;
-}
-
 /* On the worker: render r's page from its kept report into sp->page and
  * write it to work/pKEY. 0, or -1 with errno (ENOMEM: it could not be
  * rendered). */
@@ -482,8 +449,8 @@ static int put_page(struct spool *sp, struct record *rc)
 		errno = ENOMEM;
 		return -1;
 	}
-	prc = write_work(sp, r->pname, sp->page.buf, sp->page.len,
-			 &rc->group_eperm);
+	prc = spool_write_work(sp, r->pname, sp->page.buf, sp->page.len,
+			       &rc->group_eperm);
 	if (sp->page.cap > PAGE_BUF_KEEP)
 		sb_release(&sp->page);
 	return prc;
@@ -492,7 +459,7 @@ static int put_page(struct spool *sp, struct record *rc)
 /* The job of a record (on the worker): r's result document, archived_as
  * inside, as text with its newline (rc->text, NULL out of memory; the
  * document stays in r->doc, which the webhook bodies share), and with
- * [html] enabled its page in work/pKEY (rc->page_rc), from its kept
+ * [html] enabled its page in work/pKEY (rc->page_errno), from its kept
  * report, then freed. */
 static void build_record(struct job *job)
 {
@@ -502,7 +469,7 @@ static void build_record(struct job *job)
 	char *text = NULL;
 
 	rc->text = NULL;
-	rc->page_rc = 0;
+	rc->page_errno = 0;
 	rc->group_eperm = 0;
 	r->doc = judgement_to_json(&r->j);
 	if (r->doc != NULL &&
@@ -523,8 +490,8 @@ static void build_record(struct job *job)
 		}
 	}
 	if (rc->html && rc->text != NULL) {
-		rc->page_rc = put_page(sp, rc);
-		rc->page_errno = rc->page_rc == -1 ? errno : 0;
+		if (put_page(sp, rc) == -1)
+			rc->page_errno = errno;
 	}
 	json_decref(r->root);
 	r->root = NULL;
@@ -553,7 +520,7 @@ static int page_written(struct spool *sp, struct record *rc)
 	char esc[1024];
 	int e = rc->page_errno;
 
-	if (rc->page_rc == 0) {
+	if (e == 0) {
 		r->page = 1;
 		return 0;
 	}
@@ -585,7 +552,7 @@ static void write_record(struct spool *sp, struct spool_ctx *ctx,
 	int e, eperm = rc->group_eperm;
 
 	if (rc->text == NULL ||
-	    write_work(sp, r->rname, rc->text, rc->tlen, &eperm) == -1) {
+	    spool_write_work(sp, r->rname, rc->text, rc->tlen, &eperm) == -1) {
 		e = rc->text == NULL ? ENOMEM : errno;
 		log_msg(LOG_ERR, "cannot write result %s: %s",
 			log_escape(r->rname, esc, sizeof(esc)), strerror(e));
@@ -899,7 +866,8 @@ static int defer_commit(struct spool *sp, struct spool_ctx *ctx,
 	return 0;
 }
 
-/* Whether items holds a claim taken back by recovery. */
+/* Whether items holds what recovery took back (a claim, or a result left
+ * over). */
 static int recovered(const struct spool_item *items, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {

@@ -170,13 +170,13 @@ struct record {
 	struct job job; /* first: the job is the record */
 	struct rec *r;
 	struct spool *sp;
-	int html;	 /* [html] enabled */
-	enum lang lang;	 /* of the page */
-	size_t max;	 /* max_file_size, for what the page quotes */
-	char *text;	 /* the result document and its newline (tlen) */
-	size_t tlen;	 /* ... or NULL: out of memory */
-	int page_rc;	 /* 0 page written, -1 not (page_errno) */
-	int page_errno;	 /* ENOMEM: it could not be rendered */
+	int html;	/* [html] enabled */
+	enum lang lang; /* of the page */
+	size_t max;	/* max_file_size, for what the page quotes */
+	char *text;	/* the result document and its newline (tlen) */
+	size_t tlen;	/* ... or NULL: out of memory */
+	/* 0 page written, or why not (ENOMEM: it could not be rendered) */
+	int page_errno;
 	int group_eperm; /* the page could not be given the read group */
 };
 
@@ -240,7 +240,7 @@ struct spool {
 	 * daemon's */
 	gid_t read_gid;
 	gid_t dirs_gid;	  /* [spool] read_group given to the directories */
-	gid_t warned_gid; /* the read group spool_readable() warned of */
+	gid_t warned_gid; /* the read group spool_warn_group() warned of */
 	int mode_exact;	  /* files are created 0640 (the umask), no fchmod */
 };
 
@@ -359,17 +359,14 @@ int spool_archive_item(struct spool *sp, struct rec *r);
  */
 int spool_give_mode(const struct spool *sp, int fd, int *eperm);
 
+/* Write the file work/name (created 0640, O_NOFOLLOW) from len bytes of
+ * data and give it its mode and read group (spool_give_mode: *eperm).
+ * 0 or -1 with errno. Safe on the worker, as spool_give_mode(). */
+int spool_write_work(const struct spool *sp, const char *name, const char *data,
+		     size_t len, int *eperm);
+
 /* Warn, once per read group, that files cannot be given it (err). */
 void spool_warn_group(struct spool *sp, int err);
-
-/*
- * Give the file fd (a copy, a result or a page being written, created
- * 0640) mode 0640 (when the umask did not leave it so) and the read group; when
- * the daemon may not give that group (EPERM: not a member), the file keeps the
- * daemon's group and a warning is logged, once per read group. 0 or -1 with
- * errno.
- */
-int spool_readable(struct spool *sp, int fd);
 
 /* Remove the temporary files of index flushes (.index.html-TOKEN,
  * state/pages-index.tmp-TOKEN) whose daemon has no owner lock file left

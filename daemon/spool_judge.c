@@ -120,17 +120,12 @@ static int keep_copy(struct spool *sp, const struct spool_item *it,
 		     const char *buf, size_t len)
 {
 	char kname[SPOOL_NAME_SIZE], esc[1024];
-	int fd, rc = -1;
+	int eperm = 0, rc;
 
 	spool_name_kept(it->work, kname);
-	fd =
-	    openat(sp->workfd, kname,
-		   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (fd >= 0 && spool_readable(sp, fd) == 0 &&
-	    write_all(fd, buf, len) == 0)
-		rc = 0;
-	if (fd >= 0 && close(fd) == -1)
-		rc = -1;
+	rc = spool_write_work(sp, kname, buf, len, &eperm);
+	if (eperm)
+		spool_warn_group(sp, EPERM); /* said once */
 	if (rc == 0 && renameat(sp->workfd, kname, sp->workfd, it->work) == 0)
 		return 0;
 	log_msg(LOG_ERR, "cannot copy %s: %s",
