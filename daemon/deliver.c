@@ -273,7 +273,7 @@ void deliver_schedule(struct outbox *ob)
 		if (idx >= 0)
 			start(ob, d, idx, now);
 	}
-	loop_timer_arm(&ob->retry_timer, d ? d->due_ms - now : -1);
+	loop_timer_defer(&ob->retry_timer, d ? d->due_ms - now : -1);
 }
 
 /* One transfer curl has finished: delivered, or failed. */
@@ -413,7 +413,9 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp)
 	struct outbox *ob = userp;
 
 	(void)multi;
-	loop_timer_arm(&ob->curl_timer, timeout_ms < 0 ? -1 : timeout_ms);
+	/* libcurl moves its timeout at nearly every call: armed once,
+	 * before the loop waits */
+	loop_timer_defer(&ob->curl_timer, timeout_ms < 0 ? -1 : timeout_ms);
 	return 0;
 }
 

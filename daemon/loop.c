@@ -86,6 +86,37 @@ int loop_timer_arm(struct loop_source *src, long long ms)
 	return 0;
 }
 
+/* The timers deferred, not yet applied (the daemon's thread's). */
+static struct loop_source *queued;
+
+void loop_timer_defer(struct loop_source *src, long long ms)
+{
+	src->want_ms = ms >= 0 ? clock_mono_ms() + ms : -1;
+	if (src->queued)
+		return;
+	src->queued = 1;
+	src->next_queued = queued;
+	queued = src;
+}
+
+void loop_timers_apply(void)
+{
+	long long now = clock_mono_ms();
+
+	while (queued != NULL) {
+		struct loop_source *src = queued;
+		long long ms = src->want_ms;
+		queued = src->next_queued;
+		src->queued = 0;
+		src->next_queued = NULL;
+		if (ms >= 0)
+			ms = ms > now ? ms - now : 0;
+		/* as when armed at once: a failure shows as a timer that
+		 * does not fire, retried at the next arming */
+		(void)loop_timer_arm(src, ms);
+	}
+}
+
 int loop_timer_every(struct loop_source *src, long long ms)
 {
 	struct itimerspec its = {0};
@@ -115,6 +146,13 @@ void loop_timer_drain(struct loop_source *src)
 
 void loop_timer_close(int epfd, struct loop_source *src)
 {
+	if (src->queued) {
+		struct loop_source **p = &queued;
+		while (*p != src)
+			p = &(*p)->next_queued;
+		*p = src->next_queued;
+		src->queued = 0;
+	}
 	if (src->fd < 0)
 		return;
 	loop_del(epfd, src);

@@ -23,6 +23,11 @@ struct loop_source {
 	 * one-shot fires at, -1 disarmed, 0 unknown or periodic; lets
 	 * loop_timer_arm() skip a timerfd_settime() that changes nothing */
 	long long due_ms;
+	/* loop_timer_defer(): the monotonic ms wanted (-1 disarmed), set by
+	 * loop_timers_apply() if queued */
+	long long want_ms;
+	int queued;
+	struct loop_source *next_queued;
 };
 
 /* epoll_ctl wrappers: 0 or -1 with errno. events: EPOLLIN|EPOLLOUT... */
@@ -41,6 +46,15 @@ int loop_timer_open(int epfd, struct loop_source *src,
  * when ms < 0; nothing is done when the timer is already in that state
  * (disarmed, or due at that same millisecond). 0 or -1 with errno. */
 int loop_timer_arm(struct loop_source *src, long long ms);
+
+/* The same as loop_timer_arm(), done by the next loop_timers_apply(), once
+ * for all the calls made until then: for a timer re-armed many times
+ * between two waits (libcurl's: a timerfd_settime() costs some 25 us on a
+ * virtual machine). */
+void loop_timer_defer(struct loop_source *src, long long ms);
+
+/* Arm the timers deferred since the last call: before each wait. */
+void loop_timers_apply(void);
 
 /* Fire every ms milliseconds (ms <= 0 disarms). 0 or -1 with errno. */
 int loop_timer_every(struct loop_source *src, long long ms);

@@ -366,7 +366,10 @@ static int run_loop(struct daemon *d)
 		int busy = d->reload || d->rescan_due ||
 			   d->recov_pos < d->nrecov || watch_ready(d->w) > 0;
 		int timeout = busy ? 0 : d->since_trim > 0 ? TRIM_QUIET_MS : -1;
-		int n = epoll_wait(d->epfd, evs, 32, timeout);
+		int n;
+
+		loop_timers_apply();
+		n = epoll_wait(d->epfd, evs, 32, timeout);
 
 		if (n == 0 && timeout > 0) {
 			/* quiet since the last files: their heap back */
@@ -405,7 +408,7 @@ static int run_loop(struct daemon *d)
 		/* a batch whose sync overlapped nothing: archived now (and a
 		 * name taken meanwhile judged again at once) */
 		if (d->recov_pos == d->nrecov && watch_ready(d->w) == 0) {
-			spool_flush(d->sp);
+			spool_flush_idle(d->sp);
 			if (spool_retry_wanted(d->sp))
 				load_recovery(d);
 		}

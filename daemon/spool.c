@@ -78,8 +78,27 @@ static int lock_self(struct spool *sp, struct diag *diag, const char *dir)
 		}
 		return -1;
 	}
-	dprintf(sp->lockfd, "%ld\n", (long)getpid());
+	spool_mark_recorded(sp, NULL);
 	return 0;
+}
+
+void spool_mark_recorded(struct spool *sp, const char *key)
+{
+	char text[64];
+	int len;
+
+	/* recovery reads it from a dead owner's lock (spool_recover.c) */
+	if (key != NULL && strncmp(key, sp->token, SPOOL_TOKEN_LEN) != 0)
+		return;
+	len = snprintf(text, sizeof(text), "%ld\n" SPOOL_RECORDED "%.8s\n",
+		       (long)getpid(),
+		       key != NULL ? key + SPOOL_TOKEN_LEN + 1 : "00000000");
+	/* the same length each time: no truncation. Not synced: it must
+	 * outlive the process (the page cache does), not a power cut (a lost
+	 * mark counts more recoveries, never fewer: the mark only rises).
+	 * Not written, the same. */
+	if (pwrite(sp->lockfd, text, (size_t)len, 0) != len)
+		return;
 }
 
 /*

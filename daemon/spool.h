@@ -113,6 +113,10 @@ int spool_process(struct spool *sp, struct spool_ctx *ctx,
  */
 void spool_flush(struct spool *sp);
 
+/* spool_flush() when no more files are ready. (With the test hooks,
+ * EXPENSED_HOLD_PENDING keeps the batch pending until the next one.) */
+void spool_flush_idle(struct spool *sp);
+
 /* Release the owner lock (and remove it) and close everything. */
 void spool_close(struct spool *sp);
 

@@ -76,6 +76,19 @@ int spool_page_enomem(void)
 	return 1;
 }
 
+void spool_die_judging(const char *name)
+{
+	const char *die = getenv("EXPENSED_DIE_JUDGING");
+
+	if (die != NULL && strcmp(die, name) == 0)
+		_exit(99);
+}
+
+int spool_hold_pending(void)
+{
+	return getenv("EXPENSED_HOLD_PENDING") != NULL;
+}
+
 long long spool_defer_ms(void)
 {
 	const char *ms = getenv("EXPENSED_DEFER_MS");
@@ -279,8 +292,8 @@ static void prepare_result(struct spool *sp, struct rec *r)
 }
 
 /* Start an item of step 1, on the daemon's thread: a left-over result is
- * loaded; a claim is read into c, its job ready to judge it. c, or NULL
- * when there is nothing to judge. */
+ * loaded; a claim is read into c and its copy put in place, its job ready
+ * to judge it. c, or NULL when there is nothing to judge. */
 static struct claim *start_item(struct spool *sp, const struct spool_ctx *ctx,
 				struct rec *r, struct spool_item *it,
 				struct claim *c)
@@ -295,10 +308,10 @@ static struct claim *start_item(struct spool *sp, const struct spool_ctx *ctx,
 		return NULL;
 	}
 	rc = spool_claim_read(sp, ctx, r, c);
-	if (rc != 0) {
-		free(c->buf);
-		c->buf = NULL;
-	}
+	if (rc == 0 && spool_claim_copy(sp, c) == -1)
+		rc = -2;
+	if (rc != 0)
+		spool_claim_release(c);
 	if (rc == 1) {
 		r->ok = 0; /* gone */
 		return NULL;
@@ -309,59 +322,63 @@ static struct claim *start_item(struct spool *sp, const struct spool_ctx *ctx,
 		leave(sp, r, 1);
 		return NULL;
 	}
+	if (rc == -2) {
+		/* no disk space, an I/O error (logged): not the file's
+		 * fault, taken again at the next look */
+		leave(sp, r, 0);
+		return NULL;
+	}
 	c->job.fn = spool_claim_judge;
 	return c;
 }
 
-/* Finish a claim started: wait for its judging, put its copy in place. */
+/* Finish a claim started: wait for its judging. */
 static void finish_item(struct spool *sp, struct worker *w, struct claim *c)
 {
 	struct rec *r = c->r;
 	char esc[1024];
-	int jr;
 
 	worker_wait(w, &c->job);
-	jr = spool_claim_copy(sp, c);
+	spool_claim_release(c);
 	/* each file takes at most max_judge_time (20 s at most): a batch of
 	 * slow files is progress, not a hang */
 	notify_send("WATCHDOG=1");
-	if (jr == 0) {
+	if (c->rc == 0) {
 		metrics_judge_time(c->us);
 		return;
 	}
-	if (jr == -1)
-		log_msg(LOG_ERR, "out of memory judging %s: tried again later",
-			log_escape(r->it->work, esc, sizeof(esc)));
-	/* out of memory: deferred and counted (the file may be the cause);
-	 * no copy (no disk space, an I/O error: logged): not the file's
-	 * fault, taken again at the next look */
-	leave(sp, r, jr == -1);
+	/* out of memory: deferred and counted (the file may be the cause) */
+	log_msg(LOG_ERR, "out of memory judging %s: tried again later",
+		log_escape(r->it->work, esc, sizeof(esc)));
+	leave(sp, r, 1);
 }
 
 /*
- * Step 1 before decide(): judge each claim (and copy it), load each
- * leftover result; claims[i] is item i's. The count of items taken: the
- * part ends once the bytes read reach PAGE_KEEP_BYTES (they bound the
- * reports kept for the pages, and the bytes held until copied).
+ * Step 1 before decide(): judge each claim (its copy put in place first),
+ * load each leftover result; claims[i] is item i's. The count of items
+ * taken: the part ends once the bytes read reach PAGE_KEEP_BYTES (they
+ * bound the reports kept for the pages, and the bytes held until judged).
  *
- * The daemon's thread reads every claim of the part and hands each to the
- * worker to judge, then copies each claim judged, in order. The batch
- * before (its sync overlapped this batch's claiming and reading:
- * spool_flush()) is archived first, before any claim of this batch is
- * judged: a report that kills the daemon while it is judged then takes
- * no file of the batch before with it (each recovery counts towards
- * input.resources), and before this batch queues any delivery
- * (outbox_synced() then schedules every delivery queued so far). A batch
- * of one runs inline (no thread to wake: a lone file's latency).
+ * The daemon's thread reads and copies every claim of the part, handing
+ * each to the worker to judge as soon as it is read. When the batch before
+ * waits for its group commit (pending: its syncfs ran while this batch was
+ * claimed and read), the owner lock first says that every claim before
+ * this batch's is recorded (spool_mark_recorded(): a crash while this
+ * batch is judged does not count a recovery for them), and the daemon's
+ * thread archives the batch before while the worker judges: before this
+ * batch decides its names (they must be free on disk) and queues any
+ * delivery (outbox_synced() then schedules every delivery queued so far).
+ * A batch of one runs inline (no thread to wake: a lone file's latency).
  */
 static size_t judge_all(struct spool *sp, const struct spool_ctx *ctx,
 			struct rec *recs, struct spool_item *items, size_t n,
 			struct claim *claims)
 {
 	struct worker *w = n > 1 ? sp->worker : NULL;
-	int hold = sp->pending != NULL;
 	size_t m = 0, bytes = 0;
 
+	if (sp->pending != NULL)
+		spool_mark_recorded(sp, items[0].key);
 	while (m < n && (m == 0 || bytes < PAGE_KEEP_BYTES)) {
 		struct claim *c =
 		    start_item(sp, ctx, &recs[m], &items[m], &claims[m]);
@@ -369,16 +386,17 @@ static size_t judge_all(struct spool *sp, const struct spool_ctx *ctx,
 			claims[m].r = NULL;
 		} else {
 			bytes += c->len;
-			if (!hold)
-				worker_submit(w, &c->job);
+			worker_submit(w, &c->job);
 		}
 		m++;
 	}
-	if (hold) {
-		spool_flush(sp);
-		for (size_t i = 0; i < m; i++) {
-			if (claims[i].r != NULL)
-				worker_submit(w, &claims[i].job);
+	spool_flush(sp);
+	/* nothing else to do meanwhile: one wakeup for the part, when its
+	 * last claim is judged (jobs run in order) */
+	for (size_t i = m; i-- > 0;) {
+		if (claims[i].r != NULL) {
+			worker_wait(w, &claims[i].job);
+			break;
 		}
 	}
 	for (size_t i = 0; i < m; i++) {
@@ -461,6 +479,14 @@ static int put_page(struct spool *sp, struct record *rc)
  * document stays in r->doc, which the webhook bodies share), and with
  * [html] enabled its page in work/pKEY (rc->page_errno), from its kept
  * report, then freed. */
+static void release_spent(struct record *rc)
+{
+	json_decref(rc->spent_doc);
+	rc->spent_doc = NULL;
+	free(rc->spent_text);
+	rc->spent_text = NULL;
+}
+
 static void build_record(struct job *job)
 {
 	struct record *rc = (struct record *)job;
@@ -468,6 +494,7 @@ static void build_record(struct job *job)
 	struct spool *sp = rc->sp;
 	char *text = NULL;
 
+	release_spent(rc);
 	rc->text = NULL;
 	rc->page_errno = 0;
 	rc->group_eperm = 0;
@@ -575,10 +602,10 @@ static void write_record(struct spool *sp, struct spool_ctx *ctx,
 		spool_warn_group(sp, EPERM); /* said once */
 	/* written and queued: not kept for the rest of the batch (256
 	 * documents alive at once made the heap of a burst grow by megabytes
-	 * that stay mapped) */
-	json_decref(r->doc);
+	 * that stay mapped); freed when the slot is used again */
+	rc->spent_doc = r->doc;
 	r->doc = NULL;
-	free(rc->text);
+	rc->spent_text = rc->text;
 	rc->text = NULL;
 }
 
@@ -611,10 +638,20 @@ static void record_all(struct spool *sp, struct spool_ctx *ctx,
 			ahead++;
 			next = next_claim(recs, n, next + 1);
 		}
-		worker_wait(w, &ring[done % SPOOL_PIPELINE].job);
+		if (!worker_done(&ring[done % SPOOL_PIPELINE].job)) {
+			/* the worker is behind: sleep until it is some
+			 * records ahead, not once per record */
+			size_t upto = done + SPOOL_WAKE_EVERY;
+			if (upto > ahead)
+				upto = ahead;
+			worker_wait(w, &ring[(upto - 1) % SPOOL_PIPELINE].job);
+		}
 		write_record(sp, ctx, &ring[done % SPOOL_PIPELINE]);
 		done++;
 	}
+	/* the last ones, not used again in this part */
+	for (size_t i = 0; i < SPOOL_PIPELINE; i++)
+		release_spent(&ring[i]);
 }
 
 /* Step 4: archive every item still going. Whether any file moved. */
@@ -837,6 +874,12 @@ void spool_flush(struct spool *sp)
 	free(p);
 }
 
+void spool_flush_idle(struct spool *sp)
+{
+	if (!SPOOL_HOLD_PENDING())
+		spool_flush(sp);
+}
+
 /* Leave the batch of n records, recorded, for its group commit on the
  * syncer thread (its items copied). 0, or -1 (no memory: nothing taken,
  * the caller commits it inline). The next batch archives it before it
@@ -866,12 +909,14 @@ static int defer_commit(struct spool *sp, struct spool_ctx *ctx,
 	return 0;
 }
 
-/* Whether items holds what recovery took back (a claim, or a result left
- * over). */
-static int recovered(const struct spool_item *items, size_t n)
+/* Whether items holds what recovery took back (a claim counted or taken
+ * over from another daemon, or a result left over). */
+static int recovered(const struct spool *sp, const struct spool_item *items,
+		     size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (items[i].tries > 0 || items[i].kind == ITEM_RESULT)
+		if (items[i].tries > 0 || items[i].kind == ITEM_RESULT ||
+		    strncmp(items[i].key, sp->token, SPOOL_TOKEN_LEN) != 0)
 			return 1;
 	}
 	return 0;
@@ -884,7 +929,7 @@ int spool_process(struct spool *sp, struct spool_ctx *ctx,
 	struct claim *claims;
 	struct rec *recs;
 	size_t done = 0;
-	int rc = 0, synced;
+	int rc = 0, synced, now;
 
 	assert(ctx->ob != NULL);
 	if (n == 0)
@@ -897,6 +942,12 @@ int spool_process(struct spool *sp, struct spool_ctx *ctx,
 		return -1;
 	}
 	read_group(sp, ctx->cfg);
+	/* a batch of one (a lone file) syncs at once: no thread to wake;
+	 * and so does a batch of recovered claims: archived before more is
+	 * taken, so that a crash soon after a restart cannot catch it again
+	 * (each recovery counts towards input.resources) */
+	now = n == 1 || sp->syncer == NULL || recovered(sp, items, n);
+	sp->write_now = now;
 	/* steps 1 and 2 part by part, so that the reports kept for the
 	 * pages stay small (PAGE_KEEP_BYTES: they are freed in step 2);
 	 * then one group commit for the whole batch, the names of every
@@ -915,12 +966,7 @@ int spool_process(struct spool *sp, struct spool_ctx *ctx,
 	free(claims);
 	SPOOL_FAIL_AT("recorded", n);
 	strmap_free(&res.names, NULL);
-	/* a batch of one (a lone file) syncs at once: no thread to wake;
-	 * and so does a batch of recovered claims: archived before more is
-	 * taken, so that a crash soon after a restart cannot catch it again
-	 * (each recovery counts towards input.resources) */
-	if (n > 1 && sp->syncer != NULL && !recovered(items, n) &&
-	    defer_commit(sp, ctx, recs, items, n) == 0)
+	if (!now && defer_commit(sp, ctx, recs, items, n) == 0)
 		return rc;
 	synced = syncfs(sp->dirfd);
 	if (after_sync(sp, ctx, recs, n, synced, errno) == -1)

@@ -13,19 +13,19 @@
  * The protocol for a batch of claimed files (at most 256), and what a
  * kill -9 at each point leaves:
  *
- *   1. judge every cKEY.NAME from the bytes read into memory; when they were
- *      read, write those bytes to kKEY.NAME (0640, the daemon's) and rename
- *      it over cKEY.NAME: from then on the claim is the daemon's own copy of
- *      exactly the bytes judged, and the dropper's inode (an open write
- *      descriptor, a hard link) is out of the spool. Entries not read (a
- *      FIFO, a file too large, a wrong name, a hard link) stay as they are.
- *      With [html] enabled, the parsed report of each claim is kept for its
- *      page until step 2 (see PAGE_KEEP_BYTES in spool_batch.c: steps 1
- *      and 2 go part by part where the reports kept would grow too large).
- *      The reading and the copy are the daemon's thread's; judging is a
- *      job on the worker thread (worker.h): the daemon's thread reads the
- *      claims of a part, archives the batch before (below), hands the
- *      claims to the worker, then copies each as it is judged.
+ *   1. read every cKEY.NAME into memory, write those bytes to kKEY.NAME
+ *      (0640, the daemon's) and rename it over cKEY.NAME: from then on the
+ *      claim is the daemon's own copy of exactly the bytes judged, and the
+ *      dropper's inode (an open write descriptor, a hard link) is out of
+ *      the spool; then judge it from the bytes in memory. Entries not read
+ *      (a FIFO, a file too large, a wrong name, a hard link) stay as they
+ *      are. With [html] enabled, the parsed report of each claim is kept
+ *      for its page until step 2 (see PAGE_KEEP_BYTES in spool_batch.c:
+ *      steps 1 and 2 go part by part where the reports kept would grow too
+ *      large). The reading and the copy are the daemon's thread's; judging
+ *      is a job on the worker thread (worker.h), handed each claim as soon
+ *      as it is read; meanwhile the daemon's thread finishes the batch
+ *      before (steps 3 to 5 below).
  *      Then, under the ledger lock, decide the verdicts (report.duplicate),
  *      reserve the archive names of the whole batch together (ARCH,
  *      ARCH.result.json and ARCH.result.html distinct from every other name
@@ -40,15 +40,24 @@
  *   3. ONE syncfs() of the spool, then outbox_synced() (no second sync
  *      when outbox/ is on the spool's file system): copies, results, pages,
  *      deliveries and ledger lines are durable. For a batch of two or
- *      more, the syncfs runs on the syncer thread while the next batch's
- *      claims are taken and read, and steps 3 (outbox_synced) to 5 follow
- *      in the next batch's step 1, before any of its claims is judged
- *      (spool_flush(); also when no file is ready): a report that kills
- *      the daemon while judged never finds the batch before in work/ (each
- *      recovery counts towards input.resources, below). A crash at
- *      another moment may find two batches' claims in work/; a batch of
- *      recovered claims is therefore synced and archived at once, before
- *      more is taken;
+ *      more, the syncfs runs on the syncer thread while the next batch is
+ *      claimed, read and judged, and steps 3 (outbox_synced) to 5 follow
+ *      in the next batch's step 1, before it decides its names or queues
+ *      any delivery (spool_flush(); also when no file is ready). Before
+ *      any claim of that next batch is judged, the owner lock says that
+ *      every claim of this daemon before it was recorded ("recorded SEQ",
+ *      spool_mark_recorded(); pwrite, not synced: it outlives a kill -9 or
+ *      an OOM kill in the page cache): if a report kills the daemon while
+ *      judged, the recovery that takes over the dead daemon's claims does
+ *      not count one for the claims before SEQ (they were judged and
+ *      recorded: not the killer), and clears the mark, so that a crash
+ *      while it judges them again counts them like any other. A batch of
+ *      recovered claims (counted, or a dead daemon's) is synced and
+ *      archived at once, before more is taken. A batch committed at once
+ *      (a lone file, recovered claims) starts the writeback of each file
+ *      as it writes it (sync_file_range): its syncfs then finds the data
+ *      on disk and commits the journal once, not twice (ext4 converts the
+ *      extents of data written during a commit in the next one);
  *   4. per file: rename cKEY.NAME -> D/ARCH (RENAME_NOREPLACE), then pKEY
  *      -> D/ARCH.result.html when there is one, then rKEY ->
  *      D/ARCH.result.json (RENAME_NOREPLACE each): the result comes last,
@@ -88,7 +97,8 @@
  *
  * Poison pills: before a claim taken back by recovery is judged again,
  * state/tries-KEY is raised by one (written in place, then one syncfs for
- * the whole recovered list); at the third recovery the file is not read
+ * the whole recovered list), unless its dead owner's lock says it was
+ * recorded (step 3); at the third recovery the file is not read
  * but judged invalid, input.resources, and archived as in 1-5. A claim
  * whose judging runs out of memory, or whose result or page cannot be
  * made for lack of memory (a page too large to render), or whose
@@ -133,11 +143,19 @@
 struct adopted {
 	char token[SPOOL_TOKEN_LEN + 1];
 	int fd; /* holds the lock */
+	/* its claims before this SEQ were recorded when it stopped (its
+	 * mark, SPOOL_RECORDED): "" none */
+	char recorded[9];
 };
 
 /* Records (step 2) in flight on the worker at once: deep enough that
  * neither thread waits for the other at each file. */
 #define SPOOL_PIPELINE 16
+
+/* When the daemon's thread finds the worker behind, it sleeps until the
+ * worker is this many jobs further (a wakeup per job cost both threads
+ * some 8 % of their CPU in a burst). */
+#define SPOOL_WAKE_EVERY 8
 
 /*
  * One claim being judged in step 1 (spool_judge.c): read by the daemon's
@@ -178,6 +196,12 @@ struct record {
 	/* 0 page written, or why not (ENOMEM: it could not be rendered) */
 	int page_errno;
 	int group_eperm; /* the page could not be given the read group */
+	/* the result document and text of the record before in this slot,
+	 * once written: freed by the worker, which allocated them, when it
+	 * builds the next (a thread freeing what another allocated waits
+	 * for that thread's heap) */
+	json_t *spent_doc;
+	char *spent_text;
 };
 
 /* The names reserved by one batch ("D/NAME" -> 1). */
@@ -242,6 +266,9 @@ struct spool {
 	gid_t dirs_gid;	  /* [spool] read_group given to the directories */
 	gid_t warned_gid; /* the read group spool_warn_group() warned of */
 	int mode_exact;	  /* files are created 0640 (the umask), no fchmod */
+	/* this batch is committed at once (spool_process()): each file
+	 * written in work/ starts its writeback (spool_write_work()) */
+	int write_now;
 };
 
 /* One item of a batch being processed (spool_batch.c, spool_archive.c). */
@@ -279,6 +306,14 @@ extern int spool_fail_half; /* the second file of a batch is archived */
 void spool_fail_at(const char *stage, size_t batch);
 int spool_page_enomem(void);
 long long spool_defer_ms(void);
+void spool_die_judging(const char *name);
+int spool_hold_pending(void);
+/* EXPENSED_DIE_JUDGING=NAME: die (like kill -9) judging the file NAME, as
+ * a report that crashes the daemon would */
+#define SPOOL_DIE_JUDGING(name) spool_die_judging(name)
+/* EXPENSED_HOLD_PENDING: a batch whose group commit runs on the syncer
+ * stays pending until the next batch (no spool_flush_idle()) */
+#define SPOOL_HOLD_PENDING() spool_hold_pending()
 #define SPOOL_PAGE_ENOMEM() spool_page_enomem()
 #define SPOOL_DEFER_MS() spool_defer_ms()
 #define SPOOL_FAIL_AT(stage, batch) spool_fail_at(stage, batch)
@@ -295,6 +330,8 @@ long long spool_defer_ms(void);
 			spool_fail_at("page-archived", 2);                     \
 	} while (0)
 #else
+#define SPOOL_DIE_JUDGING(name) ((void)0)
+#define SPOOL_HOLD_PENDING() 0
 #define SPOOL_PAGE_ENOMEM() 0
 #define SPOOL_DEFER_MS() DEFER_MS
 #define SPOOL_FAIL_AT(stage, batch) ((void)0)
@@ -302,6 +339,18 @@ long long spool_defer_ms(void);
 #define SPOOL_FAIL_HALF() ((void)0)
 #define SPOOL_FAIL_PAGE() ((void)0)
 #endif
+
+/* ---- spool.c ---- */
+
+/* What the owner lock holds after the pid's line: "recorded SEQ\n", SEQ
+ * the 8 hex digits of a claim of this daemon's token: every claim before
+ * it has been judged and recorded (step 2 done), so that a crash while
+ * later claims are judged is not counted as a recovery for them. */
+#define SPOOL_RECORDED "recorded "
+
+/* Say in the owner lock that every claim of this daemon before KEY (NULL:
+ * none) is recorded; nothing for a KEY of another token. Not synced. */
+void spool_mark_recorded(struct spool *sp, const char *key);
 
 /* ---- spool_judge.c ---- */
 
@@ -318,10 +367,14 @@ int spool_claim_read(struct spool *sp, const struct spool_ctx *ctx,
  * kept in r->root when [html] is enabled); c->rc, c->us. */
 void spool_claim_judge(struct job *job);
 
-/* After judging, on the daemon's thread: put the daemon's copy of the
- * bytes judged in place of the claim. 0 judged, -1 no memory (judging),
- * -2 the copy could not be written (logged; r->j released). */
+/* After reading, before judging, on the daemon's thread: put the daemon's
+ * copy of the bytes read (those judged) in place of the claim; nothing for
+ * a claim refused unread. 0, or -1 when the copy could not be written
+ * (logged). The bytes stay in c for the judging. */
 int spool_claim_copy(struct spool *sp, struct claim *c);
+
+/* Once judged: free the bytes read. */
+void spool_claim_release(struct claim *c);
 
 /* ---- spool_archive.c ---- */
 

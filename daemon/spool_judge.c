@@ -201,6 +201,8 @@ void spool_claim_judge(struct job *job)
 	struct rec *r = c->r;
 	long long t0 = metrics_now_us();
 
+	SPOOL_DIE_JUDGING(r->it->name);
+
 	if (c->rule != NULL)
 		c->rc = judge_invalid(c->rs, &c->opts, r->it->name, c->rule,
 				      c->msg, NULL, c->size, &r->j);
@@ -212,20 +214,16 @@ void spool_claim_judge(struct job *job)
 
 int spool_claim_copy(struct spool *sp, struct claim *c)
 {
-	int rc = c->rc;
-
 	/* only bytes read are copied: a file refused before reading (a
 	 * FIFO, a hard link, too large...) stays as it is */
-	if (rc == 0 && c->rule == NULL &&
-	    keep_copy(sp, c->r->it, c->buf, c->len) == -1) {
-		judgement_release(&c->r->j);
-		json_decref(c->r->root);
-		c->r->root = NULL;
-		rc = -2;
-	}
-	/* copied (or not to be): the bytes read are not needed any more */
+	if (c->rule != NULL)
+		return 0;
+	return keep_copy(sp, c->r->it, c->buf, c->len);
+}
+
+void spool_claim_release(struct claim *c)
+{
 	free(c->buf);
 	c->buf = NULL;
 	c->cap = 0;
-	return rc;
 }

@@ -6,6 +6,7 @@
  * left nothing behind. The cases follow the protocol in spool_int.h.
  */
 #include <assert.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -155,9 +156,54 @@ void spool_sweep_index_tmp(struct spool *sp)
 	sweep_index_tmp_in(sp, sp->statefd, SPOOL_PAGES_INDEX_NAME ".tmp-");
 }
 
+/*
+ * Read the mark of a dead owner's lock fd (spool_mark_recorded()) into
+ * recorded ("" when there is none), and clear it in the file: the claims
+ * it exempts are judged again by this daemon, and a crash then must count
+ * them like any other. Whether a mark was cleared (to sync).
+ */
+static int take_mark(int fd, char recorded[9])
+{
+	char text[64], *p;
+	ssize_t got = pread(fd, text, sizeof(text) - 1, 0);
+	size_t i;
+
+	recorded[0] = '\0';
+	if (got <= 0)
+		return 0;
+	text[got] = '\0';
+	p = strstr(text, "\n" SPOOL_RECORDED);
+	if (p == NULL)
+		return 0;
+	p += 1 + strlen(SPOOL_RECORDED);
+	for (i = 0; i < 8; i++) {
+		if (!isxdigit((unsigned char)p[i]) ||
+		    isupper((unsigned char)p[i]))
+			return 0;
+	}
+	memcpy(recorded, p, 8);
+	recorded[8] = '\0';
+	return pwrite(fd, "00000000", 8, p - text) == 8;
+}
+
+/* Whether the claim key of an adopted owner was recorded before it
+ * stopped: its recovery is then not counted (spool_int.h). */
+static int was_recorded(const struct spool *sp, const char *key)
+{
+	for (size_t i = 0; i < sp->nadopted; i++) {
+		const struct adopted *a = &sp->adopted[i];
+		if (strncmp(a->token, key, SPOOL_TOKEN_LEN) == 0)
+			return a->recorded[0] != '\0' &&
+			       strcmp(key + SPOOL_TOKEN_LEN + 1, a->recorded) <
+				   0;
+	}
+	return 0;
+}
+
 /* Whether this daemon may recover token's claims: its own, or those of a
- * dead daemon (whose lock it then takes over and keeps). */
-static int eligible(struct spool *sp, const char *token)
+ * dead daemon (whose lock it then takes over and keeps; *counted is set
+ * when its mark was cleared, to sync). */
+static int eligible(struct spool *sp, const char *token, int *counted)
 {
 	struct adopted *a;
 	int fd;
@@ -175,6 +221,8 @@ static int eligible(struct spool *sp, const char *token)
 	sp->adopted = a;
 	memcpy(a[sp->nadopted].token, token, sizeof(a->token));
 	a[sp->nadopted].fd = fd;
+	if (take_mark(fd, a[sp->nadopted].recorded))
+		*counted = 1;
 	sp->nadopted++;
 	log_msg(LOG_NOTICE, "taking over the claims of stopped daemon %s",
 		token);
@@ -363,7 +411,8 @@ static int group_item(struct spool *sp, const char *key, struct group *g,
 	if (g->claim != NULL) {
 		if (deferred(sp, key))
 			return 1;
-		if (strmap_del(&sp->requeued, key) != NULL) {
+		if (strmap_del(&sp->requeued, key) != NULL ||
+		    was_recorded(sp, key)) {
 			n = tries(sp, key, 0);
 		} else {
 			n = tries(sp, key, 1);
@@ -432,13 +481,18 @@ int spool_recoverable(struct spool *sp, struct spool_item **items)
 		int gr;
 
 		strmap_put(&tokens, g->token, (void *)1, NULL);
-		if (!eligible(sp, g->token))
+		if (!eligible(sp, g->token, &counted))
 			continue;
 		gr = group_item(sp, key, g, &out[count], &counted);
 		if (gr == -1)
 			goto out;
 		count += gr == 0;
 	}
+	/* a mark exempts the claims of its owner from one count, at its
+	 * adoption: if they come back (deferred, requeued), they are counted
+	 * like any other */
+	for (size_t i = 0; i < sp->nadopted; i++)
+		sp->adopted[i].recorded[0] = '\0';
 	/* the counts are durable before any of these claims is judged */
 	if (counted && syncfs(sp->statefd) == -1) {
 		log_msg(LOG_ERR, "cannot sync state/: %s", strerror(errno));

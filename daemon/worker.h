@@ -30,7 +30,13 @@ struct worker *worker_start(void);
 /* Run job on w (job->fn set): returns at once; with w NULL, runs it now. */
 void worker_submit(struct worker *w, struct job *job);
 
-/* Wait until job, submitted to w, has run. */
+/* Whether job, submitted, has run (at once: no waiting). A thread that
+ * would wait for one job of a run submitted in turn does better to wait
+ * for a later one: it then sleeps once for several (jobs run in order). */
+int worker_done(const struct job *job);
+
+/* Wait until job, submitted to w, has run. One thread at a time waits
+ * for a given worker's jobs (the daemon's thread). */
 void worker_wait(struct worker *w, struct job *job);
 
 /* Wait for every job submitted, end the thread, free w (NULL: nothing). */

@@ -502,6 +502,95 @@ def test_crash_windows(point, spool, expensed_bin, tmp_path):
         assert "recovering" in d.text()
 
 
+def run_hooks(hooks_bin, cfg, log, **hooks):
+    """The daemon built with the test hooks, run until it dies (exit 99)."""
+    env = dict(os.environ, **hooks)
+    env.pop("NOTIFY_SOCKET", None)
+    with open(log, "wb") as err:
+        return subprocess.Popen([hooks_bin, "run", "-c", str(cfg), "-v"],
+                                stderr=err, env=env)
+
+
+def claims(spool):
+    return sorted(w for w in os.listdir(spool / "work") if w.startswith("c"))
+
+
+def test_crash_judging_spares_the_batch_before(spool, expensed_bin,
+                                               tmp_path):
+    """A report that kills the daemon while it is judged, the batch before
+    still in work/ waiting for its group commit: the owner lock says that
+    batch was recorded, so no restart counts a recovery for it until
+    another daemon has judged it again; the killer ends input.resources at
+    its third recovery, the batch before keeps its verdicts."""
+    stage, names = stage_burst(tmp_path, spool, 5)
+    drop_all(spool, stage, names)  # before start: one batch of 5
+    (stage / "pill.json").write_bytes(make_report(SEED, 99))
+    cfg = tmp_path / "pill.conf"
+    write_config(cfg, spool)
+    hooks_bin = hooks_binary(expensed_bin)
+    p = run_hooks(hooks_bin, cfg, tmp_path / "d1.log",
+                  EXPENSED_DIE_JUDGING="pill.json",
+                  EXPENSED_HOLD_PENDING="1")
+    try:
+        # the batch recorded, left pending (not archived when idle)
+        wait_for(lambda: (spool / "work").is_dir() and
+                 len([w for w in os.listdir(spool / "work")
+                      if w.startswith("r")]) == 5, 10,
+                 what="the batch of 5 recorded")
+        os.rename(stage / "pill.json", spool / "inbox" / "pill.json")
+        assert p.wait(10) == 99
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    work = claims(spool)
+    assert len(work) == 6
+    pill = [w for w in work if w.endswith(".pill.json")]
+    assert len(pill) == 1
+    token, seq = pill[0][1:].split(".")[:2]
+    lock = (spool / "state" / ("owner-%s.lock" % token)).read_text()
+    assert lock.splitlines()[1] == "recorded " + seq
+    pill_key = token + "." + seq
+
+    def tries():
+        return {n.name[len("tries-"):]: n.read_text()
+                for n in (spool / "state").glob("tries-*")}
+
+    # the second daemon counts the killer only, judges all six again
+    # (the five first) and dies on it too
+    p = run_hooks(hooks_bin, cfg, tmp_path / "d2.log",
+                  EXPENSED_DIE_JUDGING="pill.json")
+    assert p.wait(20) == 99
+    assert tries() == {pill_key: "1\n"}
+    assert len(claims(spool)) == 6
+    # the third counts all six: the second daemon had judged them
+    p = run_hooks(hooks_bin, cfg, tmp_path / "d3.log",
+                  EXPENSED_DIE_JUDGING="pill.json")
+    assert p.wait(20) == 99
+    counts = tries()
+    assert counts.pop(pill_key) == "2\n"
+    assert sorted(counts.values()) == ["1\n"] * 5
+    # the fourth archives the killer input.resources, the rest as judged
+    d = Daemon(expensed_bin, cfg, tmp_path / "d4.log")
+    try:
+        d.start()
+        wait_for(lambda: count_archived(spool) >= 6 and not claims(spool),
+                 20, what="recovery")
+        assert d.stop() == 0
+    finally:
+        d.cleanup()
+    doc = json.loads((spool / "rejected" / "pill.json.result.json")
+                     .read_text())
+    assert [f["rule"] for f in doc["findings"]] == ["input.resources"]
+    arch = archived(spool)
+    del arch["pill.json"]
+    assert sorted(arch) == names
+    for i, name in enumerate(names):
+        want = "rejected" if i % 5 == 4 else "accepted"
+        assert arch[name] == [(want, True)], (name, arch[name])
+    assert tries() == {}
+
+
 def verdict_lines(d):
     return [m.group(1) for m in map(VERDICT_LINE.match, d.text().splitlines())
             if m]

@@ -1,7 +1,9 @@
 /*
  * test_loop.c - unit tests of the event loop's timers: a one-shot fires
  * once, asking again for the state a timer is in changes nothing, and a
- * timer that fired and was drained can be armed again for the same moment.
+ * timer that fired and was drained can be armed again for the same moment;
+ * a deferred arming waits for loop_timers_apply(), the last one wins, and a
+ * timer closed meanwhile is forgotten.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -94,10 +96,49 @@ static void test_one_shot(void **state)
 	close(epfd);
 }
 
+static void test_deferred(void **state)
+{
+	struct loop_source a = {-1, NULL, 0}, b = {-1, NULL, 0};
+	int epfd = epoll_create1(EPOLL_CLOEXEC);
+
+	(void)state;
+	assert_true(epfd >= 0);
+	assert_int_equal(loop_timer_open(epfd, &a, on_timer), 0);
+	assert_int_equal(loop_timer_open(epfd, &b, on_timer), 0);
+	fired = 0;
+	loop_timer_defer(&a, 60000);
+	loop_timer_defer(&b, 20);
+	loop_timer_defer(&a, 10); /* the last one wins */
+	loop_timer_defer(&b, -1);
+	assert_false(armed(&a));
+	assert_false(armed(&b));
+	loop_timers_apply();
+	assert_true(armed(&a));
+	assert_false(armed(&b));
+	assert_int_equal(run(epfd, 1000), 1);
+	assert_int_equal(fired, 1);
+	assert_int_equal(run(epfd, 60), 0);
+	loop_timers_apply(); /* nothing queued: nothing changes */
+	assert_false(armed(&a));
+
+	/* closed while queued: out of the queue */
+	loop_timer_defer(&b, 10);
+	loop_timer_defer(&a, 10);
+	loop_timer_close(epfd, &b);
+	loop_timers_apply();
+	assert_true(armed(&a));
+	assert_int_equal(run(epfd, 1000), 1);
+	assert_int_equal(fired, 2);
+
+	loop_timer_close(epfd, &a);
+	close(epfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_one_shot),
+	    cmocka_unit_test(test_deferred),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

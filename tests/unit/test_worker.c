@@ -2,7 +2,8 @@
  * test_worker.c - unit tests of the batch's worker thread (daemon/worker.h):
  * jobs run one at a time in the order submitted, on another thread with
  * every signal blocked; without a worker they run in the caller at submit
- * time; stopping runs what was queued first.
+ * time; stopping runs what was queued first; a wait for a job wakes when
+ * that job is done, whatever runs before or after it.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,8 +12,10 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "../../daemon/worker.h"
 
@@ -109,6 +112,57 @@ static void test_stop_runs_what_was_queued(void **state)
 		assert_int_equal(order[i], i);
 }
 
+/* A job that holds the worker until the test thread's helper lets it go. */
+struct gate {
+	struct job job;
+	sem_t open;
+};
+
+static void run_gate(struct job *job)
+{
+	struct gate *g = (struct gate *)job;
+
+	while (sem_wait(&g->open) == -1)
+		;
+}
+
+static void *open_gate(void *arg)
+{
+	sem_post(&((struct gate *)arg)->open);
+	return NULL;
+}
+
+static void test_wait_for_a_later_job(void **state)
+{
+	struct worker *w = start(1);
+	struct gate g = {.job.fn = run_gate};
+	pthread_t helper;
+
+	(void)state;
+	alarm(10); /* a wakeup lost hangs: fail instead */
+	assert_int_equal(sem_init(&g.open, 0, 0), 0);
+	worker_submit(w, &g.job);
+	for (int i = 0; i < 10; i++)
+		worker_submit(w, &items[i].job);
+	/* nothing ran past the gate yet */
+	assert_false(worker_done(&g.job));
+	assert_false(worker_done(&items[0].job));
+	assert_int_equal(pthread_create(&helper, NULL, open_gate, &g), 0);
+	/* woken when job 5 is done, not before, not only at the end */
+	worker_wait(w, &items[5].job);
+	for (int i = 0; i <= 5; i++)
+		assert_true(worker_done(&items[i].job));
+	assert_true(worker_done(&g.job));
+	worker_wait(w, &items[9].job);
+	/* a job done already: at once */
+	worker_wait(w, &items[2].job);
+	assert_int_equal(next, 10);
+	pthread_join(helper, NULL);
+	worker_stop(w);
+	sem_destroy(&g.open);
+	alarm(0);
+}
+
 static void test_no_worker_runs_inline(void **state)
 {
 	(void)state;
@@ -128,6 +182,7 @@ int main(void)
 	    cmocka_unit_test(test_jobs_run_in_order_on_another_thread),
 	    cmocka_unit_test(test_two_in_flight_as_the_batch_uses_them),
 	    cmocka_unit_test(test_stop_runs_what_was_queued),
+	    cmocka_unit_test(test_wait_for_a_later_job),
 	    cmocka_unit_test(test_no_worker_runs_inline),
 	};
 
