@@ -84,9 +84,11 @@ void spool_die_judging(const char *name)
 		_exit(99);
 }
 
-int spool_hold_pending(void)
+long spool_hold_pending(void)
 {
-	return getenv("EXPENSED_HOLD_PENDING") != NULL;
+	const char *ms = getenv("EXPENSED_HOLD_PENDING");
+
+	return ms != NULL ? strtol(ms, NULL, 10) : 0;
 }
 
 long long spool_defer_ms(void)
@@ -856,6 +858,8 @@ static void sync_job(struct job *job)
 {
 	struct pending *p = (struct pending *)job;
 
+	if (SPOOL_HOLD_PENDING() > 0)
+		usleep((useconds_t)SPOOL_HOLD_PENDING() * 1000);
 	p->rc = syncfs(p->sp->dirfd);
 	p->err = p->rc == -1 ? errno : 0;
 }
@@ -876,7 +880,7 @@ void spool_flush(struct spool *sp)
 
 void spool_flush_idle(struct spool *sp)
 {
-	if (!SPOOL_HOLD_PENDING())
+	if (SPOOL_HOLD_PENDING() == 0)
 		spool_flush(sp);
 }
 

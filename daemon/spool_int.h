@@ -307,12 +307,13 @@ void spool_fail_at(const char *stage, size_t batch);
 int spool_page_enomem(void);
 long long spool_defer_ms(void);
 void spool_die_judging(const char *name);
-int spool_hold_pending(void);
+long spool_hold_pending(void);
 /* EXPENSED_DIE_JUDGING=NAME: die (like kill -9) judging the file NAME, as
  * a report that crashes the daemon would */
 #define SPOOL_DIE_JUDGING(name) spool_die_judging(name)
-/* EXPENSED_HOLD_PENDING: a batch whose group commit runs on the syncer
- * stays pending until the next batch (no spool_flush_idle()) */
+/* EXPENSED_HOLD_PENDING=MS: a batch whose group commit runs on the syncer
+ * stays in work/ while the next batch is taken: the syncer waits MS before
+ * its syncfs, and an idle daemon does not wait for it (spool_flush_idle) */
 #define SPOOL_HOLD_PENDING() spool_hold_pending()
 #define SPOOL_PAGE_ENOMEM() spool_page_enomem()
 #define SPOOL_DEFER_MS() spool_defer_ms()

@@ -530,9 +530,9 @@ def test_crash_judging_spares_the_batch_before(spool, expensed_bin,
     hooks_bin = hooks_binary(expensed_bin)
     p = run_hooks(hooks_bin, cfg, tmp_path / "d1.log",
                   EXPENSED_DIE_JUDGING="pill.json",
-                  EXPENSED_HOLD_PENDING="1")
+                  EXPENSED_HOLD_PENDING="20000")
     try:
-        # the batch recorded, left pending (not archived when idle)
+        # the batch recorded, its sync held back (20 s), not archived
         wait_for(lambda: (spool / "work").is_dir() and
                  len([w for w in os.listdir(spool / "work")
                       if w.startswith("r")]) == 5, 10,
