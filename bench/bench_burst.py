@@ -308,6 +308,27 @@ def phase_lone(binary, fs, rcv, items, res):
         watch.close()
 
 
+def phase_sync_floor(fs, res, n=LONE):
+    """The least a durable verdict costs on this file system, the lone
+    file's baseline: one file of a report's size created, written and
+    fsync'ed (one journal commit, the loop device's flush to its image),
+    n times in turn. res["sync_p50"], res["sync_p99"] in ms."""
+    (_, data), = reports("z", 1, base=40000)
+    lat = []
+    for i in range(n):
+        t = time.perf_counter()
+        fd = os.open(fs.path / ("z%d.json" % i),
+                     os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        lat.append((time.perf_counter() - t) * 1000)
+    lat.sort()
+    res["sync_p50"], res["sync_p99"] = pct(lat, 50), pct(lat, 99)
+
+
 def phase_strace(binary, fs, rcv, bitems, litems, res, calls=SYNC_CALLS):
     """res["syncs_burst"], res["syncs_lone"]: the calls (all of them when
     calls is None) of a burst of bitems then of litems dropped alone."""
@@ -389,6 +410,11 @@ def report(res, fs_notes, sink, load0):
     row("lone file archived, p99 ms", "%.2f" % res["p99"], "<= 3",
         res["p99"] <= 3)
     row("  max ms", "%.2f" % res["lone_max"])
+    if "sync_p50" in res:
+        row("  sync floor: a report fsync'ed alone, p50 ms",
+            "%.2f" % res["sync_p50"], "(p99 %.2f)" % res["sync_p99"])
+        row("  lone p50 / sync floor p50", "%.2f" %
+            (res["p50"] / res["sync_p50"]))
     if res.get("lone_commits") is not None:
         lc = res["lone_commits"] / LONE
         row("  journal commits per lone file", "%.2f" % lc, "1", lc <= 1.05)
@@ -444,6 +470,8 @@ def main():
         with fresh_ext4(root, "lone") as fs:
             notes += ["lone: " + fs.note] if fs.note else []
             phase_lone(binary, fs, rcv, litems, res)
+        with fresh_ext4(root, "sync") as fs:
+            phase_sync_floor(fs, res)
         if have_strace:
             with fresh_ext4(root, "strace") as fs:
                 phase_strace(binary, fs, rcv, sitems, slitems, res)
