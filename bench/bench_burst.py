@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO / "tests" / "e2e"))
 sys.path.insert(0, str(REPO / "bench"))
 
 from benchenv import (ResultWatch, SyslogSink, fresh_ext4,  # noqa: E402
-                      peak_memory)
+                      inotify_note, peak_memory)
 from daemon_util import (cpu_ticks, make_report, rss_kb,  # noqa: E402
                          seed_path)
 from receiver import Receiver  # noqa: E402
@@ -386,6 +386,7 @@ def report(res, fs_notes, sink, load0):
         print("file system: a fresh ext4 (%s loop image, journaled) per "
               "measurement" % "512 MB")
     print("syslog: %s" % sink.note)
+    print(inotify_note())
     with open("/proc/loadavg") as f:
         print("load average: %s at start, %s at end" %
               (load0, " ".join(f.read().split()[:3])))

@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO / "bench"))
 import bench_burst  # noqa: E402
 from bench_burst import (BURST, MISSIONS, burst, reports,  # noqa: E402
                          spool_dirs, stage)
-from benchenv import SyslogSink, fresh_ext4  # noqa: E402
+from benchenv import SyslogSink, fresh_ext4, inotify_note  # noqa: E402
 from daemon_util import rss_kb  # noqa: E402
 from receiver import Receiver  # noqa: E402
 
@@ -137,6 +137,7 @@ def main():
     if notes:
         print("!! NOT a fresh ext4: %s" % "; ".join(sorted(set(notes))))
     print("syslog: %s" % sink.note)
+    print(inotify_note())
     with open("/proc/loadavg") as f:
         print("load average: %s at start, %s at end" %
               (load0, " ".join(f.read().split()[:3])))

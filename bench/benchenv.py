@@ -173,6 +173,24 @@ class SyslogSink:
         self.sock = None
 
 
+def inotify_note():
+    """fs.inotify.max_queued_events, and "!!" when it is below the kernel's
+    default (16384): a test that lowers it (tests/e2e/test_daemon.py, to
+    force overflows) and was interrupted, or two such tests run at once,
+    can leave it at 64; the daemon then rescans its inbox after each
+    overflow and this bench's watcher recounts the archive, and every
+    figure is wrong."""
+    try:
+        n = int(Path("/proc/sys/fs/inotify/max_queued_events").read_text())
+    except (OSError, ValueError) as e:
+        return "fs.inotify.max_queued_events unknown (%s)" % e
+    if n < 16384:
+        return ("!! fs.inotify.max_queued_events is %d, below the default "
+                "16384: figures not comparable (sysctl -w "
+                "fs.inotify.max_queued_events=16384)" % n)
+    return "fs.inotify.max_queued_events %d" % n
+
+
 IN_CREATE = 0x100
 IN_MOVED_TO = 0x80
 IN_Q_OVERFLOW = 0x4000

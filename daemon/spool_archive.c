@@ -344,7 +344,7 @@ int spool_give_mode(const struct spool *sp, int fd, int *eperm)
 }
 
 int spool_write_work(const struct spool *sp, const char *name, const char *data,
-		     size_t len, int *eperm)
+		     size_t len, int last, int *eperm)
 {
 	int fd =
 	    openat(sp->workfd, name,
@@ -359,9 +359,14 @@ int spool_write_work(const struct spool *sp, const char *name, const char *data,
 	/* a batch committed at once (a lone file): its data written now, so
 	 * that the batch's syncfs finds it on disk and makes one journal
 	 * commit, not two (ext4 converts the extents of data written during
-	 * a commit in the next one); no error to report: syncfs says it */
+	 * a commit in the next one); the last file also waited for, as the
+	 * sync follows at once. No error to report here: syncfs says it */
 	if (rc == 0 && sp->write_now)
-		(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		(void)sync_file_range(fd, 0, 0,
+				      last ? SYNC_FILE_RANGE_WAIT_BEFORE |
+						 SYNC_FILE_RANGE_WRITE |
+						 SYNC_FILE_RANGE_WAIT_AFTER
+					   : SYNC_FILE_RANGE_WRITE);
 	e = errno;
 	if (close(fd) == -1 && rc == 0)
 		return -1;

@@ -469,7 +469,7 @@ static int put_page(struct spool *sp, struct record *rc)
 		errno = ENOMEM;
 		return -1;
 	}
-	prc = spool_write_work(sp, r->pname, sp->page.buf, sp->page.len,
+	prc = spool_write_work(sp, r->pname, sp->page.buf, sp->page.len, 0,
 			       &rc->group_eperm);
 	if (sp->page.cap > PAGE_BUF_KEEP)
 		sb_release(&sp->page);
@@ -580,8 +580,8 @@ static void write_record(struct spool *sp, struct spool_ctx *ctx,
 	char esc[1024];
 	int e, eperm = rc->group_eperm;
 
-	if (rc->text == NULL ||
-	    spool_write_work(sp, r->rname, rc->text, rc->tlen, &eperm) == -1) {
+	if (rc->text == NULL || spool_write_work(sp, r->rname, rc->text,
+						 rc->tlen, 1, &eperm) == -1) {
 		e = rc->text == NULL ? ENOMEM : errno;
 		log_msg(LOG_ERR, "cannot write result %s: %s",
 			log_escape(r->rname, esc, sizeof(esc)), strerror(e));

@@ -415,9 +415,11 @@ int spool_give_mode(const struct spool *sp, int fd, int *eperm);
 
 /* Write the file work/name (created 0640, O_NOFOLLOW) from len bytes of
  * data and give it its mode and read group (spool_give_mode: *eperm).
+ * In a batch committed at once (sp->write_now) its writeback starts, and
+ * when last (the batch's last file before its sync) is waited for.
  * 0 or -1 with errno. Safe on the worker, as spool_give_mode(). */
 int spool_write_work(const struct spool *sp, const char *name, const char *data,
-		     size_t len, int *eperm);
+		     size_t len, int last, int *eperm);
 
 /* Warn, once per read group, that files cannot be given it (err). */
 void spool_warn_group(struct spool *sp, int err);

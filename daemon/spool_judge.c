@@ -123,7 +123,7 @@ static int keep_copy(struct spool *sp, const struct spool_item *it,
 	int eperm = 0, rc;
 
 	spool_name_kept(it->work, kname);
-	rc = spool_write_work(sp, kname, buf, len, &eperm);
+	rc = spool_write_work(sp, kname, buf, len, 0, &eperm);
 	if (eperm)
 		spool_warn_group(sp, EPERM); /* said once */
 	if (rc == 0 && renameat(sp->workfd, kname, sp->workfd, it->work) == 0)
