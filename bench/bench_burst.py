@@ -45,6 +45,10 @@ LONE = 200
 STRACE_BURST = 1000
 STRACE_LONE = 50
 MISSIONS = 100000
+# floor and burst alternate this many times, each on its own fresh ext4:
+# the ratio of their medians (one pair moved from 0.35 to 0.54 between two
+# runs on the same revision, the floor alone from 4,900 to 8,100 files/s)
+ROUNDS = int(os.environ.get("BENCH_BURST_ROUNDS", "3"))
 SYNC_CALLS = "fsync,fdatasync,syncfs,sync,sync_file_range"
 
 
@@ -366,6 +370,12 @@ def phase_memory(binary, root, res):
     big.unlink()
 
 
+def median(values):
+    v = sorted(values)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
 def row(label, value, target="", ok=None):
     mark = "" if ok is None else (" ok" if ok else " MISSED")
     print("%-44s %12s   %s%s" % (label, value, target, mark))
@@ -392,13 +402,19 @@ def report(res, fs_notes, sink, load0):
               (load0, " ".join(f.read().split()[:3])))
     row("figure", "value", "target")
     hz = os.sysconf("SC_CLK_TCK")
-    rate = BURST / res["burst_s"]
-    ratio = rate / res["floor"]
-    row("burst %d files (20 %% rejected), files/s" % BURST, "%.0f" % rate)
-    row("  all archived after, s", "%.2f" % res["burst_arch_s"])
+    rates = [BURST / s for s in res["bursts"]]
+    rate, floor = median(rates), median(res["floors"])
+    ratio = rate / floor
+    each = ", ".join("%.2f" % (b / f) for b, f in zip(rates, res["floors"]))
+    row("burst %d files (20 %% rejected), files/s" % BURST, "%.0f" % rate,
+        "(median of %s)" % " ".join("%.0f" % r for r in rates))
+    row("  all archived after, s", "%.2f" % res["burst_arch_s"],
+        "(last round)")
     row("  all archived and POSTed after, s", "%.2f" % res["burst_s"])
-    row("floor (no fsync/inotify/log/webhook), f/s", "%.0f" % res["floor"])
-    row("burst / floor", "%.2f" % ratio, ">= 0.5", ratio >= 0.5)
+    row("floor (no fsync/inotify/log/webhook), f/s", "%.0f" % floor,
+        "(median of %s)" % " ".join("%.0f" % f for f in res["floors"]))
+    row("burst / floor (medians)", "%.2f" % ratio, ">= 0.5", ratio >= 0.5)
+    row("  each round's", each)
     if res.get("burst_commits") is not None:
         bc = res["burst_commits"]
         row("  journal commits during the burst", "%d" % bc)
@@ -462,12 +478,16 @@ def main():
     rcv.script("/hook", [], default=200)
     res, notes = {}, []
     try:
-        with fresh_ext4(root, "floor") as fs:
-            notes += ["floor: " + fs.note] if fs.note else []
-            res["floor"] = run_floor(floor, fs, bitems)
-        with fresh_ext4(root, "burst") as fs:
-            notes += ["burst: " + fs.note] if fs.note else []
-            phase_burst(binary, fs, rcv, bitems, res)
+        res["floors"], res["bursts"] = [], []
+        for r in range(ROUNDS):
+            with fresh_ext4(root, "floor%d" % r) as fs:
+                notes += ["floor: " + fs.note] if fs.note else []
+                res["floors"].append(run_floor(floor, fs, bitems))
+            with fresh_ext4(root, "burst%d" % r) as fs:
+                notes += ["burst: " + fs.note] if fs.note else []
+                # the last round's daemon gives the other figures
+                phase_burst(binary, fs, rcv, bitems, res)
+                res["bursts"].append(res["burst_s"])
         with fresh_ext4(root, "lone") as fs:
             notes += ["lone: " + fs.note] if fs.note else []
             phase_lone(binary, fs, rcv, litems, res)
