@@ -355,6 +355,26 @@ static void finish_item(struct spool *sp, struct worker *w, struct claim *c)
 	leave(sp, r, 1);
 }
 
+/* The first claim of this daemon not recorded: key (the batch's first), or
+ * an earlier one left in work/ to be taken again (requeued, deferred: not
+ * recorded, and the mark must not exempt it). */
+static const char *lowest_unrecorded(const struct spool *sp, const char *key)
+{
+	const struct strmap *left[] = {&sp->requeued, &sp->deferred};
+	const char *k;
+	void *val;
+
+	for (size_t i = 0; i < sizeof(left) / sizeof(left[0]); i++) {
+		struct strmap_iter iter = STRMAP_ITER_INIT;
+		while (strmap_next(left[i], &iter, &k, &val)) {
+			if (strncmp(k, sp->token, SPOOL_TOKEN_LEN) == 0 &&
+			    strcmp(k, key) < 0)
+				key = k;
+		}
+	}
+	return key;
+}
+
 /*
  * Step 1 before decide(): judge each claim (its copy put in place first),
  * load each leftover result; claims[i] is item i's. The count of items
@@ -380,7 +400,7 @@ static size_t judge_all(struct spool *sp, const struct spool_ctx *ctx,
 	size_t m = 0, bytes = 0;
 
 	if (sp->pending != NULL)
-		spool_mark_recorded(sp, items[0].key);
+		spool_mark_recorded(sp, lowest_unrecorded(sp, items[0].key));
 	while (m < n && (m == 0 || bytes < PAGE_KEEP_BYTES)) {
 		struct claim *c =
 		    start_item(sp, ctx, &recs[m], &items[m], &claims[m]);

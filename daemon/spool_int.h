@@ -45,17 +45,17 @@
  *      in the next batch's step 1, before it decides its names or queues
  *      any delivery (spool_flush(); also when no file is ready). Before
  *      any claim of that next batch is judged, the owner lock says that
- *      every claim of this daemon before it was recorded ("recorded SEQ",
- *      spool_mark_recorded(); pwrite, not synced: it outlives a kill -9 or
- *      an OOM kill in the page cache): if a report kills the daemon while
- *      judged, the recovery that takes over the dead daemon's claims does
- *      not count one for the claims before SEQ (they were judged and
- *      recorded: not the killer), and clears the mark, so that a crash
- *      while it judges them again counts them like any other. A batch of
- *      recovered claims (counted, or a dead daemon's) is synced and
- *      archived at once, before more is taken. A batch committed at once
- *      (a lone file, recovered claims) starts the writeback of each file
- *      as it writes it (sync_file_range): its syncfs then finds the data
+ *      every claim of this daemon before it was recorded ("recorded SEQ":
+ *      the batch's first claim, or an earlier one left in work/ for a
+ *      later try; spool_mark_recorded(); pwrite, not synced: it outlives a
+ *      kill -9 or an OOM kill in the page cache): if a report kills the daemon
+ * while judged, the recovery that takes over the dead daemon's claims does not
+ * count one for the claims before SEQ (they were judged and recorded: not the
+ * killer), and clears the mark, so that a crash while it judges them again
+ * counts them like any other. A batch of recovered claims (counted, or a dead
+ * daemon's) is synced and archived at once, before more is taken. A batch
+ * committed at once (a lone file, recovered claims) starts the writeback of
+ * each file as it writes it (sync_file_range): its syncfs then finds the data
  *      on disk and commits the journal once, not twice (ext4 converts the
  *      extents of data written during a commit in the next one);
  *   4. per file: rename cKEY.NAME -> D/ARCH (RENAME_NOREPLACE), then pKEY
@@ -346,7 +346,10 @@ long spool_hold_pending(void);
 /* What the owner lock holds after the pid's line: "recorded SEQ\n", SEQ
  * the 8 hex digits of a claim of this daemon's token: every claim before
  * it has been judged and recorded (step 2 done), so that a crash while
- * later claims are judged is not counted as a recovery for them. */
+ * later claims are judged is not counted as a recovery for them. (Claims
+ * are numbered in 32 bits: past 4,294,967,295 claims in one run the
+ * numbers start again, and a mark could then exempt newer claims from
+ * one count; a daemon restarts long before.) */
 #define SPOOL_RECORDED "recorded "
 
 /* Say in the owner lock that every claim of this daemon before KEY (NULL:

@@ -596,6 +596,64 @@ def test_crash_judging_spares_the_batch_before(spool, expensed_bin,
     assert tries() == {}
 
 
+def test_crash_judging_counts_a_claim_left_before(spool, expensed_bin,
+                                                  tmp_path):
+    """The owner lock's mark exempts only what was recorded: a claim of the
+    batch before left in work/ for a later try (its page could not be
+    rendered for lack of memory: deferred) is counted, with the rest of
+    its batch from it on, when a report then kills the daemon."""
+    stage, names = stage_burst(tmp_path, spool, 5)
+    drop_all(spool, stage, names)  # before start: one batch of 5
+    (stage / "pill.json").write_bytes(make_report(SEED, 99))
+    cfg = tmp_path / "left.conf"
+    write_config(cfg, spool)
+    hooks_bin = hooks_binary(expensed_bin)
+    p = run_hooks(hooks_bin, cfg, tmp_path / "d1.log",
+                  EXPENSED_DIE_JUDGING="pill.json",
+                  EXPENSED_HOLD_PENDING="20000",
+                  EXPENSED_PAGE_ENOMEM="1", EXPENSED_DEFER_MS="600000")
+    try:
+        # four recorded, one left without result or page
+        wait_for(lambda: (spool / "work").is_dir() and
+                 len([w for w in os.listdir(spool / "work")
+                      if w.startswith("r")]) == 4, 10,
+                 what="the batch recorded but one")
+        os.rename(stage / "pill.json", spool / "inbox" / "pill.json")
+        assert p.wait(10) == 99
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    work = claims(spool)
+    keys = {w[1:].split(".", 2)[2]: ".".join(w[1:].split(".")[:2])
+            for w in work}
+    results = {w[1:] for w in os.listdir(spool / "work")
+               if w.startswith("r")}
+    left = [k for k in keys.values() if k not in results]
+    assert len(work) == 6 and len(left) == 2  # the deferred one, the pill
+    first_left = min(left)
+    token = first_left.split(".")[0]
+    lock = (spool / "state" / ("owner-%s.lock" % token)).read_text()
+    assert lock.splitlines()[1] == "recorded " + first_left.split(".")[1]
+    p = run_hooks(hooks_bin, cfg, tmp_path / "d2.log",
+                  EXPENSED_DIE_JUDGING="pill.json")
+    assert p.wait(20) == 99
+    counted = sorted(n.name[len("tries-"):]
+                     for n in (spool / "state").glob("tries-*"))
+    # counted: the claims from the deferred one on; exempt: those before
+    assert counted == sorted(k for k in keys.values() if k >= first_left)
+    d = Daemon(expensed_bin, cfg, tmp_path / "d3.log")
+    try:
+        d.start()
+        wait_for(lambda: count_archived(spool) >= 6 and not claims(spool),
+                 20, what="recovery")
+        assert d.stop() == 0
+    finally:
+        d.cleanup()
+    arch = archived(spool)
+    assert sorted(arch) == sorted(names + ["pill.json"])
+
+
 def verdict_lines(d):
     return [m.group(1) for m in map(VERDICT_LINE.match, d.text().splitlines())
             if m]
