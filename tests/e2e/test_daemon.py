@@ -520,13 +520,10 @@ def claims(spool):
     return sorted(w for w in os.listdir(spool / "work") if w.startswith("c"))
 
 
-def test_crash_judging_spares_the_batch_before(spool, expensed_bin,
-                                               tmp_path):
-    """A report that kills the daemon while it is judged, the batch before
-    still in work/ waiting for its group commit: the owner lock says that
-    batch was recorded, so no restart counts a recovery for it until
-    another daemon has judged it again; the killer ends input.resources at
-    its third recovery, the batch before keeps its verdicts."""
+def crash_on_pill(spool, expensed_bin, tmp_path, recorded, **hooks):
+    """A batch of 5 dropped before the start; once `recorded` of them are
+    recorded (their sync held back: still in work/), pill.json dropped,
+    which kills the daemon as it is judged. (names, cfg, hooks binary)."""
     stage, names = stage_burst(tmp_path, spool, 5)
     drop_all(spool, stage, names)  # before start: one batch of 5
     (stage / "pill.json").write_bytes(make_report(SEED, 99))
@@ -535,19 +532,29 @@ def test_crash_judging_spares_the_batch_before(spool, expensed_bin,
     hooks_bin = hooks_binary(expensed_bin)
     p = run_hooks(hooks_bin, cfg, tmp_path / "d1.log",
                   EXPENSED_DIE_JUDGING="pill.json",
-                  EXPENSED_HOLD_PENDING="20000")
+                  EXPENSED_HOLD_PENDING="20000", **hooks)
     try:
-        # the batch recorded, its sync held back (20 s), not archived
         wait_for(lambda: (spool / "work").is_dir() and
                  len([w for w in os.listdir(spool / "work")
-                      if w.startswith("r")]) == 5, 10,
-                 what="the batch of 5 recorded")
+                      if w.startswith("r")]) == recorded, 10,
+                 what="the batch recorded")
         os.rename(stage / "pill.json", spool / "inbox" / "pill.json")
         assert p.wait(10) == 99
     finally:
         if p.poll() is None:
             p.kill()
             p.wait()
+    return names, cfg, hooks_bin
+
+
+def test_crash_judging_spares_the_batch_before(spool, expensed_bin,
+                                               tmp_path):
+    """A report that kills the daemon while it is judged, the batch before
+    still in work/ waiting for its group commit: the owner lock says that
+    batch was recorded, so no restart counts a recovery for it until
+    another daemon has judged it again; the killer ends input.resources at
+    its third recovery, the batch before keeps its verdicts."""
+    names, cfg, hooks_bin = crash_on_pill(spool, expensed_bin, tmp_path, 5)
     work = claims(spool)
     assert len(work) == 6
     pill = [w for w in work if w.endswith(".pill.json")]
@@ -602,28 +609,10 @@ def test_crash_judging_counts_a_claim_left_before(spool, expensed_bin,
     batch before left in work/ for a later try (its page could not be
     rendered for lack of memory: deferred) is counted, with the rest of
     its batch from it on, when a report then kills the daemon."""
-    stage, names = stage_burst(tmp_path, spool, 5)
-    drop_all(spool, stage, names)  # before start: one batch of 5
-    (stage / "pill.json").write_bytes(make_report(SEED, 99))
-    cfg = tmp_path / "left.conf"
-    write_config(cfg, spool)
-    hooks_bin = hooks_binary(expensed_bin)
-    p = run_hooks(hooks_bin, cfg, tmp_path / "d1.log",
-                  EXPENSED_DIE_JUDGING="pill.json",
-                  EXPENSED_HOLD_PENDING="20000",
-                  EXPENSED_PAGE_ENOMEM="1", EXPENSED_DEFER_MS="600000")
-    try:
-        # four recorded, one left without result or page
-        wait_for(lambda: (spool / "work").is_dir() and
-                 len([w for w in os.listdir(spool / "work")
-                      if w.startswith("r")]) == 4, 10,
-                 what="the batch recorded but one")
-        os.rename(stage / "pill.json", spool / "inbox" / "pill.json")
-        assert p.wait(10) == 99
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+    # four recorded, one left without result or page
+    names, cfg, hooks_bin = crash_on_pill(
+        spool, expensed_bin, tmp_path, 4,
+        EXPENSED_PAGE_ENOMEM="1", EXPENSED_DEFER_MS="600000")
     work = claims(spool)
     keys = {w[1:].split(".", 2)[2]: ".".join(w[1:].split(".")[:2])
             for w in work}
