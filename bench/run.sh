@@ -36,3 +36,6 @@ echo "== bench/bench_collide.py"
 # The daemon under a burst, a lone file and idle, against its floor, each on
 # a fresh loop-mounted ext4 (needs root; see bench/README.md).
 /usr/bin/python3 bench/bench_burst.py "$build"
+
+# What verdict pages cost: bursts with [html] off and on, alternating.
+/usr/bin/python3 bench/bench_pages.py "$build"

@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <getopt.h>
+#include <grp.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <string.h>
@@ -125,6 +126,23 @@ static void print_webhook(FILE *f, const struct webhook_conf *h)
 		fprintf(f, "  ca_file: %s\n", h->ca_file);
 }
 
+/* "read group: ..." ([spool] read_group), after a newline. */
+static void print_read_group(FILE *f, gid_t gid)
+{
+	const struct group *gr;
+
+	if (gid == (gid_t)-1) {
+		fputs("\nread group: the group of accepted/", f);
+		return;
+	}
+	gr = getgrgid(gid);
+	if (gr != NULL)
+		fprintf(f, "\nread group: %s (%lu)", gr->gr_name,
+			(unsigned long)gid);
+	else
+		fprintf(f, "\nread group: %lu", (unsigned long)gid);
+}
+
 static void print_summary(FILE *f, const struct config *cfg,
 			  const struct ruleset *rs)
 {
@@ -135,6 +153,9 @@ static void print_summary(FILE *f, const struct config *cfg,
 	print_size(f, cfg->max_file_size);
 	fprintf(f, "\nmax_findings: %zu", cfg->max_findings);
 	fprintf(f, "\nlanguage: %s", i18n_name(cfg->language));
+	fprintf(f, "\npages: %s",
+		cfg->html ? "on (NAME.result.html, index.html)" : "off");
+	print_read_group(f, cfg->read_gid);
 	fputs("\nsettle: ", f);
 	print_duration(f, cfg->settle_ms);
 	fputs("\nmax_judge_time: ", f);

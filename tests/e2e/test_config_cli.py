@@ -4,6 +4,7 @@ The summary of a good configuration, every error with its FILE:LINE and exit
 status 2, the secret-file warning, and that no webhook token, url password,
 query string or secret ever reaches the output.
 """
+import grp
 import os
 import re
 import subprocess
@@ -77,6 +78,8 @@ def test_good_config_summary(expensed_bin, tmp_path):
         "max_file_size: 524288 bytes (512K)",
         "max_findings: 1000",
         "language: fr",
+        "pages: on (NAME.result.html, index.html)",
+        "read group: the group of accepted/",
         "settle: 500ms",
         "max_judge_time: 10s",
         "rescan: off",
@@ -112,11 +115,27 @@ def test_defaults_and_builtin_rules_via_environment(expensed_bin, tmp_path):
     assert "inbox: /var/spool/expensed/inbox" in lines
     assert "max_file_size: 16777216 bytes (16M)" in lines
     assert "settle: 2s" in lines
+    assert "pages: on (NAME.result.html, index.html)" in lines
+    assert "read group: the group of accepted/" in lines
     assert "metrics: off" in lines
     assert "rules: built-in" in lines
     assert "rule count: %d" % rule_count(SHIPPED_RULES) in lines
     assert "webhooks: none" in lines
     assert lines[-1] == "configuration OK"
+
+
+def test_pages_off_and_read_group_shown(expensed_bin, tmp_path):
+    """[html] enabled = no and [spool] read_group appear in the summary:
+    the group by name with its number."""
+    conf = tmp_path / "pages.conf"
+    conf.write_text("[spool]\nread_group = %d\n[html]\nenabled = no\n"
+                    % os.getgid())
+    r = run(expensed_bin, ["-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert "pages: off" in lines
+    name = grp.getgrgid(os.getgid()).gr_name
+    assert "read group: %s (%d)" % (name, os.getgid()) in lines
 
 
 def test_c_option_wins_over_environment(expensed_bin, tmp_path):
