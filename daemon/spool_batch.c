@@ -355,22 +355,21 @@ static void finish_item(struct spool *sp, struct worker *w, struct claim *c)
 	leave(sp, r, 1);
 }
 
-/* The first claim of this daemon not recorded: key (the batch's first), or
- * an earlier one left in work/ to be taken again (requeued, deferred: not
- * recorded, and the mark must not exempt it). */
-static const char *lowest_unrecorded(const struct spool *sp, const char *key)
+/* The mark for a batch whose first claim is key: key, or an earlier claim
+ * of this daemon left in work/ for lack of memory (deferred: judging it,
+ * or its result or page, ran out of memory; the file may be the cause, and
+ * a crash must count it). Claims left for another reason (requeued: a
+ * name taken, a full disk) were judged; they need no count. */
+static const char *mark_for(const struct spool *sp, const char *key)
 {
-	const struct strmap *left[] = {&sp->requeued, &sp->deferred};
+	struct strmap_iter iter = STRMAP_ITER_INIT;
 	const char *k;
 	void *val;
 
-	for (size_t i = 0; i < sizeof(left) / sizeof(left[0]); i++) {
-		struct strmap_iter iter = STRMAP_ITER_INIT;
-		while (strmap_next(left[i], &iter, &k, &val)) {
-			if (strncmp(k, sp->token, SPOOL_TOKEN_LEN) == 0 &&
-			    strcmp(k, key) < 0)
-				key = k;
-		}
+	while (strmap_next(&sp->deferred, &iter, &k, &val)) {
+		if (strncmp(k, sp->token, SPOOL_TOKEN_LEN) == 0 &&
+		    strcmp(k, key) < 0)
+			key = k;
 	}
 	return key;
 }
@@ -400,7 +399,7 @@ static size_t judge_all(struct spool *sp, const struct spool_ctx *ctx,
 	size_t m = 0, bytes = 0;
 
 	if (sp->pending != NULL)
-		spool_mark_recorded(sp, lowest_unrecorded(sp, items[0].key));
+		spool_mark_recorded(sp, mark_for(sp, items[0].key));
 	while (m < n && (m == 0 || bytes < PAGE_KEEP_BYTES)) {
 		struct claim *c =
 		    start_item(sp, ctx, &recs[m], &items[m], &claims[m]);

@@ -46,8 +46,8 @@
  *      any delivery (spool_flush(); also when no file is ready). Before
  *      any claim of that next batch is judged, the owner lock says that
  *      every claim of this daemon before it was recorded ("recorded SEQ":
- *      the batch's first claim, or an earlier one left in work/ for a
- *      later try; spool_mark_recorded(); pwrite, not synced: it outlives a
+ *      the batch's first claim, or an earlier one left in work/ for lack
+ *      of memory; spool_mark_recorded(); pwrite, not synced: it outlives a
  *      kill -9 or an OOM kill in the page cache): if a report kills the daemon
  * while judged, the recovery that takes over the dead daemon's claims does not
  * count one for the claims before SEQ (they were judged and recorded: not the

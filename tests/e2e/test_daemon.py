@@ -605,10 +605,10 @@ def test_crash_judging_spares_the_batch_before(spool, expensed_bin,
 
 def test_crash_judging_counts_a_claim_left_before(spool, expensed_bin,
                                                   tmp_path):
-    """The owner lock's mark exempts only what was recorded: a claim of the
-    batch before left in work/ for a later try (its page could not be
-    rendered for lack of memory: deferred) is counted, with the rest of
-    its batch from it on, when a report then kills the daemon."""
+    """The owner lock's mark exempts only what was judged: a claim of the
+    batch before left in work/ for lack of memory (its page could not be
+    rendered: deferred, the file may be the cause) is counted, with the
+    rest of its batch from it on, when a report then kills the daemon."""
     # four recorded, one left without result or page
     names, cfg, hooks_bin = crash_on_pill(
         spool, expensed_bin, tmp_path, 4,
