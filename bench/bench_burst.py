@@ -41,7 +41,7 @@ from daemon_util import (cpu_ticks, make_report, rss_kb,  # noqa: E402
 from receiver import Receiver  # noqa: E402
 
 BURST = 5000
-LONE = 200
+LONE = 400  # 200 into an idle daemon, 200 back to back
 STRACE_BURST = 1000
 STRACE_LONE = 50
 MISSIONS = 100000
@@ -233,11 +233,28 @@ def burst(spool, st, items, watch, rcv):
     return t_arch, time.monotonic() - t0
 
 
-def lone(spool, st, items, watch):
-    """Latencies in ms of items dropped one at a time."""
+def syscall_of(pid):
+    """What the daemon's own thread is doing: the number of the system call
+    it waits in (/proc/PID/syscall), or "running"."""
+    with open("/proc/%d/syscall" % pid) as f:
+        return f.read().split()[0]
+
+
+def lone(spool, st, items, watch, idle=None):
+    """Latencies in ms of items dropped one at a time: each as soon as the
+    previous one's result is archived, or with idle=(pid, call) once the
+    daemon's thread is back waiting in that system call (its epoll_wait:
+    idle, the previous file's index.html and verdict lines done)."""
     inbox = spool / "inbox"
     lat = []
     for name, _ in items:
+        if idle is not None:
+            pid, call = idle
+            deadline = time.monotonic() + 2
+            while syscall_of(pid) != call:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the daemon did not go idle")
+                time.sleep(0.0002)
         t = time.perf_counter()
         os.rename(st / name, inbox / name)
         watch.wait(lambda w: w.has(name), 10, "lone file %s" % name)
@@ -299,20 +316,26 @@ def phase_lone(binary, fs, rcv, items, res):
     d, watch = start_daemon(binary, fs, spool, rcv)
     try:
         time.sleep(0.3)
+        # the call its thread waits in when idle (epoll_wait)
+        idle = (d.pid, syscall_of(d.pid))
+        half = len(items) // 2
         c0 = fs.commits()
-        lat = sorted(lone(spool, st, items, watch))
+        lat = sorted(lone(spool, st, items[:half], watch, idle))
         time.sleep(0.3)
         c1 = fs.commits()
+        b2b = sorted(lone(spool, st, items[half:], watch))
         res["p50"], res["p99"] = pct(lat, 50), pct(lat, 99)
         res["lone_max"] = lat[-1]
-        res["lone_commits"] = None if c0 is None else c1 - c0
+        res["lone_n"] = len(lat)
+        res["lone_commits"] = None if c0 is None else (c1 - c0) / len(lat)
+        res["b2b_p50"], res["b2b_p99"] = pct(b2b, 50), pct(b2b, 99)
         d.stop()
     finally:
         d.kill()
         watch.close()
 
 
-def phase_sync_floor(fs, res, n=LONE):
+def phase_sync_floor(fs, res, n=200):
     """The least a durable verdict costs on this file system, the lone
     file's baseline: one file of a report's size created, written and
     fsync'ed (one journal commit, the loop device's flush to its image),
@@ -422,18 +445,21 @@ def report(res, fs_notes, sink, load0):
     if "syncs_burst" in res:
         v, d = calls_text(res["syncs_burst"], STRACE_BURST)
         row("  sync calls per file (%d-file burst)" % STRACE_BURST, v, d)
-    row("lone file archived, p50 ms (%d files)" % LONE, "%.2f" % res["p50"],
-        "<= 1.5", res["p50"] <= 1.5)
+    row("lone file into an idle daemon, p50 ms (%d files)" % res["lone_n"],
+        "%.2f" % res["p50"], "<= 1.5", res["p50"] <= 1.5)
     row("lone file archived, p99 ms", "%.2f" % res["p99"], "<= 3",
         res["p99"] <= 3)
     row("  max ms", "%.2f" % res["lone_max"])
+    row("  back to back (%d files), p50 / p99 ms" % (LONE - res["lone_n"]),
+        "%.2f / %.2f" % (res["b2b_p50"], res["b2b_p99"]),
+        "(each as soon as the one before is archived)")
     if "sync_p50" in res:
         row("  sync floor: a report fsync'ed alone, p50 ms",
             "%.2f" % res["sync_p50"], "(p99 %.2f)" % res["sync_p99"])
         row("  lone p50 / sync floor p50", "%.2f" %
             (res["p50"] / res["sync_p50"]))
     if res.get("lone_commits") is not None:
-        lc = res["lone_commits"] / LONE
+        lc = res["lone_commits"]
         row("  journal commits per lone file", "%.2f" % lc, "1", lc <= 1.05)
     if "syncs_lone" in res:
         v, d = calls_text(res["syncs_lone"], STRACE_LONE)
