@@ -328,9 +328,8 @@ static size_t do_batch(struct daemon *d)
 	size_t n = 0;
 
 	if (d->recov_pos < d->nrecov) {
-		n = d->nrecov - d->recov_pos;
-		if (n > SPOOL_BATCH_MAX)
-			n = SPOOL_BATCH_MAX;
+		n = spool_batch_len(d->recov + d->recov_pos,
+				    d->nrecov - d->recov_pos, SPOOL_BATCH_MAX);
 		spool_process(d->sp, &d->ctx, d->recov + d->recov_pos, n);
 		d->recov_pos += n;
 	} else if (watch_ready(d->w) > 0) {

@@ -39,6 +39,9 @@ struct spool_item {
 	 * NAME its claim name kept) */
 	char name[SPOOL_NAME_SIZE];
 	unsigned tries; /* recoveries of this claim counted, this one too */
+	/* a claim that may have crashed the daemon (taken back from work/):
+	 * judged alone, its recovery counted just before (spool_process) */
+	int suspect;
 };
 
 /* What judging needs; owned by the caller, counters updated by
@@ -77,15 +80,20 @@ int spool_claim(struct spool *sp, int inbox_fd, const char *name,
  * List what is left in work/ and belongs to nobody alive: this daemon's own
  * leftovers (a failed batch), and claims of daemons that are gone (their
  * owner lock is free: it is taken over). Stale results and copies of those
- * claims are removed (the claim is judged again); each claim's recovery is
- * counted durably (state/tries-KEY) before it is returned; a claim whose
- * judging ran out of memory lately, or whose copy, result or page could
- * not be written, is left for later (spool_int.h). Also removes the owner
- * locks of dead daemons that left nothing, with their index.html temporary
- * files.
+ * claims are removed (the claim is judged again); a claim that may have
+ * crashed the daemon is marked suspect: spool_process() judges it alone
+ * and counts its recovery durably (state/tries-KEY) just before; a claim
+ * whose judging ran out of memory lately, or whose copy, result or page
+ * could not be written, is left for later (spool_int.h). Also removes the
+ * owner locks of dead daemons that left nothing, with their index.html
+ * temporary files.
  * *items is malloc'ed (free it). Returns the count, or -1.
  */
 int spool_recoverable(struct spool *sp, struct spool_item **items);
+
+/* How many of items[0..n) to process as one batch: a suspect alone,
+ * else the items up to the next suspect (at most max). */
+size_t spool_batch_len(const struct spool_item *items, size_t n, size_t max);
 
 /* 1 once after a batch left something that should be retried at once (an
  * archive name taken by another daemon meanwhile, a batch that failed). */

@@ -957,6 +957,12 @@ int spool_process(struct spool *sp, struct spool_ctx *ctx,
 	assert(ctx->ob != NULL);
 	if (n == 0)
 		return 0;
+	/* a claim that may have crashed the daemon is judged alone, its
+	 * recovery counted just before: a report that kills the daemon again
+	 * is counted, the files taken back with it are not */
+	assert(n == 1 || !items[0].suspect);
+	if (items[0].suspect && spool_count_recovery(sp, &items[0]) == -1)
+		return -1;
 	recs = calloc(n, sizeof(*recs));
 	claims = calloc(n, sizeof(*claims));
 	if (recs == NULL || claims == NULL) {

@@ -95,11 +95,16 @@
  *   and the input are first moved back to pKEY and cKEY.NAME. Such a retry
  *   is not counted as a recovery.
  *
- * Poison pills: before a claim taken back by recovery is judged again,
- * state/tries-KEY is raised by one (written in place, then one syncfs for
- * the whole recovered list), unless its dead owner's lock says it was
- * recorded (step 3); at the third recovery the file is not read
- * but judged invalid, input.resources, and archived as in 1-5. A claim
+ * Poison pills: a claim taken back by recovery that may have crashed its
+ * daemon (all but those its dead owner's lock says were recorded, step 3,
+ * and those requeued) is a suspect: it is judged alone, in a batch of its
+ * own, and just before, state/tries-KEY is raised by one (written in
+ * place, then a syncfs: spool_count_recovery()). So a report that kills
+ * the daemon each time it is judged is counted each time, and the files
+ * taken back with it are not (they are judged and archived, each alone,
+ * their counts removed with them; suspects never counted come first). At
+ * the third recovery the file is not read but judged invalid,
+ * input.resources, and archived as in 1-5. A claim
  * whose judging runs out of memory, or whose result or page cannot be
  * made for lack of memory (a page too large to render), or whose
  * deliveries cannot be queued for lack of memory, stays in work/ (its
@@ -355,6 +360,13 @@ long spool_hold_pending(void);
 /* Say in the owner lock that every claim of this daemon before KEY (NULL:
  * none) is recorded; nothing for a KEY of another token. Not synced. */
 void spool_mark_recorded(struct spool *sp, const char *key);
+
+/* ---- spool_recover.c ---- */
+
+/* Count the recovery of the suspect it (state/tries-KEY raised, synced)
+ * just before it is judged again, alone: it->tries is then the count, this
+ * one too. 0, or -1 (logged: not judged now, taken again later). */
+int spool_count_recovery(struct spool *sp, struct spool_item *it);
 
 /* ---- spool_judge.c ---- */
 

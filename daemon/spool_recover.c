@@ -203,9 +203,9 @@ static int was_recorded(const struct spool *sp, const char *key)
 }
 
 /* Whether this daemon may recover token's claims: its own, or those of a
- * dead daemon (whose lock it then takes over and keeps; *counted is set
+ * dead daemon (whose lock it then takes over and keeps; *cleared is set
  * when its mark was cleared, to sync). */
-static int eligible(struct spool *sp, const char *token, int *counted)
+static int eligible(struct spool *sp, const char *token, int *cleared)
 {
 	struct adopted *a;
 	int fd;
@@ -224,7 +224,7 @@ static int eligible(struct spool *sp, const char *token, int *counted)
 	memcpy(a[sp->nadopted].token, token, sizeof(a->token));
 	a[sp->nadopted].fd = fd;
 	if (take_mark(fd, a[sp->nadopted].recorded))
-		*counted = 1;
+		*cleared = 1;
 	sp->nadopted++;
 	log_msg(LOG_NOTICE, "taking over the claims of stopped daemon %s",
 		token);
@@ -388,12 +388,13 @@ static int deferred(struct spool *sp, const char *key)
  * The item to process for group g of KEY key: its claim, judged again (its
  * old results, page and copy are void and removed; a copy without its claim
  * is put back as the claim), else its result, to put in place with its page
- * if it is there (spool_batch.c finds it). 0, 1 when
- * there is nothing to do now, -1 when its recovery cannot be counted.
- * *counted is set when a count was raised (to sync).
+ * if it is there (spool_batch.c finds it). A claim that may have crashed
+ * its daemon is a suspect: its recovery is counted when it is judged
+ * (spool_count_recovery()). 0, 1 when there is nothing to do now, -1 when
+ * its count cannot be read.
  */
 static int group_item(struct spool *sp, const char *key, struct group *g,
-		      struct spool_item *it, int *counted)
+		      struct spool_item *it)
 {
 	struct spool_work_name wn;
 	int rc, n;
@@ -413,13 +414,11 @@ static int group_item(struct spool *sp, const char *key, struct group *g,
 	if (g->claim != NULL) {
 		if (deferred(sp, key))
 			return 1;
-		if (strmap_del(&sp->requeued, key) != NULL ||
-		    was_recorded(sp, key)) {
-			n = tries(sp, key, 0);
-		} else {
-			n = tries(sp, key, 1);
-			*counted = 1;
-		}
+		/* requeued (judged, a name taken or a full disk) or judged
+		 * and recorded before its daemon died: no suspect */
+		it->suspect = strmap_del(&sp->requeued, key) == NULL &&
+			      !was_recorded(sp, key);
+		n = tries(sp, key, 0);
 		if (n == -1)
 			return -1;
 		it->tries = (unsigned)n;
@@ -448,12 +447,45 @@ static int group_item(struct spool *sp, const char *key, struct group *g,
 	return 0;
 }
 
-/* Recovered claims in the order of their keys (token, then claim number),
- * not in the hash table's order, which depends on the hash key. */
-static int by_key(const void *a, const void *b)
+int spool_count_recovery(struct spool *sp, struct spool_item *it)
 {
-	return strcmp(((const struct spool_item *)a)->key,
-		      ((const struct spool_item *)b)->key);
+	int n = tries(sp, it->key, 1);
+
+	if (n == -1)
+		return -1;
+	/* durable before the file is judged again */
+	if (syncfs(sp->statefd) == -1) {
+		log_msg(LOG_ERR, "cannot sync state/: %s", strerror(errno));
+		return -1;
+	}
+	it->tries = (unsigned)n;
+	it->suspect = 0;
+	return 0;
+}
+
+size_t spool_batch_len(const struct spool_item *items, size_t n, size_t max)
+{
+	size_t i = 0;
+
+	if (n > 0 && items[0].suspect)
+		return 1;
+	while (i < n && i < max && !items[i].suspect)
+		i++;
+	return i;
+}
+
+/* Recovered claims by recoveries counted, then in the order of their keys
+ * (token, then claim number), not in the hash table's order, which
+ * depends on the hash key: a file already counted (it may be the one that
+ * kills the daemon) comes after those never counted, so that a killer
+ * judged again does not hold the others back. */
+static int by_tries_key(const void *a, const void *b)
+{
+	const struct spool_item *x = a, *y = b;
+
+	if (x->tries != y->tries)
+		return x->tries < y->tries ? -1 : 1;
+	return strcmp(x->key, y->key);
 }
 
 int spool_recoverable(struct spool *sp, struct spool_item **items)
@@ -465,7 +497,7 @@ int spool_recoverable(struct spool *sp, struct spool_item **items)
 	size_t n, count = 0;
 	const char *key;
 	void *val;
-	int rc = -1, counted = 0;
+	int rc = -1, cleared = 0;
 
 	*items = NULL;
 	if (list_dir(sp->workfd, &names, &n) == -1) {
@@ -483,9 +515,9 @@ int spool_recoverable(struct spool *sp, struct spool_item **items)
 		int gr;
 
 		strmap_put(&tokens, g->token, (void *)1, NULL);
-		if (!eligible(sp, g->token, &counted))
+		if (!eligible(sp, g->token, &cleared))
 			continue;
-		gr = group_item(sp, key, g, &out[count], &counted);
+		gr = group_item(sp, key, g, &out[count]);
 		if (gr == -1)
 			goto out;
 		count += gr == 0;
@@ -495,14 +527,14 @@ int spool_recoverable(struct spool *sp, struct spool_item **items)
 	 * like any other */
 	for (size_t i = 0; i < sp->nadopted; i++)
 		sp->adopted[i].recorded[0] = '\0';
-	/* the counts are durable before any of these claims is judged */
-	if (counted && syncfs(sp->statefd) == -1) {
+	/* the marks cleared are durable before any claim is judged */
+	if (cleared && syncfs(sp->statefd) == -1) {
 		log_msg(LOG_ERR, "cannot sync state/: %s", strerror(errno));
 		goto out;
 	}
 	sweep_locks(sp, &tokens);
 	sweep_tries(sp, &groups);
-	qsort(out, count, sizeof(*out), by_key);
+	qsort(out, count, sizeof(*out), by_tries_key);
 	*items = out;
 	out = NULL;
 	rc = (int)count;

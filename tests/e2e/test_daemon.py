@@ -547,13 +547,37 @@ def crash_on_pill(spool, expensed_bin, tmp_path, recorded, **hooks):
     return names, cfg, hooks_bin
 
 
+def assert_killer_ends(spool, expensed_bin, cfg, log, names):
+    """A daemon without hooks archives pill.json input.resources (its
+    third recovery was counted) and names with their own verdicts."""
+    d = Daemon(expensed_bin, cfg, log)
+    try:
+        d.start()
+        wait_for(lambda: count_archived(spool) >= len(names) + 1 and
+                 not claims(spool), 20, what="recovery")
+        assert d.stop() == 0
+    finally:
+        d.cleanup()
+    doc = json.loads((spool / "rejected" / "pill.json.result.json")
+                     .read_text())
+    assert [f["rule"] for f in doc["findings"]] == ["input.resources"]
+    arch = archived(spool)
+    del arch["pill.json"]
+    assert sorted(arch) == sorted(names)
+    for i, name in enumerate(names):
+        want = "rejected" if i % 5 == 4 else "accepted"
+        assert arch[name] == [(want, True)], (name, arch[name])
+
+
 def test_crash_judging_spares_the_batch_before(spool, expensed_bin,
                                                tmp_path):
     """A report that kills the daemon while it is judged, the batch before
     still in work/ waiting for its group commit: the owner lock says that
-    batch was recorded, so no restart counts a recovery for it until
-    another daemon has judged it again; the killer ends input.resources at
-    its third recovery, the batch before keeps its verdicts."""
+    batch was recorded, so the next daemon judges it without counting a
+    recovery (a crash then counts nothing); after that, each file taken
+    back is judged alone, its recovery counted just before: only the
+    killer is counted again, and ends input.resources at its third
+    recovery; the others keep their verdicts."""
     names, cfg, hooks_bin = crash_on_pill(spool, expensed_bin, tmp_path, 5)
     work = claims(spool)
     assert len(work) == 6
@@ -568,38 +592,23 @@ def test_crash_judging_spares_the_batch_before(spool, expensed_bin,
         return {n.name[len("tries-"):]: n.read_text()
                 for n in (spool / "state").glob("tries-*")}
 
-    # the second daemon counts the killer only, judges all six again
-    # (the five first) and dies on it too
+    # the second daemon judges the five together, uncounted: dying on
+    # one of them counts nothing
     p = run_hooks(hooks_bin, cfg, tmp_path / "d2.log",
-                  EXPENSED_DIE_JUDGING="pill.json")
+                  EXPENSED_DIE_JUDGING=names[0])
     assert p.wait(20) == 99
-    assert tries() == {pill_key: "1\n"}
+    assert tries() == {}
     assert len(claims(spool)) == 6
-    # the third counts all six: the second daemon had judged them
-    p = run_hooks(hooks_bin, cfg, tmp_path / "d3.log",
-                  EXPENSED_DIE_JUDGING="pill.json")
-    assert p.wait(20) == 99
-    counts = tries()
-    assert counts.pop(pill_key) == "2\n"
-    assert sorted(counts.values()) == ["1\n"] * 5
-    # the fourth archives the killer input.resources, the rest as judged
-    d = Daemon(expensed_bin, cfg, tmp_path / "d4.log")
-    try:
-        d.start()
-        wait_for(lambda: count_archived(spool) >= 6 and not claims(spool),
-                 20, what="recovery")
-        assert d.stop() == 0
-    finally:
-        d.cleanup()
-    doc = json.loads((spool / "rejected" / "pill.json.result.json")
-                     .read_text())
-    assert [f["rule"] for f in doc["findings"]] == ["input.resources"]
-    arch = archived(spool)
-    del arch["pill.json"]
-    assert sorted(arch) == names
-    for i, name in enumerate(names):
-        want = "rejected" if i % 5 == 4 else "accepted"
-        assert arch[name] == [(want, True)], (name, arch[name])
+    # from now on all six are suspects, each judged alone and counted
+    # just before: the five are archived, the killer counted
+    for i, want in ((3, "1\n"), (4, "2\n")):
+        p = run_hooks(hooks_bin, cfg, tmp_path / ("d%d.log" % i),
+                      EXPENSED_DIE_JUDGING="pill.json")
+        assert p.wait(20) == 99
+        assert tries() == {pill_key: want}
+        assert claims(spool) == [pill[0]]
+    # the fifth archives the killer input.resources
+    assert_killer_ends(spool, expensed_bin, cfg, tmp_path / "d5.log", names)
     assert tries() == {}
 
 
@@ -607,8 +616,9 @@ def test_crash_judging_counts_a_claim_left_before(spool, expensed_bin,
                                                   tmp_path):
     """The owner lock's mark exempts only what was judged: a claim of the
     batch before left in work/ for lack of memory (its page could not be
-    rendered: deferred, the file may be the cause) is counted, with the
-    rest of its batch from it on, when a report then kills the daemon."""
+    rendered: deferred, the file may be the cause) is a suspect, judged
+    alone and counted just before, with the rest of its batch from it
+    on."""
     # four recorded, one left without result or page
     names, cfg, hooks_bin = crash_on_pill(
         spool, expensed_bin, tmp_path, 4,
@@ -624,13 +634,15 @@ def test_crash_judging_counts_a_claim_left_before(spool, expensed_bin,
     token = first_left.split(".")[0]
     lock = (spool / "state" / ("owner-%s.lock" % token)).read_text()
     assert lock.splitlines()[1] == "recorded " + first_left.split(".")[1]
+    # a suspect: counted just before it is judged, and then it kills the
+    # daemon (as if it were the cause)
+    deferred = [n for n, k in keys.items() if k == first_left][0]
     p = run_hooks(hooks_bin, cfg, tmp_path / "d2.log",
-                  EXPENSED_DIE_JUDGING="pill.json")
+                  EXPENSED_DIE_JUDGING=deferred)
     assert p.wait(20) == 99
-    counted = sorted(n.name[len("tries-"):]
-                     for n in (spool / "state").glob("tries-*"))
-    # counted: the claims from the deferred one on; exempt: those before
-    assert counted == sorted(k for k in keys.values() if k >= first_left)
+    counted = {n.name[len("tries-"):]: n.read_text()
+               for n in (spool / "state").glob("tries-*")}
+    assert counted == {first_left: "1\n"}
     d = Daemon(expensed_bin, cfg, tmp_path / "d3.log")
     try:
         d.start()
@@ -641,6 +653,43 @@ def test_crash_judging_counts_a_claim_left_before(spool, expensed_bin,
         d.cleanup()
     arch = archived(spool)
     assert sorted(arch) == sorted(names + ["pill.json"])
+
+
+def test_killer_in_a_batch_takes_only_itself(spool, expensed_bin, tmp_path):
+    """A report that kills the daemon each time it is judged, in one batch
+    with five good ones: after the first crash every file taken back is a
+    suspect, judged alone with its recovery counted just before (those
+    never counted first); the five are archived with their verdicts, and
+    the killer alone ends input.resources (at its third counted
+    recovery)."""
+    stage, names = stage_burst(tmp_path, spool, 5)
+    (stage / "pill.json").write_bytes(make_report(SEED, 99))
+    old = time.time() - 60  # settled for the first scan, as the others
+    os.utime(stage / "pill.json", (old, old))
+    drop_all(spool, stage, names + ["pill.json"])  # one batch of 6
+    cfg = tmp_path / "batch.conf"
+    write_config(cfg, spool)
+    hooks_bin = hooks_binary(expensed_bin)
+    for i in range(3):
+        p = run_hooks(hooks_bin, cfg, tmp_path / ("d%d.log" % i),
+                      EXPENSED_DIE_JUDGING="pill.json")
+        assert p.wait(20) == 99
+        tries = {n.name[len("tries-"):]: n.read_text()
+                 for n in (spool / "state").glob("tries-*")}
+        left = sorted(c.split(".", 2)[2] for c in claims(spool))
+        if i == 0:
+            assert len(left) == 6 and tries == {}
+        else:
+            # counted: the killer only, once per restart
+            assert list(tries.values()) == ["%d\n" % i]
+            assert [k for k in tries] == [
+                ".".join(c[1:].split(".")[:2]) for c in claims(spool)
+                if c.endswith(".pill.json")]
+        if i == 2:
+            # those after it at the first restart came first at the
+            # second (never counted: before the killer, counted once)
+            assert left == ["pill.json"]
+    assert_killer_ends(spool, expensed_bin, cfg, tmp_path / "d3.log", names)
 
 
 def verdict_lines(d):
