@@ -88,11 +88,11 @@ void spool_mark_recorded(struct spool *sp, const char *key)
 	int len;
 
 	/* recovery reads it from a dead owner's lock (spool_recover.c) */
-	if (key != NULL && strncmp(key, sp->token, SPOOL_TOKEN_LEN) != 0)
+	if (key != NULL && !spool_key_of(key, sp->token))
 		return;
 	len = snprintf(text, sizeof(text), "%ld\n" SPOOL_RECORDED "%.8s\n",
 		       (long)getpid(),
-		       key != NULL ? key + SPOOL_TOKEN_LEN + 1 : "00000000");
+		       key != NULL ? spool_key_seq(key) : "00000000");
 	/* the same length each time: no truncation. Not synced: it must
 	 * outlive the process (the page cache does), not a power cut (a lost
 	 * mark counts more recoveries, never fewer: the mark only rises).

@@ -367,8 +367,7 @@ static const char *mark_for(const struct spool *sp, const char *key)
 	void *val;
 
 	while (strmap_next(&sp->deferred, &iter, &k, &val)) {
-		if (strncmp(k, sp->token, SPOOL_TOKEN_LEN) == 0 &&
-		    strcmp(k, key) < 0)
+		if (spool_key_of(k, sp->token) && strcmp(k, key) < 0)
 			key = k;
 	}
 	return key;
@@ -495,11 +494,7 @@ static int put_page(struct spool *sp, struct record *rc)
 	return prc;
 }
 
-/* The job of a record (on the worker): r's result document, archived_as
- * inside, as text with its newline (rc->text, NULL out of memory; the
- * document stays in r->doc, which the webhook bodies share), and with
- * [html] enabled its page in work/pKEY (rc->page_errno), from its kept
- * report, then freed. */
+/* Free what the record before in the slot rc left (written already). */
 static void release_spent(struct record *rc)
 {
 	json_decref(rc->spent_doc);
@@ -508,6 +503,11 @@ static void release_spent(struct record *rc)
 	rc->spent_text = NULL;
 }
 
+/* The job of a record (on the worker): r's result document, archived_as
+ * inside, as text with its newline (rc->text, NULL out of memory; the
+ * document stays in r->doc, which the webhook bodies share), and with
+ * [html] enabled its page in work/pKEY (rc->page_errno), from its kept
+ * report, then freed. */
 static void build_record(struct job *job)
 {
 	struct record *rc = (struct record *)job;
@@ -939,7 +939,7 @@ static int recovered(const struct spool *sp, const struct spool_item *items,
 {
 	for (size_t i = 0; i < n; i++) {
 		if (items[i].tries > 0 || items[i].kind == ITEM_RESULT ||
-		    strncmp(items[i].key, sp->token, SPOOL_TOKEN_LEN) != 0)
+		    !spool_key_of(items[i].key, sp->token))
 			return 1;
 	}
 	return 0;

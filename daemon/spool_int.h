@@ -164,9 +164,9 @@ struct adopted {
 
 /*
  * One claim being judged in step 1 (spool_judge.c): read by the daemon's
- * thread (spool_claim_read), judged by a job on the worker
- * (spool_claim_judge), its copy written by the daemon's thread
- * (spool_claim_copy), which frees the bytes read. One per item of a batch
+ * thread (spool_claim_read), its copy written by it (spool_claim_copy),
+ * judged by a job on the worker (spool_claim_judge); the bytes read are
+ * freed once judged (spool_claim_release). One per item of a batch
  * (spool_batch.c).
  */
 struct claim {
@@ -177,7 +177,7 @@ struct claim {
 	const char *rule; /* refused before the engine reads it: the rule */
 	char msg[256];	  /* and the message */
 	long long size;	  /* the file's size, -1 unknown */
-	char *buf;	  /* the bytes read (len), until copied */
+	char *buf;	  /* the bytes read (len), until judged */
 	size_t cap, len;
 	int rc;	      /* the judging's: 0, or -1 out of memory */
 	long long us; /* how long judging took */

@@ -37,6 +37,21 @@ bool spool_token_valid(const char *s)
 	return strlen(s) == SPOOL_TOKEN_LEN && is_hex(s, SPOOL_TOKEN_LEN);
 }
 
+bool spool_key_of(const char *key, const char *token)
+{
+	return strncmp(key, token, SPOOL_TOKEN_LEN) == 0;
+}
+
+const char *spool_key_seq(const char *key)
+{
+	return key + SPOOL_TOKEN_LEN + 1;
+}
+
+bool spool_seq_valid(const char *s)
+{
+	return is_hex(s, 8);
+}
+
 bool spool_key_valid(const char *s)
 {
 	return strlen(s) == SPOOL_KEY_LEN && is_hex(s, SPOOL_TOKEN_LEN) &&

@@ -87,6 +87,13 @@
 bool spool_token_valid(const char *s);
 bool spool_key_valid(const char *s);
 
+/* A KEY's parts: whether it is one of token's claims, and its claim
+ * number (the 8 hex digits after the dot, which compare as text in the
+ * order of the numbers); whether s starts with such 8 digits. */
+bool spool_key_of(const char *key, const char *token);
+const char *spool_key_seq(const char *key);
+bool spool_seq_valid(const char *s);
+
 /* The token of random bits r, into token (SPOOL_TOKEN_LEN + 1 bytes). */
 void spool_name_token(uint64_t r, char *token);
 

@@ -6,7 +6,6 @@
  * left nothing behind. The cases follow the protocol in spool_int.h.
  */
 #include <assert.h>
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -166,7 +165,6 @@ static int take_mark(int fd, char recorded[9])
 {
 	char text[64], *p;
 	ssize_t got = pread(fd, text, sizeof(text) - 1, 0);
-	size_t i;
 
 	recorded[0] = '\0';
 	if (got <= 0)
@@ -176,11 +174,8 @@ static int take_mark(int fd, char recorded[9])
 	if (p == NULL)
 		return 0;
 	p += 1 + strlen(SPOOL_RECORDED);
-	for (i = 0; i < 8; i++) {
-		if (!isxdigit((unsigned char)p[i]) ||
-		    isupper((unsigned char)p[i]))
-			return 0;
-	}
+	if (!spool_seq_valid(p))
+		return 0;
 	memcpy(recorded, p, 8);
 	recorded[8] = '\0';
 	if (strcmp(recorded, "00000000") == 0)
@@ -194,10 +189,9 @@ static int was_recorded(const struct spool *sp, const char *key)
 {
 	for (size_t i = 0; i < sp->nadopted; i++) {
 		const struct adopted *a = &sp->adopted[i];
-		if (strncmp(a->token, key, SPOOL_TOKEN_LEN) == 0)
+		if (spool_key_of(key, a->token))
 			return a->recorded[0] != '\0' &&
-			       strcmp(key + SPOOL_TOKEN_LEN + 1, a->recorded) <
-				   0;
+			       strcmp(spool_key_seq(key), a->recorded) < 0;
 	}
 	return 0;
 }
