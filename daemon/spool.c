@@ -236,8 +236,10 @@ void spool_close(struct spool *sp)
 		close(sp->statefd);
 	for (size_t i = 0; i < SPOOL_PIPELINE; i++)
 		free(sp->records[i].text);
-	free(sp->quote);
-	sb_release(&sp->page);
+	for (size_t i = 0; i < 2; i++) {
+		free(sp->scratch[i].quote);
+		sb_release(&sp->scratch[i].page);
+	}
 	page_index_close(sp->index);
 	spool_forget(sp);
 	free(sp);
