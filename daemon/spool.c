@@ -236,10 +236,8 @@ void spool_close(struct spool *sp)
 		close(sp->statefd);
 	for (size_t i = 0; i < SPOOL_PIPELINE; i++)
 		free(sp->records[i].text);
-	for (size_t i = 0; i < 2; i++) {
-		free(sp->scratch[i].quote);
-		sb_release(&sp->scratch[i].page);
-	}
+	free(sp->quote);
+	sb_release(&sp->page);
 	page_index_close(sp->index);
 	spool_forget(sp);
 	free(sp);

@@ -61,26 +61,19 @@ void spool_fail_at(const char *stage, size_t batch)
 		_exit(99);
 }
 
-/* Pages are rendered on both threads: the count is atomic. */
 int spool_page_enomem(void)
 {
 	static long left = -1;
-	long now = __atomic_load_n(&left, __ATOMIC_RELAXED);
+	const char *n;
 
-	if (now == -1) {
-		const char *n = getenv("EXPENSED_PAGE_ENOMEM");
-		long want = n != NULL ? strtol(n, NULL, 10) : 0;
-		/* failing, it reads what the other thread set */
-		if (__atomic_compare_exchange_n(&left, &now, want, 0,
-						__ATOMIC_RELAXED,
-						__ATOMIC_RELAXED))
-			now = want;
+	if (left == -1) {
+		n = getenv("EXPENSED_PAGE_ENOMEM");
+		left = n != NULL ? strtol(n, NULL, 10) : 0;
 	}
-	while (now > 0 &&
-	       !__atomic_compare_exchange_n(&left, &now, now - 1, 0,
-					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		;
-	return now > 0;
+	if (left <= 0)
+		return 0;
+	left--;
+	return 1;
 }
 
 void spool_die_judging(const char *name)
@@ -395,9 +388,7 @@ static const char *mark_for(const struct spool *sp, const char *key)
  * thread archives the batch before while the worker judges: before this
  * batch decides its names (they must be free on disk) and queues any
  * delivery (outbox_synced() then schedules every delivery queued so far).
- * Then, rather than wait, it takes back the claims the worker has not
- * started, last first, and judges them itself, until the two meet. A
- * batch of one runs inline (no thread to wake: a lone file's latency).
+ * A batch of one runs inline (no thread to wake: a lone file's latency).
  */
 static size_t judge_all(struct spool *sp, const struct spool_ctx *ctx,
 			struct rec *recs, struct spool_item *items, size_t n,
@@ -419,23 +410,15 @@ static size_t judge_all(struct spool *sp, const struct spool_ctx *ctx,
 		}
 		m++;
 	}
-	/* the batch before archived once its sync is done; until then, and
-	 * after, claims taken back; one wakeup at most for the part: for
-	 * the last claim the worker started (jobs run in order) */
+	spool_flush(sp);
+	/* nothing else to do meanwhile: one wakeup for the part, when its
+	 * last claim is judged (jobs run in order) */
 	for (size_t i = m; i-- > 0;) {
-		if (sp->pending != NULL && worker_done(&sp->pending->job))
-			spool_flush(sp);
-		if (claims[i].r == NULL)
-			continue;
-		if (!worker_take(w, &claims[i].job)) {
-			spool_flush(sp);
+		if (claims[i].r != NULL) {
 			worker_wait(w, &claims[i].job);
 			break;
 		}
-		recs[i].here = 1;
-		worker_submit(NULL, &claims[i].job);
 	}
-	spool_flush(sp);
 	for (size_t i = 0; i < m; i++) {
 		if (claims[i].r != NULL)
 			finish_item(sp, w, &claims[i]);
@@ -455,13 +438,12 @@ static int quotes_input(const struct judgement *j)
 
 /* On the worker: the bytes judged of a file judged invalid for its JSON
  * or its encoding (input.json, input.encoding: its page quotes them around
- * the error), read back from its copy into rc->scr's quote (*len): 0, or -1
+ * the error), read back from its copy into sp->quote (*len): 0, or -1
  * (the page then goes without them; any other invalid file's page quotes
  * nothing). */
 static int reread(struct spool *sp, const struct record *rc, size_t *len)
 {
 	const struct rec *r = rc->r;
-	struct page_scratch *scr = rc->scr;
 	int fd, n;
 
 	if (r->root != NULL || r->j.verdict != VERDICT_INVALID ||
@@ -470,19 +452,18 @@ static int reread(struct spool *sp, const struct record *rc, size_t *len)
 	fd = openat(sp->workfd, r->it->work, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
 		return -1;
-	n = read_fd(fd, rc->max, (size_t)r->j.size, &scr->quote,
-		    &scr->quote_cap, len);
+	n = read_fd(fd, rc->max, (size_t)r->j.size, &sp->quote, &sp->quote_cap,
+		    len);
 	close(fd);
 	return n == -1 || *len > rc->max ? -1 : 0;
 }
 
-/* On the worker (or the daemon's thread): render r's page from its kept
- * report into rc->scr's page and write it to work/pKEY. 0, or -1 with
- * errno (ENOMEM: it could not be rendered). */
+/* On the worker: render r's page from its kept report into sp->page and
+ * write it to work/pKEY. 0, or -1 with errno (ENOMEM: it could not be
+ * rendered). */
 static int put_page(struct spool *sp, struct record *rc)
 {
 	struct rec *r = rc->r;
-	struct page_scratch *scr = rc->scr;
 	struct page_input in = {
 	    .j = &r->j, .report = r->root, .lang = rc->lang};
 	size_t len = 0;
@@ -491,36 +472,35 @@ static int put_page(struct spool *sp, struct record *rc)
 	if (r->j.file == NULL || strcmp(r->arch, r->j.file) != 0)
 		in.archived_as = r->arch;
 	if (reread(sp, rc, &len) == 0) {
-		in.data = scr->quote;
+		in.data = sp->quote;
 		in.len = len;
 	}
-	sb_setlen(&scr->page, 0);
-	prc = SPOOL_PAGE_ENOMEM() ? -1 : page_render(&scr->page, &in);
-	if (scr->quote_cap > PAGE_BUF_KEEP) {
-		free(scr->quote);
-		scr->quote = NULL;
-		scr->quote_cap = 0;
+	sb_setlen(&sp->page, 0);
+	prc = SPOOL_PAGE_ENOMEM() ? -1 : page_render(&sp->page, &in);
+	if (sp->quote_cap > PAGE_BUF_KEEP) {
+		free(sp->quote);
+		sp->quote = NULL;
+		sp->quote_cap = 0;
 	}
-	if (prc == -1 || scr->page.failed) {
-		sb_release(&scr->page);
+	if (prc == -1 || sp->page.failed) {
+		sb_release(&sp->page);
 		errno = ENOMEM;
 		return -1;
 	}
-	prc = spool_write_work(sp, r->pname, scr->page.buf, scr->page.len, 0,
+	prc = spool_write_work(sp, r->pname, sp->page.buf, sp->page.len, 0,
 			       &rc->group_eperm);
-	if (scr->page.cap > PAGE_BUF_KEEP)
-		sb_release(&scr->page);
+	if (sp->page.cap > PAGE_BUF_KEEP)
+		sb_release(&sp->page);
 	return prc;
 }
 
-/* Free what the records before in the slot rc left (written already),
- * built on the thread here says. */
-static void release_spent(struct record *rc, int here)
+/* Free what the record before in the slot rc left (written already). */
+static void release_spent(struct record *rc)
 {
-	json_decref(rc->spent_doc[here]);
-	rc->spent_doc[here] = NULL;
-	free(rc->spent_text[here]);
-	rc->spent_text[here] = NULL;
+	json_decref(rc->spent_doc);
+	rc->spent_doc = NULL;
+	free(rc->spent_text);
+	rc->spent_text = NULL;
 }
 
 /* The job of a record (on the worker): r's result document, archived_as
@@ -535,7 +515,7 @@ static void build_record(struct job *job)
 	struct spool *sp = rc->sp;
 	char *text = NULL;
 
-	release_spent(rc, rc->here);
+	release_spent(rc);
 	rc->text = NULL;
 	rc->page_errno = 0;
 	rc->group_eperm = 0;
@@ -566,16 +546,12 @@ static void build_record(struct job *job)
 }
 
 /* Step 2's start for the claim r, on the daemon's thread: its record
- * built on w, or at once when r was judged on the daemon's thread. */
+ * built on w. */
 static void submit_record(struct spool *sp, const struct spool_ctx *ctx,
 			  struct worker *w, struct record *rc, struct rec *r)
 {
-	if (r->here)
-		w = NULL;
 	rc->r = r;
 	rc->sp = sp;
-	rc->here = w == NULL;
-	rc->scr = &sp->scratch[rc->here];
 	rc->html = ctx->cfg->html;
 	rc->lang = ctx->cfg->language;
 	rc->max = ctx->cfg->max_file_size ? ctx->cfg->max_file_size
@@ -648,9 +624,9 @@ static void write_record(struct spool *sp, struct spool_ctx *ctx,
 	/* written and queued: not kept for the rest of the batch (256
 	 * documents alive at once made the heap of a burst grow by megabytes
 	 * that stay mapped); freed when the slot is used again */
-	rc->spent_doc[rc->here] = r->doc;
+	rc->spent_doc = r->doc;
 	r->doc = NULL;
-	rc->spent_text[rc->here] = rc->text;
+	rc->spent_text = rc->text;
 	rc->text = NULL;
 }
 
@@ -665,9 +641,8 @@ static size_t next_claim(const struct rec *recs, size_t n, size_t from)
 
 /* Step 2: write the results and pages, and queue the deliveries. A
  * pipeline, as in step 1: up to SPOOL_PIPELINE records are built on the
- * worker ahead of the one the daemon's thread writes, but for the claims
- * judged on the daemon's thread, which it builds itself; one claim alone
- * is built inline. */
+ * worker ahead of the one the daemon's thread writes; one claim alone is
+ * built inline. */
 static void record_all(struct spool *sp, struct spool_ctx *ctx,
 		       struct rec *recs, size_t n)
 {
@@ -686,23 +661,18 @@ static void record_all(struct spool *sp, struct spool_ctx *ctx,
 		}
 		if (!worker_done(&ring[done % SPOOL_PIPELINE].job)) {
 			/* the worker is behind: sleep until it is some
-			 * records ahead, not once per record (until the last
-			 * of them it builds: it runs them in order) */
+			 * records ahead, not once per record */
 			size_t upto = done + SPOOL_WAKE_EVERY;
 			if (upto > ahead)
 				upto = ahead;
-			while (ring[(upto - 1) % SPOOL_PIPELINE].here)
-				upto--; /* stops at done, not built */
 			worker_wait(w, &ring[(upto - 1) % SPOOL_PIPELINE].job);
 		}
 		write_record(sp, ctx, &ring[done % SPOOL_PIPELINE]);
 		done++;
 	}
 	/* the last ones, not used again in this part */
-	for (size_t i = 0; i < SPOOL_PIPELINE; i++) {
-		release_spent(&ring[i], 0);
-		release_spent(&ring[i], 1);
-	}
+	for (size_t i = 0; i < SPOOL_PIPELINE; i++)
+		release_spent(&ring[i]);
 }
 
 /* Step 4: archive every item still going. Whether any file moved. */

@@ -25,8 +25,7 @@
  *      large). The reading and the copy are the daemon's thread's; judging
  *      is a job on the worker thread (worker.h), handed each claim as soon
  *      as it is read; meanwhile the daemon's thread finishes the batch
- *      before (steps 3 to 5 below), then judges itself the claims the
- *      worker has not started.
+ *      before (steps 3 to 5 below).
  *      Then, under the ledger lock, decide the verdicts (report.duplicate),
  *      reserve the archive names of the whole batch together (ARCH,
  *      ARCH.result.json and ARCH.result.html distinct from every other name
@@ -37,8 +36,7 @@
  *      enabled, its page pKEY (its report freed right after), queue the
  *      deliveries (outbox_queue: ids derived from the claim name); the
  *      result document and the page are built on the worker, the next
- *      claim's while this one's are written (those of a claim judged on
- *      the daemon's thread, on that thread);
+ *      claim's while this one's are written;
  *   3. ONE syncfs() of the spool, then outbox_synced() (no second sync
  *      when outbox/ is on the spool's file system): copies, results, pages,
  *      deliveries and ledger lines are durable. For a batch of two or
@@ -164,16 +162,6 @@ struct adopted {
  * some 8 % of their CPU in a burst). */
 #define SPOOL_WAKE_EVERY 8
 
-/* What rendering a page needs besides its record, one per thread that
- * renders (the worker, and the daemon's thread for the claims it judged:
- * struct rec's here): the page being rendered, and the bytes an invalid
- * file's page quotes. */
-struct page_scratch {
-	struct strbuf page;
-	char *quote;
-	size_t quote_cap;
-};
-
 /*
  * One claim being judged in step 1 (spool_judge.c): read by the daemon's
  * thread (spool_claim_read), its copy written by it (spool_claim_copy),
@@ -205,23 +193,20 @@ struct record {
 	struct job job; /* first: the job is the record */
 	struct rec *r;
 	struct spool *sp;
-	int html;		  /* [html] enabled */
-	enum lang lang;		  /* of the page */
-	size_t max;		  /* max_file_size, for what the page quotes */
-	int here;		  /* built on the daemon's thread */
-	struct page_scratch *scr; /* that thread's */
-	char *text;  /* the result document and its newline (tlen) */
-	size_t tlen; /* ... or NULL: out of memory */
+	int html;	/* [html] enabled */
+	enum lang lang; /* of the page */
+	size_t max;	/* max_file_size, for what the page quotes */
+	char *text;	/* the result document and its newline (tlen) */
+	size_t tlen;	/* ... or NULL: out of memory */
 	/* 0 page written, or why not (ENOMEM: it could not be rendered) */
 	int page_errno;
 	int group_eperm; /* the page could not be given the read group */
-	/* the result document and text of the records before in this slot,
-	 * once written, by the thread that built them ([here]): freed by that
-	 * thread when it builds in this slot again (a thread freeing what
-	 * another allocated waits for that thread's heap), the rest at the
-	 * end of the part */
-	json_t *spent_doc[2];
-	char *spent_text[2];
+	/* the result document and text of the record before in this slot,
+	 * once written: freed by the worker, which allocated them, when it
+	 * builds the next (a thread freeing what another allocated waits
+	 * for that thread's heap) */
+	json_t *spent_doc;
+	char *spent_text;
 };
 
 /* The names reserved by one batch ("D/NAME" -> 1). */
@@ -265,8 +250,11 @@ struct spool {
 	struct worker *syncer;
 	struct pending *pending;
 	struct record records[SPOOL_PIPELINE]; /* step 2's pipeline */
-	/* the worker's [0] and the daemon's thread's [1] */
-	struct page_scratch scratch[2];
+	/* the worker's own (its jobs run one at a time): the page being
+	 * rendered, and the bytes an invalid file's page quotes */
+	struct strbuf page;
+	char *quote;
+	size_t quote_cap;
 	/* next archive suffix per "D/NAME" (struct suffix, spool_archive.c) */
 	struct strmap suffixes;
 	/* KEY -> long long *: claims not to recover before that time (ms,
@@ -297,11 +285,7 @@ struct rec {
 	 * queued), or loaded */
 	json_t *doc;
 	json_t *root; /* the parsed report, kept until its page is written */
-	/* judged on the daemon's thread (taken back from the worker): its
-	 * record is built there too, and root freed by the thread that
-	 * allocated it */
-	int here;
-	int page; /* a page is in work/ (pname) */
+	int page;     /* a page is in work/ (pname) */
 	enum verdict verdict;
 	char d;				   /* 'a' or 'r' */
 	unsigned n;			   /* ARCH is candidate n of NAME */

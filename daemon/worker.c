@@ -1,8 +1,7 @@
 /*
  * worker.c - the batch's helper thread (worker.h): a FIFO of jobs under one
- * mutex, doubly linked (the submitter may take a queued job back), a
- * condition for "a job is queued" and one for "the job awaited is done"
- * (one thread waits: the daemon's).
+ * mutex, a condition for "a job is queued" and one for "the job awaited is
+ * done" (one thread waits: the daemon's).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -21,21 +20,6 @@ struct worker {
 	int stop;
 };
 
-/* Remove the queued job from w's queue (under w->lock). */
-static void unqueue(struct worker *w, struct job *job)
-{
-	if (job->prev != NULL)
-		job->prev->next = job->next;
-	else
-		w->head = job->next;
-	if (job->next != NULL)
-		job->next->prev = job->prev;
-	else
-		w->tail = job->prev;
-	job->prev = job->next = NULL;
-	job->queued = 0;
-}
-
 static void *run(void *arg)
 {
 	struct worker *w = arg;
@@ -49,7 +33,9 @@ static void *run(void *arg)
 		if (w->head == NULL)
 			break;
 		job = w->head;
-		unqueue(w, job);
+		w->head = job->next;
+		if (w->head == NULL)
+			w->tail = NULL;
 		pthread_mutex_unlock(&w->lock);
 		job->fn(job);
 		pthread_mutex_lock(&w->lock);
@@ -98,15 +84,13 @@ nolock:
 void worker_submit(struct worker *w, struct job *job)
 {
 	job->done = 0;
-	job->prev = job->next = NULL;
+	job->next = NULL;
 	if (w == NULL) {
 		job->fn(job);
 		job->done = 1;
 		return;
 	}
 	pthread_mutex_lock(&w->lock);
-	job->queued = 1;
-	job->prev = w->tail;
 	if (w->tail != NULL)
 		w->tail->next = job;
 	else
@@ -119,20 +103,6 @@ void worker_submit(struct worker *w, struct job *job)
 int worker_done(const struct job *job)
 {
 	return __atomic_load_n(&job->done, __ATOMIC_ACQUIRE);
-}
-
-int worker_take(struct worker *w, struct job *job)
-{
-	int taken;
-
-	if (w == NULL)
-		return 0;
-	pthread_mutex_lock(&w->lock);
-	taken = job->queued;
-	if (taken)
-		unqueue(w, job);
-	pthread_mutex_unlock(&w->lock);
-	return taken;
 }
 
 void worker_wait(struct worker *w, struct job *job)

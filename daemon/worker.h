@@ -4,22 +4,20 @@
  * daemon's own thread does the batch's file system work, so that a burst
  * uses both of a machine's CPUs. Jobs run one at a time, in the order
  * given; the daemon's thread submits a job, does other work, then waits
- * for it, or, with nothing else to do, takes back a job not yet started
- * and runs it itself (worker_take()). A job touches only what its
- * submitter gave it (and read-only shared state: the rule set, the
- * configuration, the catalogs): it never logs, never changes state shared
- * with the daemon's thread, and runs as well on either thread.
+ * for it. A job touches only what its submitter gave it (and read-only
+ * shared state: the rule set, the configuration, the catalogs): it never
+ * logs, never makes a system call on the spool, never changes state shared
+ * with the daemon's thread.
  */
 #ifndef EXPENSED_WORKER_H
 #define EXPENSED_WORKER_H
 
 /* A job: fn(job) runs on the worker (or at once when there is none). Embed
- * it in the job's own data; the other fields are the worker's. */
+ * it in the job's own data; done and next are the worker's. */
 struct job {
 	void (*fn)(struct job *job);
 	int done;
-	int queued; /* submitted, not yet started (under the worker's lock) */
-	struct job *prev, *next;
+	struct job *next;
 };
 
 struct worker;
@@ -36,12 +34,6 @@ void worker_submit(struct worker *w, struct job *job);
  * would wait for one job of a run submitted in turn does better to wait
  * for a later one: it then sleeps once for several (jobs run in order). */
 int worker_done(const struct job *job);
-
-/* Take job, submitted to w, back if the worker has not started it: 1,
- * and the caller runs it (worker_submit(NULL, job)); 0 when it is started
- * or done. Jobs run in order, so when a job cannot be taken back, every
- * job submitted before it is started or done too. */
-int worker_take(struct worker *w, struct job *job);
 
 /* Wait until job, submitted to w, has run. One thread at a time waits
  * for a given worker's jobs (the daemon's thread). */

@@ -3,8 +3,7 @@
  * jobs run one at a time in the order submitted, on another thread with
  * every signal blocked; without a worker they run in the caller at submit
  * time; stopping runs what was queued first; a wait for a job wakes when
- * that job is done, whatever runs before or after it; a job not started
- * can be taken back, and is then never run by the worker.
+ * that job is done, whatever runs before or after it.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -164,49 +163,6 @@ static void test_wait_for_a_later_job(void **state)
 	alarm(0);
 }
 
-/* Jobs not started can be taken back, whichever their place in the queue,
- * and the worker then never runs them; the others still run in order. A
- * job started or done cannot. */
-static void test_take_back_queued_jobs(void **state)
-{
-	struct worker *w = start(1);
-	struct gate g = {.job.fn = run_gate};
-	static const int ran[] = {9, 1, 2, 3, 5, 6, 7, 8};
-	pthread_t helper;
-
-	(void)state;
-	alarm(10);
-	assert_int_equal(sem_init(&g.open, 0, 0), 0);
-	worker_submit(w, &g.job);
-	for (int i = 0; i < 10; i++)
-		worker_submit(w, &items[i].job);
-	/* the last, one in the middle, the first */
-	assert_true(worker_take(w, &items[9].job));
-	assert_true(worker_take(w, &items[4].job));
-	assert_true(worker_take(w, &items[0].job));
-	/* run here, as the daemon's thread does */
-	worker_submit(NULL, &items[9].job);
-	assert_true(pthread_equal(items[9].ran_on, pthread_self()));
-	assert_false(worker_take(w, &items[9].job)); /* done */
-	assert_false(worker_take(NULL, &items[1].job));
-	assert_int_equal(pthread_create(&helper, NULL, open_gate, &g), 0);
-	worker_wait(w, &items[8].job);
-	assert_false(worker_take(w, &g.job)); /* started, and done */
-	assert_false(worker_take(w, &items[8].job));
-	assert_int_equal(next, 8);
-	for (int i = 0; i < 8; i++)
-		assert_int_equal(order[i], ran[i]);
-	assert_false(worker_done(&items[0].job));
-	assert_false(worker_done(&items[4].job));
-	assert_false(pthread_equal(items[1].ran_on, pthread_self()));
-	pthread_join(helper, NULL);
-	worker_stop(w);
-	/* stopping ran nothing taken back */
-	assert_int_equal(next, 8);
-	sem_destroy(&g.open);
-	alarm(0);
-}
-
 static void test_no_worker_runs_inline(void **state)
 {
 	(void)state;
@@ -227,7 +183,6 @@ int main(void)
 	    cmocka_unit_test(test_two_in_flight_as_the_batch_uses_them),
 	    cmocka_unit_test(test_stop_runs_what_was_queued),
 	    cmocka_unit_test(test_wait_for_a_later_job),
-	    cmocka_unit_test(test_take_back_queued_jobs),
 	    cmocka_unit_test(test_no_worker_runs_inline),
 	};
 
