@@ -6,8 +6,8 @@
  * given; the daemon's thread submits a job, does other work, then waits
  * for it. A job touches only what its submitter gave it (and read-only
  * shared state: the rule set, the configuration, the catalogs): it never
- * logs, never makes a system call on the spool, never changes state shared
- * with the daemon's thread.
+ * logs and never changes state shared with the daemon's thread; the only
+ * file it writes is the one it was given (a page, in work/).
  */
 #ifndef EXPENSED_WORKER_H
 #define EXPENSED_WORKER_H
