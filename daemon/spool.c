@@ -234,10 +234,11 @@ void spool_close(struct spool *sp)
 		close(sp->rejfd);
 	if (sp->statefd >= 0)
 		close(sp->statefd);
-	for (size_t i = 0; i < SPOOL_PIPELINE; i++)
+	for (size_t i = 0; i < SPOOL_PIPELINE; i++) {
 		free(sp->records[i].text);
+		sb_release(&sp->records[i].page);
+	}
 	free(sp->quote);
-	sb_release(&sp->page);
 	page_index_close(sp->index);
 	spool_forget(sp);
 	free(sp);

@@ -373,59 +373,6 @@ static const char *mark_for(const struct spool *sp, const char *key)
 	return key;
 }
 
-/*
- * Step 1 before decide(): judge each claim (its copy put in place first),
- * load each leftover result; claims[i] is item i's. The count of items
- * taken: the part ends once the bytes read reach PAGE_KEEP_BYTES (they
- * bound the reports kept for the pages, and the bytes held until judged).
- *
- * The daemon's thread reads and copies every claim of the part, handing
- * each to the worker to judge as soon as it is read. When the batch before
- * waits for its group commit (pending: its syncfs ran while this batch was
- * claimed and read), the owner lock first says that every claim before
- * this batch's is recorded (spool_mark_recorded(): a crash while this
- * batch is judged does not count a recovery for them), and the daemon's
- * thread archives the batch before while the worker judges: before this
- * batch decides its names (they must be free on disk) and queues any
- * delivery (outbox_synced() then schedules every delivery queued so far).
- * A batch of one runs inline (no thread to wake: a lone file's latency).
- */
-static size_t judge_all(struct spool *sp, const struct spool_ctx *ctx,
-			struct rec *recs, struct spool_item *items, size_t n,
-			struct claim *claims)
-{
-	struct worker *w = n > 1 ? sp->worker : NULL;
-	size_t m = 0, bytes = 0;
-
-	if (sp->pending != NULL)
-		spool_mark_recorded(sp, mark_for(sp, items[0].key));
-	while (m < n && (m == 0 || bytes < PAGE_KEEP_BYTES)) {
-		struct claim *c =
-		    start_item(sp, ctx, &recs[m], &items[m], &claims[m]);
-		if (c == NULL) {
-			claims[m].r = NULL;
-		} else {
-			bytes += c->len;
-			worker_submit(w, &c->job);
-		}
-		m++;
-	}
-	spool_flush(sp);
-	/* nothing else to do meanwhile: one wakeup for the part, when its
-	 * last claim is judged (jobs run in order) */
-	for (size_t i = m; i-- > 0;) {
-		if (claims[i].r != NULL) {
-			worker_wait(w, &claims[i].job);
-			break;
-		}
-	}
-	for (size_t i = 0; i < m; i++) {
-		if (claims[i].r != NULL)
-			finish_item(sp, w, &claims[i]);
-	}
-	return m;
-}
-
 /* Whether the page of the invalid j quotes the file's bytes: its first
  * finding is input.json or input.encoding (page_invalid.c). */
 static int quotes_input(const struct judgement *j)
@@ -458,10 +405,12 @@ static int reread(struct spool *sp, const struct record *rc, size_t *len)
 	return n == -1 || *len > rc->max ? -1 : 0;
 }
 
-/* On the worker: render r's page from its kept report into sp->page and
- * write it to work/pKEY. 0, or -1 with errno (ENOMEM: it could not be
+/* On the worker: render r's page from its kept report into rc->page (the
+ * daemon's thread writes it to work/pKEY with the result: one thread
+ * makes the files of work/, whose directory lock two threads creating
+ * files there took in turn). 0, or -1 (no memory: it could not be
  * rendered). */
-static int put_page(struct spool *sp, struct record *rc)
+static int render_page(struct spool *sp, struct record *rc)
 {
 	struct rec *r = rc->r;
 	struct page_input in = {
@@ -475,23 +424,20 @@ static int put_page(struct spool *sp, struct record *rc)
 		in.data = sp->quote;
 		in.len = len;
 	}
-	sb_setlen(&sp->page, 0);
-	prc = SPOOL_PAGE_ENOMEM() ? -1 : page_render(&sp->page, &in);
+	if (rc->page.cap > PAGE_BUF_KEEP)
+		sb_release(&rc->page);
+	sb_setlen(&rc->page, 0);
+	prc = SPOOL_PAGE_ENOMEM() ? -1 : page_render(&rc->page, &in);
 	if (sp->quote_cap > PAGE_BUF_KEEP) {
 		free(sp->quote);
 		sp->quote = NULL;
 		sp->quote_cap = 0;
 	}
-	if (prc == -1 || sp->page.failed) {
-		sb_release(&sp->page);
-		errno = ENOMEM;
+	if (prc == -1 || rc->page.failed) {
+		sb_release(&rc->page);
 		return -1;
 	}
-	prc = spool_write_work(sp, r->pname, sp->page.buf, sp->page.len, 0,
-			       &rc->group_eperm);
-	if (sp->page.cap > PAGE_BUF_KEEP)
-		sb_release(&sp->page);
-	return prc;
+	return 0;
 }
 
 /* Free what the record before in the slot rc left (written already). */
@@ -518,7 +464,6 @@ static void build_record(struct job *job)
 	release_spent(rc);
 	rc->text = NULL;
 	rc->page_errno = 0;
-	rc->group_eperm = 0;
 	r->doc = judgement_to_json(&r->j);
 	if (r->doc != NULL &&
 	    json_object_set_new(r->doc, "archived_as",
@@ -538,8 +483,8 @@ static void build_record(struct job *job)
 		}
 	}
 	if (rc->html && rc->text != NULL) {
-		if (put_page(sp, rc) == -1)
-			rc->page_errno = errno;
+		if (render_page(sp, rc) == -1)
+			rc->page_errno = ENOMEM;
 	}
 	json_decref(r->root);
 	r->root = NULL;
@@ -585,20 +530,24 @@ static int page_written(struct spool *sp, struct record *rc)
 	return -1;
 }
 
-/* Step 2's end for one claim, built: write its result in work/rKEY (its
- * page, with [html] enabled, is in work/pKEY already); queue its
- * deliveries. A result or page that cannot be written for lack of memory
- * is deferred and counted like judging out of memory (a claim that always
- * fails ends input.resources: spool_int.h); for lack of disk space or an
- * I/O error it is not the file's fault: taken again at the next look,
- * uncounted, so that a full disk never makes a report invalid. */
+/* Step 2's end for one claim, built: with [html] enabled write its page
+ * in work/pKEY, then its result in work/rKEY; queue its deliveries. A
+ * result or page that cannot be written for lack of memory is deferred and
+ * counted like judging out of memory (a claim that always fails ends
+ * input.resources: spool_int.h); for lack of disk space or an I/O error it is
+ * not the file's fault: taken again at the next look, uncounted, so that a full
+ * disk never makes a report invalid. */
 static void write_record(struct spool *sp, struct spool_ctx *ctx,
 			 struct record *rc)
 {
 	struct rec *r = rc->r;
 	char esc[1024];
-	int e, eperm = rc->group_eperm;
+	int e, eperm = 0;
 
+	if (rc->html && rc->text != NULL && rc->page_errno == 0 &&
+	    spool_write_work(sp, r->pname, rc->page.buf, rc->page.len, 0,
+			     &eperm) == -1)
+		rc->page_errno = errno;
 	if (rc->text == NULL || spool_write_work(sp, r->rname, rc->text,
 						 rc->tlen, 1, &eperm) == -1) {
 		e = rc->text == NULL ? ENOMEM : errno;
@@ -630,49 +579,133 @@ static void write_record(struct spool *sp, struct spool_ctx *ctx,
 	rc->text = NULL;
 }
 
-/* The index of the first claim still going in recs[from..n), or n. */
-static size_t next_claim(const struct rec *recs, size_t n, size_t from)
-{
-	while (from < n &&
-	       (!recs[from].ok || recs[from].it->kind != ITEM_CLAIM))
-		from++;
-	return from;
-}
+/*
+ * Step 2: write the results and pages, and queue the deliveries, for the
+ * parts of a batch decided so far (recs[0..limit)). A pipeline: up to
+ * SPOOL_PIPELINE records are built on the worker ahead of the one the
+ * daemon's thread writes, and a part's records are built while the
+ * daemon's thread reads and copies the next part (judge_all() pumps them
+ * between two claims): each thread works while the other does. Without a
+ * worker (a batch of one) each record is built inline.
+ */
+struct stream {
+	struct rec *recs; /* the batch's */
+	size_t limit;	  /* recs decided so far */
+	size_t next;	  /* the next rec to submit, if a claim still going */
+	size_t ahead;	  /* records submitted */
+	size_t done;	  /* records written */
+	struct worker *w;
+};
 
-/* Step 2: write the results and pages, and queue the deliveries. A
- * pipeline, as in step 1: up to SPOOL_PIPELINE records are built on the
- * worker ahead of the one the daemon's thread writes; one claim alone is
- * built inline. */
-static void record_all(struct spool *sp, struct spool_ctx *ctx,
-		       struct rec *recs, size_t n)
+/* Submit what the ring has room for, and write records in order: */
+enum pump {
+	PUMP_BUILT, /* those the worker has built already */
+	PUMP_ALL,   /* every one submitted, sleeping until the worker is
+		     * some records ahead, not once per record */
+};
+
+static void pump(struct spool *sp, struct spool_ctx *ctx, struct stream *s,
+		 enum pump how)
 {
 	struct record *ring = sp->records;
-	struct worker *w = NULL;
-	size_t ahead = 0, done = 0, next = next_claim(recs, n, 0);
 
-	if (next < n && next_claim(recs, n, next + 1) < n)
-		w = sp->worker;
-	while (next < n || done < ahead) {
-		while (next < n && ahead - done < SPOOL_PIPELINE) {
-			submit_record(sp, ctx, w, &ring[ahead % SPOOL_PIPELINE],
-				      &recs[next]);
-			ahead++;
-			next = next_claim(recs, n, next + 1);
+	for (;;) {
+		struct record *rc;
+
+		while (s->next < s->limit &&
+		       s->ahead - s->done < SPOOL_PIPELINE) {
+			struct rec *r = &s->recs[s->next++];
+			if (!r->ok || r->it->kind != ITEM_CLAIM)
+				continue;
+			submit_record(sp, ctx, s->w,
+				      &ring[s->ahead % SPOOL_PIPELINE], r);
+			s->ahead++;
 		}
-		if (!worker_done(&ring[done % SPOOL_PIPELINE].job)) {
-			/* the worker is behind: sleep until it is some
-			 * records ahead, not once per record */
-			size_t upto = done + SPOOL_WAKE_EVERY;
-			if (upto > ahead)
-				upto = ahead;
-			worker_wait(w, &ring[(upto - 1) % SPOOL_PIPELINE].job);
+		if (s->done == s->ahead)
+			return;
+		rc = &ring[s->done % SPOOL_PIPELINE];
+		if (!worker_done(&rc->job)) {
+			size_t upto = s->done + SPOOL_WAKE_EVERY;
+			if (how != PUMP_ALL)
+				return;
+			if (upto > s->ahead)
+				upto = s->ahead;
+			worker_wait(s->w,
+				    &ring[(upto - 1) % SPOOL_PIPELINE].job);
 		}
-		write_record(sp, ctx, &ring[done % SPOOL_PIPELINE]);
-		done++;
+		write_record(sp, ctx, rc);
+		s->done++;
 	}
-	/* the last ones, not used again in this part */
-	for (size_t i = 0; i < SPOOL_PIPELINE; i++)
-		release_spent(&ring[i]);
+}
+
+/* The batch's records all written: free what the last ones left, and
+ * their pages' buffers (a buffer is the worker's during the batch). */
+static void pump_end(struct spool *sp, struct spool_ctx *ctx, struct stream *s)
+{
+	pump(sp, ctx, s, PUMP_ALL);
+	for (size_t i = 0; i < SPOOL_PIPELINE; i++) {
+		release_spent(&sp->records[i]);
+		sb_release(&sp->records[i].page);
+	}
+}
+
+/*
+ * Step 1 before decide(): judge each claim (its copy put in place first),
+ * load each leftover result; claims[i] is item i's. The count of items
+ * taken: the part ends once the bytes read reach PAGE_KEEP_BYTES (they
+ * bound the reports kept for the pages, and the bytes held until judged).
+ *
+ * The daemon's thread reads and copies every claim of the part, handing
+ * each to the worker to judge as soon as it is read. When the batch before
+ * waits for its group commit (pending: its syncfs ran while this batch was
+ * claimed and read), the owner lock first says that every claim before
+ * this batch's is recorded (spool_mark_recorded(): a crash while this
+ * batch is judged does not count a recovery for them), and the daemon's
+ * thread archives the batch before while the worker judges: before this
+ * batch decides its names (they must be free on disk) and queues any
+ * delivery (outbox_synced() then schedules every delivery queued so far).
+ * Between two claims it writes the records of the part before that the
+ * worker has built (s: pump()), and it writes them all before it waits
+ * for this part's judging. A batch of one runs inline (no thread to wake:
+ * a lone file's latency).
+ */
+static size_t judge_all(struct spool *sp, struct spool_ctx *ctx,
+			struct stream *s, struct rec *recs,
+			struct spool_item *items, size_t n,
+			struct claim *claims)
+{
+	struct worker *w = s->w;
+	size_t m = 0, bytes = 0;
+
+	if (sp->pending != NULL)
+		spool_mark_recorded(sp, mark_for(sp, items[0].key));
+	while (m < n && (m == 0 || bytes < PAGE_KEEP_BYTES)) {
+		struct claim *c =
+		    start_item(sp, ctx, &recs[m], &items[m], &claims[m]);
+		if (c == NULL) {
+			claims[m].r = NULL;
+		} else {
+			bytes += c->len;
+			worker_submit(w, &c->job);
+		}
+		m++;
+		pump(sp, ctx, s, PUMP_BUILT);
+	}
+	spool_flush(sp);
+	pump(sp, ctx, s, PUMP_ALL);
+	/* nothing else to do meanwhile: one wakeup for the part, when its
+	 * last claim is judged (jobs run in order) */
+	for (size_t i = m; i-- > 0;) {
+		if (claims[i].r != NULL) {
+			worker_wait(w, &claims[i].job);
+			break;
+		}
+	}
+	for (size_t i = 0; i < m; i++) {
+		if (claims[i].r != NULL)
+			finish_item(sp, w, &claims[i]);
+	}
+	return m;
 }
 
 /* Step 4: archive every item still going. Whether any file moved. */
@@ -949,6 +982,7 @@ int spool_process(struct spool *sp, struct spool_ctx *ctx,
 		  struct spool_item *items, size_t n)
 {
 	struct reserved res = {STRMAP_INIT};
+	struct stream s = {.w = n > 1 ? sp->worker : NULL};
 	struct claim *claims;
 	struct rec *recs;
 	size_t done = 0;
@@ -970,6 +1004,7 @@ int spool_process(struct spool *sp, struct spool_ctx *ctx,
 		free(claims);
 		return -1;
 	}
+	s.recs = recs;
 	read_group(sp, ctx->cfg);
 	/* a batch of one (a lone file) syncs at once: no thread to wake;
 	 * and so does a batch of recovered claims: archived before more is
@@ -982,16 +1017,18 @@ int spool_process(struct spool *sp, struct spool_ctx *ctx,
 	 * then one group commit for the whole batch, the names of every
 	 * part reserved together */
 	while (done < n) {
-		size_t m = judge_all(sp, ctx, recs + done, items + done,
+		size_t m = judge_all(sp, ctx, &s, recs + done, items + done,
 				     n - done, claims + done);
 		SPOOL_FAIL_AT("copied", m);
 		if (decide(sp, ctx, recs + done, m, &res) == -1) {
 			leave_all(sp, recs + done, m);
 			rc = -1;
 		}
-		record_all(sp, ctx, recs + done, m);
 		done += m;
+		s.limit = done;
+		pump(sp, ctx, &s, PUMP_BUILT);
 	}
+	pump_end(sp, ctx, &s);
 	free(claims);
 	SPOOL_FAIL_AT("recorded", n);
 	strmap_free(&res.names, NULL);

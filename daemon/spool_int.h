@@ -35,8 +35,9 @@
  *   2. write every rKEY in work/ (archived_as inside) and, with [html]
  *      enabled, its page pKEY (its report freed right after), queue the
  *      deliveries (outbox_queue: ids derived from the claim name); the
- *      result document and the page are built on the worker, the next
- *      claim's while this one's are written;
+ *      result document is built and the page rendered on the worker, the
+ *      daemon's thread writes them (page first), and a part's records are
+ *      built while the daemon's thread reads the next part;
  *   3. ONE syncfs() of the spool, then outbox_synced() (no second sync
  *      when outbox/ is on the spool's file system): copies, results, pages,
  *      deliveries and ledger lines are durable. For a batch of two or
@@ -185,9 +186,9 @@ struct claim {
 
 /*
  * One claim being recorded in step 2 (spool_batch.c): a job on the worker
- * builds its result document (written by the daemon's thread) and, with
- * [html] enabled, renders its page and writes it to work/pKEY. A spool has
- * SPOOL_PIPELINE of them, used in turn.
+ * builds its result document and, with [html] enabled, renders its page;
+ * the daemon's thread writes both to work/. A spool has SPOOL_PIPELINE of
+ * them, used in turn.
  */
 struct record {
 	struct job job; /* first: the job is the record */
@@ -198,9 +199,11 @@ struct record {
 	size_t max;	/* max_file_size, for what the page quotes */
 	char *text;	/* the result document and its newline (tlen) */
 	size_t tlen;	/* ... or NULL: out of memory */
-	/* 0 page written, or why not (ENOMEM: it could not be rendered) */
+	/* with [html] enabled: the page rendered (written by the daemon's
+	 * thread), and 0, or why it was not written (ENOMEM: it could not
+	 * be rendered) */
+	struct strbuf page;
 	int page_errno;
-	int group_eperm; /* the page could not be given the read group */
 	/* the result document and text of the record before in this slot,
 	 * once written: freed by the worker, which allocated them, when it
 	 * builds the next (a thread freeing what another allocated waits
@@ -250,9 +253,8 @@ struct spool {
 	struct worker *syncer;
 	struct pending *pending;
 	struct record records[SPOOL_PIPELINE]; /* step 2's pipeline */
-	/* the worker's own (its jobs run one at a time): the page being
-	 * rendered, and the bytes an invalid file's page quotes */
-	struct strbuf page;
+	/* the worker's own (its jobs run one at a time): the bytes an
+	 * invalid file's page quotes */
 	char *quote;
 	size_t quote_cap;
 	/* next archive suffix per "D/NAME" (struct suffix, spool_archive.c) */

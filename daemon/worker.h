@@ -6,8 +6,9 @@
  * given; the daemon's thread submits a job, does other work, then waits
  * for it. A job touches only what its submitter gave it (and read-only
  * shared state: the rule set, the configuration, the catalogs): it never
- * logs and never changes state shared with the daemon's thread; the only
- * file it writes is the one it was given (a page, in work/).
+ * logs, never changes state shared with the daemon's thread, and writes
+ * no file (the daemon's thread makes every file of work/: two threads
+ * creating files in one directory take its lock in turn).
  */
 #ifndef EXPENSED_WORKER_H
 #define EXPENSED_WORKER_H
