@@ -42,11 +42,16 @@
  * the bytes read reach PAGE_KEEP_BYTES (a report in memory takes some ten
  * times its JSON): a 16 MB report is never kept beside many others, and
  * the batch still makes one group commit. The peak is then judging's own
- * (one large report) plus its page. The part is also how far the daemon's
- * thread reads ahead of the worker's judging: 128 kB (some 75 reports of
- * the usual size) keeps both busy (64 kB cost a sixth of a burst's rate),
- * while more leaves more heap behind that stays mapped after the burst
- * (RSS once idle: 16.0 MB with 64 kB, 16.4 with 128 kB, 17.2 with 256 kB).
+ * (one large report) plus its page. The reports of two parts can be alive
+ * at once: a part's records are built while the next part is read and
+ * judged (struct stream), but the worker builds those submitted before it
+ * judges the claims read after them (jobs run in order), so a large report
+ * is rendered and freed before the next is judged. The part is also how
+ * far the daemon's thread reads ahead of the worker's judging: 128 kB
+ * (some 75 reports of the usual size) keeps both busy (64 kB cost a sixth
+ * of a burst's rate), while more leaves more heap behind that stays
+ * mapped after the burst (RSS once idle: 16.0 MB with 64 kB, 16.4 with
+ * 128 kB, 17.2 with 256 kB).
  */
 #define PAGE_KEEP_BYTES (128 * 1024)
 
