@@ -694,6 +694,8 @@ static size_t judge_all(struct spool *sp, struct spool_ctx *ctx,
 			worker_submit(w, &c->job);
 		}
 		m++;
+		/* the parts before's: none in a batch's first part, so no
+		 * delivery is queued before the batch before is flushed */
 		pump(sp, ctx, s, PUMP_BUILT);
 	}
 	spool_flush(sp);
