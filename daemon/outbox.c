@@ -17,11 +17,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
-#include "../common/jsonmem.h"
 #include "../common/fsutil.h"
 #include "../common/io.h"
+#include "../common/jsonmem.h"
+#include "../common/jsonstr.h"
+#include "../common/sha256.h"
+#include "../common/strbuf.h"
 #include "../common/timefmt.h"
 #include "../common/utf8.h"
 #include "log.h"
@@ -117,26 +118,57 @@ int outbox_find_hook(const struct outbox *ob, const char *name)
 
 /* ---- the delivery file --------------------------------------------- */
 
-/* d as the text of its file (malloc'ed), or NULL. */
+/* "  \"key\": " and the JSON string s (len bytes) into sb, or -1 when s
+ * is not UTF-8. */
+static int add_string(struct strbuf *sb, const char *key, const char *s,
+		      size_t len)
+{
+	if (utf8_valid_prefix((const unsigned char *)s, len) != len)
+		return -1;
+	sb_addf(sb, "  \"%s\": ", key);
+	sb_add_json_string(sb, s, len);
+	return 0;
+}
+
+/*
+ * d as the text of its file (malloc'ed), or NULL (no memory, or a field
+ * that is not UTF-8). Written by hand, not dumped from a Jansson tree:
+ * json_dumps() escaped the body, some kilobytes of JSON held as one string,
+ * a character at a time, which cost the daemon's thread more than judging
+ * the file; the text is what json_dumps(JSON_INDENT(2)) wrote (docs/
+ * webhooks.md), but for last_error, on one line.
+ */
 static char *delivery_format(const struct delivery *d)
 {
-	char due[ISO8601_SIZE];
-	json_t *o;
-	char *text;
+	const char *head[][2] = {{"id", d->id},	      {"webhook", d->hook},
+				 {"type", d->type},   {"file", d->file},
+				 {"claim", d->claim}, {"created", d->created}};
+	struct strbuf sb = STRBUF_INIT;
+	char due[ISO8601_SIZE], *err = NULL;
+	int rc = 0;
 
-	iso8601_utc((time_t)(d->due_ms / 1000), due, sizeof(due));
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:s, s:O?, "
-		      "s:s%}",
-		      "id", d->id, "webhook", d->hook, "type", d->type, "file",
-		      d->file, "claim", d->claim, "created", d->created,
-		      "attempts", d->attempts, "due_ms", (json_int_t)d->due_ms,
-		      "next_try", due, "last_error", d->last_error, "body",
-		      d->body, d->len);
-	if (!o)
+	if (d->last_error != NULL &&
+	    (err = json_dumps_checked(d->last_error, 0)) == NULL)
 		return NULL;
-	text = json_dumps_checked(o, JSON_INDENT(2));
-	json_decref(o);
-	return text;
+	iso8601_utc((time_t)(d->due_ms / 1000), due, sizeof(due));
+	sb_adds(&sb, "{\n");
+	for (size_t i = 0; i < sizeof(head) / sizeof(head[0]); i++) {
+		rc |=
+		    add_string(&sb, head[i][0], head[i][1], strlen(head[i][1]));
+		sb_adds(&sb, ",\n");
+	}
+	sb_addf(&sb, "  \"attempts\": %d,\n  \"due_ms\": %lld,\n", d->attempts,
+		d->due_ms);
+	rc |= add_string(&sb, "next_try", due, strlen(due));
+	sb_addf(&sb, ",\n  \"last_error\": %s,\n", err ? err : "null");
+	rc |= add_string(&sb, "body", d->body, d->len);
+	sb_adds(&sb, "\n}");
+	free(err);
+	if (rc != 0 || sb.failed) {
+		sb_release(&sb);
+		return NULL;
+	}
+	return sb_detach(&sb, NULL);
 }
 
 /* Write d's file into dirfd (temporary name, renamed). */
@@ -466,24 +498,22 @@ fail:
 static int make_id(const char *claim, const char *sha, const char *hook,
 		   char *out, size_t size)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int ok, i;
+	unsigned char md[32];
+	char hex[65];
+	struct sha256 s;
 
-	if (!ctx)
+	if (size < 4 + 32 + 1)
 		return -1;
-	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
-	     EVP_DigestUpdate(ctx, claim, strlen(claim) + 1) &&
-	     (!sha || EVP_DigestUpdate(ctx, sha, strlen(sha) + 1)) &&
-	     EVP_DigestUpdate(ctx, hook, strlen(hook)) &&
-	     EVP_DigestFinal_ex(ctx, md, &mdlen);
-	EVP_MD_CTX_free(ctx);
-	if (!ok || mdlen < 16 || size < 4 + 32 + 1)
-		return -1;
+	sha256_init(&s);
+	sha256_update(&s, claim, strlen(claim) + 1);
+	if (sha != NULL)
+		sha256_update(&s, sha, strlen(sha) + 1);
+	sha256_update(&s, hook, strlen(hook));
+	sha256_final(&s, md);
+	sha256_hex(md, hex);
 	memcpy(out, "msg_", 4);
-	for (i = 0; i < 16; i++)
-		snprintf(out + 4 + 2 * i, 3, "%02x", md[i]);
+	memcpy(out + 4, hex, 32);
+	out[36] = '\0';
 	return 0;
 }
 

@@ -2,7 +2,8 @@
  * test_strbuf.c - common/strbuf: appends that fit the room left (one
  * formatting pass), appends that must grow the buffer, and the sticky
  * failed flag (nothing is appended after an allocation failed), sb_add's
- * room, sb_addu's digits.
+ * room, sb_addu's digits; and common/jsonstr: a JSON string written as
+ * json_dumps() writes it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +13,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
+#include "../../common/jsonstr.h"
 #include "../../common/strbuf.h"
 
 static void addf_fits_and_grows(void **state)
@@ -115,6 +118,57 @@ static void add_room_and_digits(void **state)
 	sb_release(&sb);
 }
 
+/* The string s (len bytes) as sb_add_json_string() writes it and as
+ * json_dumps() does: the same bytes, and Jansson reads them back as s. */
+static void same_as_jansson(const char *s, size_t len)
+{
+	struct strbuf sb = STRBUF_INIT;
+	json_t *j = json_stringn(s, len), *back;
+	char *want;
+
+	assert_non_null(j);
+	want = json_dumps(j, JSON_ENCODE_ANY);
+	assert_non_null(want);
+	sb_add_json_string(&sb, s, len);
+	assert_false(sb.failed);
+	assert_string_equal(sb.buf, want);
+	back =
+	    json_loadb(sb.buf, sb.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+	assert_non_null(back);
+	assert_int_equal(json_string_length(back), len);
+	assert_memory_equal(json_string_value(back), s, len);
+	json_decref(back);
+	json_decref(j);
+	free(want);
+	sb_release(&sb);
+}
+
+/* sb_add_json_string: every byte below 0x80 (NUL, the controls, '"',
+ * '\\', '/', DEL), alone and among plain text; UTF-8 (é, U+202E, an emoji)
+ * as it is; the empty string; a payload of JSON held as a string. */
+static void json_string_as_jansson(void **state)
+{
+	const char *utf8 = "caf\xc3\xa9 \xe2\x80\xae \xf0\x9f\x92\xb6";
+	const char *body = "{\"type\":\"report.rejected\",\"data\":{\"file\":"
+			   "\"a\\\\b.json\",\"n\":[1,2]}}\n";
+	char all[128], one[3];
+
+	(void)state;
+	for (int c = 0; c < 128; c++)
+		all[c] = (char)c;
+	same_as_jansson(all, sizeof(all));
+	for (int c = 0; c < 128; c++) {
+		one[0] = 'a';
+		one[1] = (char)c;
+		one[2] = 'z';
+		same_as_jansson(one, 3);
+		same_as_jansson(one + 1, 1);
+	}
+	same_as_jansson("", 0);
+	same_as_jansson(utf8, strlen(utf8));
+	same_as_jansson(body, strlen(body));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -122,6 +176,7 @@ int main(void)
 	    cmocka_unit_test(addf_exactly_the_room),
 	    cmocka_unit_test(failed_is_sticky),
 	    cmocka_unit_test(add_room_and_digits),
+	    cmocka_unit_test(json_string_as_jansson),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

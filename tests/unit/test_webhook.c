@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/sha.h>
 
 #include "../../common/hash.h"
 #include "../../daemon/outbox.h"
@@ -614,6 +615,67 @@ static void remove_all(const char *dir)
 	rmdir(dir);
 }
 
+/*
+ * Each delivery file in dir: its text is what json_dumps(JSON_INDENT(2))
+ * writes of it (the file as it always was: written by hand now), and its
+ * id is "msg_" and the first 32 hex digits of OpenSSL's SHA-256 of claim
+ * NUL [sha NUL] webhook, as when OpenSSL computed it (ids outlive an
+ * upgrade); sha is the result's, except for claim "s.json".
+ */
+static void check_files(const char *dir, const char *sha)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		unsigned char in[512], md[SHA256_DIGEST_LENGTH];
+		char path[512], text[65536], want_id[37], *again;
+		const char *claim, *hook;
+		size_t len, k = 0;
+		json_t *o;
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		f = fopen(path, "r");
+		assert_non_null(f);
+		len = fread(text, 1, sizeof(text) - 1, f);
+		fclose(f);
+		text[len] = '\0';
+		o = json_loads(text, 0, NULL);
+		assert_non_null(o);
+		again = json_dumps(o, JSON_INDENT(2));
+		assert_non_null(again);
+		assert_int_equal(len, strlen(again) + 1);
+		assert_memory_equal(text, again, len - 1);
+		assert_int_equal(text[len - 1], '\n');
+		claim = json_string_value(json_object_get(o, "claim"));
+		hook = json_string_value(json_object_get(o, "webhook"));
+		memcpy(in, claim, strlen(claim) + 1);
+		k = strlen(claim) + 1;
+		if (strcmp(claim, "s.json") != 0) {
+			memcpy(in + k, sha, strlen(sha) + 1);
+			k += strlen(sha) + 1;
+		}
+		memcpy(in + k, hook, strlen(hook));
+		k += strlen(hook);
+		SHA256(in, k, md);
+		memcpy(want_id, "msg_", 4);
+		for (int i = 0; i < 16; i++)
+			snprintf(want_id + 4 + 2 * i, 3, "%02x", md[i]);
+		assert_string_equal(json_string_value(json_object_get(o, "id")),
+				    want_id);
+		free(again);
+		json_decref(o);
+		n++;
+	}
+	closedir(d);
+	assert_true(n > 0);
+}
+
 static void test_outbox_queue(void **state)
 {
 	char spool[] = "/tmp/test_webhook.XXXXXX", out[128], dead[128];
@@ -645,6 +707,7 @@ static void test_outbox_queue(void **state)
 	assert_int_equal(outbox_backlog(ob), 4);
 	assert_int_equal(count_files(out), 4);
 	assert_int_equal(count_files(dead), 0);
+	check_files(out, json_string_value(json_object_get(doc, "sha256")));
 	outbox_close(ob);
 
 	/* Reopened: everything resumed; re-judging still adds nothing. */
