@@ -457,8 +457,9 @@ static void release_spent(struct record *rc)
 /* The job of a record (on the worker): r's result document, archived_as
  * inside, as text with its newline (rc->text, NULL out of memory; the
  * document stays in r->doc, which the webhook bodies share), and with
- * [html] enabled its page in work/pKEY (rc->page_errno), from its kept
- * report, then freed. */
+ * [html] enabled its page rendered into rc->page from its kept report,
+ * then freed (rc->page_errno ENOMEM when it could not be rendered); the
+ * daemon's thread writes both (write_record()). */
 static void build_record(struct job *job)
 {
 	struct record *rc = (struct record *)job;

@@ -48,17 +48,19 @@
  *      any claim of that next batch is judged, the owner lock says that
  *      every claim of this daemon before it was recorded ("recorded SEQ":
  *      the batch's first claim, or an earlier one left in work/ for lack
- *      of memory; spool_mark_recorded(); pwrite, not synced: it outlives a
- *      kill -9 or an OOM kill in the page cache): if a report kills the daemon
- * while judged, the recovery that takes over the dead daemon's claims does not
- * count one for the claims before SEQ (they were judged and recorded: not the
- * killer), and clears the mark, so that a crash while it judges them again
- * counts them like any other. A batch of recovered claims (counted, or a dead
- * daemon's) is synced and archived at once, before more is taken. A batch
- * committed at once (a lone file, recovered claims) starts the writeback of
- * each file as it writes it (sync_file_range): its syncfs then finds the data
- *      on disk and commits the journal once, not twice (ext4 converts the
- *      extents of data written during a commit in the next one);
+ *      of memory; spool_mark_recorded(); pwrite, not synced: it outlives
+ *      a kill -9 or an OOM kill in the page cache): if a report kills the
+ *      daemon while judged, the recovery that takes over the dead
+ *      daemon's claims does not count one for the claims before SEQ (they
+ *      were judged and recorded: not the killer), and clears the mark, so
+ *      that a crash while it judges them again counts them like any
+ *      other. A batch of recovered claims (counted, or a dead daemon's) is
+ *      synced and archived at once, before more is taken. A batch
+ *      committed at once (a lone file, recovered claims) starts the
+ *      writeback of each file as it writes it (sync_file_range): its
+ *      syncfs then finds the data on disk and commits the journal once,
+ *      not twice (ext4 converts the extents of data written during a
+ *      commit in the next one);
  *   4. per file: rename cKEY.NAME -> D/ARCH (RENAME_NOREPLACE), then pKEY
  *      -> D/ARCH.result.html when there is one, then rKEY ->
  *      D/ARCH.result.json (RENAME_NOREPLACE each): the result comes last,
