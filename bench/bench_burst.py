@@ -110,14 +110,38 @@ def spool_dirs(fs):
     return spool
 
 
-def run_floor(floor, fs, items):
+def machine_busy():
+    """Clock ticks the machine's CPUs were busy (not idle, not waiting for
+    I/O) since boot, all CPUs together (/proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal
+    return v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
+
+
+def own_ticks():
+    """utime + stime of this process, all its threads, in ticks."""
+    return cpu_ticks(os.getpid())
+
+
+def run_floor(floor, fs, items, cpu=None):
+    """The floor's files/s; with cpu a dict, also the CPU ticks the
+    machine was busy while it ran (cpu["busy"]) and the floor's own
+    (cpu["floor"])."""
     spool = spool_dirs(fs)
     st = stage(fs, items)
     for name, _ in items:
         os.rename(st / name, spool / "inbox" / name)
     syncfs(fs.path)
+    b0, c0 = machine_busy(), os.times()
     out = subprocess.run([floor, str(spool)], check=True,
                          capture_output=True, text=True).stdout.split()
+    b1, c1 = machine_busy(), os.times()
+    if cpu is not None:
+        hz = os.sysconf("SC_CLK_TCK")
+        cpu["busy"] = b1 - b0
+        cpu["floor"] = ((c1.children_user - c0.children_user) +
+                        (c1.children_system - c0.children_system)) * hz
     n, secs = int(out[0]), float(out[1])
     assert n == len(items), out
     return n / secs
@@ -291,8 +315,12 @@ def phase_burst(binary, fs, rcv, items, res):
     d, watch = start_daemon(binary, fs, spool, rcv)
     try:
         c0 = fs.commits()
+        b0, d0, o0 = machine_busy(), cpu_ticks(d.pid), own_ticks()
         t_arch, t_all = burst(spool, st, items, watch, rcv)
+        b1, d1, o1 = machine_busy(), cpu_ticks(d.pid), own_ticks()
         c1 = fs.commits()
+        res["burst_cpu"] = {"busy": b1 - b0, "daemon": d1 - d0,
+                            "bench": o1 - o0}
         res["burst_s"], res["burst_arch_s"] = t_all, t_arch
         res["burst_commits"] = None if c0 is None else c1 - c0
         res["rss_at_end"] = rss_kb(d.pid)
@@ -335,25 +363,62 @@ def phase_lone(binary, fs, rcv, items, res):
         watch.close()
 
 
+SFR_WRITE = 2  # SYNC_FILE_RANGE_WRITE
+SFR_WAIT = 1 | 2 | 4  # WAIT_BEFORE | WRITE | WAIT_AFTER
+
+
+def sync_file_range(fd, flags):
+    ctypes.CDLL(None).sync_file_range(fd, ctypes.c_longlong(0),
+                                      ctypes.c_longlong(0), flags)
+
+
+def write_new(path, data, sfr=0):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+    try:
+        os.write(fd, data)
+        if sfr:
+            sync_file_range(fd, sfr)
+    finally:
+        os.close(fd)
+
+
 def phase_sync_floor(fs, res, n=200):
     """The least a durable verdict costs on this file system, the lone
-    file's baseline: one file of a report's size created, written and
-    fsync'ed (one journal commit, the loop device's flush to its image),
-    n times in turn. res["sync_p50"], res["sync_p99"] in ms."""
+    file's baselines, n times each in turn: one file of a report's size
+    created, written and fsync'ed (one journal commit, the loop device's
+    flush to its image): res["sync_p50"], res["sync_p99"] in ms; and the
+    three files a lone verdict makes durable, as the daemon writes them
+    (the copy and the page with their writeback started, the result
+    waited for, then one syncfs: spool_int.h step 3), without reading,
+    judging or renaming anything: res["sync3_p50"], res["sync3_p99"]."""
     (_, data), = reports("z", 1, base=40000)
-    lat = []
-    for i in range(n):
-        t = time.perf_counter()
-        fd = os.open(fs.path / ("z%d.json" % i),
-                     os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        lat.append((time.perf_counter() - t) * 1000)
+    page = b"<!DOCTYPE html>" + b"x" * 12389  # a seed page's size
+    lat, lat3 = [], []
+    dfd = os.open(fs.path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for i in range(n):
+            t = time.perf_counter()
+            fd = os.open(fs.path / ("z%d.json" % i),
+                         os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+            try:
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            lat.append((time.perf_counter() - t) * 1000)
+        for i in range(n):
+            t = time.perf_counter()
+            write_new(fs.path / ("k%d" % i), data, SFR_WRITE)
+            write_new(fs.path / ("p%d" % i), page, SFR_WRITE)
+            write_new(fs.path / ("r%d" % i), data, SFR_WAIT)
+            ctypes.CDLL(None).syncfs(dfd)
+            lat3.append((time.perf_counter() - t) * 1000)
+    finally:
+        os.close(dfd)
     lat.sort()
+    lat3.sort()
     res["sync_p50"], res["sync_p99"] = pct(lat, 50), pct(lat, 99)
+    res["sync3_p50"], res["sync3_p99"] = pct(lat3, 50), pct(lat3, 99)
 
 
 def phase_strace(binary, fs, rcv, bitems, litems, res, calls=SYNC_CALLS):
@@ -438,6 +503,18 @@ def report(res, fs_notes, sink, load0):
         "(median of %s)" % " ".join("%.0f" % f for f in res["floors"]))
     row("burst / floor (medians)", "%.2f" % ratio, ">= 0.5", ratio >= 0.5)
     row("  each round's", each)
+    bc, fc = res.get("burst_cpu"), res.get("floor_cpu")
+    if bc and fc:
+        def per_file(ticks):
+            return "%.0f" % (ticks * 1e6 / hz / BURST)
+        rest = bc["busy"] - bc["daemon"] - bc["bench"]
+        row("  machine CPU per file in the burst, us", per_file(bc["busy"]),
+            "(daemon %s, bench %s, the rest %s; last round)" %
+            (per_file(bc["daemon"]), per_file(bc["bench"]), per_file(rest)))
+        row("  machine CPU per file in the floor, us", per_file(fc["busy"]),
+            "(floor %s, the rest %s)" % (per_file(fc["floor"]),
+                                          per_file(fc["busy"] -
+                                                   fc["floor"])))
     if res.get("burst_commits") is not None:
         bc = res["burst_commits"]
         row("  journal commits during the burst", "%d" % bc)
@@ -458,6 +535,12 @@ def report(res, fs_notes, sink, load0):
             "%.2f" % res["sync_p50"], "(p99 %.2f)" % res["sync_p99"])
         row("  lone p50 / sync floor p50", "%.2f" %
             (res["p50"] / res["sync_p50"]))
+    if "sync3_p50" in res:
+        row("  a verdict's three files and one syncfs, p50 ms",
+            "%.2f" % res["sync3_p50"], "(p99 %.2f; nothing judged)" %
+            res["sync3_p99"])
+        row("  lone p50 / that p50", "%.2f" %
+            (res["p50"] / res["sync3_p50"]))
     if res.get("lone_commits") is not None:
         lc = res["lone_commits"]
         row("  journal commits per lone file", "%.2f" % lc, "1", lc <= 1.05)
@@ -508,7 +591,9 @@ def main():
         for r in range(ROUNDS):
             with fresh_ext4(root, "floor%d" % r) as fs:
                 notes += ["floor: " + fs.note] if fs.note else []
-                res["floors"].append(run_floor(floor, fs, bitems))
+                res["floor_cpu"] = {}
+                res["floors"].append(run_floor(floor, fs, bitems,
+                                               res["floor_cpu"]))
             with fresh_ext4(root, "burst%d" % r) as fs:
                 notes += ["burst: " + fs.note] if fs.note else []
                 # the last round's daemon gives the other figures
