@@ -365,11 +365,12 @@ def phase_lone(binary, fs, rcv, items, res):
 
 SFR_WRITE = 2  # SYNC_FILE_RANGE_WRITE
 SFR_WAIT = 1 | 2 | 4  # WAIT_BEFORE | WRITE | WAIT_AFTER
+LIBC = ctypes.CDLL(None)
 
 
 def sync_file_range(fd, flags):
-    ctypes.CDLL(None).sync_file_range(fd, ctypes.c_longlong(0),
-                                      ctypes.c_longlong(0), flags)
+    LIBC.sync_file_range(fd, ctypes.c_longlong(0), ctypes.c_longlong(0),
+                         flags)
 
 
 def write_new(path, data, sfr=0):
@@ -411,7 +412,7 @@ def phase_sync_floor(fs, res, n=200):
             write_new(fs.path / ("k%d" % i), data, SFR_WRITE)
             write_new(fs.path / ("p%d" % i), page, SFR_WRITE)
             write_new(fs.path / ("r%d" % i), data, SFR_WAIT)
-            ctypes.CDLL(None).syncfs(dfd)
+            LIBC.syncfs(dfd)
             lat3.append((time.perf_counter() - t) * 1000)
     finally:
         os.close(dfd)
@@ -512,9 +513,8 @@ def report(res, fs_notes, sink, load0):
             "(daemon %s, bench %s, the rest %s; last round)" %
             (per_file(bc["daemon"]), per_file(bc["bench"]), per_file(rest)))
         row("  machine CPU per file in the floor, us", per_file(fc["busy"]),
-            "(floor %s, the rest %s)" % (per_file(fc["floor"]),
-                                          per_file(fc["busy"] -
-                                                   fc["floor"])))
+            "(floor %s, the rest %s; last round)" %
+            (per_file(fc["floor"]), per_file(fc["busy"] - fc["floor"])))
     if res.get("burst_commits") is not None:
         bc = res["burst_commits"]
         row("  journal commits during the burst", "%d" % bc)
