@@ -358,6 +358,8 @@ class SaveWatch:
         self.event = struct.Struct("iIII")
         self.times = []
         self.closing = False
+        # held from a read of the fd until its events are counted
+        self.lock = threading.Lock()
         self.thread = threading.Thread(target=self.read, daemon=True)
         self.thread.start()
 
@@ -366,16 +368,35 @@ class SaveWatch:
         while not self.closing:
             if not select.select([self.fd], [], [], 0.05)[0]:
                 continue
-            buf = os.read(self.fd, 65536)
-            now = time.monotonic()
-            off = 0
-            while off < len(buf):
-                _, _, _, ln = self.event.unpack_from(buf, off)
-                off += self.event.size
-                name = buf[off:off + ln].rstrip(b"\0")
-                off += ln
-                if name == b"metrics":
-                    self.times.append(now)
+            with self.lock:
+                buf = os.read(self.fd, 65536)
+                now = time.monotonic()
+                off = 0
+                while off < len(buf):
+                    _, _, _, ln = self.event.unpack_from(buf, off)
+                    off += self.event.size
+                    name = buf[off:off + ln].rstrip(b"\0")
+                    off += ln
+                    if name == b"metrics":
+                        self.times.append(now)
+
+    def drain(self, timeout=5.0):
+        """Wait until every event queued so far is read and counted: a
+        save seen in the file was queued by its rename, but the reading
+        thread may not have run since (under load, a save was missed)."""
+        import array
+        import fcntl
+        import termios
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                left = array.array("i", [0])
+                fcntl.ioctl(self.fd, termios.FIONREAD, left)
+                if left[0] == 0:
+                    return
+            if time.monotonic() > deadline:
+                raise AssertionError("inotify events left unread")
+            time.sleep(0.01)
 
     def close(self):
         self.closing = True
@@ -415,6 +436,7 @@ def test_totals_saved_at_most_once_a_second(tmp_path, expensed_bin):
         wait_for(lambda: want in (spool / "state" /
                                   "metrics").read_text().splitlines(),
                  3, what="the last count saved within a second")
+        watch.drain()
         saves = [t for t in watch.times if t >= t0]
         assert proc.poll() is None
     finally:
