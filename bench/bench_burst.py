@@ -50,6 +50,7 @@ MISSIONS = 100000
 # runs on the same revision, the floor alone from 4,900 to 8,100 files/s)
 ROUNDS = int(os.environ.get("BENCH_BURST_ROUNDS", "3"))
 SYNC_CALLS = "fsync,fdatasync,syncfs,sync,sync_file_range"
+LIBC = ctypes.CDLL(None)  # syncfs, sync_file_range
 
 
 def build(build_dir):
@@ -83,7 +84,7 @@ def reports(prefix, n, rejected_every=0, base=0):
 def syncfs(path):
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        ctypes.CDLL(None).syncfs(fd)
+        LIBC.syncfs(fd)
     finally:
         os.close(fd)
 
@@ -365,7 +366,6 @@ def phase_lone(binary, fs, rcv, items, res):
 
 SFR_WRITE = 2  # SYNC_FILE_RANGE_WRITE
 SFR_WAIT = 1 | 2 | 4  # WAIT_BEFORE | WRITE | WAIT_AFTER
-LIBC = ctypes.CDLL(None)
 
 
 def sync_file_range(fd, flags):
