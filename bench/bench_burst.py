@@ -50,6 +50,9 @@ MISSIONS = 100000
 # runs on the same revision, the floor alone from 4,900 to 8,100 files/s)
 ROUNDS = int(os.environ.get("BENCH_BURST_ROUNDS", "3"))
 SYNC_CALLS = "fsync,fdatasync,syncfs,sync,sync_file_range"
+# the daemon without verdict pages: the work issue 8's targets were set
+# for, before pages (whose own cost bench_pages.py measures)
+NO_PAGES = ("[html]", "enabled = no")
 LIBC = ctypes.CDLL(None)  # syncfs, sync_file_range
 
 
@@ -339,6 +342,37 @@ def phase_burst(binary, fs, rcv, items, res):
         watch.close()
 
 
+def phase_burst_no_pages(binary, fs, rcv, items):
+    """The same burst with [html] enabled = no: the seconds until every
+    file is archived and every POST received."""
+    spool = spool_dirs(fs)
+    st = stage(fs, items)
+    d, watch = start_daemon(binary, fs, spool, rcv, extra=NO_PAGES)
+    try:
+        t_all = burst(spool, st, items, watch, rcv)[1]
+        d.stop()
+    finally:
+        d.kill()
+        watch.close()
+    return t_all
+
+
+def phase_lone_no_pages(binary, fs, rcv, items, res):
+    """Lone files into an idle daemon with [html] enabled = no."""
+    spool = spool_dirs(fs)
+    st = stage(fs, items)
+    d, watch = start_daemon(binary, fs, spool, rcv, extra=NO_PAGES)
+    try:
+        time.sleep(0.3)
+        idle = (d.pid, syscall_of(d.pid))
+        lat = sorted(lone(spool, st, items, watch, idle))
+        res["np_p50"], res["np_p99"] = pct(lat, 50), pct(lat, 99)
+        d.stop()
+    finally:
+        d.kill()
+        watch.close()
+
+
 def phase_lone(binary, fs, rcv, items, res):
     spool = spool_dirs(fs)
     st = stage(fs, items)
@@ -522,11 +556,23 @@ def report(res, fs_notes, sink, load0):
     if "syncs_burst" in res:
         v, d = calls_text(res["syncs_burst"], STRACE_BURST)
         row("  sync calls per file (%d-file burst)" % STRACE_BURST, v, d)
+    np_rates = [BURST / s for s in res["np_bursts"]]
+    np_rate = median(np_rates)
+    row("burst without pages ([html] enabled = no), files/s",
+        "%.0f" % np_rate,
+        "(median of %s)" % " ".join("%.0f" % r for r in np_rates))
+    row("  without pages / floor (medians)", "%.2f" % (np_rate / floor),
+        "(each round's %s)" % ", ".join(
+            "%.2f" % (b / f) for b, f in zip(np_rates, res["floors"])))
+    row("  with pages / without (medians)", "%.2f" % (rate / np_rate))
     row("lone file into an idle daemon, p50 ms (%d files)" % res["lone_n"],
         "%.2f" % res["p50"], "<= 1.5", res["p50"] <= 1.5)
     row("lone file archived, p99 ms", "%.2f" % res["p99"], "<= 3",
         res["p99"] <= 3)
     row("  max ms", "%.2f" % res["lone_max"])
+    row("  without pages (%d files), p50 / p99 ms" % (LONE // 2),
+        "%.2f / %.2f" % (res["np_p50"], res["np_p99"]),
+        "(into an idle daemon, [html] enabled = no)")
     row("  back to back (%d files), p50 / p99 ms" % (LONE - res["lone_n"]),
         "%.2f / %.2f" % (res["b2b_p50"], res["b2b_p99"]),
         "(each as soon as the one before is archived)")
@@ -581,13 +627,14 @@ def main():
     litems = reports("l", LONE, base=BURST)
     sitems = reports("s", STRACE_BURST, rejected_every=5, base=20000)
     slitems = reports("t", STRACE_LONE, base=30000)
+    nitems = reports("n", LONE // 2, base=50000)
     root = Path(tempfile.mkdtemp(prefix="expensed-bench-"))
     sink = SyslogSink().start()
     rcv = Receiver()
     rcv.script("/hook", [], default=200)
     res, notes = {}, []
     try:
-        res["floors"], res["bursts"] = [], []
+        res["floors"], res["bursts"], res["np_bursts"] = [], [], []
         for r in range(ROUNDS):
             with fresh_ext4(root, "floor%d" % r) as fs:
                 notes += ["floor: " + fs.note] if fs.note else []
@@ -599,9 +646,17 @@ def main():
                 # the last round's daemon gives the other figures
                 phase_burst(binary, fs, rcv, bitems, res)
                 res["bursts"].append(res["burst_s"])
+            with fresh_ext4(root, "nopages%d" % r) as fs:
+                if fs.note:
+                    notes.append("burst without pages: " + fs.note)
+                res["np_bursts"].append(
+                    phase_burst_no_pages(binary, fs, rcv, bitems))
         with fresh_ext4(root, "lone") as fs:
             notes += ["lone: " + fs.note] if fs.note else []
             phase_lone(binary, fs, rcv, litems, res)
+        with fresh_ext4(root, "lone-nopages") as fs:
+            notes += ["lone without pages: " + fs.note] if fs.note else []
+            phase_lone_no_pages(binary, fs, rcv, nitems, res)
         with fresh_ext4(root, "sync") as fs:
             phase_sync_floor(fs, res)
         if have_strace:
