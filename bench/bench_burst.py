@@ -20,6 +20,7 @@ a test: nothing here fails (see bench/README.md for the targets).
   memory  `expensed check` on a report of 100,000 empty missions
           (~300 KB) -> the child's peak RSS (ru_maxrss), what happened
 """
+import contextlib
 import ctypes
 import json
 import os
@@ -313,11 +314,23 @@ def strace_counts(path, windows):
     return out
 
 
-def phase_burst(binary, fs, rcv, items, res):
+@contextlib.contextmanager
+def running(binary, fs, rcv, items, wrapper=(), extra=()):
+    """A daemon (start_daemon()) on a new spool in fs, items staged beside
+    it: yields (spool, the staging directory, the daemon, its watch), and
+    kills it and closes the watch on the way out, whatever happens."""
     spool = spool_dirs(fs)
     st = stage(fs, items)
-    d, watch = start_daemon(binary, fs, spool, rcv)
+    d, watch = start_daemon(binary, fs, spool, rcv, wrapper, extra)
     try:
+        yield spool, st, d, watch
+    finally:
+        d.kill()
+        watch.close()
+
+
+def phase_burst(binary, fs, rcv, items, res):
+    with running(binary, fs, rcv, items) as (spool, st, d, watch):
         c0 = fs.commits()
         b0, d0, o0 = machine_busy(), cpu_ticks(d.pid), own_ticks()
         t_arch, t_all = burst(spool, st, items, watch, rcv)
@@ -337,47 +350,31 @@ def phase_burst(binary, fs, rcv, items, res):
         res["rss"] = rss_kb(d.pid)
         res["anon"] = rss_kb(d.pid, "RssAnon:")
         res["rc"] = d.stop()
-    finally:
-        d.kill()
-        watch.close()
 
 
 def phase_burst_no_pages(binary, fs, rcv, items):
     """The same burst with [html] enabled = no: the seconds until every
     file is archived and every POST received."""
-    spool = spool_dirs(fs)
-    st = stage(fs, items)
-    d, watch = start_daemon(binary, fs, spool, rcv, extra=NO_PAGES)
-    try:
+    with running(binary, fs, rcv, items, extra=NO_PAGES) as (
+            spool, st, d, watch):
         t_all = burst(spool, st, items, watch, rcv)[1]
         d.stop()
-    finally:
-        d.kill()
-        watch.close()
     return t_all
 
 
 def phase_lone_no_pages(binary, fs, rcv, items, res):
     """Lone files into an idle daemon with [html] enabled = no."""
-    spool = spool_dirs(fs)
-    st = stage(fs, items)
-    d, watch = start_daemon(binary, fs, spool, rcv, extra=NO_PAGES)
-    try:
+    with running(binary, fs, rcv, items, extra=NO_PAGES) as (
+            spool, st, d, watch):
         time.sleep(0.3)
         idle = (d.pid, syscall_of(d.pid))
         lat = sorted(lone(spool, st, items, watch, idle))
         res["np_p50"], res["np_p99"] = pct(lat, 50), pct(lat, 99)
         d.stop()
-    finally:
-        d.kill()
-        watch.close()
 
 
 def phase_lone(binary, fs, rcv, items, res):
-    spool = spool_dirs(fs)
-    st = stage(fs, items)
-    d, watch = start_daemon(binary, fs, spool, rcv)
-    try:
+    with running(binary, fs, rcv, items) as (spool, st, d, watch):
         time.sleep(0.3)
         # the call its thread waits in when idle (epoll_wait)
         idle = (d.pid, syscall_of(d.pid))
@@ -393,9 +390,6 @@ def phase_lone(binary, fs, rcv, items, res):
         res["lone_commits"] = None if c0 is None else (c1 - c0) / len(lat)
         res["b2b_p50"], res["b2b_p99"] = pct(b2b, 50), pct(b2b, 99)
         d.stop()
-    finally:
-        d.kill()
-        watch.close()
 
 
 SFR_WRITE = 2  # SYNC_FILE_RANGE_WRITE
@@ -459,14 +453,12 @@ def phase_sync_floor(fs, res, n=200):
 def phase_strace(binary, fs, rcv, bitems, litems, res, calls=SYNC_CALLS):
     """res["syncs_burst"], res["syncs_lone"]: the calls (all of them when
     calls is None) of a burst of bitems then of litems dropped alone."""
-    spool = spool_dirs(fs)
-    st = stage(fs, bitems + litems)
     trace = fs.path / "strace.out"
     wrapper = ["strace", "-f", "-qq", "-ttt", "-o", str(trace)]
     if calls is not None:
         wrapper[-2:-2] = ["--seccomp-bpf", "-e", "trace=" + calls]
-    d, watch = start_daemon(binary, fs, spool, rcv, wrapper)
-    try:
+    with running(binary, fs, rcv, bitems + litems, wrapper) as (
+            spool, st, d, watch):
         time.sleep(0.3)
         a = time.time()
         burst(spool, st, bitems, watch, rcv)
@@ -476,9 +468,6 @@ def phase_strace(binary, fs, rcv, bitems, litems, res, calls=SYNC_CALLS):
         time.sleep(0.3)
         c = time.time()
         d.stop()
-    finally:
-        d.kill()
-        watch.close()
     res["syncs_burst"], res["syncs_lone"] = strace_counts(
         trace, [(a, b), (b, c)])
 

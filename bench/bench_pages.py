@@ -28,8 +28,7 @@ sys.path.insert(0, str(REPO / "tests" / "e2e"))
 sys.path.insert(0, str(REPO / "bench"))
 
 import bench_burst  # noqa: E402
-from bench_burst import (BURST, MISSIONS, burst, reports,  # noqa: E402
-                         spool_dirs, stage)
+from bench_burst import BURST, MISSIONS, burst, reports  # noqa: E402
 from benchenv import SyslogSink, fresh_ext4, inotify_note  # noqa: E402
 from daemon_util import rss_kb  # noqa: E402
 from receiver import Receiver  # noqa: E402
@@ -44,19 +43,16 @@ def build(build_dir):
     return str(Path(build_dir).resolve() / "expensed")
 
 
-def start_daemon(binary, fs, spool, rcv, html):
-    """bench_burst.py's daemon with [html] enabled = html."""
-    return bench_burst.start_daemon(
-        binary, fs, spool, rcv,
+def running(binary, fs, rcv, items, html):
+    """bench_burst.py's daemon with [html] enabled = html (running())."""
+    return bench_burst.running(
+        binary, fs, rcv, items,
         extra=["[html]", "enabled = %s" % ("yes" if html else "no")])
 
 
 def phase_burst(binary, fs, rcv, items, html):
     """files/s of one burst, and the daemon's RSS (kB) after it."""
-    spool = spool_dirs(fs)
-    st = stage(fs, items)
-    d, watch = start_daemon(binary, fs, spool, rcv, html)
-    try:
+    with running(binary, fs, rcv, items, html) as (spool, st, d, watch):
         _, t_all = burst(spool, st, items, watch, rcv)
         # once idle: the daemon gives a burst's heap back after 0.5 s
         # without events (run.c, TRIM_QUIET_MS)
@@ -66,9 +62,6 @@ def phase_burst(binary, fs, rcv, items, html):
                     for e in os.scandir(spool / sub)
                     if e.name.endswith(".result.html"))
         d.stop()
-    finally:
-        d.kill()
-        watch.close()
     want = len(items) + 1 if html else 0  # and the probe's
     assert pages == want, (pages, want)
     return len(items) / t_all, rss
@@ -77,21 +70,16 @@ def phase_burst(binary, fs, rcv, items, html):
 def phase_peak(binary, fs, rcv):
     """VmHWM (kB) of a daemon with pages on judging one report of MISSIONS
     empty missions, and the size of its page (bytes)."""
-    spool = spool_dirs(fs)
     big = json.dumps({"format": "mission-report/1",
                       "missions": [{}] * MISSIONS},
                      separators=(",", ":")).encode()
-    st = stage(fs, [("big.json", big)])
-    d, watch = start_daemon(binary, fs, spool, rcv, True)
-    try:
+    with running(binary, fs, rcv, [("big.json", big)], True) as (
+            spool, st, d, watch):
         before = watch.count
         os.rename(st / "big.json", spool / "inbox" / "big.json")
         watch.wait(lambda w: w.count > before, 120, "the large report")
         hwm = rss_kb(d.pid, "VmHWM:")
         d.stop()
-    finally:
-        d.kill()
-        watch.close()
     page = spool / "rejected" / "big.json.result.html"
     return hwm, page.stat().st_size if page.exists() else -1, len(big)
 
