@@ -53,6 +53,7 @@ static void pick_token(struct spool *sp)
 		    ((uint64_t)getpid() << 16);
 	}
 	spool_name_token(r, sp->token);
+	sp->seq = SPOOL_LAST_SEQ(); /* 0: the first claim is 00000001 */
 }
 
 /* Take state/owner-TOKEN.lock for this daemon's lifetime. 0 or -1. */
@@ -195,7 +196,8 @@ int spool_claim(struct spool *sp, int inbox_fd, const char *name,
 
 	memset(it, 0, sizeof(*it));
 	it->kind = ITEM_CLAIM;
-	spool_name_key(sp->token, sp->seq++, it->key);
+	sp->seq = spool_seq_next(sp->seq);
+	spool_name_key(sp->token, sp->seq, it->key);
 	spool_name_copy(it->name, name);
 	if (spool_name_claim(it->key, it->name, it->work) == -1)
 		return -1; /* cannot happen: the name was cut */

@@ -39,6 +39,8 @@ struct spool_item {
 	 * NAME its claim name kept) */
 	char name[SPOOL_NAME_SIZE];
 	unsigned tries; /* recoveries of this claim counted, this one too */
+	/* recovery's order among its token's claims (spool_recoverable) */
+	unsigned order;
 	/* a claim that may have crashed the daemon (taken back from work/):
 	 * judged alone, its recovery counted just before (spool_process) */
 	int suspect;

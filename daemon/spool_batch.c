@@ -96,6 +96,13 @@ long spool_hold_pending(void)
 	return ms != NULL ? strtol(ms, NULL, 10) : 0;
 }
 
+unsigned spool_last_seq(void)
+{
+	const char *hex = getenv("EXPENSED_LAST_SEQ");
+
+	return hex != NULL ? (unsigned)strtoul(hex, NULL, 16) : 0;
+}
+
 long long spool_defer_ms(void)
 {
 	const char *ms = getenv("EXPENSED_DEFER_MS");
@@ -372,7 +379,8 @@ static const char *mark_for(const struct spool *sp, const char *key)
 	void *val;
 
 	while (strmap_next(&sp->deferred, &iter, &k, &val)) {
-		if (spool_key_of(k, sp->token) && strcmp(k, key) < 0)
+		if (spool_key_of(k, sp->token) &&
+		    spool_seq_before(spool_key_seq(k), spool_key_seq(key)))
 			key = k;
 	}
 	return key;

@@ -243,8 +243,8 @@ struct spool {
 	int statefd;			 /* state/ */
 	char token[SPOOL_TOKEN_LEN + 1]; /* this daemon's owner token */
 	int lockfd;			 /* holds state/owner-TOKEN.lock */
-	unsigned seq;			 /* claims made so far */
-	struct adopted *adopted;	 /* dead owners' locks we hold */
+	unsigned seq;		 /* the last claim's number (spool_seq_next) */
+	struct adopted *adopted; /* dead owners' locks we hold */
 	size_t nadopted;
 	int unsynced; /* renames of step 5 not synced yet (spool_close) */
 	int retry;    /* spool_retry_wanted() will say 1 */
@@ -308,13 +308,16 @@ struct rec {
  * protocol. With EXPENSED_PAGE_ENOMEM=N, the first N pages rendered fail
  * as if memory ran out (spool_page_enomem() says 1 for them). With
  * EXPENSED_DEFER_MS=N, a claim left in work/ is deferred N ms instead of
- * DEFER_MS (spool_batch.c).
+ * DEFER_MS (spool_batch.c). With EXPENSED_LAST_SEQ=HEX, the daemon's
+ * claims are numbered from the one after HEX (ffffffff: the counter's
+ * wrap at once).
  */
 #ifdef EXPENSED_TEST_HOOKS
 extern int spool_fail_half; /* the second file of a batch is archived */
 void spool_fail_at(const char *stage, size_t batch);
 int spool_page_enomem(void);
 long long spool_defer_ms(void);
+unsigned spool_last_seq(void);
 void spool_die_judging(const char *name);
 long spool_hold_pending(void);
 /* EXPENSED_DIE_JUDGING=NAME: die (like kill -9) judging the file NAME, as
@@ -326,6 +329,7 @@ long spool_hold_pending(void);
 #define SPOOL_HOLD_PENDING() spool_hold_pending()
 #define SPOOL_PAGE_ENOMEM() spool_page_enomem()
 #define SPOOL_DEFER_MS() spool_defer_ms()
+#define SPOOL_LAST_SEQ() spool_last_seq()
 #define SPOOL_FAIL_AT(stage, batch) spool_fail_at(stage, batch)
 #define SPOOL_FAIL_HALF_ARM() (spool_fail_half = 1)
 #define SPOOL_FAIL_HALF()                                                      \
@@ -344,6 +348,7 @@ long spool_hold_pending(void);
 #define SPOOL_HOLD_PENDING() 0
 #define SPOOL_PAGE_ENOMEM() 0
 #define SPOOL_DEFER_MS() DEFER_MS
+#define SPOOL_LAST_SEQ() 0U
 #define SPOOL_FAIL_AT(stage, batch) ((void)0)
 #define SPOOL_FAIL_HALF_ARM() ((void)0)
 #define SPOOL_FAIL_HALF() ((void)0)
@@ -355,10 +360,10 @@ long spool_hold_pending(void);
 /* What the owner lock holds after the pid's line: "recorded SEQ\n", SEQ
  * the 8 hex digits of a claim of this daemon's token: every claim before
  * it has been judged and recorded (step 2 done), so that a crash while
- * later claims are judged is not counted as a recovery for them. (Claims
- * are numbered in 32 bits: past 4,294,967,295 claims in one run the
- * numbers start again, and a mark could then exempt newer claims from
- * one count; a daemon restarts long before.) */
+ * later claims are judged is not counted as a recovery for them. Claims
+ * are numbered in 32 bits and compared in serial number arithmetic
+ * (spool_seq_before): past 4,294,967,295 claims in one run the numbers
+ * start again at 1, and the order still holds. 00000000: no mark. */
 #define SPOOL_RECORDED "recorded "
 
 /* Say in the owner lock that every claim of this daemon before KEY (NULL:

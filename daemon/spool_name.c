@@ -52,6 +52,35 @@ bool spool_seq_valid(const char *s)
 	return is_hex(s, 8);
 }
 
+unsigned spool_seq_next(unsigned seq)
+{
+	return seq == UINT32_MAX ? 1 : seq + 1;
+}
+
+/* The number of 8 hex digits (spool_seq_valid). */
+static uint32_t seq_value(const char *s)
+{
+	uint32_t v = 0;
+
+	for (int i = 0; i < 8; i++) {
+		char c = s[i];
+		v = v << 4 | (uint32_t)(c <= '9' ? c - '0' : c - 'a' + 10);
+	}
+	return v;
+}
+
+uint32_t spool_seq_distance(const char *a, const char *b)
+{
+	return seq_value(b) - seq_value(a); /* modulo 2^32 */
+}
+
+bool spool_seq_before(const char *a, const char *b)
+{
+	uint32_t ahead = spool_seq_distance(a, b);
+
+	return ahead != 0 && ahead < UINT32_C(0x80000000);
+}
+
 bool spool_key_valid(const char *s)
 {
 	return strlen(s) == SPOOL_KEY_LEN && is_hex(s, SPOOL_TOKEN_LEN) &&

@@ -5,7 +5,8 @@
  * names), so that the grammar below is written down and coded once.
  *
  * KEY = "<token>.<seq>": 16 lower-case hex digits naming the daemon that
- * claimed (its owner token), 8 hex digits counting its claims.
+ * claimed (its owner token), 8 hex digits counting its claims from 1
+ * (after ffffffff comes 00000001 again: 00000000 is never a claim's).
  *
  * work/
  *   cKEY.NAME       the claimed input (NAME: the dropped name, cut at
@@ -88,11 +89,23 @@ bool spool_token_valid(const char *s);
 bool spool_key_valid(const char *s);
 
 /* A KEY's parts: whether it is one of token's claims, and its claim
- * number (the 8 hex digits after the dot, which compare as text in the
- * order of the numbers); whether s starts with such 8 digits. */
+ * number (the 8 hex digits after the dot); whether s starts with such 8
+ * digits. */
 bool spool_key_of(const char *key, const char *token);
 const char *spool_key_seq(const char *key);
 bool spool_seq_valid(const char *s);
+
+/* The claim number after seq (1 after 0xffffffff, never 0). */
+unsigned spool_seq_next(unsigned seq);
+
+/* Whether claim number a (8 hex digits) was taken before b, in serial
+ * number arithmetic (RFC 1982): true across the counter's wrap, for two
+ * claims of one daemon less than 2^31 claims apart (those in work/ at
+ * once are a few batches apart). */
+bool spool_seq_before(const char *a, const char *b);
+
+/* How many claims b comes after a, modulo 2^32 (b - a). */
+uint32_t spool_seq_distance(const char *a, const char *b);
 
 /* The token of random bits r, into token (SPOOL_TOKEN_LEN + 1 bytes). */
 void spool_name_token(uint64_t r, char *token);

@@ -191,7 +191,8 @@ static int was_recorded(const struct spool *sp, const char *key)
 		const struct adopted *a = &sp->adopted[i];
 		if (spool_key_of(key, a->token))
 			return a->recorded[0] != '\0' &&
-			       strcmp(spool_key_seq(key), a->recorded) < 0;
+			       spool_seq_before(spool_key_seq(key),
+						a->recorded);
 	}
 	return 0;
 }
@@ -468,18 +469,43 @@ size_t spool_batch_len(const struct spool_item *items, size_t n, size_t max)
 	return i;
 }
 
-/* Recovered claims by recoveries counted, then in the order of their keys
- * (token, then claim number), not in the hash table's order, which
- * depends on the hash key: a file already counted (it may be the one that
- * kills the daemon) comes after those never counted, so that a killer
- * judged again does not hold the others back. */
+/* Recovered claims by recoveries counted, then by token, then in the
+ * order they were claimed, not in the hash table's order, which depends
+ * on the hash key: a file already counted (it may be the one that kills
+ * the daemon) comes after those never counted, so that a killer judged
+ * again does not hold the others back. */
 static int by_tries_key(const void *a, const void *b)
 {
 	const struct spool_item *x = a, *y = b;
+	int c;
 
 	if (x->tries != y->tries)
 		return x->tries < y->tries ? -1 : 1;
-	return strcmp(x->key, y->key);
+	c = strncmp(x->key, y->key, SPOOL_TOKEN_LEN);
+	if (c != 0)
+		return c;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Each item's order among the claims of its token: its claim number's
+ * distance from the first of them, biased by 2^31, so that the claims
+ * of one daemon (less than 2^31 apart) sort in the order they were made
+ * across the wrap of the counter (spool_seq_before), and the sort key
+ * is a plain number (a total order, as qsort needs). */
+static void set_order(struct spool_item *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *ref = spool_key_seq(items[i].key);
+		for (size_t j = 0; j < i; j++) {
+			if (spool_key_of(items[i].key, items[j].key)) {
+				ref = spool_key_seq(items[j].key);
+				break;
+			}
+		}
+		items[i].order =
+		    spool_seq_distance(ref, spool_key_seq(items[i].key)) ^
+		    0x80000000u;
+	}
 }
 
 int spool_recoverable(struct spool *sp, struct spool_item **items)
@@ -528,6 +554,7 @@ int spool_recoverable(struct spool *sp, struct spool_item **items)
 	}
 	sweep_locks(sp, &tokens);
 	sweep_tries(sp, &groups);
+	set_order(out, count);
 	qsort(out, count, sizeof(*out), by_tries_key);
 	*items = out;
 	out = NULL;

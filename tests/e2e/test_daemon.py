@@ -569,21 +569,34 @@ def assert_killer_ends(spool, expensed_bin, cfg, log, names):
         assert arch[name] == [(want, True)], (name, arch[name])
 
 
+@pytest.mark.parametrize("last_seq", [None, "fffffffd"],
+                         ids=["numbered-from-1", "across-the-wrap"])
 def test_crash_judging_spares_the_batch_before(spool, expensed_bin,
-                                               tmp_path):
+                                               tmp_path, last_seq):
     """A report that kills the daemon while it is judged, the batch before
     still in work/ waiting for its group commit: the owner lock says that
     batch was recorded, so the next daemon judges it without counting a
     recovery (a crash then counts nothing); after that, each file taken
     back is judged alone, its recovery counted just before: only the
     killer is counted again, and ends input.resources at its third
-    recovery; the others keep their verdicts."""
-    names, cfg, hooks_bin = crash_on_pill(spool, expensed_bin, tmp_path, 5)
+    recovery; the others keep their verdicts. Across the wrap of the
+    32-bit claim counter too (the batch numbered fffffffe, ffffffff,
+    00000001 to 00000003, the killer 00000004: it comes after them)."""
+    hooks = {"EXPENSED_LAST_SEQ": last_seq} if last_seq else {}
+    names, cfg, hooks_bin = crash_on_pill(spool, expensed_bin, tmp_path, 5,
+                                          **hooks)
     work = claims(spool)
     assert len(work) == 6
     pill = [w for w in work if w.endswith(".pill.json")]
     assert len(pill) == 1
     token, seq = pill[0][1:].split(".")[:2]
+    batch = sorted(w[1:].split(".")[1] for w in work if w not in pill)
+    if last_seq:
+        assert (batch, seq) == (["00000001", "00000002", "00000003",
+                                 "fffffffe", "ffffffff"], "00000004")
+    else:
+        assert (batch, seq) == (["00000001", "00000002", "00000003",
+                                 "00000004", "00000005"], "00000006")
     lock = (spool / "state" / ("owner-%s.lock" % token)).read_text()
     assert lock.splitlines()[1] == "recorded " + seq
     pill_key = token + "." + seq
