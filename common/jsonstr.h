@@ -14,9 +14,21 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "strbuf.h"
 
 /* Append s (len bytes) to sb as a quoted JSON string. */
 void sb_add_json_string(struct strbuf *sb, const char *s, size_t len);
+
+/*
+ * Append v to sb as json_dumps(v, JSON_INDENT(2)) writes it, the same
+ * bytes (objects in their keys' order, as Jansson keeps it), without
+ * Jansson's output callback per piece and escaping per character: a
+ * result document is dumped for every file judged. A real number is
+ * handed to json_dumps() itself. 0, or -1 when memory ran out (sb.failed,
+ * or Jansson's dump of a real failed).
+ */
+int sb_add_json_indented(struct strbuf *sb, const json_t *v);
 
 #endif

@@ -19,6 +19,7 @@
 #include "../common/i18n.h"
 #include "../common/fsutil.h"
 #include "../common/jsonmem.h"
+#include "../common/jsonstr.h"
 #include "../common/io.h"
 #include "../common/timefmt.h"
 #include "log.h"
@@ -473,29 +474,21 @@ static void build_record(struct job *job)
 	struct record *rc = (struct record *)job;
 	struct rec *r = rc->r;
 	struct spool *sp = rc->sp;
-	char *text = NULL;
+	struct strbuf sb = STRBUF_INIT;
 
 	release_spent(rc);
 	rc->text = NULL;
 	rc->page_errno = 0;
 	r->doc = judgement_to_json(&r->j);
+	/* what json_dumps(JSON_INDENT(2)) writes, some times faster */
 	if (r->doc != NULL &&
 	    json_object_set_new(r->doc, "archived_as",
-				json_string_lossy(r->archived_as)) == 0)
-		text = json_dumps_checked(r->doc, JSON_INDENT(2));
-	if (text != NULL) {
-		size_t len = strlen(text);
-		char *t = realloc(text, len + 2);
-
-		if (t == NULL) {
-			free(text);
-		} else {
-			t[len] = '\n';
-			t[len + 1] = '\0';
-			rc->text = t;
-			rc->tlen = len + 1;
-		}
+				json_string_lossy(r->archived_as)) == 0 &&
+	    sb_grow(&sb, 4096) == 0 && sb_add_json_indented(&sb, r->doc) == 0) {
+		sb_addc(&sb, '\n');
+		rc->text = sb_detach(&sb, &rc->tlen);
 	}
+	sb_release(&sb);
 	if (rc->html && rc->text != NULL) {
 		if (render_page(sp, rc) == -1)
 			rc->page_errno = ENOMEM;

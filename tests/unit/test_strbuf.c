@@ -2,15 +2,20 @@
  * test_strbuf.c - common/strbuf: appends that fit the room left (one
  * formatting pass), appends that must grow the buffer, and the sticky
  * failed flag (nothing is appended after an allocation failed), sb_add's
- * room, sb_addu's digits; and common/jsonstr: a JSON string written as
- * json_dumps() writes it.
+ * room, sb_addu's digits; and common/jsonstr: a JSON string, and a whole
+ * tree with JSON_INDENT(2), written as json_dumps() writes them.
  */
+#include <dirent.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sys/stat.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -169,9 +174,102 @@ static void json_string_as_jansson(void **state)
 	same_as_jansson(body, strlen(body));
 }
 
+/* v as sb_add_json_indented() writes it and as json_dumps(JSON_INDENT(2))
+ * does: the same bytes. */
+static void tree_as_jansson(const json_t *v, const char *what)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *want = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
+
+	assert_non_null(want);
+	assert_int_equal(sb_add_json_indented(&sb, v), 0);
+	if (strcmp(sb.buf, want) != 0)
+		fail_msg("%s: dumped differently:\n%s\n--- Jansson:\n%s", what,
+			 sb.buf, want);
+	free(want);
+	sb_release(&sb);
+}
+
+/* Every .json file of dir/NAME/ (NAME any subdirectory), or of dir
+ * itself when sub is 0; how many were compared. */
+static int files_as_jansson(const char *dir, int sub)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		char path[PATH_MAX];
+		size_t len = strlen(de->d_name);
+		json_error_t err;
+		json_t *root;
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (sub) {
+			struct stat st;
+			if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+				n += files_as_jansson(path, 0);
+			continue;
+		}
+		if (len < 5 || strcmp(de->d_name + len - 5, ".json") != 0)
+			continue;
+		root = json_load_file(path, JSON_DECODE_ANY | JSON_ALLOW_NUL,
+				      &err);
+		if (root == NULL) /* the cases of invalid JSON */
+			continue;
+		tree_as_jansson(root, path);
+		json_decref(root);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* sb_add_json_indented: empty and nested containers, every kind of
+ * value (integers at both ends, reals, a string with NUL and controls,
+ * a key with them), keys in the order they were set; then every JSON
+ * file of the golden cases (reports, result documents) and examples. */
+static void json_tree_as_jansson(void **state)
+{
+	json_t *o = json_object(), *a = json_array(), *deep = json_object();
+
+	(void)state;
+	json_object_set_new(o, "zeta", json_integer(0));
+	json_object_set_new(o, "alpha", json_integer(-1));
+	json_object_set_new(o, "max", json_integer(LLONG_MAX));
+	json_object_set_new(o, "min", json_integer(LLONG_MIN));
+	json_object_set_new(
+	    o, "reals", json_pack("[f,f,f,f]", 0.1, -2.5, 1e300, 139108.94));
+	json_object_set_new(o, "s", json_stringn("a\0b\n\"\\\x1f\xc3\xa9", 9));
+	json_object_set_new(o, "k\"\t", json_true());
+	json_object_set_new(o, "f", json_false());
+	json_object_set_new(o, "n", json_null());
+	json_object_set_new(o, "empty", json_object());
+	json_object_set_new(o, "none", json_array());
+	json_array_append_new(a, json_array());
+	json_array_append_new(a, json_object());
+	json_array_append_new(a, json_pack("[[[i]]]", 7));
+	json_object_set_new(o, "a", a);
+	json_object_set(deep, "o", o);
+	tree_as_jansson(o, "built");
+	tree_as_jansson(deep, "nested");
+	tree_as_jansson(a, "array");
+	tree_as_jansson(json_object_get(o, "s"), "string");
+	tree_as_jansson(json_object_get(o, "empty"), "empty");
+	json_decref(deep);
+	json_decref(o);
+	/* 496 when written: reports and result documents (the cases of
+	 * invalid JSON left out); more as cases are added */
+	assert_true(files_as_jansson("tests/cases", 1) >= 496);
+	assert_int_equal(files_as_jansson("examples", 0), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(json_tree_as_jansson),
 	    cmocka_unit_test(addf_fits_and_grows),
 	    cmocka_unit_test(addf_exactly_the_room),
 	    cmocka_unit_test(failed_is_sticky),
