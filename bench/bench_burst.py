@@ -448,6 +448,61 @@ def phase_sync_floor(fs, res, n=200):
     lat3.sort()
     res["sync_p50"], res["sync_p99"] = pct(lat, 50), pct(lat, 99)
     res["sync3_p50"], res["sync3_p99"] = pct(lat3, 50), pct(lat3, 99)
+    for key, with_page in (("io", True), ("io_np", False)):
+        lat = verdict_io(fs, data, page if with_page else None, n, key)
+        res[key + "_p50"], res[key + "_p99"] = pct(lat, 50), pct(lat, 99)
+
+
+def verdict_io(fs, data, page, n, tag):
+    """What the daemon does to the file system for a lone file, in its
+    order (spool_int.h, steps 1 to 4), without reading a report's meaning,
+    judging, rendering, logging or waking up: the claim renamed from the
+    inbox into work/, read; its copy written, its writeback started and
+    renamed over the claim; a ledger line appended; the page (when page is
+    not None) written with its writeback started; the result written and
+    waited for; one syncfs; the copy, the page and the result renamed into
+    accepted/. n drops in turn (each dropped file staged and synced
+    beforehand); the sorted latencies in ms."""
+    inbox, work, acc = (fs.path / tag / d for d in ("inbox", "work", "acc"))
+    for d in (inbox, work, acc):
+        d.mkdir(parents=True)
+    for i in range(n):
+        (fs.path / tag / ("d%d.json" % i)).write_bytes(data)
+    syncfs(fs.path)
+    ledger = os.open(fs.path / tag / "ledger", os.O_WRONLY | os.O_CREAT |
+                     os.O_APPEND, 0o640)
+    dfd = os.open(fs.path, os.O_RDONLY | os.O_DIRECTORY)
+    lat = []
+    try:
+        for i in range(n):
+            name = "d%d.json" % i
+            os.rename(fs.path / tag / name, inbox / name)
+            t = time.perf_counter()
+            claim = work / ("c%d.%s" % (i, name))
+            os.rename(inbox / name, claim)
+            fd = os.open(claim, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            try:
+                os.fstat(fd)
+                body = os.read(fd, 1 << 20)
+            finally:
+                os.close(fd)
+            write_new(work / ("k%d" % i), body, SFR_WRITE)
+            os.rename(work / ("k%d" % i), claim)
+            os.write(ledger, b"%d %s\n" % (i, name.encode()))
+            if page is not None:
+                write_new(work / ("p%d" % i), page, SFR_WRITE)
+            write_new(work / ("r%d" % i), body, SFR_WAIT)
+            LIBC.syncfs(dfd)
+            os.rename(claim, acc / name)
+            if page is not None:
+                os.rename(work / ("p%d" % i), acc / (name + ".result.html"))
+            os.rename(work / ("r%d" % i), acc / (name + ".result.json"))
+            lat.append((time.perf_counter() - t) * 1000)
+    finally:
+        os.close(dfd)
+        os.close(ledger)
+    lat.sort()
+    return lat
 
 
 def phase_strace(binary, fs, rcv, bitems, litems, res, calls=SYNC_CALLS):
@@ -576,6 +631,15 @@ def report(res, fs_notes, sink, load0):
             res["sync3_p99"])
         row("  lone p50 / that p50", "%.2f" %
             (res["p50"] / res["sync3_p50"]))
+    if "io_p50" in res:
+        row("  a lone verdict's file system work alone, p50 ms",
+            "%.2f" % res["io_p50"], "(p99 %.2f; renames, copy, ledger line,"
+            " page, result, syncfs)" % res["io_p99"])
+        row("  lone p50 / that p50", "%.2f" % (res["p50"] / res["io_p50"]))
+        row("  the same without a page, p50 ms", "%.2f" % res["io_np_p50"],
+            "(p99 %.2f)" % res["io_np_p99"])
+        row("  lone without pages p50 / that p50",
+            "%.2f" % (res["np_p50"] / res["io_np_p50"]))
     if res.get("lone_commits") is not None:
         lc = res["lone_commits"]
         row("  journal commits per lone file", "%.2f" % lc, "1", lc <= 1.05)
