@@ -87,8 +87,10 @@ static int dump(struct strbuf *sb, const json_t *v, size_t depth)
 			return 0;
 		}
 		sb_addc(sb, '{');
-		for (; it != NULL;
+		for (void *first = it; it != NULL;
 		     it = json_object_iter_next((json_t *)v, it)) {
+			if (it != first)
+				sb_addc(sb, ',');
 			newline(sb, depth + 1);
 			sb_add_json_string(sb, json_object_iter_key(it),
 					   json_object_iter_key_len(it));
@@ -96,8 +98,6 @@ static int dump(struct strbuf *sb, const json_t *v, size_t depth)
 			if (dump(sb, json_object_iter_value(it), depth + 1) ==
 			    -1)
 				return -1;
-			if (json_object_iter_next((json_t *)v, it) != NULL)
-				sb_addc(sb, ',');
 		}
 		newline(sb, depth);
 		sb_addc(sb, '}');
@@ -111,11 +111,11 @@ static int dump(struct strbuf *sb, const json_t *v, size_t depth)
 		}
 		sb_addc(sb, '[');
 		for (size_t i = 0; i < n; i++) {
+			if (i > 0)
+				sb_addc(sb, ',');
 			newline(sb, depth + 1);
 			if (dump(sb, json_array_get(v, i), depth + 1) == -1)
 				return -1;
-			if (i + 1 < n)
-				sb_addc(sb, ',');
 		}
 		newline(sb, depth);
 		sb_addc(sb, ']');

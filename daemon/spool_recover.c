@@ -487,25 +487,15 @@ static int by_tries_key(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
-/* Each item's order among the claims of its token: its claim number's
- * distance from the first of them, biased by 2^31, so that the claims
- * of one daemon (less than 2^31 apart) sort in the order they were made
- * across the wrap of the counter (spool_seq_before), and the sort key
- * is a plain number (a total order, as qsort needs). */
-static void set_order(struct spool_item *items, size_t n)
+/* The order of claim key among the claims of its token: its claim
+ * number's distance from first, another of them, biased by 2^31, so that
+ * the claims of one daemon (less than 2^31 apart) sort in the order they
+ * were made across the wrap of the counter (spool_seq_before), and the
+ * sort key is a plain number (a total order, as qsort needs). */
+static unsigned claim_order(const char *first, const char *key)
 {
-	for (size_t i = 0; i < n; i++) {
-		const char *ref = spool_key_seq(items[i].key);
-		for (size_t j = 0; j < i; j++) {
-			if (spool_key_of(items[i].key, items[j].key)) {
-				ref = spool_key_seq(items[j].key);
-				break;
-			}
-		}
-		items[i].order =
-		    spool_seq_distance(ref, spool_key_seq(items[i].key)) ^
-		    0x80000000u;
-	}
+	return spool_seq_distance(spool_key_seq(first), spool_key_seq(key)) ^
+	       0x80000000u;
 }
 
 int spool_recoverable(struct spool *sp, struct spool_item **items)
@@ -532,15 +522,21 @@ int spool_recoverable(struct spool *sp, struct spool_item **items)
 		goto out;
 	while (strmap_next(&groups, &iter, &key, &val)) {
 		struct group *g = val;
+		/* tokens: each owner's first KEY met, its claims' reference */
+		const char *first = strmap_get(&tokens, g->token);
 		int gr;
 
-		strmap_put(&tokens, g->token, (void *)1, NULL);
+		if (first == NULL) {
+			first = key;
+			strmap_put(&tokens, g->token, (void *)key, NULL);
+		}
 		if (!eligible(sp, g->token, &cleared))
 			continue;
 		gr = group_item(sp, key, g, &out[count]);
 		if (gr == -1)
 			goto out;
-		count += gr == 0;
+		if (gr == 0)
+			out[count++].order = claim_order(first, key);
 	}
 	/* a mark exempts the claims of its owner from one count, at its
 	 * adoption: if they come back (deferred, requeued), they are counted
@@ -554,7 +550,6 @@ int spool_recoverable(struct spool *sp, struct spool_item **items)
 	}
 	sweep_locks(sp, &tokens);
 	sweep_tries(sp, &groups);
-	set_order(out, count);
 	qsort(out, count, sizeof(*out), by_tries_key);
 	*items = out;
 	out = NULL;
