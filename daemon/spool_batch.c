@@ -56,6 +56,11 @@
  */
 #define PAGE_KEEP_BYTES (128 * 1024)
 
+/* How far a part reads on while the batch before is still syncing
+ * (part_full()): only then, so that the heap a burst leaves behind stays
+ * that of PAGE_KEEP_BYTES (RSS once idle unchanged, bench/README.md). */
+#define PAGE_KEEP_SYNCING (2 * PAGE_KEEP_BYTES)
+
 #ifdef EXPENSED_TEST_HOOKS
 int spool_fail_half;
 
@@ -656,11 +661,24 @@ static void pump_end(struct spool *sp, struct spool_ctx *ctx, struct stream *s)
 	}
 }
 
+/* Whether a part that read bytes ends. While the syncfs of the batch
+ * before runs, the part reads on, up to PAGE_KEEP_SYNCING, rather than
+ * wait for that syncfs at its end (spool_flush()), where the daemon's
+ * thread used to spend up to a tenth of a burst (bench/README.md). */
+static int part_full(const struct spool *sp, size_t bytes)
+{
+	if (bytes < PAGE_KEEP_BYTES)
+		return 0;
+	return bytes >= PAGE_KEEP_SYNCING || sp->pending == NULL ||
+	       worker_done(&sp->pending->job);
+}
+
 /*
  * Step 1 before decide(): judge each claim (its copy put in place first),
  * load each leftover result; claims[i] is item i's. The count of items
  * taken: the part ends once the bytes read reach PAGE_KEEP_BYTES (they
- * bound the reports kept for the pages, and the bytes held until judged).
+ * bound the reports kept for the pages, and the bytes held until judged),
+ * or PAGE_KEEP_SYNCING while the batch before is still syncing (part_full()).
  *
  * The daemon's thread reads and copies every claim of the part, handing
  * each to the worker to judge as soon as it is read. When the batch before
@@ -686,7 +704,7 @@ static size_t judge_all(struct spool *sp, struct spool_ctx *ctx,
 
 	if (sp->pending != NULL)
 		spool_mark_recorded(sp, mark_for(sp, items[0].key));
-	while (m < n && (m == 0 || bytes < PAGE_KEEP_BYTES)) {
+	while (m < n && (m == 0 || !part_full(sp, bytes))) {
 		struct claim *c =
 		    start_item(sp, ctx, &recs[m], &items[m], &claims[m]);
 		if (c == NULL) {
