@@ -352,13 +352,13 @@ static struct claim *start_item(struct spool *sp, const struct spool_ctx *ctx,
 	return c;
 }
 
-/* Finish a claim started: wait for its judging. */
-static void finish_item(struct spool *sp, struct worker *w, struct claim *c)
+/* Finish a claim started, judged (its job has run). */
+static void finish_item(struct spool *sp, struct claim *c)
 {
 	struct rec *r = c->r;
 	char esc[1024];
 
-	worker_wait(w, &c->job);
+	assert(worker_done(&c->job));
 	spool_claim_release(c);
 	/* each file takes at most max_judge_time (20 s at most): a batch of
 	 * slow files is progress, not a hang */
@@ -517,8 +517,8 @@ static void submit_record(struct spool *sp, const struct spool_ctx *ctx,
 	worker_submit(w, &rc->job);
 }
 
-/* With [html] enabled, after r's page was (or was not) written: 0, or -1
- * when r was left in work/ for it (logged). */
+/* With [html] enabled, after r's page was (or was not) written, before
+ * its result is: 0, or -1 when r was left in work/ for it (logged). */
 static int page_written(struct spool *sp, struct record *rc)
 {
 	struct rec *r = rc->r;
@@ -537,7 +537,6 @@ static int page_written(struct spool *sp, struct record *rc)
 	 * than never */
 	if (r->it->tries >= SPOOL_MAX_TRIES)
 		return 0;
-	unlinkat(sp->workfd, r->rname, 0);
 	leave(sp, r, e == ENOMEM);
 	return -1;
 }
@@ -560,17 +559,18 @@ static void write_record(struct spool *sp, struct spool_ctx *ctx,
 	    spool_write_work(sp, r->pname, rc->page.buf, rc->page.len, 0,
 			     &eperm) == -1)
 		rc->page_errno = errno;
-	if (rc->text == NULL || spool_write_work(sp, r->rname, rc->text,
-						 rc->tlen, 1, &eperm) == -1) {
+	if (rc->html && rc->text != NULL && page_written(sp, rc) == -1) {
+		; /* left in work/, its result not written */
+	} else if (rc->text == NULL ||
+		   spool_write_work(sp, r->rname, rc->text, rc->tlen, 1,
+				    &eperm) == -1) {
 		e = rc->text == NULL ? ENOMEM : errno;
 		log_msg(LOG_ERR, "cannot write result %s: %s",
 			log_escape(r->rname, esc, sizeof(esc)), strerror(e));
 		unlinkat(sp->workfd, r->rname, 0);
-		if (rc->html)
+		if (r->page)
 			unlinkat(sp->workfd, r->pname, 0);
 		leave(sp, r, e == ENOMEM);
-	} else if (rc->html && page_written(sp, rc) == -1) {
-		; /* left in work/ */
 	} else if (outbox_queue(ctx->ob, r->it->work, &r->j, r->doc) == -1) {
 		e = errno;
 		log_msg(LOG_ERR, "cannot queue deliveries for %s",
@@ -721,7 +721,7 @@ static size_t judge_all(struct spool *sp, struct spool_ctx *ctx,
 	spool_flush(sp);
 	pump(sp, ctx, s, PUMP_ALL);
 	/* nothing else to do meanwhile: one wakeup for the part, when its
-	 * last claim is judged (jobs run in order) */
+	 * last claim is judged (jobs run in order: the others are too) */
 	for (size_t i = m; i-- > 0;) {
 		if (claims[i].r != NULL) {
 			worker_wait(w, &claims[i].job);
@@ -730,7 +730,7 @@ static size_t judge_all(struct spool *sp, struct spool_ctx *ctx,
 	}
 	for (size_t i = 0; i < m; i++) {
 		if (claims[i].r != NULL)
-			finish_item(sp, w, &claims[i]);
+			finish_item(sp, &claims[i]);
 	}
 	return m;
 }
