@@ -238,7 +238,7 @@ void spool_close(struct spool *sp)
 		close(sp->statefd);
 	for (size_t i = 0; i < SPOOL_PIPELINE; i++) {
 		free(sp->records[i].text);
-		sb_release(&sp->records[i].page);
+		free(sp->records[i].spent_page);
 	}
 	free(sp->quote);
 	page_index_close(sp->index);

@@ -30,29 +30,35 @@
 
 #define LOG_FINDINGS_MAX 20	    /* error lines logged per file */
 #define DEFER_MS (5 * 60 * 1000)    /* a claim out of memory waits this */
-#define PAGE_BUF_KEEP (1024 * 1024) /* keep the page buffer up to this */
+#define PAGE_START (16 * 1024)	    /* a page's first buffer (most fit) */
+#define PAGE_BUF_KEEP (1024 * 1024) /* keep the quote buffer up to this */
 
 /*
- * When pages are rendered, and why: a page needs the final verdict (a
- * report.duplicate is only known under the ledger lock) and the archive
- * name, so it is rendered in step 2, with the result, from the parsed
- * report that judging kept (judge_opts.keep_root), which is freed right
- * after: parsing every report twice would cost as much as judging it. Those
- * reports, and the bytes read until they are copied, are what a batch
- * holds meanwhile, so steps 1 and 2 go part by part, a part ending once
- * the bytes read reach PAGE_KEEP_BYTES (a report in memory takes some ten
- * times its JSON): a 16 MB report is never kept beside many others, and
- * the batch still makes one group commit. The peak is then judging's own
- * (one large report) plus its page. The reports of two parts can be alive
- * at once: a part's records are built while the next part is read and
- * judged (struct stream), but the worker builds those submitted before it
- * judges the claims read after them (jobs run in order), so a large report
- * is rendered and freed before the next is judged. The part is also how
- * far the daemon's thread reads ahead of the worker's judging: 128 kB
- * (some 75 reports of the usual size) keeps both busy (64 kB cost a sixth
- * of a burst's rate), while more leaves more heap behind that stays
- * mapped after the burst (RSS once idle: 16.0 MB with 64 kB, 16.4 with
- * 128 kB, 17.2 with 256 kB).
+ * When pages are rendered, and why: on the worker, as soon as a claim is
+ * judged (spool_claim_judge()), from its report, still parsed, and its
+ * bytes, still in memory; the report is freed at once. The page is kept
+ * until step 2 writes it. Only when step 1 changed what it shows (a
+ * report.duplicate, known under the ledger lock; an archive name with a
+ * suffix) is it rendered again in step 2 (page_stale(), rerender()), its
+ * report parsed again from the copy: rare, where parsing every report
+ * twice would cost as much as judging it. Kept until step 2 instead (as
+ * before), the reports took some 7 % more of the worker's CPU in a burst
+ * (each freed cold, among later allocations), and each some ten times its
+ * JSON in memory.
+ *
+ * What a batch holds meanwhile: the bytes read until they are judged,
+ * and the pages rendered until they are written, so steps 1 and 2 go part
+ * by part, a part ending once the bytes read reach PAGE_KEEP_BYTES: a 16
+ * MB report is never held beside many others, and the batch still makes
+ * one group commit. The peak is then judging's own (one large report)
+ * plus its page (bounded: page_int.h). The pages of two parts can be
+ * alive at once: a part's records are built while the next part is read
+ * and judged (struct stream). The part is also how far the daemon's
+ * thread reads ahead of the worker's judging: 128 kB (some 75 reports of
+ * the usual size) keeps both busy (64 kB cost a sixth of a burst's rate),
+ * while more leaves more heap behind that stays mapped after the burst
+ * (RSS once idle, when reports were kept instead of pages: 16.0 MB with
+ * 64 kB, 16.4 with 128 kB, 17.2 with 256 kB).
  */
 #define PAGE_KEEP_BYTES (128 * 1024)
 
@@ -166,10 +172,9 @@ static void leave(struct spool *sp, struct rec *r, int defer)
 	void *old = NULL;
 
 	r->ok = 0;
-	/* its page will not be rendered: the report kept for it goes now
-	 * (PAGE_KEEP_BYTES counts on it) */
-	json_decref(r->root);
-	r->root = NULL;
+	/* its page will not be written: it goes now (PAGE_KEEP_BYTES counts
+	 * on it) */
+	sb_release(&r->page_text);
 	if (r->it->kind != ITEM_CLAIM)
 		return;
 	if (r->arch[0] != '\0')
@@ -402,19 +407,58 @@ static int quotes_input(const struct judgement *j)
 				strcmp(rule, "input.encoding") == 0);
 }
 
-/* On the worker: the bytes judged of a file judged invalid for its JSON
- * or its encoding (input.json, input.encoding: its page quotes them around
- * the error), read back from its copy into sp->quote (*len): 0, or -1
- * (the page then goes without them; any other invalid file's page quotes
- * nothing). */
+void spool_page_render(struct rec *r, const json_t *root, const char *data,
+		       size_t len, const char *archived_as, enum lang lang)
+{
+	struct page_input in = {.j = &r->j,
+				.report = root,
+				.archived_as = archived_as,
+				.lang = lang};
+
+	if (data != NULL && r->j.verdict == VERDICT_INVALID &&
+	    r->j.has_sha256 && quotes_input(&r->j)) {
+		in.data = data;
+		in.len = len;
+	}
+	sb_release(&r->page_text);
+	r->page_findings = r->j.nfindings + r->j.findings_left_out;
+	r->page_rc = 0;
+	if (SPOOL_PAGE_ENOMEM() || sb_grow(&r->page_text, PAGE_START) == -1 ||
+	    page_render(&r->page_text, &in) == -1 || r->page_text.failed) {
+		sb_release(&r->page_text);
+		r->page_rc = -1;
+	}
+}
+
+/* The archive name r's page shows: ARCH when it is not the file's name
+ * (a suffix was added), else NULL. */
+static const char *page_archived_as(const struct rec *r)
+{
+	return r->j.file == NULL || strcmp(r->arch, r->j.file) != 0 ? r->arch
+								    : NULL;
+}
+
+/* Whether r's page, rendered when it was judged, no longer shows what
+ * step 1 decided since (a report.duplicate added, an archive name not
+ * its file's), or was never rendered. */
+static int page_stale(const struct rec *r)
+{
+	if (r->page_rc == -1)
+		return 0; /* no memory: said as such */
+	return r->page_text.buf == NULL ||
+	       r->j.nfindings + r->j.findings_left_out != r->page_findings ||
+	       page_archived_as(r) != NULL;
+}
+
+/* On the worker: the bytes judged of r, read back from its copy into
+ * sp->quote (*len). 0, or -1. */
 static int reread(struct spool *sp, const struct record *rc, size_t *len)
 {
 	const struct rec *r = rc->r;
 	int fd, n;
 
-	if (r->root != NULL || r->j.verdict != VERDICT_INVALID ||
-	    !r->j.has_sha256 || !quotes_input(&r->j))
-		return -1;
+	if (!r->j.has_sha256)
+		return -1; /* not read: refused unread, or too large */
 	fd = openat(sp->workfd, r->it->work, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
 		return -1;
@@ -424,39 +468,30 @@ static int reread(struct spool *sp, const struct record *rc, size_t *len)
 	return n == -1 || *len > rc->max ? -1 : 0;
 }
 
-/* On the worker: render r's page from its kept report into rc->page (the
- * daemon's thread writes it to work/pKEY with the result: one thread
- * makes the files of work/, whose directory lock two threads creating
- * files there took in turn). 0, or -1 (no memory: it could not be
- * rendered). */
-static int render_page(struct spool *sp, struct record *rc)
+/* On the worker, in step 2: r's page rendered again (page_stale()), from
+ * its copy read back and, unless it is invalid, parsed again (a report
+ * that cannot be is said as no memory: it was parsed once). */
+static void rerender(struct spool *sp, struct record *rc)
 {
 	struct rec *r = rc->r;
-	struct page_input in = {
-	    .j = &r->j, .report = r->root, .lang = rc->lang};
+	json_t *root = NULL;
 	size_t len = 0;
-	int prc;
+	int rd = reread(sp, rc, &len);
 
-	if (r->j.file == NULL || strcmp(r->arch, r->j.file) != 0)
-		in.archived_as = r->arch;
-	if (reread(sp, rc, &len) == 0) {
-		in.data = sp->quote;
-		in.len = len;
+	if (r->j.verdict != VERDICT_INVALID &&
+	    (rd == -1 || (root = judge_parse(sp->quote, len)) == NULL)) {
+		sb_release(&r->page_text);
+		r->page_rc = -1;
+	} else {
+		spool_page_render(r, root, rd == 0 ? sp->quote : NULL, len,
+				  page_archived_as(r), rc->lang);
 	}
-	if (rc->page.cap > PAGE_BUF_KEEP)
-		sb_release(&rc->page);
-	sb_setlen(&rc->page, 0);
-	prc = SPOOL_PAGE_ENOMEM() ? -1 : page_render(&rc->page, &in);
+	json_decref(root);
 	if (sp->quote_cap > PAGE_BUF_KEEP) {
 		free(sp->quote);
 		sp->quote = NULL;
 		sp->quote_cap = 0;
 	}
-	if (prc == -1 || rc->page.failed) {
-		sb_release(&rc->page);
-		return -1;
-	}
-	return 0;
 }
 
 /* Free what the record before in the slot rc left (written already). */
@@ -466,19 +501,21 @@ static void release_spent(struct record *rc)
 	rc->spent_doc = NULL;
 	free(rc->spent_text);
 	rc->spent_text = NULL;
+	free(rc->spent_page);
+	rc->spent_page = NULL;
 }
 
 /* The job of a record (on the worker): r's result document, archived_as
  * inside, as text with its newline (rc->text, NULL out of memory; the
  * document stays in r->doc, which the webhook bodies share), and with
- * [html] enabled its page rendered into rc->page from its kept report,
- * then freed (rc->page_errno ENOMEM when it could not be rendered); the
- * daemon's thread writes both (write_record()). */
+ * [html] enabled its page, rendered when it was judged, rendered again
+ * if it no longer shows what step 1 decided (rc->page_errno ENOMEM when
+ * it could not be rendered); the daemon's thread writes both
+ * (write_record()). */
 static void build_record(struct job *job)
 {
 	struct record *rc = (struct record *)job;
 	struct rec *r = rc->r;
-	struct spool *sp = rc->sp;
 	struct strbuf sb = STRBUF_INIT;
 
 	release_spent(rc);
@@ -495,11 +532,11 @@ static void build_record(struct job *job)
 	}
 	sb_release(&sb);
 	if (rc->html && rc->text != NULL) {
-		if (render_page(sp, rc) == -1)
+		if (page_stale(r))
+			rerender(rc->sp, rc);
+		if (r->page_rc == -1)
 			rc->page_errno = ENOMEM;
 	}
-	json_decref(r->root);
-	r->root = NULL;
 }
 
 /* Step 2's start for the claim r, on the daemon's thread: its record
@@ -556,8 +593,8 @@ static void write_record(struct spool *sp, struct spool_ctx *ctx,
 	int e, eperm = 0;
 
 	if (rc->html && rc->text != NULL && rc->page_errno == 0 &&
-	    spool_write_work(sp, r->pname, rc->page.buf, rc->page.len, 0,
-			     &eperm) == -1)
+	    spool_write_work(sp, r->pname, r->page_text.buf, r->page_text.len,
+			     0, &eperm) == -1)
 		rc->page_errno = errno;
 	if (rc->html && rc->text != NULL && page_written(sp, rc) == -1) {
 		; /* left in work/, its result not written */
@@ -589,6 +626,8 @@ static void write_record(struct spool *sp, struct spool_ctx *ctx,
 	r->doc = NULL;
 	rc->spent_text = rc->text;
 	rc->text = NULL;
+	rc->spent_page = r->page_text.buf; /* no longer r's */
+	r->page_text = (struct strbuf)STRBUF_INIT;
 }
 
 /*
@@ -655,10 +694,8 @@ static void pump(struct spool *sp, struct spool_ctx *ctx, struct stream *s,
 static void pump_end(struct spool *sp, struct spool_ctx *ctx, struct stream *s)
 {
 	pump(sp, ctx, s, PUMP_ALL);
-	for (size_t i = 0; i < SPOOL_PIPELINE; i++) {
+	for (size_t i = 0; i < SPOOL_PIPELINE; i++)
 		release_spent(&sp->records[i]);
-		sb_release(&sp->records[i].page);
-	}
 }
 
 /* Whether a part that read bytes ends. While the syncfs of the batch
@@ -677,7 +714,7 @@ static int part_full(const struct spool *sp, size_t bytes)
  * Step 1 before decide(): judge each claim (its copy put in place first),
  * load each leftover result; claims[i] is item i's. The count of items
  * taken: the part ends once the bytes read reach PAGE_KEEP_BYTES (they
- * bound the reports kept for the pages, and the bytes held until judged),
+ * bound the bytes held until judged, and the pages until written),
  * or PAGE_KEEP_SYNCING while the batch before is still syncing (part_full()).
  *
  * The daemon's thread reads and copies every claim of the part, handing
@@ -925,6 +962,7 @@ static int after_sync(struct spool *sp, struct spool_ctx *ctx, struct rec *recs,
 static void release_all(struct rec *recs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
+		sb_release(&recs[i].page_text);
 		judgement_release(&recs[i].j);
 		json_decref(recs[i].doc);
 		json_decref(recs[i].root);

@@ -19,13 +19,14 @@
  *      dropper's inode (an open write descriptor, a hard link) is out of
  *      the spool; then judge it from the bytes in memory. Entries not read
  *      (a FIFO, a file too large, a wrong name, a hard link) stay as they
- *      are. With [html] enabled, the parsed report of each claim is kept
- *      for its page until step 2 (see PAGE_KEEP_BYTES in spool_batch.c:
- *      steps 1 and 2 go part by part where the reports kept would grow too
- *      large). The reading and the copy are the daemon's thread's; judging
- *      is a job on the worker thread (worker.h), handed each claim as soon
- *      as it is read; meanwhile the daemon's thread finishes the batch
- *      before (steps 3 to 5 below).
+ *      are. With [html] enabled, each claim's page is rendered as soon as
+ *      it is judged and kept until step 2 (see PAGE_KEEP_BYTES in
+ *      spool_batch.c: steps 1 and 2 go part by part where the bytes and
+ *      pages held would grow too large). The reading and the copy are the
+ *      daemon's thread's; judging (and the page) is a job on the worker
+ *      thread (worker.h), handed each claim as soon as it is read;
+ *      meanwhile the daemon's thread finishes the batch before (steps 3
+ *      to 5 below).
  *      Then, under the ledger lock, decide the verdicts (report.duplicate),
  *      reserve the archive names of the whole batch together (ARCH,
  *      ARCH.result.json and ARCH.result.html distinct from every other name
@@ -33,11 +34,13 @@
  *      .result.json or .result.html) and append accepted ids to the ledger
  *      (each line carries KEY);
  *   2. write every rKEY in work/ (archived_as inside) and, with [html]
- *      enabled, its page pKEY (its report freed right after), queue the
- *      deliveries (outbox_queue: ids derived from the claim name); the
- *      result document is built and the page rendered on the worker, the
- *      daemon's thread writes them (page first), and a part's records are
- *      built while the daemon's thread reads the next part;
+ *      enabled, its page pKEY, queue the deliveries (outbox_queue: ids
+ *      derived from the claim name); the result document is built on the
+ *      worker, and the page rendered again there when step 1 changed what
+ *      it shows (a report.duplicate, a suffixed ARCH: its report parsed
+ *      again from its copy); the daemon's thread writes them (page
+ *      first), and a part's records are built while the daemon's thread
+ *      reads the next part;
  *   3. ONE syncfs() of the spool, then outbox_synced() (no second sync
  *      when outbox/ is on the spool's file system): copies, results, pages,
  *      deliveries and ledger lines are durable. For a batch of two or
@@ -182,14 +185,16 @@ struct claim {
 	long long size;	  /* the file's size, -1 unknown */
 	char *buf;	  /* the bytes read (len), until judged */
 	size_t cap, len;
+	int html;     /* [html] enabled: its page rendered once judged */
 	int rc;	      /* the judging's: 0, or -1 out of memory */
 	long long us; /* how long judging took */
 };
 
 /*
  * One claim being recorded in step 2 (spool_batch.c): a job on the worker
- * builds its result document and, with [html] enabled, renders its page;
- * the daemon's thread writes both to work/. A spool has SPOOL_PIPELINE of
+ * builds its result document and, with [html] enabled, renders its page
+ * again if step 1 changed what it shows (spool_page_stale()); the
+ * daemon's thread writes both to work/. A spool has SPOOL_PIPELINE of
  * them, used in turn.
  */
 struct record {
@@ -201,17 +206,16 @@ struct record {
 	size_t max;	/* max_file_size, for what the page quotes */
 	char *text;	/* the result document and its newline (tlen) */
 	size_t tlen;	/* ... or NULL: out of memory */
-	/* with [html] enabled: the page rendered (written by the daemon's
-	 * thread), and 0, or why it was not written (ENOMEM: it could not
-	 * be rendered) */
-	struct strbuf page;
+	/* with [html] enabled: 0, or why its page (r->page_text) was not
+	 * written (ENOMEM: it could not be rendered) */
 	int page_errno;
-	/* the result document and text of the record before in this slot,
-	 * once written: freed by the worker, which allocated them, when it
-	 * builds the next (a thread freeing what another allocated waits
-	 * for that thread's heap) */
+	/* the result document, text and page of the record before in this
+	 * slot, once written: freed by the worker, which allocated them,
+	 * when it builds the next (a thread freeing what another allocated
+	 * waits for that thread's heap) */
 	json_t *spent_doc;
 	char *spent_text;
+	char *spent_page;
 };
 
 /* The names reserved by one batch ("D/NAME" -> 1). */
@@ -255,8 +259,8 @@ struct spool {
 	struct worker *syncer;
 	struct pending *pending;
 	struct record records[SPOOL_PIPELINE]; /* step 2's pipeline */
-	/* the worker's own (its jobs run one at a time): the bytes an
-	 * invalid file's page quotes */
+	/* the worker's own (its jobs run one at a time): the bytes of a
+	 * file whose page is rendered again, read back from its copy */
 	char *quote;
 	size_t quote_cap;
 	/* next archive suffix per "D/NAME" (struct suffix, spool_archive.c) */
@@ -288,8 +292,14 @@ struct rec {
 	/* the result document: built from j once (freed once written and
 	 * queued), or loaded */
 	json_t *doc;
-	json_t *root; /* the parsed report, kept until its page is written */
-	int page;     /* a page is in work/ (pname) */
+	json_t *root; /* the parsed report, from judging to its page */
+	/* with [html] enabled, its page, rendered as soon as it is judged
+	 * (spool_page_render(): page_rc 0, or -1 when memory ran out), for
+	 * page_findings findings (step 1 may add report.duplicate) */
+	struct strbuf page_text;
+	int page_rc;
+	size_t page_findings;
+	int page; /* a page is in work/ (pname) */
 	enum verdict verdict;
 	char d;				   /* 'a' or 'r' */
 	unsigned n;			   /* ARCH is candidate n of NAME */
@@ -377,6 +387,18 @@ void spool_mark_recorded(struct spool *sp, const char *key);
  * one too. 0, or -1 (logged: not judged now, taken again later). */
 int spool_count_recovery(struct spool *sp, struct spool_item *it);
 
+/* ---- spool_batch.c ---- */
+
+/*
+ * On the worker: r's page into r->page_text, from its judgement, its
+ * report root (NULL: none, an invalid file) and, for a file judged
+ * invalid for its JSON or its encoding, the bytes judged (data, len: the
+ * page quotes them around the error); archived_as when its archive name
+ * is not its file's, else NULL. r->page_rc: 0, or -1 when memory ran out.
+ */
+void spool_page_render(struct rec *r, const json_t *root, const char *data,
+		       size_t len, const char *archived_as, enum lang lang);
+
 /* ---- spool_judge.c ---- */
 
 /*
@@ -388,8 +410,9 @@ int spool_count_recovery(struct spool *sp, struct spool_item *it);
 int spool_claim_read(struct spool *sp, const struct spool_ctx *ctx,
 		     struct rec *r, struct claim *c);
 
-/* The job of a claim read: judge it into r->j (with the parsed report
- * kept in r->root when [html] is enabled); c->rc, c->us. */
+/* The job of a claim read: judge it into r->j, and with [html] enabled
+ * render its page (spool_page_render()) from its report, parsed, and its
+ * bytes, in memory; c->rc, c->us (judging alone). */
 void spool_claim_judge(struct job *job);
 
 /* After reading, before judging, on the daemon's thread: put the daemon's

@@ -147,9 +147,10 @@ int spool_claim_read(struct spool *sp, const struct spool_ctx *ctx,
 	    .max_findings = ctx->cfg->max_findings,
 	    .lang = ctx->cfg->language,
 	    .max_time_ms = (unsigned long long)ctx->cfg->max_judge_ms,
-	    /* the report is kept for the page (PAGE_KEEP_BYTES) */
+	    /* the report, for the page rendered right after judging */
 	    .keep_root = ctx->cfg->html ? &r->root : NULL};
 	c->rs = ctx->rs;
+	c->html = ctx->cfg->html;
 	c->rule = NULL;
 	c->msg[0] = '\0';
 	c->size = -1;
@@ -210,6 +211,15 @@ void spool_claim_judge(struct job *job)
 		c->rc = judge_bytes(c->rs, &c->opts, r->it->name, c->buf,
 				    c->len, &r->j);
 	c->us = metrics_now_us() - t0;
+	if (c->rc == 0 && c->html) {
+		/* now, while the report is parsed and the bytes are in
+		 * memory; the report is freed at once (kept until step 2,
+		 * each report cost the worker more to free, and memory) */
+		spool_page_render(r, r->root, c->rule == NULL ? c->buf : NULL,
+				  c->len, NULL, c->opts.lang);
+		json_decref(r->root);
+		r->root = NULL;
+	}
 }
 
 int spool_claim_copy(struct spool *sp, struct claim *c)

@@ -139,6 +139,14 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 		struct judgement *out);
 
 /*
+ * The report in len bytes of data parsed as judge_bytes() parses it (a
+ * leading byte-order mark skipped, duplicate keys refused), for a caller
+ * that needs it again after judging, or NULL: not JSON, or out of memory.
+ * The caller json_decref()s it.
+ */
+json_t *judge_parse(const void *data, size_t len);
+
+/*
  * Judge a file that could not be read: verdict invalid with one finding of
  * rule (input.file, input.name, input.size) and message; size is the
  * file's size (-1 unknown). data may be NULL (then has_sha256 is false),

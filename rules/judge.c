@@ -193,6 +193,35 @@ fail:
 	return -1;
 }
 
+/* How judging parses a report. */
+#define REPORT_JSON_FLAGS (JSON_REJECT_DUPLICATES | JSON_DECODE_ANY)
+
+/* Skip a leading byte-order mark of *s (*len bytes). */
+static void skip_bom(const unsigned char **s, size_t *len)
+{
+	if (*len >= 3 && (*s)[0] == 0xEF && (*s)[1] == 0xBB &&
+	    (*s)[2] == 0xBF) {
+		*s += 3;
+		*len -= 3;
+	}
+}
+
+json_t *judge_parse(const void *data, size_t len)
+{
+	const unsigned char *s = data != NULL ? data : (const void *)"";
+	unsigned long failures = jsonmem_failures();
+	json_error_t err;
+	json_t *root;
+
+	skip_bom(&s, &len);
+	root = json_loadb((const char *)s, len, REPORT_JSON_FLAGS, &err);
+	if (jsonmem_failures() != failures) {
+		json_decref(root); /* perhaps with bytes dropped */
+		return NULL;
+	}
+	return root;
+}
+
 int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 		const char *name, const void *data, size_t len,
 		struct judgement *out)
@@ -221,10 +250,7 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 	if (judgement_init(out, rs, opts, name, s, (long long)len) == -1)
 		return -1;
 	/* a leading byte-order mark is ignored */
-	if (len >= 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF) {
-		s += 3;
-		len -= 3;
-	}
+	skip_bom(&s, &len);
 	size_t ok = utf8_valid_prefix(s, len);
 	if (ok < len) {
 		line_col(s, ok, &line, &col);
@@ -237,8 +263,7 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 	size_t deep = too_deep(s, len);
 	unsigned long failures = jsonmem_failures();
 	json_t *root =
-	    json_loadb((const char *)s, len,
-		       JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+	    json_loadb((const char *)s, len, REPORT_JSON_FLAGS, &err);
 	if (jsonmem_failures() != failures ||
 	    (root == NULL &&
 	     (json_error_code(&err) == json_error_out_of_memory ||

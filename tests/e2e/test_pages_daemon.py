@@ -319,6 +319,79 @@ def test_crash_windows(point, spool, expensed_bin, start_daemon, tmp_path):
         assert len(files) == (11 if "archived" in point else 12)
 
 
+CHECKED_AT = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
+
+
+def checked_page(expensed_bin, tmp_path, name, data):
+    """What expensed check --format html prints for data as the file
+    name, its times blanked."""
+    d = tmp_path / "check"
+    d.mkdir(exist_ok=True)
+    (d / name).write_bytes(data)
+    r = subprocess.run([expensed_bin, "check", "--format", "html", name],
+                       cwd=d, capture_output=True, timeout=30)
+    assert r.returncode in (0, 1, 2), r.stderr
+    return CHECKED_AT.sub(b"TIME", r.stdout)
+
+
+def archived_page(spool, d, name):
+    return CHECKED_AT.sub(b"TIME",
+                          (spool / d / (name + ".result.html")).read_bytes())
+
+
+def archived_as_row(name):
+    return ("<tr><th>Archived as</th><td><bdi>%s</bdi></td></tr>\n" %
+            name).encode()
+
+
+def test_pages_show_what_was_decided_after_judging(spool, start_daemon,
+                                                   expensed_bin, tmp_path):
+    """A page is rendered as soon as its file is judged, from the report
+    still parsed and the bytes still in memory: byte for byte what
+    expensed check prints. When the verdicts and names decided after
+    judging change what it shows (a report.duplicate, a suffixed archive
+    name), it is rendered again from the file's copy: the same page, with
+    the finding or the "Archived as" row, and an invalid file's quote."""
+    bad = b'{"id": "x",\n  "total": 12,, \n'
+    d = start_daemon(spool)
+    drop(spool, "seed.json", SEED)
+    wait_for(lambda: result(spool, "seed.json"), 10, what="seed.json")
+    drop(spool, "bad.json", bad)
+    wait_for(lambda: result(spool, "bad.json"), 10, what="bad.json")
+    # as judged: what check prints
+    assert archived_page(spool, "accepted", "seed.json") == \
+        checked_page(expensed_bin, tmp_path, "seed.json", SEED)
+    checked_bad = checked_page(expensed_bin, tmp_path, "bad.json", bad)
+    assert b'<pre class="quote" id="quote">' in checked_bad
+    assert archived_page(spool, "rejected", "bad.json") == checked_bad
+    # a suffixed name: rendered again, the invalid file quoted from its copy
+    drop(spool, "bad.json", bad)
+    wait_for(lambda: result(spool, "bad.1.json"), 10, what="bad.1.json")
+    file_row = b"<tr><th>File</th><td><bdi>bad.json</bdi></td></tr>\n"
+    assert archived_page(spool, "rejected", "bad.1.json") == \
+        checked_bad.replace(file_row, file_row + archived_as_row("bad.1.json"))
+    # a duplicate, then the same again (suffixed)
+    drop(spool, "copy.json", SEED)
+    wait_for(lambda: result(spool, "copy.json"), 10, what="copy.json")
+    drop(spool, "copy.json", SEED)
+    wait_for(lambda: result(spool, "copy.1.json"), 10, what="copy.1.json")
+    assert d.stop() == 0
+    for name in ("copy.json", "copy.1.json"):
+        doc = result(spool, name)
+        assert doc["verdict"] == "rejected"
+        assert [f["rule"] for f in doc["findings"]
+                if f["severity"] == "error"] == ["report.duplicate"]
+        page = archived_page(spool, "rejected", name)
+        assert page_verdict(spool / "rejected" / (name + ".result.html")) \
+            == "rejected"
+        assert b'data-path="/id"><span class="fno">6</span>' in page
+        assert b'<span class="rule">report.duplicate</span>' in page
+        assert (b"was already accepted (as accepted/seed.json)" in page)
+        assert (archived_as_row(name) in page) == (name == "copy.1.json")
+    assert archived_as_row("seed.json") not in \
+        archived_page(spool, "accepted", "seed.json")
+
+
 def test_page_out_of_memory_is_not_a_verdict(spool, expensed_bin,
                                              start_daemon):
     """A page that cannot be rendered for lack of memory (the test hook

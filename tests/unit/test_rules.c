@@ -523,6 +523,43 @@ static void test_out_of_memory_in_jansson(void **state)
 	ruleset_free(rs);
 }
 
+/* judge_parse() parses as judging did: the same tree judge_bytes() kept,
+ * a byte-order mark skipped, duplicate keys refused, NULL for bytes that
+ * are not JSON. */
+static void test_judge_parse(void **state)
+{
+	static const char report[] =
+	    "{\"id\": \"R-1\", \"total\": \"12.50\", \"missions\": "
+	    "[{\"id\": \"M-1\", \"cost\": 12.5, \"x\": [1, true, null]}]}";
+	char bom[sizeof(report) + 3] = "\xEF\xBB\xBF";
+	json_t *kept = NULL, *again, *root;
+	struct judge_opts opts = {.now = 1700000000, .keep_root = &kept};
+	struct diag d = DIAG_INIT;
+	struct ruleset *rs;
+	struct judgement j;
+
+	(void)state;
+	assert_int_equal(ruleset_load_builtin(&rs, &d), 0);
+	assert_int_equal(
+	    judge_bytes(rs, &opts, "r.json", report, strlen(report), &j), 0);
+	assert_non_null(kept);
+	again = judge_parse(report, strlen(report));
+	assert_non_null(again);
+	assert_true(json_equal(kept, again));
+	memcpy(bom + 3, report, sizeof(report));
+	root = judge_parse(bom, strlen(bom));
+	assert_non_null(root);
+	assert_true(json_equal(kept, root));
+	json_decref(root);
+	assert_null(judge_parse("{\"a\": 1, \"a\": 2}", 16));
+	assert_null(judge_parse("{\"a\": ", 7));
+	assert_null(judge_parse(NULL, 0));
+	json_decref(again);
+	json_decref(kept);
+	judgement_release(&j);
+	ruleset_free(rs);
+}
+
 int main(void)
 {
 	if (hash_init() == -1) /* common/hash.h: a random key */
@@ -540,6 +577,7 @@ int main(void)
 	    cmocka_unit_test(test_parser_colon_key),
 	    cmocka_unit_test(test_result_round_trip),
 	    cmocka_unit_test(test_out_of_memory_in_jansson),
+	    cmocka_unit_test(test_judge_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
