@@ -808,13 +808,11 @@ def rchar(pid):
     raise AssertionError("no rchar")
 
 
-def test_invalid_page_reads_the_file_back_only_to_quote_it(spool,
-                                                            start_daemon,
-                                                            tmp_path):
-    """The page of an invalid file quotes its bytes only for input.json and
-    input.encoding: a large file judged invalid for another reason
-    (input.resources: longer than max_judge_time) is read once, to judge
-    it, not read back for its page."""
+def test_invalid_page_does_not_read_the_file_again(spool, start_daemon,
+                                                   tmp_path):
+    """A page is rendered from the bytes judged, still in memory: a large
+    file judged invalid (input.resources: longer than max_judge_time) is
+    read once, to judge it, not read back for its page."""
     write_config(tmp_path / "d.conf", spool)
     conf = (tmp_path / "d.conf").read_text().replace(
         "[spool]\n", "[spool]\nmax_judge_time = 1ms\n", 1)
