@@ -53,7 +53,11 @@
  * one group commit. The peak is then judging's own (one large report)
  * plus its page (bounded: page_int.h). The pages of two parts can be
  * alive at once: a part's records are built while the next part is read
- * and judged (struct stream). The part is also how far the daemon's
+ * and judged (struct stream). A page is counted by the bytes read of its
+ * file, not its own: each holds its length only (7.7 kB for an empty
+ * file, 12.5 kB for the seed report), so that a part of 256 tiny files
+ * holds some 2 MB of pages, and one of usual reports about as much as
+ * their parsed reports took before. The part is also how far the daemon's
  * thread reads ahead of the worker's judging: 128 kB (some 75 reports of
  * the usual size) keeps both busy (64 kB cost a sixth of a burst's rate),
  * while more leaves more heap behind that stays mapped after the burst
@@ -423,10 +427,18 @@ void spool_page_render(struct rec *r, const json_t *root, const char *data,
 	sb_release(&r->page_text);
 	r->page_findings = r->j.nfindings + r->j.findings_left_out;
 	r->page_rc = 0;
-	if (SPOOL_PAGE_ENOMEM() || sb_grow(&r->page_text, PAGE_START) == -1 ||
+	if (SPOOL_PAGE_ENOMEM() ||
+	    sb_grow(&r->page_text, PAGE_START - 1) == -1 ||
 	    page_render(&r->page_text, &in) == -1 || r->page_text.failed) {
 		sb_release(&r->page_text);
-		r->page_rc = -1;
+		r->page_rc = ENOMEM;
+		return;
+	}
+	/* held until written: no more than its length */
+	char *fit = realloc(r->page_text.buf, r->page_text.len + 1);
+	if (fit != NULL) {
+		r->page_text.buf = fit;
+		r->page_text.cap = r->page_text.len + 1;
 	}
 }
 
@@ -443,7 +455,7 @@ static const char *page_archived_as(const struct rec *r)
  * its file's), or was never rendered. */
 static int page_stale(const struct rec *r)
 {
-	if (r->page_rc == -1)
+	if (r->page_rc != 0)
 		return 0; /* no memory: said as such */
 	return r->page_text.buf == NULL ||
 	       r->j.nfindings + r->j.findings_left_out != r->page_findings ||
@@ -451,37 +463,46 @@ static int page_stale(const struct rec *r)
 }
 
 /* On the worker: the bytes judged of r, read back from its copy into
- * sp->quote (*len). 0, or -1. */
+ * sp->quote (*len). 0, or -1 with errno. */
 static int reread(struct spool *sp, const struct record *rc, size_t *len)
 {
 	const struct rec *r = rc->r;
 	int fd, n;
 
-	if (!r->j.has_sha256)
-		return -1; /* not read: refused unread, or too large */
 	fd = openat(sp->workfd, r->it->work, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
 		return -1;
 	n = read_fd(fd, rc->max, (size_t)r->j.size, &sp->quote, &sp->quote_cap,
 		    len);
 	close(fd);
-	return n == -1 || *len > rc->max ? -1 : 0;
+	if (n == 0 && *len > rc->max) {
+		errno = EFBIG; /* not the bytes judged: cannot happen */
+		n = -1;
+	}
+	return n;
 }
 
 /* On the worker, in step 2: r's page rendered again (page_stale()), from
- * its copy read back and, unless it is invalid, parsed again (a report
- * that cannot be is said as no memory: it was parsed once). */
+ * its copy read back (only what the page needs: a report, parsed again,
+ * or the bytes an invalid file's page quotes). r->page_rc: an errno when
+ * the copy cannot be read (an I/O error: not the file's fault, like a
+ * page that cannot be written), ENOMEM when it cannot be parsed again (it
+ * was parsed once: no memory). */
 static void rerender(struct spool *sp, struct record *rc)
 {
 	struct rec *r = rc->r;
+	int valid = r->j.verdict != VERDICT_INVALID;
 	json_t *root = NULL;
 	size_t len = 0;
-	int rd = reread(sp, rc, &len);
+	int rd = -1;
 
-	if (r->j.verdict != VERDICT_INVALID &&
-	    (rd == -1 || (root = judge_parse(sp->quote, len)) == NULL)) {
+	if ((valid || quotes_input(&r->j)) && r->j.has_sha256 &&
+	    (rd = reread(sp, rc, &len)) == -1 && valid) {
 		sb_release(&r->page_text);
-		r->page_rc = -1;
+		r->page_rc = errno != 0 ? errno : EIO;
+	} else if (valid && (root = judge_parse(sp->quote, len)) == NULL) {
+		sb_release(&r->page_text);
+		r->page_rc = ENOMEM;
 	} else {
 		spool_page_render(r, root, rd == 0 ? sp->quote : NULL, len,
 				  page_archived_as(r), rc->lang);
@@ -534,8 +555,7 @@ static void build_record(struct job *job)
 	if (rc->html && rc->text != NULL) {
 		if (page_stale(r))
 			rerender(rc->sp, rc);
-		if (r->page_rc == -1)
-			rc->page_errno = ENOMEM;
+		rc->page_errno = r->page_rc;
 	}
 }
 
@@ -689,8 +709,7 @@ static void pump(struct spool *sp, struct spool_ctx *ctx, struct stream *s,
 	}
 }
 
-/* The batch's records all written: free what the last ones left, and
- * their pages' buffers (a buffer is the worker's during the batch). */
+/* The batch's records all written: free what the last ones left. */
 static void pump_end(struct spool *sp, struct spool_ctx *ctx, struct stream *s)
 {
 	pump(sp, ctx, s, PUMP_ALL);
@@ -1077,10 +1096,10 @@ int spool_process(struct spool *sp, struct spool_ctx *ctx,
 	 * (each recovery counts towards input.resources) */
 	now = n == 1 || sp->syncer == NULL || recovered(sp, items, n);
 	sp->write_now = now;
-	/* steps 1 and 2 part by part, so that the reports kept for the
-	 * pages stay small (PAGE_KEEP_BYTES: they are freed in step 2);
-	 * then one group commit for the whole batch, the names of every
-	 * part reserved together */
+	/* steps 1 and 2 part by part, so that the bytes and pages held
+	 * stay small (PAGE_KEEP_BYTES: pages are freed in step 2); then one
+	 * group commit for the whole batch, the names of every part
+	 * reserved together */
 	while (done < n) {
 		size_t m = judge_all(sp, ctx, &s, recs + done, items + done,
 				     n - done, claims + done);

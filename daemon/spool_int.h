@@ -113,8 +113,8 @@
  * input.resources, and archived as in 1-5. A claim
  * whose judging runs out of memory, or whose result or page cannot be
  * made for lack of memory (a page too large to render), or whose
- * deliveries cannot be queued for lack of memory, stays in work/ (its
- * result and page removed) and is not taken again by this daemon before
+ * deliveries cannot be queued for lack of memory, stays in work/ (no
+ * result or page left there) and is not taken again by this daemon before
  * DEFER_MS: at most one attempt per restart or per DEFER_MS, each counted
  * as a recovery, so that it ends input.resources at the third. When the
  * copy, result, page or deliveries cannot be written for another reason
@@ -193,7 +193,7 @@ struct claim {
 /*
  * One claim being recorded in step 2 (spool_batch.c): a job on the worker
  * builds its result document and, with [html] enabled, renders its page
- * again if step 1 changed what it shows (spool_page_stale()); the
+ * again if step 1 changed what it shows (page_stale()); the
  * daemon's thread writes both to work/. A spool has SPOOL_PIPELINE of
  * them, used in turn.
  */
@@ -294,7 +294,8 @@ struct rec {
 	json_t *doc;
 	json_t *root; /* the parsed report, from judging to its page */
 	/* with [html] enabled, its page, rendered as soon as it is judged
-	 * (spool_page_render(): page_rc 0, or -1 when memory ran out), for
+	 * (spool_page_render(): page_rc 0, or why it could not be: ENOMEM,
+	 * or an I/O error reading its copy back to render it again), for
 	 * page_findings findings (step 1 may add report.duplicate) */
 	struct strbuf page_text;
 	int page_rc;
@@ -394,7 +395,8 @@ int spool_count_recovery(struct spool *sp, struct spool_item *it);
  * report root (NULL: none, an invalid file) and, for a file judged
  * invalid for its JSON or its encoding, the bytes judged (data, len: the
  * page quotes them around the error); archived_as when its archive name
- * is not its file's, else NULL. r->page_rc: 0, or -1 when memory ran out.
+ * is not its file's, else NULL. r->page_rc: 0, or ENOMEM when memory
+ * ran out. Its buffer holds no more than the page.
  */
 void spool_page_render(struct rec *r, const json_t *root, const char *data,
 		       size_t len, const char *archived_as, enum lang lang);

@@ -142,7 +142,9 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
  * The report in len bytes of data parsed as judge_bytes() parses it (a
  * leading byte-order mark skipped, duplicate keys refused), for a caller
  * that needs it again after judging, or NULL: not JSON, or out of memory.
- * The caller json_decref()s it.
+ * Judging's other checks (the nesting depth, an object at the top) are
+ * not made again: for a report judge_bytes() did not find invalid. The
+ * caller json_decref()s it.
  */
 json_t *judge_parse(const void *data, size_t len);
 

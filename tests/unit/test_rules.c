@@ -552,7 +552,7 @@ static void test_judge_parse(void **state)
 	assert_true(json_equal(kept, root));
 	json_decref(root);
 	assert_null(judge_parse("{\"a\": 1, \"a\": 2}", 16));
-	assert_null(judge_parse("{\"a\": ", 7));
+	assert_null(judge_parse("{\"a\": ", 6));
 	assert_null(judge_parse(NULL, 0));
 	json_decref(again);
 	json_decref(kept);
