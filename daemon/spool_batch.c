@@ -984,7 +984,6 @@ static void release_all(struct rec *recs, size_t n)
 		sb_release(&recs[i].page_text);
 		judgement_release(&recs[i].j);
 		json_decref(recs[i].doc);
-		json_decref(recs[i].root);
 	}
 	free(recs);
 }

@@ -292,7 +292,6 @@ struct rec {
 	/* the result document: built from j once (freed once written and
 	 * queued), or loaded */
 	json_t *doc;
-	json_t *root; /* the parsed report, from judging to its page */
 	/* with [html] enabled, its page, rendered as soon as it is judged
 	 * (spool_page_render(): page_rc 0, or why it could not be: ENOMEM,
 	 * or an I/O error reading its copy back to render it again), for

@@ -146,9 +146,7 @@ int spool_claim_read(struct spool *sp, const struct spool_ctx *ctx,
 	    .max_file_size = ctx->cfg->max_file_size,
 	    .max_findings = ctx->cfg->max_findings,
 	    .lang = ctx->cfg->language,
-	    .max_time_ms = (unsigned long long)ctx->cfg->max_judge_ms,
-	    /* the report, for the page rendered right after judging */
-	    .keep_root = ctx->cfg->html ? &r->root : NULL};
+	    .max_time_ms = (unsigned long long)ctx->cfg->max_judge_ms};
 	c->rs = ctx->rs;
 	c->html = ctx->cfg->html;
 	c->rule = NULL;
@@ -200,10 +198,12 @@ void spool_claim_judge(struct job *job)
 {
 	struct claim *c = (struct claim *)job;
 	struct rec *r = c->r;
+	json_t *root = NULL;
 	long long t0 = metrics_now_us();
 
 	SPOOL_DIE_JUDGING(r->it->name);
 
+	c->opts.keep_root = c->html ? &root : NULL;
 	if (c->rule != NULL)
 		c->rc = judge_invalid(c->rs, &c->opts, r->it->name, c->rule,
 				      c->msg, NULL, c->size, &r->j);
@@ -211,15 +211,13 @@ void spool_claim_judge(struct job *job)
 		c->rc = judge_bytes(c->rs, &c->opts, r->it->name, c->buf,
 				    c->len, &r->j);
 	c->us = metrics_now_us() - t0;
-	if (c->rc == 0 && c->html) {
-		/* now, while the report is parsed and the bytes are in
-		 * memory; the report is freed at once (kept until step 2,
-		 * each report cost the worker more to free, and memory) */
-		spool_page_render(r, r->root, c->rule == NULL ? c->buf : NULL,
+	/* the page now, while the report is parsed and the bytes are in
+	 * memory; the report freed at once (kept until step 2, each report
+	 * cost the worker more to free, and memory) */
+	if (c->rc == 0 && c->html)
+		spool_page_render(r, root, c->rule == NULL ? c->buf : NULL,
 				  c->len, NULL, c->opts.lang);
-		json_decref(r->root);
-		r->root = NULL;
-	}
+	json_decref(root);
 }
 
 int spool_claim_copy(struct spool *sp, struct claim *c)
