@@ -19,8 +19,12 @@ static const char *verdict_title(enum lang l, enum verdict v)
 				       : i18n_tr(l, "Invalid");
 }
 
-static void head(struct pg *p)
+/* The head, its style sheet left out: returns where it goes (once the
+ * body has said what it holds: page_render()). */
+static size_t head(struct pg *p)
 {
+	size_t style;
+
 	const struct judgement *j = p->in->j;
 
 	sb_adds(p->out, "<!DOCTYPE html>\n<html lang=\"");
@@ -36,10 +40,10 @@ static void head(struct pg *p)
 	sb_adds(p->out, verdict_title(p->lang, j->verdict));
 	sb_adds(p->out, " \xe2\x80\x94 ");
 	pg_text(p, p->file, PAGE_MAX_TEXT);
-	/* the style sheet is long: copied, not formatted */
 	sb_adds(p->out, "</title>\n<style>");
-	sb_add(p->out, pg_css, pg_css_len);
+	style = p->out->len;
 	sb_adds(p->out, "</style>\n</head>\n");
+	return style;
 }
 
 /* t, "2019-02-08T10:00:00Z", as "08/02/2019 10:00:00 UTC" in French,
@@ -62,6 +66,7 @@ static void banner(struct pg *p)
 	unsigned long ne = (unsigned long)j->errors;
 	unsigned long nw = (unsigned long)j->warnings;
 
+	p->css |= PG_CSS_ACCEPTED << j->verdict;
 	sb_adds(p->out, "<header class=\"banner v-");
 	sb_adds(p->out, cls[j->verdict]);
 	sb_adds(p->out, "\" id=\"verdict\"><div class=\"mark\" "
@@ -168,6 +173,7 @@ static void sum_row(struct pg *p)
 		if (amount_from_json(json_object_get(p->in->report, "total"),
 				     &total) == 0 &&
 		    total != sum && !__builtin_sub_overflow(total, sum, &sum)) {
+			p->css |= PG_CSS_DIFF;
 			sb_adds(p->out, "<span class=\"diff\">");
 			sb_adds(p->out, i18n_tr(p->lang, "difference:"));
 			sb_addc(p->out, ' ');
@@ -175,6 +181,7 @@ static void sum_row(struct pg *p)
 			sb_adds(p->out, "</span>");
 		}
 	} else {
+		p->css |= PG_CSS_NONE;
 		sb_adds(p->out, "<span class=\"none\">\xe2\x80\x94 ");
 		if (unreadable > 0)
 			sb_addf(p->out,
@@ -197,6 +204,7 @@ static void report_header(struct pg *p)
 {
 	sb_adds(p->out, "<section id=\"report\"><h2>");
 	sb_adds(p->out, i18n_tr(p->lang, "Report"));
+	p->css |= PG_CSS_FACTS;
 	sb_adds(p->out, "</h2>\n<table class=\"facts\">\n");
 	fact(p, "id", PG_TEXT);
 	fact(p, "authority", PG_TEXT);
@@ -283,6 +291,7 @@ bool pg_finding(struct pg *p, size_t i)
 		return false;
 	p->listed[i] = true;
 	p->nlisted++;
+	p->css |= PG_CSS_FINDINGS | PG_CSS_SEVERITY(f->severity);
 	sb_adds(p->out, "<li class=\"finding f-");
 	sb_addc(p->out, sev[f->severity]);
 	sb_adds(p->out, "\" id=\"f-");
@@ -336,6 +345,7 @@ void pg_not_listed(struct pg *p)
 	if (n == 0)
 		return;
 	q.out = &where;
+	p->css |= PG_CSS_NOTE;
 	sb_adds(p->out, "<p class=\"note\" id=\"not-listed\">");
 	sb_adds(&where, "<code>");
 	pg_str(&q, slash ? slash + 1 : name, PAGE_MAX_TEXT);
@@ -365,7 +375,7 @@ static void findings(struct pg *p)
 	sb_adds(p->out, i18n_tr(p->lang, "Findings"));
 	sb_adds(p->out, "</h2>\n");
 	if (j->nfindings == 0) {
-		sb_adds(p->out, "<p class=\"note\">");
+		pg_note(p);
 		sb_adds(p->out,
 			i18n_tr(p->lang, "No finding: every rule holds."));
 		sb_adds(p->out, "</p>\n");
@@ -383,6 +393,7 @@ static void findings(struct pg *p)
 		sb_adds(p->out, i18n_tr(p->lang, group[s]));
 		sb_adds(p->out, " (");
 		sb_addu(p->out, n);
+		p->css |= PG_CSS_FINDINGS;
 		sb_adds(p->out, ")</h3>\n<ul class=\"flist\">\n");
 		for (size_t i = 0; i < j->nfindings; i++)
 			if (j->findings[i].severity == (enum severity)s &&
@@ -395,6 +406,7 @@ static void findings(struct pg *p)
 	}
 	pg_not_listed(p);
 	if (j->findings_left_out > 0) {
+		p->css |= PG_CSS_NOTE;
 		sb_adds(p->out, "<p class=\"note\" id=\"left-out\">");
 		sb_addf(p->out,
 			i18n_ntr(p->lang,
@@ -477,6 +489,7 @@ int page_render(struct strbuf *out, const struct page_input *in)
 		       .lang = in->lang,
 		       .file = in->j->file ? in->j->file : ""};
 	struct strbuf list = STRBUF_INIT;
+	size_t style;
 	int rc = -1;
 
 	if (pg_cells_init(&p) == -1) {
@@ -492,7 +505,7 @@ int page_render(struct strbuf *out, const struct page_input *in)
 		if (list.failed)
 			out->failed = true;
 	}
-	head(&p);
+	style = head(&p);
 	sb_adds(out, "<body><main>\n");
 	banner(&p);
 	if (in->j->verdict == VERDICT_INVALID) {
@@ -508,6 +521,9 @@ int page_render(struct strbuf *out, const struct page_input *in)
 	}
 	about(&p);
 	sb_adds(out, "</main></body></html>\n");
+	/* the style the page's markup uses, and no more */
+	if (!out->failed)
+		(void)pg_css_insert(out, style, p.css);
 	rc = out->failed ? -1 : 0;
 out:
 	sb_release(&list);

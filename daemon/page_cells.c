@@ -342,6 +342,7 @@ struct pg_cell pg_cell_open(struct pg *p, const char *tag, const char *key,
 		sb_adds(p->out, cls);
 		sb_addc(p->out, ' ');
 	}
+	p->css |= PG_CSS_SEVERITY(worst);
 	sb_adds(p->out, "hit hit-");
 	sb_addc(p->out, sev_letter[worst]);
 	sb_adds(p->out, "\" id=\"");
@@ -355,6 +356,7 @@ struct pg_cell pg_cell_open(struct pg *p, const char *tag, const char *key,
 /* A link of a cell to a finding's item (ref-e, ref-w, ref-i). */
 static void ref_open(struct pg *p, enum severity s)
 {
+	p->css |= PG_CSS_SEVERITY(s);
 	sb_adds(p->out, "<a class=\"ref ref-");
 	sb_addc(p->out, sev_letter[s]);
 	sb_adds(p->out, "\" href=\"#");
@@ -365,8 +367,10 @@ void pg_cell_close(struct pg *p, const struct pg_cell *c)
 	size_t more = 0;
 	enum severity worst = SEV_INFO;
 
-	if (c->lo < c->hi)
+	if (c->lo < c->hi) {
+		p->css |= PG_CSS_REFS;
 		sb_adds(p->out, "<span class=\"refs\">");
+	}
 	for (size_t i = c->lo; i < c->hi; i++) {
 		size_t f = p->order[i];
 		enum severity s = p->in->j->findings[f].severity;

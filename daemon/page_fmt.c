@@ -205,9 +205,22 @@ static void pg_integer(struct pg *p, long long v)
 		v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v);
 }
 
+void pg_none(struct pg *p)
+{
+	p->css |= PG_CSS_NONE;
+	sb_adds(p->out, "<span class=\"none\">\xe2\x80\x94</span>");
+}
+
+void pg_note(struct pg *p)
+{
+	p->css |= PG_CSS_NOTE;
+	sb_adds(p->out, "<p class=\"note\">");
+}
+
 /* A node that is not of the column's kind, as its JSON kind. */
 static void describe(struct pg *p, const json_t *node)
 {
+	p->css |= PG_CSS_ODD;
 	sb_adds(p->out, "<code class=\"odd\">");
 	switch (json_typeof(node)) {
 	case JSON_STRING:
@@ -246,7 +259,7 @@ void pg_value(struct pg *p, const json_t *node, enum pg_kind kind)
 	int64_t v;
 
 	if (node == NULL) {
-		sb_adds(p->out, "<span class=\"none\">\xe2\x80\x94</span>");
+		pg_none(p);
 		return;
 	}
 	switch (kind) {

@@ -35,6 +35,30 @@
 /* The kind a column shows its value as. */
 enum pg_kind { PG_TEXT, PG_DATE, PG_AMOUNT, PG_INTEGER };
 
+/* What a page's markup holds, for the parts of the style sheet that style
+ * it (pg_css_insert): set in struct pg's css by whatever writes it. */
+enum pg_css {
+	PG_CSS_ACCEPTED = 1u << 0, /* the banner of each verdict */
+	PG_CSS_REJECTED = 1u << 1,
+	PG_CSS_INVALID = 1u << 2,
+	PG_CSS_ERROR = 1u << 3, /* a finding, a cell or a link of a severity */
+	PG_CSS_WARNING = 1u << 4,
+	PG_CSS_INFO = 1u << 5,
+	PG_CSS_FACTS = 1u << 6,	   /* table.facts */
+	PG_CSS_MISSIONS = 1u << 7, /* table.missions, table.detail */
+	PG_CSS_REFS = 1u << 8,	   /* a highlighted cell with its .refs */
+	PG_CSS_FINDINGS = 1u << 9, /* ul.flist (.finding, .k...) */
+	PG_CSS_ANNEX = 1u << 10,   /* details.annex, .count */
+	PG_CSS_NONE = 1u << 11,	   /* .none */
+	PG_CSS_ODD = 1u << 12,	   /* code.odd */
+	PG_CSS_NOTE = 1u << 13,	   /* .note */
+	PG_CSS_DIFF = 1u << 14,	   /* .diff */
+	PG_CSS_QUOTE = 1u << 15,   /* .plain, pre.quote and its lines */
+};
+
+/* PG_CSS_ERROR, _WARNING or _INFO: the parts of severity s. */
+#define PG_CSS_SEVERITY(s) (PG_CSS_ERROR << (s))
+
 /* A mission of the table: its members ([0]) and expenses ([1]). */
 struct pg_row {
 	const json_t *list[2]; /* the arrays, or whatever else is there */
@@ -59,6 +83,7 @@ struct pg {
 	bool *listed;	    /* per finding: whether it is listed on the page */
 	size_t nlisted;	    /* findings listed so far */
 	size_t list_start;  /* the length of out where their list began */
+	unsigned css;	    /* PG_CSS_*: what the markup written holds */
 	/* worked out once, before anything is written (page.c): */
 	const char *currency; /* the report's when a string but "EUR" */
 	char checked_at[48];  /* j->checked_at in the page's words */
@@ -124,6 +149,12 @@ void pg_amount(struct pg *p, int64_t cents);
  * object"...), an absent one is a dash. */
 void pg_value(struct pg *p, const json_t *node, enum pg_kind kind);
 
+/* A dash for what is not there: <span class="none">. */
+void pg_none(struct pg *p);
+
+/* <p class="note">, opened. */
+void pg_note(struct pg *p);
+
 /* --- page_cells.c --- */
 
 /* Work out where each finding is shown (p->cell, p->order). 0 or -1. */
@@ -178,10 +209,13 @@ void pg_invalid(struct pg *p);
 
 /* --- page_css.c --- */
 
-/* The page's Content-Security-Policy and its style sheet. */
+/* The page's Content-Security-Policy. */
 extern const char pg_csp[];
-extern const char pg_css[];
-extern const size_t pg_css_len; /* strlen(pg_css) */
+
+/* Insert at out->buf + at the parts of the style sheet that the markup
+ * written says it uses (used: PG_CSS_*, or ~0u for the whole sheet). 0, or
+ * -1 when memory runs out (out is then marked failed). */
+int pg_css_insert(struct strbuf *out, size_t at, unsigned used);
 
 /* --- page.c --- */
 

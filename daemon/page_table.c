@@ -95,7 +95,7 @@ static void cut_note(struct pg *p, size_t shown, size_t all)
 {
 	if (shown >= all)
 		return;
-	sb_adds(p->out, "<p class=\"note\">");
+	pg_note(p);
 	sb_addf(p->out,
 		i18n_tr(p->lang, "Only the first %zu of %zu are shown."), shown,
 		all);
@@ -136,6 +136,7 @@ static void detail_list(struct pg *p, size_t i, int which)
 	c = pg_cell_open(p, "h3", key, NULL);
 	sb_adds(p->out, pg_label(p, which ? "expenses" : "members"));
 	pg_cell_close(p, &c);
+	p->css |= PG_CSS_MISSIONS;
 	sb_adds(p->out, "\n<table class=\"detail\"><thead><tr>");
 	sb_adds(p->out, "<th>");
 	sb_adds(p->out, pg_tr(p, N_("No.")));
@@ -191,6 +192,7 @@ static void details(struct pg *p, size_t i)
 	pg_key_index(row, sizeof(row), "/missions", i);
 	pg_key(k1, sizeof(k1), row, "delegation/members");
 	pg_key(k2, sizeof(k2), row, "expenses");
+	p->css |= PG_CSS_ANNEX;
 	sb_adds(p->out, pg_cells_under(p, k1) || pg_cells_under(p, k2)
 			    ? "<details class=\"annex\" open><summary>"
 			    : "<details class=\"annex\"><summary>");
@@ -221,6 +223,7 @@ static void table_head(struct pg *p)
 	static const char *const counts[] = {"councillors", "guests", "staff",
 					     "size"};
 
+	p->css |= PG_CSS_MISSIONS;
 	sb_adds(p->out, "<table class=\"missions\"><thead><tr>"
 			"<th rowspan=\"2\">");
 	sb_adds(p->out, i18n_tr(p->lang, "No."));
@@ -251,7 +254,7 @@ void pg_missions(struct pg *p)
 	pg_cell_close(p, &c);
 	sb_adds(p->out, "\n");
 	if (p->missions == NULL) {
-		sb_adds(p->out, "<p class=\"note\">");
+		pg_note(p);
 		if (node == NULL)
 			sb_adds(p->out, i18n_tr(p->lang, "The report has no "
 							 "list of missions."));
@@ -270,6 +273,7 @@ void pg_missions(struct pg *p)
 	for (size_t i = 0; i < p->nrows; i++)
 		mission_row(p, i);
 	if (all == 0) {
+		p->css |= PG_CSS_NONE;
 		sb_adds(p->out, "<tr><td colspan=\"10\" class=\"none\">");
 		sb_adds(p->out, i18n_tr(p->lang, "No mission."));
 		sb_adds(p->out, "</td></tr>\n");
@@ -280,7 +284,7 @@ void pg_missions(struct pg *p)
 	if (p->sum_ok)
 		pg_amount(p, p->sum);
 	else
-		sb_adds(p->out, "<span class=\"none\">\xe2\x80\x94</span>");
+		pg_none(p);
 	sb_adds(p->out, "</td></tr></tfoot></table>\n");
 	for (size_t i = 0; i < p->nrows; i++) {
 		const struct pg_row *r = &p->row[i];
@@ -290,7 +294,7 @@ void pg_missions(struct pg *p)
 		details(p, i);
 	}
 	if (hidden > 0) {
-		sb_adds(p->out, "<p class=\"note\">");
+		pg_note(p);
 		sb_addf(p->out,
 			i18n_tr(p->lang, "Some members and expenses are left "
 					 "out: a page shows at most %d rows "

@@ -133,6 +133,51 @@ static void unjudge(struct judged *x)
 	ruleset_free(x->rs);
 }
 
+/* Whether the style sheet css has a rule for the class cls (len bytes):
+ * ".cls" not followed by more of a name. */
+static bool styles(const char *css, const char *cls, size_t len)
+{
+	for (const char *s = strchr(css, '.'); s; s = strchr(s + 1, '.')) {
+		char next = s[1 + len];
+		if (strncmp(s + 1, cls, len) == 0 &&
+		    !(next == '-' || next == '_' ||
+		      (next >= 'a' && next <= 'z') ||
+		      (next >= '0' && next <= '9')))
+			return true;
+	}
+	return false;
+}
+
+/* The page's style sheet has the rules of every class its markup uses
+ * that the whole sheet has (pg_css_insert(): struct pg's css was set
+ * wherever that markup is written). */
+static void assert_styled(const char *page)
+{
+	struct strbuf all = STRBUF_INIT;
+	const char *css = strstr(page, "<style>");
+	const char *end = css ? strstr(css, "</style>") : NULL;
+	char *own;
+
+	assert_non_null(end);
+	own = strndup(css + 7, (size_t)(end - css - 7));
+	assert_non_null(own);
+	assert_int_equal(pg_css_insert(&all, 0, ~0u), 0);
+	for (const char *a = strstr(end, "class=\""); a;
+	     a = strstr(a + 1, "class=\"")) {
+		const char *t = a + 7;
+		while (*t != '"') {
+			size_t len = strcspn(t, " \"");
+			if (styles(all.buf, t, len) && !styles(own, t, len))
+				fail_msg("class \"%.*s\" is not styled",
+					 (int)len, t);
+			t += len;
+			t += *t == ' ';
+		}
+	}
+	free(own);
+	sb_release(&all);
+}
+
 /* The page of x in language l (a new string). */
 static char *render(const struct judged *x, enum lang l)
 {
@@ -144,6 +189,7 @@ static char *render(const struct judged *x, enum lang l)
 	struct strbuf sb = STRBUF_INIT;
 
 	assert_int_equal(page_render(&sb, &in), 0);
+	assert_styled(sb.buf);
 	return sb_detach(&sb, NULL);
 }
 
