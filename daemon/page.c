@@ -246,7 +246,7 @@ static void ev_value(struct pg *p, const char *label, const char *s)
 
 	if (s == NULL)
 		return;
-	sb_adds(p->out, "<span><span class=\"k\">");
+	sb_adds(p->out, "<span class=\"k\">");
 	sb_adds(p->out, label);
 	sb_adds(p->out, "</span> <code>");
 	if (date_or_amount(p, s)) {
@@ -271,7 +271,7 @@ static void ev_value(struct pg *p, const char *label, const char *s)
 	} else {
 		pg_str(p, s, PAGE_MAX_LONG_TEXT);
 	}
-	sb_adds(p->out, "</code></span>");
+	sb_adds(p->out, "</code>");
 }
 
 static const char *severity_word(struct pg *p, enum severity s)

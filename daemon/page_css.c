@@ -142,7 +142,7 @@ static const struct {
     PART(PG_CSS_INFO, ".f-i .sev{color:#1f5ea8}"),
     PART(PG_CSS_FINDINGS,
 	 ".msg{margin:0}"
-	 ".ev{margin:.2rem 0 0;font-size:.88rem}.ev>span{margin-right:1.2rem}"
+	 ".ev{margin:.2rem 0 0;font-size:.88rem}.ev code{margin-right:1.2rem}"
 	 ".k{color:#5a6374}"
 	 ".where{margin:.2rem 0 0;font-size:.78rem;color:#5a6374}"
 	 ".where a{color:#1f5ea8}.rule{margin-left:.8rem}"),
