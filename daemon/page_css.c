@@ -189,7 +189,7 @@ int pg_css_insert(struct strbuf *out, size_t at, unsigned used)
 	if (sb_grow(out, n) == -1)
 		return -1;
 	dst = out->buf + at;
-	memmove(dst + n, dst, tail + 1); /* and the NUL */
+	memmove(dst + n, dst, tail);
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
 		if (parts[i].need == 0 || (parts[i].need & used)) {
 			memcpy(dst, parts[i].text, parts[i].len);
@@ -197,5 +197,6 @@ int pg_css_insert(struct strbuf *out, size_t at, unsigned used)
 		}
 	}
 	out->len += n;
+	out->buf[out->len] = '\0'; /* out may have had no buffer */
 	return 0;
 }

@@ -71,6 +71,13 @@ run "$bin check -r config/rules.d (text)" "0 1" \
 	"$bin" check -r config/rules.d $inputs
 stdin=fuzz/corpus/judge/genes-2017-detail.json \
 	run "$bin check - (stdin)" "0 1" "$bin" check -
+# pages: one file each (a report with findings, one with members and
+# expenses, one that is not JSON)
+for page in examples/cd13-cp-2019-02-08-r36.json \
+	examples/genes-2017-detail.json tests/cases/json_before_type/input.json; do
+	run "$bin check --format html $page" "0 1" \
+		"$bin" check --format html "$page"
+done
 run "$bin --version" "0" "$bin" --version
 
 if [ "$fail" -ne 0 ]; then
