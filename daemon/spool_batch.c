@@ -67,13 +67,12 @@
 #define PAGE_KEEP_BYTES (128 * 1024)
 
 /* How far a part reads on while the batch before is still syncing
- * (part_full()): a whole batch of usual reports (256 of 1.7 kB), so that
- * the worker judges and renders all the while (the syncfs of a batch with
- * pages took some 25 ms, reading 128 kB some 7). Only then, and no
- * further: the heap a burst leaves behind stays that of PAGE_KEEP_BYTES
- * (RSS once idle 15.2 MB with pages; 1 MB here left up to 17.8 MB:
- * bench/README.md). */
-#define PAGE_KEEP_SYNCING (4 * PAGE_KEEP_BYTES)
+ * (part_full()): only then, and no further, so that the heap a burst
+ * leaves behind stays that of PAGE_KEEP_BYTES. Reading a whole batch
+ * (512 kB) made bursts with pages faster, but left up to 17.5 MB behind
+ * (RSS once idle; 1 MB: 17.8), over the 16 MB target (bench/README.md,
+ * "A page's blocks"). */
+#define PAGE_KEEP_SYNCING (2 * PAGE_KEEP_BYTES)
 
 #ifdef EXPENSED_TEST_HOOKS
 int spool_fail_half;
