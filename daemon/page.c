@@ -23,9 +23,8 @@ static const char *verdict_title(enum lang l, enum verdict v)
  * body has said what it holds: page_render()). */
 static size_t head(struct pg *p)
 {
-	size_t style;
-
 	const struct judgement *j = p->in->j;
+	size_t style;
 
 	sb_adds(p->out, "<!DOCTYPE html>\n<html lang=\"");
 	sb_adds(p->out, i18n_name(p->lang));
