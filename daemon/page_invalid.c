@@ -148,8 +148,6 @@ static void quote(struct pg *p, long line, long col)
 			no++;
 	if (no < line - 2)
 		return; /* the file has fewer lines */
-	/* .k, pre.quote */
-	p->css |= PG_CSS_FINDINGS | PG_CSS_QUOTE;
 	sb_adds(p->out, "<p class=\"k\">");
 	sb_addf(p->out, i18n_tr(p->lang, "Line %ld, column %ld:"), line, col);
 	sb_adds(p->out, "</p>\n<pre class=\"quote\" id=\"quote\">");
@@ -204,7 +202,7 @@ void pg_invalid(struct pg *p)
 			what = reasons[i].what;
 			fix = reasons[i].fix;
 		}
-	/* .plain, ul.flist */
+	/* .plain, ul.flist, and quote()'s .k and pre.quote */
 	p->css |= PG_CSS_QUOTE | PG_CSS_FINDINGS;
 	sb_adds(p->out, "<section id=\"problem\" class=\"plain\"><h2>");
 	sb_adds(p->out, i18n_tr(p->lang, "What is wrong"));

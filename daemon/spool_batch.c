@@ -55,7 +55,7 @@
  * alive at once: a part's records are built while the next part is read
  * and judged (struct stream). A page is counted by the bytes read of its
  * file, not its own: each holds its length only (5.5 kB for an empty
- * file, 11.2 kB for the seed report), so that a part of 256 tiny files
+ * file, 11.1 kB for the seed report), so that a part of 256 tiny files
  * holds some 1.4 MB of pages, and one of usual reports about as much as
  * their parsed reports took before. The part is also how far the daemon's
  * thread reads ahead of the worker's judging: 128 kB (some 75 reports of
