@@ -72,6 +72,9 @@ struct daemon {
  * dropped closer together than that: malloc_trim walks the whole heap and
  * calls madvise on every free page run, each time. */
 #define TRIM_QUIET_MS 500
+/* The free heap at an arena's top kept on free, and the size from which a
+ * buffer is mapped on its own (glibc's defaults, but fixed: cmd_run()). */
+#define TRIM_THRESHOLD (128 * 1024)
 
 #define CONTAINER(ptr, type, member)                                           \
 	((type *)((char *)(ptr)-offsetof(type, member)))
@@ -373,6 +376,7 @@ static int run_loop(struct daemon *d)
 		if (n == 0 && timeout > 0) {
 			/* quiet since the last files: their heap back */
 			malloc_trim(0);
+			spool_trim(d->sp);
 			d->since_trim = 0;
 			continue;
 		}
@@ -554,6 +558,13 @@ int cmd_run(int argc, char **argv)
 
 	if (d == NULL)
 		return 1;
+	/* fixed, not glibc's sliding thresholds: once a large buffer (an
+	 * index.html, a large report) was freed, those let an arena keep up
+	 * to twice its size of free heap at its top, which malloc_trim()
+	 * gives back only for the main one (spool_trim() does the worker's)
+	 */
+	mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD);
+	mallopt(M_MMAP_THRESHOLD, TRIM_THRESHOLD);
 	d->rescan.fd = d->wdog.fd = d->metrics.fd = d->save.fd = -1;
 	optind = 1;
 	opterr = 0;

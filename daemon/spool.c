@@ -211,6 +211,12 @@ int spool_claim(struct spool *sp, int inbox_fd, const char *name,
 	return -1;	  /* errno set: the caller logs it, once per entry */
 }
 
+void spool_trim(struct spool *sp)
+{
+	/* the syncer only calls syncfs: its arena holds nothing */
+	worker_trim(sp->worker);
+}
+
 void spool_close(struct spool *sp)
 {
 	if (sp == NULL)

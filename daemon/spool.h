@@ -127,6 +127,10 @@ void spool_flush(struct spool *sp);
  * EXPENSED_HOLD_PENDING keeps the batch pending until the next one.) */
 void spool_flush_idle(struct spool *sp);
 
+/* For an idle daemon, after malloc_trim(): the free heap of the threads'
+ * arenas given back too (worker_trim()). */
+void spool_trim(struct spool *sp);
+
 /* Release the owner lock (and remove it) and close everything. */
 void spool_close(struct spool *sp);
 

@@ -67,12 +67,17 @@
 #define PAGE_KEEP_BYTES (128 * 1024)
 
 /* How far a part reads on while the batch before is still syncing
- * (part_full()): only then, and no further, so that the heap a burst
- * leaves behind stays that of PAGE_KEEP_BYTES. Reading a whole batch
- * (512 kB) made bursts with pages faster, but left up to 17.5 MB behind
- * (RSS once idle; 1 MB: 17.8), over the 16 MB target (bench/README.md,
- * "A page's blocks"). */
-#define PAGE_KEEP_SYNCING (2 * PAGE_KEEP_BYTES)
+ * (part_full()): a whole batch of usual reports (256 of some 1.8 kB), so
+ * that the daemon's thread claims, reads and copies all the while the
+ * syncfs runs (some 25 ms for a batch with pages) and the worker judges
+ * and renders meanwhile (their pages, some 2.8 MB, held until written):
+ * bursts with pages some 5 % faster than with 256 kB, and no change
+ * without pages. Larger reports end the part at 512 kB: a 16 MB one is
+ * held beside at most that much of others. The heap a burst used is
+ * given back once idle (run.c, TRIM_QUIET_MS; spool_trim()): RSS once
+ * idle 15.5 to 15.8 MB in twenty bursts (bench/README.md, "Reading a whole
+ * batch while the one before syncs"). */
+#define PAGE_KEEP_SYNCING (4 * PAGE_KEEP_BYTES)
 
 #ifdef EXPENSED_TEST_HOOKS
 int spool_fail_half;

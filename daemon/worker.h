@@ -40,6 +40,11 @@ int worker_done(const struct job *job);
  * for a given worker's jobs (the daemon's thread). */
 void worker_wait(struct worker *w, struct job *job);
 
+/* Give back the free heap at the top of the worker's own malloc arena
+ * (after malloc_trim(), which does not: worker.c), waiting for it: for an
+ * idle daemon, once the jobs before have run (NULL: nothing). */
+void worker_trim(struct worker *w);
+
 /* Wait for every job submitted, end the thread, free w (NULL: nothing). */
 void worker_stop(struct worker *w);
 
