@@ -30,6 +30,7 @@
 #include "outbox.h"
 #include "spool.h"
 #include "watch.h"
+#include "worker.h"
 
 struct daemon {
 	int epfd;
@@ -72,9 +73,6 @@ struct daemon {
  * dropped closer together than that: malloc_trim walks the whole heap and
  * calls madvise on every free page run, each time. */
 #define TRIM_QUIET_MS 500
-/* The free heap at an arena's top kept on free, and the size from which a
- * buffer is mapped on its own (glibc's defaults, but fixed: cmd_run()). */
-#define TRIM_THRESHOLD (128 * 1024)
 
 #define CONTAINER(ptr, type, member)                                           \
 	((type *)((char *)(ptr)-offsetof(type, member)))
@@ -563,8 +561,8 @@ int cmd_run(int argc, char **argv)
 	 * to twice its size of free heap at its top, which malloc_trim()
 	 * gives back only for the main one (spool_trim() does the worker's)
 	 */
-	mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD);
-	mallopt(M_MMAP_THRESHOLD, TRIM_THRESHOLD);
+	mallopt(M_TRIM_THRESHOLD, WORKER_HEAP_THRESHOLD);
+	mallopt(M_MMAP_THRESHOLD, WORKER_HEAP_THRESHOLD);
 	d->rescan.fd = d->wdog.fd = d->metrics.fd = d->save.fd = -1;
 	optind = 1;
 	opterr = 0;

@@ -71,8 +71,9 @@
  * that the daemon's thread claims, reads and copies all the while the
  * syncfs runs (some 25 ms for a batch with pages) and the worker judges
  * and renders meanwhile (their pages, some 2.8 MB, held until written):
- * bursts with pages some 5 % faster than with 256 kB, and no change
- * without pages. Larger reports end the part at 512 kB: a 16 MB one is
+ * bursts with pages 2.7 to 10.6 % faster than with 256 kB in paired rounds,
+ * none without, though no bench_pages.py run shows it in the on / off
+ * ratio. Larger reports end the part at 512 kB: a 16 MB one is
  * held beside at most that much of others. The heap a burst used is
  * given back once idle (run.c, TRIM_QUIET_MS; spool_trim()): RSS once
  * idle 15.5 to 15.8 MB in twenty bursts (bench/README.md, "Reading a whole

@@ -118,9 +118,8 @@ void worker_wait(struct worker *w, struct job *job)
 }
 
 /* What worker_trim() takes and frees: 64 kB or more (glibc's
- * FASTBIN_CONSOLIDATION_THRESHOLD), under the mmap threshold (run.c's
- * TRIM_THRESHOLD, 128 kB). */
-#define TRIM_CHUNK (100 * 1024)
+ * FASTBIN_CONSOLIDATION_THRESHOLD), under the mmap threshold. */
+#define TRIM_CHUNK (WORKER_HEAP_THRESHOLD * 3 / 4)
 
 /*
  * The job of worker_trim(), on the worker's thread, so in its own arena.

@@ -40,6 +40,10 @@ int worker_done(const struct job *job);
  * for a given worker's jobs (the daemon's thread). */
 void worker_wait(struct worker *w, struct job *job);
 
+/* glibc's trim and mmap thresholds, fixed by the daemon (run.c) rather
+ * than sliding: worker_trim() relies on both. */
+#define WORKER_HEAP_THRESHOLD (128 * 1024)
+
 /* Give back the free heap at the top of the worker's own malloc arena
  * (after malloc_trim(), which does not: worker.c), waiting for it: for an
  * idle daemon, once the jobs before have run (NULL: nothing). */

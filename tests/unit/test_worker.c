@@ -219,7 +219,7 @@ static void test_trim_gives_back_the_top_of_the_arena(void **state)
 	(void)state;
 	assert_non_null(w);
 	mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
-	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	mallopt(M_MMAP_THRESHOLD, WORKER_HEAP_THRESHOLD);
 	run_on(w, take_chunks);
 	for (int i = 0; i < NCHUNKS; i++)
 		assert_non_null(chunks[i]);
@@ -232,7 +232,7 @@ static void test_trim_gives_back_the_top_of_the_arena(void **state)
 		worker_stop(w);
 		skip();
 	}
-	mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+	mallopt(M_TRIM_THRESHOLD, WORKER_HEAP_THRESHOLD);
 	worker_trim(w);
 	after = mallinfo2().arena;
 	assert_true(after + (size_t)NCHUNKS * CHUNK * 3 / 4 <= held);
