@@ -54,6 +54,7 @@ struct daemon {
 	size_t since_trim;	       /* files taken since the last trim */
 	unsigned long long status_sum; /* totals at the last STATUS= */
 	size_t status_backlog;
+	int status_full;   /* spool_nospace() at the last STATUS= */
 	int metrics_errno; /* of the last failed write, 0 after success */
 };
 
@@ -94,14 +95,18 @@ static void send_status(struct daemon *d, int force)
 	struct metrics_totals t = metrics_totals();
 	unsigned long long sum = t.accepted + t.rejected + t.invalid;
 	size_t backlog = d->ob ? outbox_backlog(d->ob) : 0;
+	int full = d->sp != NULL && spool_nospace(d->sp);
 
-	if (!force && sum == d->status_sum && backlog == d->status_backlog)
+	if (!force && sum == d->status_sum && backlog == d->status_backlog &&
+	    full == d->status_full)
 		return;
 	d->status_sum = sum;
 	d->status_backlog = backlog;
+	d->status_full = full;
 	notify_sendf("STATUS=accepted %llu, rejected %llu, invalid %llu, "
-		     "outbox backlog %zu",
-		     t.accepted, t.rejected, t.invalid, backlog);
+		     "outbox backlog %zu%s",
+		     t.accepted, t.rejected, t.invalid, backlog,
+		     full ? "; no room on the spool's file system" : "");
 }
 
 /* A failed metrics write is logged when its reason changes, not at every
@@ -322,6 +327,25 @@ static void claim_failed(struct daemon *d, const char *name, int err)
 			log_escape(name, esc, sizeof(esc)), strerror(err));
 }
 
+/* Whether files wait to be taken: recovered claims or inbox names, and
+ * room to write their results (none is taken while the spool's file
+ * system is full, until the next look: room_again()). */
+static int files_ready(struct daemon *d)
+{
+	return !spool_nospace(d->sp) &&
+	       (d->recov_pos < d->nrecov || watch_ready(d->w) > 0);
+}
+
+/* The next look (a rescan) after the spool's file system was full: try
+ * again, from what work/ holds now (load_recovery() lists it anew). */
+static void room_again(struct daemon *d)
+{
+	if (!spool_nospace(d->sp))
+		return;
+	spool_room_again(d->sp);
+	d->recov_pos = d->nrecov;
+}
+
 /* One batch: recovered claims first, then ready names from the inbox.
  * Returns the number of files taken. */
 static size_t do_batch(struct daemon *d)
@@ -363,8 +387,7 @@ static int run_loop(struct daemon *d)
 	struct epoll_event evs[32];
 
 	while (!d->stop) {
-		int busy = d->reload || d->rescan_due ||
-			   d->recov_pos < d->nrecov || watch_ready(d->w) > 0;
+		int busy = d->reload || d->rescan_due || files_ready(d);
 		int timeout = busy ? 0 : d->since_trim > 0 ? TRIM_QUIET_MS : -1;
 		int n;
 
@@ -398,17 +421,24 @@ static int run_loop(struct daemon *d)
 		if (d->rescan_due) {
 			d->rescan_due = 0;
 			spool_flush(d->sp);
+			room_again(d);
 			watch_rescan(d->w);
 			load_recovery(d);
 		}
-		if (d->recov_pos < d->nrecov || watch_ready(d->w) > 0) {
+		if (files_ready(d)) {
 			d->since_trim += do_batch(d);
 			/* the totals survive a crash too (SAVE_MS) */
 			save_soon(d);
+			/* full, and no rescan to look again: a look of its
+			 * own (on_rescan) */
+			if (spool_nospace(d->sp) && d->cfg->rescan_ms == 0 &&
+			    d->rescan.due_ms < 0)
+				(void)loop_timer_arm(&d->rescan,
+						     SPOOL_FULL_RETRY_MS);
 		}
 		/* a batch whose sync overlapped nothing: archived now (and a
 		 * name taken meanwhile judged again at once) */
-		if (d->recov_pos == d->nrecov && watch_ready(d->w) == 0) {
+		if (!files_ready(d)) {
 			spool_flush_idle(d->sp);
 			if (spool_retry_wanted(d->sp))
 				load_recovery(d);

@@ -189,6 +189,16 @@ int spool_retry_wanted(struct spool *sp)
 	return r;
 }
 
+int spool_nospace(const struct spool *sp)
+{
+	return sp->nospace;
+}
+
+void spool_room_again(struct spool *sp)
+{
+	sp->nospace = 0;
+}
+
 int spool_claim(struct spool *sp, int inbox_fd, const char *name,
 		struct spool_item *it)
 {

@@ -101,6 +101,17 @@ size_t spool_batch_len(const struct spool_item *items, size_t n, size_t max);
  * archive name taken by another daemon meanwhile, a batch that failed). */
 int spool_retry_wanted(struct spool *sp);
 
+/* How long files wait when the spool's file system is full and rescan
+ * is off (with a rescan, until the next one). */
+#define SPOOL_FULL_RETRY_MS (60 * 1000)
+
+/* 1 while the spool's file system has no room: a batch's copy, result,
+ * page or delivery could not be written (ENOSPC, EDQUOT). Take no file,
+ * from work/ or the inbox, until the next look (a rescan), which calls
+ * spool_room_again() first. */
+int spool_nospace(const struct spool *sp);
+void spool_room_again(struct spool *sp);
+
 /*
  * Judge, record and archive n items (n <= SPOOL_BATCH_MAX) as one group:
  * every result and delivery is written, then synced once, then the files

@@ -374,6 +374,17 @@ int spool_write_work(const struct spool *sp, const char *name, const char *data,
 	return rc;
 }
 
+int spool_write_failed(struct spool *sp, int e)
+{
+	if (e != ENOSPC && e != EDQUOT)
+		return 1;
+	if (sp->nospace)
+		return 0;
+	sp->nospace = 1;
+	sp->was_full = 1;
+	return 1;
+}
+
 void spool_forget(struct spool *sp)
 {
 	strmap_free(&sp->suffixes, free);

@@ -207,6 +207,24 @@ static void leave(struct spool *sp, struct rec *r, int defer)
 	free(old);
 }
 
+/* r left untried: the spool's file system is full (spool_write_failed()),
+ * so that one line says how many wait, not one a file. */
+static void leave_full(struct spool *sp, struct rec *r)
+{
+	leave(sp, r, 0);
+	sp->left_full++;
+}
+
+/* r left after a write failed with e: deferred for lack of memory (the
+ * file may be the cause), else taken again at the next look. */
+static void leave_for(struct spool *sp, struct rec *r, int e)
+{
+	if (sp->nospace)
+		leave_full(sp, r);
+	else
+		leave(sp, r, e == ENOMEM);
+}
+
 /* report.duplicate on r when its id was accepted under another claim.
  * 0 or -1 (no memory). */
 static int check_duplicate(struct spool_ctx *ctx, struct rec *r, const char *id)
@@ -345,6 +363,10 @@ static struct claim *start_item(struct spool *sp, const struct spool_ctx *ctx,
 		prepare_result(sp, r);
 		return NULL;
 	}
+	if (sp->nospace) { /* its copy could not be written either */
+		leave_full(sp, r);
+		return NULL;
+	}
 	rc = spool_claim_read(sp, ctx, r, c);
 	if (rc == 0 && spool_claim_copy(sp, c) == -1)
 		rc = -2;
@@ -363,7 +385,10 @@ static struct claim *start_item(struct spool *sp, const struct spool_ctx *ctx,
 	if (rc == -2) {
 		/* no disk space, an I/O error (logged): not the file's
 		 * fault, taken again at the next look */
-		leave(sp, r, 0);
+		if (sp->nospace)
+			leave_full(sp, r);
+		else
+			leave(sp, r, 0);
 		return NULL;
 	}
 	c->job.fn = spool_claim_judge;
@@ -595,9 +620,14 @@ static int page_written(struct spool *sp, struct record *rc)
 		r->page = 1;
 		return 0;
 	}
-	log_msg(LOG_ERR, "cannot write page %s: %s",
-		log_escape(r->pname, esc, sizeof(esc)), strerror(e));
+	if (spool_write_failed(sp, e))
+		log_msg(LOG_ERR, "cannot write page %s: %s",
+			log_escape(r->pname, esc, sizeof(esc)), strerror(e));
 	unlinkat(sp->workfd, r->pname, 0);
+	if (sp->nospace) {
+		leave_full(sp, r);
+		return -1;
+	}
 	/* never a file without its page, nor a wrong verdict; but the last
 	 * try (already judged input.resources) goes without its page rather
 	 * than never */
@@ -621,6 +651,10 @@ static void write_record(struct spool *sp, struct spool_ctx *ctx,
 	char esc[1024];
 	int e, eperm = 0;
 
+	if (sp->nospace) { /* none of its files could be written either */
+		leave_full(sp, r);
+		goto spent;
+	}
 	if (rc->html && rc->text != NULL && rc->page_errno == 0 &&
 	    spool_write_work(sp, r->pname, r->page_text.buf, r->page_text.len,
 			     0, &eperm) == -1)
@@ -631,21 +665,30 @@ static void write_record(struct spool *sp, struct spool_ctx *ctx,
 		   spool_write_work(sp, r->rname, rc->text, rc->tlen, 1,
 				    &eperm) == -1) {
 		e = rc->text == NULL ? ENOMEM : errno;
-		log_msg(LOG_ERR, "cannot write result %s: %s",
-			log_escape(r->rname, esc, sizeof(esc)), strerror(e));
+		if (spool_write_failed(sp, e))
+			log_msg(LOG_ERR, "cannot write result %s: %s",
+				log_escape(r->rname, esc, sizeof(esc)),
+				strerror(e));
 		unlinkat(sp->workfd, r->rname, 0);
 		if (r->page)
 			unlinkat(sp->workfd, r->pname, 0);
-		leave(sp, r, e == ENOMEM);
+		leave_for(sp, r, e);
 	} else if (outbox_queue(ctx->ob, r->it->work, &r->j, r->doc) == -1) {
 		e = errno;
-		log_msg(LOG_ERR, "cannot queue deliveries for %s",
-			log_escape(r->it->work, esc, sizeof(esc)));
+		if (spool_write_failed(sp, e))
+			log_msg(LOG_ERR, "cannot queue deliveries for %s: %s",
+				log_escape(r->it->work, esc, sizeof(esc)),
+				strerror(e));
 		if (r->page)
 			unlinkat(sp->workfd, r->pname, 0);
 		unlinkat(sp->workfd, r->rname, 0);
-		leave(sp, r, e == ENOMEM);
+		leave_for(sp, r, e);
+	} else if (sp->was_full) {
+		log_msg(LOG_NOTICE, "the spool's file system has room again: "
+				    "files are judged and archived");
+		sp->was_full = 0;
 	}
+spent:
 	if (eperm)
 		spool_warn_group(sp, EPERM); /* said once */
 	/* written and queued: not kept for the rest of the batch (256
@@ -1057,6 +1100,21 @@ static int defer_commit(struct spool *sp, struct spool_ctx *ctx,
 	return 0;
 }
 
+/* The batch left files for lack of room (spool_write_failed()): one line
+ * for them all. */
+static void say_full(struct spool *sp, const struct spool_ctx *ctx)
+{
+	long long ms =
+	    ctx->cfg->rescan_ms > 0 ? ctx->cfg->rescan_ms : SPOOL_FULL_RETRY_MS;
+
+	log_msg(LOG_ERR,
+		"no room on the spool's file system: %zu file(s) wait in "
+		"work/, tried again in %lld s; the inbox is not taken until "
+		"then",
+		sp->left_full, (ms + 999) / 1000);
+	sp->left_full = 0;
+}
+
 /* Whether items holds what recovery took back (a claim counted or taken
  * over from another daemon, or a result left over). */
 static int recovered(const struct spool *sp, const struct spool_item *items,
@@ -1087,8 +1145,13 @@ int spool_process(struct spool *sp, struct spool_ctx *ctx,
 	 * recovery counted just before: a report that kills the daemon again
 	 * is counted, the files taken back with it are not */
 	assert(n == 1 || !items[0].suspect);
-	if (items[0].suspect && spool_count_recovery(sp, &items[0]) == -1)
+	if (items[0].suspect && spool_count_recovery(sp, &items[0]) == -1) {
+		if (sp->nospace) {
+			sp->left_full++;
+			say_full(sp, ctx);
+		}
 		return -1;
+	}
 	recs = calloc(n, sizeof(*recs));
 	claims = calloc(n, sizeof(*claims));
 	if (recs == NULL || claims == NULL) {
@@ -1122,6 +1185,8 @@ int spool_process(struct spool *sp, struct spool_ctx *ctx,
 	}
 	pump_end(sp, ctx, &s);
 	free(claims);
+	if (sp->left_full > 0)
+		say_full(sp, ctx);
 	SPOOL_FAIL_AT("recorded", n);
 	strmap_free(&res.names, NULL);
 	if (!now && defer_commit(sp, ctx, recs, items, n) == 0)

@@ -282,6 +282,12 @@ struct spool {
 	/* this batch is committed at once (spool_process()): each file
 	 * written in work/ starts its writeback (spool_write_work()) */
 	int write_now;
+	/* no room on the spool's file system (spool_write_failed()): the
+	 * rest of the batch is left untried, counted in left_full, and no
+	 * file is taken until the next look (spool_room_again()) */
+	int nospace;
+	size_t left_full;
+	int was_full; /* until a result is written again (then logged) */
 };
 
 /* One item of a batch being processed (spool_batch.c, spool_archive.c). */
@@ -468,6 +474,12 @@ int spool_give_mode(const struct spool *sp, int fd, int *eperm);
  * 0 or -1 with errno. Safe on the worker, as spool_give_mode(). */
 int spool_write_work(const struct spool *sp, const char *name, const char *data,
 		     size_t len, int last, int *eperm);
+
+/* Whether a write of a batch that failed with e is to be logged. With no
+ * room on the file system (ENOSPC, EDQUOT) the spool is full until the next
+ * look (sp->nospace): only the first such failure is logged, the rest of
+ * the batch is left untried, and spool_process() says how many wait. */
+int spool_write_failed(struct spool *sp, int e);
 
 /* Warn, once per read group, that files cannot be given it (err). */
 void spool_warn_group(struct spool *sp, int err);

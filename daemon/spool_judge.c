@@ -120,7 +120,7 @@ static int keep_copy(struct spool *sp, const struct spool_item *it,
 		     const char *buf, size_t len)
 {
 	char kname[SPOOL_NAME_SIZE], esc[1024];
-	int eperm = 0, rc;
+	int eperm = 0, rc, e;
 
 	spool_name_kept(it->work, kname);
 	rc = spool_write_work(sp, kname, buf, len, 0, &eperm);
@@ -128,8 +128,10 @@ static int keep_copy(struct spool *sp, const struct spool_item *it,
 		spool_warn_group(sp, EPERM); /* said once */
 	if (rc == 0 && renameat(sp->workfd, kname, sp->workfd, it->work) == 0)
 		return 0;
-	log_msg(LOG_ERR, "cannot copy %s: %s",
-		log_escape(it->work, esc, sizeof(esc)), strerror(errno));
+	e = errno;
+	if (spool_write_failed(sp, e))
+		log_msg(LOG_ERR, "cannot copy %s: %s",
+			log_escape(it->work, esc, sizeof(esc)), strerror(e));
 	unlinkat(sp->workfd, kname, 0);
 	return -1;
 }

@@ -332,7 +332,7 @@ static int tries(struct spool *sp, const char *key, int raise)
 	char name[SPOOL_LOCK_SIZE], buf[16];
 	unsigned long n = 0;
 	ssize_t got;
-	int fd, len;
+	int fd, len, e;
 
 	spool_name_tries(key, name);
 	fd = openat(sp->statefd, name,
@@ -361,8 +361,10 @@ static int tries(struct spool *sp, const char *key, int raise)
 	close(fd);
 	return (int)n;
 fail:
-	log_msg(LOG_ERR, "cannot count the recoveries of %s: %s", key,
-		strerror(errno));
+	e = errno;
+	if (spool_write_failed(sp, e))
+		log_msg(LOG_ERR, "cannot count the recoveries of %s: %s", key,
+			strerror(e));
 	return -1;
 }
 

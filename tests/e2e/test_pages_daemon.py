@@ -10,9 +10,11 @@ import os
 import re
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -507,6 +509,115 @@ def test_full_disk_delays_and_never_invalidates(tmp_path, start_daemon):
         assert d.stop() == 0
         assert verdict_lines(d) == ["seed.json"]
     finally:
+        subprocess.run(["umount", "-l", str(mnt)], timeout=30)
+
+
+# the lines that say a write of a batch failed (not those of the index,
+# metrics or totals, which say so once per reason themselves)
+WRITE_FAILED = re.compile(r"err: cannot (copy|write (page|result)|queue "
+                          r"deliveries|count the recoveries) .*: No space")
+NO_ROOM = "no room on the spool's file system"
+
+
+class NotifyListener:
+    """An sd_notify socket read all the while, as systemd reads it (the
+    daemon's sendto() waits once ten datagrams are unread): said(m) tells
+    whether the datagram m came."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        self.got = []
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.1)
+        self.running = threading.Event()
+        self.running.set()
+        self.thread = threading.Thread(target=self._read)
+        self.thread.start()
+
+    def _read(self):
+        while self.running.is_set():
+            try:
+                self.got.append(self.sock.recv(4096).decode())
+            except socket.timeout:
+                pass
+
+    def said(self, message):
+        return message in self.got
+
+    def close(self):
+        self.running.clear()
+        self.thread.join()
+        self.sock.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("mount"),
+                    reason="mounts a small tmpfs (root)")
+def test_full_disk_says_so_once_per_look(tmp_path, start_daemon):
+    """A burst into a full spool: one failed write and one line saying how
+    many files wait, per look (a rescan), not a line per file; the rest of
+    the batch is not tried, and files dropped meanwhile stay in the inbox,
+    untaken, until there is room. Then every file is archived once, with
+    its page, and the daemon says there is room again, once."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755",
+                    "tmpfs", str(mnt)], check=True, timeout=30)
+    notify = NotifyListener(tmp_path / "notify.sock")
+    try:
+        spool = mnt / "spool"
+        (spool / "inbox").mkdir(parents=True)
+        stage = mnt / "stage"
+        stage.mkdir()
+        first = ["f%02d.json" % i for i in range(20)]
+        later = ["g%d.json" % i for i in range(5)]
+        for i, name in enumerate(first + later):
+            (stage / name).write_bytes(make_report(SEED, i, broken=i % 4 == 0))
+        settled(stage, first + later)
+        d = start_daemon(spool, rescan="2s",
+                         env={"NOTIFY_SOCKET": notify.path})
+        fill(mnt / "filler")
+        for name in first:
+            os.rename(stage / name, spool / "inbox" / name)
+        wait_for(lambda: NO_ROOM in d.text(), 20, what="the first look")
+        wait_for(lambda: notify.said("STATUS=accepted 0, rejected 0, "
+                                     "invalid 0, outbox backlog 0; no room "
+                                     "on the spool's file system"), 10,
+                 what="the status line")
+        text = d.text()
+        assert len(WRITE_FAILED.findall(text)) == 1, text
+        assert re.search(r"err: no room on the spool's file system: \d+ "
+                         r"file\(s\) wait in work/, tried again in 2 s; "
+                         r"the inbox is not taken until then", text), text
+        assert listing(spool) == {"accepted": [], "rejected": []}
+        assert len(os.listdir(spool / "work")) + \
+            len(os.listdir(spool / "inbox")) == len(first)
+        for name in later:
+            os.rename(stage / name, spool / "inbox" / name)
+        wait_for(lambda: d.text().count(NO_ROOM) >= 3, 20,
+                 what="two more looks")
+        text = d.text()
+        assert len(WRITE_FAILED.findall(text)) == text.count(NO_ROOM), text
+        assert set(later) <= set(os.listdir(spool / "inbox"))
+        assert listing(spool) == {"accepted": [], "rejected": []}
+        assert "room again" not in text
+        os.unlink(mnt / "filler")
+        wait_for(lambda: len(inputs(spool)) == len(first + later), 20,
+                 what="every file archived")
+        # seven of the 25 reports are broken (i % 4 == 0)
+        wait_for(lambda: notify.said("STATUS=accepted 18, rejected 7, "
+                                     "invalid 0, outbox backlog 0"), 10,
+                 what="the status line once written again")
+        assert d.stop() == 0
+        docs = assert_each_has_one_page(spool)
+        assert sorted(n for _, n in docs) == sorted(first + later)
+        assert sorted(verdict_lines(d)) == sorted(first + later)
+        assert d.text().count("the spool's file system has room again") \
+            == 1
+        assert not [n for n in os.listdir(spool / "state")
+                    if n.startswith("tries-")]
+    finally:
+        notify.close()
         subprocess.run(["umount", "-l", str(mnt)], timeout=30)
 
 
