@@ -434,7 +434,7 @@ static int run_loop(struct daemon *d)
 			if (spool_nospace(d->sp) && d->cfg->rescan_ms == 0 &&
 			    d->rescan.due_ms < 0)
 				(void)loop_timer_arm(&d->rescan,
-						     SPOOL_FULL_RETRY_MS);
+						     spool_full_retry_ms());
 		}
 		/* a batch whose sync overlapped nothing: archived now (and a
 		 * name taken meanwhile judged again at once) */

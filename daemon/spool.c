@@ -199,6 +199,17 @@ void spool_room_again(struct spool *sp)
 	sp->nospace = 0;
 }
 
+long long spool_full_retry_ms(void)
+{
+#ifdef EXPENSED_TEST_HOOKS
+	const char *ms = getenv("EXPENSED_FULL_RETRY_MS");
+
+	if (ms != NULL)
+		return strtoll(ms, NULL, 10);
+#endif
+	return SPOOL_FULL_RETRY_MS;
+}
+
 int spool_claim(struct spool *sp, int inbox_fd, const char *name,
 		struct spool_item *it)
 {

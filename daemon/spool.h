@@ -105,6 +105,10 @@ int spool_retry_wanted(struct spool *sp);
  * is off (with a rescan, until the next one). */
 #define SPOOL_FULL_RETRY_MS (60 * 1000)
 
+/* SPOOL_FULL_RETRY_MS (with the test hooks, EXPENSED_FULL_RETRY_MS if
+ * set). */
+long long spool_full_retry_ms(void);
+
 /* 1 while the spool's file system has no room: a batch's copy, result,
  * page or delivery could not be written (ENOSPC, EDQUOT). Take no file,
  * from work/ or the inbox, until the next look (a rescan), which calls

@@ -1104,8 +1104,8 @@ static int defer_commit(struct spool *sp, struct spool_ctx *ctx,
  * for them all. */
 static void say_full(struct spool *sp, const struct spool_ctx *ctx)
 {
-	long long ms =
-	    ctx->cfg->rescan_ms > 0 ? ctx->cfg->rescan_ms : SPOOL_FULL_RETRY_MS;
+	long long ms = ctx->cfg->rescan_ms > 0 ? ctx->cfg->rescan_ms
+					       : spool_full_retry_ms();
 
 	log_msg(LOG_ERR,
 		"no room on the spool's file system: %zu file(s) wait in "

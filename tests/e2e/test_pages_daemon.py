@@ -4,6 +4,7 @@ and recovered from every kill -9 point of it, never a name a dropped file
 can take; index.html, the latest 200 verdicts, newest first, continued
 across restarts; [html] enabled = no; French.
 """
+import contextlib
 import errno
 import json
 import os
@@ -474,6 +475,20 @@ def fill(path):
                 assert e.errno == errno.ENOSPC, e
 
 
+@contextlib.contextmanager
+def small_fs(tmp_path):
+    """A file system of 4 MB of its own (a tmpfs), to fill: its mount
+    point, unmounted afterwards."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755",
+                    "tmpfs", str(mnt)], check=True, timeout=30)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], timeout=30)
+
+
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("mount"),
                     reason="mounts a small tmpfs (root)")
 def test_full_disk_delays_and_never_invalidates(tmp_path, start_daemon):
@@ -481,11 +496,7 @@ def test_full_disk_delays_and_never_invalidates(tmp_path, start_daemon):
     large for memory): the claim stays in work/ uncounted and is tried
     again at each rescan, never deferred or counted toward input.resources;
     once there is room it is accepted, with its page."""
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755",
-                    "tmpfs", str(mnt)], check=True, timeout=30)
-    try:
+    with small_fs(tmp_path) as mnt:
         spool = mnt / "spool"
         (spool / "inbox").mkdir(parents=True)
         d = start_daemon(spool)  # rescan 1s
@@ -508,8 +519,6 @@ def test_full_disk_delays_and_never_invalidates(tmp_path, start_daemon):
             "seed.json", "seed.json.result.html", "seed.json.result.json"]
         assert d.stop() == 0
         assert verdict_lines(d) == ["seed.json"]
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], timeout=30)
 
 
 # the lines that say a write of a batch failed (not those of the index,
@@ -545,7 +554,10 @@ class NotifyListener:
     def said(self, message):
         return message in self.got
 
-    def close(self):
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
         self.running.clear()
         self.thread.join()
         self.sock.close()
@@ -559,12 +571,8 @@ def test_full_disk_says_so_once_per_look(tmp_path, start_daemon):
     the batch is not tried, and files dropped meanwhile stay in the inbox,
     untaken, until there is room. Then every file is archived once, with
     its page, and the daemon says there is room again, once."""
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755",
-                    "tmpfs", str(mnt)], check=True, timeout=30)
-    notify = NotifyListener(tmp_path / "notify.sock")
-    try:
+    with small_fs(tmp_path) as mnt, \
+            NotifyListener(tmp_path / "notify.sock") as notify:
         spool = mnt / "spool"
         (spool / "inbox").mkdir(parents=True)
         stage = mnt / "stage"
@@ -616,9 +624,35 @@ def test_full_disk_says_so_once_per_look(tmp_path, start_daemon):
             == 1
         assert not [n for n in os.listdir(spool / "state")
                     if n.startswith("tries-")]
-    finally:
-        notify.close()
-        subprocess.run(["umount", "-l", str(mnt)], timeout=30)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("mount"),
+                    reason="mounts a small tmpfs (root)")
+def test_full_disk_without_rescan_looks_again(tmp_path, start_daemon,
+                                              expensed_bin):
+    """With rescan = 0 a full spool still looks again on its own (60 s;
+    here EXPENSED_FULL_RETRY_MS, 500 ms, which the log rounds up to 1 s),
+    and takes what waits once there is room."""
+    with small_fs(tmp_path) as mnt:
+        spool = mnt / "spool"
+        (spool / "inbox").mkdir(parents=True)
+        d = start_daemon(spool, rescan="0",
+                         binary=hooks_binary(expensed_bin),
+                         env={"EXPENSED_FULL_RETRY_MS": "500"})
+        (mnt / "stage").mkdir()
+        (mnt / "stage" / "seed.json").write_bytes(SEED)
+        fill(mnt / "filler")
+        os.rename(mnt / "stage" / "seed.json", spool / "inbox" / "seed.json")
+        wait_for(lambda: d.text().count(NO_ROOM) >= 3, 20,
+                 what="three looks without a rescan")
+        assert "tried again in 1 s; the inbox is not taken" in d.text()
+        assert listing(spool) == {"accepted": [], "rejected": []}
+        os.unlink(mnt / "filler")
+        wait_for(lambda: result(spool, "seed.json"), 10, what="seed.json")
+        assert d.stop() == 0
+        assert listing(spool)["accepted"] == [
+            "seed.json", "seed.json.result.html", "seed.json.result.json"]
+        assert verdict_lines(d) == ["seed.json"]
 
 
 # ---- names ----
