@@ -15,6 +15,8 @@
 
 #include "notify.h"
 
+#include "../common/timefmt.h"
+
 int notify_send(const char *state)
 {
 	const char *path = getenv("NOTIFY_SOCKET");
@@ -89,4 +91,16 @@ unsigned long long notify_watchdog_usec(void)
 	if (errno != 0 || *end != '\0')
 		return 0;
 	return v;
+}
+
+void notify_alive(void)
+{
+	static long long last = -1;
+	long long now = clock_mono_ms();
+
+	if (last >= 0 && now - last < NOTIFY_ALIVE_MS)
+		return;
+	last = now;
+	if (notify_watchdog_usec() > 0)
+		(void)notify_send("WATCHDOG=1");
 }

@@ -405,7 +405,7 @@ static void finish_item(struct spool *sp, struct claim *c)
 	spool_claim_release(c);
 	/* each file takes at most max_judge_time (20 s at most): a batch of
 	 * slow files is progress, not a hang */
-	notify_send("WATCHDOG=1");
+	notify_alive();
 	if (c->rc == 0) {
 		metrics_judge_time(c->us);
 		return;
