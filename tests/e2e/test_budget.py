@@ -199,14 +199,17 @@ def test_config_max_judge_time(expensed_bin, tmp_path):
 
 
 def test_slow_files_keep_the_watchdog_fed(expensed_bin, tmp_path):
-    """Each file judged pings the watchdog (WATCHDOG=1), so that a batch
-    of files each slow up to max_judge_time never trips it: with a
-    watchdog period far too long for the timer to fire, three slow files
-    dropped at once give at least three pings."""
+    """A batch of files each slow up to max_judge_time pings the watchdog
+    (WATCHDOG=1) as it goes, so that it never trips; but at most once a
+    second (notify_alive()), not once a file, which in a burst would be
+    thousands of datagrams a second for PID 1. With a watchdog period far
+    too long for the timer to fire, six files judged 400 ms each (2.4 s)
+    give a first ping and at least one more, fewer than one a file, at
+    least half a second apart (the time they were read here)."""
     spool = tmp_path / "spool"
     (spool / "inbox").mkdir(parents=True)
     cfg = tmp_path / "w.conf"
-    write_budget_config(cfg, spool, "50ms", settle="100ms")
+    write_budget_config(cfg, spool, "400ms", settle="100ms")
     sock_path = str(tmp_path / "notify.sock")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(sock_path)
@@ -214,25 +217,31 @@ def test_slow_files_keep_the_watchdog_fed(expensed_bin, tmp_path):
     env = dict(os.environ)
     env.update({"NOTIFY_SOCKET": sock_path, "WATCHDOG_USEC": "3600000000"})
     d = Daemon(expensed_bin, cfg, tmp_path / "w.log", env).start()
+    names = ["s%d.json" % i for i in range(6)]
     try:
-        msgs = []
-        while "READY=1" not in msgs:
-            msgs.append(sock.recv(4096).decode())
-        before = msgs.count("WATCHDOG=1")
+        while sock.recv(4096).decode() != "READY=1":
+            pass
         stage = tmp_path / "stage"
         stage.mkdir()
-        for i in range(3):
-            (stage / ("s%d.json" % i)).write_bytes(slow_report(50000))
-        for i in range(3):
-            (stage / ("s%d.json" % i)).rename(spool / "inbox" /
-                                             ("s%d.json" % i))
-        while msgs.count("WATCHDOG=1") < before + 3:
-            msgs.append(sock.recv(4096).decode())
-        for i in range(3):
-            doc = wait_for(lambda: result(spool, "s%d.json" % i), 10,
-                           what="s%d.json archived" % i)
-            assert [f["rule"] for f in doc["findings"]] == [
-                "input.resources"]
+        for name in names:
+            (stage / name).write_bytes(slow_report())
+        for name in names:
+            (stage / name).rename(spool / "inbox" / name)
+        sock.settimeout(0.1)
+        pings = []
+        deadline = time.monotonic() + 60
+        while not all(result(spool, n) for n in names):
+            assert time.monotonic() < deadline, "the six files archived"
+            try:
+                if sock.recv(4096).decode() == "WATCHDOG=1":
+                    pings.append(time.monotonic())
+            except socket.timeout:
+                pass
+        for name in names:
+            assert [f["rule"] for f in result(spool, name)["findings"]] \
+                == ["input.resources"]
+        assert 2 <= len(pings) < len(names), pings
+        assert all(b - a >= 0.5 for a, b in zip(pings, pings[1:])), pings
     finally:
         d.cleanup()
         sock.close()
