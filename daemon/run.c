@@ -329,21 +329,11 @@ static void claim_failed(struct daemon *d, const char *name, int err)
 
 /* Whether files wait to be taken: recovered claims or inbox names, and
  * room to write their results (none is taken while the spool's file
- * system is full, until the next look: room_again()). */
+ * system is full, until the next look: spool_room_again()). */
 static int files_ready(struct daemon *d)
 {
 	return !spool_nospace(d->sp) &&
 	       (d->recov_pos < d->nrecov || watch_ready(d->w) > 0);
-}
-
-/* The next look (a rescan) after the spool's file system was full: try
- * again, from what work/ holds now (load_recovery() lists it anew). */
-static void room_again(struct daemon *d)
-{
-	if (!spool_nospace(d->sp))
-		return;
-	spool_room_again(d->sp);
-	d->recov_pos = d->nrecov;
 }
 
 /* One batch: recovered claims first, then ready names from the inbox.
@@ -363,8 +353,8 @@ static size_t do_batch(struct daemon *d)
 		int inbox_fd = watch_inbox_fd(d->w);
 
 		for (size_t i = 0; i < got; i++) {
-			int rc = inbox_fd < 0
-				     ? 1
+			int rc = inbox_fd < 0 || spool_nospace(d->sp)
+				     ? 1 /* full: left for the next look */
 				     : spool_claim(d->sp, inbox_fd, names[i],
 						   &d->batch[n]);
 			if (rc == 0)
@@ -421,7 +411,9 @@ static int run_loop(struct daemon *d)
 		if (d->rescan_due) {
 			d->rescan_due = 0;
 			spool_flush(d->sp);
-			room_again(d);
+			/* full: try again, where the recovery list stopped (its
+			 * claims keep what their listing said of them) */
+			spool_room_again(d->sp);
 			watch_rescan(d->w);
 			load_recovery(d);
 		}
@@ -429,13 +421,12 @@ static int run_loop(struct daemon *d)
 			d->since_trim += do_batch(d);
 			/* the totals survive a crash too (SAVE_MS) */
 			save_soon(d);
-			/* full, and no rescan to look again: a look of its
-			 * own (on_rescan) */
-			if (spool_nospace(d->sp) && d->cfg->rescan_ms == 0 &&
-			    d->rescan.due_ms < 0)
-				(void)loop_timer_arm(&d->rescan,
-						     spool_full_retry_ms());
 		}
+		/* full, and no rescan to look again (or none since a
+		 * reload): a look of its own (on_rescan) */
+		if (spool_nospace(d->sp) && d->cfg->rescan_ms == 0 &&
+		    d->rescan.due_ms < 0)
+			(void)loop_timer_arm(&d->rescan, spool_full_retry_ms());
 		/* a batch whose sync overlapped nothing: archived now (and a
 		 * name taken meanwhile judged again at once) */
 		if (!files_ready(d)) {

@@ -229,7 +229,9 @@ int spool_claim(struct spool *sp, int inbox_fd, const char *name,
 		return 0;
 	if (errno == ENOENT)
 		return 1; /* another daemon took it, or it went away */
-	return -1;	  /* errno set: the caller logs it, once per entry */
+	/* no room for work/ to grow: full (spool_nospace()) */
+	(void)spool_write_failed(sp, errno);
+	return -1; /* errno set: the caller logs it, once per entry */
 }
 
 void spool_trim(struct spool *sp)

@@ -73,7 +73,8 @@ int spool_statefd(const struct spool *sp);
  * Claim inbox_fd/name: rename it into work/ under a new unique claim name
  * (filling *it). 0 claimed, 1 gone (someone else took it: skip silently),
  * -1 error with errno set, not logged (watch_claim_failed() says whether
- * this entry's failure is new and should be).
+ * this entry's failure is new and should be); for lack of room the spool
+ * is full then (spool_nospace()): take no more.
  */
 int spool_claim(struct spool *sp, int inbox_fd, const char *name,
 		struct spool_item *it);

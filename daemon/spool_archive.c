@@ -253,18 +253,38 @@ static void unarchive_page(struct spool *sp, struct rec *r, const char *page)
 }
 
 /* Move work/from to dirfd/to for step 4. 0; -1 with errno EEXIST when the
- * name is taken, else logged. */
+ * name is taken, else logged (spool_write_failed()). */
 static int move_in(struct spool *sp, int dirfd, const char *from,
 		   const char *to, const char *what)
 {
 	char esc[1024];
+	int e;
 
 	if (rename_noreplace(sp->workfd, from, dirfd, to) == 0)
 		return 0;
-	if (errno != EEXIST)
+	e = errno;
+	if (e != EEXIST && spool_write_failed(sp, e))
 		log_msg(LOG_ERR, "cannot put %s %s in place: %s", what,
-			log_escape(from, esc, sizeof(esc)), strerror(errno));
+			log_escape(from, esc, sizeof(esc)), strerror(e));
+	errno = e;
 	return -1;
+}
+
+/* The input of r could not be moved into the archive (no room for the
+ * directory to grow, an I/O error; logged): its claim, judged, is taken
+ * again at the next look, not as a suspect (its recovery uncounted). */
+static void not_archived(struct spool *sp, struct rec *r)
+{
+	char esc[1024];
+	int e = errno;
+
+	if (spool_write_failed(sp, e))
+		log_msg(LOG_ERR, "cannot archive %s: %s",
+			log_escape(r->it->work, esc, sizeof(esc)), strerror(e));
+	if (strmap_put(&sp->requeued, r->it->key, (void *)1, NULL) == -1)
+		log_msg(LOG_ERR, "out of memory"); /* counted: harmless */
+	if (sp->nospace)
+		sp->left_full++;
 }
 
 int spool_archive_item(struct spool *sp, struct rec *r)
@@ -281,9 +301,7 @@ int spool_archive_item(struct spool *sp, struct rec *r)
 		if (errno == EEXIST)
 			requeue(sp, r, r->arch);
 		else
-			log_msg(LOG_ERR, "cannot archive %s: %s",
-				log_escape(r->it->work, esc, sizeof(esc)),
-				strerror(errno));
+			not_archived(sp, r);
 		return -1;
 	}
 	SPOOL_FAIL_HALF();
@@ -299,7 +317,8 @@ int spool_archive_item(struct spool *sp, struct rec *r)
 				unarchive_page(sp, r, page);
 			if (unarchive(sp, r) == 0)
 				requeue(sp, r, res);
-		} else if (errno != ENOENT || r->it->kind == ITEM_CLAIM) {
+		} else if ((errno != ENOENT || r->it->kind == ITEM_CLAIM) &&
+			   spool_write_failed(sp, errno)) {
 			log_msg(LOG_ERR, "cannot put result %s in place: %s",
 				log_escape(r->rname, esc, sizeof(esc)),
 				strerror(errno));

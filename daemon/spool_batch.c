@@ -995,6 +995,22 @@ static void read_group(struct spool *sp, const struct config *cfg)
 	sp->read_gid = gid == getegid() ? (gid_t)-1 : gid;
 }
 
+/* The batch left files for lack of room (spool_write_failed()): one line
+ * for them all. */
+static void say_full(struct spool *sp, const struct spool_ctx *ctx)
+{
+	long long ms = ctx->cfg->rescan_ms > 0 ? ctx->cfg->rescan_ms
+					       : spool_full_retry_ms();
+
+	log_msg(
+	    LOG_ERR,
+	    "no room on the spool's file system: %zu file(s) wait in "
+	    "work/, tried again within %lld s; the inbox is not taken until "
+	    "then",
+	    sp->left_full, (ms + 999) / 1000);
+	sp->left_full = 0;
+}
+
 /*
  * Step 3 after the batch's syncfs (synced: its return, err: its errno),
  * and steps 4 and 5: outbox_synced() (outbox/ is in the spool: the outbox
@@ -1018,6 +1034,8 @@ static int after_sync(struct spool *sp, struct spool_ctx *ctx, struct rec *recs,
 	}
 	SPOOL_FAIL_AT("synced", n);
 	moved = archive_all(sp, recs, n);
+	if (sp->left_full > 0)
+		say_full(sp, ctx);
 	SPOOL_FAIL_AT("archived", n);
 	/* step 5: no sync of the renames here (spool_int.h says why) */
 	if (moved) {
@@ -1098,21 +1116,6 @@ static int defer_commit(struct spool *sp, struct spool_ctx *ctx,
 	sp->pending = p;
 	worker_submit(sp->syncer, &p->job);
 	return 0;
-}
-
-/* The batch left files for lack of room (spool_write_failed()): one line
- * for them all. */
-static void say_full(struct spool *sp, const struct spool_ctx *ctx)
-{
-	long long ms = ctx->cfg->rescan_ms > 0 ? ctx->cfg->rescan_ms
-					       : spool_full_retry_ms();
-
-	log_msg(LOG_ERR,
-		"no room on the spool's file system: %zu file(s) wait in "
-		"work/, tried again in %lld s; the inbox is not taken until "
-		"then",
-		sp->left_full, (ms + 999) / 1000);
-	sp->left_full = 0;
 }
 
 /* Whether items holds what recovery took back (a claim counted or taken

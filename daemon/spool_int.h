@@ -117,13 +117,17 @@
  * result or page left there) and is not taken again by this daemon before
  * DEFER_MS: at most one attempt per restart or per DEFER_MS, each counted
  * as a recovery, so that it ends input.resources at the third. When the
- * copy, result, page or deliveries cannot be written for another reason
- * (no disk space, an I/O error: not the file's fault), the claim stays in
- * work/ uncounted and is taken again at the next look (the next rescan):
- * a full disk delays files, it never makes them invalid. Its ledger line
- * is written once (ledger_add skips a line it holds already: same id,
- * claim and archive name). The page of that last attempt, if it cannot be
- * written either, is left out: the file is archived without one (logged).
+ * copy, result, page or deliveries cannot be written, or the claim cannot
+ * be archived, for another reason (no disk space, an I/O error: not the
+ * file's fault), the claim stays in work/ uncounted (sp->requeued: not a
+ * suspect at its next listing) and is taken again at a later look (a
+ * rescan): a full disk delays files, it never makes them invalid. For
+ * lack of room (spool_write_failed()) the rest of the batch is left
+ * untried and nothing is taken until the next look. Its ledger line is
+ * written once (ledger_add skips a line it holds already: same id, claim
+ * and archive name). The page of that last attempt, if it cannot be
+ * written either for lack of memory or an I/O error, is left out: the
+ * file is archived without one (logged); for lack of room it waits.
  *
  * So every file ends in exactly one of accepted/ or rejected/, with exactly
  * one result beside it, and, with [html] enabled, exactly one page, but

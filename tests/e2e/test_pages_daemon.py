@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 
 from browser import dump_dom, parse
-from daemon_util import (VERDICT_LINE, Daemon, derived, drop, hooks_binary,
-                         make_report, result, seed_path, wait_for,
-                         write_config)
+from daemon_util import (VERDICT_LINE, Daemon, cpu_ticks, derived, drop,
+                         hooks_binary, make_report, result, seed_path,
+                         wait_for, write_config)
 
 SEED = seed_path().read_bytes()
 SEED_ID = json.loads(SEED)["id"]
@@ -588,15 +588,16 @@ def test_full_disk_says_so_once_per_look(tmp_path, start_daemon):
         for name in first:
             os.rename(stage / name, spool / "inbox" / name)
         wait_for(lambda: NO_ROOM in d.text(), 20, what="the first look")
+        ticks = cpu_ticks(d.proc.pid)
         wait_for(lambda: notify.said("STATUS=accepted 0, rejected 0, "
                                      "invalid 0, outbox backlog 0; no room "
                                      "on the spool's file system"), 10,
                  what="the status line")
         text = d.text()
-        assert len(WRITE_FAILED.findall(text)) == 1, text
+        assert len(WRITE_FAILED.findall(text)) == text.count(NO_ROOM), text
         assert re.search(r"err: no room on the spool's file system: \d+ "
-                         r"file\(s\) wait in work/, tried again in 2 s; "
-                         r"the inbox is not taken until then", text), text
+                         r"file\(s\) wait in work/, tried again within 2 "
+                         r"s; the inbox is not taken until then", text), text
         assert listing(spool) == {"accepted": [], "rejected": []}
         assert len(os.listdir(spool / "work")) + \
             len(os.listdir(spool / "inbox")) == len(first)
@@ -606,6 +607,9 @@ def test_full_disk_says_so_once_per_look(tmp_path, start_daemon):
                  what="two more looks")
         text = d.text()
         assert len(WRITE_FAILED.findall(text)) == text.count(NO_ROOM), text
+        # two looks, 2 s apart: waiting is not spinning (a busy loop would
+        # burn the whole 2 s and more)
+        assert cpu_ticks(d.proc.pid) - ticks < 100
         assert set(later) <= set(os.listdir(spool / "inbox"))
         assert listing(spool) == {"accepted": [], "rejected": []}
         assert "room again" not in text
@@ -632,20 +636,25 @@ def test_full_disk_without_rescan_looks_again(tmp_path, start_daemon,
                                               expensed_bin):
     """With rescan = 0 a full spool still looks again on its own (60 s;
     here EXPENSED_FULL_RETRY_MS, 500 ms, which the log rounds up to 1 s),
-    and takes what waits once there is room."""
+    also when rescan was turned off by a reload while full, and takes what
+    waits once there is room."""
     with small_fs(tmp_path) as mnt:
         spool = mnt / "spool"
         (spool / "inbox").mkdir(parents=True)
-        d = start_daemon(spool, rescan="0",
+        d = start_daemon(spool, rescan="3600s",
                          binary=hooks_binary(expensed_bin),
                          env={"EXPENSED_FULL_RETRY_MS": "500"})
         (mnt / "stage").mkdir()
         (mnt / "stage" / "seed.json").write_bytes(SEED)
         fill(mnt / "filler")
         os.rename(mnt / "stage" / "seed.json", spool / "inbox" / "seed.json")
+        wait_for(lambda: NO_ROOM in d.text(), 20, what="the first look")
+        assert "tried again within 3600 s" in d.text()
+        write_config(tmp_path / "d.conf", spool, rescan="0")
+        d.signal(signal.SIGHUP)
         wait_for(lambda: d.text().count(NO_ROOM) >= 3, 20,
-                 what="three looks without a rescan")
-        assert "tried again in 1 s; the inbox is not taken" in d.text()
+                 what="two looks more without a rescan")
+        assert "tried again within 1 s; the inbox is not taken" in d.text()
         assert listing(spool) == {"accepted": [], "rejected": []}
         os.unlink(mnt / "filler")
         wait_for(lambda: result(spool, "seed.json"), 10, what="seed.json")
