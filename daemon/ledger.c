@@ -30,6 +30,10 @@ struct ledger {
 	struct strmap ids; /* id -> struct ledger_entry */
 	char *out;	   /* lines buffered by ledger_add */
 	size_t outlen, outcap;
+	/* an append failed (a full disk): ids holds lines the file lacks,
+	 * which ledger_add would skip when the claims are tried again; the
+	 * next lock loads the whole file anew */
+	int stale;
 };
 
 static void entry_free(void *p)
@@ -199,6 +203,11 @@ int ledger_lock(struct ledger *l)
 		if (errno != EINTR)
 			return -1;
 	}
+	if (l->stale) {
+		strmap_free(&l->ids, entry_free);
+		l->seen = 0;
+		l->stale = 0;
+	}
 	if (load_tail(l) == -1) {
 		int saved = errno;
 		flock(l->fd, LOCK_UN);
@@ -293,6 +302,8 @@ int ledger_unlock(struct ledger *l)
 		l->size += (off_t)l->outlen;
 		l->seen = l->size;
 	}
+	if (rc == -1)
+		l->stale = 1; /* a torn line it left is cut at the next lock */
 	l->outlen = 0;
 	flock(l->fd, LOCK_UN);
 	return rc;

@@ -47,7 +47,9 @@ int ledger_add(struct ledger *l, const char *id, const char *claim_key,
 	       const char *archived_as);
 
 /* End a batch: append the buffered lines in one write, release the lock.
- * 0 or -1 (the lines are then lost: the caller must not archive). */
+ * 0 or -1 (the lines are then lost: the caller must not archive; the next
+ * ledger_lock() loads the whole file again, so that the same claims tried
+ * again add their lines anew). */
 int ledger_unlock(struct ledger *l);
 
 /* Number of ids known. */

@@ -293,8 +293,10 @@ static int decide(struct spool *sp, struct spool_ctx *ctx, struct rec *recs,
 			leave(sp, r, 1);
 	}
 	if (ledger_unlock(ctx->ledger) == -1) {
-		log_msg(LOG_ERR, "cannot write the ledger: %s",
-			strerror(errno));
+		int e = errno;
+		if (spool_write_failed(sp, e))
+			log_msg(LOG_ERR, "cannot write the ledger: %s",
+				strerror(e));
 		rc = -1;
 	}
 	return rc;
@@ -951,7 +953,7 @@ static void leave_all(struct spool *sp, struct rec *recs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (recs[i].ok)
-			leave(sp, &recs[i], 0);
+			leave_for(sp, &recs[i], 0);
 	}
 }
 

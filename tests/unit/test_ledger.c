@@ -2,7 +2,8 @@
  * test_ledger.c - unit tests of the ledger shared by two daemons: each
  * sees the other's lines at its next lock, never its own twice, a torn
  * last line is cut off, and the append takes no fstat of its own (the size
- * known at the lock is enough while nobody else can write).
+ * known at the lock is enough while nobody else can write); an append that
+ * fails (a full disk) is written when the same claim is tried again.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,9 +12,11 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -121,11 +124,50 @@ static void test_torn_line_cut(void **state)
 	cleanup(dirfd, path);
 }
 
+static void test_failed_append_written_when_tried_again(void **state)
+{
+	char path[64], buf[256];
+	int dirfd = state_dir(path, sizeof(path));
+	struct ledger *a = ledger_open(dirfd);
+	struct rlimit old, full;
+	ssize_t n;
+	int fd;
+
+	(void)state;
+	assert_non_null(a);
+	add(a, "R-1", "ka1", "accepted/one.json");
+	/* no room for another byte (EFBIG, as ENOSPC would) */
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	full = old;
+	full.rlim_cur = (rlim_t)ledger_size(dirfd);
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &full), 0);
+	assert_int_equal(ledger_lock(a), 0);
+	assert_int_equal(ledger_add(a, "R-2", "ka2", "accepted/two.json"), 0);
+	assert_int_equal(ledger_unlock(a), -1);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	/* its claim tried again: the same line, written this time */
+	add(a, "R-2", "ka2", "accepted/two.json");
+	fd = openat(dirfd, SPOOL_LEDGER_NAME, O_RDONLY);
+	assert_true(fd >= 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_string_equal(buf, "R-1\tka1\taccepted/one.json\n"
+				 "R-2\tka2\taccepted/two.json\n");
+	assert_int_equal(ledger_count(a), 2);
+	ledger_close(a);
+	cleanup(dirfd, path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_two_daemons),
 	    cmocka_unit_test(test_torn_line_cut),
+	    cmocka_unit_test(test_failed_append_written_when_tried_again),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
