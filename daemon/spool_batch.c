@@ -387,10 +387,7 @@ static struct claim *start_item(struct spool *sp, const struct spool_ctx *ctx,
 	if (rc == -2) {
 		/* no disk space, an I/O error (logged): not the file's
 		 * fault, taken again at the next look */
-		if (sp->nospace)
-			leave_full(sp, r);
-		else
-			leave(sp, r, 0);
+		leave_for(sp, r, 0);
 		return NULL;
 	}
 	c->job.fn = spool_claim_judge;
@@ -997,13 +994,15 @@ static void read_group(struct spool *sp, const struct config *cfg)
 	sp->read_gid = gid == getegid() ? (gid_t)-1 : gid;
 }
 
-/* The batch left files for lack of room (spool_write_failed()): one line
- * for them all. */
+/* If the batch left files for lack of room (spool_write_failed()): one
+ * line for them all. */
 static void say_full(struct spool *sp, const struct spool_ctx *ctx)
 {
 	long long ms = ctx->cfg->rescan_ms > 0 ? ctx->cfg->rescan_ms
 					       : spool_full_retry_ms();
 
+	if (sp->left_full == 0)
+		return;
 	log_msg(
 	    LOG_ERR,
 	    "no room on the spool's file system: %zu file(s) wait in "
@@ -1036,8 +1035,7 @@ static int after_sync(struct spool *sp, struct spool_ctx *ctx, struct rec *recs,
 	}
 	SPOOL_FAIL_AT("synced", n);
 	moved = archive_all(sp, recs, n);
-	if (sp->left_full > 0)
-		say_full(sp, ctx);
+	say_full(sp, ctx);
 	SPOOL_FAIL_AT("archived", n);
 	/* step 5: no sync of the renames here (spool_int.h says why) */
 	if (moved) {
@@ -1190,8 +1188,7 @@ int spool_process(struct spool *sp, struct spool_ctx *ctx,
 	}
 	pump_end(sp, ctx, &s);
 	free(claims);
-	if (sp->left_full > 0)
-		say_full(sp, ctx);
+	say_full(sp, ctx);
 	SPOOL_FAIL_AT("recorded", n);
 	strmap_free(&res.names, NULL);
 	if (!now && defer_commit(sp, ctx, recs, items, n) == 0)

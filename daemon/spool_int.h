@@ -286,7 +286,7 @@ struct spool {
 	/* this batch is committed at once (spool_process()): each file
 	 * written in work/ starts its writeback (spool_write_work()) */
 	int write_now;
-	/* no room on the spool's file system (spool_write_failed()): the
+	/* no room on the spool's file system, said by spool_write_failed(): the
 	 * rest of the batch is left untried, counted in left_full, and no
 	 * file is taken until the next look (spool_room_again()) */
 	int nospace;
@@ -480,7 +480,7 @@ int spool_write_work(const struct spool *sp, const char *name, const char *data,
 		     size_t len, int last, int *eperm);
 
 /* Whether a write of a batch that failed with e is to be logged. With no
- * room on the file system (ENOSPC, EDQUOT) the spool is full until the next
+ * room on the file system, ENOSPC or EDQUOT, the spool is full until the next
  * look (sp->nospace): only the first such failure is logged, the rest of
  * the batch is left untried, and spool_process() says how many wait. */
 int spool_write_failed(struct spool *sp, int e);
