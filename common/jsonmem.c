@@ -1,23 +1,49 @@
 /*
  * jsonmem.c - counting Jansson's failed allocations (jsonmem.h).
  */
+#include <malloc.h>
 #include <stdlib.h>
 
 #include "jsonmem.h"
 
 static json_malloc_t inner_malloc;
+static json_free_t inner_free;
 /* per thread: the daemon judges on its worker thread (daemon/worker.h)
  * while its own thread builds JSON too, and one's failure is not the
  * other's */
 static _Thread_local unsigned long failures;
+/* this thread's budget (0: none), the bytes Jansson holds since it
+ * started, and whether an allocation was refused for it */
+static _Thread_local size_t budget, held;
+static _Thread_local int over;
 
 static void *counting_malloc(size_t size)
 {
-	void *p = inner_malloc(size);
+	void *p;
 
+	if (budget != 0 && (size > budget || held > budget - size)) {
+		over = 1;
+		return NULL;
+	}
+	p = inner_malloc(size);
 	if (p == NULL)
 		failures++;
+	else if (budget != 0)
+		held += malloc_usable_size(p);
 	return p;
+}
+
+/* Within a budget, Jansson frees only what the same parse allocated (its
+ * buffers as they grow, a document cut short): held never counts a block
+ * twice; it is kept from wrapping all the same. */
+static void counting_free(void *p)
+{
+	if (budget != 0 && p != NULL) {
+		size_t n = malloc_usable_size(p);
+
+		held = n < held ? held - n : 0;
+	}
+	inner_free(p);
 }
 
 unsigned long jsonmem_failures(void)
@@ -28,9 +54,28 @@ unsigned long jsonmem_failures(void)
 	json_get_alloc_funcs(&m, &f);
 	if (m != counting_malloc) {
 		inner_malloc = m;
-		json_set_alloc_funcs(counting_malloc, f);
+		inner_free = f;
+		json_set_alloc_funcs(counting_malloc, counting_free);
 	}
 	return failures;
+}
+
+void jsonmem_budget_start(size_t max)
+{
+	(void)jsonmem_failures(); /* the wrapper installed */
+	budget = max;
+	held = 0;
+	over = 0;
+}
+
+int jsonmem_budget_end(void)
+{
+	int was_over = over;
+
+	budget = 0;
+	held = 0;
+	over = 0;
+	return was_over;
 }
 
 char *json_dumps_checked(const json_t *json, size_t flags)

@@ -29,6 +29,25 @@
 /* Install the counting wrapper if needed; the failures counted so far. */
 unsigned long jsonmem_failures(void);
 
+/*
+ * A memory budget for what Jansson allocates on the calling thread, for
+ * one parse of a report: from jsonmem_budget_start(max) (max bytes; 0: no
+ * budget) to jsonmem_budget_end(), the blocks Jansson holds on this thread
+ * are counted (malloc_usable_size: what each block really takes), and an
+ * allocation that would take them over max fails (not counted in
+ * jsonmem_failures(): it is the file's size, not the machine's). A parse
+ * of 16 MiB of "{}," holds some 1.2 GB, a report of ordinary missions
+ * about eight times its size (docs/costs.md).
+ *
+ *   jsonmem_budget_start(256 << 20);
+ *   json_t *doc = json_loadb(...);
+ *   if (jsonmem_budget_end()) ... over the budget, whatever doc is ...
+ */
+void jsonmem_budget_start(size_t max);
+
+/* End the budget: whether an allocation was refused for it. */
+int jsonmem_budget_end(void);
+
 /* json_dumps, but NULL when any allocation failed while dumping (the text
  * would be missing bytes). */
 char *json_dumps_checked(const json_t *json, size_t flags);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ struct check_opts {
 	bool colour;
 	size_t max_findings; /* --max-findings, 0 when not given */
 	long max_time_ms;    /* --max-time, 0 when not given: no limit */
+	size_t max_memory;   /* --max-memory, 0 when not given: no limit */
 	struct judge_opts judge;
 };
 
@@ -34,7 +36,8 @@ static void check_usage(FILE *out)
 {
 	fputs("usage: expensed check [-r RULES] [--format text|json] "
 	      "[--fail-on error|warning] [--max-findings N]\n"
-	      "                      [--max-time DURATION] FILE... | -\n"
+	      "                      [--max-time DURATION] [--max-memory SIZE] "
+	      "FILE... | -\n"
 	      "       expensed check [-r RULES] --format html [OPTIONS] FILE "
 	      "| -   (one file)\n",
 	      out);
@@ -325,6 +328,7 @@ static int parse_options(int argc, char **argv, struct check_opts *o,
 	    {"fail-on", required_argument, NULL, 'F'},
 	    {"max-findings", required_argument, NULL, 'M'},
 	    {"max-time", required_argument, NULL, 'T'},
+	    {"max-memory", required_argument, NULL, 'm'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -372,6 +376,19 @@ static int parse_options(int argc, char **argv, struct check_opts *o,
 				return -1;
 			}
 			break;
+		case 'm': {
+			long long n = parse_size(optarg);
+
+			if (n < (long long)CONFIG_MIN_JUDGE_MEMORY ||
+			    (unsigned long long)n > SIZE_MAX) {
+				cli_error("bad --max-memory '%s' (a size of "
+					  "at least 1M, such as 64M, 1G)",
+					  optarg);
+				return -1;
+			}
+			o->max_memory = (size_t)n;
+			break;
+		}
 		case 'h':
 			check_usage(stdout);
 			*status = 0;
@@ -418,6 +435,7 @@ int cmd_check(int argc, char **argv)
 			       : have_cfg     ? cfg.max_findings
 					      : EXPENSED_DEFAULT_MAX_FINDINGS;
 	o.judge.max_time_ms = (unsigned long long)o.max_time_ms;
+	o.judge.max_memory = o.max_memory;
 	if (load_rules(rules_arg, have_cfg ? &cfg : NULL, &rs) == -1) {
 		if (have_cfg)
 			config_free(&cfg);

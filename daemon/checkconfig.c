@@ -160,6 +160,8 @@ static void print_summary(FILE *f, const struct config *cfg,
 	print_duration(f, cfg->settle_ms);
 	fputs("\nmax_judge_time: ", f);
 	print_duration(f, cfg->max_judge_ms);
+	fputs("\nmax_judge_memory: ", f);
+	print_size(f, cfg->max_judge_memory);
 	fputs("\nrescan: ", f);
 	if (cfg->rescan_ms == 0)
 		fputs("off", f);

@@ -53,6 +53,7 @@ int config_defaults(struct config *cfg)
 	cfg->max_findings = EXPENSED_DEFAULT_MAX_FINDINGS;
 	cfg->settle_ms = 2000;
 	cfg->max_judge_ms = 10000;
+	cfg->max_judge_memory = CONFIG_DEFAULT_JUDGE_MEMORY;
 	cfg->rescan_ms = 60000;
 	cfg->rules_path = NULL;
 	cfg->log_facility = LOG_DAEMON;
@@ -283,6 +284,18 @@ static void spool_key(struct parser *st, const char *key, const char *value)
 				   "max_judge_time must be from 1ms to 20s");
 		else
 			cfg->max_judge_ms = ms;
+	} else if (strcmp(key, "max_judge_memory") == 0) {
+		long long n = parse_size(value);
+
+		if (n < 0 || (unsigned long long)n > SIZE_MAX)
+			config_err(st, st->lineno,
+				   "bad size '%s' for %s (e.g. 256M, 1G)",
+				   config_shown(value, buf, sizeof(buf)), key);
+		else if ((size_t)n < CONFIG_MIN_JUDGE_MEMORY)
+			config_err(st, st->lineno,
+				   "max_judge_memory must be at least 1M");
+		else
+			cfg->max_judge_memory = (size_t)n;
 	}
 }
 
@@ -324,8 +337,8 @@ static void metrics_key(struct parser *st, const char *key, const char *value)
 
 /* Read the secret file of the current webhook; never show its content. */
 static const char *const spool_keys[] = {
-    "directory", "inbox",	   "max_file_size", "max_findings", "settle",
-    "rescan",	 "max_judge_time", "read_group",    NULL,
+    "directory", "inbox",	   "max_file_size",    "max_findings", "settle",
+    "rescan",	 "max_judge_time", "max_judge_memory", "read_group",   NULL,
 };
 static const char *const rules_keys[] = {"path", NULL};
 static const char *const general_keys[] = {"language", NULL};

@@ -22,6 +22,14 @@
 /* [spool] max_judge_time: 1ms to this, well below the watchdog's 30s. */
 #define CONFIG_MAX_JUDGE_MS 20000L
 
+/* [spool] max_judge_memory and check --max-memory: at least this, so
+ * that any ordinary report fits (the seed example's parse holds 9 kB). */
+#define CONFIG_MIN_JUDGE_MEMORY ((size_t)1024 * 1024)
+/* [spool] max_judge_memory's default: a report of 16 MiB (the default
+ * max_file_size) of ordinary missions holds some 125 MB once parsed; the
+ * unit's MemoryMax is 512M. */
+#define CONFIG_DEFAULT_JUDGE_MEMORY ((size_t)256 * 1024 * 1024)
+
 /* [spool] max_findings and check --max-findings: 1 to this. */
 #define CONFIG_MAX_FINDINGS_LIMIT 1000000
 
@@ -54,10 +62,11 @@ struct config {
 	long settle_ms;	      /* default 2s */
 	long rescan_ms;	      /* default 60s; 0 = off */
 	long max_judge_ms;    /* [spool] max_judge_time; default 10s */
-	char *rules_path;     /* NULL = built-in set */
-	int log_facility;     /* LOG_DAEMON ... */
-	int log_level;	      /* LOG_INFO ... (syslog priority, inclusive) */
-	char *metrics_textfile;	  /* [metrics] textfile; NULL = off */
+	size_t max_judge_memory; /* [spool] max_judge_memory; default 256M */
+	char *rules_path;	 /* NULL = built-in set */
+	int log_facility;	 /* LOG_DAEMON ... */
+	int log_level;		 /* LOG_INFO ... (syslog priority, inclusive) */
+	char *metrics_textfile;	 /* [metrics] textfile; NULL = off */
 	long metrics_interval_ms; /* [metrics] interval; default 15s */
 	struct webhook_conf *hooks;
 	size_t nhooks;

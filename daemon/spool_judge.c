@@ -148,7 +148,8 @@ int spool_claim_read(struct spool *sp, const struct spool_ctx *ctx,
 	    .max_file_size = ctx->cfg->max_file_size,
 	    .max_findings = ctx->cfg->max_findings,
 	    .lang = ctx->cfg->language,
-	    .max_time_ms = (unsigned long long)ctx->cfg->max_judge_ms};
+	    .max_time_ms = (unsigned long long)ctx->cfg->max_judge_ms,
+	    .max_memory = ctx->cfg->max_judge_memory};
 	c->rs = ctx->rs;
 	c->html = ctx->cfg->html;
 	c->rule = NULL;

@@ -68,6 +68,10 @@ struct judge_opts {
 	 * monotonic clock, read every few thousand steps): the file is then
 	 * invalid, input.resources; 0 means no limit */
 	unsigned long long max_time_ms;
+	/* the parsed report may hold at most this many bytes (Jansson's
+	 * blocks: common/jsonmem.h); a report that needs more is not parsed
+	 * further: invalid, input.resources; 0 means no limit */
+	size_t max_memory;
 	enum lang lang; /* of the findings' messages (LANG_EN is 0) */
 	/* when not NULL, judge_bytes() hands the parsed report over here (a
 	 * JSON object the rules were run on; the caller json_decref()s it),

@@ -160,6 +160,32 @@ static int out_of_time(struct judgement *j, const struct judge_opts *opts)
 	return make_invalid(j, "input.resources", msg);
 }
 
+/* The parsed report would take more than its memory budget: the file is
+ * invalid, input.resources (out holds no finding nor report_id yet). */
+static int out_of_memory_budget(struct judgement *j,
+				const struct judge_opts *opts)
+{
+	size_t max = opts->max_memory;
+	char msg[128];
+
+	if (max % (1024 * 1024) == 0)
+		snprintf(msg, sizeof(msg),
+			 i18n_tr(opts->lang,
+				 "judging needs more than %zu MB of memory"),
+			 max / (1024 * 1024));
+	else if (max % 1024 == 0)
+		snprintf(msg, sizeof(msg),
+			 i18n_tr(opts->lang,
+				 "judging needs more than %zu kB of memory"),
+			 max / 1024);
+	else
+		snprintf(msg, sizeof(msg),
+			 i18n_tr(opts->lang,
+				 "judging needs more than %zu bytes of memory"),
+			 max);
+	return make_invalid(j, "input.resources", msg);
+}
+
 /* Judge the parsed object root with the rule set into out. 0, or -1 when
  * memory runs out (out released). */
 static int judge_root(const struct ruleset *rs, json_t *root,
@@ -262,8 +288,13 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 	}
 	size_t deep = too_deep(s, len);
 	unsigned long failures = jsonmem_failures();
+	jsonmem_budget_start(opts ? opts->max_memory : 0);
 	json_t *root =
 	    json_loadb((const char *)s, len, REPORT_JSON_FLAGS, &err);
+	if (jsonmem_budget_end()) {
+		json_decref(root); /* cut short, if anything */
+		return out_of_memory_budget(out, opts);
+	}
 	if (jsonmem_failures() != failures ||
 	    (root == NULL &&
 	     (json_error_code(&err) == json_error_out_of_memory ||

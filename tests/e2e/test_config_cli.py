@@ -82,6 +82,7 @@ def test_good_config_summary(expensed_bin, tmp_path):
         "read group: the group of accepted/",
         "settle: 500ms",
         "max_judge_time: 10s",
+        "max_judge_memory: 268435456 bytes (256M)",
         "rescan: off",
         "log: facility local2, level warning",
         "metrics: %s/metrics/expensed.prom, every 30s" % tmp_path,

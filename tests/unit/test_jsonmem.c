@@ -1,0 +1,208 @@
+/*
+ * test_jsonmem.c - common/jsonmem's memory budget: a parse within it is
+ * whole, one over it fails and says so (and is not counted as the
+ * machine's out of memory), the budget ends with its parse and is the
+ * calling thread's alone; and judge_bytes() with max_memory: the verdict
+ * input.resources and its message.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "../../common/diag.h"
+#include "../../common/jsonmem.h"
+#include "../../rules/engine.h"
+
+#define MIB ((size_t)1024 * 1024)
+
+/* A report whose missions are n empty objects: some 9 kB of Jansson's
+ * blocks for every 100 of them (docs/costs.md). */
+static char *flood(size_t n, size_t *len)
+{
+	static const char head[] =
+	    "{\"format\":\"mission-report/1\",\"missions\":[";
+	size_t cap = sizeof(head) + 3 * n + 2;
+	char *s = malloc(cap);
+	size_t k = sizeof(head) - 1;
+
+	assert_non_null(s);
+	memcpy(s, head, k);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			s[k++] = ',';
+		s[k++] = '{';
+		s[k++] = '}';
+	}
+	s[k++] = ']';
+	s[k++] = '}';
+	*len = k;
+	return s;
+}
+
+static json_t *parse(const char *s, size_t len)
+{
+	return json_loadb(s, len, JSON_REJECT_DUPLICATES, NULL);
+}
+
+static void within_the_budget_the_parse_is_whole(void **state)
+{
+	size_t len;
+	char *s = flood(1000, &len);
+	unsigned long failures = jsonmem_failures();
+
+	(void)state;
+	jsonmem_budget_start(MIB);
+	json_t *root = parse(s, len);
+	assert_int_equal(jsonmem_budget_end(), 0);
+	assert_non_null(root);
+	assert_int_equal(json_array_size(json_object_get(root, "missions")),
+			 1000);
+	assert_int_equal(jsonmem_failures(), failures);
+	json_decref(root);
+	free(s);
+}
+
+static void over_the_budget_the_parse_fails(void **state)
+{
+	size_t len;
+	char *s = flood(100000, &len); /* some 9 MB parsed */
+	unsigned long failures = jsonmem_failures();
+
+	(void)state;
+	jsonmem_budget_start(MIB);
+	json_t *root = parse(s, len);
+	assert_int_equal(jsonmem_budget_end(), 1);
+	assert_null(root);
+	/* the file's size, not the machine's memory */
+	assert_int_equal(jsonmem_failures(), failures);
+	/* the budget ended with its parse: the same bytes parse whole now,
+	 * and a second end says nothing was refused since */
+	root = parse(s, len);
+	assert_non_null(root);
+	assert_int_equal(jsonmem_budget_end(), 0);
+	json_decref(root);
+	free(s);
+}
+
+/* What is freed within a budget is given back to it: documents parsed and
+ * freed one after the other never add up. */
+static void freed_blocks_are_given_back(void **state)
+{
+	size_t len;
+	char *s = flood(4000, &len); /* some 350 kB parsed */
+
+	(void)state;
+	jsonmem_budget_start(MIB);
+	for (int i = 0; i < 10; i++) {
+		json_t *root = parse(s, len);
+
+		assert_non_null(root);
+		json_decref(root);
+	}
+	assert_int_equal(jsonmem_budget_end(), 0);
+	free(s);
+}
+
+struct other {
+	const char *s;
+	size_t len;
+	size_t missions;
+};
+
+static void *parse_elsewhere(void *arg)
+{
+	struct other *o = arg;
+	json_t *root = parse(o->s, o->len);
+
+	o->missions = root == NULL
+			  ? 0
+			  : json_array_size(json_object_get(root, "missions"));
+	json_decref(root);
+	return NULL;
+}
+
+/* Another thread's allocations are not this thread's budget (the daemon
+ * judges on its worker while its own thread builds documents). */
+static void the_budget_is_the_thread_s_own(void **state)
+{
+	size_t len;
+	char *s = flood(100000, &len);
+	struct other o = {.s = s, .len = len};
+	pthread_t t;
+
+	(void)state;
+	jsonmem_budget_start(MIB);
+	assert_int_equal(pthread_create(&t, NULL, parse_elsewhere, &o), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(jsonmem_budget_end(), 0);
+	assert_int_equal(o.missions, 100000);
+	free(s);
+}
+
+static void judge(size_t max_memory, const char *s, size_t len,
+		  struct judgement *j)
+{
+	struct ruleset *rs = NULL;
+	struct diag d = DIAG_INIT;
+	struct judge_opts opts = {.now = 1, .max_memory = max_memory};
+
+	assert_int_equal(ruleset_load_builtin(&rs, &d), 0);
+	diag_clear(&d);
+	assert_int_equal(judge_bytes(rs, &opts, "flood.json", s, len, j), 0);
+	ruleset_free(rs);
+}
+
+static void judge_bytes_over_the_budget_is_input_resources(void **state)
+{
+	static const struct {
+		size_t max;
+		const char *message;
+	} cases[] = {
+	    {MIB, "judging needs more than 1 MB of memory"},
+	    {1536 * 1024, "judging needs more than 1536 kB of memory"},
+	    {MIB + 1, "judging needs more than 1048577 bytes of memory"},
+	};
+	size_t len;
+	char *s = flood(100000, &len);
+	struct judgement j;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		judge(cases[i].max, s, len, &j);
+		assert_int_equal(j.verdict, VERDICT_INVALID);
+		assert_int_equal(j.nfindings, 1);
+		assert_int_equal(j.errors, 1);
+		assert_int_equal(j.warnings, 0);
+		assert_null(j.report_id);
+		assert_string_equal(j.findings[0].rule, "input.resources");
+		assert_string_equal(j.findings[0].path, "");
+		assert_string_equal(j.findings[0].message, cases[i].message);
+		judgement_release(&j);
+	}
+	/* without a budget the same bytes are judged to the end */
+	judge(0, s, len, &j);
+	assert_int_equal(j.verdict, VERDICT_REJECTED);
+	assert_true(j.errors > 100000);
+	judgement_release(&j);
+	free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(within_the_budget_the_parse_is_whole),
+	    cmocka_unit_test(over_the_budget_the_parse_fails),
+	    cmocka_unit_test(freed_blocks_are_given_back),
+	    cmocka_unit_test(the_budget_is_the_thread_s_own),
+	    cmocka_unit_test(judge_bytes_over_the_budget_is_input_resources),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
