@@ -3,10 +3,13 @@ invalid, input.resources, at once (check --max-memory, [spool]
 max_judge_memory), rather than an out-of-memory error or an OOM kill of
 the daemon three times: JSON of empty objects takes some 75 times its size
 once parsed (docs/costs.md)."""
+import contextlib
 import hashlib
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -201,3 +204,95 @@ def test_config_bad_max_judge_memory(expensed_bin, tmp_path, value,
     p = check_config(expensed_bin, cfg)
     assert p.returncode != 0
     assert ("%s:2: %s" % (cfg, message)) in p.stderr.decode(), p.stderr
+
+
+@contextlib.contextmanager
+def memory_cgroup(tmp_path, limit):
+    """A memory cgroup of limit bytes (what the unit's MemoryMax makes):
+    yields a script that runs the program it is given inside it, or None
+    where this machine does not let the tests make one (not root, no
+    memory controller)."""
+    v1 = Path("/sys/fs/cgroup/memory")
+    v2 = Path("/sys/fs/cgroup")
+    name = "expensed-test-%d" % os.getpid()
+    if (v1 / "memory.limit_in_bytes").exists():
+        cg, knob = v1 / name, "memory.limit_in_bytes"
+    elif "memory" in (v2 / "cgroup.subtree_control").read_text() \
+            if (v2 / "cgroup.subtree_control").exists() else False:
+        cg, knob = v2 / name, "memory.max"
+    else:
+        yield None
+        return
+    try:
+        cg.mkdir()
+        (cg / knob).write_text(str(limit))
+    except OSError:
+        yield None
+        return
+    wrapper = tmp_path / "in-cgroup"
+    wrapper.write_text('#!/bin/sh\necho $$ > %s\nexec "$@"\n'
+                       % (cg / "cgroup.procs"))
+    wrapper.chmod(0o755)
+    try:
+        yield wrapper
+    finally:
+        # the processes put there are ended by then (Daemon.cleanup)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                cg.rmdir()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+
+def sanitized(binary):
+    ldd = subprocess.run(["ldd", binary], capture_output=True,
+                         text=True).stdout
+    return "libasan" in ldd or "libtsan" in ldd
+
+
+def test_daemon_in_its_memory_limit(expensed_bin, tmp_path):
+    """The real thing: the daemon in a memory cgroup of 512M, as the
+    unit's MemoryMax puts it, and a 16 MiB file (the default
+    max_file_size) of empty objects, some 1.2 GB once parsed: the file is
+    archived input.resources and the daemon lives on (before the budget,
+    the kernel killed it, three times)."""
+    if sanitized(expensed_bin):
+        pytest.skip("a sanitizer's shadow memory does not fit the unit's "
+                    "limit")
+    with memory_cgroup(tmp_path, 512 * 1024 * 1024) as wrapper:
+        if wrapper is None:
+            pytest.skip("no memory cgroup can be made here")
+        launcher = tmp_path / "expensed"
+        launcher.write_text('#!/bin/sh\nexec %s %s "$@"\n'
+                            % (wrapper, expensed_bin))
+        launcher.chmod(0o755)
+        spool = tmp_path / "spool"
+        (spool / "inbox").mkdir(parents=True)
+        cfg = tmp_path / "d.conf"
+        write_memory_config(cfg, spool)
+        d = Daemon(str(launcher), cfg, tmp_path / "d.log").start()
+        try:
+            data = flood(16 * 1024 * 1024 // 3 - 20)
+            assert len(data) <= 16 * 1024 * 1024
+            drop(spool, "flood.json", data)
+            doc = wait_for(lambda: result(spool, "flood.json") or
+                           d.proc.poll() is not None, 120,
+                           what="flood.json archived")
+            assert d.proc.poll() is None, "the daemon died: %s" % (
+                d.proc.returncode,)
+            assert doc["verdict"] == "invalid"
+            assert doc["findings"] == [{
+                "rule": "input.resources", "severity": "error",
+                "path": "", "message":
+                "judging needs more than 256 MB of memory"}]
+            assert (spool / "rejected" / "flood.json").read_bytes() == data
+            drop(spool, "next.json", SEED)
+            doc = wait_for(lambda: result(spool, "next.json"), 10,
+                           what="next.json archived")
+            assert doc["verdict"] == "accepted"
+        finally:
+            d.cleanup()
