@@ -1,5 +1,6 @@
 /*
- * jsonmem.c - counting Jansson's failed allocations (jsonmem.h).
+ * jsonmem.c - counting Jansson's failed allocations, and the memory budget
+ * of one parse (jsonmem.h).
  */
 #include <malloc.h>
 #include <stdlib.h>

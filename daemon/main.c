@@ -20,7 +20,8 @@ static void usage(FILE *out)
 {
 	fputs("usage: expensed check [-r RULES] [--format text|json|html] "
 	      "[--fail-on error|warning] [--max-findings N]\n"
-	      "                      [--max-time DURATION] FILE... | -\n"
+	      "                      [--max-time DURATION] [--max-memory SIZE] "
+	      "FILE... | -\n"
 	      "       expensed run [-c FILE] [-v]\n"
 	      "       expensed check-config [-c FILE]\n"
 	      "       expensed send-test [-c FILE] WEBHOOK\n"

@@ -23,8 +23,8 @@
 
 #define MIB ((size_t)1024 * 1024)
 
-/* A report whose missions are n empty objects: some 9 kB of Jansson's
- * blocks for every 100 of them (docs/costs.md). */
+/* A report whose missions are n empty objects: some 216 bytes of
+ * Jansson's blocks for each (72 times its 3 bytes: docs/costs.md). */
 static char *flood(size_t n, size_t *len)
 {
 	static const char head[] =
@@ -73,7 +73,7 @@ static void within_the_budget_the_parse_is_whole(void **state)
 static void over_the_budget_the_parse_fails(void **state)
 {
 	size_t len;
-	char *s = flood(100000, &len); /* some 9 MB parsed */
+	char *s = flood(100000, &len); /* some 22 MB parsed */
 	unsigned long failures = jsonmem_failures();
 
 	(void)state;
@@ -97,7 +97,7 @@ static void over_the_budget_the_parse_fails(void **state)
 static void freed_blocks_are_given_back(void **state)
 {
 	size_t len;
-	char *s = flood(4000, &len); /* some 350 kB parsed */
+	char *s = flood(2000, &len); /* some 430 kB parsed */
 
 	(void)state;
 	jsonmem_budget_start(MIB);
@@ -195,6 +195,36 @@ static void judge_bytes_over_the_budget_is_input_resources(void **state)
 	free(s);
 }
 
+static void *no_malloc(size_t size)
+{
+	(void)size;
+	return NULL;
+}
+
+/* Out of memory within a budget it does not reach is the machine's: -1,
+ * never a verdict. */
+static void out_of_memory_within_the_budget_is_no_verdict(void **state)
+{
+	size_t len;
+	char *s = flood(10, &len);
+	struct ruleset *rs = NULL;
+	struct diag d = DIAG_INIT;
+	struct judge_opts opts = {.now = 1, .max_memory = 1024 * MIB};
+	struct judgement j;
+
+	(void)state;
+	assert_int_equal(ruleset_load_builtin(&rs, &d), 0);
+	diag_clear(&d);
+	json_set_alloc_funcs(no_malloc, free); /* wrapped again at once */
+	assert_int_equal(judge_bytes(rs, &opts, "flood.json", s, len, &j), -1);
+	json_set_alloc_funcs(malloc, free);
+	assert_int_equal(judge_bytes(rs, &opts, "flood.json", s, len, &j), 0);
+	assert_int_equal(j.verdict, VERDICT_REJECTED);
+	judgement_release(&j);
+	ruleset_free(rs);
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -203,6 +233,7 @@ int main(void)
 	    cmocka_unit_test(freed_blocks_are_given_back),
 	    cmocka_unit_test(the_budget_is_the_thread_s_own),
 	    cmocka_unit_test(judge_bytes_over_the_budget_is_input_resources),
+	    cmocka_unit_test(out_of_memory_within_the_budget_is_no_verdict),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
