@@ -108,6 +108,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (judge_bytes(builtin, &opts, "fuzz.json", data, size, &j) == -1)
 		fuzz_fail("judge_bytes returned -1");
 	fuzz_check_judgement(&j);
+
+	/* within a memory budget (1 MiB: a 64K input of empty objects takes
+	 * some 4.6 MB parsed): the same judgement, or input.resources alone */
+	struct judge_opts small = opts;
+	struct judgement k;
+
+	small.max_memory = 1024 * 1024;
+	if (judge_bytes(builtin, &small, "fuzz.json", data, size, &k) == -1)
+		fuzz_fail("judge_bytes returned -1 within a budget");
+	fuzz_check_judgement(&k);
+	if (k.verdict == VERDICT_INVALID && k.nfindings == 1 &&
+	    strcmp(k.findings[0].rule, "input.resources") == 0) {
+		if (k.report_id != NULL)
+			fuzz_fail("over the budget with a report id");
+	} else if (k.verdict != j.verdict || k.errors != j.errors ||
+		   k.warnings != j.warnings || k.nfindings != j.nfindings) {
+		fuzz_fail("a memory budget not reached changed the judgement");
+	}
+	judgement_release(&k);
 	judgement_release(&j);
 
 	json_error_t err;
