@@ -171,7 +171,8 @@ lint:
 # (prlimit --as) and memory figures mean nothing under TSan. A race put
 # in on purpose (a counter both threads raise in worker.c) failed it.
 TSAN_TESTS ?= tests/e2e/test_daemon.py tests/e2e/test_delivery.py \
-	      tests/e2e/test_requeue.py tests/e2e/test_pages_daemon.py
+	      tests/e2e/test_requeue.py tests/e2e/test_pages_daemon.py \
+	      tests/e2e/test_memory_budget.py
 tsan: deps
 	@$(MAKE) --no-print-directory SANITIZE=thread all
 	@rm -rf build-tsan/reports && mkdir -p build-tsan/reports
