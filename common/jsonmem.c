@@ -18,6 +18,12 @@ static _Thread_local unsigned long failures;
 static _Thread_local size_t budget, held;
 static _Thread_local int over;
 
+/* What block p takes of the heap: its usable size and malloc's header. */
+static size_t heap_size(void *p)
+{
+	return malloc_usable_size(p) + sizeof(size_t);
+}
+
 static void *counting_malloc(size_t size)
 {
 	void *p;
@@ -30,7 +36,7 @@ static void *counting_malloc(size_t size)
 	if (p == NULL)
 		failures++;
 	else if (budget != 0)
-		held += malloc_usable_size(p);
+		held += heap_size(p);
 	return p;
 }
 
@@ -40,7 +46,7 @@ static void *counting_malloc(size_t size)
 static void counting_free(void *p)
 {
 	if (budget != 0 && p != NULL) {
-		size_t n = malloc_usable_size(p);
+		size_t n = heap_size(p);
 
 		held = n < held ? held - n : 0;
 	}

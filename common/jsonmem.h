@@ -33,13 +33,13 @@ unsigned long jsonmem_failures(void);
  * A memory budget for what Jansson allocates on the calling thread, for
  * one parse of a report: from jsonmem_budget_start(max) (max bytes; 0: no
  * budget) to jsonmem_budget_end(), the blocks Jansson holds on this thread
- * are counted (malloc_usable_size: each block's usable size, without
- * malloc's own header of 8 bytes, so the heap grows a little past max), and
- * an allocation that would take them over max fails (not counted in
- * jsonmem_failures(): it is the file's size, not the machine's). Jansson's
- * allocator under the wrapper must be malloc's (its default). A parse of
- * 16 MiB of "{}," holds some 1.2 GB, a report of ordinary missions about
- * eight times its size (docs/costs.md).
+ * are counted as the heap gives them (each block's malloc_usable_size and
+ * malloc's own header of 8 bytes: a third more than Jansson asks for its
+ * small blocks), and an allocation that would take them over max fails
+ * (not counted in jsonmem_failures(): it is the file's size, not the
+ * machine's). Jansson's allocator under the wrapper must be malloc's (its
+ * default). A parse of 16 MiB of "{}," holds some 1.3 GB, a report of
+ * ordinary missions about nine times its size (docs/costs.md).
  *
  *   jsonmem_budget_start(256 << 20);
  *   json_t *doc = json_loadb(...);

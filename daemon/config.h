@@ -26,7 +26,7 @@
  * that any ordinary report fits (the seed example's parse holds 9 kB). */
 #define CONFIG_MIN_JUDGE_MEMORY ((size_t)1024 * 1024)
 /* [spool] max_judge_memory's default: a report of 16 MiB (the default
- * max_file_size) of ordinary missions holds some 125 MB once parsed; the
+ * max_file_size) of ordinary missions holds some 141 MB once parsed; the
  * unit's MemoryMax is 512M. */
 #define CONFIG_DEFAULT_JUDGE_MEMORY ((size_t)256 * 1024 * 1024)
 

@@ -110,7 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_check_judgement(&j);
 
 	/* within a memory budget (1 MiB: a 64K input of empty objects takes
-	 * some 4.6 MB parsed): the same judgement, or input.resources alone */
+	 * some 5 MB parsed): the same judgement, or input.resources alone */
 	struct judge_opts small = opts;
 	struct judgement k;
 

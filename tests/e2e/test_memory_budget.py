@@ -1,7 +1,7 @@
 """A report whose parsed form would take more memory than its budget is
 invalid, input.resources, at once (check --max-memory, [spool]
 max_judge_memory), rather than an out-of-memory error or an OOM kill of
-the daemon three times: JSON of empty objects takes some 72 times its size
+the daemon three times: JSON of empty objects takes some 79 times its size
 once parsed (docs/costs.md)."""
 import contextlib
 import hashlib
@@ -25,7 +25,8 @@ SEED = seed_path().read_bytes()
 
 
 def flood(n):
-    """A report of n empty missions: some 216 bytes each once parsed."""
+    """A report of n empty missions: some 240 bytes of heap each once
+    parsed."""
     return ('{"format":"mission-report/1","missions":[%s]}'
             % ",".join(["{}"] * n)).encode()
 
@@ -37,7 +38,7 @@ def check(exe, args, lang="en"):
 
 def test_check_max_memory(expensed_bin, tmp_path):
     f = tmp_path / "flood.json"
-    data = flood(30000)  # 90 kB, some 6.5 MB parsed
+    data = flood(30000)  # 90 kB, some 7 MB parsed
     f.write_bytes(data)
     p = check(expensed_bin, ["--max-memory", "1M", str(f)])
     assert p.returncode == 1
@@ -261,7 +262,7 @@ def sanitized(binary):
 def test_daemon_in_its_memory_limit(expensed_bin, tmp_path):
     """The real thing: the daemon in a memory cgroup of 512M, as the
     unit's MemoryMax puts it, and a 16 MiB file (the default
-    max_file_size) of empty objects, some 1.2 GB once parsed: the file is
+    max_file_size) of empty objects, some 1.3 GB once parsed: the file is
     archived input.resources and the daemon lives on (before the budget,
     the kernel killed it, three times)."""
     if sanitized(expensed_bin):
