@@ -216,18 +216,24 @@ def memory_cgroup(tmp_path, limit):
     v1 = Path("/sys/fs/cgroup/memory")
     v2 = Path("/sys/fs/cgroup")
     name = "expensed-test-%d" % os.getpid()
+    v2_controllers = v2 / "cgroup.subtree_control"
     if (v1 / "memory.limit_in_bytes").exists():
         cg, knob = v1 / name, "memory.limit_in_bytes"
-    elif "memory" in (v2 / "cgroup.subtree_control").read_text() \
-            if (v2 / "cgroup.subtree_control").exists() else False:
+    elif (v2_controllers.exists() and
+          "memory" in v2_controllers.read_text().split()):
         cg, knob = v2 / name, "memory.max"
     else:
         yield None
         return
     try:
         cg.mkdir()
+    except OSError:
+        yield None
+        return
+    try:
         (cg / knob).write_text(str(limit))
     except OSError:
+        cg.rmdir()
         yield None
         return
     # no swap to fall back on: over the limit, the kernel kills
