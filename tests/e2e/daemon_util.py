@@ -56,8 +56,9 @@ def wait_for(cond, timeout=10.0, interval=0.02, what="condition"):
 
 
 def write_config(path, spool, settle="200ms", rescan="1s",
-                 max_file_size=None, rules=None, extra=""):
-    lines = ["[spool]",
+                 max_file_size=None, rules=None, extra="", spool_keys=()):
+    """spool_keys: "key = value" lines put first in [spool] (line 2 on)."""
+    lines = ["[spool]", *spool_keys,
              "directory = %s" % spool,
              "inbox = %s" % (Path(spool) / "inbox"),
              "settle = %s" % settle,

@@ -33,11 +33,8 @@ def slow_report(n=200000):
 
 def write_budget_config(path, spool, budget=None, **kw):
     """write_config with max_judge_time in [spool] (None: not set)."""
-    write_config(path, spool, **kw)
-    if budget is not None:
-        text = Path(path).read_text()
-        Path(path).write_text(text.replace(
-            "[spool]\n", "[spool]\nmax_judge_time = %s\n" % budget, 1))
+    write_config(path, spool, spool_keys=() if budget is None else
+                 ["max_judge_time = %s" % budget], **kw)
 
 
 def run_hooks_check(exe, folder, as_json, key):

@@ -104,11 +104,9 @@ def test_check_bad_max_memory(expensed_bin, tmp_path, arg):
 
 
 def write_memory_config(path, spool, budget=None, extra=""):
-    write_config(path, spool, settle="100ms", extra=extra)
-    if budget is not None:
-        text = Path(path).read_text()
-        Path(path).write_text(text.replace(
-            "[spool]\n", "[spool]\nmax_judge_memory = %s\n" % budget, 1))
+    write_config(path, spool, settle="100ms", extra=extra,
+                 spool_keys=() if budget is None else
+                 ["max_judge_memory = %s" % budget])
 
 
 def test_daemon_max_judge_memory(expensed_bin, tmp_path):

@@ -147,15 +147,22 @@ static void the_budget_is_the_thread_s_own(void **state)
 	free(s);
 }
 
-static void judge(size_t max_memory, const char *s, size_t len,
-		  struct judgement *j)
+static struct ruleset *builtin(void)
 {
 	struct ruleset *rs = NULL;
 	struct diag d = DIAG_INIT;
-	struct judge_opts opts = {.now = 1, .max_memory = max_memory};
 
 	assert_int_equal(ruleset_load_builtin(&rs, &d), 0);
 	diag_clear(&d);
+	return rs;
+}
+
+static void judge(size_t max_memory, const char *s, size_t len,
+		  struct judgement *j)
+{
+	struct ruleset *rs = builtin();
+	struct judge_opts opts = {.now = 1, .max_memory = max_memory};
+
 	assert_int_equal(judge_bytes(rs, &opts, "flood.json", s, len, j), 0);
 	ruleset_free(rs);
 }
@@ -207,14 +214,11 @@ static void out_of_memory_within_the_budget_is_no_verdict(void **state)
 {
 	size_t len;
 	char *s = flood(10, &len);
-	struct ruleset *rs = NULL;
-	struct diag d = DIAG_INIT;
+	struct ruleset *rs = builtin();
 	struct judge_opts opts = {.now = 1, .max_memory = 1024 * MIB};
 	struct judgement j;
 
 	(void)state;
-	assert_int_equal(ruleset_load_builtin(&rs, &d), 0);
-	diag_clear(&d);
 	json_set_alloc_funcs(no_malloc, free); /* wrapped again at once */
 	assert_int_equal(judge_bytes(rs, &opts, "flood.json", s, len, &j), -1);
 	json_set_alloc_funcs(malloc, free);
