@@ -131,7 +131,7 @@ static void print_summary(const struct check_opts *o, const char *file,
 
 static void print_text(const struct check_opts *o, const struct judgement *j)
 {
-	char file[512], path[1024], msg[2048];
+	char file[512], path[1024], msg[2048], sev[64];
 	const char *red = o->colour ? "\033[1;31m" : "";
 	const char *yellow = o->colour ? "\033[1;33m" : "";
 	const char *cyan = o->colour ? "\033[1;36m" : "";
@@ -149,8 +149,12 @@ static void print_text(const struct check_opts *o, const struct judgement *j)
 		printf("%s%s:%s ", bold, file, reset);
 		if (path[0] != '\0')
 			printf("%s: ", path);
-		printf("%s%s:%s %s [%s]\n", col, severity_text(f->severity),
-		       reset, msg, f->rule);
+		snprintf(sev, sizeof(sev), "%s%s%s", col,
+			 severity_text(f->severity), reset);
+		/* TRANSLATORS: a label, then its text ("error: the total
+		 * ..."); French puts a space before the colon */
+		printf(_("%s: %s"), sev, msg);
+		printf(" [%s]\n", f->rule);
 	}
 	if (j->findings_left_out > 0) {
 		printf("%s%s:%s ", bold, file, reset);

@@ -67,7 +67,7 @@ def test_check_max_memory_in_french(expensed_bin, tmp_path):
     p = check(expensed_bin, ["--max-memory", "2M", str(f)], lang="fr")
     assert p.returncode == 1
     assert p.stdout.decode() == (
-        "%s: erreur: le contrôle demande plus de 2 Mo de mémoire "
+        "%s: erreur : le contrôle demande plus de 2 Mo de mémoire "
         "[input.resources]\n"
         "%s: invalide : 1 erreur, 0 avertissement\n" % (f, f))
 
