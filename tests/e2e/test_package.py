@@ -116,7 +116,7 @@ def test_package_speaks_french(deb, tmp_path):
             env=env)
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[0].endswith(
-        "/missions/0/start: avertissement: la mission a commenc\u00e9 le "
+        "/missions/0/start: avertissement : la mission a commenc\u00e9 le "
         "19/10/2017, avant la r\u00e9union de la commission du 08/02/2019 "
         "qui l'a autoris\u00e9e : mandat sp\u00e9cial accord\u00e9 a "
         "posteriori [ratification.retroactive]")
