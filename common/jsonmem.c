@@ -1,9 +1,12 @@
 /*
  * jsonmem.c - counting Jansson's failed allocations, and the memory budget
- * of one parse (jsonmem.h).
+ * of judging one report (jsonmem.h).
  */
+#include <errno.h>
 #include <malloc.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "jsonmem.h"
 
@@ -24,14 +27,32 @@ static size_t heap_size(void *p)
 	return malloc_usable_size(p) + sizeof(size_t);
 }
 
+/* Whether size more bytes would pass this thread's budget (and say so). */
+static int over_budget(size_t size)
+{
+	if (budget != 0 && (size > budget || held > budget - size)) {
+		over = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* A block p given back: no longer held. */
+static void uncount(void *p)
+{
+	if (budget != 0 && p != NULL) {
+		size_t n = heap_size(p);
+
+		held = n < held ? held - n : 0;
+	}
+}
+
 static void *counting_malloc(size_t size)
 {
 	void *p;
 
-	if (budget != 0 && (size > budget || held > budget - size)) {
-		over = 1;
+	if (over_budget(size))
 		return NULL;
-	}
 	p = inner_malloc(size);
 	if (p == NULL)
 		failures++;
@@ -40,17 +61,71 @@ static void *counting_malloc(size_t size)
 	return p;
 }
 
-/* Within a budget, Jansson frees only what the same parse allocated (its
+/* Within a budget, Jansson frees only what the same judging allocated (its
  * buffers as they grow, a document cut short): held never counts a block
- * twice; it is kept from wrapping all the same. */
+ * twice; it is kept from wrapping all the same (uncount()). */
 static void counting_free(void *p)
 {
-	if (budget != 0 && p != NULL) {
-		size_t n = heap_size(p);
-
-		held = n < held ? held - n : 0;
-	}
+	uncount(p);
 	inner_free(p);
+}
+
+void *jsonmem_malloc(size_t size)
+{
+	void *p;
+
+	if (over_budget(size))
+		return NULL;
+	p = malloc(size);
+	if (p != NULL && budget != 0)
+		held += heap_size(p);
+	return p;
+}
+
+void *jsonmem_calloc(size_t n, size_t size)
+{
+	void *p;
+
+	if (size != 0 && n > SIZE_MAX / size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (over_budget(n * size))
+		return NULL;
+	p = calloc(n, size);
+	if (p != NULL && budget != 0)
+		held += heap_size(p);
+	return p;
+}
+
+void *jsonmem_realloc(void *p, size_t size)
+{
+	size_t was = p != NULL && budget != 0 ? heap_size(p) : 0;
+	void *q;
+
+	/* the old block still held while the new one is taken */
+	if (over_budget(size))
+		return NULL;
+	q = realloc(p, size);
+	if (q != NULL && budget != 0)
+		held = (was < held ? held - was : 0) + heap_size(q);
+	return q;
+}
+
+void jsonmem_free(void *p)
+{
+	uncount(p);
+	free(p);
+}
+
+char *jsonmem_strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = jsonmem_malloc(n);
+
+	if (d != NULL)
+		memcpy(d, s, n);
+	return d;
 }
 
 unsigned long jsonmem_failures(void)
@@ -73,6 +148,11 @@ void jsonmem_budget_start(size_t max)
 	budget = max;
 	held = 0;
 	over = 0;
+}
+
+int jsonmem_budget_over(void)
+{
+	return over;
 }
 
 int jsonmem_budget_end(void)

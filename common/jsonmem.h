@@ -1,5 +1,6 @@
 /*
- * jsonmem.h - Jansson's failed allocations, counted.
+ * jsonmem.h - Jansson's failed allocations, counted; the memory budget of
+ * judging one report.
  *
  * Jansson does not always say when an allocation fails: its parser reports
  * some as a syntax error at line -1, and both its parser and its dumper
@@ -31,15 +32,15 @@ unsigned long jsonmem_failures(void);
 
 /*
  * A memory budget for what Jansson allocates on the calling thread, for
- * one parse of a report: from jsonmem_budget_start(max) (max bytes; 0: no
- * budget) to jsonmem_budget_end(), the blocks Jansson holds on this thread
- * are counted as the heap gives them (each block's malloc_usable_size and
- * malloc's own header of 8 bytes: a third more than Jansson asks for its
- * small blocks), and an allocation that would take them over max fails
- * (not counted in jsonmem_failures(): it is the file's size, not the
- * machine's). Jansson's allocator under the wrapper must be malloc's (its
- * default). A parse of 16 MiB of "{}," holds some 1.3 GB, a report of
- * ordinary missions about nine times its size (docs/costs.md).
+ * one report parsed and judged (and the engine's tables, below): from
+ * jsonmem_budget_start(max) (max bytes; 0: no budget) to jsonmem_budget_end(),
+ * the blocks Jansson holds on this thread are counted as the heap gives them
+ * (each block's malloc_usable_size and malloc's own header of 8 bytes: a third
+ * more than Jansson asks for its small blocks), and an allocation that would
+ * take them over max fails (not counted in jsonmem_failures(): it is the file's
+ * size, not the machine's). Jansson's allocator under the wrapper must be
+ * malloc's (its default). A parse of 16 MiB of "{}," holds some 1.3 GB, a
+ * report of ordinary missions about nine times its size (docs/costs.md).
  *
  *   jsonmem_budget_start(256 << 20);
  *   json_t *doc = json_loadb(...);
@@ -47,8 +48,28 @@ unsigned long jsonmem_failures(void);
  */
 void jsonmem_budget_start(size_t max);
 
+/* Whether an allocation was refused for this thread's budget so far. */
+int jsonmem_budget_over(void);
+
 /* End the budget: whether an allocation was refused for it. */
 int jsonmem_budget_end(void);
+
+/*
+ * The judging engine's own tables that grow with a report (the set of
+ * reported nodes, a unique rule's items, the string map): allocated and
+ * freed through these, they count against the same budget as Jansson's
+ * blocks while one runs on the calling thread, and an allocation that
+ * would pass it fails (NULL) like Jansson's. Outside a budget they are
+ * malloc, calloc, realloc and free. A block must go back through
+ * jsonmem_free (a block freed by free() inside a budget stays counted).
+ * While jsonmem_realloc grows a block, the old one counts too (it may be
+ * copied).
+ */
+void *jsonmem_malloc(size_t size);
+void *jsonmem_calloc(size_t n, size_t size);
+void *jsonmem_realloc(void *p, size_t size);
+void jsonmem_free(void *p);
+char *jsonmem_strdup(const char *s);
 
 /* json_dumps, but NULL when any allocation failed while dumping (the text
  * would be missing bytes). */

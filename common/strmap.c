@@ -1,11 +1,14 @@
 /*
- * strmap.c - the string map of strmap.h (watch queue, ledger, recovery).
+ * strmap.c - the string map of strmap.h (watch queue, ledger, recovery,
+ * the engine's reported nodes). Its blocks count against a judging thread's
+ * memory budget (common/jsonmem.h).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hash.h"
+#include "jsonmem.h"
 #include "strmap.h"
 
 static char strmap_tomb_key;
@@ -53,11 +56,11 @@ static int strmap_grow(struct strmap *m)
 
 	while (cap < (m->n + 1) * 2)
 		cap *= 2;
-	n.keys = calloc(cap, sizeof(*n.keys));
-	n.vals = calloc(cap, sizeof(*n.vals));
+	n.keys = jsonmem_calloc(cap, sizeof(*n.keys));
+	n.vals = jsonmem_calloc(cap, sizeof(*n.vals));
 	if (n.keys == NULL || n.vals == NULL) {
-		free(n.keys);
-		free(n.vals);
+		jsonmem_free(n.keys);
+		jsonmem_free(n.vals);
 		return -1;
 	}
 	n.cap = cap;
@@ -73,8 +76,8 @@ static int strmap_grow(struct strmap *m)
 		n.n++;
 		n.used++;
 	}
-	free(m->keys);
-	free(m->vals);
+	jsonmem_free(m->keys);
+	jsonmem_free(m->vals);
 	*m = n;
 	return 0;
 }
@@ -96,7 +99,7 @@ int strmap_put(struct strmap *m, const char *key, void *val, void **old)
 		m->vals[i] = val;
 		return 0;
 	}
-	k = strdup(key);
+	k = jsonmem_strdup(key);
 	if (k == NULL)
 		return -1;
 	if (m->keys[i] == NULL)
@@ -119,7 +122,7 @@ void *strmap_del(struct strmap *m, const char *key)
 	if (!found)
 		return NULL;
 	val = m->vals[i];
-	free(m->keys[i]);
+	jsonmem_free(m->keys[i]);
 	m->keys[i] = STRMAP_TOMB;
 	m->vals[i] = NULL;
 	m->n--;
@@ -131,12 +134,12 @@ void strmap_free(struct strmap *m, void (*free_val)(void *))
 	for (size_t i = 0; i < m->cap; i++) {
 		if (m->keys[i] == NULL || m->keys[i] == STRMAP_TOMB)
 			continue;
-		free(m->keys[i]);
+		jsonmem_free(m->keys[i]);
 		if (free_val != NULL)
 			free_val(m->vals[i]);
 	}
-	free(m->keys);
-	free(m->vals);
+	jsonmem_free(m->keys);
+	jsonmem_free(m->vals);
 	m->keys = NULL;
 	m->vals = NULL;
 	m->cap = m->n = m->used = 0;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../common/hash.h"
+#include "../common/jsonmem.h"
 #include "types.h"
 #include "value.h"
 
@@ -283,7 +284,7 @@ static int seen_grow(struct unique_state *s)
 	if ((s->n + 1) * 2 <= s->cap)
 		return 0;
 	size_t cap = s->cap ? s->cap * 2 : 16;
-	struct seen *slot = calloc(cap, sizeof(*slot));
+	struct seen *slot = jsonmem_calloc(cap, sizeof(*slot));
 	if (slot == NULL)
 		return -1;
 	for (size_t i = 0; i < s->cap; i++) {
@@ -294,7 +295,7 @@ static int seen_grow(struct unique_state *s)
 			j = (j + 1) & (cap - 1);
 		slot[j] = s->slot[i];
 	}
-	free(s->slot);
+	jsonmem_free(s->slot);
 	s->slot = slot;
 	s->cap = cap;
 	return 0;
@@ -338,7 +339,7 @@ static void unique_remember(struct eval *ev, struct unique_state *s, size_t i,
 
 	if (s->narena + len > s->caparena) {
 		size_t cap = (s->narena + len) * 2;
-		struct seg *a = realloc(s->arena, cap * sizeof(*a));
+		struct seg *a = jsonmem_realloc(s->arena, cap * sizeof(*a));
 		if (a == NULL) {
 			ev->oom = 1;
 			return;
@@ -386,8 +387,8 @@ void unique_visit(struct eval *ev, json_t *node, size_t lo, void *ud)
 
 void unique_release(struct unique_state *s)
 {
-	free(s->slot);
-	free(s->arena);
+	jsonmem_free(s->slot);
+	jsonmem_free(s->arena);
 	s->slot = NULL;
 	s->arena = NULL;
 }

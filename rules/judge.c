@@ -165,29 +165,47 @@ static int out_of_time(struct judgement *j, const struct judge_opts *opts)
 static int out_of_memory_budget(struct judgement *j,
 				const struct judge_opts *opts)
 {
-	size_t max = opts->max_memory;
+	size_t max = opts != NULL ? opts->max_memory : 0;
+	enum lang lang = opts != NULL ? opts->lang : LANG_EN;
 	char msg[128];
 
 	if (max % (1024 * 1024) == 0)
-		snprintf(msg, sizeof(msg),
-			 i18n_tr(opts->lang,
-				 "judging needs more than %zu MB of memory"),
-			 max / (1024 * 1024));
+		snprintf(
+		    msg, sizeof(msg),
+		    i18n_tr(lang, "judging needs more than %zu MB of memory"),
+		    max / (1024 * 1024));
 	else if (max % 1024 == 0)
-		snprintf(msg, sizeof(msg),
-			 i18n_tr(opts->lang,
-				 "judging needs more than %zu kB of memory"),
-			 max / 1024);
+		snprintf(
+		    msg, sizeof(msg),
+		    i18n_tr(lang, "judging needs more than %zu kB of memory"),
+		    max / 1024);
 	else
 		snprintf(msg, sizeof(msg),
-			 i18n_tr(opts->lang,
+			 i18n_tr(lang,
 				 "judging needs more than %zu bytes of memory"),
 			 max);
 	return make_invalid(j, "input.resources", msg);
 }
 
+/* Drop what the rules found in j: it goes back to what judgement_init()
+ * gave it. */
+static void forget_findings(struct judgement *j)
+{
+	struct finding_list l = {
+	    .v = j->findings, .n = j->nfindings, .cap = j->capfindings};
+
+	finding_list_release(&l);
+	free(j->report_id);
+	j->report_id = NULL;
+	j->findings = NULL;
+	j->nfindings = j->capfindings = 0;
+	j->errors = j->warnings = 0;
+	j->findings_left_out = 0;
+	j->verdict = VERDICT_INVALID;
+}
+
 /* Judge the parsed object root with the rule set into out. 0, or -1 when
- * memory runs out (out released). */
+ * memory runs out (out keeps what judgement_init() gave it). */
 static int judge_root(const struct ruleset *rs, json_t *root,
 		      const struct judge_opts *opts, long long deadline,
 		      struct judgement *out)
@@ -215,7 +233,7 @@ static int judge_root(const struct ruleset *rs, json_t *root,
 	return 0;
 fail:
 	finding_list_release(&l);
-	judgement_release(out);
+	forget_findings(out);
 	return -1;
 }
 
@@ -248,52 +266,28 @@ json_t *judge_parse(const void *data, size_t len)
 	return root;
 }
 
-int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
-		const char *name, const void *data, size_t len,
-		struct judgement *out)
+/*
+ * The UTF-8 bytes s, len of the file out was made for (judgement_init())
+ * parsed and judged into out, within the memory budget the caller
+ * started: 0 (also when an allocation was refused for the budget: the
+ * caller sees it and drops what was made), or -1 when memory runs out
+ * (out then keeps what judgement_init() gave it).
+ */
+static int judge_json(const struct ruleset *rs, const struct judge_opts *opts,
+		      const unsigned char *s, size_t len, long long deadline,
+		      struct judgement *out)
 {
-	const unsigned char *s = data != NULL ? data : (const void *)"";
-	size_t max = opts && opts->max_file_size
-			 ? opts->max_file_size
-			 : EXPENSED_DEFAULT_MAX_FILE_SIZE;
-	long long deadline = deadline_of(opts);
 	enum lang lang = opts ? opts->lang : LANG_EN;
 	char msg[512];
 	json_error_t err;
 	int line, col;
-
-	if (opts != NULL && opts->keep_root != NULL)
-		*opts->keep_root = NULL;
-	if (len > max) {
-		/* an oversize file is not hashed: it is not judged */
-		snprintf(msg, sizeof(msg),
-			 i18n_tr(lang, "file is %zu bytes, larger than the "
-				       "limit of %zu bytes"),
-			 len, max);
-		return judge_invalid(rs, opts, name, "input.size", msg, NULL,
-				     (long long)len, out);
-	}
-	if (judgement_init(out, rs, opts, name, s, (long long)len) == -1)
-		return -1;
-	/* a leading byte-order mark is ignored */
-	skip_bom(&s, &len);
-	size_t ok = utf8_valid_prefix(s, len);
-	if (ok < len) {
-		line_col(s, ok, &line, &col);
-		snprintf(msg, sizeof(msg),
-			 i18n_tr(lang, "not valid UTF-8: byte 0x%02x at line "
-				       "%d, column %d"),
-			 s[ok], line, col);
-		return make_invalid(out, "input.encoding", msg);
-	}
 	size_t deep = too_deep(s, len);
 	unsigned long failures = jsonmem_failures();
-	jsonmem_budget_start(opts ? opts->max_memory : 0);
 	json_t *root =
 	    json_loadb((const char *)s, len, REPORT_JSON_FLAGS, &err);
-	if (jsonmem_budget_end()) {
+	if (jsonmem_budget_over()) {
 		json_decref(root); /* cut short, if anything */
-		return out_of_memory_budget(out, opts);
+		return 0;
 	}
 	if (jsonmem_failures() != failures ||
 	    (root == NULL &&
@@ -302,7 +296,6 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 		/* out of memory, never a verdict (line -1: Jansson's parser
 		 * failed on an allocation without saying so) */
 		json_decref(root);
-		judgement_release(out);
 		return -1;
 	}
 	if (root == NULL &&
@@ -359,5 +352,59 @@ int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
 		*opts->keep_root = root; /* the caller's reference now */
 	else
 		json_decref(root);
+	return rc;
+}
+
+int judge_bytes(const struct ruleset *rs, const struct judge_opts *opts,
+		const char *name, const void *data, size_t len,
+		struct judgement *out)
+{
+	const unsigned char *s = data != NULL ? data : (const void *)"";
+	size_t max = opts && opts->max_file_size
+			 ? opts->max_file_size
+			 : EXPENSED_DEFAULT_MAX_FILE_SIZE;
+	long long deadline = deadline_of(opts);
+	enum lang lang = opts ? opts->lang : LANG_EN;
+	char msg[512];
+	int line, col;
+
+	if (opts != NULL && opts->keep_root != NULL)
+		*opts->keep_root = NULL;
+	if (len > max) {
+		/* an oversize file is not hashed: it is not judged */
+		snprintf(msg, sizeof(msg),
+			 i18n_tr(lang, "file is %zu bytes, larger than the "
+				       "limit of %zu bytes"),
+			 len, max);
+		return judge_invalid(rs, opts, name, "input.size", msg, NULL,
+				     (long long)len, out);
+	}
+	if (judgement_init(out, rs, opts, name, s, (long long)len) == -1)
+		return -1;
+	/* a leading byte-order mark is ignored */
+	skip_bom(&s, &len);
+	size_t ok = utf8_valid_prefix(s, len);
+	if (ok < len) {
+		line_col(s, ok, &line, &col);
+		snprintf(msg, sizeof(msg),
+			 i18n_tr(lang, "not valid UTF-8: byte 0x%02x at line "
+				       "%d, column %d"),
+			 s[ok], line, col);
+		return make_invalid(out, "input.encoding", msg);
+	}
+	jsonmem_budget_start(opts ? opts->max_memory : 0);
+	int rc = judge_json(rs, opts, s, len, deadline, out);
+	if (jsonmem_budget_end()) {
+		/* the parse or the rules' tables passed it (an allocation
+		 * refused): whatever they made is dropped */
+		if (opts != NULL && opts->keep_root != NULL) {
+			json_decref(*opts->keep_root);
+			*opts->keep_root = NULL;
+		}
+		forget_findings(out);
+		return out_of_memory_budget(out, opts);
+	}
+	if (rc == -1)
+		judgement_release(out);
 	return rc;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../common/hash.h"
+#include "../common/jsonmem.h"
 #include "../common/utf8.h"
 #include "engine.h"
 #include "value.h"
@@ -46,7 +47,7 @@ bool reported_node(const struct eval *ev, const json_t *node)
 static int ptrset_grow(struct ptrset *s)
 {
 	size_t cap = s->cap ? s->cap * 2 : 16;
-	const json_t **slot = calloc(cap, sizeof(*slot));
+	const json_t **slot = jsonmem_calloc(cap, sizeof(*slot));
 
 	if (slot == NULL)
 		return -1;
@@ -58,7 +59,7 @@ static int ptrset_grow(struct ptrset *s)
 			j = (j + 1) & (cap - 1);
 		slot[j] = s->slot[i];
 	}
-	free(s->slot);
+	jsonmem_free(s->slot);
 	s->slot = slot;
 	s->cap = cap;
 	return 0;
@@ -83,7 +84,7 @@ static void mark_node(struct eval *ev, const json_t *node)
 
 void eval_release(struct eval *ev)
 {
-	free(ev->reported.slot);
+	jsonmem_free(ev->reported.slot);
 	strmap_free(&ev->reported_at, NULL);
 	free(ev->st);
 }

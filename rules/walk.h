@@ -81,12 +81,15 @@ struct eval {
 	enum lang lang;	       /* of the messages (judge_opts) */
 };
 
-/* Count n steps of work; true when the time budget is spent (then every
- * walk stops at once and no rule is started). */
+/* Count n steps of work; true when the time budget is spent or memory ran
+ * out (then every walk stops at once and no rule is started: the
+ * evaluation fails). */
 static inline bool spend(const struct eval *ev, size_t n)
 {
 	struct budget *b = ev->budget;
 
+	if (ev->oom)
+		return true;
 	if (b == NULL)
 		return false;
 	if (b->left > n) {

@@ -92,6 +92,58 @@ def test_check_budget_not_reached_changes_nothing(expensed_bin, tmp_path):
     assert b"accepted: 0 errors, 5 warnings" in budget.stdout
 
 
+def nulls(n):
+    """A report whose n missions are null: 8 bytes each once parsed (Jansson
+    shares its one null), but each is reported where it stands (the
+    engine keeps the pointer text of every ill-kinded null, true or false
+    it reported: some 100 bytes each)."""
+    return ('{"format":"mission-report/1","missions":[%s]}'
+            % ",".join(["null"] * n)).encode()
+
+
+def peak_kb(exe, args, lang="en"):
+    """check's output and its peak RSS in kB (a process of its own)."""
+    probe = ("import resource, subprocess, sys\n"
+             "p = subprocess.run(sys.argv[1:], capture_output=True)\n"
+             "sys.stdout.buffer.write(p.stdout)\n"
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    p = subprocess.run([sys.executable, "-c", probe, exe, "check"] + args,
+                       capture_output=True, timeout=120,
+                       env=regen.clean_env(exe, lang))
+    out, _, kb = p.stdout.rstrip(b"\n").rpartition(b"\n")
+    return out + b"\n", int(kb)
+
+
+def test_check_budget_counts_the_rules_tables(expensed_bin, tmp_path):
+    """The budget holds what the rules keep while they run, not only the
+    parsed report: 600,000 null missions (3 MB) parse into 4.8 MB, and
+    the pointers of the nulls reported ("/missions/123") took some 40 MB
+    more before. With a budget of 8M the file is invalid, input.resources,
+    and judging stops there; without one it is judged to the end (not
+    under a sanitizer: its shadow memory says nothing of the heap, and
+    the run takes a minute)."""
+    f = tmp_path / "nulls.json"
+    f.write_bytes(nulls(600000))
+    out, kb = peak_kb(expensed_bin, ["--max-memory", "8M", str(f)])
+    assert out.decode() == (
+        "%s: error: judging needs more than 8 MB of memory "
+        "[input.resources]\n"
+        "%s: invalid: 1 error, 0 warnings\n" % (f, f))
+    if sanitized(expensed_bin):
+        return
+    out, unbounded = peak_kb(expensed_bin, ["--format", "json", str(f)])
+    doc = json.loads(out)
+    assert doc["verdict"] == "rejected"
+    # one per mission, eight for the missing top-level fields
+    assert doc["errors"] == 600000 + 8
+    assert (doc["findings"][8]["path"], doc["findings"][8]["message"]) == (
+        "/missions/0", "expected an object, found null")
+    # the bounded run's peak: the budget, the file, the program (some 15
+    # MB); the unbounded one's some 50 MB
+    assert unbounded > 40 * 1024, unbounded
+    assert kb < unbounded - 25 * 1024, (kb, unbounded)
+
+
 @pytest.mark.parametrize("arg", ["0", "1023K", "512", "10x", "", "1M5",
                                  "-1M"])
 def test_check_bad_max_memory(expensed_bin, tmp_path, arg):

@@ -2,8 +2,9 @@
  * test_jsonmem.c - common/jsonmem's memory budget: a parse within it is
  * whole, one over it fails and says so (and is not counted as the
  * machine's out of memory), the budget ends with its parse and is the
- * calling thread's alone; and judge_bytes() with max_memory: the verdict
- * input.resources and its message.
+ * calling thread's alone; the engine's own blocks count too; and
+ * judge_bytes() with max_memory: the verdict input.resources and its
+ * message, for a parse or for the rules' tables over it.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -23,13 +24,13 @@
 
 #define MIB ((size_t)1024 * 1024)
 
-/* A report whose missions are n empty objects: some 240 bytes of heap
- * for each once parsed (80 times its 3 bytes: docs/costs.md). */
-static char *flood(size_t n, size_t *len)
+/* A report whose missions are n times item ("{}", "null"), and its
+ * length in *len. */
+static char *missions_of(const char *item, size_t n, size_t *len)
 {
 	static const char head[] =
 	    "{\"format\":\"mission-report/1\",\"missions\":[";
-	size_t cap = sizeof(head) + 3 * n + 2;
+	size_t w = strlen(item), cap = sizeof(head) + (w + 1) * n + 2;
 	char *s = malloc(cap);
 	size_t k = sizeof(head) - 1;
 
@@ -38,13 +39,20 @@ static char *flood(size_t n, size_t *len)
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0)
 			s[k++] = ',';
-		s[k++] = '{';
-		s[k++] = '}';
+		memcpy(s + k, item, w);
+		k += w;
 	}
 	s[k++] = ']';
 	s[k++] = '}';
 	*len = k;
 	return s;
+}
+
+/* A report whose missions are n empty objects: some 240 bytes of heap
+ * for each once parsed (80 times its 3 bytes: docs/costs.md). */
+static char *flood(size_t n, size_t *len)
+{
+	return missions_of("{}", n, len);
 }
 
 static json_t *parse(const char *s, size_t len)
@@ -229,6 +237,88 @@ static void out_of_memory_within_the_budget_is_no_verdict(void **state)
 	free(s);
 }
 
+/* The engine's blocks (jsonmem_malloc and its kin) count against the
+ * budget as Jansson's do, given back when freed; outside a budget they
+ * are plain malloc. */
+static void the_engine_s_blocks_count(void **state)
+{
+	char *p, *q, *d;
+
+	(void)state;
+	jsonmem_budget_start(64 * 1024);
+	p = jsonmem_malloc(40 * 1024);
+	assert_non_null(p);
+	assert_null(jsonmem_malloc(40 * 1024)); /* 80 kB held: over */
+	assert_true(jsonmem_budget_over());
+	jsonmem_free(p);
+	p = jsonmem_calloc(10, 2 * 1024); /* room again */
+	assert_non_null(p);
+	assert_int_equal(p[20 * 1024 - 1], 0);
+	/* a block that grows counts with the old one while it is made (it
+	 * may be a copy), then at its new size alone; refused, it stays as
+	 * it was: 20 + 40 kB fit, 40 + 50 do not */
+	q = jsonmem_realloc(p, 40 * 1024);
+	assert_non_null(q);
+	assert_null(jsonmem_realloc(q, 50 * 1024));
+	q[40 * 1024 - 1] = 'x';
+	d = jsonmem_strdup("forty kB held");
+	assert_non_null(d);
+	assert_string_equal(d, "forty kB held");
+	jsonmem_free(d);
+	jsonmem_free(q);
+	assert_null(jsonmem_calloc(SIZE_MAX / 2, 4)); /* overflow, not over */
+	assert_true(jsonmem_budget_end());
+	/* no budget: malloc */
+	p = jsonmem_malloc(2 * MIB);
+	assert_non_null(p);
+	p = jsonmem_realloc(p, 3 * MIB);
+	assert_non_null(p);
+	jsonmem_free(p);
+	jsonmem_budget_start(MIB);
+	assert_false(jsonmem_budget_over());
+	assert_false(jsonmem_budget_end());
+}
+
+/* A report whose missions are n nulls: 8 bytes each once parsed (Jansson
+ * shares its null), but the rules keep the pointer of each null they
+ * report (docs/costs.md): some 100 bytes each. */
+static char *nulls(size_t n, size_t *len)
+{
+	return missions_of("null", n, len);
+}
+
+/* The budget holds the rules' tables too: the parse of 100,000 nulls fits
+ * in 4 MiB, the judging does not. */
+static void judge_bytes_counts_the_rules_tables(void **state)
+{
+	size_t len;
+	char *s = nulls(100000, &len);
+	struct judgement j;
+	json_t *root;
+
+	(void)state;
+	jsonmem_budget_start(4 * MIB);
+	root = parse(s, len);
+	assert_false(jsonmem_budget_end());
+	assert_int_equal(json_array_size(json_object_get(root, "missions")),
+			 100000);
+	json_decref(root);
+	judge(4 * MIB, s, len, &j);
+	assert_int_equal(j.verdict, VERDICT_INVALID);
+	assert_int_equal(j.nfindings, 1);
+	assert_int_equal(j.errors, 1);
+	assert_int_equal(j.findings_left_out, 0);
+	assert_string_equal(j.findings[0].rule, "input.resources");
+	assert_string_equal(j.findings[0].message,
+			    "judging needs more than 4 MB of memory");
+	judgement_release(&j);
+	judge(0, s, len, &j);
+	assert_int_equal(j.verdict, VERDICT_REJECTED);
+	assert_int_equal(j.errors, 100000 + 8);
+	judgement_release(&j);
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -238,6 +328,8 @@ int main(void)
 	    cmocka_unit_test(the_budget_is_the_thread_s_own),
 	    cmocka_unit_test(judge_bytes_over_the_budget_is_input_resources),
 	    cmocka_unit_test(out_of_memory_within_the_budget_is_no_verdict),
+	    cmocka_unit_test(the_engine_s_blocks_count),
+	    cmocka_unit_test(judge_bytes_counts_the_rules_tables),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
