@@ -37,6 +37,14 @@ static int over_budget(size_t size)
 	return 0;
 }
 
+/* A block p just taken (or NULL): held from now on. p. */
+static void *count(void *p)
+{
+	if (budget != 0 && p != NULL)
+		held += heap_size(p);
+	return p;
+}
+
 /* A block p given back: no longer held. */
 static void uncount(void *p)
 {
@@ -56,9 +64,7 @@ static void *counting_malloc(size_t size)
 	p = inner_malloc(size);
 	if (p == NULL)
 		failures++;
-	else if (budget != 0)
-		held += heap_size(p);
-	return p;
+	return count(p);
 }
 
 /* Within a budget, Jansson frees only what the same judging allocated (its
@@ -72,30 +78,16 @@ static void counting_free(void *p)
 
 void *jsonmem_malloc(size_t size)
 {
-	void *p;
-
-	if (over_budget(size))
-		return NULL;
-	p = malloc(size);
-	if (p != NULL && budget != 0)
-		held += heap_size(p);
-	return p;
+	return over_budget(size) ? NULL : count(malloc(size));
 }
 
 void *jsonmem_calloc(size_t n, size_t size)
 {
-	void *p;
-
 	if (size != 0 && n > SIZE_MAX / size) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (over_budget(n * size))
-		return NULL;
-	p = calloc(n, size);
-	if (p != NULL && budget != 0)
-		held += heap_size(p);
-	return p;
+	return over_budget(n * size) ? NULL : count(calloc(n, size));
 }
 
 void *jsonmem_realloc(void *p, size_t size)
@@ -107,9 +99,10 @@ void *jsonmem_realloc(void *p, size_t size)
 	if (over_budget(size))
 		return NULL;
 	q = realloc(p, size);
-	if (q != NULL && budget != 0)
-		held = (was < held ? held - was : 0) + heap_size(q);
-	return q;
+	if (q == NULL)
+		return NULL;
+	held = was < held ? held - was : 0;
+	return count(q);
 }
 
 void jsonmem_free(void *p)
