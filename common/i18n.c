@@ -31,6 +31,7 @@
 #include <libintl.h>
 #include <locale.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,21 +199,42 @@ const char *i18n_nctx(enum lang l, const char *ctx, const char *one,
 	return t == key || t == many ? NULL : t;
 }
 
-char *i18n_amount(enum lang l, int64_t cents, char *buf, size_t size)
+/* v in decimal into buf (at least 40 bytes): its length. */
+static size_t u128_text(unsigned __int128 v, char *buf)
 {
-	uint64_t mag =
-	    cents < 0 ? (uint64_t)0 - (uint64_t)cents : (uint64_t)cents;
-	char units[32], grouped[96];
-	size_t len, g = 0;
+	char rev[40];
+	size_t n = 0;
 
+	while (v > UINT64_MAX) { /* only past int64: a 128-bit division */
+		rev[n++] = (char)('0' + (int)(v % 10));
+		v /= 10;
+	}
+	for (uint64_t w = (uint64_t)v;; w /= 10) {
+		rev[n++] = (char)('0' + (int)(w % 10));
+		if (w < 10)
+			break;
+	}
+	for (size_t i = 0; i < n; i++)
+		buf[i] = rev[n - 1 - i];
+	buf[n] = '\0';
+	return n;
+}
+
+char *i18n_amount_wide(enum lang l, __int128 cents, char *buf, size_t size)
+{
+	unsigned __int128 mag =
+	    cents < 0 ? (unsigned __int128)0 - (unsigned __int128)cents
+		      : (unsigned __int128)cents;
+	char units[40], grouped[96];
+	size_t len, g = 0;
+	unsigned frac = (unsigned)(mag % 100);
+
+	len = u128_text(mag / 100, units);
 	if (l == LANG_EN) {
-		snprintf(buf, size, "%s%llu.%02llu", cents < 0 ? "-" : "",
-			 (unsigned long long)(mag / 100),
-			 (unsigned long long)(mag % 100));
+		snprintf(buf, size, "%s%s.%02u", cents < 0 ? "-" : "", units,
+			 frac);
 		return buf;
 	}
-	len = (size_t)snprintf(units, sizeof(units), "%llu",
-			       (unsigned long long)(mag / 100));
 	for (size_t i = 0; i < len; i++) {
 		if (i > 0 && (len - i) % 3 == 0) {
 			memcpy(grouped + g, "\xe2\x80\xaf", 3); /* U+202F */
@@ -222,10 +244,14 @@ char *i18n_amount(enum lang l, int64_t cents, char *buf, size_t size)
 	}
 	grouped[g] = '\0';
 	/* U+00A0 before the sign */
-	snprintf(buf, size, "%s%s,%02llu\xc2\xa0\xe2\x82\xac",
-		 cents < 0 ? "-" : "", grouped,
-		 (unsigned long long)(mag % 100));
+	snprintf(buf, size, "%s%s,%02u\xc2\xa0\xe2\x82\xac",
+		 cents < 0 ? "-" : "", grouped, frac);
 	return buf;
+}
+
+char *i18n_amount(enum lang l, int64_t cents, char *buf, size_t size)
+{
+	return i18n_amount_wide(l, cents, buf, size);
 }
 
 char *i18n_date(enum lang l, const char *iso, char *buf, size_t size)

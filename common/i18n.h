@@ -78,6 +78,12 @@ const char *i18n_nctx(enum lang l, const char *ctx, const char *one,
  */
 char *i18n_amount(enum lang l, int64_t cents, char *buf, size_t size);
 
+/* The same for a sum of amounts, which may pass int64 (100,000 costs of
+ * the largest amount a report may hold): buf of I18N_WIDE_SIZE bytes
+ * holds any. */
+#define I18N_WIDE_SIZE 96
+char *i18n_amount_wide(enum lang l, __int128 cents, char *buf, size_t size);
+
 /* A YYYY-MM-DD date as people read it in language l, into buf: English
  * as it is, French DD/MM/YYYY. Anything else is copied as it is. Returns
  * buf. */

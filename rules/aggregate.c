@@ -33,13 +33,16 @@ void sum_visit(struct eval *ev, json_t *node, size_t lo, void *ud)
 
 /* A sum's value: the integer as it was written when every value was
  * one (a head count), else an amount in ev's language. */
-static void fmt_value(const struct eval *ev, int64_t cents, bool as_int,
+static void fmt_value(const struct eval *ev, __int128 cents, bool as_int,
 		      char *buf, size_t size)
 {
-	if (as_int && cents % 100 == 0)
-		snprintf(buf, size, "%lld", (long long)(cents / 100));
-	else
-		msg_amount(ev, cents, buf, size);
+	char text[I18N_WIDE_SIZE];
+
+	if (as_int && cents % 100 == 0) { /* "1234.00": "1234" */
+		i18n_amount_wide(LANG_EN, cents, text, sizeof(text));
+		snprintf(buf, size, "%.*s", (int)(strlen(text) - 3), text);
+	} else
+		i18n_amount_wide(ev->lang, cents, buf, size);
 }
 
 void eval_sum(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
@@ -124,25 +127,17 @@ void sum_finish(struct eval *ev, size_t lo, const struct opval *eqp,
 	__int128 mag = diff < 0 ? -diff : diff;
 	if (mag <= r->tolerance)
 		return;
-	/* only for display: a 16 MiB file cannot sum past int64 by much */
-	if (s.sum > INT64_MAX)
-		s.sum = INT64_MAX;
-	if (s.sum < -INT64_MAX)
-		s.sum = -INT64_MAX;
-	if (diff > INT64_MAX)
-		diff = INT64_MAX;
-	if (diff < -INT64_MAX)
-		diff = -INT64_MAX;
 	bool as_int = s.all_int &&
 		      (eq.node == NULL || json_is_integer(eq.node)) &&
 		      r->tolerance == 0;
 	const struct eval en = {.lang = LANG_EN};
-	char sum[48], act[48], msum[48], mact[48], d[48];
-	fmt_value(&en, (int64_t)s.sum, as_int, sum, sizeof(sum));
+	char sum[I18N_WIDE_SIZE], act[I18N_WIDE_SIZE], msum[I18N_WIDE_SIZE],
+	    mact[I18N_WIDE_SIZE], d[I18N_WIDE_SIZE];
+	fmt_value(&en, s.sum, as_int, sum, sizeof(sum));
 	fmt_value(&en, eq.v, as_int, act, sizeof(act));
-	fmt_value(ev, (int64_t)s.sum, as_int, msum, sizeof(msum));
+	fmt_value(ev, s.sum, as_int, msum, sizeof(msum));
 	fmt_value(ev, eq.v, as_int, mact, sizeof(mact));
-	fmt_value(ev, (int64_t)diff, as_int, d, sizeof(d));
+	fmt_value(ev, diff, as_int, d, sizeof(d));
 	char *ptr = operand_pointer(ev, lo, &r->equals);
 	if (ptr == NULL)
 		ev->oom = 1;

@@ -346,6 +346,31 @@ def test_custom_rules_file(expensed_bin, work):
     assert proc.returncode == 1
 
 
+SUM_RULES = """[total.missions]
+type   = sum
+items  = /missions/*/cost
+equals = /total
+"""
+
+
+def test_sum_past_int64_is_shown_whole(expensed_bin, work):
+    """100,000 costs of the largest amount a report may hold add up to
+    10^17 euros, past int64 in cents: the finding says the sum as it is
+    (it once stopped at 92233720368547758.07)."""
+    (work / "sum.rules").write_text(SUM_RULES)
+    (work / "big.json").write_text(json.dumps(
+        {"total": "1", "missions": [{"cost": 1000000000000}] * 100000}))
+    proc = run(expensed_bin, ["check", "--format", "json", "-r", "sum.rules",
+                              "big.json"], work)
+    assert proc.returncode == 1, proc.stderr
+    assert json_docs(proc)[0]["findings"] == [{
+        "rule": "total.missions", "severity": "error", "path": "/total",
+        "message": "/total is 1.00 but the 100000 values of /missions/*/cost"
+                   " add up to 100000000000000000.00 (difference"
+                   " -99999999999999999.00)",
+        "expected": "100000000000000000.00", "actual": "1.00"}]
+
+
 def test_rules_directory_in_name_order(expensed_bin, work):
     rd = work / "rules.d"
     rd.mkdir()

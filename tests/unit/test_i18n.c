@@ -35,6 +35,35 @@ static void amounts(void **state)
 			    "999,99\u00a0\u20ac");
 	assert_string_equal(i18n_amount(LANG_EN, -500, buf, sizeof(buf)),
 			    "-5.00");
+	assert_string_equal(i18n_amount(LANG_EN, INT64_MIN, buf, sizeof(buf)),
+			    "-92233720368547758.08");
+}
+
+/* Sums of amounts past int64, in full (the largest a 128-bit sum holds:
+ * 2^127 - 1 cents). */
+static void wide_amounts(void **state)
+{
+	char buf[I18N_WIDE_SIZE];
+	__int128 max = (__int128)(((unsigned __int128)1 << 127) - 1);
+	(void)state;
+
+	assert_string_equal(i18n_amount_wide(LANG_EN, (__int128)INT64_MAX + 1,
+					     buf, sizeof(buf)),
+			    "92233720368547758.08");
+	assert_string_equal(i18n_amount_wide(LANG_EN, max, buf, sizeof(buf)),
+			    "1701411834604692317316873037158841057.27");
+	assert_string_equal(
+	    i18n_amount_wide(LANG_EN, -max - 1, buf, sizeof(buf)),
+	    "-1701411834604692317316873037158841057.28");
+	assert_string_equal(
+	    i18n_amount_wide(LANG_FR, (__int128)10000000000000000LL * 1000, buf,
+			     sizeof(buf)),
+	    "100\u202f000\u202f000\u202f000\u202f000\u202f000,00\u00a0\u20ac");
+	assert_string_equal(
+	    i18n_amount_wide(LANG_FR, -max - 1, buf, sizeof(buf)),
+	    "-1\u202f701\u202f411\u202f834\u202f604\u202f692"
+	    "\u202f317\u202f316\u202f873\u202f037\u202f158"
+	    "\u202f841\u202f057,28\u00a0\u20ac");
 }
 
 static void dates(void **state)
@@ -131,9 +160,8 @@ static void catalog(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(amounts),
-	    cmocka_unit_test(dates),
-	    cmocka_unit_test(environment),
+	    cmocka_unit_test(amounts), cmocka_unit_test(wide_amounts),
+	    cmocka_unit_test(dates),   cmocka_unit_test(environment),
 	    cmocka_unit_test(catalog),
 	};
 	char self[4096];
