@@ -302,20 +302,29 @@ static int decide(struct spool *sp, struct spool_ctx *ctx, struct rec *recs,
 	return rc;
 }
 
-/* Where the result r->rname goes: its archived_as (the name of a legacy
- * rKEY.D.ARCH otherwise). 0 or -1. */
+/* Where the result r->rname goes: its archived_as, or archived_as_bytes
+ * when the name is not UTF-8 (archived_as lost its bytes: spool_name.h),
+ * or the name of a legacy rKEY.D.ARCH. 0 or -1. */
 static int result_place(struct rec *r, const struct spool_work_name *wn)
 {
 	const char *as =
 	    json_string_value(json_object_get(r->doc, "archived_as"));
+	const char *bytes =
+	    json_string_value(json_object_get(r->doc, "archived_as_bytes"));
+	char path[SPOOL_PATH_SIZE];
 
+	if (bytes != NULL) {
+		if (spool_name_parse_bytes(bytes, path, sizeof(path)) == -1)
+			return -1;
+		as = path;
+	}
 	if (as != NULL && spool_name_parse_archived_as(as, &r->d, r->arch) == 0)
-		return 0;
+		return spool_name_archived_as(r->d, r->arch, r->archived_as);
 	if (wn->d == 0)
 		return -1;
 	r->d = wn->d;
 	spool_name_copy(r->arch, wn->rest);
-	return 0;
+	return spool_name_archived_as(r->d, r->arch, r->archived_as);
 }
 
 /* An ITEM_RESULT: load it for where it goes and for the log (a result that
@@ -571,6 +580,7 @@ static void build_record(struct job *job)
 	struct record *rc = (struct record *)job;
 	struct rec *r = rc->r;
 	struct strbuf sb = STRBUF_INIT;
+	char bytes[SPOOL_BYTES_SIZE];
 
 	release_spent(rc);
 	rc->text = NULL;
@@ -580,6 +590,9 @@ static void build_record(struct job *job)
 	if (r->doc != NULL &&
 	    json_object_set_new(r->doc, "archived_as",
 				json_string_lossy(r->archived_as)) == 0 &&
+	    (!spool_name_bytes(r->archived_as, bytes) ||
+	     json_object_set_new(r->doc, "archived_as_bytes",
+				 json_string(bytes)) == 0) &&
 	    sb_grow(&sb, 4096) == 0 && sb_add_json_indented(&sb, r->doc) == 0) {
 		sb_addc(&sb, '\n');
 		rc->text = sb_detach(&sb, &rc->tlen);
@@ -861,16 +874,6 @@ static int archive_all(struct spool *sp, struct rec *recs, size_t n)
 	return moved;
 }
 
-/* "accepted/ARCH" of an archived record: a claim's own (its document is
- * freed once written), or the archived_as of a left-over result's
- * document; NULL when that document has none. */
-static const char *archived_as(const struct rec *r)
-{
-	if (r->it->kind == ITEM_CLAIM)
-		return r->archived_as;
-	return json_string_value(json_object_get(r->doc, "archived_as"));
-}
-
 /* Whether the archived r has its page in place. */
 static int has_page(const struct spool *sp, const struct rec *r)
 {
@@ -903,15 +906,11 @@ static void index_all(struct spool *sp, const struct spool_ctx *ctx,
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct rec *r = &recs[i];
-		const char *as;
 		if (!r->ok || !has_page(sp, r))
-			continue;
-		as = archived_as(r);
-		if (as == NULL)
 			continue;
 		/* j.file: the dropped name, in UTF-8 (U+FFFD for what is
 		 * not) */
-		page_index_entry_set(&e, &r->j, NULL, as);
+		page_index_entry_set(&e, &r->j, NULL, r->archived_as);
 		if (page_index_add(sp->index, &e) == -1) {
 			log_msg(LOG_ERR, "cannot update %s: out of memory",
 				SPOOL_INDEX_NAME);
@@ -928,12 +927,11 @@ static void report_all(struct spool_ctx *ctx, struct rec *recs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct rec *r = &recs[i];
-		const char *file, *as;
+		const char *file;
 		if (!r->ok)
 			continue;
 		file = r->it->kind == ITEM_CLAIM ? r->it->name : r->j.file;
-		as = archived_as(r);
-		log_result(&r->j, file ? file : r->arch, as);
+		log_result(&r->j, file ? file : r->arch, r->archived_as);
 		metrics_judged(&r->j, r->verdict);
 		if (r->verdict == VERDICT_ACCEPTED)
 			ctx->accepted++;

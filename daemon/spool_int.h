@@ -88,7 +88,8 @@
  *   either nothing moved (as above: judged again; the archive names are
  *   still free), or the input moved but not its result (work/ holds rKEY,
  *   and pKEY when the page did not move either: recovery reads D/ARCH from
- *   rKEY's archived_as and finishes the renames, page then result, no
+ *   rKEY's archived_as (archived_as_bytes for a name that is not UTF-8:
+ *   spool_name.h) and finishes the renames, page then result, no
  *   judging: the deliveries are durable since 3), or all moved (done).
  *   A kill -9 loses nothing of 4 (the page cache outlives the process); a
  *   power cut may undo renames not yet committed, and recovery then sees

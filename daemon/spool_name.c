@@ -306,6 +306,71 @@ int spool_name_parse_archived_as(const char *s, char *d, char *arch)
 	return 0;
 }
 
+bool spool_name_bytes(const char *path, char *out)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *s = (const unsigned char *)path;
+	size_t n = strlen(path), o = 0, ok;
+
+	if (utf8_valid_prefix(s, n) == n)
+		return false;
+	while (n > 0) {
+		ok = utf8_valid_prefix(s, n);
+		for (size_t i = 0; i < ok; i++) {
+			if (s[i] == '%') {
+				memcpy(out + o, "%25", 3);
+				o += 3;
+			} else
+				out[o++] = (char)s[i];
+		}
+		s += ok;
+		n -= ok;
+		if (n > 0) { /* a byte that starts no UTF-8 character */
+			out[o++] = '%';
+			out[o++] = hex[*s >> 4];
+			out[o++] = hex[*s & 15];
+			s++;
+			n--;
+		}
+	}
+	out[o] = '\0';
+	return true;
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int spool_name_parse_bytes(const char *s, char *out, size_t size)
+{
+	size_t o = 0;
+	int hi, lo;
+
+	for (; *s; s++) {
+		char c = *s;
+		if (c == '%') {
+			hi = hex_digit(s[1]);
+			lo = hi < 0 ? -1 : hex_digit(s[2]);
+			if (lo < 0 || (hi == 0 && lo == 0))
+				return -1;
+			c = (char)(hi << 4 | lo);
+			s += 2;
+		}
+		if (o + 1 >= size)
+			return -1;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
 void spool_name_tries(const char *key, char *out)
 {
 	assert(spool_key_valid(key));

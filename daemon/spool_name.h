@@ -177,6 +177,25 @@ int spool_name_archived_as(char d, const char *arch, char *out);
  * is not one (a slash, "." or "..", too long). */
 int spool_name_parse_archived_as(const char *s, char *d, char *arch);
 
+/*
+ * A path that is not UTF-8 (a Latin-1 name from a share) loses its bad
+ * bytes in the result document's "archived_as" (U+FFFD); its
+ * "archived_as_bytes" keeps them (docs/result.md): '%' and every byte
+ * that is not part of a UTF-8 character written %HH. Recovery reads it to
+ * find the file again.
+ */
+#define SPOOL_BYTES_SIZE (3 * SPOOL_PATH_SIZE)
+
+/* path as "archived_as_bytes" into out (SPOOL_BYTES_SIZE bytes): true,
+ * or false when path is UTF-8 (then archived_as says it exactly and the
+ * document has no "archived_as_bytes"). */
+bool spool_name_bytes(const char *path, char *out);
+
+/* The path s encodes (as spool_name_bytes made it) into out of size
+ * bytes. 0, or -1 when s is not such an encoding (a '%' not followed by
+ * two hex digits, %00) or does not fit. */
+int spool_name_parse_bytes(const char *s, char *out, size_t size);
+
 /* state/ "tries-KEY" into out (SPOOL_LOCK_SIZE bytes). */
 void spool_name_tries(const char *key, char *out);
 

@@ -583,9 +583,9 @@ static int standard_fits(const void *ctx, const char *body)
 static char *standard_minimal(const struct standard *x)
 {
 	static const char *const keep[] = {
-	    "file",	"sha256",	"size",	      "report_id",
-	    "verdict",	"errors",	"warnings",   "checked_at",
-	    "expensed", "rules_sha256", "archived_as"};
+	    "file",	"sha256",	"size",	       "report_id",
+	    "verdict",	"errors",	"warnings",    "checked_at",
+	    "expensed", "rules_sha256", "archived_as", "archived_as_bytes"};
 	json_t *data = json_object();
 	char *s = NULL;
 

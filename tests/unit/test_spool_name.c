@@ -78,6 +78,39 @@ static void test_key_seq_after_wrap(void **state)
 	assert_false(spool_seq_before(spool_key_seq(key), spool_key_seq(last)));
 }
 
+/* archived_as_bytes: only for a path that is not UTF-8; '%' and the bad
+ * bytes as %HH, UTF-8 characters as they are; read back byte for byte. */
+static void test_bytes_round_trip(void **state)
+{
+	static const char *const paths[] = {
+	    "accepted/caf\xe9.json", "rejected/100%\xff\xfe.json",
+	    "accepted/\xc3\xa9t\xc3.json", "accepted/\xed\xa0\x80.json",
+	    "accepted/%25\x80"};
+	static const char *const want[] = {
+	    "accepted/caf%E9.json", "rejected/100%25%FF%FE.json",
+	    "accepted/\xc3\xa9t%C3.json", "accepted/%ED%A0%80.json",
+	    "accepted/%2525%80"};
+	char enc[SPOOL_BYTES_SIZE], dec[SPOOL_PATH_SIZE];
+	(void)state;
+
+	assert_false(spool_name_bytes("accepted/caf\xc3\xa9 100%.json", enc));
+	for (size_t i = 0; i < sizeof(paths) / sizeof(*paths); i++) {
+		assert_true(spool_name_bytes(paths[i], enc));
+		assert_string_equal(enc, want[i]);
+		assert_int_equal(spool_name_parse_bytes(enc, dec, sizeof(dec)),
+				 0);
+		assert_string_equal(dec, paths[i]);
+	}
+	assert_int_equal(spool_name_parse_bytes("a%e9b", dec, sizeof(dec)), 0);
+	assert_string_equal(dec, "a\xe9"
+				 "b");
+	assert_int_equal(spool_name_parse_bytes("a%00b", dec, sizeof(dec)), -1);
+	assert_int_equal(spool_name_parse_bytes("a%4", dec, sizeof(dec)), -1);
+	assert_int_equal(spool_name_parse_bytes("a%zz", dec, sizeof(dec)), -1);
+	assert_int_equal(spool_name_parse_bytes("abcd", dec, 4), -1);
+	assert_int_equal(spool_name_parse_bytes("abc", dec, 4), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -86,6 +119,7 @@ int main(void)
 	    cmocka_unit_test(test_seq_before_across_the_wrap),
 	    cmocka_unit_test(test_seq_distance),
 	    cmocka_unit_test(test_key_seq_after_wrap),
+	    cmocka_unit_test(test_bytes_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
