@@ -10,6 +10,7 @@
 
 #include "../common/hash.h"
 #include "../common/jsonmem.h"
+#include "../common/strbuf.h"
 #include "types.h"
 #include "value.h"
 
@@ -68,15 +69,14 @@ void eval_sum(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
 	sum_finish(ev, lo, &eq, &s, bad || missing);
 }
 
-/* The items of a sum rule as "a + b + c". */
-static void sum_items(const struct rule *r, char *items, size_t size)
+/* The items of a sum rule as "a + b + c", every one of them. */
+static void sum_items(const struct rule *r, struct strbuf *items)
 {
-	size_t len = 0;
-
-	items[0] = '\0';
-	for (size_t i = 0; i < r->nitems && len < size; i++)
-		len += (size_t)snprintf(items + len, size - len, "%s%s",
-					i ? " + " : "", r->items[i].text);
+	for (size_t i = 0; i < r->nitems; i++) {
+		if (i > 0)
+			sb_adds(items, " + ");
+		sb_adds(items, r->items[i].text);
+	}
 }
 
 /* The finding of a sum: "E is X but the N values of P add up to S
@@ -88,7 +88,7 @@ static void sum_finding(struct eval *ev, const char *ptr, const char *exp,
 {
 	const struct rule *r = ev->rule;
 	const char *eq = operand_text(ev, &r->equals);
-	char items[320];
+	struct strbuf items = STRBUF_INIT;
 
 	if (r->nitems == 1 && path_has_wildcard(&r->items[0]))
 		add_finding(
@@ -106,11 +106,12 @@ static void sum_finding(struct eval *ev, const char *ptr, const char *exp,
 				   "%s)"),
 			    eq, x, r->items[0].text, sum, d);
 	else {
-		sum_items(r, items, sizeof(items));
-		add_finding(ev, ptr, exp, act,
+		sum_items(r, &items);
+		add_finding(ev, items.failed ? NULL : ptr, exp, act,
 			    TR(ev, "%s is %s but %s add up to %s (difference "
 				   "%s)"),
-			    eq, x, items, sum, d);
+			    eq, x, items.buf != NULL ? items.buf : "", sum, d);
+		sb_release(&items);
 	}
 }
 

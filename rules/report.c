@@ -214,9 +214,9 @@ void add_finding(struct eval *ev, const char *path, const char *expected,
 	const struct rule *r = ev->rule;
 	struct finding f = {NULL, r->severity, NULL, NULL, NULL, NULL};
 	struct finding_list *evict;
-	char msg[1024];
-	char full[1536];
+	char *msg = NULL, *full = NULL;
 	va_list ap;
+	int n;
 
 	if (path == NULL) {
 		ev->oom = 1;
@@ -230,20 +230,25 @@ void add_finding(struct eval *ev, const char *path, const char *expected,
 		ev->warnings++;
 	if (!listable(ev, &evict))
 		return; /* counted, never stored */
+	/* whole, however long the rule's message or values: both are
+	 * bounded by its rules file's lines */
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = vasprintf(&msg, fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		msg = NULL;
 	/* a rule's own message is looked up too: translated when a catalog
 	 * has it */
-	if (r->message != NULL)
-		snprintf(full, sizeof(full), TR(ev, "%s: %s"),
-			 TR(ev, r->message), msg);
-	else
-		snprintf(full, sizeof(full), "%s", msg);
+	else if (r->message != NULL &&
+		 asprintf(&full, TR(ev, "%s: %s"), TR(ev, r->message), msg) < 0)
+		full = NULL;
 	/* the message may cut a quoted string inside a character */
 	f.rule = strdup(r->id);
 	f.path = strdup(path);
-	f.message = utf8_lossy_dup(full);
+	if (msg != NULL && (r->message == NULL || full != NULL))
+		f.message = utf8_lossy_dup(full != NULL ? full : msg);
+	free(full);
+	free(msg);
 	if (f.rule == NULL || f.path == NULL || f.message == NULL ||
 	    !lossy_opt(expected, &f.expected) ||
 	    !lossy_opt(actual, &f.actual)) {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/strbuf.h"
 #include "types.h"
 #include "value.h"
 
@@ -442,18 +443,20 @@ void enum_visit(struct eval *ev, json_t *node, size_t lo, void *ud)
 	for (size_t i = 0; i < r->nvalues; i++)
 		if (strcmp(json_string_value(node), r->values[i]) == 0)
 			return;
-	char desc[128], list[512];
-	size_t len = 0;
-	list[0] = '\0';
-	for (size_t i = 0; i < r->nvalues; i++)
-		len += (size_t)snprintf(
-		    list + len, len < sizeof(list) ? sizeof(list) - len : 0,
-		    "%s%s", i ? ", " : "", r->values[i]);
+	char desc[128];
+	struct strbuf list = STRBUF_INIT; /* every value, however many */
+	for (size_t i = 0; i < r->nvalues; i++) {
+		if (i > 0)
+			sb_adds(&list, ", ");
+		sb_adds(&list, r->values[i]);
+	}
 	json_describe(node, ev->lang, desc, sizeof(desc));
-	char *ptr = pointer(ev, lo, NULL);
-	add_finding(ev, ptr, list, json_string_value(node),
-		    TR(ev, "%s is not one of: %s"), desc, list);
+	const char *text = list.buf != NULL ? list.buf : "";
+	char *ptr = list.failed ? NULL : pointer(ev, lo, NULL);
+	add_finding(ev, ptr, text, json_string_value(node),
+		    TR(ev, "%s is not one of: %s"), desc, text);
 	free(ptr);
+	sb_release(&list);
 }
 
 static void eval_enum(struct eval *ev, json_t *root, json_t *ctx, size_t lo)
