@@ -28,6 +28,7 @@
 #include "../common/timefmt.h"
 #include "log.h"
 #include "metrics.h"
+#include "outbox.h"
 
 #ifndef EXPENSED_VERSION
 #define EXPENSED_VERSION "0"
@@ -438,6 +439,30 @@ static long long count_dir(const char *base, const char *dir)
 	return n;
 }
 
+/* The deliveries in dead/: not the files there that are none (moved
+ * there because they were no delivery, left by someone), which `expensed
+ * status` shows apart. -1 when dead/ cannot be read. */
+static long long count_dead(const char *spool_dir)
+{
+	char path[PATH_MAX], hook[128];
+	struct dirent *de;
+	long long n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/dead", spool_dir);
+	d = opendir(path);
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] != '.' &&
+		    outbox_file_webhook(dirfd(d), de->d_name, hook,
+					sizeof(hook)) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
 static void gauge(struct strbuf *sb, const char *name, const char *help,
 		  long long v)
 {
@@ -475,7 +500,7 @@ static void exposition(struct strbuf *sb, const struct config *cfg,
 	gauge(sb, "expensed_outbox_deliveries",
 	      "Deliveries pending in outbox/.", (long long)backlog);
 	gauge(sb, "expensed_dead_deliveries", "Deliveries given up, in dead/.",
-	      count_dir(cfg->spool_dir, "dead"));
+	      count_dead(cfg->spool_dir));
 	family(sb, DELIVERIES, "counter",
 	       "Delivery outcomes, by webhook: delivered, retried, dead.");
 	labelled(sb, DELIVERIES);

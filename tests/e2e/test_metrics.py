@@ -116,8 +116,10 @@ class Env(WebhookEnv):
                    if not n.endswith((".result.json", ".result.html")))
 
     def count(self, sub):
+        """Files in sub, but notes.txt (a file that is no delivery)."""
         p = self.spool / sub
-        return len(os.listdir(p)) if p.is_dir() else 0
+        return len([n for n in os.listdir(p) if n != "notes.txt"]
+                   ) if p.is_dir() else 0
 
     def metrics(self):
         try:
@@ -269,6 +271,9 @@ def test_metrics_file_and_totals_across_restarts(env):
     # no temporary file left beside it
     assert os.listdir(env.prom.parent) == ["expensed.prom"]
 
+    # a file in dead/ that is no delivery is not counted as one (`expensed
+    # status` shows it apart)
+    (env.spool / "dead" / "notes.txt").write_text("not a delivery\n")
     # a restart starts from the totals, and adds to them
     env.start()
     assert env.status() == ("STATUS=accepted 2, rejected 1, invalid 2, "
