@@ -7,6 +7,7 @@
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,24 +25,29 @@
 int webhook_sign(const char *secret, const char *id, long long timestamp,
 		 const void *body, size_t len, char *out, size_t size)
 {
-	unsigned char key[256], mac[EVP_MAX_MD_SIZE];
+	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
 	unsigned int maclen = 0;
 	char prefix[160];
-	size_t slen;
+	size_t slen, ksize;
 	int klen, plen, ret = -1;
-	unsigned char *msg = NULL;
+	unsigned char *key = NULL, *msg = NULL;
 
 	if (strncmp(secret, "whsec_", 6) == 0)
 		secret += 6;
 	slen = strlen(secret);
 	while (slen > 0 && isspace((unsigned char)secret[slen - 1]))
 		slen--;
-	if (slen == 0 || slen % 4 != 0 || slen / 4 * 3 > sizeof(key))
+	if (slen == 0 || slen % 4 != 0 || slen > INT_MAX)
+		return -1;
+	/* As long as the secret is: any key check-config accepts signs. */
+	ksize = slen / 4 * 3;
+	key = malloc(ksize);
+	if (key == NULL)
 		return -1;
 	klen = EVP_DecodeBlock(key, (const unsigned char *)secret, (int)slen);
 	if (klen < 0)
-		return -1;
+		goto out;
 	/* EVP_DecodeBlock counts the padding as zero bytes: take it off. */
 	if (secret[slen - 1] == '=')
 		klen--;
@@ -63,7 +69,7 @@ int webhook_sign(const char *secret, const char *id, long long timestamp,
 		goto out;
 	ret = 0;
 out:
-	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_clear_free(key, ksize);
 	free(msg);
 	return ret;
 }

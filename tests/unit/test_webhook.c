@@ -14,9 +14,12 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/sha.h>
 
 #include "../../common/hash.h"
+#include "../../daemon/config_value.h"
 #include "../../daemon/outbox.h"
 #include "../../daemon/webhook.h"
 
@@ -66,6 +69,66 @@ static void test_sign_bad_secret(void **state)
 	assert_int_equal(
 	    webhook_sign("whsec_abc", "msg_x", 1, "{}", 2, sig, sizeof(sig)),
 	    -1);
+}
+
+/*
+ * A key of n bytes, as a secret file holds it ("whsec_BASE64\n"), read
+ * by config_read_secret() as check-config reads it, signs; the signature
+ * is OpenSSL's HMAC-SHA256 under those n bytes.
+ */
+static void sign_with_key_of(size_t n)
+{
+	static const char body[] = "{\"test\": 2432232314}";
+	static const char prefix[] = "msg_p5jXN8AQM9LWM0D4loKWxJek.1614265330.";
+	unsigned char key[3072], msg[sizeof(prefix) + sizeof(body)];
+	unsigned char mac[EVP_MAX_MD_SIZE], b64[4096], macb64[64];
+	char want[128];
+	char path[] = "/tmp/test_webhook.XXXXXX", why[256], sig[128];
+	char *secret = NULL;
+	unsigned int maclen = 0;
+	bool others;
+	FILE *f;
+	int fd;
+
+	assert_true(n <= sizeof(key));
+	for (size_t i = 0; i < n; i++)
+		key[i] = (unsigned char)(i * 7 + 3);
+	EVP_EncodeBlock(b64, key, (int)n);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	fprintf(f, "whsec_%s\n", (const char *)b64);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(
+	    config_read_secret(path, &secret, &others, why, sizeof(why)), 0);
+	unlink(path);
+
+	assert_int_equal(webhook_sign(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek",
+				      1614265330, body, strlen(body), sig,
+				      sizeof(sig)),
+			 0);
+	memcpy(msg, prefix, strlen(prefix));
+	memcpy(msg + strlen(prefix), body, strlen(body));
+	assert_non_null(HMAC(EVP_sha256(), key, (int)n, msg,
+			     strlen(prefix) + strlen(body), mac, &maclen));
+	EVP_EncodeBlock(macb64, mac, (int)maclen);
+	snprintf(want, sizeof(want), "v1,%s", (const char *)macb64);
+	assert_string_equal(sig, want);
+	free(secret);
+}
+
+/* Every key a secret file can hold signs: 255 and 256 bytes (the daemon
+ * once decoded into 256 bytes and failed past them), and 3066, the
+ * longest that fits the 4096 bytes read from the file. */
+static void test_sign_long_keys(void **state)
+{
+	(void)state;
+	sign_with_key_of(32);
+	sign_with_key_of(255);
+	sign_with_key_of(256);
+	sign_with_key_of(300);
+	sign_with_key_of(3066);
 }
 
 /* A result document with n error findings and one warning. */
@@ -734,6 +797,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_sign_reference_vector),
 	    cmocka_unit_test(test_sign_bad_secret),
+	    cmocka_unit_test(test_sign_long_keys),
 	    cmocka_unit_test(test_standard_body),
 	    cmocka_unit_test(test_standard_trimmed),
 	    cmocka_unit_test(test_slack_body),
