@@ -57,10 +57,13 @@ unsigned webhook_event_bit(enum verdict v);
  * ".", ":" and "@"). A chat message that does not fit lists only the first
  * findings that do, and says so on its second line (slack) or its second
  * TextBlock (teams): "Showing K of N error findings (M left out); full
- * result: ARCHIVED_AS.result.json" (archived_as from doc, when it has one).
+ * result: ARCHIVED_AS.result.json" (archived_as from doc, when it has one),
+ * N being j->errors, so that a message about a result that left error
+ * findings out (max_findings) says so too, M = N - K.
  * A standard body that does not fit has every string of data cut to
  * WEBHOOK_STANDARD_MAX_STRING code points, only the first findings that
- * fit, and "findings_left_out": M added to data. Returns a malloc'ed,
+ * fit, and "findings_left_out": M set in data, M counting the findings
+ * doc itself left out too. Returns a malloc'ed,
  * NUL-terminated compact JSON text (length in *len), or NULL.
  */
 char *webhook_build_body(enum webhook_format f, const char *type,

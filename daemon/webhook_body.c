@@ -210,8 +210,9 @@ static void add_counts(struct strbuf *sb, int nerr, int nwarn)
 struct chat {
 	enum webhook_format f;
 	const struct judgement *j;
-	const struct finding **errs; /* the error findings */
+	const struct finding **errs; /* the error findings listed */
 	size_t nerrs;
+	size_t total;	 /* error findings made, listed or not (j->errors) */
 	char *result;	 /* "rejected/NAME.result.json", or NULL */
 	size_t text_cps; /* slack: code points of the last text built */
 };
@@ -229,16 +230,18 @@ static void finding_line(struct strbuf *sb, const struct finding *fd,
 	add_text(sb, fd->message, WEBHOOK_CHAT_MAX_STRING, f);
 }
 
-/* What a trimmed chat message says near its top: "Showing K of N error
- * findings (M left out); full result: rejected/NAME.result.json". */
+/* What a chat message that does not show every error finding says near
+ * its top: "Showing K of N error findings (M left out); full result:
+ * rejected/NAME.result.json". N counts them all, those the result document
+ * itself left out (max_findings) too. */
 static void left_out_note(struct strbuf *sb, const struct chat *c, size_t keep)
 {
 	sb_addf(sb,
 		i18n_ntr(i18n_current(),
 			 "Showing %zu of %zu error finding (%zu left out)",
 			 "Showing %zu of %zu error findings (%zu left out)",
-			 (unsigned long)c->nerrs),
-		keep, c->nerrs, c->nerrs - keep);
+			 (unsigned long)c->total),
+		keep, c->total, c->total - keep);
 	if (c->result) {
 		char *r = chat_text(c->result, RESULT_MAX_STRING, c->f);
 		if (!r) {
@@ -268,7 +271,7 @@ static json_t *build_slack(struct chat *c, size_t keep)
 	else
 		sb_addf(&t, _("expensed: %s was %s"), file_t,
 			verdict_text(c->j->verdict));
-	if (keep < c->nerrs) {
+	if (keep < c->total) {
 		sb_adds(&t, "\n");
 		left_out_note(&t, c, keep);
 	}
@@ -344,7 +347,7 @@ static json_t *teams_head(const struct chat *c, size_t keep)
 			   WEBHOOK_CHAT_MAX_STRING, c->f);
 	report_t = report ? chat_text(report, WEBHOOK_CHAT_MAX_STRING, c->f)
 			  : strdup(_("(none)"));
-	if (keep < c->nerrs) {
+	if (keep < c->total) {
 		struct strbuf t = STRBUF_INIT;
 
 		left_out_note(&t, c, keep);
@@ -476,7 +479,7 @@ static char *chat_body(enum webhook_format f, const struct judgement *j,
 {
 	const char *arch =
 	    json_string_value(json_object_get(doc, "archived_as"));
-	struct chat c = {f, j, NULL, 0, NULL, 0};
+	struct chat c = {f, j, NULL, 0, 0, NULL, 0};
 	struct fit fit = {chat_build, chat_fits, &c, 0};
 	char *s = NULL;
 
@@ -486,6 +489,10 @@ static char *chat_body(enum webhook_format f, const struct judgement *j,
 	c.errs = error_findings(j, &c.nerrs);
 	if (!c.errs)
 		return NULL;
+	/* errors counts those past max_findings too */
+	c.total = j->errors > 0 && (size_t)j->errors > c.nerrs
+		      ? (size_t)j->errors
+		      : c.nerrs;
 	if (arch) {
 		struct strbuf r = STRBUF_INIT;
 
@@ -541,12 +548,14 @@ static int cut_strings(json_t *v, size_t max)
 
 struct standard {
 	const char *type, *stamp;
-	json_t *doc; /* a deep copy, strings cut */
-	size_t total;
+	json_t *doc;	 /* a deep copy, strings cut */
+	size_t total;	 /* findings listed in doc */
+	size_t left_out; /* findings doc itself left out (max_findings) */
 };
 
 /* The standard body with the first keep findings of x->doc and
- * "findings_left_out". */
+ * "findings_left_out": every finding made but not in the body, those doc
+ * left out included. */
 static char *standard_build(void *ctx, size_t keep)
 {
 	const struct standard *x = ctx;
@@ -561,8 +570,9 @@ static char *standard_build(void *ctx, size_t keep)
 	/* set_new releases its value even when it fails */
 	if (!data || !some ||
 	    json_object_set_new(data, "findings", json_incref(some)) == -1 ||
-	    json_object_set_new(data, "findings_left_out",
-				json_integer((json_int_t)(x->total - keep))) ==
+	    json_object_set_new(
+		data, "findings_left_out",
+		json_integer((json_int_t)(x->left_out + x->total - keep))) ==
 		-1)
 		goto out;
 	s = dump_standard(x->type, x->stamp, data);
@@ -598,8 +608,9 @@ static char *standard_minimal(const struct standard *x)
 	}
 	if (!data || cut_strings(data, WEBHOOK_CHAT_MAX_STRING) == -1 ||
 	    json_object_set_new(data, "findings", json_array()) == -1 ||
-	    json_object_set_new(data, "findings_left_out",
-				json_integer((json_int_t)x->total)) == -1)
+	    json_object_set_new(
+		data, "findings_left_out",
+		json_integer((json_int_t)(x->left_out + x->total))) == -1)
 		goto out;
 	s = dump_standard(x->type, x->stamp, data);
 	assert(!s || strlen(s) <= WEBHOOK_MAX_PAYLOAD);
@@ -611,11 +622,12 @@ out:
 static char *standard_body(const char *type, const char *stamp,
 			   const json_t *doc)
 {
-	struct standard x = {type, stamp, NULL, 0};
+	struct standard x = {type, stamp, NULL, 0, 0};
 	/* a finding takes at least 32 bytes */
 	struct fit fit = {standard_build, standard_fits, &x,
 			  WEBHOOK_MAX_PAYLOAD / 32};
 	char *s = dump_standard(type, stamp, doc);
+	json_t *left;
 
 	if (!s || strlen(s) <= WEBHOOK_MAX_PAYLOAD)
 		return s;
@@ -625,6 +637,9 @@ static char *standard_body(const char *type, const char *stamp,
 	if (!x.doc || cut_strings(x.doc, WEBHOOK_STANDARD_MAX_STRING) == -1)
 		goto out;
 	x.total = json_array_size(json_object_get(x.doc, "findings"));
+	left = json_object_get(x.doc, "findings_left_out");
+	if (json_integer_value(left) > 0)
+		x.left_out = (size_t)json_integer_value(left);
 	s = most_that_fit(&fit, x.total);
 	if (!s)
 		s = standard_minimal(&x);

@@ -363,6 +363,137 @@ static void test_slack_trimmed(void **state)
 /* U+2060 WORD JOINER, after ".", ":" and "@" in Teams text. */
 #define WJ "\xe2\x81\xa0"
 
+/* A Teams card's body array. */
+static json_t *card_body(json_t *msg)
+{
+	json_t *att = json_array_get(json_object_get(msg, "attachments"), 0);
+
+	return json_object_get(json_object_get(att, "content"), "body");
+}
+
+/* doc as the daemon writes it when max_findings left findings out: it
+ * lists its first findings, counts all of them in errors, and says how
+ * many it does not list. */
+static void capped(json_t *doc, int errors, int left_out)
+{
+	json_object_set_new(doc, "errors", json_integer(errors));
+	json_object_set_new(doc, "findings_left_out", json_integer(left_out));
+	json_object_set_new(doc, "archived_as",
+			    json_string("rejected/many.json"));
+}
+
+/* A result that lists 5 of its 21 errors (max_findings): the chat
+ * messages fit, and still say that 16 are left out, of 21; the standard
+ * body is the document as it is. */
+static void test_left_out_by_document(void **state)
+{
+	json_t *doc = make_doc("many.json", 5, "off"), *msg, *body;
+	char *s;
+
+	(void)state;
+	capped(doc, 21, 16);
+	s = build_body(WEBHOOK_SLACK, "report.rejected", doc, 0, NULL);
+	msg = json_loads(s, 0, NULL);
+	assert_non_null(msg);
+	assert_string_equal(
+	    json_string_value(json_object_get(msg, "text")),
+	    "expensed: many.json was rejected\n"
+	    "Showing 5 of 21 error findings (16 left out); full result: "
+	    "rejected/many.json.result.json\n"
+	    "Report: CD13-CP-2019-02-08-R36\n"
+	    "21 errors, 1 warning\n"
+	    "\xe2\x80\xa2 total.missions /missions/0/cost: off\n"
+	    "\xe2\x80\xa2 total.missions /missions/1/cost: off\n"
+	    "\xe2\x80\xa2 total.missions /missions/2/cost: off\n"
+	    "\xe2\x80\xa2 total.missions /missions/3/cost: off\n"
+	    "\xe2\x80\xa2 total.missions /missions/4/cost: off");
+	json_decref(msg);
+	free(s);
+
+	s = build_body(WEBHOOK_TEAMS, "report.rejected", doc, 0, NULL);
+	msg = json_loads(s, 0, NULL);
+	assert_non_null(msg);
+	body = card_body(msg);
+	assert_int_equal(json_array_size(body), 3 + 5);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(body, 1), "text")),
+	    "Showing 5 of 21 error findings (16 left out); full result: "
+	    "rejected\\/many\\." WJ "json\\." WJ "result\\." WJ "json");
+	json_decref(msg);
+	free(s);
+
+	s = build_body(WEBHOOK_STANDARD, "report.rejected", doc, 0, NULL);
+	msg = json_loads(s, 0, NULL);
+	assert_non_null(msg);
+	assert_true(json_equal(json_object_get(msg, "data"), doc));
+	json_decref(msg);
+	free(s);
+	json_decref(doc);
+}
+
+/* A result that lists 1000 of its 1601 errors, and is too large for any
+ * body: what each body says is left out counts the 601 too. */
+static void test_left_out_by_document_and_budget(void **state)
+{
+	char msgtext[300], want[200];
+	json_t *doc, *msg, *data, *body;
+	const char *text;
+	size_t kept;
+	char *s;
+
+	(void)state;
+	memset(msgtext, 'y', sizeof(msgtext) - 1);
+	msgtext[sizeof(msgtext) - 1] = '\0';
+	doc = make_doc("many.json", 1000, msgtext);
+	capped(doc, 1601, 601);
+
+	s = build_body(WEBHOOK_SLACK, "report.rejected", doc, 0, NULL);
+	msg = json_loads(s, 0, NULL);
+	assert_non_null(msg);
+	text = json_string_value(json_object_get(msg, "text"));
+	kept = bullets(text);
+	assert_true(kept > 10 && kept < 1000);
+	snprintf(want, sizeof(want),
+		 "expensed: many.json was rejected\n"
+		 "Showing %zu of 1601 error findings (%zu left out); full "
+		 "result: rejected/many.json.result.json\nReport: ",
+		 kept, 1601 - kept);
+	assert_memory_equal(text, want, strlen(want));
+	json_decref(msg);
+	free(s);
+
+	s = build_body(WEBHOOK_TEAMS, "report.rejected", doc, 0, NULL);
+	msg = json_loads(s, 0, NULL);
+	assert_non_null(msg);
+	body = card_body(msg);
+	kept = json_array_size(body) - 3;
+	assert_true(kept > 10 && kept < 1000);
+	snprintf(want, sizeof(want),
+		 "Showing %zu of 1601 error findings (%zu left out); ", kept,
+		 1601 - kept);
+	text =
+	    json_string_value(json_object_get(json_array_get(body, 1), "text"));
+	assert_memory_equal(text, want, strlen(want));
+	json_decref(msg);
+	free(s);
+
+	s = build_body(WEBHOOK_STANDARD, "report.rejected", doc, 0, NULL);
+	msg = json_loads(s, 0, NULL);
+	assert_non_null(msg);
+	data = json_object_get(msg, "data");
+	kept = json_array_size(json_object_get(data, "findings"));
+	assert_true(kept > 10 && kept < 1001);
+	/* 1001 listed in the document (1000 errors, 1 warning), 601 not */
+	assert_int_equal(
+	    json_integer_value(json_object_get(data, "findings_left_out")),
+	    601 + 1001 - kept);
+	assert_int_equal(json_integer_value(json_object_get(data, "errors")),
+			 1601);
+	json_decref(msg);
+	free(s);
+	json_decref(doc);
+}
+
 static void test_teams_body(void **state)
 {
 	json_t *doc = make_doc("rapport-36.json", 1, "total is off"), *msg;
@@ -418,14 +549,6 @@ static void test_teams_body(void **state)
 	json_decref(msg);
 	free(s);
 	json_decref(doc);
-}
-
-/* A Teams card's body array. */
-static json_t *card_body(json_t *msg)
-{
-	json_t *att = json_array_get(json_object_get(msg, "attachments"), 0);
-
-	return json_object_get(json_object_get(att, "content"), "body");
 }
 
 /* No report can make a link, a mention or formatting in a Teams card:
@@ -805,6 +928,8 @@ int main(void)
 	    cmocka_unit_test(test_slack_trimmed),
 	    cmocka_unit_test(test_teams_body),
 	    cmocka_unit_test(test_teams_escapes),
+	    cmocka_unit_test(test_left_out_by_document),
+	    cmocka_unit_test(test_left_out_by_document_and_budget),
 	    cmocka_unit_test(test_budgets),
 	    cmocka_unit_test(test_long_id),
 	    cmocka_unit_test(test_ping),
