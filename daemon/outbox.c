@@ -518,17 +518,18 @@ static int make_id(const char *claim, const char *sha, const char *hook,
 }
 
 /* A new delivery of the judged file claim (judgement j, result document
- * doc, verdict event type) through wh, due after the schedule's first
- * delay. */
+ * doc, verdict event type) through wh, queued at now_ms (real clock) and
+ * due the schedule's first delay after it. */
 static struct delivery *delivery_new(const struct webhook_conf *wh,
 				     const char *id, const char *claim,
 				     const char *type,
 				     const struct judgement *j,
-				     const json_t *doc, time_t now)
+				     const json_t *doc, long long now_ms)
 {
 	const char *file = j->file;
 	char created[ISO8601_SIZE];
 	struct delivery *d = delivery_alloc();
+	time_t now = (time_t)(now_ms / 1000);
 
 	if (!d)
 		return NULL;
@@ -542,8 +543,9 @@ static struct delivery *delivery_new(const struct webhook_conf *wh,
 	d->file = utf8_lossy_dup(file ? file : claim);
 	d->created = strdup(created);
 	d->body = webhook_build_body(wh->format, type, j, doc, now, &d->len);
-	d->due_ms =
-	    (long long)now * 1000 + (wh->nretry > 0 ? wh->retry_ms[0] : 0);
+	/* milliseconds: counted from the second begun, the first try would
+	 * come up to a second before retry[0] */
+	d->due_ms = now_ms + (wh->nretry > 0 ? wh->retry_ms[0] : 0);
 	if (!d->hook || !d->type || !d->claim || !d->file || !d->created ||
 	    !d->body) {
 		delivery_free(d);
@@ -569,7 +571,7 @@ int outbox_queue(struct outbox *ob, const char *claim,
 	const char *sha = j->has_sha256 ? j->sha256 : NULL;
 	const char *type = webhook_event_type(j->verdict);
 	unsigned bit = webhook_event_bit(j->verdict);
-	time_t now = time(NULL);
+	long long now_ms = clock_real_ms();
 	int queued = 0;
 	size_t i;
 
@@ -588,7 +590,7 @@ int outbox_queue(struct outbox *ob, const char *claim,
 		}
 		if (has_file(ob, id))
 			continue;
-		d = delivery_new(wh, id, claim, type, j, doc, now);
+		d = delivery_new(wh, id, claim, type, j, doc, now_ms);
 		if (!d) {
 			errno = ENOMEM;
 			return -1;

@@ -236,6 +236,29 @@ def test_retry_after_http_date(sp):
         rcv.stop()
 
 
+def test_first_try_waits_its_whole_first_delay(sp):
+    """retry[0] counts from when the file was judged, in milliseconds:
+    the first try never comes before the drop + retry[0]. A due time
+    counted from the second the judging began in came up to a second
+    early: dropped 0.05 to 0.4 s into a second, the file's first try came
+    0.6 to 0.95 s after the drop."""
+    rcv = Receiver()
+    try:
+        sp.configure(rcv.url(), retry="1s, 100ms")
+        sp.start()
+        for i in range(2):
+            wait_for(lambda: 0.05 <= time.time() % 1 <= 0.4, timeout=2,
+                     interval=0.005, what="early in a second")
+            t0 = time.monotonic()
+            sp.drop("late%d.json" % i, report("R-late%d" % i))
+            reqs = rcv.wait(lambda rs, i=i: len(rs) > i and rs, timeout=10,
+                            what="the first try")
+            assert reqs[i].time - t0 >= 1.0, reqs[i].time - t0
+            assert reqs[i].answer == 204
+    finally:
+        rcv.stop()
+
+
 def test_requeued_delivery_is_picked_up_within_a_second(sp):
     rcv = Receiver()
     try:
