@@ -116,6 +116,22 @@ static long long retry_delay(struct outbox *ob, const struct delivery *d,
 	return delay;
 }
 
+/* Delivery d's webhook is not in the configuration: d is kept, idle, and
+ * that is logged once (until a reload brings the webhook back). */
+static void not_configured(struct delivery *d)
+{
+	char claim[256];
+
+	d->where = D_IDLE;
+	if (d->warned)
+		return;
+	log_msg(LOG_WARNING,
+		"webhook %s: not configured; delivery %s (%s) kept in outbox/, "
+		"not sent",
+		d->hook, d->id, log_escape(d->file, claim, sizeof(claim)));
+	d->warned = 1;
+}
+
 /* An attempt failed (answer: the first bytes of the answer's body, or
  * NULL; taken): schedule the next try, or give up. d's lock is released
  * once its file says so. */
@@ -129,10 +145,23 @@ static void failed(struct outbox *ob, struct delivery *d, long status,
 
 	record_error(d, status, err, answer);
 	if (idx < 0) {
-		/* Removed from the configuration while in flight: keep. */
-		outbox_save(ob, d);
+		/* Removed from the configuration while in flight: a failed try
+		 * like any other, then kept until the webhook is back. */
+		metrics_delivery(d->hook, "retried");
+		if (outbox_save(ob, d) == -1) {
+			outbox_file_name(d->id, name, sizeof(name));
+			log_msg(LOG_WARNING,
+				"webhook %s: cannot update outbox/%s: %s",
+				d->hook, name, strerror(errno));
+		}
 		outbox_release(d);
-		d->where = D_IDLE;
+		log_msg(LOG_WARNING,
+			"webhook %s: delivery %s (%s, %s) try %d failed: %s; "
+			"no next try while the webhook is not configured",
+			d->hook, d->id, d->type,
+			log_escape(d->file, claim, sizeof(claim)), d->attempts,
+			err);
+		not_configured(d);
 		return;
 	}
 	nretry = ob->cfg->hooks[idx].nretry;
@@ -230,17 +259,7 @@ static int room_for(struct outbox *ob, struct delivery *d)
 	int idx = outbox_find_hook(ob, d->hook);
 
 	if (idx < 0) {
-		d->where = D_IDLE;
-		if (!d->warned) {
-			char claim[256];
-
-			log_msg(LOG_WARNING,
-				"webhook %s: not configured; delivery %s (%s) "
-				"kept in outbox/, not sent",
-				d->hook, d->id,
-				log_escape(d->file, claim, sizeof(claim)));
-			d->warned = 1;
-		}
+		not_configured(d);
 		return -1;
 	}
 	if (ob->inflight[idx] >= WEBHOOK_MAX_INFLIGHT) {

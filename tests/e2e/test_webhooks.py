@@ -595,6 +595,53 @@ def test_unconfigured_webhook_is_kept_not_sent(env):
     wait_until(lambda: env.outbox() == [], what="an empty outbox")
 
 
+def test_webhook_removed_while_its_try_is_in_flight(env):
+    """A webhook removed by SIGHUP while a try hangs: when that try fails
+    (its timeout), it is logged at warning and counted like any failed try,
+    and the delivery, kept in outbox/, is logged once as not configured."""
+    metrics = env.dir / "m.prom"
+    head = "[metrics]\ntextfile = %s\ninterval = 100ms\n\n" % metrics
+    env.configure([("audit", env.standard(retry="0s, 200ms, 200ms",
+                                          timeout="1s"))], head=head)
+    env.receiver.script("/hook", [("hang", 20.0)])
+    env.start()
+    env.drop("gone.json", report("R-gone", total="1.00"))
+    first = env.receiver.wait(lambda rs: rs, what="a first try")[0]
+    env.configure([], head=head)
+    env.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: "reloaded:" in env.logtext(), what="the reload")
+    assert first.answer is None  # still in flight
+    (name,) = env.outbox()
+    wait_until(lambda: "webhook audit: not configured" in env.logtext(),
+               what="the not configured warning")
+    log = env.logtext()
+    fail = re.findall(r"warning: webhook audit: delivery (\S+) "
+                      r"\(report\.rejected, gone\.json\) try 1 failed: "
+                      r"Operation timed out after \d+ milliseconds with 0 "
+                      r"bytes received; no next try while the webhook is not "
+                      r"configured\n", log)
+    assert fail == [first.id], log
+    kept = re.findall(r"warning: webhook audit: not configured; delivery "
+                      r"(\S+) \(gone\.json\) kept in outbox/, not sent\n",
+                      log)
+    assert kept == [first.id], log
+    assert log.index("try 1 failed") < log.index("not configured;")
+    d = json.loads((env.spool / "outbox" / name).read_text())
+    assert d["attempts"] == 1
+    assert d["last_error"]["attempt"] == 1
+    assert d["last_error"]["status"] is None
+    series = ('expensed_deliveries_total{webhook="audit",'
+              'outcome="retried"} 1\n')
+    wait_until(lambda: metrics.exists() and series in metrics.read_text(),
+               what="the failed try counted")
+    # Nothing more: not sent, not logged again.
+    env.drop("other.json", report("R-other", total="1.00"))
+    env.wait_archived("other.json")
+    assert len(env.receiver.got()) == 1
+    assert env.outbox() == [name]
+    assert env.logtext().count("webhook audit: not configured") == 1
+
+
 def test_webhook_added_by_reload(env):
     """A webhook added to the configuration takes effect at SIGHUP, for the
     files judged from then on."""
