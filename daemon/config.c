@@ -209,6 +209,13 @@ int config_set_duration(struct parser *st, const char *key, const char *value,
 	char buf[80];
 	long ms = parse_duration_ms(value);
 
+	if (ms == -2) {
+		config_err(st, st->lineno,
+			   "bad duration '%s' for %s (at most %s)",
+			   config_shown(value, buf, sizeof(buf)), key,
+			   CONFIG_MAX_DURATION);
+		return -1;
+	}
 	if (ms < 0) {
 		config_err(
 		    st, st->lineno,

@@ -117,8 +117,14 @@ int config_load_rules(const struct config *cfg, struct ruleset **rs,
  * or "?". */
 const char *config_facility_name(int facility);
 
+/* The longest duration a configuration may give (3650d): with it, no sum
+ * the daemon makes (the clock plus a delay and its jitter, ten settles
+ * plus a rescan) can overflow. */
+#define CONFIG_MAX_DURATION_MS (3650L * 86400000L)
+#define CONFIG_MAX_DURATION "3650d" /* the same, as written */
+
 /* "15s" -> 15000; units ms, s, m, h, d; a bare number is seconds. -1 on
- * error. */
+ * error, -2 when longer than CONFIG_MAX_DURATION_MS. */
 long parse_duration_ms(const char *s);
 
 /* "16M" -> 16777216; units K, M, G (powers of 1024); bare = bytes. -1 on

@@ -41,13 +41,13 @@ long parse_duration_ms(const char *s)
 		return -1;
 	errno = 0;
 	n = strtol(s, &end, 10);
-	if (errno != 0 || n < 0)
+	if (n < 0 || (errno != 0 && errno != ERANGE))
 		return -1;
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (strcmp(end, units[i].unit) != 0)
 			continue;
-		if (n > LONG_MAX / units[i].ms)
-			return -1;
+		if (errno == ERANGE || n > CONFIG_MAX_DURATION_MS / units[i].ms)
+			return -2;
 		return n * units[i].ms;
 	}
 	return -1;
@@ -192,6 +192,7 @@ int config_parse_retry(const char *value, long **out, size_t *nout)
 	char item[64];
 	long *list;
 	size_t n = 0;
+	int rc = -1;
 
 	list = calloc(MAX_RETRIES, sizeof(*list));
 	if (list == NULL)
@@ -205,8 +206,10 @@ int config_parse_retry(const char *value, long **out, size_t *nout)
 		memcpy(item, p, len);
 		item[len] = '\0';
 		ms = parse_duration_ms(config_trim(item));
-		if (ms < 0)
+		if (ms < 0) {
+			rc = ms == -2 ? -2 : -1;
 			goto fail;
+		}
 		list[n++] = ms;
 		p += len;
 		if (*p == '\0')
@@ -217,7 +220,7 @@ int config_parse_retry(const char *value, long **out, size_t *nout)
 	return 0;
 fail:
 	free(list);
-	return -1;
+	return rc;
 }
 
 static const struct {

@@ -29,7 +29,8 @@ const char *config_url_problem(const char *url);
 int config_parse_events(const char *value, unsigned *out);
 
 /* "0, 5s, 5m" -> a new array of milliseconds (at most MAX_RETRIES); -1 on a
- * bad duration, a list too long, or no memory. */
+ * bad duration, a list too long, or no memory; -2 when a duration is
+ * longer than CONFIG_MAX_DURATION_MS. */
 int config_parse_retry(const char *value, long **out, size_t *nout);
 
 /* The syslog facility called name ("daemon", "local0" ...) into *out; -1

@@ -203,8 +203,17 @@ void webhook_key(struct parser *st, const char *key, const char *value)
 	} else if (strcmp(key, "retry") == 0) {
 		long *list;
 		size_t n;
+		int rc = config_parse_retry(value, &list, &n);
 
-		if (config_parse_retry(value, &list, &n) == -1) {
+		if (rc == -2) {
+			config_err(
+			    st, st->lineno,
+			    "bad retry list '%s' (each delay at most %s)",
+			    config_shown(value, buf, sizeof(buf)),
+			    CONFIG_MAX_DURATION);
+			return;
+		}
+		if (rc == -1) {
 			config_err(
 			    st, st->lineno,
 			    "bad retry list '%s' (durations separated by "

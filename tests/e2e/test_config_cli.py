@@ -213,6 +213,38 @@ def test_metrics_errors_with_line_numbers(expensed_bin, tmp_path):
         "expensed: configuration has errors"]
 
 
+def test_durations_past_3650_days(expensed_bin, tmp_path):
+    """A duration is at most 3650d (docs/operations.md): one past it, which
+    overflowed the daemon's sums with the clock (a retry of 106751991167d
+    was sent at once), is an error naming its key and line."""
+    conf = tmp_path / "long.conf"
+    conf.write_text(
+        "[spool]\n"                                  # 1
+        "directory = spool\n"                        # 2
+        "settle = 3650d\n"                           # 3
+        "rescan = 106751991167d\n"                   # 4
+        "[webhook o]\n"                              # 5
+        "url = http://127.0.0.1:9/o\n"               # 6
+        "timeout = 87601h\n"                         # 7
+        "retry = 106751991167d\n")                   # 8
+    r = run(expensed_bin, ["-c", str(conf)])
+    assert r.returncode == 2
+    assert r.stdout == ""
+    c = str(conf)
+    assert r.stderr.splitlines() == ["expensed: " + line for line in [
+        c + ":4: bad duration '106751991167d' for rescan (at most 3650d)",
+        c + ":7: bad duration '87601h' for timeout (at most 3650d)",
+        c + ":8: bad retry list '106751991167d' (each delay at most 3650d)",
+        "configuration has errors",
+    ]]
+    conf.write_text("[spool]\ndirectory = spool\nsettle = 3650d\n"
+                    "rescan = 3650d\n[webhook o]\nurl = http://127.0.0.1:9/o\n"
+                    "retry = 3650d\n")
+    r = run(expensed_bin, ["-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1] == "configuration OK"
+
+
 def test_missing_config_file(expensed_bin, tmp_path):
     missing = tmp_path / "nope.conf"
     r = run(expensed_bin, ["-c", str(missing)])

@@ -136,8 +136,60 @@ static void test_durations(void **state)
 	assert_int_equal(parse_duration_ms("1 s"), -1);
 	assert_int_equal(parse_duration_ms("1x"), -1);
 	assert_int_equal(parse_duration_ms("1sec"), -1);
-	assert_int_equal(parse_duration_ms("99999999999999999999d"), -1);
-	assert_int_equal(parse_duration_ms("999999999999999999d"), -1);
+	/* At most 3650 days, however written; past it (or past a long), -2. */
+	assert_int_equal(parse_duration_ms("3650d"), 315360000000L);
+	assert_int_equal(parse_duration_ms("87600h"), 315360000000L);
+	assert_int_equal(parse_duration_ms("5256000m"), 315360000000L);
+	assert_int_equal(parse_duration_ms("315360000"), 315360000000L);
+	assert_int_equal(parse_duration_ms("315360000000ms"), 315360000000L);
+	assert_int_equal(parse_duration_ms("3651d"), -2);
+	assert_int_equal(parse_duration_ms("87601h"), -2);
+	assert_int_equal(parse_duration_ms("315360001s"), -2);
+	assert_int_equal(parse_duration_ms("315360000001ms"), -2);
+	assert_int_equal(parse_duration_ms("106751991167d"), -2);
+	assert_int_equal(parse_duration_ms("9223372036854775807ms"), -2);
+	assert_int_equal(parse_duration_ms("99999999999999999999d"), -2);
+	assert_int_equal(parse_duration_ms("999999999999999999d"), -2);
+	assert_int_equal(parse_duration_ms("99999999999999999999x"), -1);
+}
+
+/* A duration past 3650d is refused with the key, the line and the limit,
+ * so that no sum with the clock can overflow. */
+static void test_durations_too_long(void **state)
+{
+	struct tmp t;
+	struct config cfg;
+	struct diag d = DIAG_INIT;
+
+	(void)state;
+	assert_int_equal(load(&t,
+			      "[spool]\n"			   /* 1 */
+			      "settle = 3650d\n"		   /* 2 */
+			      "rescan = 106751991167d\n"	   /* 3 */
+			      "[metrics]\n"			   /* 4 */
+			      "interval = 3651d\n"		   /* 5 */
+			      "[webhook a]\n"			   /* 6 */
+			      "url = http://127.0.0.1:1/x\n"	   /* 7 */
+			      "timeout = 315360000001ms\n"	   /* 8 */
+			      "retry = 0s, 3650d, 106751991167d\n" /* 9 */
+			      "[webhook b]\n"			   /* 10 */
+			      "url = http://127.0.0.1:1/y\n"	   /* 11 */
+			      "retry = 3650d, 3650d\n",		   /* 12 */
+			      &cfg, &d, NULL),
+			 -1);
+	assert_line(&t, &d, 0, 3,
+		    "bad duration '106751991167d' for rescan (at most 3650d)");
+	assert_line(&t, &d, 1, 5,
+		    "bad duration '3651d' for interval (at most 3650d)");
+	assert_line(&t, &d, 2, 8,
+		    "bad duration '315360000001ms' for timeout (at most "
+		    "3650d)");
+	assert_line(&t, &d, 3, 9,
+		    "bad retry list '0s, 3650d, 106751991167d' (each delay at "
+		    "most 3650d)");
+	assert_int_equal(d.n, 4);
+	diag_clear(&d);
+	tmp_clean(&t);
 }
 
 static void test_sizes(void **state)
@@ -907,6 +959,7 @@ int main(void)
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_empty_file_gives_defaults),
 	    cmocka_unit_test(test_durations),
+	    cmocka_unit_test(test_durations_too_long),
 	    cmocka_unit_test(test_sizes),
 	    cmocka_unit_test(test_every_key),
 	    cmocka_unit_test(test_relative_paths_and_inbox_default),
