@@ -104,24 +104,44 @@ static char *cut_dup(const char *s, size_t max)
 	return sb_detach(&sb, NULL);
 }
 
+/* The bytes of the control character that the valid UTF-8 text s starts
+ * with: 1 for C0 and DEL, 2 for C1 (U+0080 to U+009F, which some clients
+ * act on, U+0085 a line break); 0 for any other character. */
+static size_t control_len(const char *s)
+{
+	unsigned char c = (unsigned char)s[0];
+
+	if (c < 0x20 || c == 0x7f)
+		return 1;
+	if (c == 0xc2 && (unsigned char)s[1] >= 0x80 &&
+	    (unsigned char)s[1] <= 0x9f)
+		return 2;
+	return 0;
+}
+
 /* Slack's mrkdwn needs &, < and > escaped, or "<!channel>" in a file name
  * would ping everyone; a control character (a newline that would fake a
- * line) shows as a space. */
+ * line, C1's NEL too) shows as a space. */
 static void esc_slack(struct strbuf *sb, const char *s)
 {
-	for (; *s; s++) {
+	while (*s) {
 		unsigned char c = (unsigned char)*s;
+		size_t ctl = control_len(s);
 
+		if (ctl > 0) {
+			sb_addc(sb, ' ');
+			s += ctl;
+			continue;
+		}
 		if (c == '&')
 			sb_adds(sb, "&amp;");
 		else if (c == '<')
 			sb_adds(sb, "&lt;");
 		else if (c == '>')
 			sb_adds(sb, "&gt;");
-		else if (c < 0x20 || c == 0x7f)
-			sb_addc(sb, ' ');
 		else
 			sb_addc(sb, (char)c);
+		s++;
 	}
 }
 
@@ -132,17 +152,19 @@ static void esc_slack(struct strbuf *sb, const char *s)
  * <at> mention can be made; and a word joiner follows every ".", ":" and
  * "@", so that neither "https://host" nor "www.host" nor "host.com" nor
  * "a@b.org" is turned into a link by an autolinker. Control characters
- * show as spaces.
+ * (C0, DEL and C1) show as spaces.
  */
 static void esc_teams(struct strbuf *sb, const char *s)
 {
 	static const char punct[] = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
 
-	for (; *s; s++) {
+	while (*s) {
 		char c = *s;
+		size_t ctl = control_len(s);
 
-		if ((unsigned char)c < 0x20 || c == 0x7f) {
+		if (ctl > 0) {
 			sb_addc(sb, ' ');
+			s += ctl;
 			continue;
 		}
 		if (strchr(punct, c))
@@ -150,6 +172,7 @@ static void esc_teams(struct strbuf *sb, const char *s)
 		sb_addc(sb, c);
 		if (c == '.' || c == ':' || c == '@')
 			sb_adds(sb, WORD_JOINER);
+		s++;
 	}
 }
 

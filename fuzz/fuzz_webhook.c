@@ -127,6 +127,13 @@ static size_t code_points(const char *s)
 	return n;
 }
 
+/* Is p at a C1 control character (U+0080 to U+009F) in UTF-8? */
+static int is_c1(const char *p)
+{
+	return (unsigned char)p[0] == 0xc2 && (unsigned char)p[1] >= 0x80 &&
+	       (unsigned char)p[1] <= 0x9f;
+}
+
 /* No report text can make a link, a mention or formatting: in a Teams
  * text, these never come without a backslash (the builder's own words
  * have none of them). */
@@ -135,6 +142,9 @@ static void check_teams_text(const char *s)
 	for (size_t i = 0; s[i]; i++)
 		if (strchr("[]<>*_`~#|!", s[i]))
 			fuzz_fail("teams: markup character not escaped");
+		else if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f ||
+			 is_c1(s + i))
+			fuzz_fail("teams: control character in text");
 		else if (s[i] == '\\')
 			i++; /* the escaped character */
 }
@@ -183,7 +193,8 @@ static void check_slack(json_t *msg, size_t nerrs, size_t total)
 	if (strpbrk(t, "<>"))
 		fuzz_fail("slack: < or > not escaped");
 	for (p = t; *p; p++)
-		if (((unsigned char)*p < 0x20 && *p != '\n') || *p == 0x7f)
+		if (((unsigned char)*p < 0x20 && *p != '\n') || *p == 0x7f ||
+		    is_c1(p))
 			fuzz_fail("slack: control character in text");
 	for (p = t; (p = strstr(p, "\n\xe2\x80\xa2 ")); p++)
 		shown++;

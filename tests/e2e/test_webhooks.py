@@ -33,7 +33,7 @@ def teams_esc(s):
     each '.', ':' and '@' so that nothing becomes a link."""
     out = ""
     for c in s:
-        if ord(c) < 0x20 or c == "\x7f":
+        if ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f:
             c = " "
         out += "\\" + c if c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~" else c
         if c in ".:@":

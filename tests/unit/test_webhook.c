@@ -371,6 +371,61 @@ static json_t *card_body(json_t *msg)
 	return json_object_get(json_object_get(att, "content"), "body");
 }
 
+/* Control characters in report text are spaces in both chat formats: C0,
+ * DEL and C1 (U+0080, U+0085 NEL, U+009F), each one space; U+00A0 and
+ * U+00A1, the characters right after C1, are kept. */
+static void test_chat_control_characters(void **state)
+{
+	json_t *doc = make_doc("a\tb\x7f"
+			       "c.json",
+			       1, "x\xc2\x85y"),
+	       *msg;
+	json_t *body, *facts;
+	char *s;
+
+	(void)state;
+	json_object_set_new(doc, "report_id",
+			    json_string("R\xc2\x80"
+					"1\xc2\x85"
+					"2\xc2\x9f"
+					"3\xc2\xa0"
+					"4\xc2\xa1"
+					"5\n6"));
+	s = build_body(WEBHOOK_SLACK, "report.rejected", doc, 0, NULL);
+	msg = json_loads(s, 0, NULL);
+	assert_non_null(msg);
+	assert_string_equal(
+	    json_string_value(json_object_get(msg, "text")),
+	    "expensed: a b c.json was rejected\n"
+	    "Report: R 1 2 3\xc2\xa0"
+	    "4\xc2\xa1"
+	    "5 6\n"
+	    "1 error, 1 warning\n"
+	    "\xe2\x80\xa2 total.missions /missions/0/cost: x y");
+	json_decref(msg);
+	free(s);
+
+	s = build_body(WEBHOOK_TEAMS, "report.rejected", doc, 0, NULL);
+	msg = json_loads(s, 0, NULL);
+	assert_non_null(msg);
+	body = card_body(msg);
+	facts = json_object_get(json_array_get(body, 1), "facts");
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(facts, 1), "value")),
+			    "a b c\\." WJ "json");
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(facts, 2), "value")),
+			    "R 1 2 3\xc2\xa0"
+			    "4\xc2\xa1"
+			    "5 6");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(body, 2), "text")),
+	    "\xe2\x80\xa2 total\\." WJ "missions \\/missions\\/0\\/cost: x y");
+	json_decref(msg);
+	free(s);
+	json_decref(doc);
+}
+
 /* doc as the daemon writes it when max_findings left findings out: it
  * lists its first findings, counts all of them in errors, and says how
  * many it does not list. */
@@ -928,6 +983,7 @@ int main(void)
 	    cmocka_unit_test(test_slack_trimmed),
 	    cmocka_unit_test(test_teams_body),
 	    cmocka_unit_test(test_teams_escapes),
+	    cmocka_unit_test(test_chat_control_characters),
 	    cmocka_unit_test(test_left_out_by_document),
 	    cmocka_unit_test(test_left_out_by_document_and_budget),
 	    cmocka_unit_test(test_budgets),
