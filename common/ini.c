@@ -134,7 +134,8 @@ static int bad_bytes(struct lexer *lx, const char *s, size_t n)
 		return 1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if ((unsigned char)s[i] < 0x20 && s[i] != '\t') {
+		if (((unsigned char)s[i] < 0x20 && s[i] != '\t') ||
+		    s[i] == 0x7f) {
 			report(lx, "control character in line");
 			return 1;
 		}
@@ -147,10 +148,6 @@ static int lex_line(struct lexer *lx, char *s, size_t n)
 {
 	char *eq;
 
-	if (lx->line == 1 && n >= 3 && memcmp(s, BOM, 3) == 0) {
-		s += 3;
-		n -= 3;
-	}
 	if (bad_bytes(lx, s, n))
 		return 0;
 	s = skip_blank(s);
@@ -182,6 +179,9 @@ int ini_parse_text(const char *name, const char *text, size_t len,
 
 	if (lx.syntax == NULL)
 		lx.syntax = &default_syntax;
+	/* before line 1, so that it does not count toward its limit */
+	if (len >= 3 && memcmp(text, BOM, 3) == 0)
+		pos = 3;
 	while (pos < len) {
 		const char *start = text + pos;
 		const char *nl = memchr(start, '\n', len - pos);

@@ -15,7 +15,8 @@
 
 #include "diag.h"
 
-/* Longest line accepted, in bytes, without its "\n" or "\r\n". */
+/* Longest line accepted, in bytes, without its "\n" or "\r\n" (and
+ * line 1 without a leading BOM). */
 #define INI_MAX_LINE 4096
 
 enum ini_kind {
@@ -42,7 +43,8 @@ typedef int (*ini_handler)(void *user, const struct ini_item *item);
  * changes meaning (docs/ini.md). The configuration uses flags 0.
  *
  * INI_CONTROL_OK: control characters other than tab are text (rules files);
- * without it a line holding one is refused. A NUL byte is always refused.
+ * without it a line holding one (a byte below 0x20 other than tab, or DEL)
+ * is refused. A NUL byte is always refused.
  *
  * INI_HEADER_ALONE: the header stands alone on its line, a comment after
  * white space at most ("[id]  # why"), or it is refused with

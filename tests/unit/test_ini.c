@@ -88,6 +88,33 @@ static void test_bom(void **state)
 	/* only at the start of the file */
 	EXPECT(&rules, "[a]\n\xef\xbb\xbf[b]\n", "1 s a\n",
 	       "f:2: expected 'key = value'\n");
+	/* a BOM alone, or before a line end */
+	EXPECT(NULL, "\xef\xbb\xbf", "", "");
+	EXPECT(NULL, "\xef\xbb\xbf\r\n[a]\n", "2 s a\n", "");
+}
+
+/* The BOM is not part of line 1: 4096 bytes after it are read. */
+static void test_bom_and_line_limit(void **state)
+{
+	char text[3 + INI_MAX_LINE + 16];
+	char items[INI_MAX_LINE + 32];
+	const struct ini_syntax *syntaxes[] = {NULL, &rules};
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		memcpy(text, "\xef\xbb\xbf", 3);
+		memset(text + 3, 'v', INI_MAX_LINE);
+		memcpy(text + 3, "k=", 2);
+		memcpy(text + 3 + INI_MAX_LINE, "\n", 2);
+		snprintf(items, sizeof(items), "1 p %s", text + 3);
+		expect(syntaxes[i], text, strlen(text), items, "");
+		/* one byte more: too long, as without a BOM */
+		memset(text + 3, 'v', INI_MAX_LINE + 1);
+		memcpy(text + 3, "k=", 2);
+		memcpy(text + 3 + INI_MAX_LINE + 1, "\nk=v\n", 6);
+		expect(syntaxes[i], text, strlen(text), "2 p k=v\n",
+		       "f:1: line too long (more than 4096 bytes)\n");
+	}
 }
 
 static void test_line_limit(void **state)
@@ -137,6 +164,10 @@ static void test_bytes(void **state)
 	/* control characters are text in rules files, white space at ends */
 	EXPECT(&rules, "[a]\nk = \x01v\f\n", "1 s a\n2 p k=\x01v\n", "");
 	EXPECT(NULL, "# \x01\n", "", "f:1: control character in line\n");
+	/* DEL is one too: refused in the configuration, text in rules */
+	EXPECT(NULL, "[a]\nk = v\x7fw\n", "1 s a\n",
+	       "f:2: control character in line\n");
+	EXPECT(&rules, "[a]\nk = v\x7fw\n", "1 s a\n2 p k=v\x7fw\n", "");
 	expect(&rules, "[a]\nk = \0v\n", 10, "1 s a\n",
 	       "f:2: NUL byte in line\n");
 	expect(NULL, "[a]\nk = \0v\n", 10, "1 s a\n",
@@ -171,6 +202,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_items_and_lines),
 	    cmocka_unit_test(test_bom),
+	    cmocka_unit_test(test_bom_and_line_limit),
 	    cmocka_unit_test(test_line_limit),
 	    cmocka_unit_test(test_headers),
 	    cmocka_unit_test(test_bytes),
