@@ -220,6 +220,8 @@ void pg_note(struct pg *p)
 /* A node that is not of the column's kind, as its JSON kind. */
 static void describe(struct pg *p, const json_t *node)
 {
+	char digits[32];
+
 	p->css |= PG_CSS_ODD;
 	sb_adds(p->out, "<code class=\"odd\">");
 	switch (json_typeof(node)) {
@@ -231,8 +233,9 @@ static void describe(struct pg *p, const json_t *node)
 	case JSON_INTEGER:
 		pg_integer(p, json_integer_value(node));
 		break;
-	case JSON_REAL:
-		sb_addf(p->out, "%.15g", json_real_value(node));
+	case JSON_REAL: /* as the finding's message writes it */
+		sb_adds(p->out, real_format(json_real_value(node), digits,
+					    sizeof(digits)));
 		break;
 	case JSON_TRUE:
 		sb_adds(p->out, "true");

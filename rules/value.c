@@ -166,6 +166,18 @@ int integer_from_json(const json_t *node, int64_t *value)
 	return 0;
 }
 
+char *real_format(double d, char *buf, size_t size)
+{
+	/* %g and strtod are the C locale's: LC_NUMERIC is never set */
+	for (int prec = 15; prec < 17; prec++) {
+		snprintf(buf, size, "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			return buf;
+	}
+	snprintf(buf, size, "%.17g", d); /* always reads back */
+	return buf;
+}
+
 char *json_describe(const json_t *node, enum lang l, char *buf, size_t size)
 {
 	switch (json_typeof(node)) {
@@ -193,18 +205,10 @@ char *json_describe(const json_t *node, enum lang l, char *buf, size_t size)
 			 (long long)json_integer_value(node));
 		break;
 	case JSON_REAL: {
-		/* the fewest digits that read back as the same double (10.005,
-		 * not 10.005000000000001); %g and strtod are the C locale's:
-		 * LC_NUMERIC is never set */
-		double d = json_real_value(node);
-		char digits[40];
-		int prec = 15;
-		for (; prec < 17; prec++) {
-			snprintf(digits, sizeof(digits), "%.*g", prec, d);
-			if (strtod(digits, NULL) == d)
-				break;
-		}
-		snprintf(buf, size, i18n_tr(l, "the number %.*g"), prec, d);
+		char digits[32];
+		snprintf(
+		    buf, size, i18n_tr(l, "the number %s"),
+		    real_format(json_real_value(node), digits, sizeof(digits)));
 		break;
 	}
 	case JSON_TRUE:

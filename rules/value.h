@@ -36,6 +36,13 @@ int date_from_json(const json_t *node, int64_t *day);
 /* Inverse of date_parse; buf of at least 11 bytes. */
 char *date_format(int64_t day, char *buf, size_t size);
 
+/* A JSON real number in the fewest digits that read back as the same
+ * double, as the file wrote it for any number the parser did not round:
+ * "10.005" (not 10.005000000000001), "1177.8700000000001" (not 1177.87),
+ * "0.30000000000000004". The one text of a real, in messages and on pages.
+ * buf of at least 32 bytes. */
+char *real_format(double d, char *buf, size_t size);
+
 /* A JSON integer (not 4.0, not "4"). 0 or -1. */
 int integer_from_json(const json_t *node, int64_t *value);
 

@@ -272,6 +272,32 @@ static void other_currency(void **state)
 	unjudge(&x);
 }
 
+/* A JSON number that is no amount, as the file has it and as its
+ * finding's message says it: the fewest digits that read back as the
+ * same double, never rounded to 15. */
+static void real_numbers(void **state)
+{
+	struct judged x;
+	char *en = page_of("{\"missions\": [{\"cost\": 1177.8700000000001}, "
+			   "{\"cost\": 0.30000000000000004}, "
+			   "{\"cost\": 10.005}, {\"cost\": 1e300}]}",
+			   LANG_EN, &x);
+	(void)state;
+
+	assert_non_null(strstr(en, "\"/missions/0/cost\"><code class=\"odd\">"
+				   "1177.8700000000001</code>"));
+	assert_non_null(strstr(en, "the number 1177.8700000000001"));
+	assert_non_null(strstr(en, "\"/missions/1/cost\"><code class=\"odd\">"
+				   "0.30000000000000004</code>"));
+	assert_non_null(strstr(en, "the number 0.30000000000000004"));
+	assert_non_null(strstr(en, "\"/missions/2/cost\"><code class=\"odd\">"
+				   "10.005</code>"));
+	assert_non_null(strstr(en, "\"/missions/3/cost\"><code class=\"odd\">"
+				   "1e+300</code>"));
+	free(en);
+	unjudge(&x);
+}
+
 /* Every data-pointer of the page, in order, as one string. */
 static void pointers(const char *page, char *out, size_t size)
 {
@@ -895,7 +921,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(findings_cap),   cmocka_unit_test(findings_bytes),
 	    cmocka_unit_test(worst_page),     cmocka_unit_test(other_french),
 	    cmocka_unit_test(numbers_copied), cmocka_unit_test(words_once),
-	    cmocka_unit_test(out_of_memory),
+	    cmocka_unit_test(out_of_memory),  cmocka_unit_test(real_numbers),
 	};
 	char self[4096], localedir[4200];
 
