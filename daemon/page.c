@@ -144,7 +144,7 @@ static void pair(struct pg *p, const char *name, const char *a, enum pg_kind ka,
 	sb_adds(p->out, "</th>");
 	c = pg_cell_open(p, "td", key, NULL);
 	if (obj != NULL && !json_is_object(obj)) {
-		pg_value(p, obj, PG_TEXT);
+		pg_value(p, obj, PG_CONTAINER);
 	} else {
 		part = pg_cell_open(p, "span", ka_key, NULL);
 		pg_value(p, json_object_get(obj, a), ka);

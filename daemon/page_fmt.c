@@ -217,7 +217,7 @@ void pg_note(struct pg *p)
 	sb_adds(p->out, "<p class=\"note\">");
 }
 
-/* A node that is not of the column's kind, as its JSON kind. */
+/* A node that is not of the column's kind, as it is in the file. */
 static void describe(struct pg *p, const json_t *node)
 {
 	char digits[32];
@@ -289,6 +289,8 @@ void pg_value(struct pg *p, const json_t *node, enum pg_kind kind)
 			pg_str(p, s, PAGE_MAX_TEXT);
 			return;
 		}
+		break;
+	case PG_CONTAINER:
 		break;
 	}
 	describe(p, node);

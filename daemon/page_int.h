@@ -32,8 +32,10 @@
 /* Words of the page looked up once each (pg_tr). */
 #define PG_TR_MEMO 48
 
-/* The kind a column shows its value as. */
-enum pg_kind { PG_TEXT, PG_DATE, PG_AMOUNT, PG_INTEGER };
+/* The kind a column shows its value as. PG_CONTAINER: where an object or
+ * an array belongs (a mission, the meeting), so that whatever is there is
+ * of the wrong kind and shown as it is in the file, a string too. */
+enum pg_kind { PG_TEXT, PG_DATE, PG_AMOUNT, PG_INTEGER, PG_CONTAINER };
 
 /* What a page's markup holds, for the parts of the style sheet that style
  * it (pg_css_insert): set in struct pg's css by whatever writes it. */
@@ -145,8 +147,9 @@ const char *pg_date_text(const struct pg *p, const char *s, char *buf,
 void pg_amount(struct pg *p, int64_t cents);
 
 /* A node shown as kind: a date in the page's language, an amount, an
- * integer, a string; a node of another kind is described ("null", "an
- * object"...), an absent one is a dash. */
+ * integer, a string; a node of another kind is shown as it is in the file
+ * in a code font (<code class="odd">: "2017-13-01", null, 1.5, {...}), an
+ * absent one is a dash. */
 void pg_value(struct pg *p, const json_t *node, enum pg_kind kind);
 
 /* A dash for what is not there: <span class="none">. */

@@ -76,7 +76,7 @@ static void mission_row(struct pg *p, size_t i)
 	number_cell(p, key, i);
 	if (!json_is_object(m)) {
 		sb_adds(p->out, "<td colspan=\"9\">");
-		pg_value(p, m, PG_TEXT);
+		pg_value(p, m, PG_CONTAINER);
 		sb_adds(p->out, "</td></tr>\n");
 		return;
 	}
@@ -159,7 +159,7 @@ static void detail_list(struct pg *p, size_t i, int which)
 		if (!json_is_object(item)) {
 			sb_adds(p->out, which ? "<td colspan=\"4\">"
 					      : "<td colspan=\"2\">");
-			pg_value(p, item, PG_TEXT);
+			pg_value(p, item, PG_CONTAINER);
 			sb_adds(p->out, "</td></tr>\n");
 			continue;
 		}
@@ -263,7 +263,7 @@ void pg_missions(struct pg *p)
 			    p->out,
 			    i18n_tr(p->lang, "The missions are not a list:"));
 			sb_addc(p->out, ' ');
-			pg_value(p, node, PG_TEXT);
+			pg_value(p, node, PG_CONTAINER);
 		}
 		sb_adds(p->out, "</p></section>\n");
 		return;

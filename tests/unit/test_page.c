@@ -298,6 +298,42 @@ static void real_numbers(void **state)
 	unjudge(&x);
 }
 
+/* A string where an object or an array belongs is of the wrong kind:
+ * shown as it is in the file, quoted in a code font, like a bad date, not
+ * as text that could pass for a valid value (docs/pages.md). */
+static void strings_misplaced(void **state)
+{
+	struct judged x;
+	char *en = page_of(
+	    "{\"meeting\": \"2019-02-08\", \"period\": {\"start\": 3}, "
+	    "\"missions\": [\"x\", {\"start\": \"2019-13-01\", "
+	    "\"delegation\": {\"members\": [\"m\"]}, \"expenses\": [\"e\"]}]}",
+	    LANG_EN, &x);
+	(void)state;
+
+	assert_non_null(strstr(en, "data-pointer=\"/meeting\"><code "
+				   "class=\"odd\">\"<bdi>2019-02-08</bdi>\""
+				   "</code>"));
+	assert_non_null(strstr(en, "<td colspan=\"9\"><code class=\"odd\">"
+				   "\"<bdi>x</bdi>\"</code></td>"));
+	assert_non_null(strstr(en, "<td colspan=\"2\"><code class=\"odd\">"
+				   "\"<bdi>m</bdi>\"</code></td>"));
+	assert_non_null(strstr(en, "<td colspan=\"4\"><code class=\"odd\">"
+				   "\"<bdi>e</bdi>\"</code></td>"));
+	/* as a bad date is, and a number where a date belongs */
+	assert_non_null(strstr(en, "<code class=\"odd\">\"<bdi>2019-13-01"
+				   "</bdi>\"</code>"));
+	assert_non_null(strstr(en, "data-pointer=\"/period/start\"><code "
+				   "class=\"odd\">3</code>"));
+	free(en);
+	unjudge(&x);
+	en = page_of("{\"missions\": \"none\"}", LANG_EN, &x);
+	assert_non_null(strstr(en, "The missions are not a list: <code "
+				   "class=\"odd\">\"<bdi>none</bdi>\"</code>"));
+	free(en);
+	unjudge(&x);
+}
+
 /* Every data-pointer of the page, in order, as one string. */
 static void pointers(const char *page, char *out, size_t size)
 {
@@ -913,15 +949,25 @@ static void words_once(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(escaping),	      cmocka_unit_test(seed_amounts),
-	    cmocka_unit_test(other_currency), cmocka_unit_test(seed_cells),
-	    cmocka_unit_test(rejected_cells), cmocka_unit_test(invalid_json),
-	    cmocka_unit_test(hostile),	      cmocka_unit_test(shapes),
-	    cmocka_unit_test(labels),	      cmocka_unit_test(cell_labels),
-	    cmocka_unit_test(findings_cap),   cmocka_unit_test(findings_bytes),
-	    cmocka_unit_test(worst_page),     cmocka_unit_test(other_french),
-	    cmocka_unit_test(numbers_copied), cmocka_unit_test(words_once),
-	    cmocka_unit_test(out_of_memory),  cmocka_unit_test(real_numbers),
+	    cmocka_unit_test(escaping),
+	    cmocka_unit_test(seed_amounts),
+	    cmocka_unit_test(other_currency),
+	    cmocka_unit_test(seed_cells),
+	    cmocka_unit_test(rejected_cells),
+	    cmocka_unit_test(invalid_json),
+	    cmocka_unit_test(hostile),
+	    cmocka_unit_test(shapes),
+	    cmocka_unit_test(labels),
+	    cmocka_unit_test(cell_labels),
+	    cmocka_unit_test(findings_cap),
+	    cmocka_unit_test(findings_bytes),
+	    cmocka_unit_test(worst_page),
+	    cmocka_unit_test(other_french),
+	    cmocka_unit_test(numbers_copied),
+	    cmocka_unit_test(words_once),
+	    cmocka_unit_test(out_of_memory),
+	    cmocka_unit_test(real_numbers),
+	    cmocka_unit_test(strings_misplaced),
 	};
 	char self[4096], localedir[4200];
 
