@@ -232,11 +232,13 @@ static bool date_or_amount(struct pg *p, const char *s)
 	return true;
 }
 
-/* An expected or actual value s (NULL: none) after its label: dates and
- * amounts in the page's words, also in the engine's forms "on or after
- * DATE", ">= AMOUNT", "<= AMOUNT" and "DATE..DATE"; anything else as it
- * is. */
-static void ev_value(struct pg *p, const char *label, const char *s)
+/* An expected or actual value s (NULL: none) after its label. computed
+ * (VALUES_COMPUTED): dates and amounts in the page's words, also in the
+ * engine's forms "on or after DATE", ">= AMOUNT", "<= AMOUNT" and
+ * "DATE..DATE"; anything else, and any value not computed (the report's
+ * own strings), as it is. */
+static void ev_value(struct pg *p, const char *label, const char *s,
+		     bool computed)
 {
 	static const char after[] = "on or after ";
 	const char *dots = strstr(s ? s : "", "..");
@@ -248,7 +250,9 @@ static void ev_value(struct pg *p, const char *label, const char *s)
 	sb_adds(p->out, "<span class=\"k\">");
 	sb_adds(p->out, label);
 	sb_adds(p->out, "</span> <code>");
-	if (date_or_amount(p, s)) {
+	if (!computed) {
+		pg_str(p, s, PAGE_MAX_LONG_TEXT);
+	} else if (date_or_amount(p, s)) {
 		/* done */
 	} else if (strncmp(s, after, sizeof(after) - 1) == 0 &&
 		   date_parse(s + sizeof(after) - 1, &v) == 0) {
@@ -305,9 +309,10 @@ bool pg_finding(struct pg *p, size_t i)
 	pg_text(p, f->message, PAGE_MAX_LONG_TEXT);
 	sb_adds(p->out, "</p>");
 	if (f->expected || f->actual) {
+		bool computed = f->values == VALUES_COMPUTED;
 		sb_adds(p->out, "<p class=\"ev\">");
-		ev_value(p, pg_tr(p, N_("Expected:")), f->expected);
-		ev_value(p, pg_tr(p, N_("Found:")), f->actual);
+		ev_value(p, pg_tr(p, N_("Expected:")), f->expected, computed);
+		ev_value(p, pg_tr(p, N_("Found:")), f->actual, computed);
 		sb_adds(p->out, "</p>");
 	}
 	sb_adds(p->out, "<p class=\"where\">");

@@ -87,6 +87,23 @@ enum severity { SEV_ERROR, SEV_WARNING, SEV_INFO };
 const char *severity_name(enum severity s);
 
 /*
+ * What a finding's expected and actual values are, for a reader that
+ * words them in its own language (a French page writes 08/02/2019 for the
+ * engine's 2019-02-08, but never rewrites the report's own strings). The
+ * result document does not say it: its values are data, always as the
+ * engine wrote them.
+ */
+enum finding_values {
+	/* written by the engine from what it read and computed: dates,
+	 * amounts, integers, "on or after DATE", "<= AMOUNT", "DATE..DATE"
+	 * (within, order, limit, sum, count); or no value */
+	VALUES_COMPUTED,
+	/* text as the rule and the report have it (enum: the rule's list,
+	 * the report's string), to show as it is */
+	VALUES_AS_WRITTEN,
+};
+
+/*
  * One finding (docs/result.md). Every string is owned by the finding and valid
  * UTF-8 (text that may not be, such as messages quoting a report's strings
  * or file names, is made so with U+FFFD), so that a judgement outlives the
@@ -99,6 +116,9 @@ struct finding {
 	char *message;
 	char *expected; /* NULL: none */
 	char *actual;	/* NULL: none */
+	/* what expected and actual are; VALUES_COMPUTED for a finding read
+	 * back from a result document (judgement_from_json()) */
+	enum finding_values values;
 };
 
 /*

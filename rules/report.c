@@ -208,14 +208,19 @@ static void keep(struct eval *ev, struct finding *f, struct finding_list *evict)
 	}
 }
 
-void add_finding(struct eval *ev, const char *path, const char *expected,
-		 const char *actual, const char *fmt, ...)
+static void vadd_finding(struct eval *ev, enum finding_values values,
+			 const char *path, const char *expected,
+			 const char *actual, const char *fmt, va_list ap)
+    __attribute__((format(printf, 6, 0)));
+
+static void vadd_finding(struct eval *ev, enum finding_values values,
+			 const char *path, const char *expected,
+			 const char *actual, const char *fmt, va_list ap)
 {
 	const struct rule *r = ev->rule;
-	struct finding f = {NULL, r->severity, NULL, NULL, NULL, NULL};
+	struct finding f = {.severity = r->severity, .values = values};
 	struct finding_list *evict;
 	char *msg = NULL, *full = NULL;
-	va_list ap;
 	int n;
 
 	if (path == NULL) {
@@ -232,9 +237,7 @@ void add_finding(struct eval *ev, const char *path, const char *expected,
 		return; /* counted, never stored */
 	/* whole, however long the rule's message or values: both are
 	 * bounded by its rules file's lines */
-	va_start(ap, fmt);
 	n = vasprintf(&msg, fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		msg = NULL;
 	/* a rule's own message is looked up too: translated when a catalog
@@ -257,6 +260,27 @@ void add_finding(struct eval *ev, const char *path, const char *expected,
 		return;
 	}
 	keep(ev, &f, evict);
+}
+
+void add_finding(struct eval *ev, const char *path, const char *expected,
+		 const char *actual, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vadd_finding(ev, VALUES_COMPUTED, path, expected, actual, fmt, ap);
+	va_end(ap);
+}
+
+void add_finding_as(struct eval *ev, enum finding_values values,
+		    const char *path, const char *expected, const char *actual,
+		    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vadd_finding(ev, values, path, expected, actual, fmt, ap);
+	va_end(ap);
 }
 
 void report_ill(struct eval *ev, const json_t *node, const char *path,

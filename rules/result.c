@@ -127,7 +127,7 @@ static bool severity_parse(const char *s, enum severity *sev)
  * severity is left out. 0 or -1. */
 static int finding_from_json(const json_t *o, struct finding_list *l)
 {
-	struct finding f = {NULL, SEV_ERROR, NULL, NULL, NULL, NULL};
+	struct finding f = {.severity = SEV_ERROR};
 
 	if (!severity_parse(json_string_value(json_object_get(o, "severity")),
 			    &f.severity))
@@ -203,7 +203,7 @@ int judgement_add_finding(struct judgement *j, const char *rule,
 			  const char *message)
 {
 	struct finding_list l = {j->findings, j->nfindings, j->capfindings};
-	struct finding f = {NULL, severity, NULL, NULL, NULL, NULL};
+	struct finding f = {.severity = severity};
 
 	if (j->findings_left_out > 0 ||
 	    (j->max_findings > 0 && j->nfindings >= j->max_findings)) {

@@ -453,8 +453,9 @@ void enum_visit(struct eval *ev, json_t *node, size_t lo, void *ud)
 	json_describe(node, ev->lang, desc, sizeof(desc));
 	const char *text = list.buf != NULL ? list.buf : "";
 	char *ptr = list.failed ? NULL : pointer(ev, lo, NULL);
-	add_finding(ev, ptr, text, json_string_value(node),
-		    TR(ev, "%s is not one of: %s"), desc, text);
+	add_finding_as(ev, VALUES_AS_WRITTEN, ptr, text,
+		       json_string_value(node), TR(ev, "%s is not one of: %s"),
+		       desc, text);
 	free(ptr);
 	sb_release(&list);
 }

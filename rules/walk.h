@@ -164,6 +164,12 @@ void add_finding(struct eval *ev, const char *path, const char *expected,
 		 const char *actual, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* The same for a finding whose expected and actual values are not the
+ * engine's computed ones (enum finding_values, engine.h). */
+void add_finding_as(struct eval *ev, enum finding_values values,
+		    const char *path, const char *expected, const char *actual,
+		    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
 /*
  * Report node (at pointer path) as "expected <what>, found <node>", unless
  * it was reported before; remembers it. what is English, marked N_, and

@@ -127,7 +127,10 @@ static void test_state_round_trip(void **state)
 {
 	struct tmp *t = *state;
 	struct judgement j;
-	struct finding f = {"odd\"rule", SEV_WARNING, "", "m", NULL, NULL};
+	struct finding f = {.rule = "odd\"rule",
+			    .severity = SEV_WARNING,
+			    .path = "",
+			    .message = "m"};
 	struct metrics_totals tot;
 	char *text;
 

@@ -334,6 +334,35 @@ static void strings_misplaced(void **state)
 	unjudge(&x);
 }
 
+/* The "Found:" of an enum finding is the report's own string: shown as it
+ * is in French too, never read as a date or an amount; the values the
+ * engine computed still are (docs/languages.md). */
+static void report_strings_as_written(void **state)
+{
+	struct judged x;
+	char *fr = page_of("{\"format\": \"2019-02-08\", \"currency\": "
+			   "\"10.00\", \"period\": {\"start\": \"2019-02-08\", "
+			   "\"end\": \"2019-02-01\"}, \"missions\": []}",
+			   LANG_FR, &x);
+	(void)state;
+
+	assert_non_null(strstr(fr, "Attendu :</span> <code><bdi>mission-report"
+				   "/1</bdi></code><span class=\"k\">Constat"
+				   "\u00e9 :</span> <code><bdi>2019-02-08</bdi>"
+				   "</code>"));
+	assert_non_null(strstr(fr, "Attendu :</span> <code><bdi>EUR</bdi>"
+				   "</code><span class=\"k\">Constat\u00e9 :"
+				   "</span> <code><bdi>10.00</bdi></code>"));
+	assert_null(strstr(fr, "08/02/2019</code>"));
+	assert_null(strstr(fr, "10,00"));
+	/* dates.period: dates the engine wrote, in French */
+	assert_non_null(strstr(fr, "Attendu :</span> <code>le 08/02/2019 ou "
+				   "apr\u00e8s</code><span class=\"k\">Constat"
+				   "\u00e9 :</span> <code>01/02/2019</code>"));
+	free(fr);
+	unjudge(&x);
+}
+
 /* Every data-pointer of the page, in order, as one string. */
 static void pointers(const char *page, char *out, size_t size)
 {
@@ -968,6 +997,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(out_of_memory),
 	    cmocka_unit_test(real_numbers),
 	    cmocka_unit_test(strings_misplaced),
+	    cmocka_unit_test(report_strings_as_written),
 	};
 	char self[4096], localedir[4200];
 
