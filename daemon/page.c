@@ -277,6 +277,20 @@ static void ev_value(struct pg *p, const char *label, const char *s,
 	sb_adds(p->out, "</code>");
 }
 
+/* The words of a missing field's expected kind ("date") or of its actual
+ * value ("missing"), for a VALUES_MISSING finding: the result document's
+ * English words in English, translated otherwise. */
+static const char *missing_words(struct pg *p, const char *s, bool expected)
+{
+	const char *words = NULL;
+
+	if (expected)
+		words = kind_words(s);
+	else if (strcmp(s, "missing") == 0)
+		words = N_("missing");
+	return p->lang == LANG_EN || words == NULL ? s : pg_tr(p, words);
+}
+
 static const char *severity_word(struct pg *p, enum severity s)
 {
 	return pg_tr(p, s == SEV_ERROR	   ? N_("error")
@@ -309,10 +323,15 @@ bool pg_finding(struct pg *p, size_t i)
 	pg_text(p, f->message, PAGE_MAX_LONG_TEXT);
 	sb_adds(p->out, "</p>");
 	if (f->expected || f->actual) {
+		const char *exp = f->expected, *act = f->actual;
 		bool computed = f->values == VALUES_COMPUTED;
+		if (f->values == VALUES_MISSING) {
+			exp = exp ? missing_words(p, exp, true) : NULL;
+			act = act ? missing_words(p, act, false) : NULL;
+		}
 		sb_adds(p->out, "<p class=\"ev\">");
-		ev_value(p, pg_tr(p, N_("Expected:")), f->expected, computed);
-		ev_value(p, pg_tr(p, N_("Found:")), f->actual, computed);
+		ev_value(p, pg_tr(p, N_("Expected:")), exp, computed);
+		ev_value(p, pg_tr(p, N_("Found:")), act, computed);
 		sb_adds(p->out, "</p>");
 	}
 	sb_adds(p->out, "<p class=\"where\">");

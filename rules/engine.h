@@ -101,6 +101,9 @@ enum finding_values {
 	/* text as the rule and the report have it (enum: the rule's list,
 	 * the report's string), to show as it is */
 	VALUES_AS_WRITTEN,
+	/* a field missing (required): expected the name of its kind
+	 * ("date": kind_words()), actual "missing" */
+	VALUES_MISSING,
 };
 
 /*
@@ -120,6 +123,13 @@ struct finding {
 	 * back from a result document (judgement_from_json()) */
 	enum finding_values values;
 };
+
+/*
+ * The words of a kind as a VALUES_MISSING finding's expected value names
+ * it: "a date" for "date", "a non-empty string" for "string" (an msgid,
+ * for i18n_tr()); NULL for a name of no kind.
+ */
+const char *kind_words(const char *name);
 
 /*
  * What the engine says about one file: the typed form of the result

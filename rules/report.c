@@ -354,6 +354,14 @@ const char *kind_text(enum kind k)
 	return text[k];
 }
 
+const char *kind_words(const char *name)
+{
+	for (enum kind k = KIND_STRING; k <= KIND_ANY; k++)
+		if (strcmp(name, kind_name(k)) == 0)
+			return kind_text(k);
+	return NULL;
+}
+
 char *msg_date(const struct eval *ev, int64_t day, char *buf, size_t size)
 {
 	char iso[16];

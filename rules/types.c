@@ -378,9 +378,9 @@ static void required_missing(struct eval *ev, size_t plo, const struct field *f,
 {
 	char *ptr = pointer_tail(ev, plo, &f->path, i);
 
-	add_finding(ev, ptr, kind_name(f->kind), "missing",
-		    TR(ev, "missing required field %s (%s)"), f->path.text,
-		    TR(ev, kind_text(f->kind)));
+	add_finding_as(ev, VALUES_MISSING, ptr, kind_name(f->kind), "missing",
+		       TR(ev, "missing required field %s (%s)"), f->path.text,
+		       TR(ev, kind_text(f->kind)));
 	free(ptr);
 }
 

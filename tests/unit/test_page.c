@@ -363,6 +363,40 @@ static void report_strings_as_written(void **state)
 	unjudge(&x);
 }
 
+/* A missing field's expected kind and "missing" in the page's words; the
+ * result document keeps its English data (docs/result.md). */
+static void missing_in_words(void **state)
+{
+	struct judged x;
+	const char *doc = "{\"missions\": []}";
+	char *fr = page_of(doc, LANG_FR, &x), *en;
+	(void)state;
+
+	assert_non_null(strstr(fr, "<span class=\"k\">Attendu :</span> <code>"
+				   "<bdi>un montant</bdi></code><span class="
+				   "\"k\">Constat\u00e9 :</span> <code><bdi>"
+				   "absent</bdi></code>"));
+	assert_non_null(strstr(fr, "<code><bdi>une date</bdi></code>"));
+	assert_non_null(
+	    strstr(fr, "<code><bdi>une cha\u00eene non vide</bdi></code>"));
+	assert_null(strstr(fr, "<bdi>missing</bdi>"));
+	assert_null(strstr(fr, "<bdi>amount</bdi>"));
+	for (size_t i = 0; i < x.j.nfindings; i++)
+		if (strcmp(x.j.findings[i].path, "/total") == 0) {
+			assert_string_equal(x.j.findings[i].expected, "amount");
+			assert_string_equal(x.j.findings[i].actual, "missing");
+		}
+	free(fr);
+	unjudge(&x);
+	en = page_of(doc, LANG_EN, &x);
+	assert_non_null(strstr(en, "<span class=\"k\">Expected:</span> <code>"
+				   "<bdi>amount</bdi></code><span class=\"k\">"
+				   "Found:</span> <code><bdi>missing</bdi>"
+				   "</code>"));
+	free(en);
+	unjudge(&x);
+}
+
 /* Every data-pointer of the page, in order, as one string. */
 static void pointers(const char *page, char *out, size_t size)
 {
@@ -998,6 +1032,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(real_numbers),
 	    cmocka_unit_test(strings_misplaced),
 	    cmocka_unit_test(report_strings_as_written),
+	    cmocka_unit_test(missing_in_words),
 	};
 	char self[4096], localedir[4200];
 
