@@ -236,8 +236,12 @@ static int check_duplicate(struct spool_ctx *ctx, struct rec *r, const char *id)
 	if (r->j.verdict == VERDICT_INVALID || id == NULL ||
 	    (prev = ledger_find(ctx->ledger, id, r->it->key)) == NULL)
 		return 0;
-	if (asprintf(&msg, "report %s was already accepted (as %s)", id,
-		     prev) == -1) {
+	/* in the language the file was judged in, as the engine's messages
+	 * are (the result document, the page, the log line, the alerts) */
+	if (asprintf(&msg,
+		     i18n_tr(ctx->cfg->language,
+			     "report %s was already accepted (as %s)"),
+		     id, prev) == -1) {
 		msg = NULL;
 		rc = -1;
 	} else if (judgement_add_finding(&r->j, "report.duplicate", SEV_ERROR,

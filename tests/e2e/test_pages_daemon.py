@@ -395,6 +395,27 @@ def test_pages_show_what_was_decided_after_judging(spool, start_daemon,
         archived_page(spool, "accepted", "seed.json")
 
 
+def test_duplicate_in_french(spool, start_daemon):
+    """language = fr: report.duplicate's message is in French like the
+    engine's (docs/languages.md), in the result document, on the page and
+    in the log line that quotes it; its rule id and path stay."""
+    d = start_daemon(spool, extra="[general]\nlanguage = fr\n")
+    drop(spool, "seed.json", SEED)
+    wait_for(lambda: result(spool, "seed.json"), 10, what="seed.json")
+    drop(spool, "copy.json", SEED)
+    wait_for(lambda: result(spool, "copy.json"), 10, what="copy.json")
+    assert d.stop() == 0
+    msg = ("le rapport %s a d\u00e9j\u00e0 \u00e9t\u00e9 accept\u00e9 "
+           "(archiv\u00e9 sous accepted/seed.json)" % SEED_ID)
+    (f,) = [f for f in result(spool, "copy.json")["findings"]
+            if f["rule"] == "report.duplicate"]
+    assert (f["path"], f["severity"], f["message"]) == ("/id", "error", msg)
+    page = archived_page(spool, "rejected", "copy.json").decode()
+    assert '<span class="sev">erreur</span>%s</p>' % msg in page
+    assert "copy.json: /id: error: %s [report.duplicate]" % msg in d.text()
+    assert "already accepted" not in page + d.text()
+
+
 def test_page_out_of_memory_is_not_a_verdict(spool, expensed_bin,
                                              start_daemon):
     """A page that cannot be rendered for lack of memory (the test hook
