@@ -11,6 +11,7 @@
 
 #include "engine.h"
 #include "eval.h"
+#include "jsonerr.h"
 #include "ruleset.h"
 #include "../common/jsonmem.h"
 #include "../common/sha256.h"
@@ -302,16 +303,15 @@ static int judge_json(const struct ruleset *rs, const struct judge_opts *opts,
 	    (deep == (size_t)-1 || (size_t)err.position <= deep)) {
 		/* Jansson names its own flag here; users need not know it.
 		 * It says column 0 at the end of an empty line. */
+		char words[JSON_ERROR_TEXT_LENGTH * 2];
 		const char *text = strstr(err.text, "JSON_ALLOW_NUL")
-				       ? "\\u0000 is not allowed"
-				       : err.text;
+				       ? i18n_tr(lang, "\\u0000 is not allowed")
+				       : json_error_words(lang, err.text, words,
+							  sizeof(words));
 		snprintf(
 		    msg, sizeof(msg),
 		    i18n_tr(lang, "invalid JSON at line %d, column %d: %s"),
-		    err.line, err.column > 0 ? err.column : 1,
-		    text == err.text ? text
-				     : i18n_tr(lang, "\\u0000 is not "
-						     "allowed"));
+		    err.line, err.column > 0 ? err.column : 1, text);
 		return make_invalid(out, "input.json", msg);
 	}
 	if (deep != (size_t)-1) {

@@ -12,8 +12,12 @@
 
 #include <cmocka.h>
 
+#include <libgen.h>
+#include <stdio.h>
+
 #include "../../common/hash.h"
 #include "../../rules/engine.h"
+#include "../../rules/jsonerr.h"
 #include "../../rules/path.h"
 #include "../../rules/value.h"
 
@@ -560,10 +564,109 @@ static void test_judge_parse(void **state)
 	ruleset_free(rs);
 }
 
-int main(void)
+/* Jansson's parse errors in French: every fixed text and every form
+ * (bare, near a text, near the end of the file), the file's text kept;
+ * English and texts of unknown forms as they are. */
+static void test_json_error_words(void **state)
 {
+	static const struct {
+		const char *jansson, *fr;
+	} t[] = {
+	    {"'[' or '{' expected", "\u00ab\u00a0[\u00a0\u00bb ou \u00ab\u00a0{"
+				    "\u00a0\u00bb attendu"},
+	    {"end of file expected near 'x'",
+	     "fin de fichier attendue pr\u00e8s de \u00ab\u00a0x\u00a0\u00bb"},
+	    {"string or '}' expected near end of file",
+	     "cha\u00eene ou \u00ab\u00a0}\u00a0\u00bb attendue en fin de "
+	     "fichier"},
+	    {"':' expected near '1'",
+	     "\u00ab\u00a0:\u00a0\u00bb attendu pr\u00e8s de \u00ab\u00a01"
+	     "\u00a0\u00bb"},
+	    {"'}' expected near '\"b\"'",
+	     "\u00ab\u00a0}\u00a0\u00bb attendu pr\u00e8s de \u00ab\u00a0"
+	     "\"b\"\u00a0\u00bb"},
+	    {"']' expected near end of file",
+	     "\u00ab\u00a0]\u00a0\u00bb attendu en fin de fichier"},
+	    {"duplicate object key near '\"id\"'",
+	     "cl\u00e9 d'objet en double pr\u00e8s de \u00ab\u00a0\"id\""
+	     "\u00a0\u00bb"},
+	    {"NUL byte in object key not supported",
+	     "octet NUL non admis dans une cl\u00e9 d'objet"},
+	    {"unexpected token near end of file",
+	     "\u00e9l\u00e9ment inattendu en fin de fichier"},
+	    {"invalid token near 'tru'",
+	     "\u00e9l\u00e9ment non valide pr\u00e8s de \u00ab\u00a0tru\u00a0"
+	     "\u00bb"},
+	    {"unexpected newline", "saut de ligne inattendu"},
+	    {"premature end of input", "fin de fichier pr\u00e9matur\u00e9e"},
+	    {"invalid escape near '\"\\q'",
+	     "s\u00e9quence d'\u00e9chappement non valide pr\u00e8s de \u00ab"
+	     "\u00a0\"\\q\u00a0\u00bb"},
+	    {"too big integer", "entier trop grand"},
+	    {"too big negative integer", "entier n\u00e9gatif trop grand"},
+	    {"real number overflow near '1e400'",
+	     "nombre r\u00e9el trop grand pr\u00e8s de \u00ab\u00a01e400\u00a0"
+	     "\u00bb"},
+	    {"maximum parsing depth reached",
+	     "profondeur maximale d'imbrication atteinte"},
+	    {"control character 0x1f near '\"'",
+	     "caract\u00e8re de contr\u00f4le 0x1f pr\u00e8s de \u00ab\u00a0\""
+	     "\u00a0\u00bb"},
+	    {"invalid Unicode escape '\\u12x4'",
+	     "s\u00e9quence d'\u00e9chappement Unicode non valide '\\u12x4'"},
+	    {"invalid Unicode '\\uD800' near '\"\\uD800\"'",
+	     "caract\u00e8re Unicode non valide '\\uD800' pr\u00e8s de \u00ab"
+	     "\u00a0\"\\uD800\"\u00a0\u00bb"},
+	    {"invalid Unicode '\\uD800\\u0041'",
+	     "caract\u00e8re Unicode non valide '\\uD800\\u0041'"},
+	    {"unable to decode byte 0xe9",
+	     "octet 0xe9 impossible \u00e0 d\u00e9coder"},
+	    /* the text near it may say "near '" too */
+	    {"duplicate object key near '\"a near 'b\"'",
+	     "cl\u00e9 d'objet en double pr\u00e8s de \u00ab\u00a0\"a near 'b\""
+	     "\u00a0\u00bb"},
+	};
+	static const char *const unknown[] = {
+	    "a text of another Jansson",
+	    "unexpected token near",
+	    "",
+	    "too big integer near 'x",
+	    "control character ",
+	    "duplicate object key near end of files",
+	};
+	char buf[512];
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		assert_ptr_equal(
+		    json_error_words(LANG_EN, t[i].jansson, buf, sizeof(buf)),
+		    t[i].jansson);
+		assert_string_equal(
+		    json_error_words(LANG_FR, t[i].jansson, buf, sizeof(buf)),
+		    t[i].fr);
+	}
+	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++)
+		assert_ptr_equal(
+		    json_error_words(LANG_FR, unknown[i], buf, sizeof(buf)),
+		    unknown[i]);
+	/* cut to fit, at worst */
+	assert_string_equal(
+	    json_error_words(LANG_FR, "too big integer", buf, 7), "entier");
+}
+
+int main(int argc, char **argv)
+{
+	char self[4096], localedir[4200];
+
+	(void)argc;
 	if (hash_init() == -1) /* common/hash.h: a random key */
 		return 1;
+	/* BUILD/tests/test_rules: the catalogs are in BUILD/locale */
+	snprintf(self, sizeof(self), "%s", argv[0]);
+	snprintf(localedir, sizeof(localedir), "%s/../locale", dirname(self));
+	setenv("EXPENSED_LOCALEDIR", localedir, 1);
+	setenv("LC_ALL", "C", 1);
+	i18n_init();
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_amount_strings),
 	    cmocka_unit_test(test_amount_json),
@@ -578,6 +681,7 @@ int main(void)
 	    cmocka_unit_test(test_result_round_trip),
 	    cmocka_unit_test(test_out_of_memory_in_jansson),
 	    cmocka_unit_test(test_judge_parse),
+	    cmocka_unit_test(test_json_error_words),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
