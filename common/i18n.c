@@ -254,6 +254,18 @@ char *i18n_amount(enum lang l, int64_t cents, char *buf, size_t size)
 	return i18n_amount_wide(l, cents, buf, size);
 }
 
+char *i18n_in_currency(enum lang l, char *amount, size_t size, const char *code)
+{
+	static const char euro[] = "\xe2\x82\xac"; /* U+20AC, after U+00A0 */
+	size_t n = strlen(amount), k = sizeof(euro) - 1;
+
+	if (l == LANG_EN || code == NULL || n < k ||
+	    strcmp(amount + n - k, euro) != 0)
+		return amount;
+	snprintf(amount + n - k, size - (n - k), "%s", code);
+	return amount;
+}
+
 char *i18n_date(enum lang l, const char *iso, char *buf, size_t size)
 {
 	bool shaped = strlen(iso) == 10 && iso[4] == '-' && iso[7] == '-';

@@ -84,6 +84,13 @@ char *i18n_amount(enum lang l, int64_t cents, char *buf, size_t size);
 #define I18N_WIDE_SIZE 96
 char *i18n_amount_wide(enum lang l, __int128 cents, char *buf, size_t size);
 
+/* amount (size bytes), as i18n_amount() or i18n_amount_wide() wrote it in
+ * language l, in another currency than the euro: its sign replaced by
+ * code, "1 177,87 USD" for "1 177,87 €". code NULL, or English (which
+ * writes no sign): as it is. Returns amount. */
+char *i18n_in_currency(enum lang l, char *amount, size_t size,
+		       const char *code);
+
 /* A YYYY-MM-DD date as people read it in language l, into buf: English
  * as it is, French DD/MM/YYYY. Anything else is copied as it is. Returns
  * buf. */

@@ -496,10 +496,7 @@ static void about(struct pg *p)
 /* What the page shows more than once, worked out once. */
 static void setup(struct pg *p)
 {
-	const char *cur =
-	    json_string_value(json_object_get(p->in->report, "currency"));
-
-	p->currency = cur && strcmp(cur, "EUR") != 0 ? cur : NULL;
+	p->currency = report_currency(p->in->report);
 	timestamp(p, p->in->j->checked_at, p->checked_at,
 		  sizeof(p->checked_at));
 	p->sum_ok = pg_costs_sum(p, &p->sum, &p->unreadable) == 0;

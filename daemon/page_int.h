@@ -87,11 +87,13 @@ struct pg {
 	size_t list_start;  /* the length of out where their list began */
 	unsigned css;	    /* PG_CSS_*: what the markup written holds */
 	/* worked out once, before anything is written (page.c): */
-	const char *currency; /* the report's when a string but "EUR" */
-	char checked_at[48];  /* j->checked_at in the page's words */
-	bool sum_ok;	      /* pg_costs_sum() of the missions is 0 */
-	int64_t sum;	      /* and its sum */
-	size_t unreadable;    /* or how many costs are no amount */
+	/* report_currency(): the report's currency when a string but "EUR",
+	 * as the engine's French messages write it */
+	const char *currency;
+	char checked_at[48]; /* j->checked_at in the page's words */
+	bool sum_ok;	     /* pg_costs_sum() of the missions is 0 */
+	int64_t sum;	     /* and its sum */
+	size_t unreadable;   /* or how many costs are no amount */
 	/* the words pg_tr() looked up so far, by their msgid's address */
 	struct {
 		const char *msgid, *text;

@@ -42,8 +42,10 @@ static void fmt_value(const struct eval *ev, __int128 cents, bool as_int,
 	if (as_int && cents % 100 == 0) { /* "1234.00": "1234" */
 		i18n_amount_wide(LANG_EN, cents, text, sizeof(text));
 		snprintf(buf, size, "%.*s", (int)(strlen(text) - 3), text);
-	} else
+	} else {
 		i18n_amount_wide(ev->lang, cents, buf, size);
+		i18n_in_currency(ev->lang, buf, size, ev->currency);
+	}
 }
 
 void eval_sum(struct eval *ev, json_t *root, json_t *ctx, size_t lo)

@@ -17,6 +17,7 @@
 #include "eval.h"
 #include "runs.h"
 #include "types.h"
+#include "value.h"
 #include "walk.h"
 
 bool eval_rule_by_rule;
@@ -89,6 +90,7 @@ int eval_ruleset_full(const struct ruleset *rs, json_t *root, size_t max_listed,
 	ev.findings = out;
 	ev.max_listed = max_listed;
 	ev.lang = lang;
+	ev.currency = report_currency(root);
 	ev.listed = out->n;
 	ev.no_runs = eval_rule_by_rule;
 	for (size_t i = 0; i < rs->n && !ev.oom && !spend(&ev, 1);) {

@@ -372,7 +372,8 @@ char *msg_date(const struct eval *ev, int64_t day, char *buf, size_t size)
 
 char *msg_amount(const struct eval *ev, int64_t cents, char *buf, size_t size)
 {
-	return i18n_amount(ev->lang, cents, buf, size);
+	i18n_amount(ev->lang, cents, buf, size);
+	return i18n_in_currency(ev->lang, buf, size, ev->currency);
 }
 
 int check_kind(struct eval *ev, const json_t *node, enum kind k, int64_t *v,

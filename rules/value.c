@@ -158,6 +158,14 @@ char *date_format(int64_t z, char *buf, size_t size)
 	return buf;
 }
 
+const char *report_currency(const json_t *report)
+{
+	const char *cur =
+	    json_string_value(json_object_get(report, "currency"));
+
+	return cur != NULL && strcmp(cur, "EUR") != 0 ? cur : NULL;
+}
+
 int integer_from_json(const json_t *node, int64_t *value)
 {
 	if (!json_is_integer(node))

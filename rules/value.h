@@ -43,6 +43,12 @@ char *date_format(int64_t day, char *buf, size_t size);
  * buf of at least 32 bytes. */
 char *real_format(double d, char *buf, size_t size);
 
+/* The currency a report's amounts are in, when it is not the euro: its
+ * "currency" member when a string other than "EUR", else NULL. French
+ * words write this code after an amount instead of the euro sign
+ * (i18n_in_currency()), in messages and on pages alike. */
+const char *report_currency(const json_t *report);
+
 /* A JSON integer (not 4.0, not "4"). 0 or -1. */
 int integer_from_json(const json_t *node, int64_t *value);
 

@@ -79,6 +79,9 @@ struct eval {
 	bool no_runs;	       /* rule by rule only (tests compare the two) */
 	struct budget *budget; /* NULL: no deadline */
 	enum lang lang;	       /* of the messages (judge_opts) */
+	/* the report's currency when not the euro (report_currency()): in
+	 * French, amounts of messages are written in it */
+	const char *currency;
 };
 
 /* Count n steps of work; true when the time budget is spent or memory ran

@@ -257,7 +257,8 @@ static void seed_amounts(void **state)
 	free(text);
 }
 
-/* Another currency: its code, not the euro sign, in French. */
+/* Another currency: its code, not the euro sign, in French, in the tables
+ * and in the findings' messages and values alike. */
 static void other_currency(void **state)
 {
 	struct judged x;
@@ -267,6 +268,22 @@ static void other_currency(void **state)
 	(void)state;
 
 	assert_non_null(strstr(fr, "1\u202f177,87\u00a0<bdi>USD</bdi>"));
+	assert_null(strstr(fr, "\u20ac"));
+	free(fr);
+	unjudge(&x);
+	/* a finding's message in the same currency as its values */
+	fr = page_of("{\"currency\": \"USD\", \"total\": \"1.00\", "
+		     "\"missions\": [{\"cost\": \"1177.87\"}]}",
+		     LANG_FR, &x);
+	assert_non_null(strstr(fr, "/total vaut 1,00\u00a0USD mais 1 valeur de "
+				   "/missions/*/cost totalise 1\u202f177,87"
+				   "\u00a0USD (\u00e9cart de -1\u202f176,87"
+				   "\u00a0USD)</p>"));
+	assert_non_null(strstr(fr,
+			       "Attendu :</span> <code>1\u202f177,87"
+			       "\u00a0<bdi>USD</bdi></code><span class=\"k\">"
+			       "Constat\u00e9 :</span> <code>1,00\u00a0<bdi>"
+			       "USD</bdi></code>"));
 	assert_null(strstr(fr, "\u20ac"));
 	free(fr);
 	unjudge(&x);
