@@ -331,9 +331,9 @@ static int compile_amount_key(struct compiler *c, const struct entry *e,
 			      int64_t *v, bool non_negative)
 {
 	if (amount_parse(e->value, v) == -1 || (non_negative && *v < 0)) {
-		perr(c, e->line,
-		     "bad literal '%s' in '%s' (expected %san amount)",
-		     e->value, e->key, non_negative ? "a non-negative " : "");
+		perr(c, e->line, "bad literal '%s' in '%s' (expected %s)",
+		     e->value, e->key,
+		     non_negative ? "a non-negative amount" : "an amount");
 		return -1;
 	}
 	return 0;
