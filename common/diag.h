@@ -12,13 +12,14 @@
 
 struct diag {
 	char **lines; /* n lines, each malloc'ed, without trailing newline */
+	int *at;      /* the LINE of each (0: none), for diag_sort_lines */
 	size_t n;
 	size_t cap;
 };
 
 #define DIAG_INIT                                                              \
 	{                                                                      \
-		NULL, 0, 0                                                     \
+		NULL, NULL, 0, 0                                               \
 	}
 
 /* Append a formatted line; on allocation failure the line is dropped. */
@@ -28,6 +29,13 @@ void diag_add(struct diag *d, const char *fmt, ...)
 /* Append "FILE:LINE: reason" (LINE omitted when 0). */
 void diag_at(struct diag *d, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/*
+ * Put the lines from index from on (those of one file) in the order of
+ * their LINE, lines without one first; lines of one LINE keep their order.
+ * Out of memory, they stay as they are. d may be NULL.
+ */
+void diag_sort_lines(struct diag *d, size_t from);
 
 /* Free every line; the struct is reusable afterwards. */
 void diag_clear(struct diag *d);
