@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ini.h"
+#include "utf8.h"
 
 #define BOM "\xef\xbb\xbf"
 
@@ -124,32 +125,68 @@ static int header_alone(struct lexer *lx, char *s)
 	return emit(lx, INI_SECTION, trim_by(s + 1, is_blank), NULL);
 }
 
-/* A line holding a byte the syntax refuses is reported whole. */
-static int bad_bytes(struct lexer *lx, const char *s, size_t n)
+/* The offset of the first byte of s[0..n) that the syntax refuses, n when
+ * there is none; the line is reported for that byte. */
+static size_t bad_bytes(struct lexer *lx, const char *s, size_t n)
 {
-	if (lx->syntax->flags & INI_CONTROL_OK) {
-		if (memchr(s, '\0', n) == NULL)
-			return 0;
-		report(lx, "NUL byte in line");
-		return 1;
-	}
+	unsigned flags = lx->syntax->flags;
+	size_t valid = n;
+
+	if (flags & INI_UTF8)
+		valid = utf8_valid_prefix((const unsigned char *)s, n);
 	for (size_t i = 0; i < n; i++) {
-		if (((unsigned char)s[i] < 0x20 && s[i] != '\t') ||
-		    s[i] == 0x7f) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (i == valid) {
+			report(lx, "not valid UTF-8");
+			return i;
+		}
+		if (c == '\0' && (flags & INI_CONTROL_OK)) {
+			report(lx, "NUL byte in line");
+			return i;
+		}
+		if (!(flags & INI_CONTROL_OK) &&
+		    ((c < 0x20 && c != '\t') || c == 0x7f)) {
 			report(lx, "control character in line");
-			return 1;
+			return i;
 		}
 	}
-	return 0;
+	return n;
+}
+
+/*
+ * A line refused for its byte at s[bad], reported already: nothing more is
+ * said of it. Only its key, when it is a "key = value" line whose '=' comes
+ * before that byte, goes on as INI_BAD_PAIR, so that the key is not
+ * reported missing too.
+ */
+static int refused_line(struct lexer *lx, char *s, size_t bad)
+{
+	char *eq;
+
+	s[bad] = '\0';
+	s = skip_blank(s);
+	if (*s == '\0' || *s == '#' || *s == ';' || *s == '[')
+		return 0;
+	strip_comment(s);
+	eq = strchr(s, '=');
+	if (eq == NULL)
+		return 0;
+	*eq = '\0';
+	s = trim_by(s, is_space);
+	if (*s == '\0')
+		return 0;
+	return emit(lx, INI_BAD_PAIR, s, NULL);
 }
 
 /* One line of n bytes at s (NUL-terminated, no line end). */
 static int lex_line(struct lexer *lx, char *s, size_t n)
 {
+	size_t bad = bad_bytes(lx, s, n);
 	char *eq;
 
-	if (bad_bytes(lx, s, n))
-		return 0;
+	if (bad < n)
+		return refused_line(lx, s, bad);
 	s = skip_blank(s);
 	if (*s == '\0' || *s == '#' || *s == ';')
 		return 0;

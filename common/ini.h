@@ -23,6 +23,10 @@ enum ini_kind {
 	INI_SECTION,	 /* "[name]": name is the trimmed text inside */
 	INI_BAD_SECTION, /* a header refused (reported already): name NULL */
 	INI_PAIR,	 /* "key = value": both trimmed, either may be "" */
+	INI_BAD_PAIR,	 /* "key = value" refused for a byte after its key
+			    (reported already): name is the trimmed key, never
+			    "", value NULL; so that a reader does not take
+			    the key for missing as well */
 };
 
 struct ini_item {
@@ -46,6 +50,13 @@ typedef int (*ini_handler)(void *user, const struct ini_item *item);
  * without it a line holding one (a byte below 0x20 other than tab, or DEL)
  * is refused. A NUL byte is always refused.
  *
+ * INI_UTF8: a line that is not valid UTF-8 is refused, "not valid UTF-8"
+ * (rules files).
+ *
+ * A refused line is reported once, for its first refused byte, and is not
+ * read, except that a "key = value" line whose key comes before that byte
+ * is handed over as INI_BAD_PAIR.
+ *
  * INI_HEADER_ALONE: the header stands alone on its line, a comment after
  * white space at most ("[id]  # why"), or it is refused with
  * "expected '[HEADER_FORM]'". Without it, a header is '[' up to the first
@@ -54,6 +65,7 @@ typedef int (*ini_handler)(void *user, const struct ini_item *item);
  */
 #define INI_CONTROL_OK 0x1
 #define INI_HEADER_ALONE 0x2
+#define INI_UTF8 0x4
 
 struct ini_syntax {
 	unsigned flags;		 /* INI_* above */

@@ -474,6 +474,9 @@ static int on_item(void *user, const struct ini_item *item)
 	case INI_PAIR:
 		pair(st, item->name, item->value);
 		break;
+	case INI_BAD_PAIR:
+		/* its line is reported; every key has a default */
+		break;
 	}
 	return 0;
 }

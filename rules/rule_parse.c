@@ -18,6 +18,7 @@ struct compiler {
 	int errors;
 	const struct section *sec;
 	struct rule *r;
+	bool typed; /* r->type is the rule's: its type was given and known */
 };
 
 static void perr(struct compiler *c, int line, const char *fmt, ...)
@@ -388,7 +389,9 @@ static int compile_message(struct compiler *c, const struct entry *e)
 static int compile_items(struct compiler *c, const struct entry *e)
 {
 	struct rule *r = c->r;
-	int max = (r->type == RULE_SUM || r->type == RULE_WITHIN) ? 64 : 1;
+	/* without a type, only the paths are checked, not their number */
+	int max =
+	    !c->typed || r->type == RULE_SUM || r->type == RULE_WITHIN ? 64 : 1;
 
 	return compile_paths(c, e, &r->items, &r->nitems, max, true);
 }
@@ -406,6 +409,10 @@ static int compile_key(struct compiler *c, const struct entry *e)
 static int compile_equals(struct compiler *c, const struct entry *e)
 {
 	enum kind kind = c->r->type == RULE_SUM ? KIND_AMOUNT : KIND_INTEGER;
+
+	/* a literal's kind is the type's: without a type, a path only */
+	if (!c->typed && looks_literal(e->value))
+		return 0;
 
 	return compile_operand(c, e, e->value, kind, &c->r->equals);
 }
@@ -527,16 +534,19 @@ static void report_duplicate_keys(struct compiler *c)
 				     sec->e[i].key, sec->id, sec->e[j].line);
 }
 
-/* The rule's type into c->r->type; -1 if missing or unknown. */
-static int compile_type(struct compiler *c)
+/* The rule's type into c->r->type and c->typed, which stays false when it
+ * is missing or unknown (a refused line is reported already). */
+static void compile_type(struct compiler *c)
 {
 	const struct entry *type = find(c->sec, "type");
 	size_t t;
 
 	if (type == NULL) {
 		perr(c, c->sec->line, "rule '%s' has no 'type'", c->sec->id);
-		return -1;
+		return;
 	}
+	if (type->value == NULL)
+		return;
 	for (t = 0; t < sizeof(type_names) / sizeof(type_names[0]); t++)
 		if (strcmp(type_names[t], type->value) == 0)
 			break;
@@ -545,17 +555,21 @@ static int compile_type(struct compiler *c)
 		     "unknown type '%s' (expected sum, count, within, order, "
 		     "limit, required, unique or enum)",
 		     type->value);
-		return -1;
+		return;
 	}
 	c->r->type = (enum rule_type)t;
-	return 0;
+	c->typed = true;
 }
 
-/* Each key once (duplicates are reported already), in file order. */
+/*
+ * Each key once (duplicates are reported already), in file order. Without
+ * a type, whether a key applies cannot be told; its value is read as every
+ * type that takes it reads it (compile_items, compile_equals).
+ */
 static void compile_keys(struct compiler *c)
 {
 	const struct section *sec = c->sec;
-	unsigned bit = 1u << c->r->type;
+	unsigned bit = c->typed ? 1u << c->r->type : ~0u;
 
 	for (size_t i = 0; i < sec->n; i++) {
 		const struct entry *e = &sec->e[i];
@@ -578,7 +592,7 @@ static void compile_keys(struct compiler *c)
 		}
 		/* a compiler that fails without a word ran out of memory */
 		int errors = c->errors;
-		if (keyspecs[k].compile != NULL &&
+		if (keyspecs[k].compile != NULL && e->value != NULL &&
 		    keyspecs[k].compile(c, e) == -1 && c->errors == errors)
 			perr(c, e->line, "out of memory");
 	}
@@ -613,7 +627,7 @@ static void check_operands(struct compiler *c)
 int rule_compile(const char *file, const struct section *sec, struct rule *r,
 		 struct diag *diag)
 {
-	struct compiler c = {file, diag, 0, sec, r};
+	struct compiler c = {file, diag, 0, sec, r, false};
 
 	memset(r, 0, sizeof(*r));
 	r->id = strdup(sec->id);
@@ -625,10 +639,10 @@ int rule_compile(const char *file, const struct section *sec, struct rule *r,
 		return 1;
 	}
 	report_duplicate_keys(&c);
-	if (compile_type(&c) == -1)
-		return c.errors;
+	compile_type(&c);
 	compile_keys(&c);
-	check_operands(&c);
+	if (c.typed)
+		check_operands(&c);
 	return c.errors;
 }
 

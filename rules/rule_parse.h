@@ -14,7 +14,9 @@
 /* One "key = value" line of a section. */
 struct entry {
 	char *key;
-	char *value;
+	char *value; /* NULL: the line was refused for its bytes (reported
+			already); the key counts as given, its value is not
+			read */
 	int line;
 };
 
@@ -29,7 +31,9 @@ struct section {
 /*
  * Compile sec, read from file, into *r (which is always initialised: free
  * it with rule_free, even on error). Reports every problem in diag as
- * "FILE:LINE: reason"; returns how many (0: the rule is usable).
+ * "FILE:LINE: reason"; returns how many (0: the rule is usable). A rule
+ * whose type is missing or unknown is checked as far as it can be without
+ * one (docs/rules.md).
  */
 int rule_compile(const char *file, const struct section *sec, struct rule *r,
 		 struct diag *diag);

@@ -19,7 +19,6 @@
 #include "ruleset.h"
 #include "../common/ini.h"
 #include "../common/sha256.h"
-#include "../common/utf8.h"
 #include "rule_parse.h"
 
 #define RULES_MAX_FILE (1024 * 1024)
@@ -37,9 +36,10 @@ struct parser {
 };
 
 /* Rules files take control characters as text and want "[id]" alone on
- * its line, as they always have (docs/ini.md). */
+ * its line, as they always have (docs/ini.md); they are UTF-8, line by
+ * line, so that a bad byte is reported at its line and the rest is read. */
 static const struct ini_syntax rules_syntax = {
-    INI_CONTROL_OK | INI_HEADER_ALONE,
+    INI_CONTROL_OK | INI_HEADER_ALONE | INI_UTF8,
     "rule.id",
 };
 
@@ -122,9 +122,9 @@ static int add_entry(struct section *sec, const char *key, const char *value,
 	sec->e = e;
 	e = &sec->e[sec->n];
 	e->key = strdup(key);
-	e->value = strdup(value);
+	e->value = value != NULL ? strdup(value) : NULL;
 	e->line = line;
-	if (e->key == NULL || e->value == NULL) {
+	if (e->key == NULL || (value != NULL && e->value == NULL)) {
 		free(e->key);
 		free(e->value);
 		return -1;
@@ -136,7 +136,7 @@ static int add_entry(struct section *sec, const char *key, const char *value,
 /*
  * libinih, which read these files before, ended a key at ':' as well as at
  * '=': "message: a = b" was message "a=b". Kept, so that no rules file
- * changes meaning.
+ * changes meaning. value is NULL for a line refused for its bytes.
  */
 static int on_pair(struct parser *p, const char *key, const char *value)
 {
@@ -160,7 +160,8 @@ static int on_pair(struct parser *p, const char *key, const char *value)
 	colon++;
 	while (isspace((unsigned char)*colon))
 		colon++;
-	if (name == NULL || asprintf(&joined, "%s=%s", colon, value) < 0) {
+	if (name == NULL ||
+	    (value != NULL && asprintf(&joined, "%s=%s", colon, value) < 0)) {
 		free(name);
 		return -1;
 	}
@@ -187,6 +188,9 @@ static int on_item(void *user, const struct ini_item *item)
 		return 0;
 	case INI_PAIR:
 		return on_pair(p, item->name, item->value);
+	case INI_BAD_PAIR:
+		/* the key is given, its value not read (rule_parse.h) */
+		return on_pair(p, item->name, NULL);
 	}
 	return 0;
 }
@@ -214,22 +218,6 @@ void ruleset_free(struct ruleset *rs)
 		rule_free(&rs->rules[i]);
 	free(rs->rules);
 	free(rs);
-}
-
-/* Parse one file's text and append its rules to rs. */
-/* Report the line of the first byte that is not UTF-8; -1 if there is one. */
-static int check_utf8(const char *file, const char *text, size_t len,
-		      struct diag *diag)
-{
-	size_t ok = utf8_valid_prefix((const unsigned char *)text, len);
-	int line = 1;
-
-	if (ok == len)
-		return 0;
-	for (size_t i = 0; i < ok; i++)
-		line += text[i] == '\n';
-	diag_at(diag, file, line, "not valid UTF-8");
-	return -1;
 }
 
 /* Compile the sections of p into new rules at the end of rs. */
@@ -263,27 +251,31 @@ static int compile_sections(struct ruleset *rs, struct parser *p)
 	return 0;
 }
 
-/* Parse one file's text and append its rules to rs. */
+/*
+ * Parse one file's len bytes of text and append its rules to rs. Its
+ * problems come out in line order: the lexer's as it reads, each rule's
+ * once its section is whole.
+ */
 static int parse_text(struct ruleset *rs, const char *file, const char *text,
-		      struct diag *diag)
+		      size_t len, struct diag *diag)
 {
 	struct parser p = {.file = file, .diag = diag};
-	size_t len = strlen(text);
+	size_t from = diag != NULL ? diag->n : 0;
 	int rc;
 
-	if (check_utf8(file, text, len, diag) == -1)
-		return -1;
 	rc = ini_parse_text(file, text, len, &rules_syntax, on_item, &p, diag);
 	if (rc < 0) {
 		/* what was read is incomplete: compiling it would only add
 		 * errors that are not in the file */
 		diag_at(diag, file, 0, "out of memory");
 		free_sections(&p);
+		diag_sort_lines(diag, from);
 		return -1;
 	}
 	p.errors += rc;
 	rc = compile_sections(rs, &p);
 	free_sections(&p);
+	diag_sort_lines(diag, from);
 	return rc == -1 || p.errors ? -1 : 0;
 }
 
@@ -324,7 +316,7 @@ int ruleset_load_text(const char *name, const char *text, struct ruleset **out,
 	}
 	sha256_init(&md);
 	sha256_update(&md, text, strlen(text));
-	if (parse_text(rs, name, text, diag) == -1)
+	if (parse_text(rs, name, text, strlen(text), diag) == -1)
 		errors++;
 	return finish(rs, &md, errors, out, diag, name);
 }
@@ -335,7 +327,9 @@ int ruleset_load_builtin(struct ruleset **out, struct diag *diag)
 				 expensed_builtin_rules, out, diag);
 }
 
-static char *read_text(const char *path, struct diag *diag)
+/* The bytes of the file at path, NUL-terminated, and their number in
+ * *lenp (NUL bytes in them are the lexer's to report, at their line). */
+static char *read_text(const char *path, size_t *lenp, struct diag *diag)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	struct stat st;
@@ -369,10 +363,7 @@ static char *read_text(const char *path, struct diag *diag)
 		len += (size_t)r;
 	}
 	buf[len] = '\0';
-	if (strlen(buf) != len) {
-		diag_at(diag, path, 0, "NUL byte in file");
-		goto err;
-	}
+	*lenp = len;
 	close(fd);
 	return buf;
 err:
@@ -448,13 +439,14 @@ int ruleset_load_path(const char *path, struct ruleset **out, struct diag *diag)
 		nnames = 1;
 	}
 	for (size_t i = 0; i < nnames; i++) {
-		char *text = read_text(names[i], diag);
+		size_t len = 0;
+		char *text = read_text(names[i], &len, diag);
 		if (text == NULL) {
 			errors++;
 			continue;
 		}
-		sha256_update(&md, text, strlen(text));
-		if (parse_text(rs, names[i], text, diag) == -1)
+		sha256_update(&md, text, len);
+		if (parse_text(rs, names[i], text, len, diag) == -1)
 			errors++;
 		free(text);
 	}

@@ -461,6 +461,55 @@ def test_bad_rules_file(expensed_bin, work, name, text, line):
     assert proc.stdout == b"", "no verdict on a bad rule set"
 
 
+UNKNOWN_TYPE = ("unknown type 'average' (expected sum, count, within, "
+                "order, limit, required, unique or enum)")
+BAD_TILDE = "bad path '/x/~2' in 'items': '~' must be followed by 0 or 1"
+
+# Each: (name, bytes of bad.rules, every line of stderr after "expensed: ").
+ALL_ERRORS = [
+    ("unknown_type_checks_the_rest",
+     b"[r1]\ntype = average\ncolour = red\nitems = /x/~2\n",
+     ["bad.rules:2: " + UNKNOWN_TYPE,
+      "bad.rules:3: unknown key 'colour' in rule 'r1'",
+      "bad.rules:4: " + BAD_TILDE]),
+    ("not_utf8_line_and_the_rest",
+     b"[r1]\ntype = enum\nitems = /x/~2\nvalues = caf\xe9\ncolour = red\n",
+     ["bad.rules:3: " + BAD_TILDE,
+      "bad.rules:4: not valid UTF-8",
+      "bad.rules:5: unknown key 'colour' in rule 'r1'"]),
+    ("nul_byte_at_its_line",
+     b"[r1]\ntype = enum\nitems = /x\nvalues = a\000b\n",
+     ["bad.rules:4: NUL byte in line"]),
+    ("nul_byte_and_the_rest",
+     b"[r1]\ntype = enum\nitems = /x/~2\nvalues = a\000b\ncolour = red\n",
+     ["bad.rules:3: " + BAD_TILDE,
+      "bad.rules:4: NUL byte in line",
+      "bad.rules:5: unknown key 'colour' in rule 'r1'"]),
+    ("unknown_type_then_a_bad_rule",
+     b"[r1]\ntype = average\ncolour = red\nitems = /x/~2\n\n"
+     b"[r2]\ntype = sum\nitems = /y\nfoo = 1\n",
+     ["bad.rules:2: " + UNKNOWN_TYPE,
+      "bad.rules:3: unknown key 'colour' in rule 'r1'",
+      "bad.rules:4: " + BAD_TILDE,
+      "bad.rules:6: rule 'r2' (sum) is missing operand 'equals'",
+      "bad.rules:9: unknown key 'foo' in rule 'r2'"]),
+]
+
+
+@pytest.mark.parametrize("name,text,lines", ALL_ERRORS,
+                         ids=[a[0] for a in ALL_ERRORS])
+def test_bad_rules_file_every_error(expensed_bin, work, name, text, lines):
+    """Every problem of a rules file, not only the first, in line order
+    and each once (docs/rules.md); the set is still refused."""
+    (work / "bad.rules").write_bytes(text)
+    proc = run(expensed_bin, ["check", "-r", "bad.rules", "seed.json"],
+               work)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.decode("utf-8").splitlines() == [
+        "expensed: " + line for line in lines]
+    assert proc.stdout == b"", "no verdict on a bad rule set"
+
+
 def test_info_findings_count_as_neither(expensed_bin, work):
     (work / "info.rules").write_text(
         "[note.currency]\ntype = enum\nitems = /currency\nvalues = USD\n"

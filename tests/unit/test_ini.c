@@ -19,7 +19,8 @@
 static const struct ini_syntax rules = {INI_CONTROL_OK | INI_HEADER_ALONE,
 					"rule.id"};
 
-/* Every item as one line "LINE s NAME" / "LINE b" / "LINE p KEY=VALUE". */
+/* Every item as one line "LINE s NAME" / "LINE b" / "LINE p KEY=VALUE" /
+ * "LINE x KEY". */
 static int collect(void *user, const struct ini_item *item)
 {
 	char *out = user;
@@ -36,6 +37,11 @@ static int collect(void *user, const struct ini_item *item)
 	case INI_PAIR:
 		snprintf(out + n, 8192 - n, "%d p %s=%s\n", item->line,
 			 item->name, item->value);
+		break;
+	case INI_BAD_PAIR:
+		assert_null(item->value);
+		snprintf(out + n, 8192 - n, "%d x %s\n", item->line,
+			 item->name);
 		break;
 	}
 	return 0;
@@ -74,7 +80,7 @@ static void test_items_and_lines(void **state)
 	EXPECT(&rules, "[a]\ntype = sum # why\n", "1 s a\n2 p type=sum\n", "");
 	/* no newline at the end; a lone CR inside is not a line end */
 	EXPECT(&rules, "[a]\nk = v", "1 s a\n2 p k=v\n", "");
-	EXPECT(NULL, "[a]\nk = v\rw\n", "1 s a\n",
+	EXPECT(NULL, "[a]\nk = v\rw\n", "1 s a\n2 x k\n",
 	       "f:2: control character in line\n");
 	EXPECT(NULL, "k\n= v\n", "2 p =v\n", "f:1: expected 'key = value'\n");
 }
@@ -165,13 +171,43 @@ static void test_bytes(void **state)
 	EXPECT(&rules, "[a]\nk = \x01v\f\n", "1 s a\n2 p k=\x01v\n", "");
 	EXPECT(NULL, "# \x01\n", "", "f:1: control character in line\n");
 	/* DEL is one too: refused in the configuration, text in rules */
-	EXPECT(NULL, "[a]\nk = v\x7fw\n", "1 s a\n",
+	EXPECT(NULL, "[a]\nk = v\x7fw\n", "1 s a\n2 x k\n",
 	       "f:2: control character in line\n");
 	EXPECT(&rules, "[a]\nk = v\x7fw\n", "1 s a\n2 p k=v\x7fw\n", "");
-	expect(&rules, "[a]\nk = \0v\n", 10, "1 s a\n",
+	expect(&rules, "[a]\nk = \0v\n", 10, "1 s a\n2 x k\n",
 	       "f:2: NUL byte in line\n");
-	expect(NULL, "[a]\nk = \0v\n", 10, "1 s a\n",
+	expect(NULL, "[a]\nk = \0v\n", 10, "1 s a\n2 x k\n",
 	       "f:2: control character in line\n");
+}
+
+/* A refused line is reported once, for its first refused byte, and the
+ * lines after it are read; its key goes on when it comes before that byte. */
+static void test_refused_lines(void **state)
+{
+	static const struct ini_syntax utf8 = {
+	    INI_CONTROL_OK | INI_HEADER_ALONE | INI_UTF8, "rule.id"};
+
+	(void)state;
+	EXPECT(&utf8, "[a]\nk = caf\xe9\nj = v\n", "1 s a\n2 x k\n3 p j=v\n",
+	       "f:2: not valid UTF-8\n");
+	/* the first refused byte names the reason */
+	expect(&utf8, "k = a\0\xff\nl = \xff\0\n", 15, "1 x k\n2 x l\n",
+	       "f:1: NUL byte in line\nf:2: not valid UTF-8\n");
+	/* before the '=', in a comment, a header or a line without '=': the
+	 * line goes no further */
+	expect(&utf8,
+	       "k\0 = v\n \t# \xe9\n[a\xe9]\nk \xe9\n = \xe9\nk # = \xe9\n"
+	       "m: a = \xe9 b\n",
+	       46, "7 x m: a\n",
+	       "f:1: NUL byte in line\nf:2: not valid UTF-8\n"
+	       "f:3: not valid UTF-8\nf:4: not valid UTF-8\n"
+	       "f:5: not valid UTF-8\nf:6: not valid UTF-8\n"
+	       "f:7: not valid UTF-8\n");
+	/* a sequence cut by the end of the file; valid UTF-8 is text */
+	EXPECT(&utf8, "[a]\nk = \xc3\xa9\nl = \xc3",
+	       "1 s a\n2 p k=\xc3\xa9\n3 x l\n", "f:3: not valid UTF-8\n");
+	/* without INI_UTF8 the bytes are text */
+	EXPECT(&rules, "[a]\nk = caf\xe9\n", "1 s a\n2 p k=caf\xe9\n", "");
 }
 
 static int stop(void *user, const struct ini_item *item)
@@ -206,6 +242,7 @@ int main(void)
 	    cmocka_unit_test(test_line_limit),
 	    cmocka_unit_test(test_headers),
 	    cmocka_unit_test(test_bytes),
+	    cmocka_unit_test(test_refused_lines),
 	    cmocka_unit_test(test_handler_stops),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
