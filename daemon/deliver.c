@@ -7,7 +7,9 @@
  * Retry-After), or dead/ (out of tries, or a permanent failure).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,11 +191,30 @@ static void failed(struct outbox *ob, struct delivery *d, long status,
 		delay / 1000, delay % 1000);
 }
 
+/* Whether d is of another daemon's claim still in work/: its batch not
+ * synced yet (or its daemon died, and the claim waits to be judged
+ * again); it is not posted before (outbox_open()). */
+static bool claim_pending(const struct outbox *ob, const struct delivery *d)
+{
+	struct spool_work_name wn;
+
+	return ob->workfd >= 0 && d->claim != NULL &&
+	       spool_name_parse_work(d->claim, &wn) == 0 && wn.kind == 'c' &&
+	       strcmp(wn.token, ob->token) != 0 &&
+	       faccessat(ob->workfd, d->claim, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
 /* Lock d for an attempt: 1 if it may be posted now; else it is back in
- * the heap for later (another daemon has it, or has rescheduled it) or
- * forgotten (done by another daemon). */
+ * the heap for later (its claim not yet archived by another daemon,
+ * another daemon has it, or has rescheduled it) or forgotten (done by
+ * another daemon). */
 static int claim(struct outbox *ob, struct delivery *d, long long now)
 {
+	if (claim_pending(ob, d)) {
+		d->due_ms = now + DELIVERY_BUSY_MS;
+		sched_push(ob, d);
+		return 0;
+	}
 	switch (outbox_claim(ob, d)) {
 	case CLAIM_OK:
 		if (d->due_ms <= now)

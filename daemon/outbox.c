@@ -462,7 +462,8 @@ static int watch_outbox(struct outbox *ob, const char *spool_dir,
 }
 
 struct outbox *outbox_open(const char *spool_dir, const struct config *cfg,
-			   int epfd, struct diag *diag)
+			   int epfd, int workfd, const char *token,
+			   struct diag *diag)
 {
 	struct outbox *ob = calloc(1, sizeof(*ob));
 
@@ -474,6 +475,8 @@ struct outbox *outbox_open(const char *spool_dir, const struct config *cfg,
 	ob->curl_timer.fd = ob->retry_timer.fd = ob->watch.fd = -1;
 	ob->epfd = epfd;
 	ob->cfg = cfg;
+	ob->workfd = workfd;
+	snprintf(ob->token, sizeof(ob->token), "%s", token ? token : "");
 	ob->byid = (struct strmap)STRMAP_INIT;
 	if (sched_rebuild(ob) == -1) {
 		diag_add(diag, "outbox: out of memory");

@@ -28,9 +28,17 @@ struct outbox;
  * deliveries, register with the epoll fd epfd and start libcurl (epfd < 0:
  * no sending, for tests of queueing alone). NULL with diag on error; a
  * libcurl that cannot start is logged, not an error: deliveries wait.
+ *
+ * workfd (the spool's work/, kept open by its owner) and token (this
+ * daemon's owner token): a delivery of another daemon's claim is not
+ * attempted while that claim is still in work/, so that no alert goes out
+ * before its batch's sync (the other daemon's, or, when it died, this
+ * one's once it has judged the claim again): it waits DELIVERY_BUSY_MS and
+ * looks again. workfd -1 (tests): every delivery is attempted when due.
  */
 struct outbox *outbox_open(const char *spool_dir, const struct config *cfg,
-			   int epfd, struct diag *diag);
+			   int epfd, int workfd, const char *token,
+			   struct diag *diag);
 
 /*
  * Queue the deliveries of one judged file: j is its judgement, doc the

@@ -29,6 +29,7 @@
 #include "../common/strmap.h"
 #include "loop.h"
 #include "outbox.h"
+#include "spool_name.h"
 #include "webhook.h"
 
 #define container_of(ptr, type, member)                                        \
@@ -82,8 +83,10 @@ struct sock; /* one of curl's sockets (deliver.c) */
 struct outbox {
 	const struct config *cfg;
 	int outfd, deadfd; /* SPOOL/outbox, SPOOL/dead */
-	int epfd;	   /* < 0: queueing only, no driver */
-	CURLM *multi;	   /* NULL: libcurl could not start, nothing is sent */
+	int workfd;	   /* SPOOL/work (not ours to close), or -1 */
+	char token[SPOOL_TOKEN_LEN + 1]; /* this daemon's claims in work/ */
+	int epfd;			 /* < 0: queueing only, no driver */
+	CURLM *multi; /* NULL: libcurl could not start, nothing is sent */
 	struct loop_source curl_timer;
 	struct loop_source retry_timer;
 	struct sock **socks; /* indexed by fd */

@@ -493,7 +493,8 @@ static int start(struct daemon *d)
 			"cannot read state/" METRICS_STATE_NAME
 			": %s; totals start from zero",
 			strerror(errno));
-	d->ob = outbox_open(d->cfg->spool_dir, d->cfg, d->epfd, &diag);
+	d->ob = outbox_open(d->cfg->spool_dir, d->cfg, d->epfd,
+			    spool_workfd(d->sp), spool_token(d->sp), &diag);
 	if (d->ob == NULL)
 		goto out;
 	d->ctx.rs = d->rs;

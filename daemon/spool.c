@@ -181,6 +181,16 @@ int spool_statefd(const struct spool *sp)
 	return sp->statefd;
 }
 
+int spool_workfd(const struct spool *sp)
+{
+	return sp->workfd;
+}
+
+const char *spool_token(const struct spool *sp)
+{
+	return sp->token;
+}
+
 int spool_retry_wanted(struct spool *sp)
 {
 	int r = sp->retry;

@@ -69,6 +69,11 @@ struct spool *spool_open(const char *dir, struct diag *diag);
 /* The spool's state/ directory (for ledger_open). */
 int spool_statefd(const struct spool *sp);
 
+/* The spool's work/ directory and this daemon's owner token, whose claims
+ * there are its own (for outbox_open). */
+int spool_workfd(const struct spool *sp);
+const char *spool_token(const struct spool *sp);
+
 /*
  * Claim inbox_fd/name: rename it into work/ under a new unique claim name
  * (filling *it). 0 claimed, 1 gone (someone else took it: skip silently),

@@ -21,6 +21,7 @@ import time
 import pytest
 
 from clients import clients  # noqa: F401 (the session fixture)
+from daemon_util import hooks_binary
 from receiver import Receiver
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -109,14 +110,14 @@ class Env:
                 "events": events, "secret_file": str(self.secret_file),
                 "timeout": timeout, "retry": retry}
 
-    def start(self, extra_env=None):
+    def start(self, extra_env=None, exe=None):
         env = {k: v for k, v in os.environ.items()
                if "proxy" not in k.lower() and k != "EXPENSED_CONFIG"}
         env.update(extra_env or {})
         if self.log:
             self.log.close()
         self.log = open(self.dir / "daemon.log", "ab")
-        self.proc = subprocess.Popen([self.exe, "run", "-v", "-c",
+        self.proc = subprocess.Popen([exe or self.exe, "run", "-v", "-c",
                                       str(self.conf)],
                                      stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=self.log,
@@ -330,6 +331,61 @@ def test_kill9_then_restart(env):
     assert sorted(ok) == sorted(seen)
     wait_until(lambda: env.outbox() == [], what="an empty outbox")
     assert env.dead() == []
+
+
+def test_another_daemon_waits_for_the_batch_sync(env):
+    """Two daemons on one spool. Daemon A (its batch's syncfs held by a test
+    hook, as a slow disk would) has queued the deliveries of its first
+    batch in outbox/; daemon B, started then, loads them but posts none while their
+    claims are still in work/ (docs/operations.md: no webhook before its
+    batch's sync). A killed -9 before its sync, B takes its claims over,
+    judges them again and posts each delivery once, once its file is
+    archived: B once posted them at once, and again after judging them,
+    with other bodies."""
+    env.configure([("audit", env.standard())])
+    text = env.conf.read_text().replace("settle = 200ms\n",
+                                        "settle = 200ms\nrescan = 500ms\n")
+    env.conf.write_text(text)
+    names = ["s%02d.json" % i for i in range(12)]
+    env.start({"EXPENSED_HOLD_PENDING": "60000"},
+              exe=hooks_binary(env.exe))
+    for i, n in enumerate(names):
+        env.drop(n, report("R-s%02d" % i, total="1.00"))
+    # A's first batch, its deliveries queued, waits for its sync (and A
+    # with it: the next batch first archives the one before)
+    wait_until(lambda: re.search(r"archive names of s\d\d\.json",
+                                 env.logtext()) and env.outbox(),
+               what="A's deliveries in outbox/")
+    a = env.proc
+    b = subprocess.Popen([env.exe, "run", "-v", "-c", str(env.conf)],
+                         stdin=subprocess.DEVNULL, stdout=env.log,
+                         stderr=env.log,
+                         env={k: v for k, v in os.environ.items()
+                              if "proxy" not in k.lower() and
+                              k != "EXPENSED_CONFIG"})
+    try:
+        wait_until(lambda: re.search(r"outbox: \d+ pending deliveries "
+                                     r"resumed", env.logtext()),
+                   what="B loading A's deliveries")
+        a.send_signal(signal.SIGKILL)
+        a.wait(timeout=10)
+        env.proc = None
+
+        def archived_when_posted():
+            posted = {r.json()["data"]["file"] for r in env.receiver.got()}
+            for n in posted:  # each post's file archived before it
+                assert env.archived(n), "%s posted from work/" % n
+            return len(posted) == len(names) and all(
+                env.archived(n) for n in names)
+        wait_until(archived_when_posted, 30, "B's takeover and posts")
+        byid = {}
+        for r in env.receiver.got():
+            byid.setdefault(r.id, []).append(r.body)
+        assert len(byid) == len(names)
+        assert all(len(bodies) == 1 for bodies in byid.values())
+    finally:
+        b.send_signal(signal.SIGTERM)
+        assert b.wait(timeout=10) == 0
 
 
 def test_gone_is_dead_at_once(env):

@@ -935,7 +935,7 @@ static void test_outbox_queue(void **state)
 	snprintf(out, sizeof(out), "%s/outbox", spool);
 	snprintf(dead, sizeof(dead), "%s/dead", spool);
 
-	ob = outbox_open(spool, &cfg, -1, &diag);
+	ob = outbox_open(spool, &cfg, -1, -1, NULL, &diag);
 	assert_non_null(ob);
 	assert_int_equal(queue(ob, "r.json.1", VERDICT_REJECTED, doc), 1);
 	/* Judged again (a crash before archiving): same id, kept. */
@@ -952,7 +952,7 @@ static void test_outbox_queue(void **state)
 	outbox_close(ob);
 
 	/* Reopened: everything resumed; re-judging still adds nothing. */
-	ob = outbox_open(spool, &cfg, -1, &diag);
+	ob = outbox_open(spool, &cfg, -1, -1, NULL, &diag);
 	assert_non_null(ob);
 	assert_int_equal(outbox_backlog(ob), 4);
 	assert_int_equal(queue(ob, "r.json.1", VERDICT_REJECTED, doc), 1);
