@@ -158,6 +158,13 @@ static int compile_paths(struct compiler *c, const struct entry *e,
 
 	if (buf == NULL)
 		return -1;
+	/* a rule without a type checks both items and value, which fill the
+	 * same list: the second replaces the first */
+	for (size_t i = 0; *out != NULL && i < *n; i++)
+		path_free(&(*out)[i]);
+	free(*out);
+	*out = NULL;
+	*n = 0;
 	cnt = split_list(buf, list, max < 64 ? max : 64);
 	if (cnt < 0) {
 		perr(c, e->line, "bad list in '%s': %s", e->key,

@@ -386,6 +386,16 @@ static void test_parser_reports_every_error(void **state)
 		      "no '*'",
 		      "4: bad severity 'high' (expected error, warning or "
 		      "info)");
+	/* without a type, items and value both fill the list of paths: the
+	 * second replaces the first (fuzz_rules found them freed as one
+	 * list of three, read past its end) */
+	EXPECT_ERRORS("[m]\ntype = li\x9c\x96t\nvalue = /total\n"
+		      "items = /a, /b, /c\n",
+		      "2: not valid UTF-8");
+	EXPECT_ERRORS("[m]\ntype = list\nitems = /a, /b, /c\n"
+		      "value = /total\n",
+		      "2: unknown type 'list' (expected sum, count, within, "
+		      "order, limit, required, unique or enum)");
 	/* a refused type line is its one error */
 	EXPECT_ERRORS("[r1]\ntype = \xe9num\nitems = /x/~2\n",
 		      "2: not valid UTF-8",
