@@ -439,12 +439,14 @@ static long long count_dir(const char *base, const char *dir)
 	return n;
 }
 
-/* The deliveries in dead/: not the files there that are none (moved
- * there because they were no delivery, left by someone), which `expensed
- * status` shows apart. -1 when dead/ cannot be read. */
+/* The deliveries in dead/, by their names (outbox_delivery_named(): the
+ * directory only grows, and this runs on the daemon's thread at every
+ * write): not the files there named otherwise (moved there because they
+ * were no delivery, left by someone), which `expensed status` shows
+ * apart. -1 when dead/ cannot be read. */
 static long long count_dead(const char *spool_dir)
 {
-	char path[PATH_MAX], hook[128];
+	char path[PATH_MAX];
 	struct dirent *de;
 	long long n = 0;
 	DIR *d;
@@ -454,9 +456,7 @@ static long long count_dead(const char *spool_dir)
 	if (d == NULL)
 		return -1;
 	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] != '.' &&
-		    outbox_file_webhook(dirfd(d), de->d_name, hook,
-					sizeof(hook)) == 0)
+		if (outbox_delivery_named(de->d_name))
 			n++;
 	}
 	closedir(d);

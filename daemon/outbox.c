@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,20 @@ int outbox_is_delivery_name(const char *name)
 {
 	return name[0] != '.' && strlen(name) > strlen(DELIVERY_SUFFIX) &&
 	       ends_with(name, DELIVERY_SUFFIX);
+}
+
+bool outbox_delivery_named(const char *name)
+{
+	static const char prefix[] = "msg_";
+	size_t hex = 32;
+
+	if (strncmp(name, prefix, sizeof(prefix) - 1) != 0)
+		return false;
+	name += sizeof(prefix) - 1;
+	for (size_t i = 0; i < hex; i++)
+		if (!isxdigit((unsigned char)name[i]))
+			return false;
+	return strcmp(name + hex, DELIVERY_SUFFIX) == 0;
 }
 
 int outbox_file_id(const char *name, char *id, size_t size)

@@ -82,6 +82,12 @@ void outbox_reconfigure(struct outbox *ob, const struct config *cfg);
  */
 int outbox_file_webhook(int dirfd, const char *name, char *hook, size_t size);
 
+/* Whether name is shaped as a delivery's file name ("msg_", 32 hex digits
+ * of its id, ".json"), the file unread: what the metrics count in dead/
+ * at every write, cheaply (a file moved there because it was none keeps
+ * its own name). */
+bool outbox_delivery_named(const char *name);
+
 /* Abort transfers in flight (their files stay for the next start), stop
  * libcurl, free everything. NULL is allowed. */
 void outbox_close(struct outbox *ob);
