@@ -87,8 +87,8 @@ struct pg {
 	size_t list_start;  /* the length of out where their list began */
 	unsigned css;	    /* PG_CSS_*: what the markup written holds */
 	/* worked out once, before anything is written (page.c): */
-	/* report_currency(): the report's currency when a string but "EUR",
-	 * as the engine's French messages write it */
+	/* report_currency(): the report's currency when a code other than
+	 * "EUR", as the engine's French messages write it */
 	const char *currency;
 	char checked_at[48]; /* j->checked_at in the page's words */
 	bool sum_ok;	     /* pg_costs_sum() of the missions is 0 */

@@ -163,7 +163,14 @@ const char *report_currency(const json_t *report)
 	const char *cur =
 	    json_string_value(json_object_get(report, "currency"));
 
-	return cur != NULL && strcmp(cur, "EUR") != 0 ? cur : NULL;
+	/* a code of three capital letters (ISO 4217's shape), never other
+	 * text from the report: that goes into sentences */
+	if (cur == NULL || strlen(cur) != 3 || strcmp(cur, "EUR") == 0)
+		return NULL;
+	for (int i = 0; i < 3; i++)
+		if (cur[i] < 'A' || cur[i] > 'Z')
+			return NULL;
+	return cur;
 }
 
 int integer_from_json(const json_t *node, int64_t *value)

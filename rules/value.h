@@ -44,7 +44,9 @@ char *date_format(int64_t day, char *buf, size_t size);
 char *real_format(double d, char *buf, size_t size);
 
 /* The currency a report's amounts are in, when it is not the euro: its
- * "currency" member when a string other than "EUR", else NULL. French
+ * "currency" member when a code of three capital letters other than "EUR"
+ * ("USD"), else NULL (the euro sign: a currency.allowed finding says what
+ * is wrong with any other "currency"). French
  * words write this code after an amount instead of the euro sign
  * (i18n_in_currency()), in messages and on pages alike. */
 const char *report_currency(const json_t *report);
