@@ -158,7 +158,8 @@ static size_t bad_bytes(struct lexer *lx, const char *s, size_t n)
  * A line refused for its byte at s[bad], reported already: nothing more is
  * said of it. Only its key, when it is a "key = value" line whose '=' comes
  * before that byte, goes on as INI_BAD_PAIR, so that the key is not
- * reported missing too.
+ * reported missing too; a header goes on as INI_BAD_SECTION, so that the
+ * keys after it are not taken for the section before.
  */
 static int refused_line(struct lexer *lx, char *s, size_t bad)
 {
@@ -166,7 +167,9 @@ static int refused_line(struct lexer *lx, char *s, size_t bad)
 
 	s[bad] = '\0';
 	s = skip_blank(s);
-	if (*s == '\0' || *s == '#' || *s == ';' || *s == '[')
+	if (*s == '[') /* the keys that follow are in no section */
+		return emit(lx, INI_BAD_SECTION, NULL, NULL);
+	if (*s == '\0' || *s == '#' || *s == ';')
 		return 0;
 	strip_comment(s);
 	eq = strchr(s, '=');

@@ -5,6 +5,7 @@
  * nothing is half-loaded: a set with any error is refused as a whole.
  */
 #include <ctype.h>
+#include <stdbool.h>
 #include <dirent.h>
 #include <stdarg.h>
 #include <errno.h>
@@ -33,6 +34,7 @@ struct parser {
 	int errors;
 	struct section *sec;
 	size_t nsec;
+	bool no_section; /* after a refused header: its keys are dropped */
 };
 
 /* Rules files take control characters as text and want "[id]" alone on
@@ -145,8 +147,12 @@ static int on_pair(struct parser *p, const char *key, const char *value)
 	struct section *sec;
 	int rc;
 
+	if (p->no_section)
+		return 0; /* its header's error says it */
 	if (p->nsec == 0) {
-		perr(p, p->line, "'key = value' before any [rule.id] section");
+		if (value != NULL) /* else its line's error says it */
+			perr(p, p->line,
+			     "'key = value' before any [rule.id] section");
 		return 0;
 	}
 	sec = &p->sec[p->nsec - 1];
@@ -175,7 +181,7 @@ static int on_pair(struct parser *p, const char *key, const char *value)
 }
 
 /* The ini_handler: a refused header is reported already, and its keys
- * go on into the section before it. */
+ * are dropped (they belong to no rule: not the one before it). */
 static int on_item(void *user, const struct ini_item *item)
 {
 	struct parser *p = user;
@@ -183,8 +189,10 @@ static int on_item(void *user, const struct ini_item *item)
 	p->line = item->line;
 	switch (item->kind) {
 	case INI_SECTION:
+		p->no_section = false;
 		return on_section(p, item->name);
 	case INI_BAD_SECTION:
+		p->no_section = true;
 		return 0;
 	case INI_PAIR:
 		return on_pair(p, item->name, item->value);

@@ -193,12 +193,12 @@ static void test_refused_lines(void **state)
 	/* the first refused byte names the reason */
 	expect(&utf8, "k = a\0\xff\nl = \xff\0\n", 15, "1 x k\n2 x l\n",
 	       "f:1: NUL byte in line\nf:2: not valid UTF-8\n");
-	/* before the '=', in a comment, a header or a line without '=': the
-	 * line goes no further */
+	/* before the '=', in a comment or a line without '=': the line goes
+	 * no further; a header is a refused one (its keys in no section) */
 	expect(&utf8,
 	       "k\0 = v\n \t# \xe9\n[a\xe9]\nk \xe9\n = \xe9\nk # = \xe9\n"
 	       "m: a = \xe9 b\n",
-	       46, "7 x m: a\n",
+	       46, "3 b\n7 x m: a\n",
 	       "f:1: NUL byte in line\nf:2: not valid UTF-8\n"
 	       "f:3: not valid UTF-8\nf:4: not valid UTF-8\n"
 	       "f:5: not valid UTF-8\nf:6: not valid UTF-8\n"

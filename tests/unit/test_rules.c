@@ -396,6 +396,15 @@ static void test_parser_reports_every_error(void **state)
 		      "value = /total\n",
 		      "2: unknown type 'list' (expected sum, count, within, "
 		      "order, limit, required, unique or enum)");
+	/* a refused header: its keys belong to no rule (they were taken for
+	 * the rule before it: duplicate key 'type'...), and a refused line
+	 * before any header is its one error */
+	EXPECT_ERRORS("[a]\ntype = sum\nitems = /a\nequals = /t\n[b\xe9]\n"
+		      "type = sum\nitems = /a\nequals = /t\n",
+		      "5: not valid UTF-8");
+	EXPECT_ERRORS("type = s\xe9\n[a]\ntype = sum\nitems = /a\n"
+		      "equals = /t\n",
+		      "1: not valid UTF-8");
 	/* a refused type line is its one error */
 	EXPECT_ERRORS("[r1]\ntype = \xe9num\nitems = /x/~2\n",
 		      "2: not valid UTF-8",
