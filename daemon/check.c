@@ -373,6 +373,11 @@ static int parse_options(int argc, char **argv, struct check_opts *o,
 			break;
 		case 'T':
 			o->max_time_ms = parse_duration_ms(optarg);
+			if (o->max_time_ms == -2) {
+				cli_error("bad --max-time '%s' (at most %s)",
+					  optarg, CONFIG_MAX_DURATION);
+				return -1;
+			}
 			if (o->max_time_ms <= 0) {
 				cli_error("bad --max-time '%s' (a duration "
 					  "such as 500ms, 10s, 2m)",

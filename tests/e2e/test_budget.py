@@ -139,6 +139,16 @@ def test_check_bad_max_time(expensed_bin, tmp_path, arg):
         "2m)\n" % arg)
 
 
+def test_check_max_time_at_most_3650_days(expensed_bin, tmp_path):
+    """Durations stop at 3650d, as the configuration's do: past it, the
+    message says the limit."""
+    p = subprocess.run([expensed_bin, "check", "--max-time", "3651d",
+                        str(tmp_path / "x.json")], capture_output=True,
+                       timeout=10, env=regen.clean_env())
+    assert (p.returncode, p.stdout, p.stderr) == (
+        2, b"", b"expensed: bad --max-time '3651d' (at most 3650d)\n")
+
+
 def test_daemon_max_judge_time(expensed_bin, tmp_path):
     """A file slower to judge than max_judge_time is archived invalid,
     input.resources, within the budget plus a second; the next file is
