@@ -30,7 +30,7 @@ int webhook_sign(const char *secret, const char *id, long long timestamp,
 	unsigned int maclen = 0;
 	char prefix[160];
 	size_t slen, ksize;
-	int klen, plen, ret = -1;
+	int klen, plen, ret = -1, err = EINVAL;
 	unsigned char *key = NULL, *msg = NULL;
 
 	if (strncmp(secret, "whsec_", 6) == 0)
@@ -38,13 +38,17 @@ int webhook_sign(const char *secret, const char *id, long long timestamp,
 	slen = strlen(secret);
 	while (slen > 0 && isspace((unsigned char)secret[slen - 1]))
 		slen--;
-	if (slen == 0 || slen % 4 != 0 || slen > INT_MAX)
+	if (slen == 0 || slen % 4 != 0 || slen > INT_MAX) {
+		errno = EINVAL;
 		return -1;
+	}
 	/* As long as the secret is: any key check-config accepts signs. */
 	ksize = slen / 4 * 3;
 	key = malloc(ksize);
-	if (key == NULL)
+	if (key == NULL) {
+		errno = ENOMEM;
 		return -1;
+	}
 	klen = EVP_DecodeBlock(key, (const unsigned char *)secret, (int)slen);
 	if (klen < 0)
 		goto out;
@@ -57,8 +61,10 @@ int webhook_sign(const char *secret, const char *id, long long timestamp,
 	if (plen < 0 || (size_t)plen >= sizeof(prefix))
 		goto out;
 	msg = malloc((size_t)plen + len);
-	if (!msg)
+	if (!msg) {
+		err = ENOMEM;
 		goto out;
+	}
 	memcpy(msg, prefix, (size_t)plen);
 	memcpy(msg + plen, body, len);
 	if (!HMAC(EVP_sha256(), key, klen, msg, (size_t)plen + len, mac,
@@ -71,6 +77,8 @@ int webhook_sign(const char *secret, const char *id, long long timestamp,
 out:
 	OPENSSL_clear_free(key, ksize);
 	free(msg);
+	if (ret == -1)
+		errno = err;
 	return ret;
 }
 
@@ -128,8 +136,10 @@ static int set_headers(struct webhook_attempt *a, const struct webhook_conf *wh,
 		return 0;
 	if (webhook_sign(wh->secret, id, timestamp, body, len, sig,
 			 sizeof(sig)) == -1) {
-		snprintf(a->errbuf, sizeof(a->errbuf),
-			 "the secret is not whsec_ and base64");
+		snprintf(a->errbuf, sizeof(a->errbuf), "%s",
+			 errno == ENOMEM
+			     ? "out of memory signing the body"
+			     : "the secret is not whsec_ and base64");
 		return -1;
 	}
 	return add_header(a, "webhook-signature: %s", sig);

@@ -79,8 +79,9 @@ char *webhook_build_ping(enum webhook_format f, const char *name, time_t now,
 /*
  * The Standard Webhooks signature "v1,<base64>" of id.timestamp.body with
  * the key base64-decoded from secret (after an optional "whsec_" prefix;
- * a key of any length), into out (at least 64 bytes). 0, or -1 if the
- * secret is not base64 (or memory ran out).
+ * a key of any length), into out (at least 64 bytes). 0, or -1 with
+ * errno EINVAL when the secret is not base64, ENOMEM when memory ran
+ * out.
  */
 int webhook_sign(const char *secret, const char *id, long long timestamp,
 		 const void *body, size_t len, char *out, size_t size);

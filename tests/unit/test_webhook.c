@@ -4,6 +4,7 @@
  * sending (daemon/outbox.c with no event loop).
  */
 #include <dirent.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -64,8 +65,10 @@ static void test_sign_bad_secret(void **state)
 	assert_int_equal(webhook_sign("whsec_not base64!", "msg_x", 1, "{}", 2,
 				      sig, sizeof(sig)),
 			 -1);
+	assert_int_equal(errno, EINVAL); /* not ENOMEM: its words differ */
 	assert_int_equal(
 	    webhook_sign("whsec_", "msg_x", 1, "{}", 2, sig, sizeof(sig)), -1);
+	assert_int_equal(errno, EINVAL);
 	assert_int_equal(
 	    webhook_sign("whsec_abc", "msg_x", 1, "{}", 2, sig, sizeof(sig)),
 	    -1);
