@@ -73,6 +73,12 @@ unsigned utf8_decode(const unsigned char *s, size_t len)
 	return cp;
 }
 
+bool utf8_bidi_control(unsigned cp)
+{
+	return cp == 0x061c || cp == 0x200e || cp == 0x200f ||
+	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
 size_t utf8_cut(const char *s, size_t len, size_t max)
 {
 	const unsigned char *u = (const unsigned char *)s;

@@ -6,6 +6,7 @@
 #ifndef EXPENSED_UTF8_H
 #define EXPENSED_UTF8_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when
@@ -17,6 +18,13 @@ size_t utf8_valid_prefix(const unsigned char *s, size_t n);
 
 /* The code point of the valid sequence of len bytes at s. */
 unsigned utf8_decode(const unsigned char *s, size_t len);
+
+/* Whether cp is a Unicode bidirectional control, which reorders what a
+ * reader sees around it (invoice-U+202Egnp.json passing for
+ * invoice-nosj.png): U+061C ALM, U+200E LRM, U+200F RLM, U+202A..U+202E
+ * embeddings and overrides, U+2066..U+2069 isolates. Logs, pages and chat
+ * texts each neutralise them their way. */
+bool utf8_bidi_control(unsigned cp);
 
 /* The length of the first len bytes of s cut to at most max bytes
  * without splitting a UTF-8 sequence: len when len <= max, else max moved

@@ -94,15 +94,8 @@ static unsigned escaped_char(const unsigned char *s, size_t len)
 
 	if (len == 2 && s[0] == 0xc2 && s[1] < 0xa0)
 		return s[1];
-	if (len == 2 && s[0] == 0xd8 && s[1] == 0x9c)
-		return 0x061c;
-	if (len != 3 || s[0] != 0xe2)
-		return 0;
-	cp = 0x2000u | ((unsigned)(s[1] & 0x3f) << 6) | (s[2] & 0x3f);
-	if (cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
-	    (cp >= 0x2066 && cp <= 0x2069))
-		return cp;
-	return 0;
+	cp = utf8_decode(s, len);
+	return utf8_bidi_control(cp) ? cp : 0;
 }
 
 /*

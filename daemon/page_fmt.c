@@ -16,9 +16,7 @@
 static bool shown_as_code(unsigned cp)
 {
 	return (cp < 0x20 && cp != '\t' && cp != '\n') || cp == 0x7F ||
-	       (cp >= 0x80 && cp <= 0x9F) || cp == 0x061C || cp == 0x200E ||
-	       cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) ||
-	       (cp >= 0x2066 && cp <= 0x2069);
+	       (cp >= 0x80 && cp <= 0x9F) || utf8_bidi_control(cp);
 }
 
 /* A byte that stands for itself in a page: printable ASCII but the five

@@ -106,17 +106,24 @@ static char *cut_dup(const char *s, size_t max)
 
 /* The bytes of the control character that the valid UTF-8 text s starts
  * with: 1 for C0 and DEL, 2 for C1 (U+0080 to U+009F, which some clients
- * act on, U+0085 a line break); 0 for any other character. */
+ * act on, U+0085 a line break), 2 or 3 for a bidi control (which would
+ * reorder the alert's text: utf8_bidi_control()) and for U+2028 and U+2029
+ * (a line and a paragraph break); 0 for any other character. */
 static size_t control_len(const char *s)
 {
-	unsigned char c = (unsigned char)s[0];
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = utf8_seq_len(u, 4);
+	unsigned cp;
 
-	if (c < 0x20 || c == 0x7f)
+	if (u[0] < 0x20 || u[0] == 0x7f)
 		return 1;
-	if (c == 0xc2 && (unsigned char)s[1] >= 0x80 &&
-	    (unsigned char)s[1] <= 0x9f)
-		return 2;
-	return 0;
+	if (n < 2)
+		return 0;
+	cp = utf8_decode(u, n);
+	return (cp >= 0x80 && cp <= 0x9f) || utf8_bidi_control(cp) ||
+		       cp == 0x2028 || cp == 0x2029
+		   ? n
+		   : 0;
 }
 
 /* Slack's mrkdwn needs &, < and > escaped, or "<!channel>" in a file name

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/utf8.h"
 #include "../daemon/webhook.h"
 /* fuzz_fail() only */
 #include "check_doc.h"
@@ -127,11 +128,16 @@ static size_t code_points(const char *s)
 	return n;
 }
 
-/* Is p at a C1 control character (U+0080 to U+009F) in UTF-8? */
+/* Is p at a character a chat text shows as a space, past C0 and DEL: a
+ * C1 control (U+0080 to U+009F), U+2028, U+2029 or a bidi control? */
 static int is_c1(const char *p)
 {
-	return (unsigned char)p[0] == 0xc2 && (unsigned char)p[1] >= 0x80 &&
-	       (unsigned char)p[1] <= 0x9f;
+	const unsigned char *u = (const unsigned char *)p;
+	size_t n = utf8_seq_len(u, 4);
+	unsigned cp = n >= 2 ? utf8_decode(u, n) : 0;
+
+	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
+	       utf8_bidi_control(cp);
 }
 
 /* No report text can make a link, a mention or formatting: in a Teams

@@ -34,7 +34,9 @@ def teams_esc(s):
     each '.', ':' and '@' so that nothing becomes a link."""
     out = ""
     for c in s:
-        if ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f:
+        if (ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f or
+                c in "\u061c\u200e\u200f\u2028\u2029" or
+                0x202a <= ord(c) <= 0x202e or 0x2066 <= ord(c) <= 0x2069):
             c = " "
         out += "\\" + c if c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~" else c
         if c in ".:@":

@@ -393,7 +393,12 @@ static void test_chat_control_characters(void **state)
 					"2\xc2\x9f"
 					"3\xc2\xa0"
 					"4\xc2\xa1"
-					"5\n6"));
+					"5\n6\xe2\x80\xae"
+					"7\xe2\x80\xa8"
+					"8\xd8\x9c"
+					"9\xe2\x81\xa6"
+					"0\xe2\x80\x8b"
+					"."));
 	s = build_body(WEBHOOK_SLACK, "report.rejected", doc, 0, NULL);
 	msg = json_loads(s, 0, NULL);
 	assert_non_null(msg);
@@ -402,7 +407,7 @@ static void test_chat_control_characters(void **state)
 	    "expensed: a b c.json was rejected\n"
 	    "Report: R 1 2 3\xc2\xa0"
 	    "4\xc2\xa1"
-	    "5 6\n"
+	    "5 6 7 8 9 0\xe2\x80\x8b.\n"
 	    "1 error, 1 warning\n"
 	    "\xe2\x80\xa2 total.missions /missions/0/cost: x y");
 	json_decref(msg);
@@ -420,7 +425,7 @@ static void test_chat_control_characters(void **state)
 				json_array_get(facts, 2), "value")),
 			    "R 1 2 3\xc2\xa0"
 			    "4\xc2\xa1"
-			    "5 6");
+			    "5 6 7 8 9 0\xe2\x80\x8b\\." WJ);
 	assert_string_equal(
 	    json_string_value(json_object_get(json_array_get(body, 2), "text")),
 	    "\xe2\x80\xa2 total\\." WJ "missions \\/missions\\/0\\/cost: x y");
