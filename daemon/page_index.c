@@ -17,6 +17,7 @@
 
 #include "../common/fsutil.h"
 #include "../common/io.h"
+#include "../common/pct.h"
 #include "../common/timefmt.h"
 #include "../common/utf8.h"
 #include "log.h"
@@ -155,41 +156,15 @@ static void add_line(struct strbuf *sb, const struct page_index_entry *e)
 	sb_addc(sb, '\n');
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode the field [s, end) into dst (size bytes). 0, or -1 when it is
- * not one add_field() writes, or does not fit. */
+ * not one add_field() writes (a control byte, a bad or NUL escape), or
+ * does not fit. */
 static int get_field(const char *s, const char *end, char *dst, size_t size)
 {
-	size_t n = 0;
-
-	for (; s < end; s++) {
-		int c = (unsigned char)*s;
-		if (c < 0x20 || c == 0x7f)
+	for (const char *p = s; p < end; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			return -1;
-		if (c == '%') {
-			int hi, lo;
-			if (end - s < 3 || (hi = hexval(s[1])) < 0 ||
-			    (lo = hexval(s[2])) < 0)
-				return -1;
-			c = hi * 16 + lo;
-			if (c == 0)
-				return -1;
-			s += 2;
-		}
-		if (n + 1 >= size)
-			return -1;
-		dst[n++] = (char)c;
-	}
-	dst[n] = '\0';
-	return 0;
+	return pct_decode(s, (size_t)(end - s), dst, size) < 0 ? -1 : 0;
 }
 
 /* A decimal number in [0, max]. 0 or -1. */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../common/fsutil.h"
+#include "../common/pct.h"
 #include "../common/utf8.h"
 #include "spool_name.h"
 
@@ -337,38 +338,9 @@ bool spool_name_bytes(const char *path, char *out)
 	return true;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 int spool_name_parse_bytes(const char *s, char *out, size_t size)
 {
-	size_t o = 0;
-	int hi, lo;
-
-	for (; *s; s++) {
-		char c = *s;
-		if (c == '%') {
-			hi = hex_digit(s[1]);
-			lo = hi < 0 ? -1 : hex_digit(s[2]);
-			if (lo < 0 || (hi == 0 && lo == 0))
-				return -1;
-			c = (char)(hi << 4 | lo);
-			s += 2;
-		}
-		if (o + 1 >= size)
-			return -1;
-		out[o++] = c;
-	}
-	out[o] = '\0';
-	return 0;
+	return pct_decode(s, strlen(s), out, size) < 0 ? -1 : 0;
 }
 
 void spool_name_tries(const char *key, char *out)

@@ -127,8 +127,8 @@ static size_t control_len(const char *s)
 }
 
 /* Slack's mrkdwn needs &, < and > escaped, or "<!channel>" in a file name
- * would ping everyone; a control character (a newline that would fake a
- * line, C1's NEL too) shows as a space. */
+ * would ping everyone; a control character (control_len(): a newline that
+ * would fake a line, a bidi override) shows as a space. */
 static void esc_slack(struct strbuf *sb, const char *s)
 {
 	while (*s) {
@@ -159,7 +159,7 @@ static void esc_slack(struct strbuf *sb, const char *s)
  * <at> mention can be made; and a word joiner follows every ".", ":" and
  * "@", so that neither "https://host" nor "www.host" nor "host.com" nor
  * "a@b.org" is turned into a link by an autolinker. Control characters
- * (C0, DEL and C1) show as spaces.
+ * (control_len()) show as spaces.
  */
 static void esc_teams(struct strbuf *sb, const char *s)
 {
