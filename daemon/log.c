@@ -83,10 +83,12 @@ void log_msg(int priority, const char *fmt, ...)
 
 /*
  * The code point of a UTF-8 character that a log line shows as \uXXXX: C1
- * controls (U+0080..U+009F: some terminals act on them as on ESC) and the
+ * controls (U+0080..U+009F: some terminals act on them as on ESC), the
  * Unicode bidirectional controls, which reorder what a reader sees (U+061C
  * ALM, U+200E LRM, U+200F RLM, U+202A..U+202E embeddings and overrides,
- * U+2066..U+2069 isolates). 0 for any other character (len bytes at s).
+ * U+2066..U+2069 isolates), and the line and paragraph separators U+2028
+ * and U+2029, which editors and log viewers show as line breaks (a name
+ * could fake a line there). 0 for any other character (len bytes at s).
  */
 static unsigned escaped_char(const unsigned char *s, size_t len)
 {
@@ -95,7 +97,7 @@ static unsigned escaped_char(const unsigned char *s, size_t len)
 	if (len == 2 && s[0] == 0xc2 && s[1] < 0xa0)
 		return s[1];
 	cp = utf8_decode(s, len);
-	return utf8_bidi_control(cp) ? cp : 0;
+	return utf8_bidi_control(cp) || cp == 0x2028 || cp == 0x2029 ? cp : 0;
 }
 
 /*
