@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "../common/io.h"
+#include "../common/utf8.h"
 #include "log.h"
 #include "spool_int.h"
 
@@ -222,15 +223,23 @@ static void requeue(struct spool *sp, struct rec *r, const char *taken)
 }
 
 /* The result's name was taken after the input moved: move the input back
- * to its claim name in work/. 0 or -1. */
+ * to its claim name in work/. A left-over result's claim is named from the
+ * file's name in the result, or from its archive name when that name is
+ * not UTF-8: the result's "file" has U+FFFD for those bytes, ARCH has them
+ * (with the suffix it may have been given). 0 or -1. */
 static int unarchive(struct spool *sp, struct rec *r)
 {
 	char claim[SPOOL_NAME_SIZE], esc[1024];
+	size_t len = strlen(r->arch);
+	const char *name =
+	    utf8_valid_prefix((const unsigned char *)r->arch, len) < len
+		? r->arch
+		: r->j.file;
 
 	if (r->it->kind == ITEM_CLAIM)
 		spool_name_copy(claim, r->it->work);
-	else if (r->j.file == NULL ||
-		 spool_name_claim(r->it->key, r->j.file, claim) == -1)
+	else if (name == NULL ||
+		 spool_name_claim(r->it->key, name, claim) == -1)
 		goto fail;
 	if (renameat(dirfd_of(sp, r->d), r->arch, sp->workfd, claim) == 0)
 		return 0;

@@ -509,14 +509,19 @@ def test_crash_windows(point, spool, expensed_bin, tmp_path):
         assert "recovering" in d.text()
 
 
-def test_crash_half_archived_name_not_utf8(spool, expensed_bin, tmp_path):
+@pytest.mark.parametrize("taken", [False, True])
+def test_crash_half_archived_name_not_utf8(taken, spool, expensed_bin,
+                                           tmp_path):
     """Names in Latin-1 (r\\xff0.json ...), the daemon dead after the
     second file's input moved and before its result did: recovery puts
     the result and page beside that file, found through archived_as_bytes
     (archived_as, r\ufffd1.json, names another file), and leaves alone
     the files archived before under the UTF-8 names that archived_as
     spells (it once moved one back out of accepted/ and judged it a
-    duplicate of itself)."""
+    duplicate of itself). taken: meanwhile something else wrote that
+    file's NAME.result.json; the file goes back to work/ under its own
+    bytes (it came back as r\ufffd1.json, the name the result's "file"
+    spells) and is archived as r\\xff1.1.json."""
     cfg = tmp_path / "crash.conf"
     write_config(cfg, spool)
     inbox = bytes(spool / "inbox")
@@ -550,6 +555,11 @@ def test_crash_half_archived_name_not_utf8(spool, expensed_bin, tmp_path):
              not any(c.startswith("c" + w[1:]) for c in work)]
     assert len(moved) == 1
     recovered = json.loads((spool / "work" / moved[0]).read_bytes())
+    arch = urllib.parse.unquote_to_bytes(
+        recovered["archived_as_bytes"]).split(b"/", 1)[1]
+    if taken:
+        with open(os.path.join(acc, arch + b".result.json"), "wb") as f:
+            f.write(b"not ours\n")
     d = Daemon(expensed_bin, cfg, tmp_path / "after.log")
     try:
         d.start()
@@ -561,20 +571,27 @@ def test_crash_half_archived_name_not_utf8(spool, expensed_bin, tmp_path):
     assert os.listdir(spool / "rejected") == []
     want = set()
     for name, data in {**honest, **latin}.items():
-        want |= {name, name + b".result.json", name + b".result.html"}
-        with open(os.path.join(acc, name), "rb") as f:
+        as_ = name[:-5] + b".1.json" if taken and name == arch else name
+        want |= {as_, as_ + b".result.json", as_ + b".result.html"}
+        with open(os.path.join(acc, as_), "rb") as f:
             assert f.read() == data
-        with open(os.path.join(acc, name + b".result.json"), "rb") as f:
+        with open(os.path.join(acc, as_ + b".result.json"), "rb") as f:
             doc = json.load(f)
         assert doc["report_id"] == json.loads(data)["id"]
         assert doc["sha256"] == hashlib.sha256(data).hexdigest()
-        assert doc["archived_as"] == "accepted/" + name.decode(
+        assert doc["file"] == name.decode("utf-8", "replace")
+        assert doc["archived_as"] == "accepted/" + as_.decode(
             "utf-8", "replace")
         if name in latin:
             assert doc["archived_as_bytes"] == (
-                "accepted/r%%FF%s.json" % name[2:3].decode())
+                "accepted/" + urllib.parse.quote_from_bytes(as_))
         else:
             assert "archived_as_bytes" not in doc
+    if taken:
+        want.add(arch + b".result.json")
+        with open(os.path.join(acc, arch + b".result.json"), "rb") as f:
+            assert f.read() == b"not ours\n"
+        assert "was taken meanwhile" in d.text()
     assert set(os.listdir(acc)) == want
     assert "recovering" in d.text()
     # every link of index.html leads to its page: the recovered file's too
@@ -583,7 +600,9 @@ def test_crash_half_archived_name_not_utf8(spool, expensed_bin, tmp_path):
     hrefs = re.findall(rb'href="(accepted/[^"]+)"',
                        (spool / "index.html").read_bytes())
     assert len(set(hrefs)) == len(hrefs) >= 5
-    assert (recovered["archived_as_bytes"] + ".result.html").encode() in hrefs
+    if not taken:
+        assert (recovered["archived_as_bytes"] +
+                ".result.html").encode() in hrefs
     for h in hrefs:
         assert os.path.isfile(os.path.join(bytes(spool),
                                            urllib.parse.unquote_to_bytes(h)))
