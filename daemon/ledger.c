@@ -13,58 +13,47 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/hash.h"
 #include "../common/io.h"
-#include "../common/strmap.h"
 #include "ledger.h"
 #include "spool_name.h"
 
-struct ledger_entry {
-	char *claim_key;
-	char *archived_as;
+/*
+ * What is kept in memory of each accepted id is 16 bytes: the keyed hash of
+ * the id and where its newest line starts, in the file or, at and past
+ * l->size, in the lines ledger_add() buffered (they go at the file's end).
+ * The id, its claim and its archive name are read back from that line when
+ * the hash matches: only for an id seen before, or (keyed SipHash, 64 bits)
+ * by a chance no dropper can steer. A ledger grows by a line per accepted
+ * file for the life of a spool; kept whole in memory it took some 230
+ * bytes an id (23 MB for 100,000).
+ */
+struct slot {
+	uint64_t hash; /* hash_str(id), never 0; 0: an empty slot */
+	uint64_t at;   /* offset of its newest line */
 };
 
 struct ledger {
 	int fd;
-	off_t seen;	   /* bytes of the file already loaded */
-	off_t size;	   /* its size when locked (after a torn line cut) */
-	struct strmap ids; /* id -> struct ledger_entry */
-	char *out;	   /* lines buffered by ledger_add */
+	off_t seen;	    /* bytes of the file already loaded */
+	off_t size;	    /* its size when locked (after a torn line cut) */
+	struct slot *slots; /* open addressing, linear probing */
+	size_t nslots;	    /* a power of two, or 0 */
+	size_t count;	    /* slots in use: ids known */
+	char *out;	    /* lines buffered by ledger_add */
 	size_t outlen, outcap;
-	/* an append failed (a full disk): ids holds lines the file lacks,
-	 * which ledger_add would skip when the claims are tried again; the
-	 * next lock loads the whole file anew */
+	char *line; /* the line read back (ledger_find's answer points in) */
+	size_t linecap;
+	/* an append failed (a full disk): the slots know lines the file
+	 * lacks, which ledger_add would skip when the claims are tried again;
+	 * the next lock loads the whole file anew */
 	int stale;
 };
 
-static void entry_free(void *p)
-{
-	struct ledger_entry *e = p;
-
-	if (e == NULL)
-		return;
-	free(e->claim_key);
-	free(e->archived_as);
-	free(e);
-}
-
-static int insert(struct ledger *l, const char *id, const char *claim_key,
-		  const char *archived_as)
-{
-	struct ledger_entry *e = calloc(1, sizeof(*e));
-	void *old;
-
-	if (e == NULL)
-		return -1;
-	e->claim_key = strdup(claim_key);
-	e->archived_as = strdup(archived_as);
-	if (e->claim_key == NULL || e->archived_as == NULL ||
-	    strmap_put(&l->ids, id, e, &old) == -1) {
-		entry_free(e);
-		return -1;
-	}
-	entry_free(old); /* the newest line wins; they name the same id */
-	return 0;
-}
+/* One line read back and split: its fields unescaped, in l->line. */
+struct line {
+	const char *id, *claim_key, *archived_as;
+};
 
 /* Undo the escaping of ledger.h in place; returns s. */
 static char *unescape(char *s)
@@ -105,19 +94,178 @@ static char *unescape(char *s)
 	return s;
 }
 
-static int load_line(struct ledger *l, char *line)
+/* Split a line (its newline cut) into its fields, unescaped in place.
+ * 0, or -1 when it is not a ledger line (ignored). */
+static int split_line(char *s, struct line *ln)
 {
-	char *claim = strchr(line, '\t');
+	char *claim = strchr(s, '\t');
 	char *arch;
 
 	if (claim == NULL)
-		return 0; /* not ours: ignore */
+		return -1;
 	*claim++ = '\0';
 	arch = strchr(claim, '\t');
 	if (arch == NULL)
-		return 0;
+		return -1;
 	*arch++ = '\0';
-	return insert(l, unescape(line), claim, unescape(arch));
+	ln->id = unescape(s);
+	ln->claim_key = claim;
+	ln->archived_as = unescape(arch);
+	return 0;
+}
+
+/* Room for n bytes in *buf (*cap: its size, doubled from 256). 0 or -1. */
+static int reserve(char **buf, size_t *cap, size_t n)
+{
+	size_t c = *cap ? *cap : 256;
+	char *p;
+
+	if (n <= *cap)
+		return 0;
+	while (c < n)
+		c *= 2;
+	p = realloc(*buf, c);
+	if (p == NULL)
+		return -1;
+	*buf = p;
+	*cap = c;
+	return 0;
+}
+
+/* The line that starts at offset at, read back into l->line and split:
+ * from the file, or from the lines buffered since the lock. 0, or -1 with
+ * errno (EIO: no whole ledger line there, which a slot never names). */
+static int read_line(struct ledger *l, uint64_t at, struct line *ln)
+{
+	size_t len = 0;
+
+	if (at >= (uint64_t)l->size) {
+		size_t from = (size_t)(at - (uint64_t)l->size);
+		const char *nl = from < l->outlen ? memchr(l->out + from, '\n',
+							   l->outlen - from)
+						  : NULL;
+		if (nl == NULL)
+			goto bad;
+		len = (size_t)(nl - (l->out + from));
+		if (reserve(&l->line, &l->linecap, len + 1) == -1)
+			return -1;
+		memcpy(l->line, l->out + from, len);
+	} else {
+		for (;;) {
+			ssize_t n;
+			const char *nl;
+
+			if (reserve(&l->line, &l->linecap, len + 257) == -1)
+				return -1;
+			n = pread(l->fd, l->line + len, l->linecap - len - 1,
+				  (off_t)at + (off_t)len);
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n == -1)
+				return -1;
+			if (n == 0)
+				goto bad;
+			nl = memchr(l->line + len, '\n', (size_t)n);
+			if (nl != NULL) {
+				len = (size_t)(nl - l->line);
+				break;
+			}
+			len += (size_t)n;
+		}
+	}
+	l->line[len] = '\0';
+	if (split_line(l->line, ln) == 0)
+		return 0;
+bad:
+	errno = EIO;
+	return -1;
+}
+
+static uint64_t id_hash(const char *id)
+{
+	uint64_t h = hash_str(id);
+
+	return h != 0 ? h : 1;
+}
+
+/* Find id (hash h): 1, *at its slot and *ln its line read back; 0 when id
+ * is not known, *at then the empty slot to take for it (NULL when there
+ * are no slots yet); -1 with errno. */
+static int lookup(struct ledger *l, const char *id, uint64_t h, struct line *ln,
+		  struct slot **at)
+{
+	size_t mask = l->nslots - 1;
+
+	*at = NULL;
+	if (l->nslots == 0)
+		return 0;
+	for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+		struct slot *sl = &l->slots[i];
+
+		*at = sl;
+		if (sl->hash == 0)
+			return 0;
+		if (sl->hash != h)
+			continue;
+		if (read_line(l, sl->at, ln) == -1)
+			return -1;
+		if (strcmp(ln->id, id) == 0)
+			return 1;
+	}
+}
+
+/* Twice the slots (1024 at first), kept at most three quarters full. */
+static int grow(struct ledger *l)
+{
+	size_t n = l->nslots ? 2 * l->nslots : 1024;
+	struct slot *slots = calloc(n, sizeof(*slots));
+
+	if (slots == NULL)
+		return -1;
+	for (size_t i = 0; i < l->nslots; i++) {
+		size_t j = (size_t)l->slots[i].hash & (n - 1);
+
+		if (l->slots[i].hash == 0)
+			continue;
+		while (slots[j].hash != 0)
+			j = (j + 1) & (n - 1);
+		slots[j] = l->slots[i];
+	}
+	free(l->slots);
+	l->slots = slots;
+	l->nslots = n;
+	return 0;
+}
+
+/* id's newest line is at offset at (the newest line wins: lines of one id
+ * are one claim's, judged again). 0 or -1. */
+static int put(struct ledger *l, const char *id, uint64_t at)
+{
+	uint64_t h = id_hash(id);
+	struct line ln;
+	struct slot *sl;
+	int rc;
+
+	if ((l->count + 1) * 4 > l->nslots * 3 && grow(l) == -1)
+		return -1;
+	rc = lookup(l, id, h, &ln, &sl);
+	if (rc == -1)
+		return -1;
+	if (rc == 0) {
+		sl->hash = h;
+		l->count++;
+	}
+	sl->at = at;
+	return 0;
+}
+
+static int load_line(struct ledger *l, char *line, off_t at)
+{
+	struct line ln;
+
+	if (split_line(line, &ln) == -1)
+		return 0; /* not ours: ignore */
+	return put(l, ln.id, (uint64_t)at);
 }
 
 /* Load what was appended since l->seen; a torn last line is cut off when
@@ -162,7 +310,7 @@ static int load_tail(struct ledger *l)
 		*nl = '\0';
 		if (memchr(buf + start, '\0', (size_t)(nl - buf) - start) ==
 			NULL &&
-		    load_line(l, buf + start) == -1)
+		    load_line(l, buf + start, l->seen) == -1)
 			goto out;
 		l->seen += (off_t)(nl - buf) + 1 - (off_t)start;
 		start = (size_t)(nl - buf) + 1;
@@ -204,7 +352,9 @@ int ledger_lock(struct ledger *l)
 			return -1;
 	}
 	if (l->stale) {
-		strmap_free(&l->ids, entry_free);
+		free(l->slots);
+		l->slots = NULL;
+		l->nslots = l->count = 0;
 		l->seen = 0;
 		l->stale = 0;
 	}
@@ -217,28 +367,24 @@ int ledger_lock(struct ledger *l)
 	return 0;
 }
 
-const char *ledger_find(struct ledger *l, const char *id, const char *claim_key)
+int ledger_find(struct ledger *l, const char *id, const char *claim_key,
+		const char **prev)
 {
-	struct ledger_entry *e = strmap_get(&l->ids, id);
+	struct line ln;
+	struct slot *sl;
+	int rc = lookup(l, id, id_hash(id), &ln, &sl);
 
-	if (e == NULL || strcmp(e->claim_key, claim_key) == 0)
-		return NULL;
-	return e->archived_as;
+	*prev = NULL;
+	if (rc == -1)
+		return -1;
+	if (rc == 1 && strcmp(ln.claim_key, claim_key) != 0)
+		*prev = ln.archived_as;
+	return 0;
 }
 
 static int out_reserve(struct ledger *l, size_t more)
 {
-	if (l->outlen + more <= l->outcap)
-		return 0;
-	size_t cap = l->outcap ? l->outcap : 256;
-	while (cap < l->outlen + more)
-		cap *= 2;
-	char *p = realloc(l->out, cap);
-	if (p == NULL)
-		return -1;
-	l->out = p;
-	l->outcap = cap;
-	return 0;
+	return reserve(&l->out, &l->outcap, l->outlen + more);
 }
 
 static int out_escaped(struct ledger *l, const char *s)
@@ -267,12 +413,16 @@ int ledger_add(struct ledger *l, const char *id, const char *claim_key,
 	       const char *archived_as)
 {
 	size_t mark = l->outlen;
-	const struct ledger_entry *had = strmap_get(&l->ids, id);
+	struct line had;
+	struct slot *sl;
+	int rc = lookup(l, id, id_hash(id), &had, &sl);
 
+	if (rc == -1)
+		return -1;
 	/* the same claim tried again (its page could not be written...):
 	 * its line is there already */
-	if (had != NULL && strcmp(had->claim_key, claim_key) == 0 &&
-	    strcmp(had->archived_as, archived_as) == 0)
+	if (rc == 1 && strcmp(had.claim_key, claim_key) == 0 &&
+	    strcmp(had.archived_as, archived_as) == 0)
 		return 0;
 	if (out_escaped(l, id) == -1 || out_reserve(l, 2) == -1)
 		goto fail;
@@ -283,7 +433,7 @@ int ledger_add(struct ledger *l, const char *id, const char *claim_key,
 	if (out_escaped(l, archived_as) == -1 || out_reserve(l, 1) == -1)
 		goto fail;
 	l->out[l->outlen++] = '\n';
-	if (insert(l, id, claim_key, archived_as) == -1)
+	if (put(l, id, (uint64_t)l->size + mark) == -1)
 		goto fail;
 	return 0;
 fail:
@@ -311,7 +461,7 @@ int ledger_unlock(struct ledger *l)
 
 size_t ledger_count(const struct ledger *l)
 {
-	return strmap_count(&l->ids);
+	return l->count;
 }
 
 void ledger_close(struct ledger *l)
@@ -320,7 +470,8 @@ void ledger_close(struct ledger *l)
 		return;
 	if (l->fd >= 0)
 		close(l->fd);
-	strmap_free(&l->ids, entry_free);
+	free(l->slots);
+	free(l->line);
 	free(l->out);
 	free(l);
 }

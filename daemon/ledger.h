@@ -14,6 +14,8 @@
  * checks and adds, appends its lines in one write (ledger_unlock); the
  * caller's batch sync (syncfs) makes them durable before any file is
  * archived. A torn last line (crash mid-write) is cut off when it is found.
+ * In memory each id is its keyed hash and where its newest line starts;
+ * the line is read back (pread) when a hash is found.
  */
 #ifndef EXPENSED_LEDGER_H
 #define EXPENSED_LEDGER_H
@@ -33,12 +35,15 @@ struct ledger *ledger_open(int state_dirfd);
 int ledger_lock(struct ledger *l);
 
 /*
- * If id was accepted before under a claim other than claim_key, return the
- * archive name it was accepted as (valid until the next ledger call), else
- * NULL.
+ * If id was accepted before under a claim other than claim_key, *prev is
+ * the archive name it was accepted as (valid until the next ledger call),
+ * else NULL. 0, or -1 with errno when its line could not be read back
+ * (memory, an I/O error): only the hash of each id and where its line
+ * starts are kept in memory (16 bytes), the rest is read from the file
+ * when an id is seen again.
  */
-const char *ledger_find(struct ledger *l, const char *id,
-			const char *claim_key);
+int ledger_find(struct ledger *l, const char *id, const char *claim_key,
+		const char **prev);
 
 /* Record id as accepted (buffered until ledger_unlock); nothing when the
  * ledger holds that line already (same id, claim and archive name: a claim

@@ -226,15 +226,20 @@ static void leave_for(struct spool *sp, struct rec *r, int e)
 }
 
 /* report.duplicate on r when its id was accepted under another claim.
- * 0 or -1 (no memory). */
+ * 0 or -1 (no memory, the ledger's line not read back: logged). */
 static int check_duplicate(struct spool_ctx *ctx, struct rec *r, const char *id)
 {
 	const char *prev;
 	char *msg = NULL;
 	int rc = 0;
 
-	if (r->j.verdict == VERDICT_INVALID || id == NULL ||
-	    (prev = ledger_find(ctx->ledger, id, r->it->key)) == NULL)
+	if (r->j.verdict == VERDICT_INVALID || id == NULL)
+		return 0;
+	if (ledger_find(ctx->ledger, id, r->it->key, &prev) == -1) {
+		log_msg(LOG_ERR, "cannot read the ledger: %s", strerror(errno));
+		return -1;
+	}
+	if (prev == NULL)
 		return 0;
 	/* in the language the file was judged in, as the engine's messages
 	 * are (the result document, the page, the log line, the alerts) */
