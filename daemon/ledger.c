@@ -34,6 +34,7 @@ struct slot {
 };
 
 struct ledger {
+	int dirfd; /* state/ (a duplicate): the file is opened by name */
 	int fd;
 	off_t seen;	    /* bytes of the file already loaded */
 	off_t size;	    /* its size when locked (after a torn line cut) */
@@ -133,8 +134,9 @@ static int reserve(char **buf, size_t *cap, size_t n)
 }
 
 /* The line that starts at offset at, read back into l->line and split:
- * from the file, or from the lines buffered since the lock. 0, or -1 with
- * errno (EIO: no whole ledger line there, which a slot never names). */
+ * from the file, or from the lines buffered since the lock. 0; 1 when no
+ * whole ledger line starts there (the file was edited in place since it
+ * was loaded: that slot names no id now); -1 with errno. */
 static int read_line(struct ledger *l, uint64_t at, struct line *ln)
 {
 	size_t len = 0;
@@ -177,8 +179,7 @@ static int read_line(struct ledger *l, uint64_t at, struct line *ln)
 	if (split_line(l->line, ln) == 0)
 		return 0;
 bad:
-	errno = EIO;
-	return -1;
+	return 1;
 }
 
 static uint64_t id_hash(const char *id)
@@ -207,10 +208,16 @@ static int lookup(struct ledger *l, const char *id, uint64_t h, struct line *ln,
 			return 0;
 		if (sl->hash != h)
 			continue;
-		if (read_line(l, sl->at, ln) == -1)
+		switch (read_line(l, sl->at, ln)) {
+		case -1:
 			return -1;
-		if (strcmp(ln->id, id) == 0)
-			return 1;
+		case 0:
+			if (strcmp(ln->id, id) == 0)
+				return 1;
+			break;
+		default:
+			break;
+		}
 	}
 }
 
@@ -321,6 +328,23 @@ out:
 	return rc;
 }
 
+static int open_file(struct ledger *l)
+{
+	l->fd =
+	    openat(l->dirfd, SPOOL_LEDGER_NAME,
+		   O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+	return l->fd == -1 ? -1 : 0;
+}
+
+/* Every id forgotten: the next load reads the whole file. */
+static void forget(struct ledger *l)
+{
+	free(l->slots);
+	l->slots = NULL;
+	l->nslots = l->count = 0;
+	l->seen = 0;
+}
+
 struct ledger *ledger_open(int state_dirfd)
 {
 	struct ledger *l = calloc(1, sizeof(*l));
@@ -328,10 +352,9 @@ struct ledger *ledger_open(int state_dirfd)
 
 	if (l == NULL)
 		return NULL;
-	l->fd =
-	    openat(state_dirfd, SPOOL_LEDGER_NAME,
-		   O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (l->fd == -1)
+	l->fd = -1;
+	l->dirfd = fcntl(state_dirfd, F_DUPFD_CLOEXEC, 0);
+	if (l->dirfd == -1 || open_file(l) == -1)
 		goto fail;
 	if (ledger_lock(l) == -1)
 		goto fail;
@@ -345,17 +368,53 @@ fail:
 	return NULL;
 }
 
+/*
+ * Lock the file that has the ledger's name: 0, *st its status; -1. The
+ * file open may not be that one any more: an administrator who edited the
+ * ledger with an editor that saves by a rename, or removed it. Then the
+ * file at its name is opened and loaded from its start, and the lines
+ * appended go there, not to the old file that nobody reads.
+ */
+static int lock_named(struct ledger *l, struct stat *st)
+{
+	for (;;) {
+		struct stat named;
+
+		if (l->fd == -1 && open_file(l) == -1)
+			return -1;
+		while (flock(l->fd, LOCK_EX) == -1) {
+			if (errno != EINTR)
+				return -1;
+		}
+		if (fstat(l->fd, st) == -1)
+			goto fail;
+		if (fstatat(l->dirfd, SPOOL_LEDGER_NAME, &named,
+			    AT_SYMLINK_NOFOLLOW) == 0) {
+			if (named.st_dev == st->st_dev &&
+			    named.st_ino == st->st_ino)
+				return 0;
+		} else if (errno != ENOENT) {
+			goto fail;
+		}
+		close(l->fd); /* its lock goes with it */
+		l->fd = -1;
+		forget(l);
+	}
+fail:
+	flock(l->fd, LOCK_UN);
+	return -1;
+}
+
 int ledger_lock(struct ledger *l)
 {
-	while (flock(l->fd, LOCK_EX) == -1) {
-		if (errno != EINTR)
-			return -1;
-	}
-	if (l->stale) {
-		free(l->slots);
-		l->slots = NULL;
-		l->nslots = l->count = 0;
-		l->seen = 0;
+	struct stat st;
+
+	if (lock_named(l, &st) == -1)
+		return -1;
+	/* an append that failed, or the file cut short by hand (its lines
+	 * removed to let ids be accepted again): loaded anew */
+	if (l->stale || st.st_size < l->seen) {
+		forget(l);
 		l->stale = 0;
 	}
 	if (load_tail(l) == -1) {
@@ -470,6 +529,8 @@ void ledger_close(struct ledger *l)
 		return;
 	if (l->fd >= 0)
 		close(l->fd);
+	if (l->dirfd >= 0)
+		close(l->dirfd);
 	free(l->slots);
 	free(l->line);
 	free(l->out);

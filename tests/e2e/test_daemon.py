@@ -223,6 +223,36 @@ def test_ledger_survives_restart(spool, start_daemon, expensed_bin,
         d2.cleanup()
 
 
+def test_ledger_line_removed_by_hand(spool, start_daemon):
+    """An administrator removes an accepted id's line from the ledger (as
+    an editor saves: a new file renamed over it) while the daemon runs:
+    the report is accepted again, and the line of that acceptance goes to
+    the file now at the ledger's name."""
+    start_daemon(spool)
+    other = json.loads(SEED)
+    other["id"] = "CD13-KEPT-1"
+    drop(spool, "kept.json", json.dumps(other))
+    assert wait_archived(spool, "kept.json")["verdict"] == "accepted"
+    drop(spool, "one.json", SEED)
+    assert wait_archived(spool, "one.json")["verdict"] == "accepted"
+    ledger = spool / "state" / "accepted-ids"
+    lines = ledger.read_text().splitlines(keepends=True)
+    assert [x.split("\t")[0] for x in lines] == ["CD13-KEPT-1", SEED_ID]
+    edited = spool / "state" / "accepted-ids.edited"
+    edited.write_text(lines[0])
+    os.rename(edited, ledger)
+    drop(spool, "two.json", SEED)
+    doc = wait_archived(spool, "two.json")
+    assert doc["verdict"] == "accepted" and doc["errors"] == 0
+    lines = ledger.read_text().splitlines()
+    assert [x.split("\t")[0] for x in lines] == ["CD13-KEPT-1", SEED_ID]
+    assert lines[1].endswith("\taccepted/two.json")
+    drop(spool, "kept2.json", json.dumps(other))
+    doc = wait_archived(spool, "kept2.json")
+    assert [f["rule"] for f in doc["findings"]
+            if f["severity"] == "error"] == ["report.duplicate"]
+
+
 def test_same_name_twice_gets_suffix(spool, start_daemon):
     start_daemon(spool)
     broken = SEED.replace(b'"total": "139108.94"', b'"total": "1"')

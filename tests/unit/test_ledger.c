@@ -55,6 +55,17 @@ static const char *find(struct ledger *l, const char *id, const char *key)
 	return prev;
 }
 
+static int truncate_at(int dirfd, size_t len)
+{
+	int fd = openat(dirfd, SPOOL_LEDGER_NAME, O_WRONLY);
+	int rc;
+
+	assert_true(fd >= 0);
+	rc = ftruncate(fd, (off_t)len);
+	close(fd);
+	return rc;
+}
+
 static off_t ledger_size(int dirfd)
 {
 	struct stat st;
@@ -267,6 +278,78 @@ static void test_memory_per_id(void **state)
 	cleanup(dirfd, path);
 }
 
+static void write_ledger(int dirfd, const char *name, const char *text)
+{
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+static void read_ledger(int dirfd, char *buf, size_t size)
+{
+	int fd = openat(dirfd, SPOOL_LEDGER_NAME, O_RDONLY);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	n = read(fd, buf, size - 1);
+	close(fd);
+	assert_true(n >= 0);
+	buf[n] = '\0';
+}
+
+/* The ledger edited by hand while the daemon runs: cut short (an id's
+ * line removed, so that it may be accepted again), replaced by an
+ * editor's rename, removed, or changed in place. The next lock reads what
+ * the file at the ledger's name says, and appends there; no edit makes a
+ * lookup fail. */
+static void test_edited_by_hand(void **state)
+{
+	char path[64], buf[512];
+	int dirfd = state_dir(path, sizeof(path));
+	struct ledger *l = ledger_open(dirfd);
+
+	(void)state;
+	assert_non_null(l);
+	add(l, "R-1", "k1", "accepted/one.json");
+	add(l, "R-2", "k2", "accepted/two.json");
+	/* cut short: R-2's line removed */
+	assert_int_equal(
+	    truncate_at(dirfd, strlen("R-1\tk1\taccepted/one.json\n")), 0);
+	assert_int_equal(ledger_lock(l), 0);
+	assert_int_equal(ledger_count(l), 1);
+	assert_string_equal(find(l, "R-1", "k9"), "accepted/one.json");
+	assert_null(find(l, "R-2", "k9"));
+	assert_int_equal(ledger_unlock(l), 0);
+	/* replaced by a rename (an editor's save) */
+	write_ledger(dirfd, "edited", "R-7\tk7\taccepted/seven.json\n");
+	assert_int_equal(renameat(dirfd, "edited", dirfd, SPOOL_LEDGER_NAME),
+			 0);
+	add(l, "R-8", "k8", "accepted/eight.json");
+	assert_int_equal(ledger_count(l), 2);
+	assert_null(find(l, "R-1", "k9"));
+	assert_string_equal(find(l, "R-7", "k9"), "accepted/seven.json");
+	read_ledger(dirfd, buf, sizeof(buf));
+	assert_string_equal(buf, "R-7\tk7\taccepted/seven.json\n"
+				 "R-8\tk8\taccepted/eight.json\n");
+	/* removed: a new, empty one */
+	assert_int_equal(unlinkat(dirfd, SPOOL_LEDGER_NAME, 0), 0);
+	add(l, "R-9", "k9", "accepted/nine.json");
+	assert_int_equal(ledger_count(l), 1);
+	assert_null(find(l, "R-7", "k1"));
+	read_ledger(dirfd, buf, sizeof(buf));
+	assert_string_equal(buf, "R-9\tk9\taccepted/nine.json\n");
+	/* changed in place, same length: R-9's slot now reads R-6's line,
+	 * R-9 is not found, and nothing fails */
+	write_ledger(dirfd, SPOOL_LEDGER_NAME, "R-6\tk9\taccepted/nine.json\n");
+	assert_null(find(l, "R-9", "k1"));
+	write_ledger(dirfd, SPOOL_LEDGER_NAME, "R-9 k9 accepted/nine.json \n");
+	assert_null(find(l, "R-9", "k1"));
+	ledger_close(l);
+	cleanup(dirfd, path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -276,6 +359,7 @@ int main(void)
 	    cmocka_unit_test(test_newest_line_wins),
 	    cmocka_unit_test(test_found_before_written),
 	    cmocka_unit_test(test_memory_per_id),
+	    cmocka_unit_test(test_edited_by_hand),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
