@@ -51,6 +51,11 @@ void log_open(int facility, int level, int also_stderr)
 	setlogmask(LOG_UPTO(level));
 }
 
+int log_to_stderr(void)
+{
+	return log_stderr;
+}
+
 void log_setup(int facility, int level)
 {
 	closelog();

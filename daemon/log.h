@@ -12,8 +12,12 @@
 #include <stddef.h>
 #include <syslog.h>
 
-/* Open syslog with ident "expensed"; also_stderr forces the stderr copy. */
+/* Open syslog with ident "expensed"; also_stderr forces the stderr copy
+ * (made anyway when stderr is a terminal). */
 void log_open(int facility, int level, int also_stderr);
+
+/* Whether log lines are copied to stderr (log_open()). */
+int log_to_stderr(void);
 /* Change facility/level after a reload. */
 void log_setup(int facility, int level);
 void log_close(void);
@@ -29,10 +33,11 @@ void log_msg(int priority, const char *fmt, ...)
 /*
  * Escape s into buf (always NUL-terminated, truncated with "..." if it does
  * not fit): bytes < 0x20, 0x7f, backslash and invalid UTF-8 are written as
- * \n \r \t \\ \xNN; C1 controls (U+0080..U+009F) and the Unicode
+ * \n \r \t \\ \xNN; C1 controls (U+0080..U+009F), the Unicode
  * bidirectional controls (U+061C, U+200E, U+200F, U+202A..U+202E,
- * U+2066..U+2069) as \u0085, \u202e (4 lower-case hex digits), so that a
- * name can neither forge a line nor reorder what a reader sees. Returns buf.
+ * U+2066..U+2069) and the line and paragraph separators (U+2028, U+2029)
+ * as \u0085, \u202e (4 lower-case hex digits), so that a name can neither
+ * forge a line nor reorder what a reader sees. Returns buf.
  */
 char *log_escape(const char *s, char *buf, size_t size);
 

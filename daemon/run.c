@@ -89,6 +89,16 @@ static void log_diag(int prio, const struct diag *d)
 		log_msg(prio, "%s", d->lines[i]);
 }
 
+/* Why the daemon does not start: on stderr, as every command says what
+ * went wrong (a container may have no syslog at all), and in the log;
+ * once where log lines are copied to stderr already (-v, a terminal). */
+static void start_failed(const struct diag *d)
+{
+	if (!log_to_stderr())
+		cli_diag("", d);
+	log_diag(LOG_ERR, d);
+}
+
 static void send_status(struct daemon *d, int force)
 {
 	/* totals since the spool was created (metrics.h) */
@@ -203,17 +213,17 @@ static void on_watchdog(struct loop_source *src, uint32_t events)
 }
 
 /* The inbox must be on the spool's file system: claims are renames. */
-static int check_same_fs(const struct config *cfg)
+static int check_same_fs(const struct config *cfg, struct diag *diag)
 {
 	struct stat a, b;
 
 	if (stat(cfg->spool_dir, &a) == -1 || stat(cfg->inbox, &b) == -1)
 		return 0; /* reported elsewhere */
 	if (a.st_dev != b.st_dev) {
-		log_msg(LOG_ERR,
-			"inbox %s is not on the file system of spool %s "
-			"(files are claimed by rename)",
-			cfg->inbox, cfg->spool_dir);
+		diag_add(diag,
+			 "inbox %s is not on the file system of spool %s "
+			 "(files are claimed by rename)",
+			 cfg->inbox, cfg->spool_dir);
 		return -1;
 	}
 	return 0;
@@ -254,7 +264,7 @@ static void do_reload(struct daemon *d)
 		free(cfg->spool_dir);
 		cfg->spool_dir = old;
 	}
-	if (check_same_fs(cfg) == -1)
+	if (check_same_fs(cfg, &diag) == -1)
 		goto out;
 	ok = 1;
 out:
@@ -440,11 +450,12 @@ static int run_loop(struct daemon *d)
 }
 
 static int open_timer(struct daemon *d, struct loop_source *src,
-		      void (*ready)(struct loop_source *, uint32_t), long ms)
+		      void (*ready)(struct loop_source *, uint32_t), long ms,
+		      struct diag *diag)
 {
 	if (loop_timer_open(d->epfd, src, ready) == -1 ||
 	    loop_timer_every(src, ms) == -1) {
-		log_msg(LOG_ERR, "timerfd: %s", strerror(errno));
+		diag_add(diag, "timerfd: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -461,16 +472,18 @@ static int start(struct daemon *d)
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1)
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1) {
+		diag_add(&diag, "cannot block signals: %s", strerror(errno));
 		goto out;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	d->sig.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	d->sig.ready = on_signal;
 	if (d->epfd == -1 || d->sig.fd == -1 ||
 	    loop_add(d->epfd, &d->sig, EPOLLIN) == -1) {
-		log_msg(LOG_ERR, "cannot set up the event loop: %s",
-			strerror(errno));
+		diag_add(&diag, "cannot set up the event loop: %s",
+			 strerror(errno));
 		goto out;
 	}
 
@@ -480,7 +493,7 @@ static int start(struct daemon *d)
 	/* sticky: a dropper cannot move or delete another's file */
 	if (mkdir(d->cfg->inbox, 01770) == 0)
 		log_msg(LOG_NOTICE, "created inbox %s", d->cfg->inbox);
-	if (check_same_fs(d->cfg) == -1)
+	if (check_same_fs(d->cfg, &diag) == -1)
 		goto out;
 	d->ledger = ledger_open(spool_statefd(d->sp));
 	if (d->ledger == NULL) {
@@ -502,15 +515,17 @@ static int start(struct daemon *d)
 	d->ctx.ledger = d->ledger;
 	d->ctx.ob = d->ob;
 
-	if (open_timer(d, &d->rescan, on_rescan, d->cfg->rescan_ms) == -1)
+	if (open_timer(d, &d->rescan, on_rescan, d->cfg->rescan_ms, &diag) ==
+	    -1)
 		goto out;
 	wd_usec = notify_watchdog_usec();
-	if (open_timer(d, &d->wdog, on_watchdog, (long)(wd_usec / 2000)) == -1)
+	if (open_timer(d, &d->wdog, on_watchdog, (long)(wd_usec / 2000),
+		       &diag) == -1)
 		goto out;
-	if (open_timer(d, &d->metrics, on_metrics,
-		       d->cfg->metrics_interval_ms) == -1)
+	if (open_timer(d, &d->metrics, on_metrics, d->cfg->metrics_interval_ms,
+		       &diag) == -1)
 		goto out;
-	if (open_timer(d, &d->save, on_save, 0) == -1)
+	if (open_timer(d, &d->save, on_save, 0, &diag) == -1)
 		goto out;
 
 	/* watch first, then scan (watch_open does both) */
@@ -531,7 +546,10 @@ static int start(struct daemon *d)
 	write_metrics(d);
 	rc = 0;
 out:
-	log_diag(LOG_ERR, &diag);
+	if (rc == -1) {
+		diag_add(&diag, "not started");
+		start_failed(&diag);
+	}
 	diag_clear(&diag);
 	return rc;
 }
@@ -633,15 +651,12 @@ int cmd_run(int argc, char **argv)
 	i18n_set(d->cfg->language);
 	log_diag(LOG_WARNING, &warn);
 	if (config_load_rules(d->cfg, &d->rs, &diag) == -1) {
-		cli_diag("", &diag);
-		log_diag(LOG_ERR, &diag);
+		start_failed(&diag);
 		goto out;
 	}
 	rc = 1;
-	if (start(d) == -1) {
-		log_msg(LOG_ERR, "not started");
+	if (start(d) == -1)
 		goto out;
-	}
 	rc = run_loop(d) == 0 ? 0 : 1;
 	notify_send("STOPPING=1");
 	/* the batch in hand archived (and counted) before the totals are

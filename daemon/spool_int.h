@@ -1,9 +1,11 @@
 /*
- * spool_int.h - what the three files of the spool share, and the protocol
- * they implement together: spool.c opens the spool and claims files,
- * spool_batch.c judges, records and archives a batch, spool_recover.c takes
- * back what a crash left in work/. Not for use outside them (spool.h is the
- * API). The names used below are defined in spool_name.h.
+ * spool_int.h - what the files of the spool share, and the protocol they
+ * implement together: spool.c opens the spool and claims files,
+ * spool_judge.c reads, copies and judges a claim, spool_batch.c records
+ * and archives a batch, spool_archive.c reserves archive names and moves
+ * the files into the archive, spool_recover.c takes back what a crash left
+ * in work/. Not for use outside them (spool.h is the API). The names used
+ * below are defined in spool_name.h.
  *
  * Each daemon holds flock(LOCK_EX) on state/owner-TOKEN.lock while it
  * lives. A claim belongs to the daemon whose token it bears; another daemon

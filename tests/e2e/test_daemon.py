@@ -311,6 +311,28 @@ def test_missing_config_is_an_error(expensed_bin, tmp_path):
     assert "nope.conf" in r.stderr
 
 
+def test_start_failure_on_stderr(expensed_bin, tmp_path):
+    """A daemon that cannot start says why on stderr, not in syslog alone
+    (which a container may not have), once, and exits 1: a spool that is
+    not there, an inbox on another file system."""
+    (tmp_path / "spool").mkdir()
+    conf = tmp_path / "start.conf"
+    cases = [
+        ("directory = nospool",
+         "cannot open spool directory %s: No such file or directory"
+         % (tmp_path / "nospool")),
+        ("directory = spool\ninbox = /proc",
+         "inbox /proc is not on the file system of spool %s (files are "
+         "claimed by rename)" % (tmp_path / "spool")),
+    ]
+    for keys, why in cases:
+        conf.write_text("[spool]\n%s\n" % keys)
+        r = subprocess.run([expensed_bin, "run", "-c", str(conf)],
+                           capture_output=True, text=True, timeout=10)
+        assert (r.returncode, r.stderr) == (
+            1, "expensed: %s\nexpensed: not started\n" % why)
+
+
 def test_sd_notify(spool, start_daemon, tmp_path):
     sock_path = str(tmp_path / "notify.sock")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
