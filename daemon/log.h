@@ -18,6 +18,10 @@ void log_open(int facility, int level, int also_stderr);
 
 /* Whether log lines are copied to stderr (log_open()). */
 int log_to_stderr(void);
+
+/* Whether stderr is systemd's journal ($JOURNAL_STREAM names it), where
+ * the log lines go already. */
+int log_stderr_is_journal(void);
 /* Change facility/level after a reload. */
 void log_setup(int facility, int level);
 void log_close(void);

@@ -314,7 +314,8 @@ def test_missing_config_is_an_error(expensed_bin, tmp_path):
 def test_start_failure_on_stderr(expensed_bin, tmp_path):
     """A daemon that cannot start says why on stderr, not in syslog alone
     (which a container may not have), once, and exits 1: a spool that is
-    not there, an inbox on another file system."""
+    not there, an inbox on another file system; not on a stderr that is
+    the journal ($JOURNAL_STREAM), where the log lines go."""
     (tmp_path / "spool").mkdir()
     conf = tmp_path / "start.conf"
     cases = [
@@ -331,6 +332,21 @@ def test_start_failure_on_stderr(expensed_bin, tmp_path):
                            capture_output=True, text=True, timeout=10)
         assert (r.returncode, r.stderr) == (
             1, "expensed: %s\nexpensed: not started\n" % why)
+    # stderr connected to systemd's journal, which has the log lines: not
+    # said twice there
+    rfd, wfd = os.pipe()
+    st = os.fstat(wfd)
+    env = dict(os.environ, JOURNAL_STREAM="%d:%d" % (st.st_dev, st.st_ino))
+    try:
+        r = subprocess.run([expensed_bin, "run", "-c", str(conf)],
+                           stderr=wfd, env=env, timeout=10)
+        os.close(wfd)
+        wfd = -1
+        assert (r.returncode, os.read(rfd, 4096)) == (1, b"")
+    finally:
+        os.close(rfd)
+        if wfd != -1:
+            os.close(wfd)
 
 
 def test_sd_notify(spool, start_daemon, tmp_path):
