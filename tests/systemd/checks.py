@@ -1,11 +1,17 @@
 """The checks of `make systemd-test` (tests/systemd/nspawn.py boots the
 guest; each check here runs commands in it and raises CheckFailed with a
 message). Every wait is bounded; reports are made from tests/cases with a
-fresh report id each, so that none is a duplicate of another.
+fresh report id each, so that none is a duplicate of another (but the one
+check_upgrade drops again on purpose).
 """
+import base64
+import hashlib
 import json
 import re
+import shutil
+import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -14,6 +20,10 @@ from nspawn import (CONF, DROPPER, REPO, SPOOL, CheckFailed, log, wait_for)
 ACCEPTED_CASE = REPO / "tests/cases/cost_per_day_at_limit/input.json"
 REJECTED_CASE = REPO / "tests/cases/currency_lowercase/input.json"
 UNIT = "expensed.service"
+UPGRADE_SUFFIX = "+upgradetest1"
+WEBHOOK = "ci-upgrade"
+ACCOUNTS = (("passwd", "expensed"), ("group", "expensed"),
+            ("group", "expensed-drop"))
 _serial = [0]
 
 
@@ -379,6 +389,360 @@ def check_watchdog(s, deb):
         "restarted as %d after %.0fs; judging again" % (pid, wd, new, took)
 
 
+def upgrade_deb(deb, dest):
+    """A second package made from deb: the same files, Version: with
+    UPGRADE_SUFFIX appended (dpkg-deb -R, edit DEBIAN/control, dpkg-deb
+    -b), written into dest. (its path, the old version, the new one)"""
+    old = subprocess.run(["dpkg-deb", "-f", str(deb), "Version"],
+                         check=True, capture_output=True,
+                         text=True).stdout.strip()
+    arch = subprocess.run(["dpkg-deb", "-f", str(deb), "Architecture"],
+                          check=True, capture_output=True,
+                          text=True).stdout.strip()
+    new = old + UPGRADE_SUFFIX
+    if subprocess.run(["dpkg", "--compare-versions", new, "gt",
+                       old]).returncode != 0:
+        raise CheckFailed("version %s is not above %s" % (new, old))
+    tmp = Path(tempfile.mkdtemp(prefix="expensed-upgrade.", dir="/var/tmp"))
+    try:
+        subprocess.run(["dpkg-deb", "-R", str(deb), str(tmp / "pkg")],
+                       check=True)
+        control = tmp / "pkg/DEBIAN/control"
+        text, n = re.subn(r"^Version: .*$", "Version: " + new,
+                          control.read_text(), flags=re.M)
+        if n != 1:
+            raise CheckFailed("%d Version: lines in %s's control"
+                              % (n, deb.name))
+        control.write_text(text)
+        out = dest / ("expensed_%s_%s.deb" % (new, arch))
+        subprocess.run(["dpkg-deb", "--root-owner-group", "-b",
+                        str(tmp / "pkg"), str(out)], check=True,
+                       stdout=subprocess.DEVNULL)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    got = subprocess.run(["dpkg-deb", "-f", str(out), "Version"],
+                         check=True, capture_output=True,
+                         text=True).stdout.strip()
+    if got != new:
+        raise CheckFailed("%s says Version %r, want %r" % (out, got, new))
+    return out, old, new
+
+
+def read_files(s, directory, pattern):
+    """{name: text} of the files matching pattern in directory, read in
+    one command (outbox/ and the burst's results hold hundreds)."""
+    out = s.g.run(["sh", "-c", 'cd "$1" || exit 1; for f in $2; do '
+                   '[ -f "$f" ] && d=$(base64 -w0 < "$f") && '
+                   'printf "%s %s\\n" "$f" "$d"; done; true', "sh",
+                   directory, pattern]).stdout
+    found = {}
+    for line in out.splitlines():
+        name, _, data = line.partition(" ")
+        found[name] = base64.b64decode(data).decode()
+    return found
+
+
+def outbox(s):
+    """{file name: (text, document)} of the deliveries in outbox/."""
+    return {name: (text, json.loads(text)) for name, text in
+            read_files(s, SPOOL + "/outbox", "*.json").items()}
+
+
+def delivery_of(s, name, attempts):
+    """(file name, text, document) of the delivery of name in outbox/ once
+    it has made attempts tries, or None."""
+    for fname, (text, doc) in outbox(s).items():
+        if doc.get("file") == name and doc.get("attempts") == attempts:
+            return fname, text, doc
+    return None
+
+
+def etc_state(s):
+    """The names under /etc/expensed and the sha256 of its files."""
+    return s.g.run(["sh", "-c", "cd /etc/expensed && find . | sort && "
+                    "find . -type f | sort | xargs sha256sum"]).stdout
+
+
+# The burst of reports dropped around the upgrade: bash as the dropper,
+# one report every 5 ms or so (no fork but sleep), the odd ones accepted,
+# the even ones rejected, each line of LOG "N EPOCHREALTIME" once
+# ci-burst-N.json is written and closed; until STOP exists or MAX files.
+BURST = r"""exec >"$6"
+i=0
+while [ ! -e "$3" ] && [ "$i" -lt "$4" ]; do
+	i=$((i + 1))
+	if [ $((i % 2)) = 1 ]; then t=$1; else t=$2; fi
+	printf '%s' "${t//@N@/$i}" >"$5/ci-burst-$i.json"
+	echo "$i $EPOCHREALTIME"
+	sleep 0.005
+done
+"""
+BURST_MAX = 1500
+BURST_STOP = "/var/tmp/ci-burst.stop"
+BURST_LOG = "/var/tmp/ci-burst.log"
+
+
+def burst_template(case):
+    doc = json.loads(case.read_text())
+    doc["id"] = "%s-NSPAWN-%d-burst-@N@" % (doc["id"], int(time.time()))
+    return json.dumps(doc, indent=1)
+
+
+def burst_verdict(i):
+    return "accepted" if i % 2 else "rejected"
+
+
+def burst_log(s):
+    """[(N, time)] of the files the burst has dropped so far (whole
+    lines: the last one may be read while it is written)."""
+    res = s.g.run(["cat", BURST_LOG], check=False)
+    return [(int(n), float(t)) for n, t in
+            (line.split() for line in res.stdout.split("\n")[:-1])]
+
+
+def check_upgrade(s, deb):
+    """An upgrade to a higher version of the same package, as an
+    administrator makes it: an edited conffile, an accepted report, a
+    pending webhook delivery, and reports dropped all through it."""
+    if deb is None:
+        return "skipped (installed with make install, not a package)"
+    new_deb, old_v, new_v = upgrade_deb(deb, s.g.root / "var/tmp")
+    st = s.g.run(["dpkg-query", "-W", "-f", "${Status} ${Version}",
+                  "expensed"]).stdout
+    if st != "install ok installed " + old_v:
+        raise CheckFailed("dpkg says %r before the upgrade, want %s"
+                          % (st, old_v))
+    if outbox(s):
+        raise CheckFailed("outbox/ not empty before the webhook was set")
+    # The administrator's edit: a comment and a webhook whose receiver is
+    # down. The port is bound on the host (whose network the guest shares)
+    # and not listening, so that every try is refused, however long the
+    # check takes, and nothing else can take the port meanwhile.
+    hold = socket.socket()
+    try:
+        hold.bind(("127.0.0.1", 0))
+        port = hold.getsockname()[1]
+        return _upgrade(s, new_deb, old_v, new_v, port)
+    finally:
+        hold.close()
+
+
+def _upgrade(s, new_deb, old_v, new_v, port):
+    edit = ("\n# systemd-test: edited by the administrator before an "
+            "upgrade\n[webhook %s]\nurl = http://127.0.0.1:%d/hook\n"
+            "events = accepted\nretry = 0s, 1h\n" % (WEBHOOK, port))
+    shipped = s.g.run(["cat", CONF]).stdout
+    s.g.run(["sh", "-c", 'printf "%s" "$1" >> ' + CONF, "sh", edit])
+    edited = s.g.run(["cat", CONF]).stdout
+    if edited != shipped + edit:
+        raise CheckFailed("%s is not the shipped file and the edit" % CONF)
+    digest = s.g.run(["sha256sum", CONF]).stdout
+    cc = s.g.run(["expensed", "check-config"]).stdout
+    line = "webhook %s: format standard, events accepted" % WEBHOOK
+    if line not in cc.splitlines():
+        raise CheckFailed("check-config lacks %r:\n%s" % (line, cc))
+    cur = s.cursor()
+    s.g.run(["systemctl", "reload", "expensed"])
+    s.wait_journal(lambda e: "reloaded: " in e.get("MESSAGE", ""),
+                   "the daemon's 'reloaded: ...'", cur)
+    etc = etc_state(s)
+    accounts = [s.g.run(["getent", db, name]).stdout for db, name in ACCOUNTS]
+
+    # a report accepted before, and its delivery, refused once and due
+    # again in an hour
+    kept, kept_data = report(ACCEPTED_CASE)
+    s.drop(kept, kept_data)
+    kept_doc = s.wait_archived(kept, "accepted")
+    kept_result = s.g.run(["cat", "%s/accepted/%s.result.json"
+                           % (SPOOL, kept)]).stdout
+    pending, pending_text, pending_doc = wait_for(
+        lambda: delivery_of(s, kept, 1), 30,
+        "the delivery of %s refused once, in outbox/" % kept)
+    if (pending_doc.get("webhook"), pending_doc.get("type"),
+            (pending_doc.get("last_error") or {}).get("status"),
+            len(outbox(s))) != (WEBHOOK, "report.accepted", None, 1):
+        raise CheckFailed("outbox/%s: %s" % (pending, pending_text))
+
+    # the upgrade, with reports dropped from before it starts until after
+    # the service is back: the restart comes with work in flight
+    old_pid = s.wait_running()
+    restarts = s.show("NRestarts")["NRestarts"]
+    cur = s.cursor()
+    s.g.run(["rm", "-f", BURST_STOP, BURST_LOG])
+    burst = s.g.start(["runuser", "-u", DROPPER, "--", "bash", "-c", BURST,
+                       "bash", burst_template(ACCEPTED_CASE),
+                       burst_template(REJECTED_CASE), BURST_STOP,
+                       str(BURST_MAX), SPOOL + "/inbox", BURST_LOG])
+    try:
+        s.wait_archived("ci-burst-1.json", "accepted")
+        t0 = time.monotonic()
+        res = s.g.run(["apt-get", "install", "-y", "-q",
+                       "/var/tmp/" + new_deb.name], check=False,
+                       timeout=300)
+        took = time.monotonic() - t0
+        if res.returncode != 0:
+            raise CheckFailed("apt-get install ./%s exited %d: %s"
+                              % (new_deb.name, res.returncode,
+                                 (res.stderr or res.stdout).strip()[-2000:]))
+        # postinst restarts the service (systemctl restart, which waits
+        # for READY=1): a new main process by the time apt-get returns
+        new_pid = s.running()
+        if not new_pid or new_pid == old_pid:
+            raise CheckFailed("after the upgrade: MainPID %s (was %d), "
+                              "want a new one, active (running)"
+                              % (new_pid, old_pid))
+        at_return = len(burst_log(s))
+        if at_return >= BURST_MAX:
+            raise CheckFailed("the burst reached its %d files before "
+                              "apt-get returned" % BURST_MAX)
+        wait_for(lambda: len(burst_log(s)) >= at_return + 3, 20,
+                 "3 more files dropped after the upgrade")
+    finally:
+        s.g.run(["touch", BURST_STOP])
+        try:
+            burst.communicate(timeout=30)
+        finally:
+            if burst.poll() is None:
+                burst.kill()
+                burst.communicate()
+    if burst.returncode != 0:
+        raise CheckFailed("the burst exited %d" % burst.returncode)
+    dropped = burst_log(s)
+    if [n for n, _ in dropped] != list(range(1, len(dropped) + 1)):
+        raise CheckFailed("the burst's log is not 1..N: %s" % dropped)
+
+    st = s.g.run(["dpkg-query", "-W", "-f", "${Status} ${Version}",
+                  "expensed"]).stdout
+    if st != "install ok installed " + new_v:
+        raise CheckFailed("dpkg says %r after the upgrade, want %s"
+                          % (st, new_v))
+    if s.g.run(["cat", CONF]).stdout != edited or \
+            s.g.run(["sha256sum", CONF]).stdout != digest:
+        raise CheckFailed("%s changed by the upgrade" % CONF)
+    now = etc_state(s)
+    if now != etc:
+        raise CheckFailed("/etc/expensed before the upgrade:\n%sand "
+                          "after:\n%s" % (etc, now))
+    # a restart that is asked for (here by postinst) is not one of
+    # Restart='s: systemd starts counting those again from 0
+    now_restarts = s.show("NRestarts")["NRestarts"]
+    if now_restarts != "0":
+        raise CheckFailed("NRestarts %s after the upgrade (was %s), want 0"
+                          % (now_restarts, restarts))
+    for (db, name), before in zip(ACCOUNTS, accounts):
+        after = s.g.run(["getent", db, name]).stdout
+        if after != before:
+            raise CheckFailed("%s %s: %r before, %r after" % (db, name,
+                                                              before, after))
+
+    # every report dropped around it archived once, with its verdict
+    names = {"ci-burst-%d.json" % n: burst_verdict(n) for n, _ in dropped}
+
+    def results():
+        got = {}
+        for verdict in ("accepted", "rejected"):
+            for name, text in read_files(s, "%s/%s" % (SPOOL, verdict),
+                                         "ci-burst-*.result.json").items():
+                got[name[:-len(".result.json")]] = (verdict,
+                                                    json.loads(text))
+        return got if len(got) >= len(names) else None
+    got = wait_for(results, 60, "the %d files of the burst archived"
+                   % len(names))
+    for name, verdict in names.items():
+        where, doc = got.get(name, (None, {}))
+        want = (verdict, verdict, "%s/%s" % (verdict, name), name)
+        if (where, doc.get("verdict"), doc.get("archived_as"),
+                doc.get("file")) != want:
+            raise CheckFailed("%s: in %s/, verdict %s, archived_as %s, "
+                              "file %s; want %s" % (name, where,
+                                                    doc.get("verdict"),
+                                                    doc.get("archived_as"),
+                                                    doc.get("file"), want))
+    if len(got) != len(names):
+        raise CheckFailed("results of %d burst files, %d dropped"
+                          % (len(got), len(names)))
+    if not s.spool_empty("inbox", "work"):
+        raise CheckFailed("inbox/ or work/ not empty after the upgrade")
+    judged_by = {}
+    for e in s.journal(cur):
+        m = re.match(r"(ci-burst-\d+\.json): (accepted|rejected) \(report ",
+                     e.get("MESSAGE", ""))
+        if m:
+            judged_by.setdefault(m.group(1), []).append(int(e["_PID"]))
+    for name in names:
+        if judged_by.get(name) not in ([old_pid], [new_pid]):
+            raise CheckFailed("%s: verdict lines from pids %s, want one "
+                              "from %d or %d" % (name, judged_by.get(name),
+                                                 old_pid, new_pid))
+    systemd = [e for e in s.journal(cur, unit=False)
+               if e.get("UNIT") == UNIT and e.get("_PID") == "1"]
+    stopping = [int(e["__REALTIME_TIMESTAMP"]) / 1e6 for e in systemd
+                if e.get("MESSAGE", "").startswith("Stopping ")]
+    started = [int(e["__REALTIME_TIMESTAMP"]) / 1e6 for e in systemd
+               if e.get("MESSAGE", "").startswith("Started ")]
+    if len(stopping) != 1 or len(started) != 1:
+        raise CheckFailed("systemd's lines about %s during the upgrade: "
+                          "%s" % (UNIT, [e.get("MESSAGE") for e in systemd]))
+    early = [n for n, t in dropped if t < stopping[0]]
+    late = [n for n, t in dropped if t > started[0]]
+    # dropped (written and closed) before the new daemon was up, judged
+    # by it: what the restart had in flight
+    waited = [n for n, t in dropped if t < started[0] and
+              judged_by["ci-burst-%d.json" % n] == [new_pid]]
+    if not early or not late or not waited:
+        raise CheckFailed("the burst did not span the restart: %d files "
+                          "before Stopping, %d after Started, %d dropped "
+                          "before and judged after"
+                          % (len(early), len(late), len(waited)))
+    by_old = sum(1 for v in judged_by.values() if v == [old_pid])
+
+    # the report accepted before: still there, its result unchanged
+    text = s.g.run(["cat", "%s/accepted/%s.result.json"
+                    % (SPOOL, kept)]).stdout
+    if text != kept_result:
+        raise CheckFailed("accepted/%s.result.json changed" % kept)
+    sha = s.g.run(["sha256sum", "%s/accepted/%s" % (SPOOL, kept)]
+                  ).stdout.split()[0]
+    if sha != kept_doc["sha256"] or sha != hashlib.sha256(
+            kept_data).hexdigest():
+        raise CheckFailed("accepted/%s: sha256 %s, result says %s"
+                          % (kept, sha, kept_doc["sha256"]))
+    # the ledger survived: the same report again is a duplicate
+    again = "ci-again-" + kept
+    s.drop(again, kept_data)
+    doc = s.wait_archived(again, "rejected")
+    want = [{"rule": "report.duplicate", "severity": "error", "path": "/id",
+             "message": "report %s was already accepted (as accepted/%s)"
+             % (kept_doc["report_id"], kept)}]
+    if (doc.get("errors"), doc.get("warnings"), doc.get("findings")) != \
+            (1, 0, want):
+        raise CheckFailed("rejected/%s.result.json: errors %s, warnings "
+                          "%s, findings %s; want 1, 0, %s"
+                          % (again, doc.get("errors"), doc.get("warnings"),
+                             doc.get("findings"), want))
+
+    # the pending delivery kept as it was, and the upgraded daemon alerts
+    # through the edited configuration
+    left = outbox(s).get(pending)
+    if left is None or left[0] != pending_text:
+        raise CheckFailed("outbox/%s after the upgrade: %s (was %s)"
+                          % (pending, left and left[0], pending_text))
+    last = max(n for n in late if n % 2)
+    wait_for(lambda: delivery_of(s, "ci-burst-%d.json" % last, 1), 30,
+             "the delivery of ci-burst-%d.json, judged by the upgraded "
+             "daemon, refused once" % last)
+    return "%s -> %s in %.1fs: MainPID %d -> %d, down %.0f ms (Stopping " \
+        "to Started), NRestarts %s -> 0; %s kept byte for byte; %d reports " \
+        "dropped through it, each archived once with its verdict (%d by " \
+        "the old daemon, %d by the new, %d of them dropped before it was " \
+        "up); %s kept, again: report.duplicate; outbox/%s kept; accounts " \
+        "unchanged" % (
+            old_v, new_v, took, old_pid, new_pid,
+            (started[0] - stopping[0]) * 1000, restarts, CONF,
+            len(dropped), by_old, len(dropped) - by_old, len(waited), kept,
+            pending)
+
+
 def check_stop(s, deb):
     s.wait_running()
     t0 = time.monotonic()
@@ -444,6 +808,7 @@ CHECKS = [
     ("bad config on reload", check_bad_reload),
     ("kill -9 and restart", check_kill9),
     ("watchdog (SIGSTOP)", check_watchdog),
+    ("apt upgrade", check_upgrade),
     ("stop", check_stop),
     ("apt purge", check_purge),
 ]

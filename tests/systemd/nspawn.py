@@ -230,11 +230,21 @@ class Guest:
                 return int(stat.split("/")[2])
         return None
 
-    def run(self, argv, check=True, input=None, timeout=60):
-        """Run argv inside the guest; CompletedProcess with text output."""
+    def _cmd(self, argv):
         cmd = ["nsenter", "-t", str(self.leader), "-m", "-u", "-i", "-n",
                "-p", "-C", "--", "/usr/bin/env", "-i"]
-        cmd += ["%s=%s" % kv for kv in GUEST_ENV.items()] + list(argv)
+        return cmd + ["%s=%s" % kv for kv in GUEST_ENV.items()] + list(argv)
+
+    def start(self, argv):
+        """Start argv inside the guest without waiting: a Popen whose
+        communicate() gives its text output."""
+        return subprocess.Popen(self._cmd(argv), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    def run(self, argv, check=True, input=None, timeout=60):
+        """Run argv inside the guest; CompletedProcess with text output."""
+        cmd = self._cmd(argv)
         kw = {"input": input} if input is not None else {
             "stdin": subprocess.DEVNULL}
         res = subprocess.run(cmd, **kw, capture_output=True,
