@@ -515,6 +515,7 @@ static int start(struct daemon *d)
 	d->ctx.cfg = d->cfg;
 	d->ctx.ledger = d->ledger;
 	d->ctx.ob = d->ob;
+	spool_give_read_group(d->sp, d->cfg);
 
 	if (open_timer(d, &d->rescan, on_rescan, d->cfg->rescan_ms, &diag) ==
 	    -1)

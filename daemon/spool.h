@@ -138,6 +138,14 @@ int spool_process(struct spool *sp, struct spool_ctx *ctx,
 		  struct spool_item *items, size_t n);
 
 /*
+ * Give accepted/ and rejected/ [spool] read_group now when they do not
+ * have it, as spool_process() does at each batch: at start, so that a
+ * systemd-tmpfiles --create run just before (a boot, the postinst of a
+ * package upgrade) does not lock the readers out until the first report.
+ */
+void spool_give_read_group(struct spool *sp, const struct config *cfg);
+
+/*
  * Archive the batch whose sync is still running, if any (waiting for that
  * sync). Call it when no more files are ready, and before anything that
  * lists work/ (recovery), changes ctx (a reload) or closes it.

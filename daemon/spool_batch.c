@@ -962,43 +962,58 @@ static void leave_all(struct spool *sp, struct rec *recs, size_t n)
 }
 
 /* Give the directory fd ("accepted", "rejected") group gid and its setgid
- * bit, when it does not have that group yet (logged when it cannot). */
-static void give_dir(int fd, const char *name, gid_t gid)
+ * bit, when it does not have that group (logged when it cannot and say).
+ * The mode is changed only when the setgid bit is missing: the unit's
+ * RestrictSUIDSGID= refuses any chmod with that bit (EPERM), even one
+ * that keeps it, and a chown keeps it on a directory. */
+static void give_dir(int fd, const char *name, gid_t gid, int say)
 {
 	struct stat st;
 
 	if (fstat(fd, &st) == -1) {
-		log_msg(LOG_ERR, "cannot give %s/ the read group %lu: %s", name,
-			(unsigned long)gid, strerror(errno));
+		if (say)
+			log_msg(LOG_ERR,
+				"cannot give %s/ the read group %lu: %s", name,
+				(unsigned long)gid, strerror(errno));
 		return;
 	}
 	if (st.st_gid == gid)
 		return;
-	if (fchown(fd, (uid_t)-1, gid) == -1 ||
-	    fchmod(fd, (st.st_mode & 0777) | S_ISGID) == -1)
+	if ((fchown(fd, (uid_t)-1, gid) == -1 ||
+	     (!(st.st_mode & S_ISGID) &&
+	      fchmod(fd, (st.st_mode & 0777) | S_ISGID) == -1)) &&
+	    say)
 		log_msg(LOG_ERR, "cannot give %s/ the read group %lu: %s", name,
 			(unsigned long)gid, strerror(errno));
 }
 
-/* The read group, at each batch: [spool] read_group (given to accepted/
- * and rejected/ too), else the group of accepted/ (SPEC: the drop group);
- * sp->read_gid is -1 when it is the daemon's own. */
+/* The read group, at start and at each batch: [spool] read_group, else
+ * the group of accepted/ (SPEC: the drop group); sp->read_gid is -1 when
+ * it is the daemon's own. read_group is given to accepted/ and rejected/
+ * whenever they do not have it, not only when it changes: systemd-tmpfiles
+ * --create (at boot, in a package upgrade's postinst) gives them the group
+ * of expensed.tmpfiles back. A failure is logged once per group. */
 static void read_group(struct spool *sp, const struct config *cfg)
 {
 	struct stat st;
 	gid_t gid = (gid_t)-1;
 
 	if (cfg->read_gid != (gid_t)-1) {
+		int say = sp->dirs_gid != cfg->read_gid;
+
 		gid = cfg->read_gid;
-		if (sp->dirs_gid != gid) {
-			give_dir(sp->accfd, SPOOL_DIR_ACCEPTED, gid);
-			give_dir(sp->rejfd, SPOOL_DIR_REJECTED, gid);
-			sp->dirs_gid = gid;
-		}
+		give_dir(sp->accfd, SPOOL_DIR_ACCEPTED, gid, say);
+		give_dir(sp->rejfd, SPOOL_DIR_REJECTED, gid, say);
+		sp->dirs_gid = gid;
 	} else if (fstat(sp->accfd, &st) == 0) {
 		gid = st.st_gid;
 	}
 	sp->read_gid = gid == getegid() ? (gid_t)-1 : gid;
+}
+
+void spool_give_read_group(struct spool *sp, const struct config *cfg)
+{
+	read_group(sp, cfg);
 }
 
 /* If the batch left files for lack of room (spool_write_failed()): one

@@ -283,7 +283,7 @@ struct spool {
 	 * group of the copies, results and pages, or -1 to leave them the
 	 * daemon's */
 	gid_t read_gid;
-	gid_t dirs_gid;	  /* [spool] read_group given to the directories */
+	gid_t dirs_gid;	  /* [spool] read_group last given to the directories */
 	gid_t warned_gid; /* the read group spool_warn_group() warned of */
 	int mode_exact;	  /* files are created 0640 (the umask), no fchmod */
 	/* this batch is committed at once (spool_process()): each file

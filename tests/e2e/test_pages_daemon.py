@@ -203,6 +203,61 @@ def test_read_group_setting(spool, start_daemon, tmp_path):
     assert os.stat(spool / "index.html").st_gid == 4343
 
 
+
+def read_group_config(tmp_path, spool, gid):
+    write_config(tmp_path / "d.conf", spool)
+    conf = (tmp_path / "d.conf").read_text().replace(
+        "[spool]\n", "[spool]\nread_group = %d\n" % gid, 1)
+    (tmp_path / "d.conf").write_text(conf)
+
+
+def tmpfiles_again(spool, gid):
+    """What `systemd-tmpfiles --create` does to accepted/ and rejected/
+    (at boot, and in the postinst of a package upgrade): the group and
+    mode of expensed.tmpfiles, whatever the daemon gave them."""
+    for dd in ("accepted", "rejected"):
+        os.chown(spool / dd, -1, gid)
+        os.chmod(spool / dd, 0o2750)
+
+
+def test_read_group_given_at_start(spool, start_daemon, tmp_path):
+    """accepted/ and rejected/ get [spool] read_group when the daemon
+    starts, not at its first batch: after an upgrade (whose tmpfiles run
+    gave them the drop group back just before the restart) the readers
+    are not locked out until the next report comes."""
+    if os.geteuid() != 0:
+        pytest.skip("chown to another group needs root")
+    for dd in ("accepted", "rejected"):
+        (spool / dd).mkdir()
+    tmpfiles_again(spool, 4242)
+    read_group_config(tmp_path, spool, 4343)
+    d = start_daemon(spool)
+    for dd in ("accepted", "rejected"):
+        st = os.stat(spool / dd)
+        assert (st.st_gid, stat.S_IMODE(st.st_mode)) == (4343, 0o2750), dd
+    assert d.stop() == 0
+
+
+def test_read_group_given_back(spool, start_daemon, tmp_path):
+    """A running daemon gives accepted/ and rejected/ the read group again
+    at the next batch when they lost it (systemd-tmpfiles --create), not
+    only when the setting changes: the readers are not locked out until a
+    restart."""
+    if os.geteuid() != 0:
+        pytest.skip("chown to another group needs root")
+    read_group_config(tmp_path, spool, 4343)
+    d = start_daemon(spool)
+    drop(spool, "seed.json", SEED)
+    wait_all(spool, 1)
+    tmpfiles_again(spool, 4242)
+    drop(spool, "broken.json", BROKEN)
+    wait_all(spool, 2)
+    for dd in ("accepted", "rejected"):
+        st = os.stat(spool / dd)
+        assert (st.st_gid, stat.S_IMODE(st.st_mode)) == (4343, 0o2750), dd
+    assert os.stat(spool / "rejected/broken.json").st_gid == 4343
+    assert d.stop() == 0
+
 def test_read_group_not_given_warns_once(expensed_bin, tmp_path):
     """A daemon that may not give the read group (not a member: run as
     nobody, read_group 4343) archives its files with its own group and

@@ -22,6 +22,9 @@ REJECTED_CASE = REPO / "tests/cases/currency_lowercase/input.json"
 UNIT = "expensed.service"
 UPGRADE_SUFFIX = "+upgradetest1"
 WEBHOOK = "ci-upgrade"
+READERS = "ci-readers"  # [spool] read_group, and a member: READER
+READER = "ci-reader"
+DROPIN = "/etc/systemd/system/expensed.service.d/ci-readers.conf"
 ACCOUNTS = (("passwd", "expensed"), ("group", "expensed"),
             ("group", "expensed-drop"))
 _serial = [0]
@@ -528,23 +531,37 @@ def check_upgrade(s, deb):
 
 
 def _upgrade(s, new_deb, old_v, new_v, port):
+    # ... and readers of the verdicts who do not drop: [spool] read_group,
+    # the daemon a member of it by a drop-in (then a restart)
+    s.g.run(["groupadd", "--system", READERS])
+    s.g.run(["useradd", "--no-create-home", "--groups", READERS, READER])
+    s.g.run(["mkdir", "-p", DROPIN.rsplit("/", 1)[0]])
+    s.g.run(["sh", "-c", 'printf "%s" "$1" > ' + DROPIN, "sh",
+             "[Service]\nSupplementaryGroups=%s\n" % READERS])
     edit = ("\n# systemd-test: edited by the administrator before an "
             "upgrade\n[webhook %s]\nurl = http://127.0.0.1:%d/hook\n"
             "events = accepted\nretry = 0s, 1h\n" % (WEBHOOK, port))
     shipped = s.g.run(["cat", CONF]).stdout
-    s.g.run(["sh", "-c", 'printf "%s" "$1" >> ' + CONF, "sh", edit])
-    edited = s.g.run(["cat", CONF]).stdout
-    if edited != shipped + edit:
+    if shipped.count("\n[spool]\n") != 1:
+        raise CheckFailed("%s has no single [spool] line" % CONF)
+    edited = shipped.replace("\n[spool]\n", "\n[spool]\nread_group = %s\n"
+                             % READERS) + edit
+    s.g.run(["sh", "-c", 'printf "%s" "$1" > ' + CONF, "sh", edited])
+    if s.g.run(["cat", CONF]).stdout != edited:
         raise CheckFailed("%s is not the shipped file and the edit" % CONF)
     digest = s.g.run(["sha256sum", CONF]).stdout
-    cc = s.g.run(["expensed", "check-config"]).stdout
-    line = "webhook %s: format standard, events accepted" % WEBHOOK
-    if line not in cc.splitlines():
-        raise CheckFailed("check-config lacks %r:\n%s" % (line, cc))
-    cur = s.cursor()
-    s.g.run(["systemctl", "reload", "expensed"])
-    s.wait_journal(lambda e: "reloaded: " in e.get("MESSAGE", ""),
-                   "the daemon's 'reloaded: ...'", cur)
+    cc = s.g.run(["expensed", "check-config"]).stdout.splitlines()
+    gid = s.g.run(["getent", "group", READERS]).stdout.split(":")[2]
+    for line in ("webhook %s: format standard, events accepted" % WEBHOOK,
+                 "read group: %s (%s)" % (READERS, gid)):
+        if line not in cc:
+            raise CheckFailed("check-config lacks %r:\n%s"
+                              % (line, "\n".join(cc)))
+    cur_admin = s.cursor()
+    pid = s.wait_running()
+    s.g.run(["systemctl", "daemon-reload"])
+    s.g.run(["systemctl", "restart", "expensed"], timeout=90)
+    s.wait_running(other_than=pid)
     etc = etc_state(s)
     accounts = [s.g.run(["getent", db, name]).stdout for db, name in ACCOUNTS]
 
@@ -591,6 +608,14 @@ def _upgrade(s, new_deb, old_v, new_v, port):
             raise CheckFailed("after the upgrade: MainPID %s (was %d), "
                               "want a new one, active (running)"
                               % (new_pid, old_pid))
+        # postinst's systemd-tmpfiles gave accepted/ and rejected/ their
+        # installed group back; the new daemon, up, has given them the
+        # read group again, before any report
+        modes = s.g.run(["stat", "-c", "%G %a", SPOOL + "/accepted",
+                         SPOOL + "/rejected"]).stdout.split("\n")[:2]
+        if modes != ["%s 2750" % READERS] * 2:
+            raise CheckFailed("accepted/, rejected/ after the upgrade: %s, "
+                              "want %s 2750" % (modes, READERS))
         at_return = len(burst_log(s))
         if at_return >= BURST_MAX:
             raise CheckFailed("the burst reached its %d files before "
@@ -696,6 +721,21 @@ def _upgrade(s, new_deb, old_v, new_v, port):
                           % (len(early), len(late), len(waited)))
     by_old = sum(1 for v in judged_by.values() if v == [old_pid])
 
+    # the readers read it all; the daemon, sandboxed (RestrictSUIDSGID=),
+    # gave the read group without an error
+    for cmd, path in (("ls", "accepted"), ("ls", "rejected"),
+                      ("cat", "accepted/%s.result.json" % kept)):
+        res = s.g.run(["runuser", "-u", READER, "--", cmd,
+                       "%s/%s" % (SPOOL, path)], check=False)
+        if res.returncode != 0:
+            raise CheckFailed("%s cannot read %s: %s" % (READER, path,
+                                                         res.stderr))
+    err = [e["MESSAGE"] for e in s.journal(cur_admin)
+           if "read group" in e.get("MESSAGE", "")]
+    if err:
+        raise CheckFailed("the daemon's lines about the read group: %s"
+                          % err)
+
     # the report accepted before: still there, its result unchanged
     text = s.g.run(["cat", "%s/accepted/%s.result.json"
                     % (SPOOL, kept)]).stdout
@@ -735,12 +775,12 @@ def _upgrade(s, new_deb, old_v, new_v, port):
         "to Started), NRestarts %s -> 0; %s kept byte for byte; %d reports " \
         "dropped through it, each archived once with its verdict (%d by " \
         "the old daemon, %d by the new, %d of them dropped before it was " \
-        "up); %s kept, again: report.duplicate; outbox/%s kept; accounts " \
-        "unchanged" % (
+        "up); read group %s kept; %s kept, again: report.duplicate; " \
+        "outbox/%s kept; accounts unchanged" % (
             old_v, new_v, took, old_pid, new_pid,
             (started[0] - stopping[0]) * 1000, restarts, CONF,
-            len(dropped), by_old, len(dropped) - by_old, len(waited), kept,
-            pending)
+            len(dropped), by_old, len(dropped) - by_old, len(waited),
+            READERS, kept, pending)
 
 
 def check_stop(s, deb):
