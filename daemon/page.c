@@ -45,16 +45,16 @@ static size_t head(struct pg *p)
 	return style;
 }
 
-/* t, "2019-02-08T10:00:00Z", as "08/02/2019 10:00:00 UTC" in French,
- * into buf (p->checked_at). */
+/* t, "2019-02-08T10:00:00Z", in local time: "08/02/2019 11:00:00 CET" in
+ * French, into buf (p->checked_at). */
 static void timestamp(const struct pg *p, time_t t, char *buf, size_t size)
 {
-	char iso[ISO8601_SIZE], day[16], shown[32];
+	struct local_time lt;
+	char shown[32];
 
-	iso8601_utc(t, iso, sizeof(iso));
-	snprintf(day, sizeof(day), "%.10s", iso);
-	i18n_date(p->lang, day, shown, sizeof(shown));
-	snprintf(buf, size, "%s %.8s UTC", shown, iso + 11);
+	local_time(t, &lt);
+	i18n_date(p->lang, lt.day, shown, sizeof(shown));
+	snprintf(buf, size, "%s %s %s", shown, lt.hms, lt.zone);
 }
 
 static void banner(struct pg *p)

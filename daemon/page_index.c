@@ -570,20 +570,22 @@ static void add_count(struct strbuf *sb, int n)
 static void add_row(struct strbuf *sb, const struct page_index_entry *e,
 		    enum lang lang, const char *const words[3])
 {
-	char iso[32], date[32], day[11];
+	char iso[32], date[32];
+	struct local_time lt;
 
 	iso8601_utc(e->checked_at, iso, sizeof(iso));
-	/* iso: YYYY-MM-DDTHH:MM:SSZ */
-	memcpy(day, iso, 10);
-	day[10] = '\0';
+	local_time(e->checked_at, &lt);
 	sb_adds(sb, "<tr><td class=\"t\"><time datetime=\"");
 	sb_adds(sb, iso);
 	sb_adds(sb, "\">");
 	/* English: as it is (i18n_date) */
-	sb_adds(sb, lang == LANG_EN ? day
-				    : i18n_date(lang, day, date, sizeof(date)));
+	sb_adds(sb, lang == LANG_EN
+			? lt.day
+			: i18n_date(lang, lt.day, date, sizeof(date)));
 	sb_addc(sb, ' ');
-	sb_add(sb, iso + 11, 5);
+	sb_add(sb, lt.hms, 5);
+	sb_addc(sb, ' ');
+	sb_adds(sb, lt.zone);
 	sb_adds(sb, "</time></td><td class=\"f\"><a href=\"");
 	add_url(sb, e->archived_as);
 	sb_adds(sb, ".result.html\">");
@@ -627,7 +629,7 @@ int page_index_render(struct strbuf *out,
 	sb_adds(out, "</h1>\n<p class=\"note\">");
 	page_escape(out,
 		    i18n_tr(lang, N_("Newest first. Each file name opens its "
-				     "verdict page. Times are in UTC.")));
+				     "verdict page.")));
 	sb_adds(out, "</p>\n<table><thead><tr>");
 	static const char *const heads[] = {N_("Time"),	  N_("File"),
 					    N_("Report"), N_("Verdict"),

@@ -90,7 +90,7 @@ struct pg {
 	/* report_currency(): the report's currency when a code other than
 	 * "EUR", as the engine's French messages write it */
 	const char *currency;
-	char checked_at[48]; /* j->checked_at in the page's words */
+	char checked_at[64]; /* j->checked_at in the page's words */
 	bool sum_ok;	     /* pg_costs_sum() of the missions is 0 */
 	int64_t sum;	     /* and its sum */
 	size_t unreadable;   /* or how many costs are no amount */

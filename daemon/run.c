@@ -651,6 +651,7 @@ int cmd_run(int argc, char **argv)
 	}
 	log_open(d->cfg->log_facility, d->cfg->log_level, verbose);
 	i18n_set(d->cfg->language);
+	tzset(); /* the local time of pages, read once (docs/pages.md) */
 	log_diag(LOG_WARNING, &warn);
 	if (config_load_rules(d->cfg, &d->rs, &diag) == -1) {
 		start_failed(&diag);

@@ -65,8 +65,9 @@ def check(binary, path, cwd, extra, fmt="json"):
 
 def without_time(out):
     """The output but the time it was checked at (in a result document,
-    or on a page: "2026-11-26 14:39:34 UTC")."""
-    out = re.sub(rb"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} UTC", b"", out)
+    or on a page: "2026-11-26 14:39:34 UTC", in the local time zone)."""
+    out = re.sub(rb"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} "
+                 rb"[A-Za-z]+(?:[+-][0-9]{2}:[0-9]{2})?", b"", out)
     return re.sub(rb'"checked_at":"[^"]*"', b'"checked_at":""', out)
 
 

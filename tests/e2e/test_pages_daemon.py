@@ -4,6 +4,7 @@ and recovered from every kill -9 point of it, never a name a dropped file
 can take; index.html, the latest 200 verdicts, newest first, continued
 across restarts; [html] enabled = no; French.
 """
+import calendar
 import contextlib
 import errno
 import json
@@ -377,7 +378,9 @@ def test_crash_windows(point, spool, expensed_bin, start_daemon, tmp_path):
         assert len(files) == (11 if "archived" in point else 12)
 
 
-CHECKED_AT = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
+# when a page says it was checked, in the local time zone, whatever it is
+CHECKED_AT = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d "
+                        rb"[A-Za-z]+(?:[+-]\d\d:\d\d)?")
 
 
 def checked_page(expensed_bin, tmp_path, name, data):
@@ -469,6 +472,38 @@ def test_duplicate_in_french(spool, start_daemon):
     assert '<span class="sev">erreur</span>%s</p>' % msg in page
     assert "copy.json: /id: error: %s [report.duplicate]" % msg in d.text()
     assert "already accepted" not in page + d.text()
+
+
+def test_times_in_local_time(spool, start_daemon):
+    """Pages and index.html show when a file was checked in the server's
+    time zone, named (CET, CEST), in French as 08/02/2019 11:00:00 CET;
+    the result document and the index's datetime stay in UTC."""
+    tz = "CET-1CEST,M3.5.0,M10.5.0/3"  # Paris, without tzdata
+    d = start_daemon(spool, env={"TZ": tz},
+                     extra="[general]\nlanguage = fr\n")
+    drop(spool, "seed.json", SEED)
+    doc = wait_for(lambda: result(spool, "seed.json"), 10, what="seed.json")
+    assert d.stop() == 0
+    utc = time.strptime(doc["checked_at"], "%Y-%m-%dT%H:%M:%SZ")
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = tz
+    time.tzset()
+    try:
+        local = time.localtime(calendar.timegm(utc))
+    finally:
+        if old is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = old
+        time.tzset()
+    zone = "CEST" if local.tm_isdst else "CET"
+    page = (spool / "accepted" / "seed.json.result.html").read_text()
+    assert time.strftime("%d/%m/%Y %H:%M:%S ", local) + zone in page
+    assert " UTC" not in page
+    (row,) = parse((spool / "index.html").read_text()).find_all(
+        "time")
+    assert row.attrs["datetime"] == doc["checked_at"]
+    assert row.text == time.strftime("%d/%m/%Y %H:%M ", local) + zone
 
 
 def test_page_out_of_memory_is_not_a_verdict(spool, expensed_bin,
@@ -1118,7 +1153,8 @@ def test_index_in_french(spool, start_daemon):
     heads = [th.text for th in dom.find_all("th")]
     assert heads == ["Heure", "Fichier", "Rapport", "Verdict", "Erreurs",
                      "Avertissements"]
-    # dates as the French write them: DD/MM/YYYY HH:MM
-    assert all(re.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d",
+    # dates as the French write them: DD/MM/YYYY HH:MM, and the zone
+    zone = time.strftime("%Z")
+    assert all(re.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d %s" % zone,
                             td.text) for td in dom.find_all("td", class_="t"))
     assert d.stop() == 0

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "../../common/i18n.h"
+#include "../../common/timefmt.h"
 
 static char localedir[4096];
 
@@ -157,12 +158,48 @@ static void catalog(void **state)
 	assert_string_equal(num, "1.50");
 }
 
+/* What pages show of a time: the local time zone's, with its name (a
+ * POSIX TZ string: no time zone database needed). */
+static void local_times(void **state)
+{
+	struct local_time lt;
+	static const struct {
+		const char *tz;
+		time_t t;
+		const char *day, *hms, *zone;
+	} cases[] = {
+	    /* 2019-02-08T10:00:00Z, 2019-07-01T10:00:00Z */
+	    {"UTC0", 1549620000, "2019-02-08", "10:00:00", "UTC"},
+	    {"CET-1CEST,M3.5.0,M10.5.0/3", 1549620000, "2019-02-08", "11:00:00",
+	     "CET"},
+	    {"CET-1CEST,M3.5.0,M10.5.0/3", 1561975200, "2019-07-01", "12:00:00",
+	     "CEST"},
+	    /* 23:30 UTC is the next day in Paris */
+	    {"CET-1CEST,M3.5.0,M10.5.0/3", 1549668600, "2019-02-09", "00:30:00",
+	     "CET"},
+	    {"<+03>-3", 1549620000, "2019-02-08", "13:00:00", "UTC+03:00"},
+	    {"<-0330>3:30", 1549620000, "2019-02-08", "06:30:00", "UTC-03:30"},
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(setenv("TZ", cases[i].tz, 1), 0);
+		tzset();
+		local_time(cases[i].t, &lt);
+		assert_string_equal(lt.day, cases[i].day);
+		assert_string_equal(lt.hms, cases[i].hms);
+		assert_string_equal(lt.zone, cases[i].zone);
+	}
+	unsetenv("TZ");
+	tzset();
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(amounts), cmocka_unit_test(wide_amounts),
 	    cmocka_unit_test(dates),   cmocka_unit_test(environment),
-	    cmocka_unit_test(catalog),
+	    cmocka_unit_test(catalog), cmocka_unit_test(local_times),
 	};
 	char self[4096];
 
