@@ -58,6 +58,11 @@ int log_to_stderr(void)
 	return log_stderr;
 }
 
+int log_enabled(int priority)
+{
+	return LOG_PRI(priority) <= log_level;
+}
+
 int log_stderr_is_journal(void)
 {
 	const char *js = getenv("JOURNAL_STREAM");

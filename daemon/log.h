@@ -19,6 +19,9 @@ void log_open(int facility, int level, int also_stderr);
 /* Whether log lines are copied to stderr (log_open()). */
 int log_to_stderr(void);
 
+/* Whether a line of that priority is logged at all ([log] level). */
+int log_enabled(int priority);
+
 /* Whether stderr is systemd's journal ($JOURNAL_STREAM names it), where
  * the log lines go already. */
 int log_stderr_is_journal(void);

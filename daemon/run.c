@@ -92,10 +92,12 @@ static void log_diag(int prio, const struct diag *d)
 /* Why the daemon does not start: on stderr, as every command says what
  * went wrong (a container may have no syslog at all), and in the log;
  * once where log lines are copied to stderr already (-v, a terminal) or
- * where stderr is the journal that has the log lines. */
+ * where stderr is the journal that has the log lines, unless [log] level
+ * (crit) leaves err lines out of the log: then stderr alone says it. */
 static void start_failed(const struct diag *d)
 {
-	if (!log_to_stderr() && !log_stderr_is_journal())
+	if (!log_enabled(LOG_ERR) ||
+	    (!log_to_stderr() && !log_stderr_is_journal()))
 		cli_diag("", d);
 	log_diag(LOG_ERR, d);
 }

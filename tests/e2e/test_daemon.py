@@ -347,6 +347,13 @@ def test_start_failure_on_stderr(expensed_bin, tmp_path):
         os.close(rfd)
         if wfd != -1:
             os.close(wfd)
+    # -v copies the log lines to stderr, but [log] level = crit logs no
+    # err line: said on stderr all the same
+    conf.write_text("[spool]\ndirectory = nospool\n[log]\nlevel = crit\n")
+    r = subprocess.run([expensed_bin, "run", "-v", "-c", str(conf)],
+                       capture_output=True, text=True, timeout=10)
+    assert (r.returncode, r.stderr) == (
+        1, "expensed: %s\nexpensed: not started\n" % cases[0][1])
 
 
 def test_sd_notify(spool, start_daemon, tmp_path):
