@@ -49,6 +49,12 @@ struct ledger {
 	 * lacks, which ledger_add would skip when the claims are tried again;
 	 * the next lock loads the whole file anew */
 	int stale;
+	/* the last line loaded or appended (it ends at seen): where it
+	 * starts and the hash of its bytes. A file rewritten in place by
+	 * hand moves it, and another daemon may have appended past seen
+	 * before our lock: its size alone does not tell */
+	off_t tail_at;
+	uint64_t tail_hash;
 };
 
 /* One line read back and split: its fields unescaped, in l->line. */
@@ -280,8 +286,10 @@ static int load_line(struct ledger *l, char *line, off_t at)
 static int load_tail(struct ledger *l)
 {
 	struct stat st;
-	char *buf = NULL;
+	char *buf = NULL, *last, *first;
 	size_t len, done = 0;
+	off_t tail_at = 0;
+	uint64_t tail_hash = 0;
 	int rc = -1;
 
 	if (fstat(l->fd, &st) == -1)
@@ -304,6 +312,14 @@ static int load_tail(struct ledger *l)
 	}
 	len = done;
 	buf[len] = '\0';
+	/* the last whole line, hashed before the lines are split */
+	last = len ? memrchr(buf, '\n', len) : NULL;
+	if (last != NULL) {
+		first = memrchr(buf, '\n', (size_t)(last - buf));
+		first = first != NULL ? first + 1 : buf;
+		tail_at = l->seen + (first - buf);
+		tail_hash = hash_bytes(first, (size_t)(last + 1 - first));
+	}
 	for (size_t start = 0; start < len;) {
 		char *nl = memchr(buf + start, '\n', len - start);
 		if (nl == NULL) {
@@ -321,6 +337,10 @@ static int load_tail(struct ledger *l)
 			goto out;
 		l->seen += (off_t)(nl - buf) + 1 - (off_t)start;
 		start = (size_t)(nl - buf) + 1;
+		if (nl == last) {
+			l->tail_at = tail_at;
+			l->tail_hash = tail_hash;
+		}
 	}
 	rc = 0;
 out:
@@ -405,15 +425,38 @@ fail:
 	return -1;
 }
 
+/* Whether the last line loaded is no longer where it was: the file was
+ * rewritten by hand (a line removed, so that an id may be accepted
+ * again), maybe appended to since by another daemon. */
+static int tail_moved(struct ledger *l)
+{
+	size_t len = (size_t)(l->seen - l->tail_at), done = 0;
+
+	if (l->seen == 0)
+		return 0;
+	if (reserve(&l->line, &l->linecap, len + 1) == -1)
+		return 1; /* loaded anew, which asks for more memory still */
+	while (done < len) {
+		ssize_t n = pread(l->fd, l->line + done, len - done,
+				  l->tail_at + (off_t)done);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return 1;
+		done += (size_t)n;
+	}
+	return hash_bytes(l->line, len) != l->tail_hash;
+}
+
 int ledger_lock(struct ledger *l)
 {
 	struct stat st;
 
 	if (lock_named(l, &st) == -1)
 		return -1;
-	/* an append that failed, or the file cut short by hand (its lines
-	 * removed to let ids be accepted again): loaded anew */
-	if (l->stale || st.st_size < l->seen) {
+	/* an append that failed, or the file cut short or rewritten by hand
+	 * (its lines removed to let ids be accepted again): loaded anew */
+	if (l->stale || st.st_size < l->seen || tail_moved(l)) {
 		forget(l);
 		l->stale = 0;
 	}
@@ -507,7 +550,12 @@ int ledger_unlock(struct ledger *l)
 	/* our own lines are loaded already: skip them when the file held
 	 * exactly what was loaded (nobody appends while we hold the lock),
 	 * without another fstat */
-	if (rc == 0 && l->size == l->seen) {
+	if (rc == 0 && l->size == l->seen && l->outlen) {
+		const char *nl = memrchr(l->out, '\n', l->outlen - 1);
+		size_t first = nl != NULL ? (size_t)(nl + 1 - l->out) : 0;
+
+		l->tail_at = l->size + (off_t)first;
+		l->tail_hash = hash_bytes(l->out + first, l->outlen - first);
 		l->size += (off_t)l->outlen;
 		l->seen = l->size;
 	}

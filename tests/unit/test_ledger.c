@@ -350,6 +350,42 @@ static void test_edited_by_hand(void **state)
 	cleanup(dirfd, path);
 }
 
+/* A line removed in place (the file rewritten shorter, as an editor that
+ * does not rename saves it) while two daemons share the ledger: a appends
+ * first, more than the line removed, so that the file is no shorter than
+ * what b had loaded. b's next lock must still see that the lines moved:
+ * the lines after the one removed are found, and a's new line. */
+static void test_cut_short_then_appended(void **state)
+{
+	char path[64];
+	int dirfd = state_dir(path, sizeof(path));
+	struct ledger *a = ledger_open(dirfd), *b = ledger_open(dirfd);
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	add(a, "R-1", "ka1", "accepted/one.json");
+	add(a, "R-2", "ka2", "accepted/two.json");
+	add(a, "R-3", "ka3", "accepted/three.json");
+	assert_int_equal(ledger_lock(b), 0);
+	assert_int_equal(ledger_unlock(b), 0);
+	write_ledger(dirfd, SPOOL_LEDGER_NAME,
+		     "R-2\tka2\taccepted/two.json\n"
+		     "R-3\tka3\taccepted/three.json\n");
+	add(a, "R-4", "ka4", "accepted/four-with-a-longer-name.json");
+	assert_int_equal(ledger_lock(b), 0);
+	assert_null(find(b, "R-1", "kb9"));
+	assert_string_equal(find(b, "R-2", "kb9"), "accepted/two.json");
+	assert_string_equal(find(b, "R-3", "kb9"), "accepted/three.json");
+	assert_string_equal(find(b, "R-4", "kb9"),
+			    "accepted/four-with-a-longer-name.json");
+	assert_int_equal(ledger_count(b), 3);
+	assert_int_equal(ledger_unlock(b), 0);
+	ledger_close(a);
+	ledger_close(b);
+	cleanup(dirfd, path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -360,6 +396,7 @@ int main(void)
 	    cmocka_unit_test(test_found_before_written),
 	    cmocka_unit_test(test_memory_per_id),
 	    cmocka_unit_test(test_edited_by_hand),
+	    cmocka_unit_test(test_cut_short_then_appended),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
