@@ -165,7 +165,9 @@ static int read_line(struct ledger *l, uint64_t at, struct line *ln)
 
 			if (reserve(&l->line, &l->linecap, len + 257) == -1)
 				return -1;
-			n = pread(l->fd, l->line + len, l->linecap - len - 1,
+			/* 256 bytes a try: a usual line, not the room one long
+			 * line once left */
+			n = pread(l->fd, l->line + len, 256,
 				  (off_t)at + (off_t)len);
 			if (n == -1 && errno == EINTR)
 				continue;
@@ -281,23 +283,20 @@ static int load_line(struct ledger *l, char *line, off_t at)
 	return put(l, ln.id, (uint64_t)at);
 }
 
-/* Load what was appended since l->seen; a torn last line is cut off when
- * we hold the lock (nobody is writing then). */
-static int load_tail(struct ledger *l)
+/* Load what was appended since l->seen, st the file's status taken under
+ * the lock; a torn last line is cut off (nobody is writing then). */
+static int load_tail(struct ledger *l, const struct stat *st)
 {
-	struct stat st;
 	char *buf = NULL, *last, *first;
 	size_t len, done = 0;
 	off_t tail_at = 0;
 	uint64_t tail_hash = 0;
 	int rc = -1;
 
-	if (fstat(l->fd, &st) == -1)
-		return -1;
-	l->size = st.st_size;
-	if (st.st_size <= l->seen)
+	l->size = st->st_size;
+	if (st->st_size <= l->seen)
 		return 0;
-	len = (size_t)(st.st_size - l->seen);
+	len = (size_t)(st->st_size - l->seen);
 	buf = malloc(len + 1);
 	if (buf == NULL)
 		goto out;
@@ -460,7 +459,7 @@ int ledger_lock(struct ledger *l)
 		forget(l);
 		l->stale = 0;
 	}
-	if (load_tail(l) == -1) {
+	if (load_tail(l, &st) == -1) {
 		int saved = errno;
 		flock(l->fd, LOCK_UN);
 		errno = saved;

@@ -95,7 +95,7 @@ void log_msg(int priority, const char *fmt, ...)
 	char msg[2048];
 	va_list ap;
 
-	if (LOG_PRI(priority) > log_level)
+	if (!log_enabled(priority))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);

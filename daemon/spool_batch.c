@@ -28,6 +28,8 @@
 #include "page.h"
 #include "spool_int.h"
 
+/* the ledger's file in the spool, as log lines name it */
+#define LEDGER_FILE SPOOL_DIR_STATE "/" SPOOL_LEDGER_NAME
 #define LOG_FINDINGS_MAX 20	    /* error lines logged per file */
 #define DEFER_MS (5 * 60 * 1000)    /* a claim out of memory waits this */
 #define PAGE_START (16 * 1024)	    /* a page's first buffer (most fit) */
@@ -236,7 +238,8 @@ static int check_duplicate(struct spool_ctx *ctx, struct rec *r, const char *id)
 	if (r->j.verdict == VERDICT_INVALID || id == NULL)
 		return 0;
 	if (ledger_find(ctx->ledger, id, r->it->key, &prev) == -1) {
-		log_msg(LOG_ERR, "cannot read the ledger: %s", strerror(errno));
+		log_msg(LOG_ERR, "cannot read the ledger " LEDGER_FILE ": %s",
+			strerror(errno));
 		return -1;
 	}
 	if (prev == NULL)
@@ -266,7 +269,8 @@ static int decide(struct spool *sp, struct spool_ctx *ctx, struct rec *recs,
 	int rc = 0;
 
 	if (ledger_lock(ctx->ledger) == -1) {
-		log_msg(LOG_ERR, "cannot read the ledger: %s", strerror(errno));
+		log_msg(LOG_ERR, "cannot read the ledger " LEDGER_FILE ": %s",
+			strerror(errno));
 		return -1;
 	}
 	/* the results left over keep their names: reserved first */
@@ -304,7 +308,8 @@ static int decide(struct spool *sp, struct spool_ctx *ctx, struct rec *recs,
 	if (ledger_unlock(ctx->ledger) == -1) {
 		int e = errno;
 		if (spool_write_failed(sp, e))
-			log_msg(LOG_ERR, "cannot write the ledger: %s",
+			log_msg(LOG_ERR,
+				"cannot write the ledger " LEDGER_FILE ": %s",
 				strerror(e));
 		rc = -1;
 	}

@@ -74,17 +74,25 @@ static off_t ledger_size(int dirfd)
 	return st.st_size;
 }
 
+/* Two daemons' ledgers on one file, a having accepted. */
+static void open_two(int dirfd, struct ledger **a, struct ledger **b)
+{
+	*a = ledger_open(dirfd);
+	*b = ledger_open(dirfd);
+	assert_non_null(*a);
+	assert_non_null(*b);
+	add(*a, "R-1", "ka1", "accepted/one.json");
+	add(*a, "R-2", "ka2", "accepted/two.json");
+}
+
 static void test_two_daemons(void **state)
 {
 	char path[64];
 	int dirfd = state_dir(path, sizeof(path));
-	struct ledger *a = ledger_open(dirfd), *b = ledger_open(dirfd);
+	struct ledger *a, *b;
 
 	(void)state;
-	assert_non_null(a);
-	assert_non_null(b);
-	add(a, "R-1", "ka1", "accepted/one.json");
-	add(a, "R-2", "ka2", "accepted/two.json");
+	open_two(dirfd, &a, &b);
 	/* b sees a's lines at its lock */
 	assert_int_equal(ledger_lock(b), 0);
 	assert_string_equal(find(b, "R-1", "kb9"), "accepted/one.json");
@@ -359,13 +367,10 @@ static void test_cut_short_then_appended(void **state)
 {
 	char path[64];
 	int dirfd = state_dir(path, sizeof(path));
-	struct ledger *a = ledger_open(dirfd), *b = ledger_open(dirfd);
+	struct ledger *a, *b;
 
 	(void)state;
-	assert_non_null(a);
-	assert_non_null(b);
-	add(a, "R-1", "ka1", "accepted/one.json");
-	add(a, "R-2", "ka2", "accepted/two.json");
+	open_two(dirfd, &a, &b);
 	add(a, "R-3", "ka3", "accepted/three.json");
 	assert_int_equal(ledger_lock(b), 0);
 	assert_int_equal(ledger_unlock(b), 0);
