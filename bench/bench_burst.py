@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO / "tests" / "e2e"))
 sys.path.insert(0, str(REPO / "bench"))
 
 from benchenv import (ResultWatch, SyslogSink, fresh_ext4,  # noqa: E402
-                      inotify_note, peak_memory)
+                      images_note, inotify_note, peak_memory)
 from daemon_util import (cpu_ticks, make_report, rss_kb,  # noqa: E402
                          seed_path)
 from receiver import Receiver  # noqa: E402
@@ -554,7 +554,7 @@ def calls_text(counts, files):
     return "%.3f" % (n / files), "(%d: %s)" % (n, detail or "none")
 
 
-def report(res, fs_notes, sink, load0):
+def report(res, fs_notes, sink, load0, root):
     print("== daemon benchmark, burst/lone/idle/memory (%d CPUs, %s)" %
           (os.cpu_count(), os.uname().machine))
     if fs_notes:
@@ -564,6 +564,7 @@ def report(res, fs_notes, sink, load0):
               "measurement" % "512 MB")
     print("syslog: %s" % sink.note)
     print(inotify_note())
+    print(images_note(root))
     with open("/proc/loadavg") as f:
         print("load average: %s at start, %s at end" %
               (load0, " ".join(f.read().split()[:3])))
@@ -716,7 +717,7 @@ def main():
             with fresh_ext4(root, "strace") as fs:
                 phase_strace(binary, fs, rcv, sitems, slitems, res)
         phase_memory(binary, root, res)
-        report(res, notes, sink, load0)
+        report(res, notes, sink, load0, root)
         if not have_strace:
             print("(strace not installed: no sync call counts)")
     finally:

@@ -32,7 +32,8 @@ sys.path.insert(0, str(REPO / "bench"))
 
 import bench_burst  # noqa: E402
 from bench_burst import BURST, MISSIONS, burst, reports  # noqa: E402
-from benchenv import SyslogSink, fresh_ext4, inotify_note  # noqa: E402
+from benchenv import (SyslogSink, fresh_ext4, images_note,  # noqa: E402
+                      inotify_note)
 from daemon_util import rss_kb  # noqa: E402
 from receiver import Receiver  # noqa: E402
 
@@ -80,10 +81,17 @@ def trimmed(pid, timeout=10):
         time.sleep(0.01)
 
 
-def phase_burst(binary, fs, rcv, items, html):
-    """files/s of one burst, and the daemon's RSS (kB) after it."""
+def phase_burst(binary, fs, rcv, items, html, disk=None):
+    """files/s of one burst, and the daemon's RSS (kB) after it; with a
+    list disk, what the disk below the image wrote during the burst
+    appended to it ((bytes, flushes), or None: no such disk)."""
     with running(binary, fs, rcv, items, html) as (spool, st, d, watch):
+        w0 = fs.disk_writes()
         _, t_all = burst(spool, st, items, watch, rcv)
+        w1 = fs.disk_writes()
+        if disk is not None:
+            disk.append(None if w0 is None or w1 is None else
+                        (w1[0] - w0[0], w1[1] - w0[1]))
         trimmed(d.pid)
         rss = rss_kb(d.pid)
         pages = sum(1 for sub in ("accepted", "rejected")
@@ -124,11 +132,13 @@ def main():
     with open("/proc/loadavg") as f:
         load0 = " ".join(f.read().split()[:3])
     root = Path(tempfile.mkdtemp(prefix="expensed-bench-pages-"))
+    where = images_note(root)
     sink = SyslogSink().start()
     rcv = Receiver()
     rcv.script("/hook", [], default=200)
     rates = {False: [], True: []}
     rss, notes = {False: [], True: []}, []
+    disk = {False: [], True: []}
     try:
         for r in range(ROUNDS):
             for html in (False, True):
@@ -137,7 +147,8 @@ def main():
                 with fresh_ext4(root, "burst-%d-%d" % (r, html)) as fs:
                     if fs.note:
                         notes.append(fs.note)
-                    rate, kb = phase_burst(binary, fs, rcv, items, html)
+                    rate, kb = phase_burst(binary, fs, rcv, items, html,
+                                           disk[html])
                 rates[html].append(rate)
                 rss[html].append(kb)
         with fresh_ext4(root, "peak") as fs:
@@ -154,6 +165,7 @@ def main():
         print("!! NOT a fresh ext4: %s" % "; ".join(sorted(set(notes))))
     print("syslog: %s" % sink.note)
     print(inotify_note())
+    print(where)
     with open("/proc/loadavg") as f:
         print("load average: %s at start, %s at end" %
               (load0, " ".join(f.read().split()[:3])))
@@ -169,6 +181,12 @@ def main():
         ratio >= 0.8)
     row("pages on / off (best of each)",
         "%.2f" % (max(rates[True]) / max(rates[False])))
+    for html in (False, True):
+        if None in disk[html]:
+            continue
+        row("disk below, pages %s: MB written, flushes" %
+            ("on" if html else "off"),
+            " ".join("%.0f/%d" % (b / 2**20, n) for b, n in disk[html]))
     for html in (False, True):
         most = max(rss[html])
         row("RSS once idle after the burst, pages %s, MB" %

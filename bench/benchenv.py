@@ -10,20 +10,69 @@ import select
 import socket
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 IMAGE_SIZE = "512M"
+# BENCH_IMAGES=ram: each image in /dev/shm rather than beside the bench's
+# temporary directory (bench/README.md, "The disk below the loop device")
+IMAGES_IN_RAM = os.environ.get("BENCH_IMAGES") == "ram"
+RAM_DIR = "/dev/shm"
+
+
+def backing_disk(path):
+    """The whole disk holding path ("vda" for /dev/vda1), or None when path
+    is on no block device (tmpfs)."""
+    st = os.stat(path)
+    sys_dev = Path("/sys/dev/block/%d:%d" % (os.major(st.st_dev),
+                                             os.minor(st.st_dev)))
+    try:
+        real = sys_dev.resolve(strict=True)
+    except OSError:
+        return None
+    if (real / "partition").exists():
+        real = real.parent
+    return real.name
+
+
+def disk_writes(disk):
+    """(bytes written, flushes done) by disk since boot
+    (/sys/block/DISK/stat), or None."""
+    try:
+        with open("/sys/block/%s/stat" % disk) as f:
+            fields = f.read().split()
+        return int(fields[6]) * 512, int(fields[15])
+    except (OSError, ValueError, IndexError, TypeError):
+        return None
+
+
+def images_note(root):
+    """Where the images are, and what a sync of theirs reaches."""
+    if IMAGES_IN_RAM:
+        return ("images: in RAM (%s, BENCH_IMAGES=ram): no disk below the "
+                "loop devices" % RAM_DIR)
+    disk = backing_disk(root)
+    if disk is None:
+        return "images: in %s, on no disk" % root
+    return ("images: in %s, on %s: each journal commit of a bench's ext4 "
+            "reaches it (the loop device syncs its image)" % (root, disk))
 
 
 class Fs:
     """Where one measurement runs: path, and what it is."""
 
-    def __init__(self, path, dev=None, note=""):
+    def __init__(self, path, dev=None, note="", disk=None):
         self.path = Path(path)
         self.dev = dev          # "loop0" on a loop mount, else None
         self.note = note        # why it is not a fresh ext4, if it is not
+        self.disk = disk        # the disk below the loop device's image
+
+    def disk_writes(self):
+        """(bytes written, flushes done) by the disk below the image since
+        boot, or None (no such disk: in RAM, or not a loop mount)."""
+        return None if self.disk is None else disk_writes(self.disk)
 
     def commits(self):
         """Transactions the ext4 journal has committed since the mount
@@ -45,10 +94,12 @@ def _run(cmd):
 @contextlib.contextmanager
 def fresh_ext4(root, tag):
     """A new journaled ext4 mounted from a loop image under root (made,
-    mounted, then unmounted and removed whatever happens); a plain
-    directory, with Fs.note saying why, where loop mounts are impossible."""
+    mounted, then unmounted and removed whatever happens; the image in
+    root, or in RAM with BENCH_IMAGES=ram); a plain directory, with Fs.note
+    saying why, where loop mounts are impossible."""
     root = Path(root)
-    img = root / (tag + ".img")
+    ram = Path(tempfile.mkdtemp(dir=RAM_DIR)) if IMAGES_IN_RAM else None
+    img = (ram or root) / (tag + ".img")
     mnt = root / tag
     mnt.mkdir()
     mounted = False
@@ -77,7 +128,8 @@ def fresh_ext4(root, tag):
             yield Fs(mnt, note=why or "unknown")
             return
         src = _run(["findmnt", "-n", "-o", "SOURCE", str(mnt)]).stdout
-        yield Fs(mnt, dev=os.path.basename(src.strip()) or None)
+        yield Fs(mnt, dev=os.path.basename(src.strip()) or None,
+                 disk=backing_disk(img.parent))
     finally:
         if mounted:
             if _run(["umount", str(mnt)]).returncode != 0:
@@ -88,6 +140,9 @@ def fresh_ext4(root, tag):
             mnt.rmdir()
         with contextlib.suppress(OSError):
             img.unlink()
+        if ram is not None:
+            with contextlib.suppress(OSError):
+                ram.rmdir()
 
 
 class SyslogSink:
