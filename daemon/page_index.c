@@ -167,7 +167,7 @@ static int get_field(const char *s, const char *end, char *dst, size_t size)
 	return pct_decode(s, (size_t)(end - s), dst, size) < 0 ? -1 : 0;
 }
 
-/* A decimal number in [0, max]. 0 or -1. */
+/* A decimal number in [0, max] (max at most LLONG_MAX / 10). 0 or -1. */
 static int get_number(const char *s, const char *end, long long max,
 		      long long *out)
 {
@@ -179,9 +179,10 @@ static int get_number(const char *s, const char *end, long long max,
 		if (*s < '0' || *s > '9')
 			return -1;
 		v = v * 10 + (*s - '0');
+		/* at each digit, before v can overflow (19 digits would) */
+		if (v > max)
+			return -1;
 	}
-	if (v > max)
-		return -1;
 	*out = v;
 	return 0;
 }

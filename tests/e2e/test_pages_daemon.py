@@ -965,6 +965,28 @@ def test_index_state_torn_or_garbage(spool, start_daemon):
     assert len(lines) == 2 and lines[0] == good.rstrip("\n")
 
 
+def test_index_state_numbers_out_of_range(spool, start_daemon):
+    """A number of state/pages-index too long to be a time or a count
+    (edited by hand, garbage) makes its line garbage, skipped: not a row
+    of 1970 or a negative count, as its overflow once made it."""
+    (spool / "state").mkdir()
+    good = "1\t1700000000\taccepted\t0\t5\taccepted/old.json\told.json\tOLD\n"
+    big = "9999999999999999999"  # past 2^63: wrapped to a negative number
+    bad = ["1\t%s\taccepted\t0\t5\taccepted/a.json\ta.json\t\n" % big,
+           "1\t1700000000\trejected\t%s\t0\trejected/b.json\tb.json\t\n"
+           % big,
+           "1\t1700000000\trejected\t1\t%s\trejected/c.json\tc.json\t\n"
+           % big]
+    (spool / "state" / "pages-index").write_text(good + "".join(bad))
+    d = start_daemon(spool)
+    drop(spool, "new.json", SEED)
+    wait_for(lambda: (spool / "index.html").exists(), 10, what="index")
+    assert d.stop() == 0
+    assert [r["file"] for r in index_rows(spool)] == ["new.json", "old.json"]
+    lines = state_lines(spool)
+    assert len(lines) == 2 and lines[0] == good.rstrip("\n")
+
+
 def state_lines(spool):
     return (spool / "state" / "pages-index").read_text().splitlines()
 
