@@ -320,7 +320,13 @@ static int sync_ring(struct page_index *ix, int fd, const struct stat *st)
 	}
 	ix->known = 0;
 	ix->compact = 1; /* unless it reads back clean */
-	if (!S_ISREG(st->st_mode) || lseek(fd, from, SEEK_SET) == -1 ||
+	if (!S_ISREG(st->st_mode)) {
+		log_msg(LOG_WARNING,
+			"state/%s is not a regular file: written anew",
+			SPOOL_PAGES_INDEX_NAME);
+		goto out;
+	}
+	if (lseek(fd, from, SEEK_SET) == -1 ||
 	    read_fd(fd, LOAD_MAX, (size_t)(st->st_size - from), &buf, &cap,
 		    &len) == -1) {
 		if (errno == ENOMEM)
@@ -412,6 +418,11 @@ static int write_state(struct page_index *ix)
 
 	fd = openat(ix->state_fd, SPOOL_PAGES_INDEX_NAME,
 		    O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	/* a symbolic link in its place, never followed: the link itself, a
+	 * file that cannot be read (sync_ring), replaced by the rewrite */
+	if (fd == -1 && errno == ELOOP)
+		fd = openat(ix->state_fd, SPOOL_PAGES_INDEX_NAME,
+			    O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
 		return -1;
 	if (fstat(fd, &st) == -1 || sync_ring(ix, fd, &st) == -1)

@@ -987,6 +987,32 @@ def test_index_state_numbers_out_of_range(spool, start_daemon):
     assert len(lines) == 2 and lines[0] == good.rstrip("\n")
 
 
+def test_index_state_replaced_by_a_link(spool, start_daemon, tmp_path):
+    """state/pages-index replaced by a symbolic link is not followed (its
+    target is left as it is) but replaced by the file, written anew: the
+    index goes on listing new files, where it once stayed as it was for
+    good ("cannot write state/pages-index" at every batch)."""
+    (spool / "state").mkdir()
+    target = tmp_path / "elsewhere"
+    target.write_text("1\t1700000000\taccepted\t0\t5\taccepted/x.json"
+                      "\tx.json\tX\n")
+    os.symlink(target, spool / "state" / "pages-index")
+    d = start_daemon(spool)
+    drop(spool, "one.json", SEED)
+    wait_for(lambda: (spool / "index.html").exists() and
+             [r["file"] for r in index_rows(spool)] == ["one.json"], 10,
+             what="one.json in the index")
+    drop(spool, "two.json", SEED)
+    wait_for(lambda: [r["file"] for r in index_rows(spool)] ==
+             ["two.json", "one.json"], 10, what="two.json in the index")
+    assert d.stop() == 0
+    assert not (spool / "state" / "pages-index").is_symlink()
+    assert [ln.split("\t")[6] for ln in state_lines(spool)] == \
+        ["one.json", "two.json"]
+    assert target.read_text().count("\n") == 1
+    assert "cannot write state/pages-index" not in d.text()
+
+
 def state_lines(spool):
     return (spool / "state" / "pages-index").read_text().splitlines()
 
