@@ -44,6 +44,10 @@ struct page_index {
 	dev_t dev;
 	ino_t ino;
 	off_t size;
+	/* that file, held open (or -1) so that its inode number stays its
+	 * own once it is replaced: ext4 gives a new file the lowest number
+	 * free, and a file that took it would pass for the one seen */
+	int held_fd;
 	int compact;	     /* rewrite it whole at the next flush */
 	size_t state_lines;  /* lines it holds (as far as we know) */
 	struct strbuf lines; /* lines added since the last flush */
@@ -90,6 +94,7 @@ struct page_index *page_index_open(int spool_fd, int state_fd,
 	ix->spool_fd = spool_fd;
 	ix->state_fd = state_fd;
 	ix->lock_fd = -1;
+	ix->held_fd = -1;
 	snprintf(ix->token, sizeof(ix->token), "%s", token);
 	return ix;
 }
@@ -100,6 +105,8 @@ void page_index_close(struct page_index *ix)
 		return;
 	if (ix->lock_fd >= 0)
 		close(ix->lock_fd);
+	if (ix->held_fd >= 0)
+		close(ix->held_fd);
 	sb_release(&ix->lines);
 	free(ix);
 }
@@ -368,11 +375,18 @@ int page_index_add(struct page_index *ix, const struct page_index_entry *e)
 static void seen(struct page_index *ix, int fd)
 {
 	struct stat st;
+	int held = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0)
+			   : openat(ix->state_fd, SPOOL_PAGES_INDEX_NAME,
+				    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
-	if ((fd >= 0 ? fstat(fd, &st)
-		     : fstatat(ix->state_fd, SPOOL_PAGES_INDEX_NAME, &st,
-			       AT_SYMLINK_NOFOLLOW)) == -1)
+	if (held == -1 || fstat(held, &st) == -1) {
+		if (held >= 0)
+			close(held);
 		return;
+	}
+	if (ix->held_fd >= 0)
+		close(ix->held_fd);
+	ix->held_fd = held;
 	ix->known = 1;
 	ix->dev = st.st_dev;
 	ix->ino = st.st_ino;

@@ -14,9 +14,10 @@
  * lines, compacts if needed, and writes index.html, so that every daemon
  * writes the same list and no compaction drops another's lines. A daemon
  * alone reads nothing back (the file is as it left it: same inode and
- * size). The last PAGE_INDEX_MAX entries are kept in memory. A line that
- * cannot be read (a torn write, garbage) is skipped, and the file
- * rewritten at the next flush.
+ * size; the file last seen is held open, so that no other takes its inode
+ * number once it is replaced). The last PAGE_INDEX_MAX entries are kept in
+ * memory. A line that cannot be read (a torn write, garbage) is skipped, and
+ * the file rewritten at the next flush.
  *
  *   struct page_index *ix = page_index_open(spool_fd, state_fd, token);
  *   page_index_add(ix, &entry); ...

@@ -1013,6 +1013,49 @@ def test_index_state_replaced_by_a_link(spool, start_daemon, tmp_path):
     assert "cannot write state/pages-index" not in d.text()
 
 
+def test_index_state_inode_number_taken_again(spool, start_daemon):
+    """state/pages-index replaced twice while a daemon waits (another
+    daemon's compactions, or edits saved by a rename), the second time by
+    a file that took the first one's inode number, freed by the first
+    rename (ext4 gives the lowest free number): the daemon reads the new
+    file, not from where it left the old one, which would list what the
+    file no longer holds and lose what it does. (Where numbers are not
+    given again, as on tmpfs, nothing takes it and the test proves
+    nothing.)"""
+    d = start_daemon(spool)
+    drop(spool, "one.json", SEED)
+    wait_for(lambda: (spool / "index.html").exists(), 10, what="index")
+    state = spool / "state"
+    st = os.stat(state / "pages-index")
+    d.signal(signal.SIGSTOP)
+    try:
+        lines = "".join(
+            "1\t1700000000\taccepted\t0\t5\taccepted/b%d.json\tb%d.json"
+            "\tB%d\n" % (i, i, i) for i in range(1, 4))
+        assert len(lines) > st.st_size
+        (state / "edit").write_text("")
+        os.rename(state / "edit", state / "pages-index")
+        # the next files made take the numbers freed, the lowest first
+        made = []
+        for i in range(64):
+            made.append(state / ("edit%d" % i))
+            made[-1].write_text("")
+            if os.stat(made[-1]).st_ino == st.st_ino:
+                break
+        made[-1].write_text(lines)
+        os.rename(made[-1], state / "pages-index")
+        for m in made[:-1]:
+            m.unlink()
+    finally:
+        d.signal(signal.SIGCONT)
+    drop(spool, "new.json", SEED)
+    wait_for(lambda: index_rows(spool)[0]["file"] == "new.json", 10,
+             what="new.json in the index")
+    assert d.stop() == 0
+    assert [r["file"] for r in index_rows(spool)] == \
+        ["new.json", "b3.json", "b2.json", "b1.json"]
+
+
 def state_lines(spool):
     return (spool / "state" / "pages-index").read_text().splitlines()
 
