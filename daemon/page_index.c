@@ -375,9 +375,12 @@ int page_index_add(struct page_index *ix, const struct page_index_entry *e)
 static void seen(struct page_index *ix, int fd)
 {
 	struct stat st;
-	int held = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0)
-			   : openat(ix->state_fd, SPOOL_PAGES_INDEX_NAME,
-				    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NONBLOCK: whatever took its name since, a FIFO included, is
+	 * opened at once (and then known by its own inode number) */
+	int held = fd >= 0
+		       ? fcntl(fd, F_DUPFD_CLOEXEC, 0)
+		       : openat(ix->state_fd, SPOOL_PAGES_INDEX_NAME,
+				O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 
 	if (held == -1 || fstat(held, &st) == -1) {
 		if (held >= 0)
