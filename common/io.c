@@ -74,7 +74,10 @@ int read_fd(int fd, size_t max, size_t hint, char **buf, size_t *cap,
 int read_file_at(int dirfd, const char *name, size_t max, char **buf,
 		 size_t *len)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO's open would wait for a writer, before fstat
+	 * could tell that it is no regular file (regular files ignore it) */
+	int fd =
+	    openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	char *b = NULL;
 	size_t cap = 0, n;
 	struct stat st;

@@ -70,7 +70,9 @@ enum claim_result outbox_claim(struct outbox *ob, struct delivery *d)
 	/* The file may be replaced between open and lock: then the lock is
 	 * on a file no one else will look at, and the new one is tried. */
 	for (tries = 0; tries < 4; tries++) {
-		fd = openat(ob->outfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		/* O_NONBLOCK: a FIFO put there must not hold up the loop */
+		fd = openat(ob->outfd, name,
+			    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 		if (fd < 0)
 			return errno == ENOENT ? CLAIM_GONE : CLAIM_ERROR;
 		if (flock(fd, LOCK_EX | LOCK_NB) == -1) {

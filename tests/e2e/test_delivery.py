@@ -352,3 +352,39 @@ def test_two_daemons_share_one_spool_across_kill9(sp, victim):
         assert sp.names("dead") == []
     finally:
         rcv.stop()
+
+
+def pending_delivery(sp, rcv):
+    """A delivery that failed its first try and waits for its second
+    (retry 300 ms, then 1 s): its file name in outbox/."""
+    sp.configure(rcv.url(), retry="0s, 300ms, 1s, 1s")
+    sp.start()
+    sp.drop("first.json", report("R-first"))
+    wait_for(lambda: len(rcv.got()) == 1, what="the first try")
+    wait_for(lambda: "try 1 failed" in sp.log(), what="its failure")
+    return sp.names("outbox")[0]
+
+
+def test_fifo_in_outbox_does_not_stop_the_daemon(sp):
+    """A FIFO in outbox/ (mkfifo, renamed in; or over a pending delivery's
+    file) is no delivery: reading it must not wait for a writer. Opened
+    without O_NONBLOCK, the loader and the lock blocked the daemon's loop
+    for good: nothing judged or sent any more, and under systemd the
+    watchdog's restarts hung again at loading."""
+    rcv = BodyReceiver(503, b"busy")
+    try:
+        name = pending_delivery(sp, rcv)
+        out = sp.spool / "outbox"
+        os.mkfifo(out / ".fifo1")
+        os.rename(out / ".fifo1", out / ("msg_" + "0" * 32 + ".json"))
+        os.mkfifo(out / ".fifo2")
+        os.rename(out / ".fifo2", out / name)  # over the pending delivery
+        time.sleep(0.5)  # its second try was due: a lock was taken
+        rcv.status = 204
+        sp.drop("second.json", report("R-second"))
+        wait_for(lambda: "second.json: rejected" in sp.log(), timeout=5,
+                 what="the next file judged")
+        wait_for(lambda: len(set(rcv.got())) == 2, timeout=5,
+                 what="the next file's alert")
+    finally:
+        rcv.stop()

@@ -2,7 +2,7 @@
  * test_io.c - unit tests of common/io.h's read_fd: a regular file read
  * whole whatever its hint (right, too small: it grew, too large: it
  * shrank), an oversize file cut at max + 1, and a pipe (hint 0) read to
- * its end across short reads.
+ * its end across short reads; read_file_at refusing a FIFO at once.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,9 +10,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../../common/io.h"
@@ -96,6 +99,30 @@ static void test_pipe_read_to_its_end(void **state)
 	close(p[0]);
 }
 
+/* A FIFO is no regular file: EINVAL at once, not an open that waits for a
+ * writer (the daemon's loop stopped for good on one in outbox/). */
+static void test_fifo_refused_without_waiting(void **state)
+{
+	char dir[] = "/tmp/expensed-io-XXXXXX", path[64];
+	char *buf = NULL;
+	size_t len = 0;
+	int dfd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	alarm(5); /* a blocking open ends the test here, failed */
+	assert_int_equal(read_file_at(dfd, "fifo", 100, &buf, &len), -1);
+	alarm(0);
+	assert_int_equal(errno, EINVAL);
+	close(dfd);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -103,6 +130,7 @@ int main(void)
 	    cmocka_unit_test(test_regular_file_that_grew_or_shrank),
 	    cmocka_unit_test(test_oversize_stops_at_max_plus_one),
 	    cmocka_unit_test(test_pipe_read_to_its_end),
+	    cmocka_unit_test(test_fifo_refused_without_waiting),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
