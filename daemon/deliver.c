@@ -204,10 +204,13 @@ static bool claim_pending(const struct outbox *ob, const struct delivery *d)
 	       faccessat(ob->workfd, d->claim, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+/* Why a delivery whose file was replaced by hand is given up. */
+#define BAD_FILE "its file in outbox/ was replaced by one that is no delivery"
+
 /* Lock d for an attempt: 1 if it may be posted now; else it is back in
  * the heap for later (its claim not yet archived by another daemon,
  * another daemon has it, or has rescheduled it) or forgotten (done by
- * another daemon). */
+ * another daemon, or given up: its file replaced by one that is none). */
 static int claim(struct outbox *ob, struct delivery *d, long long now)
 {
 	if (claim_pending(ob, d)) {
@@ -228,6 +231,14 @@ static int claim(struct outbox *ob, struct delivery *d, long long now)
 		log_msg(LOG_DEBUG, "webhook %s: %s done by another daemon",
 			d->hook, d->id);
 		outbox_forget(ob, d);
+		return 0;
+	case CLAIM_BAD:
+		/* Replaced by hand. Put back for a second later, it was
+		 * logged every second for good. Like a file that is no
+		 * delivery at start, it goes to dead/, but as this delivery
+		 * was last read, which `expensed requeue` can send again. */
+		record_error(d, 0, BAD_FILE, NULL);
+		give_up(ob, d, BAD_FILE);
 		return 0;
 	case CLAIM_ERROR:
 		log_msg(LOG_WARNING, "webhook %s: cannot lock %s: %s", d->hook,

@@ -184,13 +184,16 @@ void sched_free(struct outbox *ob);
 
 /* ---- sharing a spool (outbox_shared.c) ----------------------------- */
 
-enum claim_result { CLAIM_OK, CLAIM_BUSY, CLAIM_GONE, CLAIM_ERROR };
+enum claim_result { CLAIM_OK, CLAIM_BUSY, CLAIM_GONE, CLAIM_BAD, CLAIM_ERROR };
 
 /*
  * Take d's lock for an attempt (see the top of this file). CLAIM_OK: locked
  * (d->lockfd), d's attempts, due time and last error as in the file now;
  * CLAIM_BUSY: another daemon holds it; CLAIM_GONE: its file is no more in
- * outbox/ (delivered or given up by another daemon); CLAIM_ERROR: errno.
+ * outbox/ (delivered or given up by another daemon); CLAIM_BAD: the file
+ * under its name is no delivery now (replaced by hand: a symlink, no
+ * regular file, or one that does not read as a delivery), d as last read
+ * and locked when the file could be; CLAIM_ERROR: errno.
  */
 enum claim_result outbox_claim(struct outbox *ob, struct delivery *d);
 

@@ -74,7 +74,9 @@ enum claim_result outbox_claim(struct outbox *ob, struct delivery *d)
 		fd = openat(ob->outfd, name,
 			    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 		if (fd < 0)
-			return errno == ENOENT ? CLAIM_GONE : CLAIM_ERROR;
+			return errno == ENOENT	? CLAIM_GONE
+			       : errno == ELOOP ? CLAIM_BAD /* a symlink */
+						: CLAIM_ERROR;
 		if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 			int busy = errno == EWOULDBLOCK;
 
@@ -93,10 +95,16 @@ enum claim_result outbox_claim(struct outbox *ob, struct delivery *d)
 			close(fd);
 			continue;
 		}
-		if ((held.st_dev != d->dev || held.st_ino != d->ino) &&
-		    reread(d, fd, &held) == -1)
-			goto fail;
 		d->lockfd = fd;
+		if (!S_ISREG(held.st_mode))
+			return CLAIM_BAD;
+		if ((held.st_dev != d->dev || held.st_ino != d->ino) &&
+		    reread(d, fd, &held) == -1) {
+			if (errno == EINVAL)
+				return CLAIM_BAD; /* not a delivery's text */
+			d->lockfd = -1;
+			goto fail;
+		}
 		return CLAIM_OK;
 	}
 	return CLAIM_BUSY;

@@ -388,3 +388,46 @@ def test_fifo_in_outbox_does_not_stop_the_daemon(sp):
                  what="the next file's alert")
     finally:
         rcv.stop()
+
+
+@pytest.mark.parametrize("what", ["junk", "symlink", "fifo"])
+def test_delivery_file_replaced_by_no_delivery(sp, what):
+    """A pending delivery's file replaced (another inode) by one that is
+    no delivery (not JSON, a symlink, a FIFO): when its next try comes,
+    the delivery as the daemon last read it goes to dead/ (from where
+    `expensed requeue` sends it again), logged once. It was put back for
+    a second later, and logged at warning ("cannot lock ...: Invalid
+    argument"), every second for as long as the daemon ran."""
+    rcv = BodyReceiver(503, b"busy")
+    try:
+        name = pending_delivery(sp, rcv)
+        out = sp.spool / "outbox"
+        before = json.loads((out / name).read_text())
+        if what == "junk":
+            (out / ".junk").write_text('{"id": "cut short')
+            os.rename(out / ".junk", out / name)
+        elif what == "symlink":
+            (sp.dir / "elsewhere.json").write_bytes((out / name).read_bytes())
+            os.symlink(sp.dir / "elsewhere.json", out / ".link")
+            os.rename(out / ".link", out / name)
+        else:
+            os.mkfifo(out / ".fifo")
+            os.rename(out / ".fifo", out / name)
+        wait_for(lambda: sp.names("dead") == [name], timeout=5,
+                 what="the delivery in dead/")
+        time.sleep(2.5)  # what was tried every second
+        assert sp.names("outbox") == []
+        d = json.loads((sp.spool / "dead" / name).read_text())
+        assert (d["id"], d["body"], d["attempts"]) == \
+            (before["id"], before["body"], 1)
+        assert "no delivery" in d["last_error"]["error"]
+        assert "cannot lock" not in sp.log()
+        assert sp.log().count("gave up delivery " + d["id"]) == 1
+        assert rcv.got() == [d["id"]]
+        rcv.status = 204
+        subprocess.run([sp.exe, "requeue", "-c", str(sp.conf), "all"],
+                       check=True, stdout=subprocess.DEVNULL)
+        wait_for(lambda: rcv.got() == [d["id"]] * 2, timeout=5,
+                 what="the requeued delivery")
+    finally:
+        rcv.stop()
