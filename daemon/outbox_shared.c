@@ -19,6 +19,7 @@
 
 #include "../common/fsutil.h"
 #include "../common/io.h"
+#include "../common/jsonmem.h"
 #include "log.h"
 #include "outbox_int.h"
 
@@ -33,12 +34,23 @@ static int reread(struct delivery *d, int fd, const struct stat *st)
 	char *buf = NULL;
 	size_t cap = 0, len;
 	json_t *o = NULL, *att, *due, *err;
+	json_error_t jerr;
+	unsigned long failures;
 	int ret = -1;
 
 	if (read_fd(fd, MAX_DELIVERY_FILE, (size_t)st->st_size, &buf, &cap,
 		    &len) == -1)
 		goto out;
-	o = json_loadb(buf, len, 0, NULL);
+	failures = jsonmem_failures();
+	o = json_loadb(buf, len, 0, &jerr);
+	/* no memory to read it (jsonmem.h): not a file that is no delivery
+	 * (EINVAL, given up by outbox_claim()'s caller); tried again later */
+	if (jsonmem_failures() != failures ||
+	    (o == NULL && (json_error_code(&jerr) == json_error_out_of_memory ||
+			   jerr.line < 0))) {
+		errno = ENOMEM;
+		goto out;
+	}
 	att = json_object_get(o, "attempts");
 	due = json_object_get(o, "due_ms");
 	err = json_object_get(o, "last_error");

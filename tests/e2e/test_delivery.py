@@ -379,7 +379,10 @@ def test_fifo_in_outbox_does_not_stop_the_daemon(sp):
         os.rename(out / ".fifo1", out / ("msg_" + "0" * 32 + ".json"))
         os.mkfifo(out / ".fifo2")
         os.rename(out / ".fifo2", out / name)  # over the pending delivery
-        time.sleep(0.5)  # its second try was due: a lock was taken
+        # its second try came: the FIFO opened, refused, the delivery given
+        # up (test_delivery_file_replaced_by_no_delivery)
+        wait_for(lambda: "gave up delivery" in sp.log(), timeout=5,
+                 what="the pending delivery's next try")
         rcv.status = 204
         sp.drop("second.json", report("R-second"))
         wait_for(lambda: "second.json: rejected" in sp.log(), timeout=5,
@@ -413,9 +416,10 @@ def test_delivery_file_replaced_by_no_delivery(sp, what):
         else:
             os.mkfifo(out / ".fifo")
             os.rename(out / ".fifo", out / name)
-        wait_for(lambda: sp.names("dead") == [name], timeout=5,
-                 what="the delivery in dead/")
-        time.sleep(2.5)  # what was tried every second
+        # logged once it is in dead/ and out of outbox/ (give_up())
+        wait_for(lambda: "gave up delivery" in sp.log(), timeout=5,
+                 what="the delivery given up")
+        assert sp.names("dead") == [name]
         assert sp.names("outbox") == []
         d = json.loads((sp.spool / "dead" / name).read_text())
         assert (d["id"], d["body"], d["attempts"]) == \
