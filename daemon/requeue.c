@@ -9,7 +9,9 @@
  * into place (never over a delivery already there), outbox/ synced, and
  * only then removed from dead/: a crash in between leaves it in both
  * directories, and dead/ is never sent from, so it is neither lost nor
- * sent twice. The file keeps the owner of the dead one, so that a root
+ * sent twice. A delivery found in outbox/ already loses its dead copy only
+ * under the delivery's lock (hold_pending()), which a daemon holds while it
+ * gives it up. The file keeps the owner of the dead one, so that a root
  * shell requeues for the daemon's user.
  *
  * Exit 0 when every delivery asked for was requeued (or `all` found none),
@@ -22,7 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/fsutil.h"
@@ -133,6 +137,50 @@ out:
 	return rc;
 }
 
+/*
+ * Whether outbox/name, found there by write_outbox(), is pending for good:
+ * in place and locked here (*lockfd), so that its copy in dead/ may go.
+ * A daemon holds that lock while it tries the delivery, and while it gives
+ * it up (written into dead/, then removed from outbox/): removing the dead
+ * copy in between lost the delivery. That lock is waited for up to
+ * PENDING_WAIT_MS. 1 pending; 0 gone or replaced meanwhile (requeue it
+ * again); -1 with errno (EWOULDBLOCK: still locked).
+ */
+#define PENDING_WAIT_MS 30000
+static int hold_pending(int outfd, const char *name, int *lockfd)
+{
+	long long until = clock_mono_ms() + PENDING_WAIT_MS;
+	struct stat held, now;
+	int fd, saved;
+
+	fd =
+	    openat(outfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		const struct timespec pause = {0, 20 * 1000 * 1000};
+
+		if ((errno != EWOULDBLOCK && errno != EINTR) ||
+		    clock_mono_ms() >= until)
+			goto fail;
+		nanosleep(&pause, NULL);
+	}
+	if (fstat(fd, &held) == -1)
+		goto fail;
+	if (fstatat(outfd, name, &now, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    now.st_dev != held.st_dev || now.st_ino != held.st_ino) {
+		close(fd);
+		return 0;
+	}
+	*lockfd = fd;
+	return 1;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
 /* Requeue dead/name (a delivery of a configured webhook). 0, or -1 once
  * said why. */
 static int requeue_one(struct requeue *rq, const char *name)
@@ -142,8 +190,9 @@ static int requeue_one(struct requeue *rq, const char *name)
 	char id[sizeof(info.id) * 4], hook[sizeof(info.hook) * 4];
 	struct stat st;
 	size_t len;
-	int rc;
+	int rc, lockfd = -1, tries = 0;
 
+again:
 	if (read_dead(rq->deadfd, name, &text, &len, &st) == -1) {
 		cli_error("dead/%s: cannot read: %s", name, strerror(errno));
 		return -1;
@@ -163,11 +212,31 @@ static int requeue_one(struct requeue *rq, const char *name)
 			  strerror(errno));
 		return -1;
 	}
+	if (rc == 1) {
+		int h = hold_pending(rq->outfd, oname, &lockfd);
+
+		if (h == 0 && ++tries < 3)
+			goto again; /* given up or delivered meanwhile */
+		if (h != 1) {
+			cli_error("outbox/%s: %s: dead/%s kept, requeue it "
+				  "again later",
+				  oname,
+				  h == 0 || errno == EWOULDBLOCK
+				      ? "a daemon is busy with it"
+				      : strerror(errno),
+				  name);
+			return -1;
+		}
+	}
 	if (unlinkat(rq->deadfd, name, 0) == -1 || fsync(rq->deadfd) == -1) {
 		cli_error("dead/%s: requeued, but cannot remove it: %s", name,
 			  strerror(errno));
+		if (lockfd >= 0)
+			close(lockfd);
 		return -1;
 	}
+	if (lockfd >= 0)
+		close(lockfd);
 	printf("%s %s (webhook %s, file %s)\n",
 	       rc == 1 ? "already in outbox/:" : "requeued",
 	       log_escape(info.id, id, sizeof(id)),

@@ -6,6 +6,7 @@ dead/ after one attempt. The daemon is stopped, `expensed requeue` moves
 deliveries back into outbox/, and a restarted daemon sends them, with the
 same webhook-id, to the receiver now answering 204.
 """
+import fcntl
 import json
 import os
 import re
@@ -292,3 +293,58 @@ def test_requeue_picked_up_by_a_running_daemon(sp):
     assert sorted(x.id for x in got) == sorted(d["id"] for d in dead.values())
     wait_for(lambda: sp.names("outbox") == [], what="an empty outbox")
     sp.stop()
+
+
+# nanosleep and clock_nanosleep, as /proc/PID/syscall numbers them
+SLEEPS = {"x86_64": ("35", "230"), "aarch64": ("101", "115")}
+
+
+def sleeping(pid):
+    """Whether process pid sleeps in nanosleep (requeue's wait for a
+    delivery's lock)."""
+    try:
+        with open("/proc/%d/syscall" % pid) as f:
+            call = f.read().split()
+    except OSError:
+        return False
+    return bool(call) and call[0] in SLEEPS.get(os.uname().machine, ())
+
+
+def test_requeue_while_a_daemon_gives_it_up(sp):
+    """A daemon gives a delivery up under its lock: written into dead/, then
+    removed from outbox/. A requeue in between found it in outbox/, took it
+    for pending and removed the dead copy, and the daemon then removed the
+    other: the delivery was lost. Requeue now takes that lock before it
+    removes a dead copy, and requeues it when the one in outbox/ went."""
+    if os.uname().machine not in SLEEPS:
+        pytest.skip("no nanosleep number known for this machine")
+    dead = sp.make_dead(["a.json"])
+    name = [n for n, d in dead.items() if d["webhook"] == "audit"][0]
+    out = sp.spool / "outbox" / name
+    # the daemon between the two steps: in dead/ already, still in outbox/
+    out.write_text((sp.spool / "dead" / name).read_text())
+    fd = os.open(out, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    proc = None
+    try:
+        proc = subprocess.Popen(
+            [sp.exe, "requeue", "-c", str(sp.conf), "--webhook", "audit",
+             "all"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=sp.env())
+        try:
+            wait_for(lambda: proc.poll() is not None or sleeping(proc.pid),
+                     5, what="requeue waiting for the delivery's lock")
+            out.unlink()  # the daemon's second step
+        finally:
+            os.close(fd)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, stderr
+    assert stdout.splitlines()[0].startswith(
+        "requeued %s (webhook audit" % dead[name]["id"]), stdout
+    assert sp.names("outbox") == [name]
+    assert sp.load("outbox", name)["attempts"] == 0
+    assert name not in sp.names("dead")
