@@ -260,7 +260,7 @@ static struct delivery *delivery_from_json(json_t *o, const char *fname)
 	if (!id || strlen(id) >= sizeof(d->id) || !str_member(o, "webhook") ||
 	    !str_member(o, "type") || !body || !json_is_integer(att) ||
 	    !json_is_integer(due) || json_integer_value(att) < 0 ||
-	    json_integer_value(att) > INT_MAX)
+	    json_integer_value(att) > DELIVERY_MAX_ATTEMPTS)
 		return NULL;
 	outbox_file_name(id, expect, sizeof(expect));
 	if (strcmp(expect, fname) != 0)

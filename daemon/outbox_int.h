@@ -53,6 +53,10 @@ enum delivery_where {
 	D_IDLE,	    /* its webhook is not configured: kept, not sent */
 };
 
+/* The most tries a delivery file may say were made (read back by hand
+ * edits: far over any retry list, and one more still fits in an int). */
+#define DELIVERY_MAX_ATTEMPTS 1000000
+
 /* One pending delivery: the contents of its file, and its transfer. */
 struct delivery {
 	struct delivery *prev, *next; /* every delivery, for reload and close */
@@ -70,7 +74,7 @@ struct delivery {
 	char *created;
 	char *body;
 	size_t len;
-	int attempts;	    /* tries made */
+	int attempts;	    /* tries made, at most DELIVERY_MAX_ATTEMPTS */
 	long long due_ms;   /* wall clock, ms: not before */
 	json_t *last_error; /* NULL until a try failed */
 	int warned;	    /* "no such webhook" logged */

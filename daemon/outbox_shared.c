@@ -55,7 +55,8 @@ static int reread(struct delivery *d, int fd, const struct stat *st)
 	due = json_object_get(o, "due_ms");
 	err = json_object_get(o, "last_error");
 	if (!json_is_integer(att) || !json_is_integer(due) ||
-	    json_integer_value(att) < 0 || json_integer_value(att) > 1000000) {
+	    json_integer_value(att) < 0 ||
+	    json_integer_value(att) > DELIVERY_MAX_ATTEMPTS) {
 		errno = EINVAL;
 		goto out;
 	}

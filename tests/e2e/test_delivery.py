@@ -435,3 +435,30 @@ def test_delivery_file_replaced_by_no_delivery(sp, what):
                  what="the requeued delivery")
     finally:
         rcv.stop()
+
+
+def test_attempts_beyond_the_bound_at_load(sp):
+    """A delivery file whose attempts a hand edit took near INT_MAX was
+    loaded, and its next try counted one more: a signed overflow (UBSan),
+    then given up 'after -2147483648 tries'. At load, as when it is read
+    again under its lock, more than 1,000,000 tries make it no delivery:
+    moved to dead/, said so."""
+    rcv = BodyReceiver(503, b"busy")
+    try:
+        name = pending_delivery(sp, rcv)
+        sp.stop()
+        path = sp.spool / "outbox" / name
+        d = json.loads(path.read_text())
+        d["attempts"] = 2147483647
+        path.write_text(json.dumps(d))
+        sp.procs = []
+        sp.start()
+        wait_for(lambda: sp.names("dead") == [name], timeout=5,
+                 what="the delivery in dead/")
+        assert "outbox: %s is not a delivery; moved to dead/" % name \
+            in sp.log()
+        assert "gave up" not in sp.log()
+        assert sp.names("outbox") == []
+    finally:
+        sp.stop()
+        rcv.stop()
