@@ -387,6 +387,18 @@ fail:
 	return NULL;
 }
 
+/* 0 when st is a regular file's, else -1 with EINVAL: a FIFO (by hand)
+ * opens and locks like a file, but reads as empty and takes the lines
+ * appended, never to give them back, until a write fills it and waits for
+ * good: every id forgotten, then the daemon stopped. */
+static int regular(const struct stat *st)
+{
+	if (S_ISREG(st->st_mode))
+		return 0;
+	errno = EINVAL;
+	return -1;
+}
+
 /*
  * Lock the file that has the ledger's name: 0, *st its status; -1. The
  * file open may not be that one any more: an administrator who edited the
@@ -410,8 +422,11 @@ static int lock_named(struct ledger *l, struct stat *st)
 		if (fstatat(l->dirfd, SPOOL_LEDGER_NAME, &named,
 			    AT_SYMLINK_NOFOLLOW) == 0) {
 			if (named.st_dev == st->st_dev &&
-			    named.st_ino == st->st_ino)
+			    named.st_ino == st->st_ino) {
+				if (regular(st) == -1)
+					goto fail;
 				return 0;
+			}
 		} else if (errno != ENOENT) {
 			goto fail;
 		}

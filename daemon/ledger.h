@@ -25,12 +25,14 @@
 struct ledger;
 
 /* Open (create) the ledger file in state/ (SPOOL_LEDGER_NAME, spool_name.h)
- * and load it. NULL with errno. */
+ * and load it. NULL with errno (EINVAL: what has its name is not a regular
+ * file). */
 struct ledger *ledger_open(int state_dirfd);
 
 /*
  * Begin a batch: take the file lock (waits for another daemon's batch) and
- * load the lines appended since the last look. 0 or -1.
+ * load the lines appended since the last look. 0 or -1 (EINVAL: what has
+ * the ledger's name now is not a regular file).
  */
 int ledger_lock(struct ledger *l);
 

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
@@ -391,6 +392,43 @@ static void test_cut_short_then_appended(void **state)
 	cleanup(dirfd, path);
 }
 
+/* Something other than a regular file at the ledger's name (a FIFO, made
+ * by hand): it opened and locked like one but read as empty, so every id
+ * accepted before was accepted again, and it took the lines appended
+ * until it was full, then held the daemon in write() for good. It is
+ * refused (EINVAL), at the start and when it replaces the file, without
+ * waiting; once a regular file is back, its lines are read. */
+static void test_not_a_regular_file(void **state)
+{
+	char path[64];
+	int dirfd = state_dir(path, sizeof(path));
+	struct ledger *l;
+
+	(void)state;
+	assert_int_equal(mkfifoat(dirfd, SPOOL_LEDGER_NAME, 0640), 0);
+	errno = 0;
+	assert_null(ledger_open(dirfd));
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(unlinkat(dirfd, SPOOL_LEDGER_NAME, 0), 0);
+	l = ledger_open(dirfd);
+	assert_non_null(l);
+	add(l, "R-1", "k1", "accepted/one.json");
+	/* the file kept aside, a FIFO renamed in its place */
+	assert_int_equal(linkat(dirfd, SPOOL_LEDGER_NAME, dirfd, "kept", 0), 0);
+	assert_int_equal(mkfifoat(dirfd, "fifo", 0640), 0);
+	assert_int_equal(renameat(dirfd, "fifo", dirfd, SPOOL_LEDGER_NAME), 0);
+	errno = 0;
+	assert_int_equal(ledger_lock(l), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(ledger_lock(l), -1); /* and at each batch */
+	assert_int_equal(renameat(dirfd, "kept", dirfd, SPOOL_LEDGER_NAME), 0);
+	assert_int_equal(ledger_lock(l), 0);
+	assert_string_equal(find(l, "R-1", "k9"), "accepted/one.json");
+	assert_int_equal(ledger_unlock(l), 0);
+	ledger_close(l);
+	cleanup(dirfd, path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -402,6 +440,7 @@ int main(void)
 	    cmocka_unit_test(test_memory_per_id),
 	    cmocka_unit_test(test_edited_by_hand),
 	    cmocka_unit_test(test_cut_short_then_appended),
+	    cmocka_unit_test(test_not_a_regular_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
