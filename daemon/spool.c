@@ -56,31 +56,81 @@ static void pick_token(struct spool *sp)
 	sp->seq = SPOOL_LAST_SEQ(); /* 0: the first claim is 00000001 */
 }
 
-/* Take state/owner-TOKEN.lock for this daemon's lifetime. 0 or -1. */
-static int lock_self(struct spool *sp, struct diag *diag, const char *dir)
+/* A new state/owner-TOKEN.lock, locked: the fd, or -1 with errno. */
+static int take_lock(struct spool *sp)
 {
 	char lockname[SPOOL_LOCK_SIZE], tmpname[SPOOL_LOCK_SIZE];
+	int fd, e;
 
 	/* locked under a temporary name first, so that no sweep_locks() of
 	 * another daemon can take it for a dead owner's before we hold it */
 	spool_name_owner_tmp(sp->token, tmpname);
 	spool_name_owner_lock(sp->token, lockname);
-	sp->lockfd =
-	    openat(sp->statefd, tmpname,
-		   O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (sp->lockfd == -1 || flock(sp->lockfd, LOCK_EX | LOCK_NB) == -1 ||
+	fd = openat(sp->statefd, tmpname,
+		    O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd == -1)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1 ||
 	    renameat(sp->statefd, tmpname, sp->statefd, lockname) == -1) {
+		e = errno;
+		unlinkat(sp->statefd, tmpname, 0);
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* Take state/owner-TOKEN.lock for this daemon's lifetime. 0 or -1. */
+static int lock_self(struct spool *sp, struct diag *diag, const char *dir)
+{
+	char lockname[SPOOL_LOCK_SIZE];
+
+	sp->lockfd = take_lock(sp);
+	if (sp->lockfd == -1) {
+		spool_name_owner_lock(sp->token, lockname);
 		diag_add(diag, "cannot lock %s/state/%s: %s", dir, lockname,
 			 strerror(errno));
-		if (sp->lockfd >= 0) {
-			unlinkat(sp->statefd, tmpname, 0);
-			close(sp->lockfd);
-			sp->lockfd = -1;
-		}
 		return -1;
 	}
 	spool_mark_recorded(sp, NULL);
 	return 0;
+}
+
+int spool_holds(const struct spool *sp, int fd, const char *name)
+{
+	struct stat held, named;
+
+	return fstat(fd, &held) == 0 &&
+	       fstatat(sp->statefd, name, &named, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       held.st_ino == named.st_ino && held.st_dev == named.st_dev;
+}
+
+void spool_relock(struct spool *sp)
+{
+	char lockname[SPOOL_LOCK_SIZE];
+	int fd;
+
+	spool_name_owner_lock(sp->token, lockname);
+	if (spool_holds(sp, sp->lockfd, lockname))
+		return;
+	/* removed or replaced by hand: whatever is there now is held by
+	 * nobody, and would tell `status` that no daemon runs and another
+	 * daemon that this one died (it would take over and judge again
+	 * the claims this one is judging) */
+	fd = take_lock(sp);
+	if (fd == -1) {
+		log_msg(LOG_ERR, "cannot lock state/%s again: %s", lockname,
+			strerror(errno));
+		return;
+	}
+	close(sp->lockfd);
+	sp->lockfd = fd;
+	spool_mark_recorded(sp, NULL);
+	log_msg(LOG_WARNING,
+		"state/%s was removed or replaced while this daemon held it: "
+		"locked again",
+		lockname);
 }
 
 void spool_mark_recorded(struct spool *sp, const char *key)

@@ -1171,6 +1171,7 @@ int spool_process(struct spool *sp, struct spool_ctx *ctx,
 	assert(ctx->ob != NULL);
 	if (n == 0)
 		return 0;
+	spool_relock(sp);
 	/* a claim that may have crashed the daemon is judged alone, its
 	 * recovery counted just before: a report that kills the daemon again
 	 * is counted, the files taken back with it are not */

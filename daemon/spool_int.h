@@ -10,7 +10,11 @@
  * Each daemon holds flock(LOCK_EX) on state/owner-TOKEN.lock while it
  * lives. A claim belongs to the daemon whose token it bears; another daemon
  * takes over a token's claims only once it can lock that token's lock file
- * (the owner is dead), and keeps that lock while it recovers them.
+ * (the owner is dead), and keeps that lock while it recovers them. A lock
+ * file removed or replaced by hand is held by nobody: its daemon locks the
+ * name again at its next batch or look (spool_relock()), and a daemon that
+ * took it over meanwhile lets go of it when it finds the name no longer
+ * its file (until then both may judge those claims).
  *
  * The protocol for a batch of claimed files (at most 256), and what a
  * kill -9 at each point leaves:
@@ -392,6 +396,17 @@ long spool_hold_pending(void);
 /* Say in the owner lock that every claim of this daemon before KEY (NULL:
  * none) is recorded; nothing for a KEY of another token. Not synced. */
 void spool_mark_recorded(struct spool *sp, const char *key);
+
+/* Whether fd, which holds a lock, is the file state/NAME still (not removed
+ * or replaced since). */
+int spool_holds(const struct spool *sp, int fd, const char *name);
+
+/* Lock state/owner-TOKEN.lock anew when the file at that name is no longer
+ * the one this daemon holds (removed or replaced by hand: then nobody
+ * holds it, and another daemon would take this one for dead), with a
+ * warning; its mark starts again from none. At each batch and each look
+ * at work/. */
+void spool_relock(struct spool *sp);
 
 /* ---- spool_recover.c ---- */
 

@@ -61,7 +61,6 @@ static int token_adopted(const struct spool *sp, const char *token)
 static int lock_owner(struct spool *sp, const char *token)
 {
 	char lockname[SPOOL_LOCK_SIZE];
-	struct stat a, b;
 	int fd;
 
 	spool_name_owner_lock(token, lockname);
@@ -72,9 +71,7 @@ static int lock_owner(struct spool *sp, const char *token)
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1)
 		goto busy;
 	/* the file may have been removed by whoever held it before us */
-	if (fstat(fd, &a) == -1 ||
-	    fstatat(sp->statefd, lockname, &b, AT_SYMLINK_NOFOLLOW) == -1 ||
-	    a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+	if (!spool_holds(sp, fd, lockname))
 		goto busy;
 	return fd;
 busy:
@@ -195,6 +192,31 @@ static int was_recorded(const struct spool *sp, const char *key)
 						a->recorded);
 	}
 	return 0;
+}
+
+/* Let go of the owner locks taken over whose file is no longer the one at
+ * their name: their daemon is alive after all (its lock file had been
+ * removed or replaced by hand, which let this daemon create and lock one,
+ * and it has locked its own again: spool_relock()). Their claims are left
+ * to it; the name is not removed, it is the owner's. */
+static void drop_stale_adopted(struct spool *sp)
+{
+	char lockname[SPOOL_LOCK_SIZE];
+
+	for (size_t i = 0; i < sp->nadopted;) {
+		struct adopted *a = &sp->adopted[i];
+		spool_name_owner_lock(a->token, lockname);
+		if (spool_holds(sp, a->fd, lockname)) {
+			i++;
+			continue;
+		}
+		log_msg(LOG_WARNING,
+			"daemon %s holds its owner lock again: its claims are "
+			"left to it",
+			a->token);
+		close(a->fd);
+		sp->adopted[i] = sp->adopted[--sp->nadopted];
+	}
 }
 
 /* Whether this daemon may recover token's claims: its own, or those of a
@@ -512,6 +534,8 @@ int spool_recoverable(struct spool *sp, struct spool_item **items)
 	int rc = -1, cleared = 0;
 
 	*items = NULL;
+	spool_relock(sp);
+	drop_stale_adopted(sp);
 	if (list_dir(sp->workfd, &names, &n) == -1) {
 		log_msg(LOG_ERR, "cannot list work/: %s", strerror(errno));
 		return -1;

@@ -934,6 +934,62 @@ def test_claims_of_live_daemon_not_stolen(spool, start_daemon, expensed_bin,
              5, what="the dead owner's lock to go")
 
 
+
+def status_pids(expensed_bin, cfg):
+    r = subprocess.run([expensed_bin, "status", "-c", str(cfg), "--json"],
+                       capture_output=True, text=True, timeout=10)
+    return json.loads(r.stdout)["daemon"]["pids"]
+
+
+def test_owner_lock_removed_by_hand(spool, start_daemon, expensed_bin,
+                                    tmp_path):
+    """A's state/owner-TOKEN.lock removed by hand while A runs, its batch
+    still in work/: nobody held the name any more, so `status` said no
+    daemon ran (or named B alone), and B took A for dead at its next look
+    ('taking over the claims of stopped daemon') and judged A's claims a
+    second time. A locks its name again at its next batch (and at each
+    look, idle): B leaves them to A, and every file is judged once."""
+    stage, names = stage_burst(tmp_path, spool, 3)
+    drop_all(spool, stage, names)  # before A starts: one batch of 3
+    a = start_daemon(spool, name="a", binary=hooks_binary(expensed_bin),
+                     env={"EXPENSED_HOLD_PENDING": "5000"})
+    wait_for(lambda: len([w for w in os.listdir(spool / "work")
+                          if w.startswith("r")]) == 3, 10,
+             what="A's batch recorded, its sync held")
+    lock = list((spool / "state").glob("owner-*.lock"))
+    assert len(lock) == 1
+    lock = lock[0]
+    b = start_daemon(spool, name="b")
+    b.signal(signal.SIGSTOP)
+    try:
+        lock.unlink()
+        drop(spool, "g.json", make_report(SEED, 7))  # A's next batch
+        wait_for(lambda: lock.exists() and
+                 a.proc.pid in status_pids(expensed_bin, tmp_path / "a.conf"),
+                 10, what="A's owner lock taken again")
+    finally:
+        b.signal(signal.SIGCONT)
+    wait_for(lambda: count_archived(spool) >= 4 and
+             not os.listdir(spool / "work"), 20, what="all archived")
+    wait_for(lambda: len(verdict_lines(a)) == 4, 10, what="A's verdicts")
+    assert sorted(verdict_lines(a)) == sorted(names + ["g.json"])
+    assert verdict_lines(b) == []
+    assert "taking over the claims" not in b.text()
+    assert "cannot archive" not in a.text()
+    assert a.text().count("state/%s was removed or replaced while this "
+                          "daemon held it: locked again" % lock.name) == 1
+    arch = archived(spool)
+    assert sorted(arch) == sorted(names + ["g.json"])
+    for name, where in arch.items():
+        assert where == [("accepted", True)], (name, where)
+    # removed again while A is idle: taken again at its next look
+    lock.unlink()
+    wait_for(lambda: lock.exists() and
+             a.proc.pid in status_pids(expensed_bin, tmp_path / "a.conf"),
+             10, what="A's owner lock taken again, idle")
+    assert sorted(status_pids(expensed_bin, tmp_path / "a.conf")) == \
+        sorted([a.proc.pid, b.proc.pid])
+
 def test_two_daemons_one_spool(spool, start_daemon, tmp_path):
     stage, names = stage_burst(tmp_path, spool, 2000)
     a = start_daemon(spool, name="a")
