@@ -357,9 +357,11 @@ static int tries(struct spool *sp, const char *key, int raise)
 	int fd, len, e;
 
 	spool_name_tries(key, name);
+	/* O_NONBLOCK: a FIFO put there by hand opens at once (and reads as
+	 * no count) rather than hold the daemon in open() */
 	fd = openat(sp->statefd, name,
 		    (raise ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC |
-			O_NOFOLLOW,
+			O_NOFOLLOW | O_NONBLOCK,
 		    0640);
 	if (fd == -1 && !raise && errno == ENOENT)
 		return 0;

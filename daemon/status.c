@@ -318,7 +318,9 @@ static void on_state(struct status *st, int dirfd, const char *name, void *arg)
 	(void)arg;
 	if (spool_name_parse_owner_lock(name, token) == -1)
 		return;
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO by that name (by hand) must not hold status */
+	fd =
+	    openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return; /* removed by its owner as it stopped */
 	if (flock(fd, LOCK_SH | LOCK_NB) == -1 && errno == EWOULDBLOCK) {

@@ -351,3 +351,16 @@ def test_config_and_option_errors(expensed_bin, tmp_path):
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 0
     assert r.stdout == "usage: expensed status [-c FILE] [--json]\n"
+
+
+def test_owner_lock_that_is_a_fifo(expensed_bin, tmp_path):
+    """An owner lock replaced by a FIFO (by hand): `status` opened it
+    without O_NONBLOCK and waited for a writer for good. It is no daemon's
+    lock: no daemon holds the spool."""
+    conf, spool = build_spool(tmp_path)
+    lock = spool / "state" / ("owner-%s.lock" % TOKEN)
+    lock.unlink()
+    os.mkfifo(lock)
+    r = status(expensed_bin, conf)
+    assert r.returncode == 1, r.stdout
+    assert r.stdout.splitlines()[0] == "! no daemon holds the spool"
