@@ -435,10 +435,11 @@ static int run_loop(struct daemon *d)
 			/* the totals survive a crash too (SAVE_MS) */
 			save_soon(d);
 		}
-		/* full, and no rescan to look again (or none since a
-		 * reload): a look of its own (on_rescan) */
-		if (spool_nospace(d->sp) && d->cfg->rescan_ms == 0 &&
-		    d->rescan.due_ms < 0)
+		/* full, or a leased claim left in work/, and no rescan to
+		 * look again (or none since a reload): a look of its own
+		 * (on_rescan) */
+		if (d->cfg->rescan_ms == 0 && d->rescan.due_ms < 0 &&
+		    (spool_nospace(d->sp) || spool_look_wanted(d->sp)))
 			(void)loop_timer_arm(&d->rescan, spool_full_retry_ms());
 		/* a batch whose sync overlapped nothing: archived now (and a
 		 * name taken meanwhile judged again at once) */

@@ -249,6 +249,14 @@ int spool_retry_wanted(struct spool *sp)
 	return r;
 }
 
+int spool_look_wanted(struct spool *sp)
+{
+	int r = sp->look;
+
+	sp->look = 0;
+	return r;
+}
+
 int spool_nospace(const struct spool *sp)
 {
 	return sp->nospace;

@@ -107,6 +107,11 @@ size_t spool_batch_len(const struct spool_item *items, size_t n, size_t max);
  * archive name taken by another daemon meanwhile, a batch that failed). */
 int spool_retry_wanted(struct spool *sp);
 
+/* 1 once after a batch left a claim for the next look (another program
+ * held a lease on it): with rescan off, the caller looks again after
+ * spool_full_retry_ms() all the same. */
+int spool_look_wanted(struct spool *sp);
+
 /* How long files wait when the spool's file system is full and rescan
  * is off (with a rescan, until the next one). */
 #define SPOOL_FULL_RETRY_MS (60 * 1000)

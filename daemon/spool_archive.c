@@ -418,4 +418,5 @@ void spool_forget(struct spool *sp)
 	strmap_free(&sp->suffixes, free);
 	strmap_free(&sp->deferred, free);
 	strmap_free(&sp->requeued, NULL);
+	strmap_free(&sp->leased, NULL);
 }

@@ -401,6 +401,16 @@ static struct claim *start_item(struct spool *sp, const struct spool_ctx *ctx,
 		r->ok = 0; /* gone */
 		return NULL;
 	}
+	if (rc == 2) {
+		/* not the file's fault: its holder gives the lease up once
+		 * asked (our open asked), or the kernel takes it */
+		log_msg(LOG_NOTICE,
+			"%s: another program holds a lease on the file; taken "
+			"again at the next look",
+			log_escape(it->name, esc, sizeof(esc)));
+		leave(sp, r, 0);
+		return NULL;
+	}
 	if (rc == -1) {
 		log_msg(LOG_ERR, "out of memory reading %s: tried again later",
 			log_escape(it->work, esc, sizeof(esc)));

@@ -160,6 +160,10 @@
 /* The third recovery of a claim judges it input.resources. */
 #define SPOOL_MAX_TRIES 3
 
+/* A claim another program holds a lease on is left in work/ for the next
+ * look (a rescan), and judged input.file at its third try. */
+#define SPOOL_LEASE_TRIES 3
+
 /* The owner lock of a dead daemon, taken over by this one while it
  * recovers that daemon's claims. */
 struct adopted {
@@ -282,6 +286,11 @@ struct spool {
 	/* KEY -> (void *)1: claims to judge again without counting a
 	 * recovery (their archive name was taken meanwhile) */
 	struct strmap requeued;
+	/* KEY -> (void *)(uintptr_t)N: claims whose open found a lease held
+	 * N times (spool_judge.c) */
+	struct strmap leased;
+	/* a claim waits for the next look (leased): spool_look_wanted() */
+	int look;
 	struct page_index *index; /* index.html, opened at its first use */
 	/* the read group (the group of accepted/, read at each batch): the
 	 * group of the copies, results and pages, or -1 to leave them the
@@ -434,7 +443,8 @@ void spool_page_render(struct rec *r, const json_t *root, const char *data,
  * Step 1 for one claim, on the daemon's thread: open work/CLAIM of r
  * safely and read it into c, or fill c->rule and c->msg with why it is
  * invalid unread. 0 (c is then ready for spool_claim_judge), 1 the claim
- * is gone (skip), -1 no memory.
+ * is gone (skip), 2 another program holds a lease on it (left in work/
+ * for the next look), -1 no memory.
  */
 int spool_claim_read(struct spool *sp, const struct spool_ctx *ctx,
 		     struct rec *r, struct claim *c);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +66,8 @@ static const char *kind_name(mode_t mode)
  * as Postfix's safe_open does: before the open, so that a device is never
  * opened at all, and after it, on the file actually opened, in case it was
  * swapped in between; O_NOFOLLOW | O_NONBLOCK as well. Returns the fd (and
- * rf->size), -1 refused (*rf filled), or -2 when the claim is gone.
+ * rf->size), -1 refused (*rf filled), -2 when the claim is gone, or -3
+ * when another program holds a lease on it (*rf filled, for its last try).
  */
 static int open_claim(int workfd, const char *work, struct claim *rf)
 {
@@ -86,6 +88,17 @@ static int open_claim(int workfd, const char *work, struct claim *rf)
 	}
 	fd = openat(workfd, work,
 		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd == -1 && errno == EWOULDBLOCK) {
+		/* a write lease (F_SETLEASE: Samba's kernel oplocks, the NFS
+		 * server's delegations): O_NONBLOCK has started its break,
+		 * which its holder answers in a moment, or the kernel ends
+		 * after lease-break-time (45 s) */
+		refuse(rf, "input.file",
+		       _("another program holds a lease on the file and did "
+			 "not release it (%u tries)"),
+		       SPOOL_LEASE_TRIES);
+		return -3;
+	}
 	if (fd == -1 || fstat(fd, &st) == -1) {
 		if (errno == ELOOP)
 			refuse(rf, "input.file",
@@ -136,6 +149,26 @@ static int keep_copy(struct spool *sp, const struct spool_item *it,
 	return -1;
 }
 
+/*
+ * The claim key found leased: whether to leave it in work/ for the next
+ * look (1), or judge it invalid now (0: its SPOOL_LEASE_TRIES-th try, so
+ * that a holder that takes its lease again after each break cannot keep
+ * it there for good; also when memory runs out to count the tries).
+ */
+static int lease_wait(struct spool *sp, const char *key)
+{
+	uintptr_t n = (uintptr_t)strmap_get(&sp->leased, key) + 1;
+
+	if (n >= SPOOL_LEASE_TRIES) {
+		strmap_del(&sp->leased, key);
+		return 0;
+	}
+	if (strmap_put(&sp->leased, key, (void *)n, NULL) == -1)
+		return 0;
+	sp->look = 1;
+	return 1;
+}
+
 int spool_claim_read(struct spool *sp, const struct spool_ctx *ctx,
 		     struct rec *r, struct claim *c)
 {
@@ -169,9 +202,13 @@ int spool_claim_read(struct spool *sp, const struct spool_ctx *ctx,
 		return 0;
 	}
 	fd = open_claim(sp->workfd, it->work, c);
+	if (fd == -3 && lease_wait(sp, it->key))
+		return 2;
+	if (fd != -3)
+		strmap_del(&sp->leased, it->key);
 	if (fd == -2)
 		return 1;
-	if (fd == -1)
+	if (fd < 0)
 		return 0;
 	if (!ends_with(it->name, ".json")) {
 		refuse(c, "input.name", _("the name does not end in .json"));

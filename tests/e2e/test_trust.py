@@ -8,13 +8,14 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from daemon_util import (Daemon, archived, count_archived, derived, drop,
-                         make_report, result, seed_path, wait_for,
-                         write_config)
+                         hooks_binary, make_report, result, seed_path,
+                         wait_for, write_config)
 
 SEED = seed_path().read_bytes()
 
@@ -98,6 +99,98 @@ def test_open_writer_cannot_change_archive(spool, start_daemon, tmp_path):
     assert doc["sha256"] == sha(SEED) and doc["size"] == len(SEED)
     assert st.st_mode & 0o777 == 0o640 and st.st_nlink == 1
     assert st.st_uid == os.getuid()
+
+
+# A program holding a write lease on its file (F_SETLEASE: Samba with
+# kernel oplocks, the NFS server's write delegations), renamed into the
+# inbox. "release": it gives the lease up when the daemon's open breaks it
+# (SIGIO), as they do; "keep": it never does (SIGIO ignored).
+LEASE_HOLDER = r"""
+import fcntl, os, signal, sys
+stage, dest, mode = sys.argv[1:]
+F_SETLEASE = 1024
+fd = os.open(stage, os.O_RDONLY)
+fcntl.fcntl(fd, F_SETLEASE, fcntl.F_WRLCK)
+def release(sig, frame):
+    fcntl.fcntl(fd, F_SETLEASE, fcntl.F_UNLCK)
+    print("released", flush=True)
+signal.signal(signal.SIGIO, release if mode == "release" else signal.SIG_IGN)
+os.rename(stage, dest)
+print("dropped", flush=True)
+sys.stdin.read()
+"""
+
+
+def hold_lease(spool, name, mode):
+    stage = Path(spool) / "stage"
+    stage.mkdir(exist_ok=True)
+    (stage / name).write_bytes(SEED)
+    p = subprocess.Popen([sys.executable, "-c", LEASE_HOLDER,
+                          str(stage / name), str(Path(spool) / "inbox" / name),
+                          mode], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         text=True)
+    # "released" may come first: the daemon may open it at once
+    p.said = [p.stdout.readline()]
+    if p.said[0] == "released\n":
+        p.said.append(p.stdout.readline())
+    assert "dropped\n" in p.said
+    return p
+
+
+def end_holder(p):
+    """Let the holder go; what else it said (read through the same
+    buffered pipe as the first lines)."""
+    p.stdin.close()
+    p.said += p.stdout.readlines()
+    p.wait(10)
+
+
+@pytest.mark.parametrize("rescan", ["1s", "0"])
+def test_leased_file_judged_once_released(rescan, spool, start_daemon,
+                                          expensed_bin):
+    """The daemon's open breaks the lease; a holder that gives it up
+    promptly has its file judged as it is at the next look, not invalid
+    for a moment's EWOULDBLOCK. With rescan = 0 the daemon looks again on
+    its own (60 s; here EXPENSED_FULL_RETRY_MS, 500 ms)."""
+    if rescan == "0":
+        d = start_daemon(spool, rescan="0", binary=hooks_binary(expensed_bin),
+                         env={"EXPENSED_FULL_RETRY_MS": "500"})
+    else:
+        d = start_daemon(spool)
+    p = hold_lease(spool, "leased.json", "release")
+    try:
+        doc = wait_result(spool, "leased.json")
+    finally:
+        end_holder(p)
+    assert sorted(p.said) == ["dropped\n", "released\n"]
+    assert doc["verdict"] == "accepted", doc["findings"]
+    assert doc["archived_as"] == "accepted/leased.json"
+    assert doc["sha256"] == sha(SEED) and doc["size"] == len(SEED)
+    assert (spool / "accepted" / "leased.json").read_bytes() == SEED
+    assert d.text().count("leased.json: another program holds a lease on "
+                          "the file; taken again at the next look") == 1
+    assert_each_has_its_own(spool)
+
+
+def test_lease_never_released_ends_input_file(spool, start_daemon):
+    """A holder that never gives its lease up cannot keep its file in
+    work/ for good: at the third look it is invalid, input.file, saying
+    why, archived as it is."""
+    d = start_daemon(spool)
+    p = hold_lease(spool, "kept.json", "keep")
+    try:
+        doc = wait_result(spool, "kept.json", timeout=20)
+    finally:
+        end_holder(p)
+    assert doc["verdict"] == "invalid"
+    assert [(f["rule"], f["message"]) for f in doc["findings"]] == [
+        ("input.file", "another program holds a lease on the file and did "
+         "not release it (3 tries)")]
+    assert doc["sha256"] is None and doc["size"] is None
+    assert doc["archived_as"] == "rejected/kept.json"
+    assert d.text().count("kept.json: another program holds a lease on "
+                          "the file; taken again at the next look") == 2
+    assert_each_has_its_own(spool)
 
 
 def test_slow_writer(spool, start_daemon):
