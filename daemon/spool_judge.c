@@ -94,8 +94,8 @@ static int open_claim(int workfd, const char *work, struct claim *rf)
 		 * which its holder answers in a moment, or the kernel ends
 		 * after lease-break-time (45 s) */
 		refuse(rf, "input.file",
-		       _("another program holds a lease on the file and did "
-			 "not release it (%u tries)"),
+		       _("another program (a file server) kept the file "
+			 "locked and did not release it (%u tries)"),
 		       SPOOL_LEASE_TRIES);
 		return -3;
 	}

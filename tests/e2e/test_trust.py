@@ -184,8 +184,8 @@ def test_lease_never_released_ends_input_file(spool, start_daemon):
         end_holder(p)
     assert doc["verdict"] == "invalid"
     assert [(f["rule"], f["message"]) for f in doc["findings"]] == [
-        ("input.file", "another program holds a lease on the file and did "
-         "not release it (3 tries)")]
+        ("input.file", "another program (a file server) kept the file "
+         "locked and did not release it (3 tries)")]
     assert doc["sha256"] is None and doc["size"] is None
     assert doc["archived_as"] == "rejected/kept.json"
     assert d.text().count("kept.json: another program holds a lease on "
