@@ -71,8 +71,19 @@ struct watch {
 	struct strmap failed;  /* name -> struct failed (claims that failed) */
 };
 
+/* Seconds beyond any clock, whose milliseconds, and their sums and
+ * differences with a clock's, still fit in a long long. */
+#define TS_SECONDS_MAX (LLONG_MAX / 4000)
+
+/* ts in milliseconds; a dropped file's mtime is anything its dropper set
+ * (64-bit seconds on tmpfs or btrfs): held within TS_SECONDS_MAX, where
+ * multiplying it overflowed (undefined) */
 static long long ts_ms(const struct timespec *ts)
 {
+	if (ts->tv_sec > TS_SECONDS_MAX)
+		return TS_SECONDS_MAX * 1000;
+	if (ts->tv_sec < -TS_SECONDS_MAX)
+		return -TS_SECONDS_MAX * 1000;
 	return (long long)ts->tv_sec * 1000 + ts->tv_nsec / 1000000;
 }
 

@@ -248,3 +248,32 @@ def test_bidi_controls_escaped_in_log(expensed_bin, tmp_path, daemons):
     raw = d.logfile.read_bytes()
     for ch in ("\u202e", "\u2066", "\u0085"):
         assert ch.encode() not in raw
+
+
+@pytest.mark.parametrize("seconds", [2 ** 62, -2 ** 62])
+def test_mtime_beyond_any_clock(expensed_bin, daemons, seconds):
+    """A file whose dropper set its mtime some 10^11 years away (tmpfs and
+    btrfs keep 64-bit seconds): found by the scan at start, its age in
+    milliseconds overflowed (undefined: UBSan stops the daemon). It is
+    judged like any other: an mtime in the future waits for the settle
+    time, one in the past does not."""
+    top = Path(tempfile.mkdtemp(prefix="expensed-mtime.", dir="/dev/shm"))
+    try:
+        spool = top / "spool"
+        (spool / "inbox").mkdir(parents=True)
+        conf = top / "d.conf"
+        write_config(conf, spool)
+        name = "far.json"
+        (spool / "inbox" / name).write_bytes(SEED)
+        os.utime(spool / "inbox" / name, ns=(0, seconds * 10 ** 9))
+        assert os.stat(spool / "inbox" / name).st_mtime_ns == \
+            seconds * 10 ** 9
+        d = Daemon(expensed_bin, conf, top / "d.log")
+        daemons.append(d)
+        d.start()
+        doc = wait_for(lambda: result(spool, name), 10, what="archived")
+        assert (doc["verdict"], doc["archived_as"]) == \
+            ("accepted", "accepted/" + name)
+        d.stop()
+    finally:
+        shutil.rmtree(top)
