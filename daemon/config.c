@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -481,6 +482,22 @@ static int on_item(void *user, const struct ini_item *item)
 	return 0;
 }
 
+/* Whether inbox is itself a symbolic link (a link in a directory above
+ * it is followed): the daemon opens it with O_NOFOLLOW, so that no link
+ * put in its place can turn it elsewhere, and never watched it. real: what
+ * it points to, as far as it resolves. */
+static bool inbox_is_link(const char *inbox, char *real, size_t size)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+
+	if (lstat(inbox, &st) == -1 || !S_ISLNK(st.st_mode))
+		return false;
+	snprintf(real, size, "%s",
+		 realpath(inbox, buf) != NULL ? buf : "the directory itself");
+	return true;
+}
+
 /* Checks once the whole file is read. */
 static void finish(struct parser *st)
 {
@@ -505,6 +522,12 @@ static void finish(struct parser *st)
 		    "accepted, rejected, outbox, dead or state directory, "
 		    "nor lie inside one (it is %s)",
 		    real);
+	else if (cfg->inbox != NULL &&
+		 inbox_is_link(cfg->inbox, real, sizeof(real)))
+		config_err(st, st->inbox_line,
+			   "inbox %s is a symbolic link: the daemon opens the "
+			   "inbox itself, never through a link (give %s)",
+			   cfg->inbox, real);
 	for (size_t i = 0; i < cfg->nhooks; i++) {
 		if (cfg->hooks[i].name == NULL ||
 		    cfg->hooks[i].retry_ms == NULL)

@@ -464,3 +464,35 @@ def test_language_must_be_en_or_fr(expensed_bin, tmp_path):
     r = run(expensed_bin, ["-c", str(conf)])
     assert r.returncode != 0
     assert "%s:4: bad language 'de' (en or fr)" % conf in r.stderr
+
+
+def test_inbox_that_is_a_link_is_refused(expensed_bin, tmp_path):
+    """An inbox that is itself a symbolic link was never watched (the
+    daemon opens it with O_NOFOLLOW: 'inbox ... is missing (Not a
+    directory)' at every start) while check-config said OK. Both refuse
+    it now, naming the directory to give; a link above it is followed."""
+    spool = tmp_path / "spool"
+    (spool / "inbox").mkdir(parents=True)
+    (tmp_path / "share" / "reports").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "share" / "reports")
+    (tmp_path / "above").symlink_to(tmp_path / "share")
+    conf = tmp_path / "expensed.conf"
+    conf.write_text("[spool]\ndirectory = %s\ninbox = %s\n"
+                    % (spool, tmp_path / "link"))
+    want = ("expensed: %s:3: inbox %s is a symbolic link: the daemon opens "
+            "the inbox itself, never through a link (give %s)"
+            % (conf, tmp_path / "link",
+               os.path.realpath(tmp_path / "share" / "reports")))
+    r = run(expensed_bin, ["-c", str(conf)])
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.splitlines() == [want,
+                                     "expensed: configuration has errors"]
+    r = subprocess.run([expensed_bin, "run", "-c", str(conf)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2, r.stderr
+    assert want in r.stderr.splitlines()
+    conf.write_text("[spool]\ndirectory = %s\ninbox = %s\n"
+                    % (spool, tmp_path / "above" / "reports"))
+    r = run(expensed_bin, ["-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1] == "configuration OK"
