@@ -518,8 +518,10 @@ static void test_inbox_resolved(void **state)
 	    "spool/rejected", "spool/accepted", "spool/work", "spool/state/x",
 	    "spool/outbox",   "spool",		"spool/dead",
 	};
+	/* a link above the inbox is followed; the inbox itself may not be
+	 * one (the daemon opens it with O_NOFOLLOW): below */
 	static const char *const good[] = {"spool/inbox", "spool/inbox/./",
-					   "share/inbox", "to-inbox"};
+					   "share/inbox", "to-spool/inbox"};
 	static const char *const dirs[] = {
 	    "spool",	      "spool/inbox",  "spool/work", "spool/accepted",
 	    "spool/rejected", "spool/outbox", "spool/dead", "spool/state",
@@ -571,6 +573,25 @@ static void test_inbox_resolved(void **state)
 		assert_int_equal(config_load(t.conf, &cfg, &d, NULL), 0);
 		assert_int_equal(d.n, 0);
 		config_free(&cfg);
+	}
+	{
+		struct config cfg;
+		struct diag d = DIAG_INIT;
+		char inbox[PATH_MAX];
+
+		write_file(t.conf,
+			   "[spool]\ndirectory = spool\ninbox = to-inbox\n",
+			   0644);
+		assert_int_equal(config_load(t.conf, &cfg, &d, NULL), -1);
+		assert_int_equal(d.n, 1);
+		tmp_path(&t, "to-inbox", inbox, sizeof(inbox));
+		snprintf(
+		    text, sizeof(text),
+		    "inbox %s is a symbolic link: the daemon opens the "
+		    "inbox itself, never through a link (give %s/spool/inbox)",
+		    inbox, real);
+		assert_line(&t, &d, 0, 3, text);
+		diag_clear(&d);
 	}
 	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
 		tmp_path(&t, links[i][1], path, sizeof(path));
