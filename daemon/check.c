@@ -202,10 +202,11 @@ static int print_html(const struct check_opts *o, const struct judgement *j,
 	return rc;
 }
 
-/* Judge one named file. Returns 0 judged, -1 system error (reported; out
- * of memory is one, never a verdict). With keep (--format html), the
- * bytes read are handed over in *keep and *keep_len (NULL when none were
- * read), to free. */
+/* Judge one named file. Returns 0 judged, -1 system error (reported, the
+ * name escaped as in log lines: it may come from a directory listing and
+ * must not drive the terminal; out of memory is one, never a verdict).
+ * With keep (--format html), the bytes read are handed over in *keep and
+ * *keep_len (NULL when none were read), to free. */
 static int check_one(const struct ruleset *rs, const struct check_opts *o,
 		     const char *arg, struct judgement *j, char **keep,
 		     size_t *keep_len)
@@ -214,16 +215,17 @@ static int check_one(const struct ruleset *rs, const struct check_opts *o,
 	int fd = is_stdin ? STDIN_FILENO : open(arg, O_RDONLY | O_CLOEXEC);
 	const char *name = arg;
 	struct stat st;
-	char *buf = NULL;
+	char *buf = NULL, esc[512];
 	size_t len = 0;
 	int rc = -1;
 
+	log_escape(arg, esc, sizeof(esc));
 	if (fd == -1) {
-		cli_error("cannot open '%s': %s", arg, strerror(errno));
+		cli_error("cannot open '%s': %s", esc, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) == -1) {
-		cli_error("cannot stat '%s': %s", arg, strerror(errno));
+		cli_error("cannot stat '%s': %s", esc, strerror(errno));
 		goto out;
 	}
 	if (S_ISDIR(st.st_mode)) {
@@ -234,9 +236,9 @@ static int check_one(const struct ruleset *rs, const struct check_opts *o,
 	}
 	if (read_bounded(fd, o->judge.max_file_size, &buf, &len) == -1) {
 		if (errno == ENOMEM)
-			cli_error("out of memory reading '%s'", arg);
+			cli_error("out of memory reading '%s'", esc);
 		else
-			cli_error("cannot read '%s': %s", arg, strerror(errno));
+			cli_error("cannot read '%s': %s", esc, strerror(errno));
 		goto out;
 	}
 	if (len > o->judge.max_file_size) {
@@ -253,7 +255,7 @@ static int check_one(const struct ruleset *rs, const struct check_opts *o,
 	rc = judge_bytes(rs, &o->judge, name, buf, len, j);
 judged:
 	if (rc == -1)
-		cli_error("out of memory judging '%s'", arg);
+		cli_error("out of memory judging '%s'", esc);
 out:
 	if (rc == 0 && keep != NULL) {
 		*keep = buf;
@@ -308,13 +310,15 @@ static int parse_max_findings(const char *arg, size_t *out)
 {
 	size_t n = 0;
 	const char *p = arg;
+	char esc[256];
 
 	for (; *p >= '0' && *p <= '9' && n <= CONFIG_MAX_FINDINGS_LIMIT; p++)
 		n = n * 10 + (size_t)(*p - '0');
 	if (p == arg || *p != '\0' || n < 1 || n > CONFIG_MAX_FINDINGS_LIMIT) {
 		cli_error("bad --max-findings '%s' (a whole number from 1 to "
 			  "%d)",
-			  arg, CONFIG_MAX_FINDINGS_LIMIT);
+			  log_escape(arg, esc, sizeof(esc)),
+			  CONFIG_MAX_FINDINGS_LIMIT);
 		return -1;
 	}
 	*out = n;
@@ -337,11 +341,17 @@ static int parse_options(int argc, char **argv, struct check_opts *o,
 	    {NULL, 0, NULL, 0},
 	};
 	int c;
+	char esc[256];
 
 	*status = 2;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":r:h", longopts, NULL)) != -1) {
+		/* a value is said escaped: `check *.json` may take a file
+		 * name for an option (--format=NAME) */
+		const char *shown =
+		    optarg != NULL ? log_escape(optarg, esc, sizeof(esc)) : "";
+
 		switch (c) {
 		case 'r':
 			*rules_arg = optarg;
@@ -353,7 +363,7 @@ static int parse_options(int argc, char **argv, struct check_opts *o,
 			    strcmp(optarg, "text") != 0) {
 				cli_error("unknown format '%s' (text, json or "
 					  "html)",
-					  optarg);
+					  shown);
 				return -1;
 			}
 			break;
@@ -363,7 +373,7 @@ static int parse_options(int argc, char **argv, struct check_opts *o,
 			else if (strcmp(optarg, "error") != 0) {
 				cli_error("unknown --fail-on '%s' (error or "
 					  "warning)",
-					  optarg);
+					  shown);
 				return -1;
 			}
 			break;
@@ -375,13 +385,13 @@ static int parse_options(int argc, char **argv, struct check_opts *o,
 			o->max_time_ms = parse_duration_ms(optarg);
 			if (o->max_time_ms == -2) {
 				cli_error("bad --max-time '%s' (at most %s)",
-					  optarg, CONFIG_MAX_DURATION);
+					  shown, CONFIG_MAX_DURATION);
 				return -1;
 			}
 			if (o->max_time_ms <= 0) {
 				cli_error("bad --max-time '%s' (a duration "
 					  "such as 500ms, 10s, 2m)",
-					  optarg);
+					  shown);
 				return -1;
 			}
 			break;
@@ -392,7 +402,7 @@ static int parse_options(int argc, char **argv, struct check_opts *o,
 			    (unsigned long long)n > SIZE_MAX) {
 				cli_error("bad --max-memory '%s' (a size of "
 					  "at least 1M, such as 64M, 1G)",
-					  optarg);
+					  shown);
 				return -1;
 			}
 			o->max_memory = (size_t)n;
@@ -430,6 +440,7 @@ int cmd_check(int argc, char **argv)
 	bool have_cfg = false;
 	struct ruleset *rs = NULL;
 	int status = 0;
+	char esc[512];
 
 	if (parse_options(argc, argv, &o, &rules_arg, &status) == -1)
 		return status;
@@ -470,13 +481,15 @@ int cmd_check(int argc, char **argv)
 		json_decref(root);
 		free(data);
 		if (printed == -1) {
-			cli_error("out of memory judging '%s'", argv[i]);
+			cli_error("out of memory judging '%s'",
+				  log_escape(argv[i], esc, sizeof(esc)));
 			judgement_release(&j);
 			status = 2;
 			continue;
 		}
 		if (o.json && print_json(&j) == -1) {
-			cli_error("out of memory judging '%s'", argv[i]);
+			cli_error("out of memory judging '%s'",
+				  log_escape(argv[i], esc, sizeof(esc)));
 			judgement_release(&j);
 			status = 2;
 			continue;

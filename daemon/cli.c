@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "log.h"
 
 static void vsay(const char *what, const char *fmt, va_list ap)
 {
@@ -41,12 +42,19 @@ void cli_diag(const char *prefix, const struct diag *d)
 
 void cli_bad_option(int c, char *const argv[])
 {
+	char esc[256];
+	char opt[3] = {'-', (char)optopt, '\0'};
+	/* escaped: `expensed check *.json` takes a file named "-..." for an
+	 * option, and its name must not drive the terminal */
 	const char *arg = optind > 0 ? argv[optind - 1] : "";
 
 	if (c == ':')
-		cli_error("option '%s' needs a value", arg);
+		cli_error("option '%s' needs a value",
+			  log_escape(arg, esc, sizeof(esc)));
 	else if (optopt != 0)
-		cli_error("unknown option '-%c'", optopt);
+		cli_error("unknown option '%s'",
+			  log_escape(opt, esc, sizeof(esc)));
 	else
-		cli_error("unknown option '%s'", arg);
+		cli_error("unknown option '%s'",
+			  log_escape(arg, esc, sizeof(esc)));
 }

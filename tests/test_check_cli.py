@@ -570,6 +570,33 @@ def test_name_not_utf8_is_judged(expensed_bin, work):
                            b"0 warnings\n")
 
 
+@pytest.mark.parametrize("name, said", [
+    # a hyperlink (OSC 8) over a name that cannot be opened
+    (b"x\x1b]8;;https://evil.example/\x07ok.json\x1b]8;;\x07",
+     b"expensed: cannot open 'x\\x1b]8;;https://evil.example/\\x07ok.json"
+     b"\\x1b]8;;\\x07': No such file or directory"),
+    # a newline that would fake a verdict line, a bidi override
+    (b"y.json\nseed.json: accepted: 0 errors, 0 warnings\xe2\x80\xae",
+     b"expensed: cannot open 'y.json\\nseed.json: accepted: 0 errors, "
+     b"0 warnings\\u202e': No such file or directory"),
+    # a name that getopt takes for an option (expensed check *.json)
+    (b"--\x1b[2K\rz.json",
+     b"expensed: unknown option '--\\x1b[2K\\rz.json'"),
+    (b"-\x1b[31mred.json", b"expensed: unknown option '-\\x1b'"),
+    (b"--format=\x1b[31mred.json",
+     b"expensed: unknown format '\\x1b[31mred.json' (text, json or html)"),
+])
+def test_names_in_diagnostics_are_escaped(expensed_bin, work, name, said):
+    """A name from a directory listing reaches stderr escaped as on
+    stdout: it can neither colour, link nor fake a line of the terminal."""
+    proc = run(expensed_bin, ["check", name], work)
+    assert proc.returncode == 2
+    assert proc.stdout == b""
+    first, _, rest = proc.stderr.partition(b"\n")
+    assert first == said
+    assert rest == b"" or rest.startswith(b"usage: expensed check ")
+
+
 def test_config_secret_not_needed(expensed_bin, work):
     """check reads the configuration for its rules and size limit only: a
     webhook secret file it cannot read (here: absent) is no error."""
