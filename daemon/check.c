@@ -501,7 +501,12 @@ int cmd_check(int argc, char **argv)
 			status = 1;
 		judgement_release(&j);
 	}
-	fflush(stdout);
+	/* verdicts a full disk or a closed pipe lost are no success: a
+	 * script must not take what was written for the whole output */
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		cli_error("cannot write the output: %s", strerror(errno));
+		status = 2;
+	}
 	ruleset_free(rs);
 	if (have_cfg)
 		config_free(&cfg);

@@ -597,6 +597,24 @@ def test_names_in_diagnostics_are_escaped(expensed_bin, work, name, said):
     assert rest == b"" or rest.startswith(b"usage: expensed check ")
 
 
+@pytest.mark.parametrize("fmt, files", [
+    ("text", 1), ("json", 1), ("html", 1),
+    ("text", 300), ("json", 300),  # past stdout's buffer: writes fail first
+])
+def test_output_that_cannot_be_written_is_an_error(expensed_bin, work, fmt,
+                                                   files):
+    """A full disk (here /dev/full) loses the verdicts: exit status 2 and
+    a message, never 0 as if they had been written."""
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([expensed_bin, "check", "--format", fmt] +
+                              ["seed.json"] * files, cwd=work, stdout=full,
+                              stderr=subprocess.PIPE, timeout=30,
+                              env=env_without_config())
+    assert proc.returncode == 2
+    assert proc.stderr == (b"expensed: cannot write the output: "
+                           b"No space left on device\n")
+
+
 def test_config_secret_not_needed(expensed_bin, work):
     """check reads the configuration for its rules and size limit only: a
     webhook secret file it cannot read (here: absent) is no error."""
