@@ -153,7 +153,8 @@ static int keep_copy(struct spool *sp, const struct spool_item *it,
  * The claim key found leased: whether to leave it in work/ for the next
  * look (1), or judge it invalid now (0: its SPOOL_LEASE_TRIES-th try, so
  * that a holder that takes its lease again after each break cannot keep
- * it there for good; also when memory runs out to count the tries).
+ * it there for good). Out of memory to count the tries, it waits all the
+ * same, this try uncounted: no memory is never a verdict.
  */
 static int lease_wait(struct spool *sp, const char *key)
 {
@@ -163,8 +164,7 @@ static int lease_wait(struct spool *sp, const char *key)
 		strmap_del(&sp->leased, key);
 		return 0;
 	}
-	if (strmap_put(&sp->leased, key, (void *)n, NULL) == -1)
-		return 0;
+	(void)strmap_put(&sp->leased, key, (void *)n, NULL);
 	sp->look = 1;
 	return 1;
 }
