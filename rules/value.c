@@ -242,27 +242,37 @@ char *json_describe(const json_t *node, enum lang l, char *buf, size_t size)
 	return buf;
 }
 
-static bool number_value(const json_t *v, double *d)
+/* The integer i as a double, when that double is i exactly (every integer
+ * of at most 53 bits, and some beyond). */
+static bool integer_exact(json_int_t i, double *d)
 {
-	if (json_is_integer(v))
-		*d = (double)json_integer_value(v);
-	else if (json_is_real(v))
-		*d = json_real_value(v);
-	else
-		return false;
-	return true;
+	*d = (double)i;
+	/* INT64_MAX rounds up to 2^63, which no int64 is: compare first */
+	return *d < 9223372036854775808.0 && (json_int_t)*d == i;
+}
+
+/* Two JSON numbers by their exact values: an integer beyond 2^53 that no
+ * double holds equals no real (not the double it rounds to), so that two
+ * integers a double cannot tell apart are never the same real's. */
+static bool numbers_equal(const json_t *a, const json_t *b)
+{
+	double d;
+
+	if (json_is_integer(a) && json_is_integer(b))
+		return json_integer_value(a) == json_integer_value(b);
+	if (json_is_real(a) && json_is_real(b))
+		return json_real_value(a) == json_real_value(b);
+	if (json_is_real(a))
+		return numbers_equal(b, a);
+	return integer_exact(json_integer_value(a), &d) &&
+	       d == json_real_value(b);
 }
 
 /* JSON equality with numbers by value and objects regardless of order. */
 static bool json_value_equal(const json_t *a, const json_t *b)
 {
-	double da, db;
-
-	if (number_value(a, &da) && number_value(b, &db)) {
-		if (json_is_integer(a) && json_is_integer(b))
-			return json_integer_value(a) == json_integer_value(b);
-		return da == db;
-	}
+	if (json_is_number(a) && json_is_number(b))
+		return numbers_equal(a, b);
 	if (json_typeof(a) != json_typeof(b))
 		return false;
 	if (json_is_object(a)) {
@@ -304,8 +314,14 @@ static uint64_t json_value_hash(const json_t *v)
 {
 	double d;
 
-	if (number_value(v, &d)) {
+	/* an integer no double holds by its own bits: hashed as the double
+	 * it rounds to, a thousand of them near 2^62 would share a bucket */
+	if (json_is_integer(v) && !integer_exact(json_integer_value(v), &d))
+		return hash_mix(8, (uint64_t)json_integer_value(v));
+	if (json_is_number(v)) {
 		uint64_t bits;
+		d = json_is_integer(v) ? (double)json_integer_value(v)
+				       : json_real_value(v);
 		if (d == 0)
 			d = 0; /* -0.0 == 0.0 */
 		memcpy(&bits, &d, sizeof(bits));

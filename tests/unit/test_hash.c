@@ -172,6 +172,36 @@ static void test_colliding_ids_spread(void **state)
 	free(ids);
 }
 
+/*
+ * Integers beyond 2^53, which no double tells apart (a thousand of them
+ * round to one double near 2^62), spread too: hashed as their double they
+ * all fell in one bucket, and a report of 20,000 expenses whose category
+ * was [2^62 + i, 2^62 + j] took expenses.duplicate 25 s of probing.
+ */
+static void test_big_integers_spread(void **state)
+{
+	uint64_t *h = calloc(NCOLLIDE, sizeof(*h));
+	const json_int_t big = (json_int_t)1 << 62;
+	size_t bucket, probe;
+
+	(void)state;
+	assert_non_null(h);
+	assert_int_equal(hash_init(), 0);
+	for (size_t i = 0; i < NCOLLIDE; i++) {
+		json_t *a = json_pack("[II]", big + (json_int_t)(i % 512),
+				      big + (json_int_t)(i / 512));
+		assert_non_null(a);
+		h[i] = hash_mix(7, value_hash(a)); /* as aggregate.c keys */
+		json_decref(a);
+	}
+	spread(h, NCOLLIDE, TABLE_BITS, &bucket, &probe);
+	print_message("big integers: largest bucket %zu, longest probe %zu\n",
+		      bucket, probe);
+	assert_in_range(bucket, 1, 16);
+	assert_in_range(probe, 1, 64);
+	free(h);
+}
+
 /* A report of n missions with ids, all distinct. */
 static json_t *missions(size_t n)
 {
@@ -269,6 +299,7 @@ int main(void)
 	    cmocka_unit_test(test_key_changes_hash),
 	    cmocka_unit_test(test_mix_mixes),
 	    cmocka_unit_test(test_colliding_ids_spread),
+	    cmocka_unit_test(test_big_integers_spread),
 	    cmocka_unit_test(test_eval_deadline),
 	    cmocka_unit_test(test_judge_max_time),
 	};

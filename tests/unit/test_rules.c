@@ -138,6 +138,9 @@ static void test_value_hash(void **state)
 	    {"{\"a\":1,\"b\":[2]}", "{\"b\":[2],\"a\":1}"},
 	    {"[\"x\",null]", "[\"x\",null]"},
 	    {"true", "true"},
+	    {"[9007199254740992]", "[9007199254740992.0]"},
+	    {"[-9223372036854775808]", "[-9223372036854775808.0]"},
+	    {"[0]", "[-0.0]"},
 	};
 	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
 		json_t *a = json_loads(same[i][0], JSON_DECODE_ANY, NULL);
@@ -149,11 +152,25 @@ static void test_value_hash(void **state)
 		json_decref(a);
 		json_decref(b);
 	}
-	json_t *x = json_string("abc"), *y = json_string("abd");
-	assert_false(value_equal(x, y));
-	assert_true(value_hash(x) != value_hash(y));
-	json_decref(x);
-	json_decref(y);
+	/* numbers by their exact value: no double stands for two integers */
+	const char *differ[][2] = {
+	    {"\"abc\"", "\"abd\""},
+	    {"9007199254740993", "9007199254740992.0"},
+	    {"9007199254740993", "9007199254740992"},
+	    {"[4611686018427387904]", "[4611686018427387905]"},
+	    {"{\"a\":9223372036854775807}", "{\"a\":9223372036854775806}"},
+	    {"9223372036854775807", "9223372036854775808.0"},
+	};
+	for (size_t i = 0; i < sizeof(differ) / sizeof(differ[0]); i++) {
+		json_t *a = json_loads(differ[i][0], JSON_DECODE_ANY, NULL);
+		json_t *b = json_loads(differ[i][1], JSON_DECODE_ANY, NULL);
+		assert_non_null(a);
+		assert_non_null(b);
+		assert_false(value_equal(a, b));
+		assert_true(value_hash(a) != value_hash(b));
+		json_decref(a);
+		json_decref(b);
+	}
 }
 
 static void test_paths(void **state)
