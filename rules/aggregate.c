@@ -305,7 +305,7 @@ static void unique_repeat(struct eval *ev, const struct unique_state *s,
 {
 	const struct rule *r = s->r;
 	char *ptr = pointer(ev, lo, NULL);
-	char *at = pointer_segs(s->arena + first->at, first->len, NULL, 0);
+	char *at = pointer_quoted(s->arena + first->at, first->len);
 	char desc[128], keys[256];
 	size_t len = 0;
 

@@ -205,8 +205,8 @@ char *json_describe(const json_t *node, enum lang l, char *buf, size_t size)
 	case JSON_STRING: {
 		const char *s = json_string_value(node);
 		size_t len = json_string_length(node);
-		if (len > 40) {
-			size_t cut = utf8_cut(s, len, 40);
+		if (len > QUOTE_MAX) {
+			size_t cut = utf8_cut(s, len, QUOTE_MAX);
 			snprintf(buf, size,
 				 i18n_tr(l, "the string \"%.*s...\""), (int)cut,
 				 s);

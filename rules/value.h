@@ -54,6 +54,10 @@ const char *report_currency(const json_t *report);
 /* A JSON integer (not 4.0, not "4"). 0 or -1. */
 int integer_from_json(const json_t *node, int64_t *value);
 
+/* Bytes of a string from the report that a message quotes: a longer one
+ * is cut there (at a character's start) and followed by "...". */
+#define QUOTE_MAX 40
+
 /* A short, human description of a node for messages: "string \"abc\"",
  * "number 10.005", "null", "object", "array" (long strings cut with
  * "..."). */

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "../common/strbuf.h"
+#include "../common/utf8.h"
+#include "value.h"
 #include "walk.h"
 
 bool reserve(struct eval *ev, size_t n)
@@ -35,34 +37,54 @@ void push_key(struct eval *ev, const char *key, size_t index)
 	ev->nst++;
 }
 
-/* Append "/" and key, escaped as RFC 6901 says (~ as ~0, / as ~1). */
-static void sb_key(struct strbuf *sb, const char *key)
+/* Append "/" and key, escaped as RFC 6901 says (~ as ~0, / as ~1); with
+ * max, only its first max bytes (whole characters) and "..." when it is
+ * longer, without reading further. */
+static void sb_key(struct strbuf *sb, const char *key, size_t max)
 {
+	size_t len = max ? strnlen(key, max + 1) : strlen(key);
+	size_t cut = max ? utf8_cut(key, len, max) : len;
+
 	sb_addc(sb, '/');
-	for (const char *k = key; *k; k++) {
-		if (*k == '~')
+	for (size_t i = 0; i < cut; i++) {
+		if (key[i] == '~')
 			sb_add(sb, "~0", 2);
-		else if (*k == '/')
+		else if (key[i] == '/')
 			sb_add(sb, "~1", 2);
 		else
-			sb_addc(sb, *k);
+			sb_addc(sb, key[i]);
 	}
+	if (cut < len)
+		sb_adds(sb, "...");
 }
 
-char *pointer_segs(const struct seg *segs, size_t n, const struct path *p,
-		   size_t from)
+/* The pointer of segs[0, n) then of the segments [from, nseg) of p, each
+ * key cut after max bytes (0: whole). */
+static char *pointer_build(const struct seg *segs, size_t n,
+			   const struct path *p, size_t from, size_t max)
 {
 	struct strbuf sb = STRBUF_INIT;
 
 	for (size_t i = 0; i < n; i++) {
 		if (segs[i].key != NULL)
-			sb_key(&sb, segs[i].key);
+			sb_key(&sb, segs[i].key, max);
 		else
 			sb_addf(&sb, "/%zu", segs[i].index);
 	}
 	for (size_t i = from; p != NULL && i < p->nseg; i++)
-		sb_key(&sb, p->seg[i].key);
+		sb_key(&sb, p->seg[i].key, max);
 	return sb_detach(&sb, NULL);
+}
+
+char *pointer_segs(const struct seg *segs, size_t n, const struct path *p,
+		   size_t from)
+{
+	return pointer_build(segs, n, p, from, 0);
+}
+
+char *pointer_quoted(const struct seg *segs, size_t n)
+{
+	return pointer_build(segs, n, NULL, 0, QUOTE_MAX);
 }
 
 char *pointer_tail(const struct eval *ev, size_t lo, const struct path *p,

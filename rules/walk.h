@@ -141,6 +141,14 @@ void push_key(struct eval *ev, const char *key, size_t index);
 char *pointer_segs(const struct seg *segs, size_t n, const struct path *p,
 		   size_t from);
 
+/*
+ * The pointer of segs[0, n) as a message quotes it: each key cut after
+ * QUOTE_MAX bytes (value.h), as strings from the report are (one key can be as
+ * long as the file, and a message that names it may be made for every item).
+ * Caller frees; NULL when memory runs out.
+ */
+char *pointer_quoted(const struct seg *segs, size_t n);
+
 /* The pointer of stack [lo, nst) plus the plain path p (NULL for none). */
 char *pointer(const struct eval *ev, size_t lo, const struct path *p);
 
@@ -159,8 +167,9 @@ bool reported_node(const struct eval *ev, const json_t *node);
 
 /*
  * Count a finding of ev->rule at path, its message "<rule message>: " and
- * fmt (cut to 1023 bytes, then 1535 bytes with the prefix), and list it
- * when it is among the first ev->max_listed (see struct eval). A NULL path
+ * fmt (whole: what fmt quotes from the report is cut by its caller, to
+ * QUOTE_MAX bytes a string or key), and list it when it is among the first
+ * ev->max_listed (see struct eval). A NULL path
  * (a pointer that could not be built) sets ev->oom.
  */
 void add_finding(struct eval *ev, const char *path, const char *expected,
