@@ -98,3 +98,20 @@ const char *json_error_words(enum lang l, const char *text, char *buf,
 	}
 	return buf;
 }
+
+const char *json_error_at_nul(enum lang l, const char *text, char *buf,
+			      size_t size)
+{
+	static const char eof[] = " near end of file";
+	size_t len = strlen(text), k = sizeof(eof) - 1;
+	char m[JSON_ERROR_TEXT_LENGTH], stem[JSON_ERROR_TEXT_LENGTH];
+	const char *words;
+
+	if (len < k || strcmp(text + len - k, eof) != 0)
+		return json_error_words(l, text, buf, size);
+	snprintf(stem, sizeof(stem), "%.*s", (int)(len - k), text);
+	words = l == LANG_EN ? stem : message(l, stem, len - k, m, sizeof(m));
+	snprintf(buf, size, i18n_tr(l, "%s near a NUL byte"),
+		 words != NULL ? words : stem);
+	return buf;
+}

@@ -25,4 +25,14 @@
 const char *json_error_words(enum lang l, const char *text, char *buf,
 			     size_t size);
 
+/*
+ * The same for an error Jansson stopped at on a NUL byte (the byte at
+ * json_error_t's position): it takes one for the end of its text and says
+ * "invalid token near end of file", where the file goes on (a file padded
+ * with zeros after a crash or an interrupted copy). That "near end of
+ * file" becomes "near a NUL byte"; any other text is json_error_words'.
+ */
+const char *json_error_at_nul(enum lang l, const char *text, char *buf,
+			      size_t size);
+
 #endif

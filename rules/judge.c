@@ -304,8 +304,13 @@ static int judge_json(const struct ruleset *rs, const struct judge_opts *opts,
 		/* Jansson names its own flag here; users need not know it.
 		 * It says column 0 at the end of an empty line. */
 		char words[JSON_ERROR_TEXT_LENGTH * 2];
+		bool at_nul = err.position > 0 && (size_t)err.position <= len &&
+			      s[err.position - 1] == '\0';
 		const char *text = strstr(err.text, "JSON_ALLOW_NUL")
 				       ? i18n_tr(lang, "\\u0000 is not allowed")
+				   : at_nul
+				       ? json_error_at_nul(lang, err.text,
+							   words, sizeof(words))
 				       : json_error_words(lang, err.text, words,
 							  sizeof(words));
 		snprintf(

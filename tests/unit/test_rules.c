@@ -793,6 +793,67 @@ static void test_json_error_words(void **state)
 	    json_error_words(LANG_FR, "too big integer", buf, 7), "entier");
 }
 
+/*
+ * Jansson takes a NUL byte for the end of its text: an error there says
+ * "near a NUL byte", never "near end of file" in a file that goes on (one
+ * padded with zeros, or only zeros, after a crash).
+ */
+static void test_json_error_at_nul(void **state)
+{
+	static const struct {
+		const char *bytes;
+		size_t len;
+		const char *en, *fr;
+	} t[] = {
+	    {"\0\0\0\0", 4, "line 1, column 1: invalid token near a NUL byte",
+	     "ligne 1, colonne 1 : \u00e9l\u00e9ment non valide pr\u00e8s "
+	     "d'un octet NUL"},
+	    {"{\"a\": 1}\n\0\0", 11,
+	     "line 2, column 1: end of file expected near a NUL byte",
+	     "ligne 2, colonne 1 : fin de fichier attendue pr\u00e8s d'un "
+	     "octet NUL"},
+	    {"{\"a\"\0: 1}", 10,
+	     "line 1, column 5: ':' expected near a NUL byte",
+	     "ligne 1, colonne 5 : \u00ab\u00a0:\u00a0\u00bb attendu "
+	     "pr\u00e8s d'un octet NUL"},
+	    /* inside a string Jansson says what it is already */
+	    {"{\"a\": \"x\0\"}", 11,
+	     "line 1, column 8: control character 0x0 near '\"x'",
+	     "ligne 1, colonne 8 : caract\u00e8re de contr\u00f4le 0x0 "
+	     "pr\u00e8s de \u00ab\u00a0\"x\u00a0\u00bb"},
+	    /* the end of the file is still its end */
+	    {"{\"a\": [1", 8, "line 1, column 8: ']' expected near end of file",
+	     "ligne 1, colonne 8 : \u00ab\u00a0]\u00a0\u00bb attendu en fin "
+	     "de fichier"},
+	};
+	struct ruleset *rs;
+	struct diag d = DIAG_INIT;
+	char want[256];
+
+	(void)state;
+	assert_int_equal(ruleset_load_builtin(&rs, &d), 0);
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		for (int fr = 0; fr < 2; fr++) {
+			struct judge_opts opts = {.lang =
+						      fr ? LANG_FR : LANG_EN};
+			struct judgement j;
+			assert_int_equal(judge_bytes(rs, &opts, "r.json",
+						     t[i].bytes, t[i].len, &j),
+					 0);
+			assert_int_equal(j.verdict, VERDICT_INVALID);
+			assert_int_equal(j.nfindings, 1);
+			assert_string_equal(j.findings[0].rule, "input.json");
+			snprintf(want, sizeof(want), "%s%s",
+				 fr ? "JSON invalide \u00e0 la "
+				    : "invalid JSON at ",
+				 fr ? t[i].fr : t[i].en);
+			assert_string_equal(j.findings[0].message, want);
+			judgement_release(&j);
+		}
+	}
+	ruleset_free(rs);
+}
+
 int main(int argc, char **argv)
 {
 	char self[4096], localedir[4200];
@@ -822,6 +883,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_out_of_memory_in_jansson),
 	    cmocka_unit_test(test_judge_parse),
 	    cmocka_unit_test(test_json_error_words),
+	    cmocka_unit_test(test_json_error_at_nul),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
