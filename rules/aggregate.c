@@ -306,8 +306,8 @@ static void unique_repeat(struct eval *ev, const struct unique_state *s,
 	const struct rule *r = s->r;
 	char *ptr = pointer(ev, lo, NULL);
 	char *at = pointer_quoted(s->arena + first->at, first->len);
-	char desc[128], keys[256];
-	size_t len = 0;
+	struct strbuf keys = STRBUF_INIT; /* every key, however many */
+	char desc[128];
 
 	if (at == NULL) {
 		ev->oom = 1;
@@ -316,15 +316,16 @@ static void unique_repeat(struct eval *ev, const struct unique_state *s,
 		add_finding(ev, ptr, NULL, NULL, TR(ev, "%s repeats %s"), desc,
 			    at);
 	} else {
-		keys[0] = '\0';
-		for (size_t k = 0; k < r->nkeys; k++)
-			len += (size_t)snprintf(
-			    keys + len,
-			    len < sizeof(keys) ? sizeof(keys) - len : 0, "%s%s",
-			    k ? ", " : "", r->keys[k].text);
-		add_finding(ev, ptr, NULL, NULL, TR(ev, "repeats %s (same %s)"),
-			    at, keys);
+		for (size_t k = 0; k < r->nkeys; k++) {
+			if (k > 0)
+				sb_adds(&keys, ", ");
+			sb_adds(&keys, r->keys[k].text);
+		}
+		add_finding(ev, keys.failed ? NULL : ptr, NULL, NULL,
+			    TR(ev, "repeats %s (same %s)"), at,
+			    keys.buf != NULL ? keys.buf : "");
 	}
+	sb_release(&keys);
 	free(at);
 	free(ptr);
 }
