@@ -52,7 +52,8 @@ unsigned webhook_event_bit(enum verdict v);
  * Every body keeps its format's budget (WEBHOOK_*_MAX_*) for every input.
  * Chat formats cut report strings (file, id, path, message) to
  * WEBHOOK_CHAT_MAX_STRING code points ending in "…", show control
- * characters as spaces, and escape the rest (slack: & < >; teams: every
+ * characters as spaces, and escape the rest (slack: & < >, and a word
+ * joiner after "@" and "]"; teams: every
  * ASCII punctuation character with a backslash, and a word joiner after
  * ".", ":" and "@"). A chat message that does not fit lists only the first
  * findings that do, and says so on its second line (slack) or its second

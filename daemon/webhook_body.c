@@ -126,9 +126,16 @@ static size_t control_len(const char *s)
 		   : 0;
 }
 
-/* Slack's mrkdwn needs &, < and > escaped, or "<!channel>" in a file name
- * would ping everyone; a control character (control_len(): a newline that
- * would fake a line, a bidi override) shows as a space. */
+/*
+ * Slack's mrkdwn needs &, < and > escaped, or "<!channel>" in a file name
+ * would ping everyone. Mattermost and Rocket.Chat, which take this format
+ * too, read the text as Markdown and honour "@channel", "@all" and
+ * "@here": a word joiner after every "@" leaves no mention, and one after
+ * every "]" no "[label](url)" link hiding where it goes and no
+ * "![image](url)" that every reader's client fetches (Slack shows the
+ * same text). A control character (control_len(): a newline that would
+ * fake a line, a bidi override) shows as a space.
+ */
 static void esc_slack(struct strbuf *sb, const char *s)
 {
 	while (*s) {
@@ -148,6 +155,8 @@ static void esc_slack(struct strbuf *sb, const char *s)
 			sb_adds(sb, "&gt;");
 		else
 			sb_addc(sb, (char)c);
+		if (c == '@' || c == ']')
+			sb_adds(sb, WORD_JOINER);
 		s++;
 	}
 }

@@ -3,7 +3,8 @@
  * (daemon/webhook_body.c): whatever a report holds, every format keeps its
  * budget (standard 64 KiB, teams 24 KiB, slack 4,000 characters of text
  * and 12,000 bytes of body), is valid JSON, says near its top what it left
- * out, and lets no report text format a message.
+ * out, and lets no report text format a message (nor, in slack, mention a
+ * channel or make a Markdown link or image).
  *
  * The first byte picks the mode. Odd: the rest is a result document as
  * the daemon might find one (parsed, judgement_from_json), used as it is.
@@ -202,6 +203,9 @@ static void check_slack(json_t *msg, size_t nerrs, size_t total)
 		if (((unsigned char)*p < 0x20 && *p != '\n') || *p == 0x7f ||
 		    is_c1(p))
 			fuzz_fail("slack: control character in text");
+		else if ((*p == '@' || *p == ']') &&
+			 strncmp(p + 1, "\xe2\x81\xa0", 3) != 0)
+			fuzz_fail("slack: @ or ] without a word joiner");
 	for (p = t; (p = strstr(p, "\n\xe2\x80\xa2 ")); p++)
 		shown++;
 	line2 = strchr(t, '\n');

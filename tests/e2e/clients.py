@@ -13,14 +13,17 @@ the `clients` fixture fails and says to run scripts/deps.sh.
     clients.verify(secret, headers, body, now=None) -> None or the error
     clients.card(body) -> {"version", "events", "links", "tags", "text",
                            "html"}
+    clients.markdown(body) -> {"links", "images", "text"}
     problems(clients, requests, secret) -> what is wrong with the requests
         a receiver got: unverified standard deliveries, Teams cards with
         an event, a version above 1.5, or a link or formatting made from
-        the text
+        the text, slack texts that Markdown (Mattermost, Rocket.Chat)
+        makes a link, an image or a channel-wide mention of
 """
 
 import base64
 import json
+import re
 import select
 import shutil
 import subprocess
@@ -111,6 +114,14 @@ class Clients:
             raise AssertionError("not a Teams card: %s" % r["error"])
         return r
 
+    def markdown(self, body):
+        """A slack message's text rendered as Markdown (markdown-it), as
+        Mattermost and Rocket.Chat read it."""
+        r = self.call({"op": "markdown", "body": b64(body)})
+        if not r["ok"]:
+            raise AssertionError("not a slack message: %s" % r["error"])
+        return r
+
     def close(self):
         if self.proc.poll() is None:
             self.proc.stdin.close()
@@ -146,6 +157,22 @@ def card_problems(card):
     return out
 
 
+# The mentions that notify a whole channel in Mattermost and Rocket.Chat.
+CHANNEL_MENTION = re.compile(r"@(channel|all|here)\b", re.IGNORECASE)
+
+
+def slack_problems(rendered):
+    """What is wrong with a slack text rendered as Markdown
+    (Clients.markdown): any link, any image, any channel-wide mention.
+    The daemon's own words have none of them."""
+    out = ["link: %s -> %s" % (a["text"], a["href"])
+           for a in rendered["links"]]
+    out += ["image: %s" % src for src in rendered["images"]]
+    out += ["mention: %s" % m.group(0)
+            for m in CHANNEL_MENTION.finditer(rendered["text"])]
+    return out
+
+
 def problems(clients, requests, secret):
     """Every problem of the requests a receiver got, as lines."""
     out = []
@@ -159,6 +186,9 @@ def problems(clients, requests, secret):
         elif k == "teams":
             out += ["%s: %s" % (where, p)
                     for p in card_problems(clients.card(r.body))]
+        elif k == "slack":
+            out += ["%s: %s" % (where, p)
+                    for p in slack_problems(clients.markdown(r.body))]
     return out
 
 

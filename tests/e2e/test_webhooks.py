@@ -497,7 +497,8 @@ def test_slack_and_teams_payloads(env):
 
     def esc(s):
         return s.replace("&", "&amp;").replace("<", "&lt;") \
-            .replace(">", "&gt;")
+            .replace(">", "&gt;").replace("@", "@\u2060") \
+            .replace("]", "]\u2060")
 
     w = doc["warnings"]
     want = ["expensed: %s was rejected" % esc(doc["file"]),
@@ -536,6 +537,35 @@ def test_slack_and_teams_payloads(env):
     assert all(b["type"] == "TextBlock" and b["wrap"] is True
                for b in body[2:])
     wait_until(lambda: env.outbox() == [], what="an empty outbox")
+
+
+def test_slack_text_makes_no_mention_link_or_image(env, clients):
+    """Mattermost and Rocket.Chat take the slack format and read its text
+    as Markdown: a file named "@channel.json" pinged the whole channel, and
+    a report id made a link that hid where it went and an image that every
+    reader's client fetched. A word joiner after "@" and "]" leaves them
+    text, shown the same."""
+    env.configure([
+        ("chat", {"url": env.receiver.url("/slack"), "format": "slack",
+                  "events": "rejected", "retry": FAST_RETRY}),
+    ])
+    env.start()
+    rid = ("@here [Approve](https://evil.example/login) "
+           "![t](https://evil.example/t.png)")
+    env.drop("@channel.json", report(rid, total="400.00"))
+    env.wait_archived("@channel.json")
+    env.receiver.wait(lambda rs: any(r.answer for r in rs),
+                      what="the slack delivery")
+    (slack,) = env.receiver.got("/slack")
+    lines = slack.json()["text"].split("\n")
+    assert lines[:2] == [
+        "expensed: @\u2060channel.json was rejected",
+        "Report: @\u2060here [Approve]\u2060(https://evil.example/login) "
+        "![t]\u2060(https://evil.example/t.png)"]
+    rendered = clients.markdown(slack.body)
+    assert (rendered["links"], rendered["images"]) == ([], [])
+    assert "@channel" not in rendered["text"]
+    assert "@here" not in rendered["text"]
 
 
 def test_non_utf8_name_with_every_format(env):

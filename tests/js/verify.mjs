@@ -24,6 +24,12 @@
 //     code, lists, headings...) there are inside the rendered text blocks.
 //     A body that is not such a message: {"ok": false, "error": "..."}.
 //
+// {"op": "markdown", "body": B64}
+//     A slack message's text rendered by markdown-it as Mattermost and
+//     Rocket.Chat, which take the slack format too, read it: as Markdown.
+//     -> {"ok": true, "links": [...], "images": [...], "text": "..."}
+//     links: every <a> ({"href", "text"}); images: every <img> src.
+//
 // Packages come from tests/node_modules (scripts/deps.sh runs npm ci).
 
 import { createRequire } from "node:module";
@@ -130,7 +136,21 @@ function card(req) {
 	return out;
 }
 
-const ops = { verify, card };
+function markdown(req) {
+	const msg = JSON.parse(Buffer.from(req.body, "base64").toString("utf8"));
+	if (!msg || typeof msg.text !== "string")
+		return { ok: false, error: "no text" };
+	const el = dom.window.document.createElement("div");
+	el.innerHTML = md.render(msg.text);
+	const links = [...el.querySelectorAll("a")].map((a) => ({
+		href: a.getAttribute("href"), text: a.textContent,
+	}));
+	const images = [...el.querySelectorAll("img")].map(
+		(i) => i.getAttribute("src"));
+	return { ok: true, links, images, text: el.textContent };
+}
+
+const ops = { verify, card, markdown };
 
 const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
 rl.on("line", (line) => {

@@ -299,6 +299,42 @@ static void test_slack_escapes_mentions(void **state)
 	json_decref(doc);
 }
 
+/* U+2060 WORD JOINER: after ".", ":" and "@" in Teams text, after "@" and
+ * "]" in slack text. */
+#define WJ "\xe2\x81\xa0"
+
+/*
+ * Mattermost and Rocket.Chat, which take the slack format, read its text as
+ * Markdown and honour @channel, @all and @here: a word joiner after every
+ * "@" and "]" leaves no mention, no [label](url) link hiding its target and
+ * no ![image](url) fetched by every reader, and reads the same.
+ */
+static void test_slack_escapes_markdown(void **state)
+{
+	json_t *doc =
+		   make_doc("@channel [Approve](https://evil.example/a).json",
+			    1, "see ![x](https://evil.example/t.png) @all"),
+	       *msg;
+	char *s;
+
+	(void)state;
+	json_object_set_new(doc, "report_id", json_string("@here R-1"));
+	s = build_body(WEBHOOK_SLACK, "report.rejected", doc, 0, NULL);
+	msg = json_loads(s, 0, NULL);
+	assert_non_null(msg);
+	assert_string_equal(
+	    json_string_value(json_object_get(msg, "text")),
+	    "expensed: @" WJ "channel [Approve]" WJ
+	    "(https://evil.example/a).json was rejected\n"
+	    "Report: @" WJ "here R-1\n"
+	    "1 error, 1 warning\n"
+	    "\xe2\x80\xa2 total.missions /missions/0/cost: see ![x]" WJ
+	    "(https://evil.example/t.png) @" WJ "all");
+	json_decref(msg);
+	free(s);
+	json_decref(doc);
+}
+
 /* The bullet lines ("• ...") of a slack text. */
 static size_t bullets(const char *text)
 {
@@ -362,9 +398,6 @@ static void test_slack_trimmed(void **state)
 	free(s);
 	json_decref(doc);
 }
-
-/* U+2060 WORD JOINER, after ".", ":" and "@" in Teams text. */
-#define WJ "\xe2\x81\xa0"
 
 /* A Teams card's body array. */
 static json_t *card_body(json_t *msg)
@@ -616,7 +649,8 @@ static void test_teams_body(void **state)
 
 /* No report can make a link, a mention or formatting in a Teams card:
  * every ASCII punctuation character escaped, a word joiner after ".", ":"
- * and "@". Slack escapes only &, < and >. */
+ * and "@". Slack escapes &, < and >, and has a word joiner after "@" and
+ * "]". */
 static void test_teams_escapes(void **state)
 {
 	json_t *doc = make_doc("<at>everyone</at>.json", 1,
@@ -659,8 +693,8 @@ static void test_teams_escapes(void **state)
 	text = json_string_value(json_object_get(msg, "text"));
 	assert_string_equal(
 	    text, "expensed: &lt;at&gt;everyone&lt;/at&gt;.json was rejected\n"
-		  "Report: [Approve here](https://evil.example/login) "
-		  "**URGENT** # _x_ `y` ~z~ a@b.org | {1} 2. + - !\n"
+		  "Report: [Approve here]" WJ "(https://evil.example/login) "
+		  "**URGENT** # _x_ `y` ~z~ a@" WJ "b.org | {1} 2. + - !\n"
 		  "1 error, 1 warning\n"
 		  "\xe2\x80\xa2 total.missions /missions/0/cost: see "
 		  "&lt;at&gt;everyone&lt;/at&gt; at www.evil.example");
@@ -988,6 +1022,7 @@ int main(void)
 	    cmocka_unit_test(test_standard_trimmed),
 	    cmocka_unit_test(test_slack_body),
 	    cmocka_unit_test(test_slack_escapes_mentions),
+	    cmocka_unit_test(test_slack_escapes_markdown),
 	    cmocka_unit_test(test_slack_trimmed),
 	    cmocka_unit_test(test_teams_body),
 	    cmocka_unit_test(test_teams_escapes),
