@@ -53,9 +53,9 @@ unsigned webhook_event_bit(enum verdict v);
  * Chat formats cut report strings (file, id, path, message) to
  * WEBHOOK_CHAT_MAX_STRING code points ending in "…", show control
  * characters as spaces, and escape the rest (slack: & < >, and a word
- * joiner after "@" and "]"; teams: every
- * ASCII punctuation character with a backslash, and a word joiner after
- * ".", ":" and "@"). A chat message that does not fit lists only the first
+ * joiner after "@" and "]"; teams: every ASCII punctuation character with
+ * a backslash, a word joiner after ".", ":" and "@", leading spaces as
+ * no-break spaces). A chat message that does not fit lists only the first
  * findings that do, and says so on its second line (slack) or its second
  * TextBlock (teams): "Showing K of N error findings (M left out); full
  * result: ARCHIVED_AS.result.json" (archived_as from doc, when it has one),

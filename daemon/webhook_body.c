@@ -6,6 +6,7 @@
  * spool or a network.
  */
 #include <assert.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,7 @@ static const struct finding **error_findings(const struct judgement *j,
 /* U+2060 WORD JOINER: invisible, and no autolinker reads a link across it. */
 #define WORD_JOINER "\xe2\x81\xa0"
 #define ELLIPSIS "\xe2\x80\xa6"
+#define NO_BREAK_SPACE "\xc2\xa0"
 
 /* Code points of the result path named in a trimmed chat message: more
  * than any real "rejected/NAME.result.json" (NAME_MAX is 255 bytes). */
@@ -168,21 +170,29 @@ static void esc_slack(struct strbuf *sb, const char *s)
  * <at> mention can be made; and a word joiner follows every ".", ":" and
  * "@", so that neither "https://host" nor "www.host" nor "host.com" nor
  * "a@b.org" is turned into a link by an autolinker. Control characters
- * (control_len()) show as spaces.
+ * (control_len()) show as spaces. A fact's value starts a paragraph, where
+ * four spaces (a tab is one) would make an indented code block, shown in
+ * monospace with the backslashes: the leading spaces are NO-BREAK SPACEs,
+ * which Markdown does not count as indentation.
  */
 static void esc_teams(struct strbuf *sb, const char *s)
 {
 	static const char punct[] = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+	bool leading = true;
 
 	while (*s) {
 		char c = *s;
 		size_t ctl = control_len(s);
 
-		if (ctl > 0) {
-			sb_addc(sb, ' ');
-			s += ctl;
+		if (ctl > 0 || c == ' ') {
+			if (leading)
+				sb_adds(sb, NO_BREAK_SPACE);
+			else
+				sb_addc(sb, ' ');
+			s += ctl > 0 ? ctl : 1;
 			continue;
 		}
+		leading = false;
 		if (strchr(punct, c))
 			sb_addc(sb, '\\');
 		sb_addc(sb, c);

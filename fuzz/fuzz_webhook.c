@@ -146,6 +146,8 @@ static int is_c1(const char *p)
  * have none of them). */
 static void check_teams_text(const char *s)
 {
+	if (*s == ' ')
+		fuzz_fail("teams: a leading space (four make a code block)");
 	for (size_t i = 0; s[i]; i++)
 		if (strchr("[]<>*_`~#|!", s[i]))
 			fuzz_fail("teams: markup character not escaped");

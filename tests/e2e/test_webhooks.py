@@ -29,15 +29,18 @@ FAST_RETRY = "0s, 200ms, 200ms, 500ms, 1s"
 
 
 def teams_esc(s):
-    """Report text as a Teams card shows it: controls as spaces, every ASCII
-    punctuation character backslash-escaped, a word joiner (U+2060) after
-    each '.', ':' and '@' so that nothing becomes a link."""
+    """Report text as a Teams card shows it: controls as spaces, leading
+    spaces as NO-BREAK SPACEs, every ASCII punctuation character
+    backslash-escaped, a word joiner (U+2060) after each '.', ':' and '@'
+    so that nothing becomes a link."""
     out = ""
     for c in s:
         if (ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f or
                 c in "\u061c\u200e\u200f\u2028\u2029" or
                 0x202a <= ord(c) <= 0x202e or 0x2066 <= ord(c) <= 0x2069):
             c = " "
+        if c == " " and out.strip(" \u00a0") == "":
+            c = "\u00a0"
         out += "\\" + c if c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~" else c
         if c in ".:@":
             out += "\u2060"
@@ -566,6 +569,28 @@ def test_slack_text_makes_no_mention_link_or_image(env, clients):
     assert (rendered["links"], rendered["images"]) == ([], [])
     assert "@channel" not in rendered["text"]
     assert "@here" not in rendered["text"]
+
+
+def test_teams_name_with_leading_spaces_is_no_code_block(env, clients):
+    """A fact's value starts a Markdown paragraph: a file dropped as
+    "    x.json" (four spaces) made an indented code block, the name shown
+    in monospace with the backslashes of its escapes."""
+    env.configure([
+        ("teams", {"url": env.receiver.url("/teams"), "format": "teams",
+                   "events": "rejected", "retry": FAST_RETRY}),
+    ])
+    env.start()
+    env.drop("    spaced.json", report("R-1", total="400.00"))
+    env.wait_archived("    spaced.json")
+    env.receiver.wait(lambda rs: any(r.answer for r in rs),
+                      what="the teams delivery")
+    (teams,) = env.receiver.got("/teams")
+    facts = teams.json()["attachments"][0]["content"]["body"][1]["facts"]
+    assert facts[1] == {"title": "File",
+                        "value": "\u00a0" * 4 + "spaced\\.\u2060json"}
+    card = clients.card(teams.body)
+    assert card["tags"] == {}
+    assert "\nFile\nspaced.\u2060json\n" in card["text"]
 
 
 def test_non_utf8_name_with_every_format(env):

@@ -302,6 +302,8 @@ static void test_slack_escapes_mentions(void **state)
 /* U+2060 WORD JOINER: after ".", ":" and "@" in Teams text, after "@" and
  * "]" in slack text. */
 #define WJ "\xe2\x81\xa0"
+/* U+00A0 NO-BREAK SPACE, for the leading spaces of Teams text. */
+#define NBSP "\xc2\xa0"
 
 /*
  * Mattermost and Rocket.Chat, which take the slack format, read its text as
@@ -642,6 +644,35 @@ static void test_teams_body(void **state)
 	    json_string_value(json_object_get(json_array_get(body, 2), "text")),
 	    "\xe2\x80\xa2 total\\." WJ "missions \\/missions\\/0\\/cost: "
 	    "total is off");
+	json_decref(msg);
+	free(s);
+	json_decref(doc);
+}
+
+/*
+ * A fact's value starts a Markdown paragraph: a file name or report id
+ * that starts with four spaces (or a tab, shown as a space) made an
+ * indented code block, the name shown in monospace with the backslashes
+ * of its escapes. Leading spaces are NO-BREAK SPACEs, which Markdown does
+ * not read as indentation; spaces inside stay spaces.
+ */
+static void test_teams_leading_spaces(void **state)
+{
+	json_t *doc = make_doc("    spaced out.json", 1, "x"), *msg, *facts;
+	char *s;
+
+	(void)state;
+	json_object_set_new(doc, "report_id", json_string("\t\t\t\t#1 2"));
+	s = build_body(WEBHOOK_TEAMS, "report.rejected", doc, 0, NULL);
+	msg = json_loads(s, 0, NULL);
+	assert_non_null(msg);
+	facts = json_object_get(json_array_get(card_body(msg), 1), "facts");
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(facts, 1), "value")),
+			    NBSP NBSP NBSP NBSP "spaced out\\." WJ "json");
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(facts, 2), "value")),
+			    NBSP NBSP NBSP NBSP "\\#1 2");
 	json_decref(msg);
 	free(s);
 	json_decref(doc);
@@ -1026,6 +1057,7 @@ int main(void)
 	    cmocka_unit_test(test_slack_trimmed),
 	    cmocka_unit_test(test_teams_body),
 	    cmocka_unit_test(test_teams_escapes),
+	    cmocka_unit_test(test_teams_leading_spaces),
 	    cmocka_unit_test(test_chat_control_characters),
 	    cmocka_unit_test(test_left_out_by_document),
 	    cmocka_unit_test(test_left_out_by_document_and_budget),
