@@ -126,8 +126,9 @@ static int header_alone(struct lexer *lx, char *s)
 }
 
 /* The offset of the first byte of s[0..n) that the syntax refuses, n when
- * there is none; the line is reported for that byte. */
-static size_t bad_bytes(struct lexer *lx, const char *s, size_t n)
+ * there is none; *why says why. */
+static size_t first_refused(const struct lexer *lx, const char *s, size_t n,
+			    const char **why)
 {
 	unsigned flags = lx->syntax->flags;
 	size_t valid = n;
@@ -137,19 +138,16 @@ static size_t bad_bytes(struct lexer *lx, const char *s, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (i == valid) {
-			report(lx, "not valid UTF-8");
+		*why = "not valid UTF-8";
+		if (i == valid)
 			return i;
-		}
-		if (c == '\0' && (flags & INI_CONTROL_OK)) {
-			report(lx, "NUL byte in line");
+		*why = "NUL byte in line";
+		if (c == '\0' && (flags & INI_CONTROL_OK))
 			return i;
-		}
+		*why = "control character in line";
 		if (!(flags & INI_CONTROL_OK) &&
-		    ((c < 0x20 && c != '\t') || c == 0x7f)) {
-			report(lx, "control character in line");
+		    ((c < 0x20 && c != '\t') || c == 0x7f))
 			return i;
-		}
 	}
 	return n;
 }
@@ -185,11 +183,14 @@ static int refused_line(struct lexer *lx, char *s, size_t bad)
 /* One line of n bytes at s (NUL-terminated, no line end). */
 static int lex_line(struct lexer *lx, char *s, size_t n)
 {
-	size_t bad = bad_bytes(lx, s, n);
+	const char *why = NULL;
+	size_t bad = first_refused(lx, s, n, &why);
 	char *eq;
 
-	if (bad < n)
+	if (bad < n) {
+		report(lx, "%s", why);
 		return refused_line(lx, s, bad);
+	}
 	s = skip_blank(s);
 	if (*s == '\0' || *s == '#' || *s == ';')
 		return 0;
@@ -207,6 +208,25 @@ static int lex_line(struct lexer *lx, char *s, size_t n)
 	*eq = '\0';
 	return emit(lx, INI_PAIR, trim_by(s, is_space),
 		    trim_by(eq + 1, is_space));
+}
+
+/*
+ * A line longer than INI_MAX_LINE at start: reported, and refused as a line
+ * with a bad byte is, on what fits in buf (INI_MAX_LINE + 1 bytes): a
+ * header is a refused one, so that its keys are not taken for the section
+ * before it, and a key whose '=' comes before the limit (and before any
+ * byte refused on its own) is handed over, so that it is not missing too.
+ */
+static int too_long(struct lexer *lx, char *buf, const char *start)
+{
+	const char *why;
+	size_t bad;
+
+	report(lx, "line too long (more than %d bytes)", INI_MAX_LINE);
+	memcpy(buf, start, INI_MAX_LINE);
+	buf[INI_MAX_LINE] = '\0';
+	bad = first_refused(lx, buf, INI_MAX_LINE, &why);
+	return refused_line(lx, buf, bad);
 }
 
 int ini_parse_text(const char *name, const char *text, size_t len,
@@ -232,8 +252,8 @@ int ini_parse_text(const char *name, const char *text, size_t len,
 		if (n > 0 && start[n - 1] == '\r')
 			n--;
 		if (n > INI_MAX_LINE) {
-			report(&lx, "line too long (more than %d bytes)",
-			       INI_MAX_LINE);
+			if (too_long(&lx, buf, start) == -1)
+				return -1;
 			continue;
 		}
 		memcpy(buf, start, n);

@@ -23,7 +23,8 @@ enum ini_kind {
 	INI_SECTION,	 /* "[name]": name is the trimmed text inside */
 	INI_BAD_SECTION, /* a header refused (reported already): name NULL */
 	INI_PAIR,	 /* "key = value": both trimmed, either may be "" */
-	INI_BAD_PAIR,	 /* "key = value" refused for a byte after its key
+	INI_BAD_PAIR,	 /* "key = value" refused for a byte after its key,
+			    or for its length
 			    (reported already): name is the trimmed key, never
 			    "", value NULL; so that a reader does not take
 			    the key for missing as well */
@@ -55,7 +56,9 @@ typedef int (*ini_handler)(void *user, const struct ini_item *item);
  *
  * A refused line is reported once, for its first refused byte, and is not
  * read, except that a "key = value" line whose key comes before that byte
- * is handed over as INI_BAD_PAIR.
+ * is handed over as INI_BAD_PAIR. A line longer than INI_MAX_LINE is
+ * refused the same way, its first INI_MAX_LINE bytes read for its key or
+ * its header (INI_BAD_SECTION).
  *
  * INI_HEADER_ALONE: the header stands alone on its line, a comment after
  * white space at most ("[id]  # why"), or it is refused with

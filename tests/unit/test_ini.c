@@ -118,7 +118,7 @@ static void test_bom_and_line_limit(void **state)
 		memset(text + 3, 'v', INI_MAX_LINE + 1);
 		memcpy(text + 3, "k=", 2);
 		memcpy(text + 3 + INI_MAX_LINE + 1, "\nk=v\n", 6);
-		expect(syntaxes[i], text, strlen(text), "2 p k=v\n",
+		expect(syntaxes[i], text, strlen(text), "1 x k\n2 p k=v\n",
 		       "f:1: line too long (more than 4096 bytes)\n");
 	}
 }
@@ -139,12 +139,52 @@ static void test_line_limit(void **state)
 		items[strlen(items) - 2] = '\n';
 		items[strlen(items) - 1] = '\0';
 		expect(syntaxes[i], text, strlen(text), items, "");
-		/* one byte more: refused, the next line still read */
+		/* one byte more: refused (its key goes on, as for a bad
+		 * byte), the next line still read */
 		memset(text, 'v', INI_MAX_LINE + 1);
 		memcpy(text, "k=", 2);
 		memcpy(text + INI_MAX_LINE + 1, "\nk=v\n", 6);
-		expect(syntaxes[i], text, strlen(text), "2 p k=v\n",
+		expect(syntaxes[i], text, strlen(text), "1 x k\n2 p k=v\n",
 		       "f:1: line too long (more than 4096 bytes)\n");
+	}
+}
+
+/*
+ * A line too long is a refused line: a header is a refused one, so that
+ * the keys after it are not taken for the section before (a second
+ * "duplicate key" error, or a key set in the wrong section); a key whose
+ * '=' comes within the limit is handed over as INI_BAD_PAIR, so that it
+ * is not reported missing as well. A line cut in its key says nothing
+ * more.
+ */
+/* Append s to *p, then n bytes c. */
+static void put(char **p, const char *s, char c, size_t n)
+{
+	memcpy(*p, s, strlen(s));
+	*p += strlen(s);
+	memset(*p, c, n);
+	*p += n;
+}
+
+static void test_long_line_refused(void **state)
+{
+	char text[3 * INI_MAX_LINE + 64];
+	const struct ini_syntax *syntaxes[] = {NULL, &rules};
+	static const char *const errors =
+	    "f:2: line too long (more than 4096 bytes)\n"
+	    "f:4: line too long (more than 4096 bytes)\n"
+	    "f:5: line too long (more than 4096 bytes)\n";
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		char *p = text;
+
+		put(&p, "[a]\n[b", 'b', INI_MAX_LINE);
+		put(&p, "]\nk = v\nurl = ", 'u', INI_MAX_LINE);
+		put(&p, "\n", 'k', INI_MAX_LINE + 1);
+		put(&p, " = v\n", 0, 0);
+		expect(syntaxes[i], text, (size_t)(p - text),
+		       "1 s a\n2 b\n3 p k=v\n4 x url\n", errors);
 	}
 }
 
@@ -240,6 +280,7 @@ int main(void)
 	    cmocka_unit_test(test_bom),
 	    cmocka_unit_test(test_bom_and_line_limit),
 	    cmocka_unit_test(test_line_limit),
+	    cmocka_unit_test(test_long_line_refused),
 	    cmocka_unit_test(test_headers),
 	    cmocka_unit_test(test_bytes),
 	    cmocka_unit_test(test_refused_lines),

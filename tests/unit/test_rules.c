@@ -436,6 +436,36 @@ static void test_parser_reports_every_error(void **state)
 		      "8: not valid UTF-8");
 }
 
+/* A line too long is refused as a line with a bad byte is: the keys after
+ * a header too long belong to no rule (they were taken for the rule before
+ * it: duplicate key 'type'...), and a key too long is given (no missing
+ * 'values'). */
+static void test_parser_long_lines_refused(void **state)
+{
+	static const char one[] = "[a]\ntype = enum\nitems = /x\nvalues = a\n[";
+	static const char two[] = "]\ntype = enum\nitems = /y\nvalues = b\n"
+				  "[c]\ntype = enum\nitems = /z\nvalues = ";
+	size_t len = sizeof(one) - 1 + 4097 + sizeof(two) - 1 + 4097 + 1;
+	char *text = malloc(len), *p = text;
+
+	(void)state;
+	assert_non_null(text);
+	memcpy(p, one, sizeof(one) - 1);
+	p += sizeof(one) - 1;
+	memset(p, 'b', 4097);
+	p += 4097;
+	memcpy(p, two, sizeof(two) - 1);
+	p += sizeof(two) - 1;
+	memset(p, 'v', 4097 - (sizeof("values = ") - 1));
+	p += 4097 - (sizeof("values = ") - 1);
+	*p++ = '\n';
+	expect_errors(text, (size_t)(p - text),
+		      (const char *const[]){
+			  "5: line too long (more than 4096 bytes)",
+			  "12: line too long (more than 4096 bytes)", NULL});
+	free(text);
+}
+
 /* The limit of common/ini.c: a line of 4096 bytes, its "\r\n" aside. */
 static void test_parser_long_line_ok(void **state)
 {
@@ -876,6 +906,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_parser_errors),
 	    cmocka_unit_test(test_parser_reports_every_error),
 	    cmocka_unit_test(test_parser_ok),
+	    cmocka_unit_test(test_parser_long_lines_refused),
 	    cmocka_unit_test(test_parser_long_line_ok),
 	    cmocka_unit_test(test_parser_bom),
 	    cmocka_unit_test(test_parser_colon_key),
