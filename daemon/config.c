@@ -166,23 +166,31 @@ static void begin_section(struct parser *st, const char *name)
 
 /* ---- keys ---- */
 
-static bool seen_before(struct parser *st, const char *key)
+/* The line key was first given on in this section, 0 if not yet; key is
+ * remembered now when it was not. */
+static int first_seen(struct parser *st, const char *key)
 {
 	for (size_t i = 0; i < st->nseen; i++) {
-		if (strcmp(st->seen[i].key, key) == 0) {
-			config_err(
-			    st, st->lineno,
-			    "duplicate key '%s' in %s (first on line %d)", key,
-			    st->secname, st->seen[i].line);
-			return true;
-		}
+		if (strcmp(st->seen[i].key, key) == 0)
+			return st->seen[i].line;
 	}
 	if (st->nseen < sizeof(st->seen) / sizeof(st->seen[0])) {
 		st->seen[st->nseen].key = key;
 		st->seen[st->nseen].line = st->lineno;
 		st->nseen++;
 	}
-	return false;
+	return 0;
+}
+
+static bool seen_before(struct parser *st, const char *key)
+{
+	int first = first_seen(st, key);
+
+	if (first != 0)
+		config_err(st, st->lineno,
+			   "duplicate key '%s' in %s (first on line %d)", key,
+			   st->secname, first);
+	return first != 0;
 }
 
 int config_set_path(struct parser *st, const char *key, const char *value,
@@ -457,6 +465,19 @@ static void pair(struct parser *st, const char *name, const char *value)
 	}
 }
 
+/* A key whose line was refused (reported already, its value unread): it
+ * counts as given, so that a webhook whose url line holds a control
+ * character, or is too long, is not said to have no url as well. */
+static void given_unread(struct parser *st, const char *name)
+{
+	const char *const *keys = section_keys(st->sec);
+
+	for (size_t i = 0; keys != NULL && keys[i] != NULL; i++) {
+		if (strcmp(keys[i], name) == 0)
+			first_seen(st, keys[i]);
+	}
+}
+
 /* The ini_handler: sections and keys in file order. */
 static int on_item(void *user, const struct ini_item *item)
 {
@@ -476,7 +497,7 @@ static int on_item(void *user, const struct ini_item *item)
 		pair(st, item->name, item->value);
 		break;
 	case INI_BAD_PAIR:
-		/* its line is reported; every key has a default */
+		given_unread(st, item->name);
 		break;
 	}
 	return 0;

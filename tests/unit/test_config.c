@@ -667,6 +667,37 @@ static void test_control_character(void **state)
 	tmp_clean(&t);
 }
 
+/* A url line refused for a byte, or for its length, is its one error:
+ * its key is given, so the webhook is not said to have no url too. */
+static void test_refused_url_line_is_not_missing(void **state)
+{
+	struct tmp t;
+	struct config cfg;
+	struct diag d = DIAG_INIT;
+	char text[6000];
+
+	(void)state;
+	assert_int_equal(load(&t,
+			      "[webhook a]\nurl = https://example.org/\001\n"
+			      "[webhook b]\nurl = https://example.org/\n",
+			      &cfg, &d, NULL),
+			 -1);
+	assert_line(&t, &d, 0, 2, "control character in line");
+	assert_int_equal(d.n, 1);
+	diag_clear(&d);
+	tmp_clean(&t);
+
+	memset(text, 0, sizeof(text));
+	snprintf(text, sizeof(text), "[webhook a]\nurl = https://example.org/");
+	memset(text + strlen(text), 'x', 4100);
+	text[strlen(text)] = '\n';
+	assert_int_equal(load(&t, text, &cfg, &d, NULL), -1);
+	assert_line(&t, &d, 0, 2, "line too long (more than 4096 bytes)");
+	assert_int_equal(d.n, 1);
+	diag_clear(&d);
+	tmp_clean(&t);
+}
+
 static void test_secret_readable_by_others_warns(void **state)
 {
 	struct tmp t;
@@ -991,6 +1022,7 @@ int main(void)
 	    cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_long_lines),
 	    cmocka_unit_test(test_control_character),
+	    cmocka_unit_test(test_refused_url_line_is_not_missing),
 	    cmocka_unit_test(test_secret_readable_by_others_warns),
 	    cmocka_unit_test(test_secret_slack_warns),
 	    cmocka_unit_test(test_bad_secrets_never_shown),
