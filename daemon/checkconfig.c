@@ -241,9 +241,12 @@ int cmd_check_config(int argc, char **argv)
 				 dirs[i]);
 	}
 	cli_diag("warning: ", &warnings);
-	if (config_load_rules(&cfg, &rs, &errors) == -1) {
+	/* the daemon refuses to start, and a reload, on it */
+	config_inbox_same_fs(&cfg, &errors);
+	if (config_load_rules(&cfg, &rs, &errors) == -1 || errors.n > 0) {
 		cli_diag("", &errors);
 		cli_error("configuration has errors");
+		ruleset_free(rs);
 		config_free(&cfg);
 		goto out;
 	}

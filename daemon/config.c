@@ -269,6 +269,7 @@ static void spool_key(struct parser *st, const char *key, const char *value)
 		if (config_set_path(st, key, value, &cfg->inbox) == 0) {
 			st->inbox_set = true;
 			st->inbox_line = st->lineno;
+			cfg->inbox_line = st->lineno;
 		}
 	} else if (strcmp(key, "max_file_size") == 0) {
 		long long n = parse_size(value);
@@ -621,6 +622,27 @@ out:
 		return -1;
 	}
 	return 0;
+}
+
+int config_inbox_same_fs(const struct config *cfg, struct diag *diag)
+{
+	struct stat a, b;
+
+	if (stat(cfg->spool_dir, &a) == -1 || stat(cfg->inbox, &b) == -1)
+		return 0;
+	if (a.st_dev == b.st_dev)
+		return 0;
+	if (cfg->inbox_line > 0)
+		diag_at(diag, cfg->path, cfg->inbox_line,
+			"inbox %s is not on the file system of spool %s "
+			"(files are claimed by rename)",
+			cfg->inbox, cfg->spool_dir);
+	else
+		diag_add(diag,
+			 "inbox %s is not on the file system of spool %s "
+			 "(files are claimed by rename)",
+			 cfg->inbox, cfg->spool_dir);
+	return -1;
 }
 
 int config_load_rules(const struct config *cfg, struct ruleset **rs,

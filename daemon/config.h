@@ -75,6 +75,7 @@ struct config {
 	/* [spool] read_group: the group that reads accepted/ and rejected/;
 	 * (gid_t)-1 (the default): the group those directories have */
 	gid_t read_gid;
+	int inbox_line; /* the line of [spool] inbox in path; 0: the default */
 };
 
 /* Fill cfg with the built-in defaults (no file). */
@@ -112,6 +113,15 @@ struct ruleset;
  */
 int config_load_rules(const struct config *cfg, struct ruleset **rs,
 		      struct diag *diag);
+
+/*
+ * Whether cfg's inbox is on the file system of its spool, as it must be:
+ * files are claimed by rename. -1 with a line in diag (FILE:LINE: when the
+ * inbox was given) when it is not; 0 when it is, or when either does not
+ * exist yet (run reports those). `run` (start and reload) and
+ * `check-config` ask it alike.
+ */
+int config_inbox_same_fs(const struct config *cfg, struct diag *diag);
 
 /* The name config accepts for a syslog facility (LOG_DAEMON -> "daemon"),
  * or "?". */

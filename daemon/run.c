@@ -215,23 +215,6 @@ static void on_watchdog(struct loop_source *src, uint32_t events)
 	notify_send("WATCHDOG=1");
 }
 
-/* The inbox must be on the spool's file system: claims are renames. */
-static int check_same_fs(const struct config *cfg, struct diag *diag)
-{
-	struct stat a, b;
-
-	if (stat(cfg->spool_dir, &a) == -1 || stat(cfg->inbox, &b) == -1)
-		return 0; /* reported elsewhere */
-	if (a.st_dev != b.st_dev) {
-		diag_add(diag,
-			 "inbox %s is not on the file system of spool %s "
-			 "(files are claimed by rename)",
-			 cfg->inbox, cfg->spool_dir);
-		return -1;
-	}
-	return 0;
-}
-
 static void do_reload(struct daemon *d)
 {
 	struct config *cfg = calloc(1, sizeof(*cfg));
@@ -267,7 +250,7 @@ static void do_reload(struct daemon *d)
 		free(cfg->spool_dir);
 		cfg->spool_dir = old;
 	}
-	if (check_same_fs(cfg, &diag) == -1)
+	if (config_inbox_same_fs(cfg, &diag) == -1)
 		goto out;
 	ok = 1;
 out:
@@ -497,7 +480,7 @@ static int start(struct daemon *d)
 	/* sticky: a dropper cannot move or delete another's file */
 	if (mkdir(d->cfg->inbox, 01770) == 0)
 		log_msg(LOG_NOTICE, "created inbox %s", d->cfg->inbox);
-	if (check_same_fs(d->cfg, &diag) == -1)
+	if (config_inbox_same_fs(d->cfg, &diag) == -1)
 		goto out;
 	d->ledger = ledger_open(spool_statefd(d->sp));
 	if (d->ledger == NULL) {

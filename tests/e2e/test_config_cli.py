@@ -496,3 +496,18 @@ def test_inbox_that_is_a_link_is_refused(expensed_bin, tmp_path):
     r = run(expensed_bin, ["-c", str(conf)])
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[-1] == "configuration OK"
+
+
+def test_inbox_on_another_file_system_is_an_error(expensed_bin, tmp_path):
+    """`run` refuses to start (and a reload refuses) an inbox on another
+    file system than the spool: files are claimed by rename. check-config,
+    run before `systemctl reload`, said "configuration OK" to it."""
+    (tmp_path / "spool").mkdir()
+    conf = tmp_path / "expensed.conf"
+    conf.write_text("[spool]\ndirectory = spool\ninbox = /proc\n")
+    r = run(expensed_bin, ["-c", str(conf)])
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr.splitlines() == [
+        "expensed: %s:3: inbox /proc is not on the file system of spool %s "
+        "(files are claimed by rename)" % (conf, tmp_path / "spool"),
+        "expensed: configuration has errors"]

@@ -323,8 +323,8 @@ def test_start_failure_on_stderr(expensed_bin, tmp_path):
          "cannot open spool directory %s: No such file or directory"
          % (tmp_path / "nospool")),
         ("directory = spool\ninbox = /proc",
-         "inbox /proc is not on the file system of spool %s (files are "
-         "claimed by rename)" % (tmp_path / "spool")),
+         "%s:3: inbox /proc is not on the file system of spool %s (files "
+         "are claimed by rename)" % (conf, tmp_path / "spool")),
     ]
     for keys, why in cases:
         conf.write_text("[spool]\n%s\n" % keys)
