@@ -83,15 +83,16 @@ int config_defaults(struct config *cfg);
 
 /*
  * Read path into cfg (defaults first, then the file). Secret files are read
- * too; a secret file readable by others adds a warning line to warn (which
- * may be NULL). Returns 0, or -1 with diag filled (cfg then freed).
+ * too, and each ca_file must be a readable file; a secret file readable by
+ * others adds a warning line to warn (which may be NULL). Returns 0, or -1 with
+ * diag filled (cfg then freed).
  */
 int config_load(const char *path, struct config *cfg, struct diag *diag,
 		struct diag *warn);
 
 /* config_load_flags: do not read secret files (webhook_conf.secret stays
- * NULL): for `expensed check`, which needs no secret and may run as a user
- * who cannot read them. */
+ * NULL) nor check ca_file: for `expensed check`, which needs no secret and
+ * may run as a user who cannot read them. */
 #define CONFIG_SKIP_SECRETS 0x1
 
 int config_load_flags(const char *path, struct config *cfg, struct diag *diag,

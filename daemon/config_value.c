@@ -391,6 +391,33 @@ out:
 	return rc;
 }
 
+int config_check_ca_file(const char *path, char *why, size_t whysize)
+{
+	char shown[256];
+	struct stat sb;
+	int fd, rc = -1;
+
+	log_escape(path, shown, sizeof(shown));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd == -1) {
+		snprintf(why, whysize, "cannot read ca_file '%s': %s", shown,
+			 strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1)
+		snprintf(why, whysize, "cannot read ca_file '%s': %s", shown,
+			 strerror(errno));
+	else if (!S_ISREG(sb.st_mode))
+		snprintf(why, whysize,
+			 "ca_file '%s' is not a regular file (a CA bundle in "
+			 "PEM)",
+			 shown);
+	else
+		rc = 0;
+	close(fd);
+	return rc;
+}
+
 /* Drop the last component of the absolute path buf ("/" stays "/"). */
 static void pop_component(char *buf)
 {

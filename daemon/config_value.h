@@ -55,6 +55,13 @@ int config_read_secret(const char *path, char **secret, bool *others, char *why,
 		       size_t whysize);
 
 /*
+ * Whether the ca_file at path can be read by libcurl (CURLOPT_CAINFO): a
+ * regular file opened for reading, its content not checked. -1 with the
+ * reason in why (a directory such as /etc/ssl/certs is one).
+ */
+int config_check_ca_file(const char *path, char *why, size_t whysize);
+
+/*
  * Is inbox the spool directory, or is it or does it lie inside one of the
  * daemon's own directories in it (work, accepted, rejected, outbox, dead,
  * state)? Both paths are compared as the kernel resolves them (".", "..",

@@ -225,6 +225,12 @@ void webhook_key(struct parser *st, const char *key, const char *value)
 		h->retry_ms = list;
 		h->nretry = n;
 	} else if (strcmp(key, "ca_file") == 0) {
-		config_set_path(st, key, value, &h->ca_file);
+		char why[512];
+
+		/* as the secret: a bad one failed every try for days */
+		if (config_set_path(st, key, value, &h->ca_file) == 0 &&
+		    !st->skip_secrets &&
+		    config_check_ca_file(h->ca_file, why, sizeof(why)) == -1)
+			config_err(st, st->lineno, "%s", why);
 	}
 }

@@ -730,6 +730,46 @@ static void test_secret_readable_by_others_warns(void **state)
 	tmp_clean(&t);
 }
 
+/* A ca_file that cannot be read, or is a directory (/etc/ssl/certs, which
+ * libcurl's CAINFO does not take), is refused at load like a secret file:
+ * otherwise every https try failed for days, until the delivery went to
+ * dead/, after "configuration OK". Not looked at with
+ * CONFIG_SKIP_SECRETS (check, status: no delivery made). */
+static void test_ca_file_must_be_readable(void **state)
+{
+	struct tmp t;
+	struct config cfg;
+	struct diag d = DIAG_INIT;
+	char want[512];
+
+	(void)state;
+	tmp_make(&t, "[webhook a]\nurl = https://example.org/h\n"
+		     "ca_file = missing.pem\n"
+		     "[webhook b]\nurl = https://example.org/h\n"
+		     "ca_file = /etc\n"
+		     "[webhook c]\nurl = https://example.org/h\n"
+		     "ca_file = expensed.conf\n");
+	assert_int_equal(config_load(t.conf, &cfg, &d, NULL), -1);
+	assert_int_equal(d.n, 2);
+	snprintf(want, sizeof(want),
+		 "%s:3: cannot read ca_file '%s/missing.pem': No such file or "
+		 "directory",
+		 t.conf, t.dir);
+	assert_string_equal(d.lines[0], want);
+	snprintf(want, sizeof(want),
+		 "%s:6: ca_file '/etc' is not a regular file (a CA bundle in "
+		 "PEM)",
+		 t.conf);
+	assert_string_equal(d.lines[1], want);
+	diag_clear(&d);
+
+	assert_int_equal(
+	    config_load_flags(t.conf, &cfg, &d, NULL, CONFIG_SKIP_SECRETS), 0);
+	assert_int_equal(d.n, 0);
+	config_free(&cfg);
+	tmp_clean(&t);
+}
+
 static void test_secret_slack_warns(void **state)
 {
 	struct tmp t;
@@ -1024,6 +1064,7 @@ int main(void)
 	    cmocka_unit_test(test_control_character),
 	    cmocka_unit_test(test_refused_url_line_is_not_missing),
 	    cmocka_unit_test(test_secret_readable_by_others_warns),
+	    cmocka_unit_test(test_ca_file_must_be_readable),
 	    cmocka_unit_test(test_secret_slack_warns),
 	    cmocka_unit_test(test_bad_secrets_never_shown),
 	    cmocka_unit_test(test_secret_missing),
