@@ -520,6 +520,23 @@ static bool inbox_is_link(const char *inbox, char *real, size_t size)
 	return true;
 }
 
+/* Whether cfg's inbox is the spool or one of its own directories: -1 with
+ * a line in diag (at the line of inbox when it was given). */
+static int inbox_own(const struct config *cfg, struct diag *diag)
+{
+	char real[PATH_MAX];
+
+	if (!config_inbox_is_own(cfg->inbox, cfg->spool_dir, real,
+				 sizeof(real)))
+		return 0;
+	diag_at(diag, cfg->path, cfg->inbox_line,
+		"inbox must not be the spool directory or its work, "
+		"accepted, rejected, outbox, dead or state directory, "
+		"nor lie inside one (it is %s)",
+		real);
+	return -1;
+}
+
 /* Checks once the whole file is read. */
 static void finish(struct parser *st)
 {
@@ -536,16 +553,8 @@ static void finish(struct parser *st)
 			diag_add(st->diag, "out of memory");
 		}
 	}
-	if (cfg->inbox != NULL &&
-	    config_inbox_is_own(cfg->inbox, cfg->spool_dir, real, sizeof(real)))
-		config_err(
-		    st, st->inbox_line,
-		    "inbox must not be the spool directory or its work, "
-		    "accepted, rejected, outbox, dead or state directory, "
-		    "nor lie inside one (it is %s)",
-		    real);
-	else if (cfg->inbox != NULL &&
-		 inbox_is_link(cfg->inbox, real, sizeof(real)))
+	if (cfg->inbox != NULL && inbox_own(cfg, st->diag) == 0 &&
+	    inbox_is_link(cfg->inbox, real, sizeof(real)))
 		config_err(st, st->inbox_line,
 			   "inbox %s is a symbolic link: the daemon opens the "
 			   "inbox itself, never through a link (give %s)",
@@ -622,6 +631,26 @@ out:
 		return -1;
 	}
 	return 0;
+}
+
+int config_keep_spool(struct config *cfg, const char *spool_dir,
+		      struct diag *diag)
+{
+	char *dir = strdup(spool_dir), *inbox = NULL;
+
+	if (dir == NULL ||
+	    (cfg->inbox_line == 0 && asprintf(&inbox, "%s/inbox", dir) < 0)) {
+		free(dir);
+		diag_add(diag, "out of memory");
+		return -1;
+	}
+	free(cfg->spool_dir);
+	cfg->spool_dir = dir;
+	if (inbox != NULL) {
+		free(cfg->inbox);
+		cfg->inbox = inbox;
+	}
+	return inbox_own(cfg, diag);
 }
 
 int config_inbox_same_fs(const struct config *cfg, struct diag *diag)

@@ -116,6 +116,16 @@ int config_load_rules(const struct config *cfg, struct ruleset **rs,
 		      struct diag *diag);
 
 /*
+ * Make cfg, newly read for a reload, use spool_dir, the spool in use (a new
+ * directory needs a restart): its inbox too when the file leaves it to its
+ * default, DIRECTORY/inbox, and the inbox checked against that spool's own
+ * directories. 0, or -1 with a line in diag (the inbox refused, or no
+ * memory).
+ */
+int config_keep_spool(struct config *cfg, const char *spool_dir,
+		      struct diag *diag);
+
+/*
  * Whether cfg's inbox is on the file system of its spool, as it must be:
  * files are claimed by rename. -1 with a line in diag (FILE:LINE: when the
  * inbox was given) when it is not; 0 when it is, or when either does not

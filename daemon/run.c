@@ -240,15 +240,12 @@ static void do_reload(struct daemon *d)
 	if (config_load_rules(cfg, &rs, &diag) == -1)
 		goto out;
 	if (strcmp(cfg->spool_dir, d->cfg->spool_dir) != 0) {
-		char *old = strdup(d->cfg->spool_dir);
-		if (old == NULL)
-			goto out;
 		log_msg(LOG_WARNING,
 			"spool directory change to %s needs a restart; "
 			"still using %s",
-			cfg->spool_dir, old);
-		free(cfg->spool_dir);
-		cfg->spool_dir = old;
+			cfg->spool_dir, d->cfg->spool_dir);
+		if (config_keep_spool(cfg, d->cfg->spool_dir, &diag) == -1)
+			goto out;
 	}
 	if (config_inbox_same_fs(cfg, &diag) == -1)
 		goto out;

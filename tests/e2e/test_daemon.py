@@ -294,6 +294,31 @@ def test_reload_rules(spool, start_daemon, tmp_path):
     assert d.stop() == 0
 
 
+def test_reload_keeps_the_inbox_of_the_spool_kept(spool, start_daemon,
+                                                   tmp_path):
+    """A new spool directory needs a restart: the reload says so and keeps
+    the spool. The inbox left to its default (DIRECTORY/inbox) stays that
+    spool's too: it followed the new directory, so that the daemon watched
+    another spool's inbox, claimed its files into the old spool's work/,
+    and no longer took the files dropped where it says it still is."""
+    conf = tmp_path / "d.conf"
+    conf.write_text("[spool]\ndirectory = %s\nsettle = 200ms\n"
+                    "rescan = 1s\n" % spool)
+    d = start_daemon(spool)
+    other = tmp_path / "other"
+    (other / "inbox").mkdir(parents=True)
+    conf.write_text("[spool]\ndirectory = %s\nsettle = 200ms\n"
+                    "rescan = 1s\n" % other)
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: "reloaded:" in d.text(), 5, what="reload")
+    assert ("spool directory change to %s needs a restart; still using %s"
+            % (other, spool)) in d.text()
+    drop(spool, "r1.json", make_report(SEED, 1))
+    assert wait_archived(spool, "r1.json")["verdict"] == "accepted"
+    assert d.stop() == 0
+    assert "watching inbox %s/inbox" % other not in d.text()
+
+
 def test_sigterm_exits_zero(spool, start_daemon):
     d = start_daemon(spool)
     assert d.stop() == 0
