@@ -20,6 +20,11 @@ bool ends_with(const char *s, const char *suffix)
 	return n >= m && memcmp(s + n - m, suffix, m) == 0;
 }
 
+bool same_inode(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
 int mkdir_open(int dirfd, const char *name, mode_t mode)
 {
 	if (mkdirat(dirfd, name, mode) == -1 && errno != EEXIST)

@@ -8,10 +8,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* Whether s ends with suffix. */
 bool ends_with(const char *s, const char *suffix);
+
+/* Whether a and b are the same file: the same inode of the same device. */
+bool same_inode(const struct stat *a, const struct stat *b);
 
 /* Create dirfd/name (mode, if missing) and open it as a directory
  * (O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC). The fd, or -1 with errno. */

@@ -19,6 +19,7 @@
 
 #include <curl/curl.h>
 
+#include "../common/fsutil.h"
 #include "config.h"
 #include "config_value.h"
 #include "log.h"
@@ -481,11 +482,6 @@ static bool path_within(const char *path, const char *dir)
 		return true;
 	return strncmp(path, dir, len) == 0 &&
 	       (path[len] == '\0' || path[len] == '/');
-}
-
-static bool same_inode(const struct stat *a, const struct stat *b)
-{
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
 /*

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/fsutil.h"
 #include "../common/hash.h"
 #include "../common/io.h"
 #include "ledger.h"
@@ -421,8 +422,7 @@ static int lock_named(struct ledger *l, struct stat *st)
 			goto fail;
 		if (fstatat(l->dirfd, SPOOL_LEDGER_NAME, &named,
 			    AT_SYMLINK_NOFOLLOW) == 0) {
-			if (named.st_dev == st->st_dev &&
-			    named.st_ino == st->st_ino) {
+			if (same_inode(&named, st)) {
 				if (regular(st) == -1)
 					goto fail;
 				return 0;

@@ -104,7 +104,7 @@ enum claim_result outbox_claim(struct outbox *ob, struct delivery *d)
 			close(fd);
 			return CLAIM_GONE;
 		}
-		if (held.st_dev != now.st_dev || held.st_ino != now.st_ino) {
+		if (!same_inode(&held, &now)) {
 			close(fd);
 			continue;
 		}

@@ -168,7 +168,7 @@ static int hold_pending(int outfd, const char *name, int *lockfd)
 	if (fstat(fd, &held) == -1)
 		goto fail;
 	if (fstatat(outfd, name, &now, AT_SYMLINK_NOFOLLOW) == -1 ||
-	    now.st_dev != held.st_dev || now.st_ino != held.st_ino) {
+	    !same_inode(&now, &held)) {
 		close(fd);
 		return 0;
 	}

@@ -103,7 +103,7 @@ int spool_holds(const struct spool *sp, int fd, const char *name)
 
 	return fstat(fd, &held) == 0 &&
 	       fstatat(sp->statefd, name, &named, AT_SYMLINK_NOFOLLOW) == 0 &&
-	       held.st_ino == named.st_ino && held.st_dev == named.st_dev;
+	       same_inode(&held, &named);
 }
 
 void spool_relock(struct spool *sp)
