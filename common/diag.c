@@ -56,7 +56,9 @@ void diag_at(struct diag *d, const char *file, int line, const char *fmt, ...)
 	char prefix[512];
 	va_list ap;
 
-	if (line > 0)
+	if (file == NULL)
+		prefix[0] = '\0';
+	else if (line > 0)
 		snprintf(prefix, sizeof(prefix), "%s:%d: ", file, line);
 	else
 		snprintf(prefix, sizeof(prefix), "%s: ", file);

@@ -26,7 +26,8 @@ struct diag {
 void diag_add(struct diag *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Append "FILE:LINE: reason" (LINE omitted when 0). */
+/* Append "FILE:LINE: reason" (LINE omitted when 0; no prefix at all when
+ * FILE is NULL). */
 void diag_at(struct diag *d, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

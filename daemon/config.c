@@ -661,16 +661,11 @@ int config_inbox_same_fs(const struct config *cfg, struct diag *diag)
 		return 0;
 	if (a.st_dev == b.st_dev)
 		return 0;
-	if (cfg->inbox_line > 0)
-		diag_at(diag, cfg->path, cfg->inbox_line,
-			"inbox %s is not on the file system of spool %s "
-			"(files are claimed by rename)",
-			cfg->inbox, cfg->spool_dir);
-	else
-		diag_add(diag,
-			 "inbox %s is not on the file system of spool %s "
-			 "(files are claimed by rename)",
-			 cfg->inbox, cfg->spool_dir);
+	/* FILE:LINE: when the file gives the inbox; the default has none */
+	diag_at(diag, cfg->inbox_line > 0 ? cfg->path : NULL, cfg->inbox_line,
+		"inbox %s is not on the file system of spool %s "
+		"(files are claimed by rename)",
+		cfg->inbox, cfg->spool_dir);
 	return -1;
 }
 

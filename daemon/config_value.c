@@ -342,6 +342,29 @@ static int read_some(int fd, char *buf)
 	return 0;
 }
 
+/* The file at path (shown: escaped) opened for reading, as a regular file
+ * only: its fd, or -1 with the reason in why ("cannot read KEY ...", or "KEY
+ * ... is not a regular file" then hint). */
+static int open_regular(const char *path, const char *key, const char *shown,
+			const char *hint, struct stat *sb, char *why,
+			size_t whysize)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd == -1) {
+		snprintf(why, whysize, "cannot read %s '%s': %s", key, shown,
+			 strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, sb) == -1 || !S_ISREG(sb->st_mode)) {
+		snprintf(why, whysize, "%s '%s' is not a regular file%s", key,
+			 shown, hint);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* Never show the secret itself, not even in part: only its path. */
 int config_read_secret(const char *path, char **secret, bool *others, char *why,
 		       size_t whysize)
@@ -355,17 +378,9 @@ int config_read_secret(const char *path, char **secret, bool *others, char *why,
 
 	*others = false;
 	log_escape(path, shown, sizeof(shown));
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd == -1) {
-		snprintf(why, whysize, "cannot read secret_file '%s': %s",
-			 shown, strerror(errno));
+	fd = open_regular(path, "secret_file", shown, "", &sb, why, whysize);
+	if (fd == -1)
 		return -1;
-	}
-	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
-		snprintf(why, whysize, "secret_file '%s' is not a regular file",
-			 shown);
-		goto out;
-	}
 	if (read_some(fd, buf) == -1) {
 		snprintf(why, whysize, "cannot read secret_file '%s': %s",
 			 shown, strerror(errno));
@@ -396,27 +411,15 @@ int config_check_ca_file(const char *path, char *why, size_t whysize)
 {
 	char shown[256];
 	struct stat sb;
-	int fd, rc = -1;
+	int fd;
 
 	log_escape(path, shown, sizeof(shown));
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd == -1) {
-		snprintf(why, whysize, "cannot read ca_file '%s': %s", shown,
-			 strerror(errno));
+	fd = open_regular(path, "ca_file", shown, " (a CA bundle in PEM)", &sb,
+			  why, whysize);
+	if (fd == -1)
 		return -1;
-	}
-	if (fstat(fd, &sb) == -1)
-		snprintf(why, whysize, "cannot read ca_file '%s': %s", shown,
-			 strerror(errno));
-	else if (!S_ISREG(sb.st_mode))
-		snprintf(why, whysize,
-			 "ca_file '%s' is not a regular file (a CA bundle in "
-			 "PEM)",
-			 shown);
-	else
-		rc = 0;
 	close(fd);
-	return rc;
+	return 0;
 }
 
 /* Drop the last component of the absolute path buf ("/" stays "/"). */

@@ -131,6 +131,19 @@ static void spread(const uint64_t *h, size_t n, int bits, size_t *bucket,
 	free(used);
 }
 
+/* The NCOLLIDE hashes h[] (of what) spread in the engine's table: no bucket
+ * of more than 16, no probe longer than 64. */
+static void assert_spread(const uint64_t *h, const char *what)
+{
+	size_t bucket, probe;
+
+	spread(h, NCOLLIDE, TABLE_BITS, &bucket, &probe);
+	print_message("%s: largest bucket %zu, longest probe %zu\n", what,
+		      bucket, probe);
+	assert_in_range(bucket, 1, 16);
+	assert_in_range(probe, 1, 64);
+}
+
 static void test_colliding_ids_spread(void **state)
 {
 	char **ids = collide_ids(NCOLLIDE, 20);
@@ -151,22 +164,14 @@ static void test_colliding_ids_spread(void **state)
 	assert_int_equal(hash_init(), 0);
 	for (size_t i = 0; i < NCOLLIDE; i++)
 		h[i] = hash_str(ids[i]);
-	spread(h, NCOLLIDE, TABLE_BITS, &bucket, &probe);
-	print_message("hash_str: largest bucket %zu, longest probe %zu\n",
-		      bucket, probe);
-	assert_in_range(bucket, 1, 16);
-	assert_in_range(probe, 1, 64);
+	assert_spread(h, "hash_str");
 	for (size_t i = 0; i < NCOLLIDE; i++) {
 		json_t *s = json_string(ids[i]);
 		assert_non_null(s);
 		h[i] = hash_mix(7, value_hash(s)); /* as aggregate.c keys */
 		json_decref(s);
 	}
-	spread(h, NCOLLIDE, TABLE_BITS, &bucket, &probe);
-	print_message("value_hash: largest bucket %zu, longest probe %zu\n",
-		      bucket, probe);
-	assert_in_range(bucket, 1, 16);
-	assert_in_range(probe, 1, 64);
+	assert_spread(h, "value_hash");
 	free(h);
 	free(ids[0]);
 	free(ids);
@@ -182,7 +187,6 @@ static void test_big_integers_spread(void **state)
 {
 	uint64_t *h = calloc(NCOLLIDE, sizeof(*h));
 	const json_int_t big = (json_int_t)1 << 62;
-	size_t bucket, probe;
 
 	(void)state;
 	assert_non_null(h);
@@ -194,11 +198,7 @@ static void test_big_integers_spread(void **state)
 		h[i] = hash_mix(7, value_hash(a)); /* as aggregate.c keys */
 		json_decref(a);
 	}
-	spread(h, NCOLLIDE, TABLE_BITS, &bucket, &probe);
-	print_message("big integers: largest bucket %zu, longest probe %zu\n",
-		      bucket, probe);
-	assert_in_range(bucket, 1, 16);
-	assert_in_range(probe, 1, 64);
+	assert_spread(h, "big integers");
 	free(h);
 }
 
